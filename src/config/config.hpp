@@ -1,0 +1,66 @@
+// Config: every setting of SPEC section 7, read from the environment and an optional TOML file
+// (RT_CONFIG or --config; the environment wins), validated as a whole at start-up. An invalid
+// value is an Error whose `field` names the setting (e.g. "RT_MAX_RETRIES").
+//
+// TOML keys are the variable names in lower case without the RT_ prefix (max_retries = 5), and
+// providers are tables: [providers.NAME] type = "http", base_url, token_env, timeout_ms.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "core/error.hpp"
+
+namespace rtjobs {
+
+struct ProviderConfig {
+  std::string name;
+  std::string type;      // "sandbox" or "http"
+  std::string base_url;  // http: e.g. "http://127.0.0.1:9090"
+  std::string token_env;  // http: the environment variable that holds the bearer token
+  std::string token;      // resolved from token_env at load time; never logged
+  std::chrono::milliseconds timeout{10000};
+};
+
+struct Config {
+  std::string database_url = "sqlite://rtjobs.db";
+  std::string listen_host = "127.0.0.1";
+  uint16_t listen_port = 8080;
+  std::optional<std::string> api_token;  // never logged
+  int max_retries = 3;
+  std::chrono::seconds retry_backoff{60};
+  int concurrency = 64;
+  int horizon_months = 2;
+  int monthly_backup = 1;
+  int backup_before_months = 3;
+  std::string backup_schedule = "0 0 * * *";
+  std::string backup_timezone = "UTC";
+  std::string backup_url = "file://./backups";
+  std::optional<std::string> s3_endpoint;
+  std::optional<std::string> s3_region;
+  bool scheduler_enabled = true;
+  bool retries_enabled = true;
+  bool backup_enabled = true;
+  std::string log_level = "info";  // RT_LOG_LEVEL
+  // Always holds "sandbox" (type sandbox) unless the file redefines it.
+  std::map<std::string, ProviderConfig> providers;
+  // Operator holiday calendars: name -> path of a file with one YYYY-MM-DD per line.
+  std::map<std::string, std::string> calendars;
+};
+
+using EnvLookup = std::function<std::optional<std::string>(const std::string& name)>;
+
+// The process environment.
+EnvLookup process_env();
+
+// Loads and validates the configuration. `config_file` overrides RT_CONFIG when given.
+Result<Config> load_config(const std::optional<std::string>& config_file, const EnvLookup& env);
+
+// True when host is a loopback address or "localhost".
+bool is_loopback_host(const std::string& host);
+
+}  // namespace rtjobs

@@ -1,0 +1,103 @@
+// The domain records of SPEC section 1, as plain values shared by the stores, the processor and
+// the API mapping. Field names follow the table columns. Money is an integer of minor units.
+// States and results convert to and from their stored names (to_string / parse_*).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/clock.hpp"
+
+namespace rtjobs {
+
+enum class JobStatus { kPending, kInFly, kProcessing, kRetry, kFinished, kFailed, kSkipped, kCancelled };
+enum class JobResult { kSucceeded, kDeclined };
+enum class TransferStatus { kActive, kPaused, kCancelled, kCompleted };
+enum class Frequency { kDaily, kWeekly, kMonthly, kYearly };
+enum class BusinessDay { kNone, kFollowing, kPreceding, kModifiedFollowing };
+
+std::string_view to_string(JobStatus s);
+std::string_view to_string(JobResult r);
+std::string_view to_string(TransferStatus s);
+std::string_view to_string(Frequency f);
+std::string_view to_string(BusinessDay b);
+std::optional<JobStatus> parse_job_status(std::string_view s);
+std::optional<JobResult> parse_job_result(std::string_view s);
+std::optional<TransferStatus> parse_transfer_status(std::string_view s);
+std::optional<Frequency> parse_frequency(std::string_view s);
+std::optional<BusinessDay> parse_business_day(std::string_view s);
+
+// FINISHED, FAILED, SKIPPED, CANCELLED: nothing more happens to the job.
+bool is_terminal(JobStatus s);
+
+// The schedule fields of SPEC section 3, as stored on the transfer (defaults already applied).
+struct Schedule {
+  Frequency frequency = Frequency::kMonthly;
+  int interval = 1;
+  std::optional<int> day_of_week;   // 1 = Monday .. 7 = Sunday
+  std::optional<int> day_of_month;  // 1..31 or -1..-5
+  std::optional<int> month;         // 1..12
+  Date start_date{};
+  std::optional<Date> end_date;  // inclusive, applies to unadjusted dates
+  std::optional<int> count;      // maximum number of occurrences
+  std::string timezone = "UTC";
+  int execution_minutes = 0;  // minutes after local midnight ("HH:MM")
+  BusinessDay business_day = BusinessDay::kNone;
+  std::string calendar = "WEEKENDS";
+};
+
+struct RecurringTransfer {
+  std::string id;
+  std::optional<std::string> external_id;
+  std::string provider;
+  std::string source_account;
+  std::string destination_account;
+  int64_t amount = 0;  // minor units, > 0
+  std::string currency;
+  std::string description;
+  Schedule schedule;
+  TransferStatus status = TransferStatus::kActive;
+  int64_t last_sequence = 0;  // highest occurrence sequence created so far
+  std::optional<std::string> idempotency_key;  // from the create request's header
+  std::string request_hash;                    // fingerprint of the create request's body
+  Timestamp created_at{};
+  Timestamp updated_at{};
+};
+
+struct Job {
+  std::string id;
+  std::string recurring_transfer_id;
+  int64_t sequence = 0;
+  Date scheduled_for{};
+  Timestamp due_at{};
+  JobStatus status = JobStatus::kPending;
+  std::optional<JobResult> result;
+  int retries = 0;
+  std::optional<Timestamp> next_attempt_at;
+  std::string provider;
+  std::string idempotency_key;
+  std::optional<std::string> provider_reference;
+  std::optional<std::string> last_error;
+  std::optional<std::string> lease_owner;
+  std::optional<Timestamp> lease_expires_at;
+  Timestamp created_at{};
+  Timestamp updated_at{};
+  std::optional<Timestamp> finished_at;
+};
+
+struct ProviderStatus {
+  std::string id;
+  std::string job_id;
+  std::string recurring_transfer_id;
+  std::string provider;
+  int attempt = 0;                 // 1-based BaaS attempt this answer belongs to
+  std::optional<int> http_status;  // absent when there was no HTTP answer (timeout, refused)
+  std::optional<std::string> code;
+  std::optional<std::string> message;
+  std::optional<std::string> response_body;  // raw, at most 64 KiB
+  Timestamp created_at{};
+};
+
+}  // namespace rtjobs

@@ -1,0 +1,76 @@
+// JobProcessor: processes one job exactly as SPEC section 2 says; the same code serves the
+// process endpoints and the built-in scheduler and retries loops.
+//
+//   claim (short transaction) -> provider.execute (no transaction open) -> complete (one
+//   transaction: final state, provider-status row, next occurrences up to the horizon)
+//
+// process() never blocks its caller: database work runs on the blocking executor, the bank
+// call on the provider's own machinery, and `done` is called exactly once, on an unspecified
+// thread. Thread-safe; any number of jobs may be in flight.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "baas/registry.hpp"
+#include "core/clock.hpp"
+#include "core/error.hpp"
+#include "core/executor.hpp"
+#include "core/model.hpp"
+#include "jobs/retry_policy.hpp"
+#include "schedule/calendar.hpp"
+#include "store/store.hpp"
+
+namespace rtjobs {
+
+struct ProcessorOptions {
+  RetryPolicy retry;
+  int horizon_months = 2;
+  // Added to the provider's timeout to make the lease (SPEC: at most 60 s).
+  std::chrono::milliseconds lease_margin{30000};
+};
+
+enum class ProcessStatus {
+  kProcessed,   // the bank was called and the outcome written (job holds the new state)
+  kTerminal,    // the job was already terminal: no bank call
+  kSkipped,     // due while its transfer is PAUSED: now SKIPPED, no bank call
+  kNotFound,
+  kInProgress,  // another processor holds the job's lease
+  kNotDue,
+  kLeaseLost,   // the lease expired during the bank call and someone else took the job over
+  kError,       // a database or configuration failure; `error` says which
+};
+
+struct ProcessResult {
+  ProcessStatus status = ProcessStatus::kError;
+  std::optional<Job> job;
+  std::optional<Error> error;
+};
+
+class JobProcessor {
+ public:
+  JobProcessor(Store& store, const ProviderRegistry& providers, const CalendarSet& calendars,
+               const Clock& clock, Executor blocking, ProcessorOptions options);
+
+  void process(std::string job_id, std::function<void(ProcessResult)> done);
+
+  // Moves a FAILED job to RETRY, due now, with a fresh round of retries (POST /v1/jobs/{id}/retry).
+  Result<Job> retry_failed(std::string_view job_id);
+
+ private:
+  void call_bank(Job job, RecurringTransfer transfer, std::string lease_owner,
+                 std::function<void(ProcessResult)> done);
+  void complete(Job job, const RecurringTransfer& transfer, std::string lease_owner,
+                TransferResult answer, std::function<void(ProcessResult)> done);
+
+  Store& store_;
+  const ProviderRegistry& providers_;
+  const CalendarSet& calendars_;
+  const Clock& clock_;
+  Executor blocking_;
+  ProcessorOptions options_;
+};
+
+}  // namespace rtjobs

@@ -1,0 +1,52 @@
+// TransferService: creating recurring transfers and changing their status (SPEC sections 3
+// and 4). Creation computes the occurrences due within the horizon and stores them with the
+// transfer in one transaction; an Idempotency-Key makes a repeated request return the same
+// transfer (same body) or fail with kUnprocessable (another body). Thread-safe.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "baas/registry.hpp"
+#include "core/clock.hpp"
+#include "core/error.hpp"
+#include "core/model.hpp"
+#include "schedule/calendar.hpp"
+#include "store/store.hpp"
+
+namespace rtjobs {
+
+struct NewTransfer {
+  std::optional<std::string> external_id;
+  std::string provider;
+  std::string source_account;
+  std::string destination_account;
+  int64_t amount = 0;
+  std::string currency;
+  std::string description;
+  Schedule schedule;  // defaults of SPEC section 3 already applied by the caller
+  std::optional<std::string> idempotency_key;
+  std::string request_hash;  // fingerprint of the request body, for idempotency
+};
+
+class TransferService {
+ public:
+  TransferService(Store& store, const ProviderRegistry& providers, const CalendarSet& calendars,
+                  const Clock& clock, int horizon_months);
+
+  // Errors: kInvalidArgument naming the field (unknown provider, bad schedule...),
+  // kUnprocessable when the idempotency key was used with another body.
+  Result<CreateTransferResult> create(const NewTransfer& request);
+
+ private:
+  Store& store_;
+  const ProviderRegistry& providers_;
+  const CalendarSet& calendars_;
+  const Clock& clock_;
+  int horizon_months_;
+};
+
+// now + months, on the same day-of-month and time (clamped to the month's last day).
+Timestamp add_months(Timestamp t, int months);
+
+}  // namespace rtjobs

@@ -1,0 +1,148 @@
+// Store: everything rtjobs keeps, behind one interface with two implementations (SQLite and
+// PostgreSQL). No SQL lives outside src/store/. Every operation is one short transaction; none
+// is held open across a BaaS call. The same conformance suite (tests/store_conformance_test.cpp)
+// runs against both implementations.
+//
+// Thread-safety: every method may be called from any thread concurrently. The SQLite store
+// funnels its writes through one connection; the PostgreSQL store keeps a connection pool.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/clock.hpp"
+#include "core/error.hpp"
+#include "core/model.hpp"
+
+namespace rtjobs {
+
+template <class T>
+struct Page {
+  std::vector<T> data;
+  std::optional<std::string> next_cursor;  // opaque; absent on the last page
+};
+
+struct TransferFilter {
+  std::optional<TransferStatus> status;
+  int limit = 50;                     // 1..500, validated by the caller
+  std::optional<std::string> cursor;  // from a previous Page
+};
+
+// Jobs list in creation order (UUIDv7 id order), which for one transfer is sequence order.
+struct JobFilter {
+  std::optional<JobStatus> status;
+  std::optional<std::string> recurring_transfer_id;
+  int limit = 50;
+  std::optional<std::string> cursor;
+};
+
+struct CreateTransferResult {
+  RecurringTransfer transfer;
+  bool created = true;  // false: the idempotency key already existed; `transfer` is that one
+};
+
+// Moving one job into PROCESSING under a lease (SPEC section 2, step 1).
+struct ClaimRequest {
+  std::string job_id;
+  std::string lease_owner;  // unique per claim; completions must present it
+  Timestamp now{};
+  Timestamp lease_expires_at{};
+  int max_retries = 3;  // a lease-expired job is re-claimed with retries = min(retries + 1, max)
+};
+
+enum class ClaimStatus {
+  kClaimed,     // job is now PROCESSING under this lease; `transfer` is set
+  kSkipped,     // job was due but its transfer is PAUSED: it is now SKIPPED (terminal)
+  kNotFound,
+  kInProgress,  // PROCESSING under another, unexpired lease
+  kNotDue,      // PENDING/IN_FLY before due_at, or RETRY before next_attempt_at
+  kTerminal,    // already FINISHED, FAILED, SKIPPED or CANCELLED
+};
+
+struct ClaimResult {
+  ClaimStatus status = ClaimStatus::kNotFound;
+  std::optional<Job> job;                     // the job as it is after the claim attempt
+  std::optional<RecurringTransfer> transfer;  // set when kClaimed
+};
+
+// The outcome of one processing attempt (SPEC section 2, steps 3-6), written in one transaction.
+struct Completion {
+  std::string job_id;
+  std::string lease_owner;  // must still hold the job's lease, else nothing is written
+  Timestamp now{};
+  JobStatus status = JobStatus::kFinished;  // FINISHED, RETRY or FAILED
+  std::optional<JobResult> result;          // with FINISHED
+  int retries = 0;                          // the job's retries after this attempt
+  std::optional<Timestamp> next_attempt_at;  // with RETRY
+  std::optional<std::string> provider_reference;
+  std::optional<std::string> last_error;
+  std::optional<ProviderStatus> provider_status;  // a non-success BaaS answer, if any
+  // The transfer's next occurrences up to the horizon (sequence > the transfer's last_sequence
+  // when claimed). Inserted unless a job with the same (transfer, sequence) exists; the
+  // transfer's last_sequence becomes the greatest sequence among them.
+  std::vector<Job> new_jobs;
+  // The schedule has no occurrence after the last one created: when every job of the transfer
+  // is terminal, the transfer becomes COMPLETED.
+  bool schedule_exhausted = false;
+};
+
+enum class CompletionStatus {
+  kWritten,
+  kLeaseLost,  // the job is no longer PROCESSING under this lease; nothing was written
+};
+
+struct CompletionResult {
+  CompletionStatus status = CompletionStatus::kWritten;
+  std::optional<Job> job;  // the job after the write (or as found, when the lease was lost)
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // "sqlite" or "postgresql".
+  virtual std::string_view backend() const = 0;
+
+  // Applies the versioned migrations not yet applied (idempotent; safe from several processes).
+  virtual Result<void> migrate() = 0;
+  // A cheap round trip proving the database answers (for /readyz).
+  virtual Result<void> ping() = 0;
+
+  // --- Recurring transfers ---
+
+  // Inserts the transfer and its first jobs in one transaction. When the transfer carries an
+  // idempotency_key that is already stored, nothing is inserted and the stored transfer is
+  // returned with created = false (the caller compares request_hash).
+  virtual Result<CreateTransferResult> create_transfer(const RecurringTransfer& transfer,
+                                                       const std::vector<Job>& jobs) = 0;
+  virtual Result<std::optional<RecurringTransfer>> get_transfer(std::string_view id) = 0;
+  virtual Result<Page<RecurringTransfer>> list_transfers(const TransferFilter& filter) = 0;
+
+  // --- Jobs ---
+
+  virtual Result<std::optional<Job>> get_job(std::string_view id) = 0;
+  virtual Result<Page<Job>> list_jobs(const JobFilter& filter) = 0;
+  // Oldest first.
+  virtual Result<std::vector<ProviderStatus>> list_provider_statuses(std::string_view job_id) = 0;
+
+  // Atomically moves a due job to PROCESSING (or SKIPPED, see ClaimStatus). Claimable:
+  // PENDING or IN_FLY with due_at <= now; RETRY with next_attempt_at <= now; PROCESSING whose
+  // lease expired (then retries = min(retries + 1, max_retries): the rescue counts as a retry).
+  // PENDING/IN_FLY jobs of a PAUSED transfer become SKIPPED instead; RETRY and lease-expired
+  // jobs of a PAUSED transfer are still claimed, so an attempt already made is seen through.
+  virtual Result<ClaimResult> claim_job(const ClaimRequest& request) = 0;
+
+  // Writes a processing outcome (see Completion) in one transaction.
+  virtual Result<CompletionResult> complete_job(const Completion& completion) = 0;
+};
+
+// Opens the store named by a database URL: "sqlite://path/to/file.db" (relative to the working
+// directory; "sqlite://:memory:" for an in-memory database) or "postgresql://..." /
+// "postgres://..." (a libpq connection URI). An unsupported scheme is kInvalidArgument with
+// field "RT_DATABASE_URL".
+Result<std::unique_ptr<Store>> open_store(std::string_view database_url);
+
+}  // namespace rtjobs
