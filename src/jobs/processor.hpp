@@ -9,6 +9,7 @@
 // thread. Thread-safe; any number of jobs may be in flight.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <optional>
@@ -28,9 +29,15 @@ namespace rtjobs {
 struct ProcessorOptions {
   RetryPolicy retry;
   int horizon_months = 2;
-  // Added to the provider's timeout to make the lease (SPEC: at most 60 s).
-  std::chrono::milliseconds lease_margin{30000};
+  // How long a claim holds a job: see lease_for().
+  std::chrono::milliseconds lease{20000};
 };
+
+// The lease for a provider timeout: the timeout plus a margin of the same length, at most 60 s
+// (SPEC section 2), so a crashed processor's job is rescued soon after its call must have ended.
+inline std::chrono::milliseconds lease_for(std::chrono::milliseconds provider_timeout) {
+  return provider_timeout + std::min(provider_timeout, std::chrono::milliseconds(60000));
+}
 
 enum class ProcessStatus {
   kProcessed,   // the bank was called and the outcome written (job holds the new state)

@@ -46,7 +46,4 @@ class TransferService {
   int horizon_months_;
 };
 
-// now + months, on the same day-of-month and time (clamped to the month's last day).
-Timestamp add_months(Timestamp t, int months);
-
 }  // namespace rtjobs

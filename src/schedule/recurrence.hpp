@@ -39,6 +39,9 @@ class Recurrence {
   // The occurrences after `after_sequence` whose due_at is <= until, in sequence order.
   std::vector<Occurrence> between(int64_t after_sequence, Timestamp until) const;
 
+  // The calendar date in the schedule's time zone at instant t.
+  Date local_date(Timestamp t) const;
+
   // True when no occurrence exists after `sequence`.
   bool exhausted_after(int64_t sequence) const { return !at(sequence + 1).has_value(); }
 

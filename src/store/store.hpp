@@ -137,6 +137,14 @@ class Store {
 
   // Writes a processing outcome (see Completion) in one transaction.
   virtual Result<CompletionResult> complete_job(const Completion& completion) = 0;
+
+  // FAILED -> RETRY, due now, with retries reset to 0 (an operator's fresh round of retries).
+  // kNotFound for an unknown job; kConflict (reason "job_not_failed") for any other state.
+  virtual Result<Job> retry_failed_job(std::string_view job_id, Timestamp now) {
+    (void)job_id;
+    (void)now;
+    return fail(ErrorCode::kInternal, "retry_failed_job is not available on this store");
+  }
 };
 
 // Opens the store named by a database URL: "sqlite://path/to/file.db" (relative to the working

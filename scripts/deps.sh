@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs the Debian packages rtjobs needs to build, run and test, skipping what is present.
+set -euo pipefail
+PACKAGES=(
+  g++ cmake ninja-build ccache pkg-config git ca-certificates tzdata
+  libsqlite3-dev libpq-dev libboost-dev libcurl4-openssl-dev libssl-dev
+  nlohmann-json3-dev libcli11-dev libtomlplusplus-dev libhowardhinnant-date-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  postgresql-15 postgresql-client-15 nodejs python3 curl
+)
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}" >&2
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

@@ -1,0 +1,48 @@
+#include "jobs/occurrences.hpp"
+
+#include "core/uuid.hpp"
+#include "schedule/recurrence.hpp"
+
+namespace rtjobs {
+
+Timestamp add_months(Timestamp t, int months) {
+  using namespace std::chrono;
+  Date day = floor<days>(t);
+  year_month_day ymd{day};
+  year_month ym = ymd.year() / ymd.month() + std::chrono::months{months};
+  auto last_day = (ym.year() / ym.month() / last).day();
+  year_month_day target{ym.year(), ym.month(), std::min(ymd.day(), last_day)};
+  return Timestamp{sys_days{target}} + (t - day);
+}
+
+std::string job_idempotency_key(const std::string& transfer_id, int64_t sequence) {
+  return transfer_id + ":" + std::to_string(sequence);
+}
+
+Result<NextOccurrences> next_occurrences(const RecurringTransfer& transfer,
+                                         const CalendarSet& calendars, Timestamp now,
+                                         int horizon_months) {
+  auto recurrence = Recurrence::make(transfer.schedule, calendars);
+  if (!recurrence) return std::unexpected(recurrence.error());
+  NextOccurrences next;
+  for (const Occurrence& o :
+       recurrence->between(transfer.last_sequence, add_months(now, horizon_months))) {
+    Job job;
+    job.id = new_uuid_v7(now);
+    job.recurring_transfer_id = transfer.id;
+    job.sequence = o.sequence;
+    job.scheduled_for = o.scheduled_for;
+    job.due_at = o.due_at;
+    job.status = JobStatus::kPending;
+    job.provider = transfer.provider;
+    job.idempotency_key = job_idempotency_key(transfer.id, o.sequence);
+    job.created_at = now;
+    job.updated_at = now;
+    next.jobs.push_back(std::move(job));
+  }
+  int64_t last = next.jobs.empty() ? transfer.last_sequence : next.jobs.back().sequence;
+  next.exhausted = recurrence->exhausted_after(last);
+  return next;
+}
+
+}  // namespace rtjobs

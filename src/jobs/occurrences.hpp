@@ -1,0 +1,31 @@
+// The jobs a transfer's next occurrences become: shared by transfer creation and job
+// completion, so both extend a transfer up to the horizon the same way.
+#pragma once
+
+#include <vector>
+
+#include "core/clock.hpp"
+#include "core/error.hpp"
+#include "core/model.hpp"
+#include "schedule/calendar.hpp"
+
+namespace rtjobs {
+
+struct NextOccurrences {
+  std::vector<Job> jobs;   // PENDING jobs with sequence > transfer.last_sequence, due by the horizon
+  bool exhausted = false;  // no occurrence exists after the last of these (or the last existing)
+};
+
+// Occurrences after transfer.last_sequence whose due_at is within `horizon_months` of now.
+Result<NextOccurrences> next_occurrences(const RecurringTransfer& transfer,
+                                         const CalendarSet& calendars, Timestamp now,
+                                         int horizon_months);
+
+// The idempotency key of a transfer's n-th occurrence: stable for the job's life and derived
+// from (transfer, sequence), so even a duplicated job row could not move money twice.
+std::string job_idempotency_key(const std::string& transfer_id, int64_t sequence);
+
+// t + months, on the same day of month and time (clamped to the month's last day).
+Timestamp add_months(Timestamp t, int months);
+
+}  // namespace rtjobs

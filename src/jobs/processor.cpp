@@ -1,0 +1,150 @@
+#include "jobs/processor.hpp"
+
+#include <utility>
+
+#include "core/log.hpp"
+#include "core/uuid.hpp"
+#include "jobs/occurrences.hpp"
+
+namespace rtjobs {
+namespace {
+
+ProcessResult from_claim(ClaimStatus status, std::optional<Job> job) {
+  switch (status) {
+    case ClaimStatus::kSkipped: return {ProcessStatus::kSkipped, std::move(job), {}};
+    case ClaimStatus::kNotFound: return {ProcessStatus::kNotFound, std::nullopt, {}};
+    case ClaimStatus::kInProgress: return {ProcessStatus::kInProgress, std::move(job), {}};
+    case ClaimStatus::kNotDue: return {ProcessStatus::kNotDue, std::move(job), {}};
+    case ClaimStatus::kTerminal: return {ProcessStatus::kTerminal, std::move(job), {}};
+    case ClaimStatus::kClaimed: break;
+  }
+  return {ProcessStatus::kError, std::move(job), Error{ErrorCode::kInternal, "unexpected claim"}};
+}
+
+ProcessResult failure(Error error) { return {ProcessStatus::kError, std::nullopt, std::move(error)}; }
+
+std::string describe(const TransferResult& r) {
+  std::string text = r.code.value_or("error");
+  if (r.http_status) text = "HTTP " + std::to_string(*r.http_status) + " " + text;
+  if (r.message && !r.message->empty()) text += ": " + *r.message;
+  return text;
+}
+
+}  // namespace
+
+JobProcessor::JobProcessor(Store& store, const ProviderRegistry& providers,
+                           const CalendarSet& calendars, const Clock& clock, Executor blocking,
+                           ProcessorOptions options)
+    : store_(store),
+      providers_(providers),
+      calendars_(calendars),
+      clock_(clock),
+      blocking_(std::move(blocking)),
+      options_(options) {}
+
+void JobProcessor::process(std::string job_id, std::function<void(ProcessResult)> done) {
+  blocking_([this, job_id = std::move(job_id), done = std::move(done)]() mutable {
+    Timestamp now = clock_.now();
+    ClaimRequest request{job_id, new_uuid_v7(now), now, now + options_.lease,
+                         options_.retry.max_retries};
+    auto claim = store_.claim_job(request);
+    if (!claim) return done(failure(std::move(claim.error()).context("claiming job " + job_id)));
+    if (claim->status != ClaimStatus::kClaimed) {
+      if (claim->status == ClaimStatus::kSkipped) {
+        log::info("job skipped: transfer paused", {{"job_id", job_id}});
+      }
+      return done(from_claim(claim->status, std::move(claim->job)));
+    }
+    call_bank(std::move(*claim->job), std::move(*claim->transfer), request.lease_owner,
+              std::move(done));
+  });
+}
+
+void JobProcessor::call_bank(Job job, RecurringTransfer transfer, std::string lease_owner,
+                             std::function<void(ProcessResult)> done) {
+  Provider* provider = providers_.find(job.provider);
+  if (!provider) {
+    // A configuration fault, not the bank's answer: retried, so fixing the configuration heals it.
+    TransferResult answer{Outcome::kUnavailable, std::nullopt, std::nullopt,
+                          "provider_not_configured",
+                          "no provider named '" + job.provider + "' is configured", std::nullopt};
+    return complete(std::move(job), transfer, std::move(lease_owner), std::move(answer),
+                    std::move(done));
+  }
+  TransferRequest request{job.idempotency_key,         job.id,
+                          transfer.amount,             transfer.currency,
+                          transfer.source_account,     transfer.destination_account,
+                          transfer.description};
+  provider->execute(std::move(request), [this, job = std::move(job),
+                                         transfer = std::move(transfer),
+                                         lease_owner = std::move(lease_owner),
+                                         done = std::move(done)](TransferResult answer) mutable {
+    blocking_([this, job = std::move(job), transfer = std::move(transfer),
+               lease_owner = std::move(lease_owner), answer = std::move(answer),
+               done = std::move(done)]() mutable {
+      complete(std::move(job), transfer, std::move(lease_owner), std::move(answer),
+               std::move(done));
+    });
+  });
+}
+
+void JobProcessor::complete(Job job, const RecurringTransfer& transfer, std::string lease_owner,
+                            TransferResult answer, std::function<void(ProcessResult)> done) {
+  Timestamp now = clock_.now();
+  Completion c;
+  c.job_id = job.id;
+  c.lease_owner = std::move(lease_owner);
+  c.now = now;
+  c.retries = job.retries;
+  if (answer.outcome == Outcome::kSucceeded) {
+    c.status = JobStatus::kFinished;
+    c.result = JobResult::kSucceeded;
+    c.provider_reference = answer.reference;
+  } else {
+    c.provider_status = ProviderStatus{new_uuid_v7(now), job.id,          transfer.id,
+                                       job.provider,      job.retries + 1, answer.http_status,
+                                       answer.code,       answer.message,  answer.response_body,
+                                       now};
+    c.last_error = describe(answer);
+    if (answer.outcome == Outcome::kDeclined) {
+      c.status = JobStatus::kFinished;
+      c.result = JobResult::kDeclined;
+    } else if (job.retries >= options_.retry.max_retries) {
+      c.status = JobStatus::kFailed;
+    } else {
+      c.status = JobStatus::kRetry;
+      c.retries = job.retries + 1;
+      c.next_attempt_at = options_.retry.next_attempt(now, c.retries);
+    }
+  }
+  auto next = next_occurrences(transfer, calendars_, now, options_.horizon_months);
+  if (!next) return done(failure(std::move(next.error()).context("scheduling transfer " + transfer.id)));
+  c.new_jobs = std::move(next->jobs);
+  c.schedule_exhausted = next->exhausted;
+
+  auto written = store_.complete_job(c);
+  if (!written) {
+    // The outcome is not recorded: the lease runs out and the job is re-attempted with the same
+    // idempotency key, so the bank's answer is replayed rather than repeated.
+    log::error("recording job outcome failed",
+               {{"job_id", job.id}, {"error", written.error().message}});
+    return done(failure(std::move(written.error()).context("recording outcome of job " + job.id)));
+  }
+  if (written->status == CompletionStatus::kLeaseLost) {
+    log::warn("job lease lost during the bank call", {{"job_id", job.id}});
+    return done({ProcessStatus::kLeaseLost, std::move(written->job), {}});
+  }
+  log::info("job processed", {{"job_id", job.id},
+                              {"status", to_string(c.status)},
+                              {"result", c.result ? to_string(*c.result) : "null"},
+                              {"retries", c.retries}});
+  done({ProcessStatus::kProcessed, std::move(written->job), {}});
+}
+
+Result<Job> JobProcessor::retry_failed(std::string_view job_id) {
+  auto job = store_.retry_failed_job(job_id, clock_.now());
+  if (!job) return std::unexpected(std::move(job.error()).context("retrying job"));
+  return job;
+}
+
+}  // namespace rtjobs

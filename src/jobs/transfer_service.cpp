@@ -1,0 +1,68 @@
+#include "jobs/transfer_service.hpp"
+
+#include "core/log.hpp"
+#include "core/uuid.hpp"
+#include "jobs/occurrences.hpp"
+#include "schedule/recurrence.hpp"
+
+namespace rtjobs {
+
+TransferService::TransferService(Store& store, const ProviderRegistry& providers,
+                                 const CalendarSet& calendars, const Clock& clock,
+                                 int horizon_months)
+    : store_(store),
+      providers_(providers),
+      calendars_(calendars),
+      clock_(clock),
+      horizon_months_(horizon_months) {}
+
+Result<CreateTransferResult> TransferService::create(const NewTransfer& request) {
+  if (!providers_.find(request.provider)) {
+    return invalid("provider", "no provider named '" + request.provider + "' is configured");
+  }
+  auto recurrence = Recurrence::make(request.schedule, calendars_);
+  if (!recurrence) return std::unexpected(recurrence.error());
+  Timestamp now = clock_.now();
+  // A start in the past would execute every missed occurrence at once: refuse it.
+  if (request.schedule.start_date < recurrence->local_date(now)) {
+    return invalid("schedule.start_date", "must be today or later in the schedule's time zone");
+  }
+  if (!recurrence->at(1)) {
+    return invalid("schedule", "has no occurrence between start_date and end_date");
+  }
+
+  RecurringTransfer transfer;
+  transfer.id = new_uuid_v7(now);
+  transfer.external_id = request.external_id;
+  transfer.provider = request.provider;
+  transfer.source_account = request.source_account;
+  transfer.destination_account = request.destination_account;
+  transfer.amount = request.amount;
+  transfer.currency = request.currency;
+  transfer.description = request.description;
+  transfer.schedule = request.schedule;
+  transfer.status = TransferStatus::kActive;
+  transfer.idempotency_key = request.idempotency_key;
+  transfer.request_hash = request.request_hash;
+  transfer.created_at = now;
+  transfer.updated_at = now;
+
+  auto next = next_occurrences(transfer, calendars_, now, horizon_months_);
+  if (!next) return std::unexpected(next.error());
+  if (!next->jobs.empty()) transfer.last_sequence = next->jobs.back().sequence;
+
+  auto created = store_.create_transfer(transfer, next->jobs);
+  if (!created) return std::unexpected(std::move(created.error()).context("creating transfer"));
+  if (!created->created && created->transfer.request_hash != request.request_hash) {
+    return std::unexpected(Error{ErrorCode::kUnprocessable,
+                                 "this Idempotency-Key was used with another request body",
+                                 "Idempotency-Key", "idempotency_key_reused"});
+  }
+  if (created->created) {
+    log::info("transfer created", {{"transfer_id", transfer.id},
+                                   {"jobs", static_cast<long>(next->jobs.size())}});
+  }
+  return created;
+}
+
+}  // namespace rtjobs
