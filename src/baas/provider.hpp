@@ -36,9 +36,9 @@ enum class Outcome {
 
 struct TransferResult {
   Outcome outcome = Outcome::kUnavailable;
-  std::optional<int> http_status;          // absent when no HTTP answer came
-  std::optional<std::string> reference;    // the provider's transfer id, on success
-  std::optional<std::string> code;         // e.g. "insufficient_funds", "timeout"
+  std::optional<int> http_status;        // absent when no HTTP answer came
+  std::optional<std::string> reference;  // the provider's transfer id, on success
+  std::optional<std::string> code;       // e.g. "insufficient_funds", "timeout"
   std::optional<std::string> message;
   std::optional<std::string> response_body;  // raw, truncated to 64 KiB
 };

@@ -1,0 +1,289 @@
+#!/usr/bin/env node
+// Fake BaaS speaking the rtjobs BaaS protocol (SPEC section 5), for tests, demos and benchmarks.
+// Node 20, built-in modules only. See README.md for the behaviours and the control API.
+//
+//   node tools/fake_baas/server.js --port 0 --host 127.0.0.1 [--token T] [--latency-ms N]
+//
+// On start it prints one line to stdout: {"listening": PORT}.
+'use strict';
+
+const http = require('http');
+const crypto = require('crypto');
+
+const MAX_BODY = 1024 * 1024;
+const START_BALANCE = 10n ** 15n; // unknown accounts start rich (minor units)
+
+function parseArgs(argv) {
+  const opts = { port: 0, host: '127.0.0.1', token: '', latencyMs: 0 };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const next = () => {
+      if (i + 1 >= argv.length) fatal(`${a} needs a value`);
+      return argv[++i];
+    };
+    if (a === '--port') opts.port = intArg(a, next());
+    else if (a === '--host') opts.host = next();
+    else if (a === '--token') opts.token = next();
+    else if (a === '--latency-ms') opts.latencyMs = intArg(a, next());
+    else if (a === '--help' || a === '-h') {
+      process.stdout.write('usage: server.js --port N --host H [--token T] [--latency-ms N]\n');
+      process.exit(0);
+    } else fatal(`unknown argument ${a}`);
+  }
+  return opts;
+}
+
+function intArg(name, v) {
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < 0) fatal(`${name} must be a non-negative integer`);
+  return n;
+}
+
+function fatal(msg) {
+  process.stderr.write(`fake_baas: ${msg}\n`);
+  process.exit(2);
+}
+
+const opts = parseArgs(process.argv.slice(2));
+
+// ---- state (reset by POST /_control/reset) ----
+let state;
+function reset() {
+  state = {
+    latencyMs: opts.latencyMs,
+    behaviours: new Map(), // account -> behaviour string
+    balances: new Map(), // account -> BigInt
+    results: new Map(), // idempotency key -> {fingerprint, status, body}: final answers only
+    flakyCounts: new Map(), // idempotency key -> attempts answered 503 so far
+    transfers: [],
+    attempts: [],
+    nextId: 1,
+    stats: { executed: 0, requests: 0, in_flight: 0, peak_in_flight: 0, connections: 0 },
+    sockets: new WeakSet(), // connections that carried POST /transfers since the reset
+  };
+}
+reset();
+
+// ---- behaviours ----
+// Spelled like the account prefixes without the trailing underscore: "decline", "closed",
+// "down", "ratelimit", "timeout408", "flaky<N>", "slow<MS>", "bigerror", "noid"; "normal"
+// clears.
+const BEHAVIOUR = /^(normal|decline|closed|down|ratelimit|timeout408|bigerror|noid|flaky\d+|slow\d+)$/;
+const PREFIX = /^(decline|closed|down|ratelimit|timeout408|bigerror|noid|flaky\d+|slow\d+)_/;
+
+function behaviourOf(account) {
+  const explicit = state.behaviours.get(account);
+  if (explicit !== undefined) return explicit;
+  const m = PREFIX.exec(account);
+  return m ? m[1] : 'normal';
+}
+
+function errorBody(code, message) {
+  return { error: { code, message } };
+}
+
+function balance(account) {
+  let b = state.balances.get(account);
+  if (b === undefined) {
+    b = START_BALANCE;
+    state.balances.set(account, b);
+  }
+  return b;
+}
+
+// Decides the answer to a validated transfer request: {status, body, final, delayMs}.
+// Runs synchronously, so the idempotency check and the execution are atomic.
+function decide(req, key) {
+  const fingerprint = JSON.stringify([req.amount, req.currency, req.source_account,
+    req.destination_account, req.description, req.reference]);
+  const stored = state.results.get(key);
+  if (stored) {
+    if (stored.fingerprint !== fingerprint) {
+      return { status: 422, body: errorBody('idempotency_key_reused',
+        'this Idempotency-Key was used with another request'), delayMs: 0 };
+    }
+    return { status: stored.status, body: stored.body, raw: stored.raw, delayMs: 0 };
+  }
+  const behaviour = behaviourOf(req.source_account);
+  let delayMs = 0;
+  let m;
+  if ((m = /^slow(\d+)$/.exec(behaviour))) delayMs = Number(m[1]);
+  switch (behaviour) {
+    case 'down':
+      return { status: 503, body: errorBody('service_unavailable', 'the bank is down'), delayMs };
+    case 'ratelimit':
+      return { status: 429, body: errorBody('rate_limited', 'too many requests'), delayMs,
+        headers: { 'Retry-After': '1' } };
+    case 'timeout408':
+      return { status: 408, body: errorBody('request_timeout', 'request timed out'), delayMs };
+    case 'bigerror':
+      return { status: 500, body: { error: { code: 'internal', message: 'x'.repeat(200 * 1024) } },
+        delayMs };
+  }
+  if ((m = /^flaky(\d+)$/.exec(behaviour))) {
+    const seen = state.flakyCounts.get(key) || 0;
+    if (seen < Number(m[1])) {
+      state.flakyCounts.set(key, seen + 1);
+      return { status: 503, body: errorBody('service_unavailable',
+        `flaky: attempt ${seen + 1} of ${m[1]} fails`), delayMs };
+    }
+  }
+  let result;
+  const amount = BigInt(req.amount);
+  if (behaviour === 'decline' || balance(req.source_account) < amount) {
+    result = { status: 422, body: errorBody('insufficient_funds', 'insufficient funds') };
+  } else if (behaviour === 'closed') {
+    result = { status: 422, body: errorBody('account_closed', 'the source account is closed') };
+  } else {
+    const id = `tr_${String(state.nextId++).padStart(8, '0')}${crypto.randomBytes(4).toString('hex')}`;
+    const executedAt = new Date().toISOString();
+    state.balances.set(req.source_account, balance(req.source_account) - amount);
+    state.balances.set(req.destination_account, balance(req.destination_account) + amount);
+    const transfer = { id, idempotency_key: key, amount: req.amount, currency: req.currency,
+      source: req.source_account, destination: req.destination_account,
+      reference: req.reference ?? null, executed_at: executedAt };
+    state.transfers.push(transfer);
+    state.stats.executed++;
+    result = { status: 201, body: { id, status: 'executed', idempotency_key: key,
+      amount: req.amount, currency: req.currency, source_account: req.source_account,
+      destination_account: req.destination_account, reference: req.reference ?? null,
+      executed_at: executedAt } };
+    // A bank whose success answer cannot be read: the money moved, the id is lost.
+    if (behaviour === 'noid') result = { status: 201, body: 'accepted', raw: true };
+  }
+  // Final answers (success, refusal) are replayed for the key; 5xx/408/429 are not, so a
+  // retry with the same key is executed then.
+  state.results.set(key, { fingerprint, status: result.status, body: result.body, raw: result.raw });
+  return { ...result, delayMs };
+}
+
+function validate(req, headerKey) {
+  if (req === null || typeof req !== 'object' || Array.isArray(req)) return 'body must be a JSON object';
+  if (!headerKey) return 'the Idempotency-Key header is required';
+  if (req.idempotency_key !== undefined && req.idempotency_key !== headerKey)
+    return 'idempotency_key differs from the Idempotency-Key header';
+  if (!Number.isSafeInteger(req.amount) || req.amount <= 0) return 'amount must be a positive integer';
+  if (typeof req.currency !== 'string' || !/^[A-Z]{3}$/.test(req.currency))
+    return 'currency must be 3 upper-case letters';
+  for (const f of ['source_account', 'destination_account'])
+    if (typeof req[f] !== 'string' || req[f] === '') return `${f} must be a non-empty string`;
+  for (const f of ['description', 'reference'])
+    if (req[f] !== undefined && req[f] !== null && typeof req[f] !== 'string') return `${f} must be a string`;
+  return null;
+}
+
+// ---- HTTP plumbing ----
+function send(res, status, body, headers, raw) {
+  const text = raw ? body : JSON.stringify(body);
+  res.writeHead(status, { 'Content-Type': 'application/json',
+    'Content-Length': Buffer.byteLength(text), ...(headers || {}) });
+  res.end(text);
+}
+
+function readBody(req, res, then) {
+  const chunks = [];
+  let size = 0;
+  let tooBig = false;
+  req.on('data', (c) => {
+    size += c.length;
+    if (size > MAX_BODY) tooBig = true;
+    else chunks.push(c);
+  });
+  req.on('end', () => {
+    if (tooBig) return send(res, 413, errorBody('body_too_large', 'body over 1 MiB'));
+    const text = Buffer.concat(chunks).toString('utf8');
+    let json;
+    try {
+      json = text === '' ? undefined : JSON.parse(text);
+    } catch (e) {
+      json = Symbol.for('invalid');
+    }
+    then(json);
+  });
+}
+
+function handleTransfer(req, res) {
+  const stats = state.stats;
+  const attempts = state.attempts; // a reset during the call does not mix the old and new runs
+  stats.requests++;
+  stats.in_flight++;
+  if (stats.in_flight > stats.peak_in_flight) stats.peak_in_flight = stats.in_flight;
+  const key = req.headers['idempotency-key'] || null;
+  let source = null;
+  if (!state.sockets.has(req.socket)) {
+    state.sockets.add(req.socket);
+    stats.connections++;
+  }
+  const answer = (status, body, headers, raw) => {
+    attempts.push({ idempotency_key: key, source, status, code: body && body.error ? body.error.code : null,
+      at: new Date().toISOString() });
+    stats.in_flight--;
+    send(res, status, body, headers, raw);
+  };
+  readBody(req, res, (json) => {
+    if (opts.token && req.headers.authorization !== `Bearer ${opts.token}`)
+      return answer(401, errorBody('unauthorized', 'missing or wrong bearer token'));
+    const problem = json === Symbol.for('invalid') ? 'body is not valid JSON' : validate(json, key);
+    if (json && typeof json.source_account === 'string') source = json.source_account;
+    if (problem) return answer(400, errorBody('invalid_request', problem));
+    const d = decide(json, key);
+    const delay = d.delayMs + state.latencyMs;
+    if (delay > 0) setTimeout(() => answer(d.status, d.body, d.headers, d.raw), delay);
+    else answer(d.status, d.body, d.headers, d.raw);
+  });
+}
+
+function handleControl(req, res, path) {
+  if (req.method === 'GET') {
+    if (path === '/_control/transfers') return send(res, 200, { transfers: state.transfers });
+    if (path === '/_control/attempts') return send(res, 200, { attempts: state.attempts });
+    if (path === '/_control/stats') return send(res, 200, state.stats);
+    if (path === '/_control/balances')
+      return send(res, 200, Object.fromEntries([...state.balances].map(([a, b]) => [a, b.toString()])));
+    return send(res, 404, errorBody('not_found', `no route GET ${path}`));
+  }
+  if (req.method !== 'POST') return send(res, 405, errorBody('method_not_allowed', req.method));
+  readBody(req, res, (json) => {
+    const body = json && typeof json === 'object' ? json : {};
+    if (path === '/_control/reset') {
+      reset();
+      return send(res, 200, { reset: true });
+    }
+    if (path === '/_control/latency') {
+      if (!Number.isSafeInteger(body.ms) || body.ms < 0)
+        return send(res, 400, errorBody('invalid_request', 'ms must be a non-negative integer'));
+      state.latencyMs = body.ms;
+      return send(res, 200, { latency_ms: state.latencyMs });
+    }
+    if (path === '/_control/behaviour') {
+      if (typeof body.account !== 'string' || typeof body.behaviour !== 'string' ||
+          !BEHAVIOUR.test(body.behaviour))
+        return send(res, 400, errorBody('invalid_request',
+          'need {"account": string, "behaviour": normal|decline|closed|down|ratelimit|' +
+          'timeout408|bigerror|noid|flaky<N>|slow<MS>}'));
+      state.behaviours.set(body.account, body.behaviour);
+      return send(res, 200, { account: body.account, behaviour: body.behaviour });
+    }
+    return send(res, 404, errorBody('not_found', `no route POST ${path}`));
+  });
+}
+
+const server = http.createServer((req, res) => {
+  const path = req.url.split('?')[0];
+  if (path === '/transfers') {
+    if (req.method !== 'POST') return send(res, 405, errorBody('method_not_allowed', req.method));
+    return handleTransfer(req, res);
+  }
+  if (path.startsWith('/_control/')) return handleControl(req, res, path);
+  if (path === '/healthz') return send(res, 200, { ok: true });
+  return send(res, 404, errorBody('not_found', `no route ${req.method} ${path}`));
+});
+server.keepAliveTimeout = 120000;
+server.headersTimeout = 125000;
+server.maxRequestsPerSocket = 0;
+server.requestTimeout = 0;
+server.on('error', (e) => fatal(e.message));
+server.listen({ port: opts.port, host: opts.host, backlog: 2048 }, () => {
+  process.stdout.write(JSON.stringify({ listening: server.address().port }) + '\n');
+});
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(0));
