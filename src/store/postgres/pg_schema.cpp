@@ -1,0 +1,118 @@
+#include "store/postgres/pg_schema.hpp"
+
+#include <array>
+
+namespace rtjobs::store_detail {
+namespace {
+
+constexpr const char* kMigration1 = R"sql(
+CREATE TABLE recurring_transfer (
+  id uuid PRIMARY KEY,
+  external_id text,
+  provider text NOT NULL,
+  source_account text NOT NULL,
+  destination_account text NOT NULL,
+  amount bigint NOT NULL CHECK (amount > 0),
+  currency text NOT NULL,
+  description text NOT NULL,
+  frequency text NOT NULL CHECK (frequency IN ('DAILY', 'WEEKLY', 'MONTHLY', 'YEARLY')),
+  "interval" integer NOT NULL CHECK ("interval" >= 1),
+  day_of_week integer,
+  day_of_month integer,
+  "month" integer,
+  start_date date NOT NULL,
+  end_date date,
+  "count" integer,
+  timezone text NOT NULL,
+  execution_time text NOT NULL,
+  business_day text NOT NULL,
+  calendar text NOT NULL,
+  status text NOT NULL CHECK (status IN ('ACTIVE', 'PAUSED', 'CANCELLED', 'COMPLETED')),
+  last_sequence bigint NOT NULL DEFAULT 0,
+  next_occurrence_at timestamptz,
+  idempotency_key text UNIQUE,
+  request_hash text NOT NULL,
+  created_at timestamptz NOT NULL,
+  updated_at timestamptz NOT NULL
+);
+CREATE INDEX recurring_transfer_status_idx ON recurring_transfer (status, id);
+
+CREATE TABLE recurring_transfer_job (
+  id uuid PRIMARY KEY,
+  recurring_transfer_id uuid NOT NULL REFERENCES recurring_transfer (id),
+  sequence bigint NOT NULL CHECK (sequence >= 1),
+  scheduled_for date NOT NULL,
+  due_at timestamptz NOT NULL,
+  status text NOT NULL CHECK (status IN ('PENDING', 'IN_FLY', 'PROCESSING', 'RETRY', 'FINISHED',
+                                         'FAILED', 'SKIPPED', 'CANCELLED')),
+  result text CHECK (result IN ('SUCCEEDED', 'DECLINED')),
+  retries integer NOT NULL DEFAULT 0,
+  next_attempt_at timestamptz,
+  provider text NOT NULL,
+  idempotency_key text NOT NULL,
+  provider_reference text,
+  last_error text,
+  lease_owner text,
+  lease_expires_at timestamptz,
+  created_at timestamptz NOT NULL,
+  updated_at timestamptz NOT NULL,
+  finished_at timestamptz,
+  UNIQUE (recurring_transfer_id, sequence)
+);
+CREATE INDEX recurring_transfer_job_due_idx ON recurring_transfer_job (status, due_at)
+  WHERE status IN ('PENDING', 'IN_FLY');
+CREATE INDEX recurring_transfer_job_retry_idx ON recurring_transfer_job (status, next_attempt_at)
+  WHERE status = 'RETRY';
+CREATE INDEX recurring_transfer_job_lease_idx ON recurring_transfer_job (status, lease_expires_at)
+  WHERE status = 'PROCESSING';
+CREATE INDEX recurring_transfer_job_status_idx ON recurring_transfer_job (status, id);
+
+-- No ON DELETE CASCADE: the backup deletes status rows explicitly, after verifying the upload.
+CREATE TABLE recurring_transfer_provider_status (
+  id uuid PRIMARY KEY,
+  job_id uuid NOT NULL REFERENCES recurring_transfer_job (id),
+  recurring_transfer_id uuid NOT NULL REFERENCES recurring_transfer (id),
+  provider text NOT NULL,
+  attempt integer NOT NULL,
+  http_status integer,
+  code text,
+  message text,
+  response_body text,
+  created_at timestamptz NOT NULL
+);
+CREATE INDEX recurring_transfer_provider_status_job_idx
+  ON recurring_transfer_provider_status (job_id, id);
+
+-- objects and checksums are JSON kept as text, so the backup CSV is byte-identical to SQLite's.
+CREATE TABLE recurring_transfer_backup (
+  id uuid PRIMARY KEY,
+  backup_at timestamptz NOT NULL,
+  cutoff timestamptz NOT NULL,
+  job_rows bigint NOT NULL,
+  provider_status_rows bigint NOT NULL,
+  objects text NOT NULL,
+  bytes bigint NOT NULL,
+  checksums text NOT NULL,
+  created_at timestamptz NOT NULL
+);
+CREATE INDEX recurring_transfer_backup_at_idx ON recurring_transfer_backup (backup_at);
+
+-- Raises when a completion's lease check matched no row, aborting the rest of its pipeline
+-- (and so its transaction) before anything else is written.
+CREATE FUNCTION rtjobs_require_lease(matched bigint) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+  IF matched = 0 THEN
+    RAISE EXCEPTION 'job lease lost' USING ERRCODE = 'RTL01';
+  END IF;
+  RETURN true;
+END
+$$;
+)sql";
+
+constexpr std::array<PgMigration, 1> kMigrations{{{1, kMigration1}}};
+
+}  // namespace
+
+std::span<const PgMigration> pg_migrations() { return kMigrations; }
+
+}  // namespace rtjobs::store_detail

@@ -1,0 +1,20 @@
+// The versioned PostgreSQL schema: migration N is applied once, in its own transaction holding
+// pg_advisory_xact_lock(kMigrationLockKey) so concurrent migrators wait for each other, and is
+// recorded in schema_migrations. Append new migrations; never edit old ones.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+namespace rtjobs::store_detail {
+
+inline constexpr int64_t kMigrationLockKey = 0x72746a6f6273;  // "rtjobs"
+
+struct PgMigration {
+  int version;
+  const char* sql;  // DDL only, no values
+};
+
+std::span<const PgMigration> pg_migrations();
+
+}  // namespace rtjobs::store_detail

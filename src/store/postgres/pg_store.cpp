@@ -1,0 +1,216 @@
+#include "store/postgres/pg_store.hpp"
+
+#include <algorithm>
+
+#include "core/time_format.hpp"
+#include "core/uuid.hpp"
+#include "store/postgres/pg_schema.hpp"
+
+namespace rtjobs {
+
+using store_detail::ClaimAction;
+using store_detail::PgResult;
+using store_detail::PgRow;
+using store_detail::PgStatement;
+using store_detail::RowView;
+using store_detail::SqlValue;
+
+namespace {
+
+const std::string kTransferCols(store_detail::kTransferColumns);
+const std::string kJobCols(store_detail::kJobColumns);
+const std::string kStatusCols(store_detail::kProviderStatusColumns);
+
+const std::string kSelectTransfer = "SELECT " + kTransferCols + " FROM recurring_transfer";
+const std::string kSelectJob = "SELECT " + kJobCols + " FROM recurring_transfer_job";
+
+template <class T>
+Result<std::vector<T>> rows_of(const PgResult& result, Result<T> (*read)(const RowView&, int)) {
+  std::vector<T> out;
+  for (int i = 0; i < result.rows(); ++i) {
+    auto v = read(PgRow(result, i), 0);
+    if (!v) return std::unexpected(v.error());
+    out.push_back(std::move(*v));
+  }
+  return out;
+}
+
+template <class T>
+Result<std::optional<T>> first_of(const PgResult& result, Result<T> (*read)(const RowView&, int)) {
+  if (result.rows() == 0) return std::nullopt;
+  auto v = read(PgRow(result, 0), 0);
+  if (!v) return std::unexpected(v.error());
+  return std::move(*v);
+}
+
+Result<std::optional<Job>> select_job(store_detail::PgConnection& c, const std::string& id) {
+  static const std::string sql = kSelectJob + " WHERE id = $1";
+  auto r = c.query(sql, {id});
+  if (!r) return std::unexpected(r.error());
+  return first_of<Job>(*r, store_detail::read_job);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<PgStore>> PgStore::open(const std::string& url) {
+  std::unique_ptr<PgStore> store(new PgStore(url));
+  if (auto r = store->ping(); !r) return std::unexpected(r.error());
+  return store;
+}
+
+Result<void> PgStore::migrate() {
+  auto c = pool_.acquire();
+  if (!c) return std::unexpected(c.error().context("migrating PostgreSQL"));
+  static const std::string lock_sql = "SELECT pg_advisory_xact_lock($1)";
+  static const std::string applied_sql = "SELECT 1 FROM schema_migrations WHERE version = $1";
+  static const std::string record_sql =
+      "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, now())";
+  for (const auto& m : store_detail::pg_migrations()) {
+    auto apply = [&]() -> Result<void> {
+      if (auto r = (*c)->exec("BEGIN"); !r) return r;
+      if (auto r = (*c)->query(lock_sql, {store_detail::kMigrationLockKey}); !r) {
+        return std::unexpected(r.error());
+      }
+      auto r = (*c)->exec(
+          "CREATE TABLE IF NOT EXISTS schema_migrations ("
+          " version integer PRIMARY KEY, applied_at timestamptz NOT NULL)");
+      if (!r) return r;
+      auto applied = (*c)->query(applied_sql, {int64_t{m.version}});
+      if (!applied) return std::unexpected(applied.error());
+      if (applied->rows() == 0) {
+        if (auto e = (*c)->exec(m.sql); !e) return e;
+        if (auto e = (*c)->query(record_sql, {int64_t{m.version}}); !e) {
+          return std::unexpected(e.error());
+        }
+      }
+      return (*c)->exec("COMMIT");
+    };
+    if (auto r = apply(); !r) {
+      (void)(*c)->exec("ROLLBACK");
+      return std::unexpected(
+          r.error().context("applying PostgreSQL migration " + std::to_string(m.version)));
+    }
+  }
+  return {};
+}
+
+Result<void> PgStore::ping() {
+  static const std::string sql = "SELECT 1";
+  auto c = pool_.acquire();
+  if (!c) return std::unexpected(c.error());
+  if (auto r = (*c)->query(sql, {}); !r) return std::unexpected(r.error());
+  return {};
+}
+
+Result<CreateTransferResult> PgStore::create_transfer(const RecurringTransfer& transfer,
+                                                      const std::vector<Job>& jobs) {
+  // One statement: the transfer and its jobs commit together, and the jobs are only inserted
+  // when the transfer was (an existing idempotency key inserts nothing).
+  static const std::string insert_sql =
+      "WITH t AS (INSERT INTO recurring_transfer (" + kTransferCols + ") VALUES (" +
+      store_detail::placeholders('$', store_detail::kTransferColumnCount) +
+      ") ON CONFLICT (idempotency_key) DO NOTHING RETURNING " + kTransferCols +
+      "), j AS (INSERT INTO recurring_transfer_job (" + kJobCols + ") SELECT " + kJobCols +
+      " FROM json_populate_recordset(NULL::recurring_transfer_job, $" +
+      std::to_string(store_detail::kTransferColumnCount + 1) +
+      "::json) WHERE EXISTS (SELECT 1 FROM t)) SELECT " + kTransferCols + " FROM t";
+  static const std::string by_key_sql = kSelectTransfer + " WHERE idempotency_key = $1";
+  auto run = [&]() -> Result<CreateTransferResult> {
+    auto c = pool_.acquire();
+    if (!c) return std::unexpected(c.error());
+    std::vector<SqlValue> params = store_detail::transfer_values(transfer);
+    params.push_back(store_detail::jobs_as_json(jobs));
+    auto r = (*c)->query(insert_sql, params);
+    if (!r) return std::unexpected(r.error());
+    auto inserted = first_of<RecurringTransfer>(*r, store_detail::read_transfer);
+    if (!inserted) return std::unexpected(inserted.error());
+    if (*inserted) return CreateTransferResult{std::move(**inserted), true};
+    // The key exists (a concurrent insert with it has committed by now: ON CONFLICT waited).
+    auto existing = (*c)->query(by_key_sql, {transfer.idempotency_key.value_or("")});
+    if (!existing) return std::unexpected(existing.error());
+    auto found = first_of<RecurringTransfer>(*existing, store_detail::read_transfer);
+    if (!found) return std::unexpected(found.error());
+    if (!*found) return fail(ErrorCode::kInternal, "insert skipped but no transfer has its key");
+    return CreateTransferResult{std::move(**found), false};
+  };
+  auto r = run();
+  if (!r) return std::unexpected(r.error().context("creating transfer " + transfer.id));
+  return r;
+}
+
+Result<std::optional<RecurringTransfer>> PgStore::get_transfer(std::string_view id) {
+  static const std::string sql = kSelectTransfer + " WHERE id = $1";
+  if (!is_uuid(id)) return std::nullopt;
+  std::string key = store_detail::normalize_id(id);
+  auto c = pool_.acquire();
+  if (!c) return std::unexpected(c.error().context("reading transfer " + key));
+  auto r = (*c)->query(sql, {key});
+  if (!r) return std::unexpected(r.error().context("reading transfer " + key));
+  return first_of<RecurringTransfer>(*r, store_detail::read_transfer);
+}
+
+Result<Page<RecurringTransfer>> PgStore::list_transfers(const TransferFilter& filter) {
+  store_detail::ListQuery q('$', store_detail::kTransferColumns, "recurring_transfer");
+  if (filter.status) q.where("status", "=", std::string(to_string(*filter.status)));
+  if (filter.cursor) {
+    auto after = store_detail::decode_cursor(*filter.cursor);
+    if (!after) return std::unexpected(after.error());
+    q.where("id", ">", *after);
+  }
+  std::string sql = q.sql(filter.limit);
+  auto c = pool_.acquire();
+  if (!c) return std::unexpected(c.error().context("listing transfers"));
+  auto r = (*c)->query(sql, q.params());
+  if (!r) return std::unexpected(r.error().context("listing transfers"));
+  auto rows = rows_of<RecurringTransfer>(*r, store_detail::read_transfer);
+  if (!rows) return std::unexpected(rows.error());
+  return store_detail::finish_page(std::move(*rows), filter.limit);
+}
+
+Result<std::optional<Job>> PgStore::get_job(std::string_view id) {
+  if (!is_uuid(id)) return std::nullopt;
+  std::string key = store_detail::normalize_id(id);
+  auto c = pool_.acquire();
+  if (!c) return std::unexpected(c.error().context("reading job " + key));
+  auto r = select_job(**c, key);
+  if (!r) return std::unexpected(r.error().context("reading job " + key));
+  return r;
+}
+
+Result<Page<Job>> PgStore::list_jobs(const JobFilter& filter) {
+  store_detail::ListQuery q('$', store_detail::kJobColumns, "recurring_transfer_job");
+  if (filter.status) q.where("status", "=", std::string(to_string(*filter.status)));
+  if (filter.recurring_transfer_id) {
+    if (!is_uuid(*filter.recurring_transfer_id)) return Page<Job>{};  // as SQLite: no match
+    q.where("recurring_transfer_id", "=",
+            store_detail::normalize_id(*filter.recurring_transfer_id));
+  }
+  if (filter.cursor) {
+    auto after = store_detail::decode_cursor(*filter.cursor);
+    if (!after) return std::unexpected(after.error());
+    q.where("id", ">", *after);
+  }
+  std::string sql = q.sql(filter.limit);
+  auto c = pool_.acquire();
+  if (!c) return std::unexpected(c.error().context("listing jobs"));
+  auto r = (*c)->query(sql, q.params());
+  if (!r) return std::unexpected(r.error().context("listing jobs"));
+  auto rows = rows_of<Job>(*r, store_detail::read_job);
+  if (!rows) return std::unexpected(rows.error());
+  return store_detail::finish_page(std::move(*rows), filter.limit);
+}
+
+Result<std::vector<ProviderStatus>> PgStore::list_provider_statuses(std::string_view job_id) {
+  static const std::string sql = "SELECT " + kStatusCols +
+                                 " FROM recurring_transfer_provider_status WHERE job_id = $1"
+                                 " ORDER BY created_at, id";
+  if (!is_uuid(job_id)) return std::vector<ProviderStatus>{};
+  std::string key = store_detail::normalize_id(job_id);
+  auto c = pool_.acquire();
+  if (!c) return std::unexpected(c.error().context("listing provider statuses of job " + key));
+  auto r = (*c)->query(sql, {key});
+  if (!r) return std::unexpected(r.error().context("listing provider statuses of job " + key));
+  return rows_of<ProviderStatus>(*r, store_detail::read_provider_status);
+}
+
+}  // namespace rtjobs

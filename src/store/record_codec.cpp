@@ -1,0 +1,417 @@
+#include "store/record_codec.hpp"
+
+#include <cctype>
+#include <charconv>
+
+#include "core/log.hpp"
+#include "core/time_format.hpp"
+#include "core/uuid.hpp"
+
+namespace rtjobs::store_detail {
+
+const std::string_view kTransferColumns =
+    "id, external_id, provider, source_account, destination_account, amount, currency, "
+    "description, frequency, \"interval\", day_of_week, day_of_month, \"month\", start_date, "
+    "end_date, \"count\", timezone, execution_time, business_day, calendar, status, "
+    "last_sequence, next_occurrence_at, idempotency_key, request_hash, created_at, updated_at";
+const std::string_view kJobColumns =
+    "id, recurring_transfer_id, sequence, scheduled_for, due_at, status, result, retries, "
+    "next_attempt_at, provider, idempotency_key, provider_reference, last_error, lease_owner, "
+    "lease_expires_at, created_at, updated_at, finished_at";
+const std::string_view kProviderStatusColumns =
+    "id, job_id, recurring_transfer_id, provider, attempt, http_status, code, message, "
+    "response_body, created_at";
+
+SqlValue opt_text(const std::optional<std::string>& s) {
+  return s ? SqlValue(*s) : SqlValue(std::monostate{});
+}
+SqlValue opt_int(const std::optional<int>& i) {
+  return i ? SqlValue(int64_t{*i}) : SqlValue(std::monostate{});
+}
+SqlValue opt_time(const std::optional<Timestamp>& t) {
+  return t ? SqlValue(format_timestamp(*t)) : SqlValue(std::monostate{});
+}
+
+std::string qualified(std::string_view columns, std::string_view alias) {
+  std::string out;
+  size_t pos = 0;
+  while (pos < columns.size()) {
+    size_t comma = columns.find(',', pos);
+    if (comma == std::string_view::npos) comma = columns.size();
+    std::string_view name = columns.substr(pos, comma - pos);
+    while (!name.empty() && name.front() == ' ') name.remove_prefix(1);
+    if (!out.empty()) out += ", ";
+    out.append(alias).append(".").append(name);
+    pos = comma + 1;
+  }
+  return out;
+}
+
+std::string placeholders(char style, int count, int first) {
+  std::string out;
+  for (int i = 0; i < count; ++i) {
+    if (i > 0) out += ", ";
+    out += style;
+    out += std::to_string(first + i);
+  }
+  return out;
+}
+
+namespace {
+
+std::string execution_time_text(int minutes) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%02d:%02d", (minutes / 60) % 24, minutes % 60);
+  return buf;
+}
+
+// Reads columns in order, remembering the first failure so mapping code stays linear.
+class ColumnReader {
+ public:
+  ColumnReader(const RowView& row, int first, std::string_view table)
+      : row_(row), next_(first), table_(table) {}
+
+  std::optional<std::string> opt_text() {
+    auto v = row_.text(next_++);
+    return v ? std::optional<std::string>(std::string(*v)) : std::nullopt;
+  }
+  std::string text() { return require(opt_text()); }
+  std::optional<int64_t> opt_int() {
+    auto v = row_.text(next_++);
+    if (!v) return std::nullopt;
+    int64_t out = 0;
+    auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), out);
+    if (ec != std::errc{} || end != v->data() + v->size()) bad(*v);
+    return out;
+  }
+  int64_t integer() { return require(opt_int()); }
+  std::optional<int> opt_small() {
+    auto v = opt_int();
+    return v ? std::optional<int>(static_cast<int>(*v)) : std::nullopt;
+  }
+  std::optional<Timestamp> opt_time() {
+    auto v = row_.text(next_++);
+    if (!v) return std::nullopt;
+    auto t = parse_timestamp(*v);
+    if (!t) bad(*v);
+    return t.value_or(Timestamp{});
+  }
+  Timestamp time() { return require(opt_time()); }
+  std::optional<Date> opt_date() {
+    auto v = row_.text(next_++);
+    if (!v) return std::nullopt;
+    auto d = parse_date(*v);
+    if (!d) bad(*v);
+    return d.value_or(Date{});
+  }
+  Date date() { return require(opt_date()); }
+  template <class E>
+  E named(std::optional<E> (*parse)(std::string_view)) {
+    auto v = row_.text(next_);
+    auto e = v ? parse(*v) : std::nullopt;
+    if (!e) bad(v.value_or("NULL"));
+    ++next_;
+    return e.value_or(E{});
+  }
+  template <class E>
+  std::optional<E> opt_named(std::optional<E> (*parse)(std::string_view)) {
+    if (!row_.text(next_)) {
+      ++next_;
+      return std::nullopt;
+    }
+    return named(parse);
+  }
+
+  Result<void> status() const {
+    if (error_.empty()) return {};
+    return fail(ErrorCode::kInternal, "reading " + std::string(table_) + ": " + error_);
+  }
+
+ private:
+  template <class T>
+  T require(std::optional<T> v) {
+    if (!v) {
+      if (error_.empty()) error_ = "column " + std::to_string(next_ - 1) + " is NULL";
+      return T{};
+    }
+    return std::move(*v);
+  }
+  void bad(std::string_view v) {
+    if (error_.empty()) {
+      error_ = "column " + std::to_string(next_ - 1) + " holds '" + std::string(v) + "'";
+    }
+  }
+
+  const RowView& row_;
+  int next_;
+  std::string_view table_;
+  std::string error_;
+};
+
+}  // namespace
+
+std::vector<SqlValue> transfer_values(const RecurringTransfer& t) {
+  const Schedule& s = t.schedule;
+  return {t.id,
+          opt_text(t.external_id),
+          t.provider,
+          t.source_account,
+          t.destination_account,
+          t.amount,
+          t.currency,
+          t.description,
+          std::string(to_string(s.frequency)),
+          int64_t{s.interval},
+          opt_int(s.day_of_week),
+          opt_int(s.day_of_month),
+          opt_int(s.month),
+          format_date(s.start_date),
+          s.end_date ? SqlValue(format_date(*s.end_date)) : SqlValue(std::monostate{}),
+          opt_int(s.count),
+          s.timezone,
+          execution_time_text(s.execution_minutes),
+          std::string(to_string(s.business_day)),
+          s.calendar,
+          std::string(to_string(t.status)),
+          t.last_sequence,
+          opt_time(t.next_occurrence_at),
+          opt_text(t.idempotency_key),
+          t.request_hash,
+          format_timestamp(t.created_at),
+          format_timestamp(t.updated_at)};
+}
+
+std::vector<SqlValue> job_values(const Job& j) {
+  return {j.id,
+          j.recurring_transfer_id,
+          j.sequence,
+          format_date(j.scheduled_for),
+          format_timestamp(j.due_at),
+          std::string(to_string(j.status)),
+          j.result ? SqlValue(std::string(to_string(*j.result))) : SqlValue(std::monostate{}),
+          int64_t{j.retries},
+          opt_time(j.next_attempt_at),
+          j.provider,
+          j.idempotency_key,
+          opt_text(j.provider_reference),
+          opt_text(j.last_error),
+          opt_text(j.lease_owner),
+          opt_time(j.lease_expires_at),
+          format_timestamp(j.created_at),
+          format_timestamp(j.updated_at),
+          opt_time(j.finished_at)};
+}
+
+std::vector<SqlValue> provider_status_values(const ProviderStatus& p) {
+  return {p.id,
+          p.job_id,
+          p.recurring_transfer_id,
+          p.provider,
+          int64_t{p.attempt},
+          opt_int(p.http_status),
+          opt_text(p.code),
+          opt_text(p.message),
+          opt_text(p.response_body),
+          format_timestamp(p.created_at)};
+}
+
+Result<RecurringTransfer> read_transfer(const RowView& row, int first) {
+  ColumnReader r(row, first, "recurring_transfer");
+  RecurringTransfer t;
+  Schedule& s = t.schedule;
+  t.id = r.text();
+  t.external_id = r.opt_text();
+  t.provider = r.text();
+  t.source_account = r.text();
+  t.destination_account = r.text();
+  t.amount = r.integer();
+  t.currency = r.text();
+  t.description = r.text();
+  s.frequency = r.named(parse_frequency);
+  s.interval = static_cast<int>(r.integer());
+  s.day_of_week = r.opt_small();
+  s.day_of_month = r.opt_small();
+  s.month = r.opt_small();
+  s.start_date = r.date();
+  s.end_date = r.opt_date();
+  s.count = r.opt_small();
+  s.timezone = r.text();
+  std::string hhmm = r.text();
+  int hh = 0, mm = 0;
+  if (hhmm.size() == 5 && hhmm[2] == ':') {
+    std::from_chars(hhmm.data(), hhmm.data() + 2, hh);
+    std::from_chars(hhmm.data() + 3, hhmm.data() + 5, mm);
+  }
+  s.execution_minutes = hh * 60 + mm;
+  s.business_day = r.named(parse_business_day);
+  s.calendar = r.text();
+  t.status = r.named(parse_transfer_status);
+  t.last_sequence = r.integer();
+  t.next_occurrence_at = r.opt_time();
+  t.idempotency_key = r.opt_text();
+  t.request_hash = r.text();
+  t.created_at = r.time();
+  t.updated_at = r.time();
+  if (auto st = r.status(); !st) return std::unexpected(st.error());
+  return t;
+}
+
+Result<Job> read_job(const RowView& row, int first) {
+  ColumnReader r(row, first, "recurring_transfer_job");
+  Job j;
+  j.id = r.text();
+  j.recurring_transfer_id = r.text();
+  j.sequence = r.integer();
+  j.scheduled_for = r.date();
+  j.due_at = r.time();
+  j.status = r.named(parse_job_status);
+  j.result = r.opt_named(parse_job_result);
+  j.retries = static_cast<int>(r.integer());
+  j.next_attempt_at = r.opt_time();
+  j.provider = r.text();
+  j.idempotency_key = r.text();
+  j.provider_reference = r.opt_text();
+  j.last_error = r.opt_text();
+  j.lease_owner = r.opt_text();
+  j.lease_expires_at = r.opt_time();
+  j.created_at = r.time();
+  j.updated_at = r.time();
+  j.finished_at = r.opt_time();
+  if (auto st = r.status(); !st) return std::unexpected(st.error());
+  return j;
+}
+
+Result<ProviderStatus> read_provider_status(const RowView& row, int first) {
+  ColumnReader r(row, first, "recurring_transfer_provider_status");
+  ProviderStatus p;
+  p.id = r.text();
+  p.job_id = r.text();
+  p.recurring_transfer_id = r.text();
+  p.provider = r.text();
+  p.attempt = static_cast<int>(r.integer());
+  p.http_status = r.opt_small();
+  p.code = r.opt_text();
+  p.message = r.opt_text();
+  p.response_body = r.opt_text();
+  p.created_at = r.time();
+  if (auto st = r.status(); !st) return std::unexpected(st.error());
+  return p;
+}
+
+namespace {
+constexpr std::string_view kBase64Url =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+}
+
+std::string encode_cursor(std::string_view last_id) {
+  std::string out;
+  uint32_t buffer = 0;
+  int bits = 0;
+  for (unsigned char c : last_id) {
+    buffer = (buffer << 8) | c;
+    bits += 8;
+    while (bits >= 6) {
+      bits -= 6;
+      out += kBase64Url[(buffer >> bits) & 0x3F];
+    }
+  }
+  if (bits > 0) out += kBase64Url[(buffer << (6 - bits)) & 0x3F];
+  return out;
+}
+
+Result<std::string> decode_cursor(std::string_view cursor) {
+  std::string out;
+  uint32_t buffer = 0;
+  int bits = 0;
+  for (char c : cursor) {
+    size_t v = kBase64Url.find(c);
+    if (v == std::string_view::npos) return invalid("cursor", "malformed cursor");
+    buffer = (buffer << 6) | static_cast<uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += static_cast<char>((buffer >> bits) & 0xFF);
+    }
+  }
+  if (!is_uuid(out)) return invalid("cursor", "malformed cursor");
+  return normalize_id(out);
+}
+
+ListQuery::ListQuery(char style, std::string_view columns, std::string_view table) : style_(style) {
+  select_.append("SELECT ").append(columns).append(" FROM ").append(table);
+}
+
+void ListQuery::where(std::string_view column, std::string_view op, SqlValue value) {
+  params_.push_back(std::move(value));
+  where_.append(where_.empty() ? " WHERE " : " AND ").append(column).append(" ").append(op);
+  where_.append(" ").append(1, style_).append(std::to_string(params_.size()));
+}
+
+std::string ListQuery::sql(int limit) {
+  int n = limit < 1 ? 1 : (limit > 500 ? 500 : limit);
+  params_.emplace_back(std::in_place_type<int64_t>, int64_t{n} + 1);
+  return select_ + where_ + " ORDER BY id LIMIT " + style_ + std::to_string(params_.size());
+}
+
+// A JSON array of job rows keyed by column name, for json_populate_recordset.
+std::string jobs_as_json(const std::vector<Job>& jobs) {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> out;
+    std::string_view cols = store_detail::kJobColumns;
+    size_t pos = 0;
+    while (pos < cols.size()) {
+      size_t comma = std::min(cols.find(", ", pos), cols.size());
+      out.emplace_back(cols.substr(pos, comma - pos));
+      pos = comma + 2;
+    }
+    return out;
+  }();
+  std::string out = "[";
+  for (const Job& job : jobs) {
+    if (out.size() > 1) out += ',';
+    out += '{';
+    std::vector<SqlValue> values = store_detail::job_values(job);
+    for (size_t i = 0; i < names.size(); ++i) {
+      if (i > 0) out += ',';
+      out += '"' + names[i] + "\":";
+      if (const auto* s = std::get_if<std::string>(&values[i])) {
+        out += '"';
+        log::append_json_escaped(out, *s);
+        out += '"';
+      } else if (const auto* n = std::get_if<int64_t>(&values[i])) {
+        out += std::to_string(*n);
+      } else {
+        out += "null";
+      }
+    }
+    out += '}';
+  }
+  return out + "]";
+}
+
+std::string normalize_id(std::string_view id) {
+  std::string out(id);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+ClaimAction decide_claim(const Job& job, TransferStatus transfer_status, Timestamp now) {
+  switch (job.status) {
+    case JobStatus::kPending:
+    case JobStatus::kInFly:
+      if (job.due_at > now) return ClaimAction::kNotDue;
+      if (transfer_status == TransferStatus::kPaused) return ClaimAction::kSkip;
+      if (transfer_status == TransferStatus::kCancelled) return ClaimAction::kCancel;
+      return ClaimAction::kClaim;
+    case JobStatus::kRetry:
+      if (job.next_attempt_at && *job.next_attempt_at > now) return ClaimAction::kNotDue;
+      return ClaimAction::kClaim;
+    case JobStatus::kProcessing:
+      if (job.lease_expires_at && *job.lease_expires_at > now) return ClaimAction::kInProgress;
+      return ClaimAction::kClaim;
+    default:
+      return ClaimAction::kTerminal;
+  }
+}
+
+}  // namespace rtjobs::store_detail

@@ -1,0 +1,109 @@
+// The rows both stores read and write. The four tables have the same names and columns on
+// SQLite and PostgreSQL, so the column lists, the record <-> row mapping, the claim rules and
+// the page cursor live here once; each backend only moves values in and out of its library.
+//
+// Values travel as text or integers: instants as "YYYY-MM-DDTHH:MM:SS.mmmZ" (PostgreSQL's own
+// "YYYY-MM-DD HH:MM:SS.mmm+00" is read back too), dates as "YYYY-MM-DD", ids as lower-case
+// UUID text, states as their names. Stateless and thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "core/clock.hpp"
+#include "core/error.hpp"
+#include "core/model.hpp"
+#include "store/store.hpp"
+
+namespace rtjobs::store_detail {
+
+// A statement parameter: NULL, an integer or text.
+using SqlValue = std::variant<std::monostate, int64_t, std::string>;
+
+SqlValue opt_text(const std::optional<std::string>& s);
+SqlValue opt_int(const std::optional<int>& i);
+SqlValue opt_time(const std::optional<Timestamp>& t);
+
+// One result row of either backend: each column as text, nullopt for SQL NULL.
+class RowView {
+ public:
+  virtual ~RowView() = default;
+  virtual std::optional<std::string_view> text(int column) const = 0;
+};
+
+// Column lists in table order ("interval", "month" and "count" quoted: keywords in PostgreSQL).
+extern const std::string_view kTransferColumns;
+extern const std::string_view kJobColumns;
+extern const std::string_view kProviderStatusColumns;
+inline constexpr int kTransferColumnCount = 27;
+inline constexpr int kJobColumnCount = 18;
+inline constexpr int kProviderStatusColumnCount = 10;
+
+// "a, b" with alias "t" -> "t.a, t.b".
+std::string qualified(std::string_view columns, std::string_view alias);
+// Placeholders first..first+count-1 in a backend's style: '?' -> "?1, ?2", '$' -> "$1, $2".
+std::string placeholders(char style, int count, int first = 1);
+
+// Parameters in the column order above.
+std::vector<SqlValue> transfer_values(const RecurringTransfer& t);
+std::vector<SqlValue> job_values(const Job& j);
+std::vector<SqlValue> provider_status_values(const ProviderStatus& p);
+
+// Reads a record from the columns starting at `first`.
+Result<RecurringTransfer> read_transfer(const RowView& row, int first = 0);
+Result<Job> read_job(const RowView& row, int first = 0);
+Result<ProviderStatus> read_provider_status(const RowView& row, int first = 0);
+
+// Jobs as a JSON array of objects keyed by column name (PostgreSQL inserts many in one
+// statement with json_populate_recordset).
+std::string jobs_as_json(const std::vector<Job>& jobs);
+
+// Paging cursors: base64url of the last id of the page. A cursor that does not decode to a
+// UUID is kInvalidArgument with field "cursor".
+std::string encode_cursor(std::string_view last_id);
+Result<std::string> decode_cursor(std::string_view cursor);
+
+// A list request: "SELECT <columns> FROM <table> [WHERE ...] ORDER BY id LIMIT n", with values
+// as parameters in the backend's placeholder style. Fetches limit + 1 rows so the caller can
+// tell whether a next page exists (see finish_page).
+class ListQuery {
+ public:
+  ListQuery(char style, std::string_view columns, std::string_view table);
+  // Adds "<column> <op> <placeholder>" (column and op are constants of the caller).
+  void where(std::string_view column, std::string_view op, SqlValue value);
+  // The SQL and its parameters, for `limit` (clamped to 1..500) rows per page.
+  std::string sql(int limit);
+  const std::vector<SqlValue>& params() const { return params_; }
+
+ private:
+  char style_;
+  std::string select_;
+  std::string where_;
+  std::vector<SqlValue> params_;
+};
+
+// Trims rows fetched by a ListQuery to the page and sets next_cursor when more rows exist.
+template <class T>
+Page<T> finish_page(std::vector<T> rows, int limit) {
+  Page<T> page;
+  size_t n = static_cast<size_t>(limit < 1 ? 1 : (limit > 500 ? 500 : limit));
+  if (rows.size() > n) {
+    rows.resize(n);
+    page.next_cursor = encode_cursor(rows.back().id);
+  }
+  page.data = std::move(rows);
+  return page;
+}
+
+// Ids compare as lower-case text on SQLite; callers may send either case.
+std::string normalize_id(std::string_view id);
+
+// What a claim attempt must do with a job, given its transfer's status (ClaimRequest rules).
+enum class ClaimAction { kClaim, kSkip, kCancel, kNotDue, kInProgress, kTerminal };
+ClaimAction decide_claim(const Job& job, TransferStatus transfer_status, Timestamp now);
+
+}  // namespace rtjobs::store_detail

@@ -1,0 +1,78 @@
+#include "store/record_codec.hpp"
+
+#include <gtest/gtest.h>
+
+#include "core/time_format.hpp"
+#include "core/uuid.hpp"
+
+namespace rtjobs::store_detail {
+namespace {
+
+const Timestamp kNow = *parse_timestamp("2026-03-10T09:00:00.000Z");
+
+TEST(Cursor, RoundTripsAnId) {
+  std::string id = new_uuid_v7(kNow);
+  auto back = decode_cursor(encode_cursor(id));
+  ASSERT_TRUE(back);
+  EXPECT_EQ(*back, id);
+}
+
+TEST(Cursor, RejectsGarbageWithFieldCursor) {
+  for (std::string_view bad : {"", "abc", "!!!!", "bm90LWEtdXVpZA"}) {
+    auto r = decode_cursor(bad);
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
+    EXPECT_EQ(r.error().field, "cursor");
+  }
+}
+
+TEST(Columns, QualifiesAndCountsPlaceholders) {
+  EXPECT_EQ(qualified("id, \"interval\"", "t"), "t.id, t.\"interval\"");
+  EXPECT_EQ(placeholders('$', 3, 2), "$2, $3, $4");
+  EXPECT_EQ(placeholders('?', 1), "?1");
+}
+
+Job job_in(JobStatus status) {
+  Job j;
+  j.status = status;
+  j.due_at = kNow;
+  return j;
+}
+
+TEST(DecideClaim, FollowsTheClaimRules) {
+  using enum ClaimAction;
+  EXPECT_EQ(decide_claim(job_in(JobStatus::kPending), TransferStatus::kActive, kNow), kClaim);
+  EXPECT_EQ(decide_claim(job_in(JobStatus::kInFly), TransferStatus::kActive, kNow), kClaim);
+  EXPECT_EQ(decide_claim(job_in(JobStatus::kPending), TransferStatus::kActive,
+                         kNow - std::chrono::milliseconds(1)),
+            kNotDue);
+  EXPECT_EQ(decide_claim(job_in(JobStatus::kPending), TransferStatus::kPaused, kNow), kSkip);
+  EXPECT_EQ(decide_claim(job_in(JobStatus::kPending), TransferStatus::kCancelled, kNow), kCancel);
+  Job retry = job_in(JobStatus::kRetry);
+  retry.next_attempt_at = kNow + std::chrono::seconds(1);
+  EXPECT_EQ(decide_claim(retry, TransferStatus::kPaused, kNow), kNotDue);
+  retry.next_attempt_at = kNow;
+  EXPECT_EQ(decide_claim(retry, TransferStatus::kPaused, kNow), kClaim);
+  Job held = job_in(JobStatus::kProcessing);
+  held.lease_expires_at = kNow + std::chrono::seconds(1);
+  EXPECT_EQ(decide_claim(held, TransferStatus::kActive, kNow), kInProgress);
+  held.lease_expires_at = kNow;
+  EXPECT_EQ(decide_claim(held, TransferStatus::kPaused, kNow), kClaim);
+  for (JobStatus s :
+       {JobStatus::kFinished, JobStatus::kFailed, JobStatus::kSkipped, JobStatus::kCancelled}) {
+    EXPECT_EQ(decide_claim(job_in(s), TransferStatus::kActive, kNow), kTerminal);
+  }
+}
+
+TEST(JobsAsJson, EscapesAndNulls) {
+  Job j = job_in(JobStatus::kPending);
+  j.id = "i";
+  j.last_error = "a\"b\nc";
+  std::string json = jobs_as_json({j});
+  EXPECT_NE(json.find("\"last_error\":\"a\\\"b\\nc\""), std::string::npos) << json;
+  EXPECT_NE(json.find("\"finished_at\":null"), std::string::npos) << json;
+  EXPECT_EQ(jobs_as_json({}), "[]");
+}
+
+}  // namespace
+}  // namespace rtjobs::store_detail

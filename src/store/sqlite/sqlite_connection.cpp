@@ -1,0 +1,145 @@
+#include "store/sqlite/sqlite_connection.hpp"
+
+#include <variant>
+
+namespace rtjobs::store_detail {
+namespace {
+
+class StatementRow final : public RowView {
+ public:
+  explicit StatementRow(sqlite3_stmt* stmt) : stmt_(stmt) {}
+  std::optional<std::string_view> text(int column) const override {
+    if (sqlite3_column_type(stmt_, column) == SQLITE_NULL) return std::nullopt;
+    const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, column));
+    int n = sqlite3_column_bytes(stmt_, column);
+    return std::string_view(p ? p : "", static_cast<size_t>(n));
+  }
+
+ private:
+  sqlite3_stmt* stmt_;
+};
+
+// Resets the statement (and clears its bindings) however run() leaves.
+struct ResetGuard {
+  sqlite3_stmt* stmt;
+  ~ResetGuard() {
+    sqlite3_reset(stmt);
+    sqlite3_clear_bindings(stmt);
+  }
+};
+
+}  // namespace
+
+Result<std::unique_ptr<SqliteConnection>> SqliteConnection::open(const std::string& path,
+                                                                 bool in_memory) {
+  sqlite3* db = nullptr;
+  // NOMUTEX: the store guarantees one thread per connection at a time.
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI;
+  int rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    sqlite3_close(db);
+    return fail(ErrorCode::kUnavailable, "opening SQLite database " + path + ": " + msg);
+  }
+  std::unique_ptr<SqliteConnection> conn(new SqliteConnection(db));
+  sqlite3_busy_timeout(db, 5000);
+  sqlite3_extended_result_codes(db, 1);
+  // WAL lets readers run beside the one writer. synchronous=FULL also syncs the WAL at every
+  // commit: NORMAL would be crash-safe but could lose the last commits on power loss, and a
+  // lost "FINISHED" or a lost 201-acknowledged transfer is money we cannot account for.
+  const char* pragmas = in_memory ? "PRAGMA foreign_keys=ON;"
+                                  : "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
+                                    "PRAGMA foreign_keys=ON;";
+  if (auto r = conn->exec(pragmas); !r) return std::unexpected(r.error());
+  return conn;
+}
+
+SqliteConnection::~SqliteConnection() {
+  for (auto& [sql, stmt] : statements_) sqlite3_finalize(stmt);
+  sqlite3_close(db_);
+}
+
+Error SqliteConnection::error(std::string_view what) const {
+  int code = sqlite3_extended_errcode(db_);
+  ErrorCode kind = ErrorCode::kInternal;
+  if ((code & 0xFF) == SQLITE_BUSY || (code & 0xFF) == SQLITE_LOCKED ||
+      (code & 0xFF) == SQLITE_IOERR || (code & 0xFF) == SQLITE_FULL ||
+      (code & 0xFF) == SQLITE_CANTOPEN) {
+    kind = ErrorCode::kUnavailable;
+  }
+  return Error{kind, std::string(what) + ": " + sqlite3_errmsg(db_), {}, {}};
+}
+
+Result<void> SqliteConnection::exec(const char* sql) {
+  char* msg = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &msg) != SQLITE_OK) {
+    std::string text = msg ? msg : "unknown error";
+    sqlite3_free(msg);
+    Error e = error("SQLite");
+    e.message = "SQLite: " + text;
+    return std::unexpected(e);
+  }
+  return {};
+}
+
+Result<sqlite3_stmt*> SqliteConnection::prepared(const std::string& sql) {
+  if (auto it = statements_.find(sql); it != statements_.end()) return it->second;
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v3(db_, sql.c_str(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
+                         &stmt, nullptr) != SQLITE_OK) {
+    return std::unexpected(error("preparing SQLite statement"));
+  }
+  statements_.emplace(sql, stmt);
+  return stmt;
+}
+
+Result<int> SqliteConnection::run(const std::string& sql, const std::vector<SqlValue>& params,
+                                  const RowFn& on_row) {
+  auto stmt = prepared(sql);
+  if (!stmt) return std::unexpected(stmt.error());
+  ResetGuard guard{*stmt};
+  for (size_t i = 0; i < params.size(); ++i) {
+    int index = static_cast<int>(i) + 1;
+    int rc = SQLITE_OK;
+    if (const auto* s = std::get_if<std::string>(&params[i])) {
+      rc =
+          sqlite3_bind_text(*stmt, index, s->data(), static_cast<int>(s->size()), SQLITE_TRANSIENT);
+    } else if (const auto* n = std::get_if<int64_t>(&params[i])) {
+      rc = sqlite3_bind_int64(*stmt, index, *n);
+    } else {
+      rc = sqlite3_bind_null(*stmt, index);
+    }
+    if (rc != SQLITE_OK) return std::unexpected(error("binding SQLite parameter"));
+  }
+  StatementRow row(*stmt);
+  Result<void> row_result;
+  for (;;) {
+    int rc = sqlite3_step(*stmt);
+    if (rc == SQLITE_DONE) break;
+    if (rc != SQLITE_ROW) return std::unexpected(error("running SQLite statement"));
+    // Keep stepping after a mapping failure so the statement completes its writes consistently.
+    if (on_row && row_result) row_result = on_row(row);
+  }
+  if (!row_result) return std::unexpected(row_result.error());
+  return sqlite3_changes(db_);
+}
+
+SqliteTransaction::~SqliteTransaction() {
+  if (open_) (void)conn_.exec("ROLLBACK");
+}
+
+Result<void> SqliteTransaction::begin() {
+  // IMMEDIATE takes the write lock now (waiting up to the busy timeout), so a transaction never
+  // fails half-way on a lock upgrade.
+  if (auto r = conn_.exec("BEGIN IMMEDIATE"); !r) return r;
+  open_ = true;
+  return {};
+}
+
+Result<void> SqliteTransaction::commit() {
+  auto r = conn_.exec("COMMIT");
+  if (r) open_ = false;
+  return r;
+}
+
+}  // namespace rtjobs::store_detail

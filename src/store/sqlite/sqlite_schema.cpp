@@ -1,0 +1,108 @@
+#include "store/sqlite/sqlite_schema.hpp"
+
+#include <array>
+
+namespace rtjobs::store_detail {
+namespace {
+
+// STRICT tables make SQLite enforce the column types (money stays INTEGER). Instants are TEXT
+// "YYYY-MM-DDTHH:MM:SS.mmmZ", which sorts as time does; dates TEXT "YYYY-MM-DD".
+constexpr const char* kMigration1 = R"sql(
+CREATE TABLE recurring_transfer (
+  id TEXT PRIMARY KEY NOT NULL,
+  external_id TEXT,
+  provider TEXT NOT NULL,
+  source_account TEXT NOT NULL,
+  destination_account TEXT NOT NULL,
+  amount INTEGER NOT NULL CHECK (amount > 0),
+  currency TEXT NOT NULL,
+  description TEXT NOT NULL,
+  frequency TEXT NOT NULL CHECK (frequency IN ('DAILY', 'WEEKLY', 'MONTHLY', 'YEARLY')),
+  "interval" INTEGER NOT NULL CHECK ("interval" >= 1),
+  day_of_week INTEGER,
+  day_of_month INTEGER,
+  "month" INTEGER,
+  start_date TEXT NOT NULL,
+  end_date TEXT,
+  "count" INTEGER,
+  timezone TEXT NOT NULL,
+  execution_time TEXT NOT NULL,
+  business_day TEXT NOT NULL,
+  calendar TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('ACTIVE', 'PAUSED', 'CANCELLED', 'COMPLETED')),
+  last_sequence INTEGER NOT NULL DEFAULT 0,
+  next_occurrence_at TEXT,
+  idempotency_key TEXT UNIQUE,
+  request_hash TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL
+) STRICT;
+CREATE INDEX recurring_transfer_status_idx ON recurring_transfer (status, id);
+
+CREATE TABLE recurring_transfer_job (
+  id TEXT PRIMARY KEY NOT NULL,
+  recurring_transfer_id TEXT NOT NULL REFERENCES recurring_transfer (id),
+  sequence INTEGER NOT NULL CHECK (sequence >= 1),
+  scheduled_for TEXT NOT NULL,
+  due_at TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('PENDING', 'IN_FLY', 'PROCESSING', 'RETRY', 'FINISHED',
+                                         'FAILED', 'SKIPPED', 'CANCELLED')),
+  result TEXT CHECK (result IN ('SUCCEEDED', 'DECLINED')),
+  retries INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at TEXT,
+  provider TEXT NOT NULL,
+  idempotency_key TEXT NOT NULL,
+  provider_reference TEXT,
+  last_error TEXT,
+  lease_owner TEXT,
+  lease_expires_at TEXT,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  finished_at TEXT,
+  UNIQUE (recurring_transfer_id, sequence)
+) STRICT;
+CREATE INDEX recurring_transfer_job_due_idx ON recurring_transfer_job (status, due_at)
+  WHERE status IN ('PENDING', 'IN_FLY');
+CREATE INDEX recurring_transfer_job_retry_idx ON recurring_transfer_job (status, next_attempt_at)
+  WHERE status = 'RETRY';
+CREATE INDEX recurring_transfer_job_lease_idx ON recurring_transfer_job (status, lease_expires_at)
+  WHERE status = 'PROCESSING';
+CREATE INDEX recurring_transfer_job_status_idx ON recurring_transfer_job (status, id);
+
+-- No ON DELETE CASCADE: the backup deletes status rows explicitly, after verifying the upload.
+CREATE TABLE recurring_transfer_provider_status (
+  id TEXT PRIMARY KEY NOT NULL,
+  job_id TEXT NOT NULL REFERENCES recurring_transfer_job (id),
+  recurring_transfer_id TEXT NOT NULL REFERENCES recurring_transfer (id),
+  provider TEXT NOT NULL,
+  attempt INTEGER NOT NULL,
+  http_status INTEGER,
+  code TEXT,
+  message TEXT,
+  response_body TEXT,
+  created_at TEXT NOT NULL
+) STRICT;
+CREATE INDEX recurring_transfer_provider_status_job_idx
+  ON recurring_transfer_provider_status (job_id, id);
+
+CREATE TABLE recurring_transfer_backup (
+  id TEXT PRIMARY KEY NOT NULL,
+  backup_at TEXT NOT NULL,
+  cutoff TEXT NOT NULL,
+  job_rows INTEGER NOT NULL,
+  provider_status_rows INTEGER NOT NULL,
+  objects TEXT NOT NULL,
+  bytes INTEGER NOT NULL,
+  checksums TEXT NOT NULL,
+  created_at TEXT NOT NULL
+) STRICT;
+CREATE INDEX recurring_transfer_backup_at_idx ON recurring_transfer_backup (backup_at);
+)sql";
+
+constexpr std::array<SqliteMigration, 1> kMigrations{{{1, kMigration1}}};
+
+}  // namespace
+
+std::span<const SqliteMigration> sqlite_migrations() { return kMigrations; }
+
+}  // namespace rtjobs::store_detail

@@ -1,0 +1,72 @@
+// SqliteStore: the Store on one SQLite database file (or an in-memory database).
+//
+// SQLite allows one writer at a time, so every write goes through a single write connection,
+// guarded by write_mutex_, inside BEGIN IMMEDIATE (which also serialises writers of other
+// processes on the same file, waiting up to the 5 s busy timeout). Reads use a small pool of
+// query-only connections so, under WAL, they never wait for the writer. An in-memory database
+// is private to its connection, so then the single connection also serves the reads.
+//
+// Thread-safe: every method may be called from any thread.
+#pragma once
+
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "store/sqlite/sqlite_connection.hpp"
+#include "store/store.hpp"
+
+namespace rtjobs {
+
+class SqliteStore final : public Store {
+ public:
+  // `path` is a file path or ":memory:". Does not migrate.
+  static Result<std::unique_ptr<SqliteStore>> open(const std::string& path);
+
+  std::string_view backend() const override { return "sqlite"; }
+  Result<void> migrate() override;
+  Result<void> ping() override;
+
+  Result<CreateTransferResult> create_transfer(const RecurringTransfer& transfer,
+                                               const std::vector<Job>& jobs) override;
+  Result<std::optional<RecurringTransfer>> get_transfer(std::string_view id) override;
+  Result<Page<RecurringTransfer>> list_transfers(const TransferFilter& filter) override;
+
+  Result<std::optional<Job>> get_job(std::string_view id) override;
+  Result<Page<Job>> list_jobs(const JobFilter& filter) override;
+  Result<std::vector<ProviderStatus>> list_provider_statuses(std::string_view job_id) override;
+
+  Result<ClaimResult> claim_job(const ClaimRequest& request) override;
+  Result<CompletionResult> complete_job(const Completion& completion) override;
+
+ private:
+  using Connection = store_detail::SqliteConnection;
+  static constexpr int kMaxReaders = 4;
+
+  SqliteStore(std::string path, bool in_memory, std::unique_ptr<Connection> writer)
+      : path_(std::move(path)), in_memory_(in_memory), writer_(std::move(writer)) {}
+
+  // Runs `body` in one BEGIN IMMEDIATE transaction on the write connection; commits when it
+  // succeeds, rolls back otherwise.
+  template <class T>
+  Result<T> write(const std::function<Result<T>(Connection&)>& body);
+  // Runs `body` on a read connection.
+  template <class T>
+  Result<T> read(const std::function<Result<T>(Connection&)>& body);
+
+  const std::string path_;
+  const bool in_memory_;
+
+  std::mutex write_mutex_;
+  std::unique_ptr<Connection> writer_;  // guarded by write_mutex_
+
+  std::mutex readers_mutex_;
+  std::condition_variable reader_returned_;
+  std::vector<std::unique_ptr<Connection>> idle_readers_;  // guarded by readers_mutex_
+  int open_readers_ = 0;                                   // guarded by readers_mutex_
+};
+
+}  // namespace rtjobs
