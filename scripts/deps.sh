@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages rtjobs needs to build, run and test, skipping what is present.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 PACKAGES=(
   g++ cmake ninja-build ccache pkg-config git ca-certificates tzdata
   libsqlite3-dev libpq-dev libboost-dev libcurl4-openssl-dev libssl-dev
@@ -17,4 +18,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# npm packages of the test tools (the local S3 server), pinned by their package-lock.json.
+if [ ! -d tools/s3rver/node_modules ]; then
+  (cd tools/s3rver && npm ci --no-audit --no-fund --loglevel=error)
 fi

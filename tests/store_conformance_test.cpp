@@ -9,6 +9,8 @@
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
+#include <mutex>
+#include <set>
 #include <thread>
 
 #include "core/time_format.hpp"
@@ -142,6 +144,17 @@ class StoreConformance : public ::testing::TestWithParam<std::string> {
     auto r = store_->list_jobs(f);
     EXPECT_TRUE(r);
     return r ? r->data : std::vector<Job>{};
+  }
+
+  // Creates `transfers` transfers of `per_transfer` jobs each, all due at kT0; returns the ids.
+  std::set<std::string> create_due_jobs(int transfers, int per_transfer) {
+    std::set<std::string> ids;
+    for (int i = 0; i < transfers; ++i) {
+      RecurringTransfer t = transfer();
+      std::vector<Timestamp> dues(size_t(per_transfer), kT0);
+      for (const Job& j : create(t, dues)) ids.insert(j.id);
+    }
+    return ids;
   }
 
   static inline std::atomic<int> counter_{0};
@@ -709,6 +722,455 @@ TEST_P(StoreConformance, TransferCompletesWhenExhaustedAndAllTerminal) {
   EXPECT_EQ(store_->get_transfer(other.id).value()->status, TransferStatus::kActive);
 }
 
+// --- Operator retry of a FAILED job ---
+
+TEST_P(StoreConformance, RetryFailedJobRearmsItDueNow) {
+  RecurringTransfer t = transfer();
+  auto jobs = create(t, {kT0, kT0 + 1h});
+  ASSERT_EQ(claim(jobs[0].id, kT0).status, ClaimStatus::kClaimed);
+  complete({.job_id = jobs[0].id,
+            .lease_owner = "owner-a",
+            .now = kT0 + 1s,
+            .status = JobStatus::kFailed,
+            .retries = 3,
+            .last_error = "503"});
+  auto retried = store_->retry_failed_job(normalize_upper(jobs[0].id), kT0 + 2h);
+  ASSERT_TRUE(retried) << retried.error().message;
+  EXPECT_EQ(retried->id, jobs[0].id);
+  EXPECT_EQ(retried->status, JobStatus::kRetry);
+  EXPECT_EQ(retried->retries, 0);
+  EXPECT_EQ(retried->next_attempt_at, kT0 + 2h);
+  EXPECT_EQ(retried->updated_at, kT0 + 2h);
+  EXPECT_FALSE(retried->finished_at);
+  EXPECT_EQ(retried->last_error, "503");
+  expect_same(get(jobs[0].id), *retried);
+  ClaimResult c = claim(jobs[0].id, kT0 + 2h, "owner-b");
+  EXPECT_EQ(c.status, ClaimStatus::kClaimed);
+
+  for (const std::string& id : {jobs[0].id, jobs[1].id}) {  // PROCESSING, PENDING
+    auto not_failed = store_->retry_failed_job(id, kT0 + 3h);
+    ASSERT_FALSE(not_failed);
+    EXPECT_EQ(not_failed.error().code, ErrorCode::kConflict);
+    EXPECT_EQ(not_failed.error().reason, "job_not_failed");
+  }
+  EXPECT_EQ(get(jobs[1].id).status, JobStatus::kPending);
+  for (const std::string& id : {new_uuid_v7(kT0), std::string("nope")}) {
+    auto unknown = store_->retry_failed_job(id, kT0);
+    ASSERT_FALSE(unknown);
+    EXPECT_EQ(unknown.error().code, ErrorCode::kNotFound);
+  }
+}
+
+// --- Batch claims for the built-in loops ---
+
+// Due jobs of every kind, for the claim_due_jobs tests (dues relative to kT0):
+//   active:    pending +0, in_fly +1s, pending +1h (not due)
+//   retrying:  retry next_attempt_at +500ms, retry +2h (not due)
+//   paused:    pending +200ms (to be skipped), retry +300ms (claimed even so)
+//   cancelled: pending +100ms (to be cancelled)
+struct DueScene {
+  Job p0, in_fly, later, retry, retry_later, paused_pending, paused_retry, cancelled;
+};
+
+class DueClaims : public StoreConformance {
+ protected:
+  DueScene scene() {
+    DueScene s;
+    RecurringTransfer active = transfer();
+    s.p0 = job(active, 1, kT0);
+    s.in_fly = job(active, 2, kT0 + 1s, JobStatus::kInFly);
+    s.later = job(active, 3, kT0 + 1h);
+    insert(active, {s.p0, s.in_fly, s.later});
+    RecurringTransfer retrying = transfer();
+    s.retry = retry_job(retrying, 1, kT0 + 500ms);
+    s.retry_later = retry_job(retrying, 2, kT0 + 2h);
+    insert(retrying, {s.retry, s.retry_later});
+    RecurringTransfer paused = transfer(TransferStatus::kPaused);
+    s.paused_pending = job(paused, 1, kT0 + 200ms);
+    s.paused_retry = retry_job(paused, 2, kT0 + 300ms);
+    insert(paused, {s.paused_pending, s.paused_retry});
+    RecurringTransfer cancelled = transfer(TransferStatus::kCancelled);
+    s.cancelled = job(cancelled, 1, kT0 + 100ms);
+    insert(cancelled, {s.cancelled});
+    return s;
+  }
+
+  Job retry_job(const RecurringTransfer& t, int64_t sequence, Timestamp next_attempt_at) {
+    Job j = job(t, sequence, kT0 - 24h, JobStatus::kRetry);
+    j.retries = 1;
+    j.next_attempt_at = next_attempt_at;
+    return j;
+  }
+
+  void insert(RecurringTransfer& t, const std::vector<Job>& jobs) {
+    t.last_sequence = int64_t(jobs.size());
+    auto r = store_->create_transfer(t, jobs);
+    ASSERT_TRUE(r) << r.error().message;
+  }
+
+  std::vector<ClaimResult> claim_due(Timestamp now, int limit, bool pending, bool retries,
+                                     const std::string& owner = "batch-1") {
+    auto r = store_->claim_due_jobs({owner, now, now + 30s, limit, pending, retries, 3});
+    EXPECT_TRUE(r) << (r ? "" : r.error().message);
+    return r ? *r : std::vector<ClaimResult>{};
+  }
+
+  // Checks a result is `expected` claimed at `now` by "batch-1", and that the store agrees.
+  void expect_claimed(const ClaimResult& c, const Job& expected, Timestamp now) {
+    ASSERT_EQ(c.status, ClaimStatus::kClaimed);
+    ASSERT_TRUE(c.job && c.transfer);
+    EXPECT_EQ(c.job->id, expected.id);
+    EXPECT_EQ(c.job->status, JobStatus::kProcessing);
+    EXPECT_EQ(c.job->lease_owner, "batch-1");
+    EXPECT_EQ(c.job->lease_expires_at, now + 30s);
+    EXPECT_EQ(c.job->updated_at, now);
+    EXPECT_EQ(c.job->retries, expected.retries);
+    EXPECT_FALSE(c.job->finished_at);
+    EXPECT_EQ(c.transfer->id, expected.recurring_transfer_id);
+    expect_same(get(expected.id), *c.job);
+  }
+
+  void expect_finished(const ClaimResult& c, const Job& expected, ClaimStatus status,
+                       JobStatus job_status, Timestamp now) {
+    EXPECT_EQ(c.status, status);
+    ASSERT_TRUE(c.job);
+    EXPECT_EQ(c.job->id, expected.id);
+    EXPECT_EQ(c.job->status, job_status);
+    EXPECT_EQ(c.job->finished_at, now);
+    EXPECT_FALSE(c.job->lease_owner || c.job->lease_expires_at);
+    EXPECT_FALSE(c.transfer);
+    expect_same(get(expected.id), *c.job);
+  }
+};
+
+TEST_P(DueClaims, PendingOnly) {
+  DueScene s = scene();
+  Timestamp now = kT0 + 10s;
+  auto got = claim_due(now, 10, true, false);
+  ASSERT_EQ(got.size(), 4u);
+  expect_claimed(got[0], s.p0, now);
+  expect_finished(got[1], s.cancelled, ClaimStatus::kTerminal, JobStatus::kCancelled, now);
+  expect_finished(got[2], s.paused_pending, ClaimStatus::kSkipped, JobStatus::kSkipped, now);
+  expect_claimed(got[3], s.in_fly, now);
+  for (const Job& j : {s.later, s.retry, s.retry_later, s.paused_retry}) expect_same(get(j.id), j);
+  EXPECT_TRUE(claim_due(now, 10, true, false).empty());
+}
+
+TEST_P(DueClaims, RetriesOnly) {
+  DueScene s = scene();
+  Timestamp now = kT0 + 10s;
+  auto got = claim_due(now, 10, false, true);
+  ASSERT_EQ(got.size(), 2u);
+  expect_claimed(got[0], s.paused_retry, now);  // a retry of a paused transfer is seen through
+  expect_claimed(got[1], s.retry, now);
+  for (const Job& j : {s.p0, s.in_fly, s.later, s.retry_later, s.paused_pending, s.cancelled}) {
+    expect_same(get(j.id), j);
+  }
+  EXPECT_TRUE(claim_due(now, 10, false, true).empty());
+}
+
+TEST_P(DueClaims, BothOldestDueFirstUpToLimit) {
+  DueScene s = scene();
+  Timestamp now = kT0 + 10s;
+  auto first = claim_due(now, 3, true, true);
+  ASSERT_EQ(first.size(), 3u);
+  expect_claimed(first[0], s.p0, now);
+  expect_finished(first[1], s.cancelled, ClaimStatus::kTerminal, JobStatus::kCancelled, now);
+  expect_finished(first[2], s.paused_pending, ClaimStatus::kSkipped, JobStatus::kSkipped, now);
+  auto second = claim_due(now + 1s, 10, true, true);
+  ASSERT_EQ(second.size(), 3u);
+  expect_claimed(second[0], s.paused_retry, now + 1s);
+  expect_claimed(second[1], s.retry, now + 1s);
+  expect_claimed(second[2], s.in_fly, now + 1s);
+  EXPECT_TRUE(claim_due(now + 2s, 10, true, true).empty());
+  EXPECT_TRUE(claim_due(now, 0, true, true).empty());
+  expect_same(get(s.later.id), s.later);
+  expect_same(get(s.retry_later.id), s.retry_later);
+  // Held leases are not claimed again, however late.
+  EXPECT_EQ(claim_due(kT0 + 3h, 10, true, true).size(), 2u);  // later, retry_later
+  EXPECT_TRUE(claim_due(kT0 + 30h, 10, true, true).empty());
+}
+
+TEST_P(StoreConformance, RescueExpiredLeasesMovesThemToRetry) {
+  RecurringTransfer t = transfer();
+  auto processing = [&](int64_t sequence, Timestamp expires, int retries) {
+    Job j = job(t, sequence, kT0 - 1h, JobStatus::kProcessing);
+    j.lease_owner = "dead-" + std::to_string(sequence);
+    j.lease_expires_at = expires;
+    j.retries = retries;
+    return j;
+  };
+  Job fresh = processing(1, kT0 - 3s, 0);
+  Job at_max = processing(2, kT0 - 2s, 3);
+  Job above_max = processing(3, kT0 - 1s, 5);
+  Job held = processing(4, kT0 + 1ms, 0);
+  Job idle = job(t, 5, kT0 - 1h);
+  t.last_sequence = 5;
+  ASSERT_TRUE(store_->create_transfer(t, {fresh, at_max, above_max, held, idle}));
+
+  EXPECT_EQ(store_->rescue_expired_leases(kT0, 3, 2).value(), 2);  // the oldest leases first
+  EXPECT_EQ(get(above_max.id).status, JobStatus::kProcessing);
+  EXPECT_EQ(store_->rescue_expired_leases(kT0, 3, 10).value(), 1);
+  EXPECT_EQ(store_->rescue_expired_leases(kT0, 3, 10).value(), 0);
+
+  Job r = get(fresh.id);
+  EXPECT_EQ(r.status, JobStatus::kRetry);
+  EXPECT_EQ(r.retries, 1);
+  EXPECT_EQ(r.next_attempt_at, kT0);
+  EXPECT_EQ(r.updated_at, kT0);
+  EXPECT_FALSE(r.lease_owner || r.lease_expires_at || r.finished_at);
+  ASSERT_TRUE(r.last_error);
+  EXPECT_NE(r.last_error->find("lease expired"), std::string::npos) << *r.last_error;
+  EXPECT_EQ(get(at_max.id).retries, 3);     // capped at the maximum
+  EXPECT_EQ(get(above_max.id).retries, 5);  // never lowered
+  EXPECT_EQ(get(above_max.id).status, JobStatus::kRetry);
+  expect_same(get(held.id), held);
+  expect_same(get(idle.id), idle);
+  // The rescued job is then claimable by the retries loop.
+  auto claimed = store_->claim_due_jobs({"batch", kT0, kT0 + 30s, 10, false, true, 3});
+  ASSERT_TRUE(claimed);
+  EXPECT_EQ(claimed->size(), 3u);
+}
+
+// --- Horizon extension ---
+
+TEST_P(StoreConformance, TransfersToExtendAreLiveOnesDueByTheHorizonEarliestFirst) {
+  auto with_next = [&](TransferStatus status, std::optional<Timestamp> next) {
+    RecurringTransfer t = transfer(status);
+    t.next_occurrence_at = next;
+    create(t, {kT0});
+    return t.id;
+  };
+  std::string active = with_next(TransferStatus::kActive, kT0 + 10 * 24h);
+  std::string paused = with_next(TransferStatus::kPaused, kT0 + 5 * 24h);
+  with_next(TransferStatus::kActive, kT0 + 40 * 24h);  // beyond the horizon
+  with_next(TransferStatus::kActive, std::nullopt);    // exhausted
+  with_next(TransferStatus::kCancelled, kT0 + 24h);
+  with_next(TransferStatus::kCompleted, kT0 + 24h);
+  std::string edge = with_next(TransferStatus::kActive, kT0 + 30 * 24h);
+  auto all = store_->transfers_to_extend(kT0 + 30 * 24h, 10);
+  ASSERT_TRUE(all) << all.error().message;
+  std::vector<std::string> ids;
+  for (const auto& t : *all) ids.push_back(t.id);
+  EXPECT_EQ(ids, (std::vector<std::string>{paused, active, edge}));
+  auto one = store_->transfers_to_extend(kT0 + 30 * 24h, 1).value();
+  ASSERT_EQ(one.size(), 1u);
+  EXPECT_EQ(one[0].id, paused);
+  EXPECT_EQ(one[0].next_occurrence_at, kT0 + 5 * 24h);
+}
+
+TEST_P(StoreConformance, ExtendTransferInsertsNewOccurrencesAndMovesForwardOnly) {
+  RecurringTransfer t = transfer();
+  t.next_occurrence_at = kT0 + 48h;
+  create(t, {kT0, kT0 + 24h});
+  auto extend = [&](std::vector<int64_t> sequences, std::optional<Timestamp> next, Timestamp now) {
+    Extension e{t.id, now, {}, next, false};
+    for (int64_t s : sequences) e.new_jobs.push_back(job(t, s, kT0 + s * 24h - 24h));
+    auto r = store_->extend_transfer(e);
+    EXPECT_TRUE(r) << (r ? "" : r.error().message);
+    return r.value_or(-1);
+  };
+  EXPECT_EQ(extend({3, 4}, kT0 + 4 * 24h, kT0 + 1h), 2);
+  auto stored = store_->get_transfer(t.id).value().value();
+  EXPECT_EQ(stored.last_sequence, 4);
+  EXPECT_EQ(stored.next_occurrence_at, kT0 + 4 * 24h);
+  EXPECT_EQ(stored.updated_at, kT0 + 1h);
+  EXPECT_EQ(stored.status, TransferStatus::kActive);
+
+  EXPECT_EQ(extend({3}, kT0 + 48h, kT0 + 2h), 0);  // a stale extension: nothing moves back
+  stored = store_->get_transfer(t.id).value().value();
+  EXPECT_EQ(stored.last_sequence, 4);
+  EXPECT_EQ(stored.next_occurrence_at, kT0 + 4 * 24h);
+  EXPECT_EQ(stored.updated_at, kT0 + 1h);
+
+  EXPECT_EQ(extend({4, 5}, kT0 + 5 * 24h, kT0 + 3h), 1);
+  auto all = jobs_of(t.id);
+  ASSERT_EQ(all.size(), 5u);
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(all[i].sequence, i + 1);
+  EXPECT_EQ(store_->get_transfer(t.id).value()->last_sequence, 5);
+
+  Extension foreign{t.id, kT0, {job(transfer(), 9, kT0)}, std::nullopt, false};
+  EXPECT_EQ(store_->extend_transfer(foreign).error().code, ErrorCode::kInvalidArgument);
+  Extension unknown{new_uuid_v7(kT0), kT0, {}, std::nullopt, false};
+  EXPECT_EQ(store_->extend_transfer(unknown).error().code, ErrorCode::kNotFound);
+}
+
+TEST_P(StoreConformance, ExtendTransferCompletesWhenExhaustedAndAllTerminal) {
+  RecurringTransfer done = transfer();
+  done.next_occurrence_at = kT0;
+  create(done, {kT0}, JobStatus::kFinished);
+  EXPECT_EQ(store_->extend_transfer({done.id, kT0 + 1h, {}, std::nullopt, true}).value(), 0);
+  auto stored = store_->get_transfer(done.id).value().value();
+  EXPECT_EQ(stored.status, TransferStatus::kCompleted);
+  EXPECT_EQ(stored.updated_at, kT0 + 1h);
+
+  RecurringTransfer live = transfer();
+  create(live, {kT0});
+  Extension last{live.id, kT0, {job(live, 2, kT0 + 24h)}, std::nullopt, true};
+  EXPECT_EQ(store_->extend_transfer(last).value(), 1);
+  stored = store_->get_transfer(live.id).value().value();
+  EXPECT_EQ(stored.status, TransferStatus::kActive);
+  EXPECT_EQ(stored.last_sequence, 2);
+  EXPECT_FALSE(stored.next_occurrence_at);
+
+  RecurringTransfer cancelled = transfer(TransferStatus::kCancelled);
+  create(cancelled, {kT0});
+  Extension none{cancelled.id, kT0, {job(cancelled, 2, kT0 + 24h)}, kT0 + 48h, false};
+  EXPECT_EQ(store_->extend_transfer(none).value(), 0);
+  EXPECT_EQ(jobs_of(cancelled.id).size(), 1u);
+  EXPECT_EQ(store_->get_transfer(cancelled.id).value()->last_sequence, 1);
+}
+
+TEST_P(StoreConformance, RacingExtensionsNeverDuplicateAnOccurrence) {
+  RecurringTransfer t = transfer();
+  create(t, {kT0});
+  constexpr int kRounds = 20;
+  std::atomic<int> inserted{0}, errors{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 2; ++i) {
+    threads.emplace_back([&] {
+      for (int round = 0; round < kRounds; ++round) {
+        Extension e{t.id, kT0, {}, kT0 + (round + 1) * 72h, false};
+        for (int64_t s = 2 + 2 * round; s < 5 + 2 * round; ++s) {  // overlaps the next round
+          e.new_jobs.push_back(job(t, s, kT0 + s * 24h));
+        }
+        auto r = store_->extend_transfer(e);
+        r ? inserted.fetch_add(*r) : errors.fetch_add(1);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(errors.load(), 0);
+  int64_t last = 4 + 2 * (kRounds - 1);
+  EXPECT_EQ(inserted.load(), last - 1);
+  auto all = jobs_of(t.id);
+  ASSERT_EQ(all.size(), size_t(last));
+  std::set<int64_t> sequences;
+  for (const Job& j : all) sequences.insert(j.sequence);
+  EXPECT_EQ(sequences.size(), size_t(last));
+  auto stored = store_->get_transfer(t.id).value().value();
+  EXPECT_EQ(stored.last_sequence, last);
+  EXPECT_EQ(stored.next_occurrence_at, kT0 + kRounds * 72h);
+}
+
+TEST_P(StoreConformance, CompleteStoresNextOccurrenceWhenLastSequenceMovesForward) {
+  RecurringTransfer t = transfer();
+  t.next_occurrence_at = kT0 + 48h;
+  auto jobs = create(t, {kT0, kT0 + 24h});
+  ASSERT_EQ(claim(jobs[0].id, kT0, "a").status, ClaimStatus::kClaimed);
+  ASSERT_EQ(claim(jobs[1].id, kT0 + 24h, "b").status, ClaimStatus::kClaimed);
+  complete({.job_id = jobs[0].id,
+            .lease_owner = "a",
+            .now = kT0 + 25h,
+            .status = JobStatus::kFinished,
+            .result = JobResult::kSucceeded,
+            .new_jobs = {job(t, 3, kT0 + 48h)},
+            .next_occurrence_at = kT0 + 72h});
+  auto stored = store_->get_transfer(t.id).value().value();
+  EXPECT_EQ(stored.last_sequence, 3);
+  EXPECT_EQ(stored.next_occurrence_at, kT0 + 72h);
+  // A completion that computed the same occurrences (or none) moves nothing.
+  complete({.job_id = jobs[1].id,
+            .lease_owner = "b",
+            .now = kT0 + 26h,
+            .status = JobStatus::kFinished,
+            .result = JobResult::kSucceeded,
+            .new_jobs = {job(t, 3, kT0 + 48h)},
+            .next_occurrence_at = kT0 + 60h});
+  stored = store_->get_transfer(t.id).value().value();
+  EXPECT_EQ(stored.last_sequence, 3);
+  EXPECT_EQ(stored.next_occurrence_at, kT0 + 72h);
+  EXPECT_EQ(stored.updated_at, kT0 + 25h);
+}
+
+// --- Pause, resume, cancel ---
+
+TEST_P(StoreConformance, PauseResumeCancelAndInvalidTransitions) {
+  RecurringTransfer t = transfer();
+  t.next_occurrence_at = kT0 + 72h;
+  create(t, {kT0});
+  auto change = [&](TransferAction action, Timestamp now) {
+    return store_->change_transfer_status(t.id, action, now);
+  };
+  auto expect_conflict = [&](TransferAction action, std::string_view current) {
+    auto r = change(action, kT0 + 9h);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, ErrorCode::kConflict);
+    EXPECT_EQ(r.error().reason, "invalid_transition");
+    EXPECT_NE(r.error().message.find(current), std::string::npos) << r.error().message;
+  };
+  auto paused = change(TransferAction::kPause, kT0 + 1h);
+  ASSERT_TRUE(paused) << paused.error().message;
+  EXPECT_EQ(paused->status, TransferStatus::kPaused);
+  EXPECT_EQ(paused->updated_at, kT0 + 1h);
+  EXPECT_EQ(paused->next_occurrence_at, kT0 + 72h);
+  expect_same(store_->get_transfer(t.id).value().value(), *paused);
+  expect_conflict(TransferAction::kPause, "PAUSED");
+  auto resumed = change(TransferAction::kResume, kT0 + 2h);
+  ASSERT_TRUE(resumed);
+  EXPECT_EQ(resumed->status, TransferStatus::kActive);
+  EXPECT_EQ(resumed->updated_at, kT0 + 2h);
+  expect_conflict(TransferAction::kResume, "ACTIVE");
+  auto cancelled = change(TransferAction::kCancel, kT0 + 3h);
+  ASSERT_TRUE(cancelled);
+  EXPECT_EQ(cancelled->status, TransferStatus::kCancelled);
+  EXPECT_FALSE(cancelled->next_occurrence_at);
+  for (TransferAction a :
+       {TransferAction::kPause, TransferAction::kResume, TransferAction::kCancel})
+    expect_conflict(a, "CANCELLED");
+
+  RecurringTransfer completed = transfer(TransferStatus::kCompleted);
+  create(completed, {kT0}, JobStatus::kFinished);
+  auto r = store_->change_transfer_status(completed.id, TransferAction::kCancel, kT0);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().reason, "invalid_transition");
+  for (const std::string& id : {new_uuid_v7(kT0), std::string("nope")}) {
+    auto unknown = store_->change_transfer_status(id, TransferAction::kPause, kT0);
+    ASSERT_FALSE(unknown);
+    EXPECT_EQ(unknown.error().code, ErrorCode::kNotFound);
+  }
+}
+
+TEST_P(StoreConformance, CancelCancelsLiveJobsButNotProcessingOrTerminalOnes) {
+  RecurringTransfer t = transfer(TransferStatus::kPaused);
+  Job pending = job(t, 1, kT0 + 24h);
+  Job in_fly = job(t, 2, kT0, JobStatus::kInFly);
+  Job retry = job(t, 3, kT0, JobStatus::kRetry);
+  retry.next_attempt_at = kT0 + 1h;
+  Job processing = job(t, 4, kT0, JobStatus::kProcessing);
+  processing.lease_owner = "worker";
+  processing.lease_expires_at = kT0 + 30s;
+  Job finished = job(t, 5, kT0, JobStatus::kFinished);
+  finished.result = JobResult::kSucceeded;
+  finished.finished_at = kT0;
+  Job failed = job(t, 6, kT0, JobStatus::kFailed);
+  failed.finished_at = kT0;
+  t.last_sequence = 6;
+  ASSERT_TRUE(store_->create_transfer(t, {pending, in_fly, retry, processing, finished, failed}));
+  RecurringTransfer other = transfer();
+  auto untouched = create(other, {kT0});
+
+  auto r = store_->change_transfer_status(normalize_upper(t.id), TransferAction::kCancel, kT0 + 5s);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->status, TransferStatus::kCancelled);
+  for (const Job& j : {pending, in_fly, retry}) {
+    Job now = get(j.id);
+    EXPECT_EQ(now.status, JobStatus::kCancelled);
+    EXPECT_EQ(now.finished_at, kT0 + 5s);
+    EXPECT_EQ(now.updated_at, kT0 + 5s);
+  }
+  for (const Job& j : {processing, finished, failed}) expect_same(get(j.id), j);
+  expect_same(get(untouched[0].id), untouched[0]);
+  // The job in flight still records its outcome.
+  EXPECT_EQ(complete({.job_id = processing.id,
+                      .lease_owner = "worker",
+                      .now = kT0 + 6s,
+                      .status = JobStatus::kFinished,
+                      .result = JobResult::kSucceeded})
+                .status,
+            CompletionStatus::kWritten);
+}
+
 // --- Concurrency ---
 
 TEST_P(StoreConformance, TwentyThreadsClaimOneJobExactlyOneWins) {
@@ -780,7 +1242,157 @@ TEST_P(StoreConformance, EightProcessesClaimOneJobExactlyOneWins) {
   EXPECT_EQ(get(jobs[0].id).status, JobStatus::kProcessing);
 }
 
+TEST_P(StoreConformance, FourThreadsClaimingDueBatchesClaimEachJobOnce) {
+  std::set<std::string> all = create_due_jobs(10, 100);
+  std::mutex mutex;
+  std::vector<std::string> claimed;
+  std::atomic<int> errors{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 4; ++i) {
+    threads.emplace_back([&, i] {
+      for (int round = 0;; ++round) {
+        std::string owner = "thread-" + std::to_string(i) + "-" + std::to_string(round);
+        auto r = store_->claim_due_jobs({owner, kT0, kT0 + 30s, 50, true, true, 3});
+        if (!r) {
+          errors.fetch_add(1);
+          return;
+        }
+        if (r->empty()) return;
+        std::lock_guard lock(mutex);
+        for (const ClaimResult& c : *r) {
+          EXPECT_EQ(c.status, ClaimStatus::kClaimed);
+          EXPECT_EQ(c.job->lease_owner, owner);
+          claimed.push_back(c.job->id);
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(errors.load(), 0);
+  EXPECT_EQ(claimed.size(), all.size());                                  // no job twice...
+  EXPECT_EQ(std::set<std::string>(claimed.begin(), claimed.end()), all);  // ...and every job
+}
+
+TEST_P(StoreConformance, ThreeProcessesClaimingDueBatchesClaimEachJobOnce) {
+  std::set<std::string> all = create_due_jobs(10, 100);
+  store_.reset();  // no connection may cross fork()
+  int go[2];
+  ASSERT_EQ(::pipe(go), 0);
+  std::vector<std::pair<pid_t, int>> children;  // pid, read end of its report pipe
+  for (int i = 0; i < 3; ++i) {
+    int report[2];
+    ASSERT_EQ(::pipe(report), 0);
+    pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {  // child: claims until nothing is left, writes one claimed id per line
+      ::close(go[1]);
+      ::close(report[0]);
+      auto s = open_store(url_);
+      char c;
+      if (::read(go[0], &c, 1) != 0 || !s) ::_exit(3);
+      std::string out;
+      for (int round = 0;; ++round) {
+        std::string owner = "proc-" + std::to_string(i) + "-" + std::to_string(round);
+        auto r = (*s)->claim_due_jobs({owner, kT0, kT0 + 30s, 50, true, true, 3});
+        if (!r) ::_exit(4);
+        if (r->empty()) break;
+        for (const ClaimResult& claim : *r) {
+          if (claim.status != ClaimStatus::kClaimed) ::_exit(5);
+          out += claim.job->id + "\n";
+        }
+      }
+      for (size_t done = 0; done < out.size();) {
+        ssize_t n = ::write(report[1], out.data() + done, out.size() - done);
+        if (n <= 0) ::_exit(6);
+        done += size_t(n);
+      }
+      ::_exit(0);
+    }
+    ::close(report[1]);
+    children.emplace_back(pid, report[0]);
+  }
+  ::close(go[0]);
+  std::this_thread::sleep_for(200ms);
+  ::close(go[1]);
+  std::vector<std::string> claimed;
+  int active_children = 0;
+  for (auto [pid, fd] : children) {
+    std::string text;
+    char buf[4096];
+    for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) text.append(buf, size_t(n));
+    ::close(fd);
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    ASSERT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 0);
+    size_t before = claimed.size();
+    for (size_t pos = 0, nl; (nl = text.find('\n', pos)) != std::string::npos; pos = nl + 1) {
+      claimed.push_back(text.substr(pos, nl - pos));
+    }
+    active_children += claimed.size() > before;
+  }
+  EXPECT_EQ(claimed.size(), all.size());
+  EXPECT_EQ(std::set<std::string>(claimed.begin(), claimed.end()), all);
+  EXPECT_GE(active_children, 1);
+  store_ = open();
+}
+
+// --- Wake-ups across instances ---
+
+TEST_P(StoreConformance, SubscribersHearOfJobsDueFromOtherInstances) {
+  std::atomic<int> calls{0};
+  auto subscription = store_->subscribe_jobs_due([&] { calls.fetch_add(1); });
+  if (GetParam() == "sqlite") {
+    EXPECT_EQ(subscription, nullptr);  // one process: the in-process wake is the caller's job
+    return;
+  }
+  ASSERT_NE(subscription, nullptr);
+  auto wait_for_call = [&](int above) {
+    for (auto until = std::chrono::steady_clock::now() + 2s;
+         calls.load() <= above && std::chrono::steady_clock::now() < until;) {
+      std::this_thread::sleep_for(10ms);
+    }
+    return calls.load() > above;
+  };
+  std::this_thread::sleep_for(300ms);  // let the listener connect
+  auto other = open();
+  RecurringTransfer t = transfer();
+  t.created_at = kT0;
+  ASSERT_TRUE(other->create_transfer(t, {job(t, 1, kT0)}));
+  EXPECT_TRUE(wait_for_call(0)) << "no wake-up within 2 s of a due job's creation";
+
+  // A dropped connection is re-established, and the subscriber told once it is back.
+  int before = calls.load();
+  PGconn* admin = PQconnectdb(url_.c_str());
+  ASSERT_EQ(PQstatus(admin), CONNECTION_OK);
+  PGresult* r = PQexec(admin,
+                       "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE"
+                       " application_name = 'rtjobs-listener' AND datname = current_database()");
+  EXPECT_EQ(PQresultStatus(r), PGRES_TUPLES_OK) << PQresultErrorMessage(r);
+  PQclear(r);
+  PQfinish(admin);
+  EXPECT_TRUE(wait_for_call(before)) << "no wake-up within 2 s of reconnecting";
+
+  // A completion that re-arms its job due now (RT_RETRY_BACKOFF=0) wakes them too.
+  std::this_thread::sleep_for(200ms);  // let a late reconnect wake-up pass
+  before = calls.load();
+  std::string id = jobs_of(t.id).at(0).id;
+  ASSERT_EQ(other->claim_job({id, "w", kT0, kT0 + 30s, 3}).value().status, ClaimStatus::kClaimed);
+  auto w = other->complete_job({.job_id = id,
+                                .lease_owner = "w",
+                                .now = kT0,
+                                .status = JobStatus::kRetry,
+                                .retries = 1,
+                                .next_attempt_at = kT0});
+  ASSERT_TRUE(w) << w.error().message;
+  EXPECT_EQ(w->status, CompletionStatus::kWritten);
+  EXPECT_TRUE(wait_for_call(before)) << "no wake-up within 2 s of a retry due now";
+  subscription.reset();  // stops promptly
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, StoreConformance, ::testing::Values("sqlite", "postgresql"),
+                         [](const auto& info) { return info.param; });
+INSTANTIATE_TEST_SUITE_P(Backends, DueClaims, ::testing::Values("sqlite", "postgresql"),
                          [](const auto& info) { return info.param; });
 
 }  // namespace

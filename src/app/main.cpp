@@ -1,1 +1,117 @@
-int main() { return 0; }
+// rtjobs command line: `serve` runs the server, `migrate` applies the database migrations,
+// `backup run` runs the backup-and-delete once, `restore` loads a backup CSV back.
+// Exit codes: 0 success, 1 runtime failure (database, bind), 2 invalid configuration or usage.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <optional>
+#include <string>
+
+#include "app/application.hpp"
+#include "app/backup_commands.hpp"
+#include "app/signals.hpp"
+#include "config/config.hpp"
+#include "core/log.hpp"
+#include "store/store.hpp"
+
+namespace {
+
+using rtjobs::Config;
+
+std::optional<Config> load_or_report(const std::string& config_file) {
+  std::optional<std::string> file;
+  if (!config_file.empty()) file = config_file;
+  auto config = rtjobs::load_config(file, rtjobs::process_env());
+  if (!config) {
+    const auto& e = config.error();
+    std::fprintf(stderr, "rtjobs: invalid configuration: %s: %s\n", e.field.c_str(),
+                 e.message.c_str());
+    return std::nullopt;
+  }
+  rtjobs::log::set_level(config->log_level);
+  return std::move(*config);
+}
+
+int serve(const std::string& config_file) {
+  rtjobs::block_shutdown_signals();
+  auto config = load_or_report(config_file);
+  if (!config) return 2;
+  if (auto exposed = rtjobs::check_exposure(*config); !exposed) {
+    std::fprintf(stderr, "rtjobs: invalid configuration: %s: %s\n", exposed.error().field.c_str(),
+                 exposed.error().message.c_str());
+    return 2;
+  }
+  auto app = rtjobs::Application::start(std::move(*config));
+  if (!app) {
+    std::fprintf(stderr, "rtjobs: cannot start: %s\n", app.error().message.c_str());
+    return 1;
+  }
+  int sig = rtjobs::wait_for_shutdown_signal();
+  rtjobs::log::info("shutting down", {{"signal", sig}});
+  (*app)->stop();
+  app->reset();
+  rtjobs::log::info("stopped");
+  return 0;
+}
+
+int migrate(const std::string& config_file) {
+  auto config = load_or_report(config_file);
+  if (!config) return 2;
+  auto store = rtjobs::open_store(config->database_url);
+  if (!store) {
+    std::fprintf(stderr, "rtjobs: cannot open the database: %s\n", store.error().message.c_str());
+    return 1;
+  }
+  if (auto r = (*store)->migrate(); !r) {
+    std::fprintf(stderr, "rtjobs: migration failed: %s\n", r.error().message.c_str());
+    return 1;
+  }
+  std::printf("rtjobs: %s database is up to date (all migrations applied)\n",
+              std::string((*store)->backend()).c_str());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App cli{"rtjobs: the jobs server for recurring bank transfers"};
+  cli.require_subcommand(1);
+  std::string config_file;
+
+  CLI::App* serve_cmd = cli.add_subcommand(
+      "serve", "Run the HTTP API (and the built-in loops) until SIGTERM or SIGINT");
+  serve_cmd->add_option("--config", config_file, "TOML configuration file (overrides RT_CONFIG)");
+
+  CLI::App* migrate_cmd =
+      cli.add_subcommand("migrate", "Apply the database migrations of RT_DATABASE_URL and exit");
+  migrate_cmd->add_option("--config", config_file, "TOML configuration file (overrides RT_CONFIG)");
+
+  CLI::App* backup_cmd = cli.add_subcommand("backup", "Back up and delete old jobs (SPEC section 6)");
+  backup_cmd->require_subcommand(1);
+  CLI::App* backup_run_cmd = backup_cmd->add_subcommand(
+      "run", "Run the backup-and-delete now, by the cron's rules, and exit");
+  bool force = false;
+  backup_run_cmd->add_flag("--force", force, "Skip the RT_MONTHLY_BACKUP months check");
+  backup_run_cmd->add_option("--config", config_file, "TOML configuration file");
+
+  CLI::App* restore_cmd = cli.add_subcommand(
+      "restore", "Load a backup CSV (file, file:// or s3:// URL) into RT_DATABASE_URL");
+  std::string source;
+  restore_cmd->add_option("source", source, "The backup object or file")->required();
+  restore_cmd->add_option("--config", config_file, "TOML configuration file");
+
+  try {
+    cli.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = cli.exit(e);
+    return code == 0 ? 0 : 2;
+  }
+  if (*serve_cmd) return serve(config_file);
+  if (*migrate_cmd) return migrate(config_file);
+  if (*backup_run_cmd || *restore_cmd) {
+    auto config = load_or_report(config_file);
+    if (!config) return 2;
+    return *restore_cmd ? rtjobs::run_restore_command(*config, source)
+                        : rtjobs::run_backup_command(*config, force);
+  }
+  return 2;
+}

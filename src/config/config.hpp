@@ -19,8 +19,8 @@ namespace rtjobs {
 
 struct ProviderConfig {
   std::string name;
-  std::string type;      // "sandbox" or "http"
-  std::string base_url;  // http: e.g. "http://127.0.0.1:9090"
+  std::string type;       // "sandbox" or "http"
+  std::string base_url;   // http: e.g. "http://127.0.0.1:9090"
   std::string token_env;  // http: the environment variable that holds the bearer token
   std::string token;      // resolved from token_env at load time; never logged
   std::chrono::milliseconds timeout{10000};

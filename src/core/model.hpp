@@ -60,6 +60,8 @@ struct RecurringTransfer {
   Schedule schedule;
   TransferStatus status = TransferStatus::kActive;
   int64_t last_sequence = 0;  // highest occurrence sequence created so far
+  // due_at of the first occurrence not yet created; absent once the schedule is exhausted
+  std::optional<Timestamp> next_occurrence_at;
   std::optional<std::string> idempotency_key;  // from the create request's header
   std::string request_hash;                    // fingerprint of the create request's body
   Timestamp created_at{};

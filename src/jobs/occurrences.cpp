@@ -41,7 +41,9 @@ Result<NextOccurrences> next_occurrences(const RecurringTransfer& transfer,
     next.jobs.push_back(std::move(job));
   }
   int64_t last = next.jobs.empty() ? transfer.last_sequence : next.jobs.back().sequence;
-  next.exhausted = recurrence->exhausted_after(last);
+  auto following = recurrence->at(last + 1);
+  next.exhausted = !following.has_value();
+  if (following) next.next_due_at = following->due_at;
   return next;
 }
 

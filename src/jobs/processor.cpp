@@ -60,6 +60,11 @@ void JobProcessor::process(std::string job_id, std::function<void(ProcessResult)
   });
 }
 
+void JobProcessor::run_claimed(Job job, RecurringTransfer transfer, std::string lease_owner,
+                               std::function<void(ProcessResult)> done) {
+  call_bank(std::move(job), std::move(transfer), std::move(lease_owner), std::move(done));
+}
+
 void JobProcessor::call_bank(Job job, RecurringTransfer transfer, std::string lease_owner,
                              std::function<void(ProcessResult)> done) {
   Provider* provider = providers_.find(job.provider);
@@ -121,6 +126,7 @@ void JobProcessor::complete(Job job, const RecurringTransfer& transfer, std::str
   if (!next) return done(failure(std::move(next.error()).context("scheduling transfer " + transfer.id)));
   c.new_jobs = std::move(next->jobs);
   c.schedule_exhausted = next->exhausted;
+  c.next_occurrence_at = next->next_due_at;
 
   auto written = store_.complete_job(c);
   if (!written) {

@@ -63,6 +63,14 @@ class JobProcessor {
 
   void process(std::string job_id, std::function<void(ProcessResult)> done);
 
+  // Continues with a job the caller already claimed under `lease_owner` (the built-in loops
+  // claim in batches): the bank call and the outcome, as process() does after its claim.
+  void run_claimed(Job job, RecurringTransfer transfer, std::string lease_owner,
+                   std::function<void(ProcessResult)> done);
+
+  std::chrono::milliseconds lease() const { return options_.lease; }
+  int max_retries() const { return options_.retry.max_retries; }
+
   // Moves a FAILED job to RETRY, due now, with a fresh round of retries (POST /v1/jobs/{id}/retry).
   Result<Job> retry_failed(std::string_view job_id);
 

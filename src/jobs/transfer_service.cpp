@@ -50,6 +50,7 @@ Result<CreateTransferResult> TransferService::create(const NewTransfer& request)
   auto next = next_occurrences(transfer, calendars_, now, horizon_months_);
   if (!next) return std::unexpected(next.error());
   if (!next->jobs.empty()) transfer.last_sequence = next->jobs.back().sequence;
+  transfer.next_occurrence_at = next->next_due_at;
 
   auto created = store_.create_transfer(transfer, next->jobs);
   if (!created) return std::unexpected(std::move(created.error()).context("creating transfer"));
@@ -61,8 +62,19 @@ Result<CreateTransferResult> TransferService::create(const NewTransfer& request)
   if (created->created) {
     log::info("transfer created", {{"transfer_id", transfer.id},
                                    {"jobs", static_cast<long>(next->jobs.size())}});
+    if (on_jobs_ready_) on_jobs_ready_();
   }
   return created;
+}
+
+Result<RecurringTransfer> TransferService::change_status(std::string_view id,
+                                                         TransferAction action) {
+  auto changed = store_.change_transfer_status(id, action, clock_.now());
+  if (!changed) return std::unexpected(std::move(changed.error()).context("transfer " + std::string(id)));
+  log::info("transfer status changed",
+            {{"transfer_id", changed->id}, {"status", to_string(changed->status)}});
+  if (action == TransferAction::kResume && on_jobs_ready_) on_jobs_ready_();
+  return changed;
 }
 
 }  // namespace rtjobs

@@ -4,6 +4,7 @@
 // transfer (same body) or fail with kUnprocessable (another body). Thread-safe.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -38,12 +39,22 @@ class TransferService {
   // kUnprocessable when the idempotency key was used with another body.
   Result<CreateTransferResult> create(const NewTransfer& request);
 
+  // Pause (ACTIVE -> PAUSED), resume (PAUSED -> ACTIVE) or cancel (ACTIVE or PAUSED ->
+  // CANCELLED; its PENDING, IN_FLY and RETRY jobs become CANCELLED). Errors: kNotFound;
+  // kConflict (reason "invalid_transition") from any other status.
+  Result<RecurringTransfer> change_status(std::string_view id, TransferAction action);
+
+  // Called after jobs were created or made runnable again (create, resume), so the built-in
+  // scheduler runs a job due now at once. Set once before use.
+  void on_jobs_ready(std::function<void()> callback) { on_jobs_ready_ = std::move(callback); }
+
  private:
   Store& store_;
   const ProviderRegistry& providers_;
   const CalendarSet& calendars_;
   const Clock& clock_;
   int horizon_months_;
+  std::function<void()> on_jobs_ready_;
 };
 
 }  // namespace rtjobs

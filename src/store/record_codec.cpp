@@ -414,4 +414,27 @@ ClaimAction decide_claim(const Job& job, TransferStatus transfer_status, Timesta
   }
 }
 
+TransferTransition transfer_transition(TransferAction action) {
+  switch (action) {
+    case TransferAction::kPause:
+      return {TransferStatus::kActive, TransferStatus::kActive, TransferStatus::kPaused};
+    case TransferAction::kResume:
+      return {TransferStatus::kPaused, TransferStatus::kPaused, TransferStatus::kActive};
+    case TransferAction::kCancel:
+      break;
+  }
+  return {TransferStatus::kActive, TransferStatus::kPaused, TransferStatus::kCancelled};
+}
+
+Error invalid_transition(TransferAction action, TransferStatus current) {
+  std::string_view verb = action == TransferAction::kPause    ? "pause"
+                          : action == TransferAction::kResume ? "resume"
+                                                              : "cancel";
+  return Error{
+      ErrorCode::kConflict,
+      "cannot " + std::string(verb) + " a transfer that is " + std::string(to_string(current)),
+      {},
+      "invalid_transition"};
+}
+
 }  // namespace rtjobs::store_detail

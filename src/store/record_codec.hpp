@@ -106,4 +106,14 @@ std::string normalize_id(std::string_view id);
 enum class ClaimAction { kClaim, kSkip, kCancel, kNotDue, kInProgress, kTerminal };
 ClaimAction decide_claim(const Job& job, TransferStatus transfer_status, Timestamp now);
 
+// What change_transfer_status moves: from `from` or `also_from` to `to`.
+struct TransferTransition {
+  TransferStatus from;
+  TransferStatus also_from;
+  TransferStatus to;
+};
+TransferTransition transfer_transition(TransferAction action);
+// kConflict, reason "invalid_transition", naming the action and the transfer's current status.
+Error invalid_transition(TransferAction action, TransferStatus current);
+
 }  // namespace rtjobs::store_detail

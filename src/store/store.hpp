@@ -7,6 +7,7 @@
 // funnels its writes through one connection; the PostgreSQL store keeps a connection pool.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -54,8 +55,8 @@ struct ClaimRequest {
 };
 
 enum class ClaimStatus {
-  kClaimed,     // job is now PROCESSING under this lease; `transfer` is set
-  kSkipped,     // job was due but its transfer is PAUSED: it is now SKIPPED (terminal)
+  kClaimed,  // job is now PROCESSING under this lease; `transfer` is set
+  kSkipped,  // job was due but its transfer is PAUSED: it is now SKIPPED (terminal)
   kNotFound,
   kInProgress,  // PROCESSING under another, unexpired lease
   kNotDue,      // PENDING/IN_FLY before due_at, or RETRY before next_attempt_at
@@ -73,9 +74,9 @@ struct Completion {
   std::string job_id;
   std::string lease_owner;  // must still hold the job's lease, else nothing is written
   Timestamp now{};
-  JobStatus status = JobStatus::kFinished;  // FINISHED, RETRY or FAILED
-  std::optional<JobResult> result;          // with FINISHED
-  int retries = 0;                          // the job's retries after this attempt
+  JobStatus status = JobStatus::kFinished;   // FINISHED, RETRY or FAILED
+  std::optional<JobResult> result;           // with FINISHED
+  int retries = 0;                           // the job's retries after this attempt
   std::optional<Timestamp> next_attempt_at;  // with RETRY
   std::optional<std::string> provider_reference;
   std::optional<std::string> last_error;
@@ -87,6 +88,9 @@ struct Completion {
   // The schedule has no occurrence after the last one created: when every job of the transfer
   // is terminal, the transfer becomes COMPLETED.
   bool schedule_exhausted = false;
+  // due_at of the first occurrence after new_jobs (absent when exhausted): stored on the
+  // transfer with last_sequence, when last_sequence moves forward.
+  std::optional<Timestamp> next_occurrence_at;
 };
 
 enum class CompletionStatus {
@@ -97,6 +101,33 @@ enum class CompletionStatus {
 struct CompletionResult {
   CompletionStatus status = CompletionStatus::kWritten;
   std::optional<Job> job;  // the job after the write (or as found, when the lease was lost)
+};
+
+struct DueClaimRequest {
+  std::string lease_owner;  // shared by every job of the batch
+  Timestamp now{};
+  Timestamp lease_expires_at{};
+  int limit = 100;
+  bool pending = true;  // PENDING/IN_FLY with due_at <= now
+  bool retries = true;  // RETRY with next_attempt_at <= now
+  int max_retries = 3;
+};
+
+// New occurrences for a transfer, from the horizon extender.
+struct Extension {
+  std::string transfer_id;
+  Timestamp now{};
+  std::vector<Job> new_jobs;
+  std::optional<Timestamp> next_occurrence_at;
+  bool schedule_exhausted = false;
+};
+
+enum class TransferAction { kPause, kResume, kCancel };
+
+// A live subscription (see Store::subscribe_jobs_due); it stops listening when destroyed.
+class Subscription {
+ public:
+  virtual ~Subscription() = default;
 };
 
 class Store {
@@ -140,10 +171,49 @@ class Store {
 
   // FAILED -> RETRY, due now, with retries reset to 0 (an operator's fresh round of retries).
   // kNotFound for an unknown job; kConflict (reason "job_not_failed") for any other state.
-  virtual Result<Job> retry_failed_job(std::string_view job_id, Timestamp now) {
-    (void)job_id;
-    (void)now;
-    return fail(ErrorCode::kInternal, "retry_failed_job is not available on this store");
+  virtual Result<Job> retry_failed_job(std::string_view job_id, Timestamp now) = 0;
+
+  // --- The built-in loops (src/maintenance) ---
+
+  // Claims up to `limit` due jobs in one statement, oldest due first, for the scheduler
+  // (PENDING/IN_FLY with due_at <= now) and/or the retries loop (RETRY with next_attempt_at <=
+  // now), all under one lease_owner. Due PENDING/IN_FLY jobs of a PAUSED transfer become
+  // SKIPPED in the same statement and come back as kSkipped; claimed ones as kClaimed with their
+  // transfer. Concurrent callers (threads, processes, instances) never get the same job:
+  // PostgreSQL uses FOR UPDATE SKIP LOCKED.
+  virtual Result<std::vector<ClaimResult>> claim_due_jobs(const DueClaimRequest& request) = 0;
+
+  // PROCESSING jobs whose lease expired before `now` -> RETRY, next_attempt_at = now, retries =
+  // max(retries, min(retries + 1, max_retries)), lease cleared, last_error saying the lease
+  // expired. At most `limit` jobs; returns how many.
+  virtual Result<int> rescue_expired_leases(Timestamp now, int max_retries, int limit) = 0;
+
+  // ACTIVE or PAUSED transfers whose next_occurrence_at <= until, earliest first.
+  virtual Result<std::vector<RecurringTransfer>> transfers_to_extend(Timestamp until,
+                                                                     int limit) = 0;
+
+  // Inserts the extension's jobs (never a duplicate (transfer, sequence)), moves the transfer's
+  // last_sequence and next_occurrence_at forward (never back), and marks it COMPLETED when the
+  // schedule is exhausted and every job is terminal. Returns how many jobs were inserted.
+  virtual Result<int> extend_transfer(const Extension& extension) = 0;
+
+  // kPause: ACTIVE -> PAUSED. kResume: PAUSED -> ACTIVE. kCancel: ACTIVE or PAUSED ->
+  // CANCELLED, and its PENDING, IN_FLY and RETRY jobs -> CANCELLED (finished_at = now) in the
+  // same transaction. kNotFound for an unknown transfer; kConflict with reason
+  // "invalid_transition" from any other status. Returns the transfer after the change.
+  virtual Result<RecurringTransfer> change_transfer_status(std::string_view id,
+                                                           TransferAction action,
+                                                           Timestamp now) = 0;
+
+  // Calls `on_jobs_due` from an internal thread whenever any store sharing the database has
+  // created or re-armed jobs that are due now (new due jobs, a retried or rescued job, a resumed
+  // transfer), and once after the channel reconnects, since wake-ups may have been missed then.
+  // A hint, not a queue: calls may be coalesced or spurious, so pollers keep polling. Destroying
+  // the Subscription stops the calls (never destroy it from inside `on_jobs_due`). nullptr when
+  // the backend has no such channel (SQLite: a single process wakes its own loops).
+  virtual std::unique_ptr<Subscription> subscribe_jobs_due(std::function<void()> on_jobs_due) {
+    (void)on_jobs_due;
+    return nullptr;
   }
 };
 

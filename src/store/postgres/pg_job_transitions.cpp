@@ -1,6 +1,8 @@
-// PgStore's two hot paths: claiming a job and writing a processing outcome.
+// PgStore's job transitions: claiming a job and writing a processing outcome (the two hot
+// paths), and an operator's retry of a FAILED job.
 #include "core/time_format.hpp"
 #include "core/uuid.hpp"
+#include "store/postgres/pg_listener.hpp"
 #include "store/postgres/pg_store.hpp"
 
 namespace rtjobs {
@@ -145,12 +147,14 @@ Result<CompletionResult> PgStore::complete_job(const Completion& completion) {
       store_detail::placeholders('$', store_detail::kProviderStatusColumnCount) + ")";
   static const std::string jobs_sql =
       "INSERT INTO recurring_transfer_job (" + kJobCols + ") SELECT " + kJobCols +
-      " FROM json_populate_recordset(NULL::recurring_transfer_job, $1::json)"
+      " FROM json_populate_recordset(NULL::recurring_transfer_job, $1::json) ORDER BY sequence"
       " ON CONFLICT (recurring_transfer_id, sequence) DO NOTHING";
   // Also takes the transfer's row lock, so the COMPLETED check below (a new statement, hence
   // a new snapshot) sees every other completion of this transfer that committed before it.
   static const std::string sequence_sql =
       "UPDATE recurring_transfer SET last_sequence = GREATEST(last_sequence, $2::bigint),"
+      " next_occurrence_at = CASE WHEN $2::bigint > last_sequence THEN $4::timestamptz"
+      " ELSE next_occurrence_at END,"
       " updated_at = CASE WHEN $2::bigint > last_sequence THEN $3::timestamptz"
       " ELSE updated_at END"
       " WHERE id = (SELECT recurring_transfer_id FROM recurring_transfer_job WHERE id = $1::uuid)";
@@ -161,6 +165,9 @@ Result<CompletionResult> PgStore::complete_job(const Completion& completion) {
       " FROM recurring_transfer_job o WHERE o.recurring_transfer_id = t.id"
       " AND o.status NOT IN " +
       kTerminal + ")";
+
+  // Skipped with the rest of the pipeline when the lease check fails; delivered at COMMIT.
+  static const std::string notify_sql = "SELECT " + std::string(store_detail::kNotifyJobsDue);
 
   const Completion& k = completion;
   std::string id = store_detail::normalize_id(k.job_id);
@@ -185,9 +192,13 @@ Result<CompletionResult> PgStore::complete_job(const Completion& completion) {
     for (const Job& job : k.new_jobs) last_sequence = std::max(last_sequence, job.sequence);
     if (!k.new_jobs.empty()) batch.push_back({&jobs_sql, {store_detail::jobs_as_json(k.new_jobs)}});
     if (!k.new_jobs.empty() || k.schedule_exhausted) {
-      batch.push_back({&sequence_sql, {id, last_sequence, now}});
+      batch.push_back(
+          {&sequence_sql, {id, last_sequence, now, store_detail::opt_time(k.next_occurrence_at)}});
     }
     if (k.schedule_exhausted) batch.push_back({&completed_sql, {id, now}});
+    bool retry_now =
+        k.status == JobStatus::kRetry && k.next_attempt_at && *k.next_attempt_at <= k.now;
+    if (retry_now || store_detail::any_due(k.new_jobs, k.now)) batch.push_back({&notify_sql, {}});
     batch.push_back({&commit_sql, {}});
 
     auto results = (*c)->pipeline(batch);
@@ -215,6 +226,40 @@ Result<CompletionResult> PgStore::complete_job(const Completion& completion) {
   };
   auto r = run();
   if (!r) return std::unexpected(r.error().context("completing job " + id));
+  return r;
+}
+
+Result<Job> PgStore::retry_failed_job(std::string_view job_id, Timestamp now) {
+  // FAILED is terminal, so finished_at goes back to NULL: the job is live again, and due now.
+  static const std::string sql =
+      "UPDATE recurring_transfer_job SET status = 'RETRY', retries = 0,"
+      " next_attempt_at = $2::timestamptz, finished_at = NULL, updated_at = $2::timestamptz"
+      " WHERE id = $1::uuid AND status = 'FAILED' RETURNING " +
+      kJobCols + ", " + std::string(store_detail::kNotifyJobsDue) + "::text";
+  static const std::string status_sql =
+      "SELECT status FROM recurring_transfer_job WHERE id = $1::uuid";
+  std::string id = store_detail::normalize_id(job_id);
+  auto run = [&]() -> Result<Job> {
+    if (!is_uuid(id)) return fail(ErrorCode::kNotFound, "no job " + id);
+    auto c = pool_.acquire();
+    if (!c) return std::unexpected(c.error());
+    auto r = (*c)->query(sql, {id, format_timestamp(now)});
+    if (!r) return std::unexpected(r.error());
+    auto job = job_at(*r);
+    if (!job) return std::unexpected(job.error());
+    if (*job) return std::move(**job);
+    auto found = (*c)->query(status_sql, {id});
+    if (!found) return std::unexpected(found.error());
+    if (found->rows() == 0) return fail(ErrorCode::kNotFound, "no job " + id);
+    return std::unexpected(Error{ErrorCode::kConflict,
+                                 "job " + id + " is " +
+                                     std::string(found->text(0, 0).value_or("")) +
+                                     ", only a FAILED job can be retried",
+                                 {},
+                                 "job_not_failed"});
+  };
+  auto r = run();
+  if (!r) return std::unexpected(r.error().context("retrying job " + id));
   return r;
 }
 

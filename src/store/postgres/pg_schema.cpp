@@ -36,6 +36,9 @@ CREATE TABLE recurring_transfer (
   updated_at timestamptz NOT NULL
 );
 CREATE INDEX recurring_transfer_status_idx ON recurring_transfer (status, id);
+-- The horizon extender's scan: transfers whose next occurrence is not created yet.
+CREATE INDEX recurring_transfer_extend_idx ON recurring_transfer (next_occurrence_at)
+  WHERE status IN ('ACTIVE', 'PAUSED');
 
 CREATE TABLE recurring_transfer_job (
   id uuid PRIMARY KEY,
@@ -59,11 +62,14 @@ CREATE TABLE recurring_transfer_job (
   finished_at timestamptz,
   UNIQUE (recurring_transfer_id, sequence)
 );
-CREATE INDEX recurring_transfer_job_due_idx ON recurring_transfer_job (status, due_at)
+-- The loops' scans (claim_due_jobs, rescue_expired_leases): each partial index holds only the
+-- jobs of its states, keyed by the time they become due, so a scan reads them in due order and
+-- stops at the first one not due yet.
+CREATE INDEX recurring_transfer_job_due_idx ON recurring_transfer_job (due_at)
   WHERE status IN ('PENDING', 'IN_FLY');
-CREATE INDEX recurring_transfer_job_retry_idx ON recurring_transfer_job (status, next_attempt_at)
+CREATE INDEX recurring_transfer_job_retry_idx ON recurring_transfer_job (next_attempt_at)
   WHERE status = 'RETRY';
-CREATE INDEX recurring_transfer_job_lease_idx ON recurring_transfer_job (status, lease_expires_at)
+CREATE INDEX recurring_transfer_job_lease_idx ON recurring_transfer_job (lease_expires_at)
   WHERE status = 'PROCESSING';
 CREATE INDEX recurring_transfer_job_status_idx ON recurring_transfer_job (status, id);
 

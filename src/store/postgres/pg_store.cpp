@@ -1,17 +1,22 @@
 #include "store/postgres/pg_store.hpp"
 
 #include <algorithm>
+#include <optional>
 
 #include "core/time_format.hpp"
 #include "core/uuid.hpp"
+#include "store/postgres/pg_listener.hpp"
+#include "store/postgres/pg_rows.hpp"
 #include "store/postgres/pg_schema.hpp"
 
 namespace rtjobs {
 
 using store_detail::ClaimAction;
+using store_detail::first_of;
 using store_detail::PgResult;
 using store_detail::PgRow;
 using store_detail::PgStatement;
+using store_detail::rows_of;
 using store_detail::RowView;
 using store_detail::SqlValue;
 
@@ -23,25 +28,6 @@ const std::string kStatusCols(store_detail::kProviderStatusColumns);
 
 const std::string kSelectTransfer = "SELECT " + kTransferCols + " FROM recurring_transfer";
 const std::string kSelectJob = "SELECT " + kJobCols + " FROM recurring_transfer_job";
-
-template <class T>
-Result<std::vector<T>> rows_of(const PgResult& result, Result<T> (*read)(const RowView&, int)) {
-  std::vector<T> out;
-  for (int i = 0; i < result.rows(); ++i) {
-    auto v = read(PgRow(result, i), 0);
-    if (!v) return std::unexpected(v.error());
-    out.push_back(std::move(*v));
-  }
-  return out;
-}
-
-template <class T>
-Result<std::optional<T>> first_of(const PgResult& result, Result<T> (*read)(const RowView&, int)) {
-  if (result.rows() == 0) return std::nullopt;
-  auto v = read(PgRow(result, 0), 0);
-  if (!v) return std::unexpected(v.error());
-  return std::move(*v);
-}
 
 Result<std::optional<Job>> select_job(store_detail::PgConnection& c, const std::string& id) {
   static const std::string sql = kSelectJob + " WHERE id = $1";
@@ -113,13 +99,16 @@ Result<CreateTransferResult> PgStore::create_transfer(const RecurringTransfer& t
       "), j AS (INSERT INTO recurring_transfer_job (" + kJobCols + ") SELECT " + kJobCols +
       " FROM json_populate_recordset(NULL::recurring_transfer_job, $" +
       std::to_string(store_detail::kTransferColumnCount + 1) +
-      "::json) WHERE EXISTS (SELECT 1 FROM t)) SELECT " + kTransferCols + " FROM t";
+      "::json) WHERE EXISTS (SELECT 1 FROM t)) SELECT " + kTransferCols + ", CASE WHEN $" +
+      std::to_string(store_detail::kTransferColumnCount + 2) + "::boolean THEN " +
+      std::string(store_detail::kNotifyJobsDue) + "::text END FROM t";
   static const std::string by_key_sql = kSelectTransfer + " WHERE idempotency_key = $1";
   auto run = [&]() -> Result<CreateTransferResult> {
     auto c = pool_.acquire();
     if (!c) return std::unexpected(c.error());
     std::vector<SqlValue> params = store_detail::transfer_values(transfer);
     params.push_back(store_detail::jobs_as_json(jobs));
+    params.push_back(int64_t{store_detail::any_due(jobs, transfer.created_at)});
     auto r = (*c)->query(insert_sql, params);
     if (!r) return std::unexpected(r.error());
     auto inserted = first_of<RecurringTransfer>(*r, store_detail::read_transfer);
@@ -165,6 +154,76 @@ Result<Page<RecurringTransfer>> PgStore::list_transfers(const TransferFilter& fi
   auto rows = rows_of<RecurringTransfer>(*r, store_detail::read_transfer);
   if (!rows) return std::unexpected(rows.error());
   return store_detail::finish_page(std::move(*rows), filter.limit);
+}
+
+Result<RecurringTransfer> PgStore::change_transfer_status(std::string_view id,
+                                                          TransferAction action, Timestamp now) {
+  // The transfer moves from $2 or $3 to $4. Cancelling clears next_occurrence_at, so the
+  // horizon extender never looks at the transfer again; resuming wakes the schedulers for the
+  // jobs that are due.
+  static const std::string transfer_sql =
+      "UPDATE recurring_transfer SET status = $4, updated_at = $5::timestamptz,"
+      " next_occurrence_at = CASE WHEN $4 = 'CANCELLED' THEN NULL ELSE next_occurrence_at END"
+      " WHERE id = $1::uuid AND status IN ($2, $3) RETURNING " +
+      kTransferCols + ", CASE WHEN $4 = 'ACTIVE' THEN " +
+      std::string(store_detail::kNotifyJobsDue) + "::text END";
+  // A cancel first takes the live jobs (waiting for a claimer's row lock, then skipping the job
+  // it claimed), then the transfer: jobs before transfer, as complete_job locks them, so the two
+  // cannot deadlock (see pg_maintenance.cpp).
+  static const std::string cancel_jobs_sql =
+      "UPDATE recurring_transfer_job SET status = 'CANCELLED', finished_at = $2::timestamptz,"
+      " updated_at = $2::timestamptz WHERE recurring_transfer_id = $1::uuid"
+      " AND status IN ('PENDING', 'IN_FLY', 'RETRY') AND EXISTS (SELECT 1 FROM recurring_transfer"
+      " WHERE id = $1::uuid AND status IN ('ACTIVE', 'PAUSED'))";
+  static const std::string begin_sql = "BEGIN";
+  static const std::string commit_sql = "COMMIT";
+  static const std::string status_sql = "SELECT status FROM recurring_transfer WHERE id = $1";
+  std::string key = store_detail::normalize_id(id);
+  auto run = [&]() -> Result<RecurringTransfer> {
+    if (!is_uuid(key)) return fail(ErrorCode::kNotFound, "no transfer " + key);
+    auto [from, also_from, to] = store_detail::transfer_transition(action);
+    std::string at = format_timestamp(now);
+    std::vector<SqlValue> params{key, std::string(to_string(from)),
+                                 std::string(to_string(also_from)), std::string(to_string(to)), at};
+    auto c = pool_.acquire();
+    if (!c) return std::unexpected(c.error());
+    std::optional<PgResult> changed_rows;
+    if (action == TransferAction::kCancel) {
+      auto results = (*c)->pipeline({{&begin_sql, {}},
+                                     {&cancel_jobs_sql, {key, at}},
+                                     {&transfer_sql, params},
+                                     {&commit_sql, {}}});
+      if (!results) return std::unexpected(results.error());
+      for (const PgResult& r : *results) {
+        if (!r.ok()) {
+          (void)(*c)->exec("ROLLBACK");
+          return fail(ErrorCode::kUnavailable,
+                      r.error_message() + " (SQLSTATE " + r.sqlstate() + ")");
+        }
+      }
+      changed_rows = std::move((*results)[2]);
+    } else {
+      auto r = (*c)->query(transfer_sql, params);
+      if (!r) return std::unexpected(r.error());
+      changed_rows = std::move(*r);
+    }
+    auto changed = first_of<RecurringTransfer>(*changed_rows, store_detail::read_transfer);
+    if (!changed) return std::unexpected(changed.error());
+    if (*changed) return std::move(**changed);
+    auto found = (*c)->query(status_sql, {key});
+    if (!found) return std::unexpected(found.error());
+    if (found->rows() == 0) return fail(ErrorCode::kNotFound, "no transfer " + key);
+    auto current = parse_transfer_status(found->text(0, 0).value_or(""));
+    if (!current) return fail(ErrorCode::kInternal, "reading recurring_transfer: bad status");
+    return std::unexpected(store_detail::invalid_transition(action, *current));
+  };
+  auto r = run();
+  if (!r) return std::unexpected(r.error().context("transfer " + key));
+  return r;
+}
+
+std::unique_ptr<Subscription> PgStore::subscribe_jobs_due(std::function<void()> on_jobs_due) {
+  return std::make_unique<store_detail::PgJobsDueListener>(url_, std::move(on_jobs_due));
 }
 
 Result<std::optional<Job>> PgStore::get_job(std::string_view id) {

@@ -2,7 +2,9 @@
 // broken ones replaced). Every operation is a short transaction on one pooled connection;
 // claim_job is a single conditional UPDATE, so row locks make exactly one of any number of
 // concurrent claimers (threads or processes) win; complete_job sends its whole transaction in
-// one round trip (pipeline mode).
+// one round trip (pipeline mode); claim_due_jobs is one statement using FOR UPDATE SKIP LOCKED,
+// so concurrent batch claimers take disjoint jobs without waiting for each other. Writers that
+// make jobs due now send pg_notify inside their own statement (see pg_listener.hpp).
 //
 // Thread-safe: every method may be called from any thread.
 #pragma once
@@ -38,10 +40,22 @@ class PgStore final : public Store {
 
   Result<ClaimResult> claim_job(const ClaimRequest& request) override;
   Result<CompletionResult> complete_job(const Completion& completion) override;
+  Result<Job> retry_failed_job(std::string_view job_id, Timestamp now) override;
+
+  Result<std::vector<ClaimResult>> claim_due_jobs(const DueClaimRequest& request) override;
+  Result<int> rescue_expired_leases(Timestamp now, int max_retries, int limit) override;
+  Result<std::vector<RecurringTransfer>> transfers_to_extend(Timestamp until, int limit) override;
+  Result<int> extend_transfer(const Extension& extension) override;
+  Result<RecurringTransfer> change_transfer_status(std::string_view id, TransferAction action,
+                                                   Timestamp now) override;
+
+  // LISTEN rtjobs_jobs_due on a dedicated connection (see pg_listener.hpp).
+  std::unique_ptr<Subscription> subscribe_jobs_due(std::function<void()> on_jobs_due) override;
 
  private:
-  explicit PgStore(const std::string& url) : pool_(url, kPoolSize) {}
+  explicit PgStore(const std::string& url) : url_(url), pool_(url, kPoolSize) {}
 
+  const std::string url_;
   store_detail::PgPool pool_;
 };
 

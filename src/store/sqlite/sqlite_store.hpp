@@ -41,6 +41,14 @@ class SqliteStore final : public Store {
 
   Result<ClaimResult> claim_job(const ClaimRequest& request) override;
   Result<CompletionResult> complete_job(const Completion& completion) override;
+  Result<Job> retry_failed_job(std::string_view job_id, Timestamp now) override;
+
+  Result<std::vector<ClaimResult>> claim_due_jobs(const DueClaimRequest& request) override;
+  Result<int> rescue_expired_leases(Timestamp now, int max_retries, int limit) override;
+  Result<std::vector<RecurringTransfer>> transfers_to_extend(Timestamp until, int limit) override;
+  Result<int> extend_transfer(const Extension& extension) override;
+  Result<RecurringTransfer> change_transfer_status(std::string_view id, TransferAction action,
+                                                   Timestamp now) override;
 
  private:
   using Connection = store_detail::SqliteConnection;
@@ -56,6 +64,9 @@ class SqliteStore final : public Store {
   // Runs `body` on a read connection.
   template <class T>
   Result<T> read(const std::function<Result<T>(Connection&)>& body);
+  // An idle read connection, or a new one while fewer than kMaxReaders are open (else waits).
+  Result<std::unique_ptr<Connection>> acquire_reader();
+  void release_reader(std::unique_ptr<Connection> conn);
 
   const std::string path_;
   const bool in_memory_;
@@ -68,5 +79,31 @@ class SqliteStore final : public Store {
   std::vector<std::unique_ptr<Connection>> idle_readers_;  // guarded by readers_mutex_
   int open_readers_ = 0;                                   // guarded by readers_mutex_
 };
+
+// The transaction templates, here so that each sqlite_*.cpp file can instantiate them.
+
+template <class T>
+Result<T> SqliteStore::write(const std::function<Result<T>(Connection&)>& body) {
+  std::lock_guard lock(write_mutex_);
+  store_detail::SqliteTransaction txn(*writer_);
+  if (auto r = txn.begin(); !r) return std::unexpected(r.error());
+  Result<T> result = body(*writer_);
+  if (!result) return result;  // the transaction rolls back
+  if (auto r = txn.commit(); !r) return std::unexpected(r.error());
+  return result;
+}
+
+template <class T>
+Result<T> SqliteStore::read(const std::function<Result<T>(Connection&)>& body) {
+  if (in_memory_) {
+    std::lock_guard lock(write_mutex_);
+    return body(*writer_);
+  }
+  auto conn = acquire_reader();
+  if (!conn) return std::unexpected(conn.error());
+  Result<T> result = body(**conn);
+  release_reader(std::move(*conn));
+  return result;
+}
 
 }  // namespace rtjobs

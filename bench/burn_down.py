@@ -1,0 +1,95 @@
+"""Rows 1, 2 and 4: burn-down. N due jobs are seeded straight into the database, then
+`rtjobs serve` (built-in scheduler on) is started and timed from its start until no due job is
+left (polled in the database every 20 ms). Each job: claim, BaaS call, final state, next
+occurrence ensured. Also records the server's peak resident memory (VmHWM) at the end.
+
+BENCH_PERF=1 records `perf record -g` of the server during the run into the tmp dir.
+"""
+
+import os
+import subprocess
+import time
+
+from common import PsqlSession, Rtjobs, log, psql, rtjobs_migrate
+from seed import (NEXT_CREATED_SQL, REMAINING_PG, REMAINING_SQLITE, SqliteCounter, seed_pg,
+                  seed_sqlite)
+
+POLL_SECONDS = 0.02
+STALL_SECONDS = 60  # no progress for this long: give up
+
+
+def burn_down(ctx, backend, jobs, provider="sandbox", concurrency=None, config=None,
+              name=None):
+    name = name or f"burn-{backend}-{provider}"
+    if backend == "postgres":
+        url = ctx.pg_url
+        rtjobs_migrate(ctx, url)
+        seed_pg(url, jobs, provider)
+        counter = PsqlSession(url)
+        remaining_sql = REMAINING_PG
+        commits_before = pg_commits(url)
+    else:
+        db = ctx.fresh_dir(name) / "rtjobs.db"
+        url = f"sqlite://{db}"
+        rtjobs_migrate(ctx, url)
+        seed_sqlite(db, jobs, provider)
+        counter = SqliteCounter(db)
+        remaining_sql = REMAINING_SQLITE
+    log(f"{name}: {jobs} jobs seeded, starting rtjobs serve")
+
+    env = {"RT_HORIZON_MONTHS": "1", "RT_SCHEDULER_ENABLED": "true",
+           "RT_RETRIES_ENABLED": "true", "RT_BACKUP_ENABLED": "false"}
+    if concurrency:
+        env["RT_CONCURRENCY"] = str(concurrency)
+    server = Rtjobs(ctx, url, name, env, config=config)
+    perf = start_perf(ctx, name, server.proc.pid)
+    polls = 0
+    try:
+        left, last_left, last_progress = jobs, jobs, time.monotonic()
+        while left > 0:
+            time.sleep(POLL_SECONDS)
+            left = int(counter.scalar(remaining_sql))
+            polls += 1
+            now = time.monotonic()
+            if left < last_left:
+                last_left, last_progress = left, now
+            elif now - last_progress > STALL_SECONDS:
+                raise RuntimeError(f"{name}: stuck at {left} jobs left:\n{server.log_tail()}")
+        seconds = time.monotonic() - server.started
+        hwm_kib = server.status_kib("VmHWM")
+        next_created = int(counter.scalar(NEXT_CREATED_SQL))
+    finally:
+        stop_perf(perf)
+        server.stop()
+        counter.close()
+    result = {"jobs": jobs, "seconds": seconds, "jobs_per_s": jobs / seconds,
+              "hwm_mib": (hwm_kib or 0) / 1024, "next_created": next_created}
+    if backend == "postgres":
+        # Transactions the server committed per job (its backends flush their counters when
+        # it disconnects); the poller's own read-only queries are taken out.
+        time.sleep(1)
+        result["commits_per_job"] = (pg_commits(url) - commits_before - polls - 2) / jobs
+    log(f"{name}: {result}")
+    if next_created != jobs:
+        log(f"{name}: WARNING {next_created} next occurrences created for {jobs} jobs")
+    return result
+
+
+def pg_commits(url):
+    return int(psql(url, "SELECT pg_stat_force_next_flush(); SELECT xact_commit FROM "
+                         "pg_stat_database WHERE datname = current_database()").splitlines()[-1])
+
+
+def start_perf(ctx, name, pid):
+    if os.environ.get("BENCH_PERF") != "1":
+        return None
+    out = ctx.tmp / f"perf-{name}.data"
+    log(f"{name}: perf record -> {out}")
+    return subprocess.Popen(["perf", "record", "-g", "-F", "499", "-p", str(pid), "-o", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def stop_perf(perf):
+    if perf is not None:
+        perf.send_signal(2)  # SIGINT: perf writes its file and exits
+        perf.wait(timeout=60)

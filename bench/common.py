@@ -1,0 +1,224 @@
+"""Shared pieces of the benchmark rows: processes (rtjobs serve, the fake BaaS), PostgreSQL
+through psql, /proc memory readings. Python 3 standard library only.
+
+Every row module exposes run(ctx) -> dict of figures; bench/run.py prints the table. The
+context (BenchContext) carries the paths, the PostgreSQL URL and the sizes, all overridable by
+environment variables (see docs/BENCHMARKS.md).
+"""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+TOKEN = "bench-token"
+
+
+def env_int(name, default):
+    value = os.environ.get(name)
+    return int(value) if value not in (None, "") else default
+
+
+def log(message):
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+@dataclass
+class BenchContext:
+    rtjobs: Path
+    pg_url: str
+    tmp: Path
+    quick: bool
+    sizes: dict = field(default_factory=dict)
+
+    @staticmethod
+    def from_env(quick):
+        q = quick
+        sizes = {
+            "jobs": env_int("BENCH_JOBS", 5000 if q else 50000),
+            "graphile_default_jobs": env_int("BENCH_GRAPHILE_DEFAULT_JOBS", 500 if q else 5000),
+            "latency_jobs": env_int("BENCH_LATENCY_JOBS", 2000 if q else 20000),
+            "latency_ms": env_int("BENCH_LATENCY_MS", 100),
+            "latency_concurrency": env_int("BENCH_CONCURRENCY", 256),
+            "pgbench_seconds": env_int("BENCH_PGBENCH_SECONDS", 5 if q else 30),
+            "pgbench_scale": env_int("BENCH_PGBENCH_SCALE", 1),
+            "wrk_seconds": env_int("BENCH_WRK_SECONDS", 5 if q else 20),
+            "wrk_connections": env_int("BENCH_WRK_CONNECTIONS", 1000),
+            "endpoint_jobs": env_int("BENCH_ENDPOINT_JOBS", 1000),
+            "backup_rows": env_int("BENCH_BACKUP_ROWS", 100000 if q else 1000000),
+            "backup_small_rows": env_int("BENCH_BACKUP_SMALL_ROWS", 10000 if q else 100000),
+        }
+        tmp = Path(os.environ.get("BENCH_TMP") or tempfile.mkdtemp(prefix="rtjobs-bench-"))
+        tmp.mkdir(parents=True, exist_ok=True)
+        rtjobs = Path(os.environ.get("BENCH_RTJOBS", ROOT / "build-bench" / "rtjobs"))
+        pg_url = os.environ.get("BENCH_PG_URL", "postgresql://rtjobs@127.0.0.1:54339/rtjobs")
+        return BenchContext(rtjobs=rtjobs, pg_url=pg_url, tmp=tmp, quick=q, sizes=sizes)
+
+    def fresh_dir(self, name):
+        d = self.tmp / name
+        shutil.rmtree(d, ignore_errors=True)
+        d.mkdir(parents=True)
+        return d
+
+
+# ---- PostgreSQL through psql ----
+
+def psql(url, sql, variables=None, timeout=600):
+    """Runs SQL (a string) with psql; returns stdout (unaligned, tuples only)."""
+    args = ["psql", "-X", "-At", "-q", "-v", "ON_ERROR_STOP=1", url]
+    for k, v in (variables or {}).items():
+        args += ["-v", f"{k}={v}"]
+    r = subprocess.run(args, input=sql, capture_output=True, text=True, timeout=timeout)
+    if r.returncode != 0:
+        raise RuntimeError(f"psql failed: {r.stderr.strip()}")
+    return r.stdout.strip()
+
+
+class PsqlSession:
+    """One long-lived psql process, so polling costs a query, not a process start."""
+
+    def __init__(self, url):
+        self.proc = subprocess.Popen(
+            ["psql", "-X", "-At", "-q", url], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            text=True, bufsize=1)
+
+    def scalar(self, sql):
+        self.proc.stdin.write(sql.rstrip().rstrip(";") + ";\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if line == "":
+            raise RuntimeError("psql session ended")
+        return line.strip()
+
+    def close(self):
+        self.proc.stdin.close()
+        self.proc.wait(timeout=10)
+
+
+# ---- processes ----
+
+def read_status(pid, key):
+    """A /proc/PID/status figure in KiB (VmRSS, VmHWM), or None once the process is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    except FileNotFoundError:
+        return None
+    return None
+
+
+class Rtjobs:
+    """`rtjobs serve` in the background; port read from its "listening" JSON log line."""
+
+    def __init__(self, ctx, database_url, name, extra_env=None, config=None):
+        self.log_path = ctx.tmp / f"{name}.log"
+        env = dict(os.environ)
+        env.update({
+            "RT_DATABASE_URL": database_url,
+            "RT_LISTEN": "127.0.0.1:0",
+            "RT_API_TOKEN": TOKEN,
+            "RT_BACKUP_ENABLED": "false",
+            "RT_BACKUP_URL": f"file://{ctx.tmp / 'backups'}",
+        })
+        if config:
+            env["RT_CONFIG"] = str(config)
+        env.update(extra_env or {})
+        # A fixed port (RT_LISTEN=host:N) is waited for by connecting: with RT_LOG_LEVEL=warn
+        # there is no "listening" line to read it from.
+        self.fixed_port = int(env["RT_LISTEN"].rsplit(":", 1)[1])
+        self.started = time.monotonic()
+        self._log = open(self.log_path, "w")
+        self.proc = subprocess.Popen([str(ctx.rtjobs), "serve"], env=env, stdout=self._log,
+                                     stderr=subprocess.STDOUT)
+        self.port = self._wait_listening()
+
+    def _wait_listening(self, timeout=60):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.fixed_port:
+                try:
+                    socket.create_connection(("127.0.0.1", self.fixed_port), timeout=1).close()
+                    return self.fixed_port
+                except OSError:
+                    pass
+            for line in self.log_path.read_text(errors="replace").splitlines():
+                try:
+                    entry = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(entry, dict) and entry.get("msg") == "listening":
+                    return int(entry["port"])
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"rtjobs exited ({self.proc.returncode}):\n{self.log_tail()}")
+            time.sleep(0.01)
+        raise RuntimeError(f"rtjobs did not log 'listening' in {timeout}s:\n{self.log_tail()}")
+
+    def log_tail(self, lines=15):
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def status_kib(self, key):
+        return read_status(self.proc.pid, key)
+
+    def stop(self, timeout=20):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+
+
+def rtjobs_migrate(ctx, database_url):
+    env = dict(os.environ, RT_DATABASE_URL=database_url)
+    r = subprocess.run([str(ctx.rtjobs), "migrate"], env=env, capture_output=True, text=True,
+                       timeout=120)
+    if r.returncode != 0:
+        raise RuntimeError(f"rtjobs migrate failed: {r.stdout}{r.stderr}")
+
+
+class FakeBaas:
+    """tools/fake_baas/server.js on an ephemeral port."""
+
+    def __init__(self, latency_ms=0):
+        self.proc = subprocess.Popen(
+            ["node", str(ROOT / "tools/fake_baas/server.js"), "--port", "0", "--host",
+             "127.0.0.1", "--latency-ms", str(latency_ms)],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        self.port = int(json.loads(self.proc.stdout.readline())["listening"])
+        self.base_url = f"http://127.0.0.1:{self.port}"
+
+    def stats(self):
+        with urllib.request.urlopen(self.base_url + "/_control/stats", timeout=10) as r:
+            return json.loads(r.read())
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+def http_get_json(url, timeout=10):
+    req = urllib.request.Request(url, headers={"Authorization": f"Bearer {TOKEN}"})
+    with urllib.request.urlopen(req, timeout=timeout) as r:
+        return json.loads(r.read())
+
+
+def run_json(args, cwd=None, timeout=1800):
+    """Runs a command printing one JSON line as its last stdout line; returns it parsed."""
+    r = subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    if r.returncode != 0:
+        raise RuntimeError(f"{' '.join(map(str, args))} failed ({r.returncode}):\n"
+                           f"{r.stdout[-2000:]}{r.stderr[-2000:]}")
+    return json.loads(r.stdout.strip().splitlines()[-1])

@@ -1,0 +1,286 @@
+#!/usr/bin/env python3
+"""Runs the benchmark rows of docs/BENCHMARKS.md and prints one table: every rtjobs figure
+beside its reference measured in the same run, the ratio and the target (issue 6).
+
+Normally started by scripts/bench.sh, which installs the tools, builds rtjobs and starts the
+benchmark's own PostgreSQL. Directly: python3 bench/run.py [--quick] [--rows 1,2,5]
+(BENCH_PG_URL, BENCH_RTJOBS and the BENCH_* sizes come from the environment).
+A row that fails prints its error in the table; the others still run.
+"""
+
+import argparse
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+import traceback
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import burn_down  # noqa: E402
+import endpoint  # noqa: E402
+import latency  # noqa: E402
+import memory  # noqa: E402
+from common import BENCH, ROOT, BenchContext, log, run_json  # noqa: E402
+
+
+def default_concurrency():
+    text = (ROOT / "src/config/config.hpp").read_text()
+    m = re.search(r"int concurrency = (\d+);", text)
+    return int(m.group(1)) if m else None
+
+
+def graphile(ctx, setup, jobs):
+    log(f"graphile {setup}: {jobs} jobs")
+    r = run_json(["node", str(BENCH / "graphile/run.js"), "--url", ctx.pg_url, "--jobs",
+                  str(jobs), "--setup", setup])
+    log(f"graphile {setup}: {r['jobs_per_s']:.0f} jobs/s")
+    return r
+
+
+def pgbench(ctx):
+    s = ctx.sizes
+    log(f"pgbench: {s['pgbench_seconds']} s")
+    return run_json([str(BENCH / "pgbench.sh"), ctx.pg_url, str(s["pgbench_seconds"]),
+                     str(s["pgbench_scale"])])
+
+
+class Results:
+    """Figures by name; a failed step records its error instead."""
+
+    def __init__(self):
+        self.data, self.errors = {}, {}
+
+    def measure(self, key, fn, *args, **kwargs):
+        try:
+            self.data[key] = fn(*args, **kwargs)
+        except Exception as e:  # a failed row must not stop the others
+            traceback.print_exc()
+            self.errors[key] = str(e).strip().splitlines()[0][:100] if str(e) else repr(e)
+
+    def get(self, key):
+        return self.data.get(key)
+
+
+def measure_all(ctx, rows):
+    r = Results()
+    jobs = ctx.sizes["jobs"]
+    if rows & {1, 2, 3, 6}:
+        r.measure("graphile_fastest_1", graphile, ctx, "fastest", jobs)
+        r.measure("pg", burn_down.burn_down, ctx, "postgres", jobs, name="burn-postgres")
+    if 1 in rows:
+        r.measure("graphile_default", graphile, ctx, "default", ctx.sizes["graphile_default_jobs"])
+    if 2 in rows:
+        r.measure("sqlite", burn_down.burn_down, ctx, "sqlite", jobs, name="burn-sqlite")
+        r.measure("graphile_fastest_2", graphile, ctx, "fastest", jobs)
+    if 3 in rows:
+        r.measure("pgbench", pgbench, ctx)
+    if 4 in rows:
+        r.measure("latency", latency.run, ctx)
+    if 5 in rows:
+        r.measure("endpoint", endpoint.run, ctx)
+    if 6 in rows:
+        r.measure("idle", memory.run_idle, ctx)
+        r.measure("backup", memory.run_backup, ctx)
+        r.measure("backup_bench", memory.run_backup_bench, ctx)
+    return r
+
+
+# ---- the table ----
+
+def fmt_rate(x, unit="jobs/s"):
+    return f"{x:,.0f} {unit}"
+
+
+def ratio_cell(value, reference):
+    return f"{value / reference:.2f}x" if value is not None and reference else "-"
+
+
+def verdict(ok):
+    return "-" if ok is None else ("PASS" if ok else "FAIL")
+
+
+def build_rows(ctx, r, rows):
+    """[(row, measure, rtjobs, reference, ratio, target, verdict)] for the rows that ran."""
+    out = []
+
+    def failed(row, measure, *names):
+        if int(row[0]) not in rows:
+            return True
+        errs = [f"{n}: {r.errors[n][:60]}" for n in names if n in r.errors]
+        if errs:
+            out.append((row, measure, "error", "; ".join(errs), "-", "", "FAIL"))
+            return True
+        return any(r.get(n) is None for n in names)
+
+    c = default_concurrency()
+    pg, sqlite = r.get("pg"), r.get("sqlite")
+    g1, g2, gd = r.get("graphile_fastest_1"), r.get("graphile_fastest_2"), r.get("graphile_default")
+    if not failed("1", f"burn-down PostgreSQL, sandbox, C={c} (default)", "pg", "graphile_fastest_1"):
+        ratio = pg["jobs_per_s"] / g1["jobs_per_s"]
+        out.append(("1", f"burn-down PostgreSQL, {pg['jobs']:,} jobs, sandbox, C={c} (default)",
+                    fmt_rate(pg["jobs_per_s"]),
+                    f"Graphile fastest (local queue, batched, 24 conc.) {fmt_rate(g1['jobs_per_s'])}",
+                    f"{ratio:.2f}x", ">= 1.0x", verdict(ratio >= 1.0)))
+    if pg and gd and 1 in rows:
+        out.append(("1b", "  same, vs Graphile Worker default setup", fmt_rate(pg["jobs_per_s"]),
+                    f"Graphile default (conc. 1, {gd['jobs']:,} jobs) {fmt_rate(gd['jobs_per_s'])}",
+                    ratio_cell(pg["jobs_per_s"], gd["jobs_per_s"]), "(info)", "-"))
+    elif "graphile_default" in r.errors:
+        failed("1b", "Graphile default", "graphile_default")
+    if not failed("2", "burn-down SQLite", "sqlite", "graphile_fastest_2"):
+        ratio = sqlite["jobs_per_s"] / g2["jobs_per_s"]
+        out.append(("2", f"burn-down SQLite, {sqlite['jobs']:,} jobs, sandbox, C={c}",
+                    fmt_rate(sqlite["jobs_per_s"]),
+                    f"Graphile fastest (same setup, re-run) {fmt_rate(g2['jobs_per_s'])}",
+                    f"{ratio:.2f}x", ">= 1.0x", verdict(ratio >= 1.0)))
+    if not failed("3", "PG burn-down vs pgbench", "pg", "pgbench"):
+        pb = r.get("pgbench")
+        per_job = pg.get("commits_per_job")
+        per_job = f", {per_job:.2f} commits/job" if per_job is not None else ""
+        out.append(("3", "PG burn-down as a fraction of the commit rate",
+                    fmt_rate(pg["jobs_per_s"]) + per_job,
+                    f"pgbench 1-row UPDATE, {pb['clients']} clients, {pb['seconds']} s: "
+                    f"{fmt_rate(pb['tps'], 'commits/s')}",
+                    ratio_cell(pg["jobs_per_s"], pb["tps"]), "(info)", "-"))
+    if not failed("4", "latency-bound", "latency"):
+        lt = r.get("latency")
+        ratio = lt["jobs_per_s"] / lt["ideal_jobs_per_s"]
+        out.append(("4", f"latency-bound PG, http provider, {lt['latency_ms']} ms bank, "
+                         f"C={lt['concurrency']}, {lt['jobs']:,} jobs",
+                    f"{fmt_rate(lt['jobs_per_s'])}, peak in flight {lt['peak_in_flight']}",
+                    f"ideal C/{lt['latency_ms'] / 1000:g} s = {fmt_rate(lt['ideal_jobs_per_s'])}",
+                    f"{ratio:.0%}", ">= 80%, C >= 256",
+                    verdict(ratio >= 0.8 and lt["concurrency"] >= 256)))
+    if not failed("5", "process endpoint", "endpoint"):
+        ep = r.get("endpoint")
+        rt, ng = ep["rtjobs"], ep["nginx"]
+        ratio = rt["rps"] / ng["rps"]
+        s = ctx.sizes
+        errors = f", {rt['errors']} errors" if rt["errors"] else ""
+        out.append(("5", f"POST /v1/jobs/{{id}}/process, terminal jobs, SQLite; wrk "
+                         f"-c{s['wrk_connections']} -t2 -d{s['wrk_seconds']}s",
+                    f"{fmt_rate(rt['rps'], 'req/s')}{errors}",
+                    f"nginx return 200: {fmt_rate(ng['rps'], 'req/s')}",
+                    f"{ratio:.2f}x", ">= 0.5x", verdict(ratio >= 0.5 and rt["errors"] == 0)))
+        out.append(("5b", "  latency p50 / p99",
+                    f"{rt['p50_us'] / 1000:.1f} / {rt['p99_us'] / 1000:.1f} ms",
+                    f"nginx {ng['p50_us'] / 1000:.1f} / {ng['p99_us'] / 1000:.1f} ms",
+                    ratio_cell(rt["p99_us"], ng["p99_us"]) + " (p99)", "p99 <= 10 ms",
+                    verdict(rt["p99_us"] <= 10000)))
+    if not failed("6a", "idle RSS", "idle"):
+        idle = r.get("idle")
+        worst = max(idle.values())
+        out.append(("6a", "resident memory idle (VmRSS, 3 s after start)",
+                    f"PG {idle['postgres']:.1f} MiB, SQLite {idle['sqlite']:.1f} MiB", "-", "-",
+                    "<= 30 MB", verdict(worst * 1.048576 <= 30)))
+    if pg and 6 in rows:
+        out.append(("6b", "  peak during the PG burn-down (VmHWM)", f"{pg['hwm_mib']:.1f} MiB",
+                    "-", "-", "(info)", "-"))
+    if not failed("6c", "backup", "backup"):
+        b = r.get("backup")
+        small, large = b["small"], b["large"]
+        ratio = large["seconds"] / large["copy_seconds"]
+        out.append(("6c", f"backup of {large['rows']:,} job rows (POST /v1/backups, file://)",
+                    f"{large['seconds']:.2f} s",
+                    f"PG COPY (SELECT ...) TO STDOUT CSV {large['copy_seconds']:.2f} s",
+                    f"{ratio:.2f}x", "<= 2.0x", verdict(ratio <= 2.0)))
+        mratio = large["hwm_mib"] / small["hwm_mib"]
+        out.append(("6d", f"  backup peak memory (VmHWM) at {large['rows']:,} vs "
+                          f"{small['rows']:,} rows",
+                    f"{large['hwm_mib']:.1f} MiB", f"{small['hwm_mib']:.1f} MiB",
+                    f"{mratio:.2f}x", "<= 1.2x", verdict(mratio <= 1.2)))
+    bb = r.get("backup_bench")
+    if "backup_bench" in r.errors:
+        failed("6e", "backup_bench", "backup_bench")
+    elif bb:
+        copy = r.get("backup") and r.get("backup")["large"]
+        for backend in sorted({x["backend"] for x in bb}):
+            runs = sorted((x for x in bb if x["backend"] == backend), key=lambda x: x["jobs"])
+            small, large = runs[0], runs[-1]
+            ref = "-"
+            ratio = "-"
+            ok = None
+            if copy and copy["rows"] == large["jobs"]:
+                ref = f"PG COPY of {copy['rows']:,} rows {copy['copy_seconds']:.2f} s"
+                ratio = f"{large['seconds'] / copy['copy_seconds']:.2f}x"
+                ok = large["seconds"] / copy["copy_seconds"] <= 2.0
+            out.append(("6e", f"  backup_bench {backend}: {large['jobs']:,} jobs + "
+                              f"{large['statuses']:,} statuses (backup alone)",
+                        f"{large['seconds']:.2f} s", ref, ratio, "<= 2.0x", verdict(ok)))
+            mratio = large["peak_rss_mib"] / small["peak_rss_mib"]
+            out.append(("6f", f"  backup_bench {backend}: peak RSS at {large['jobs']:,} vs "
+                              f"{small['jobs']:,} jobs",
+                        f"{large['peak_rss_mib']:.1f} MiB", f"{small['peak_rss_mib']:.1f} MiB",
+                        f"{mratio:.2f}x", "<= 1.2x", verdict(mratio <= 1.2)))
+    return out
+
+
+def print_table(rows, file=sys.stdout, markdown=False):
+    head = ("#", "measure", "rtjobs", "reference (same run)", "ratio", "target", "")
+    if markdown:
+        print("| " + " | ".join(head) + " |", file=file)
+        print("|" + "---|" * len(head), file=file)
+        for row in rows:
+            print("| " + " | ".join(row) + " |", file=file)
+        return
+    widths = [max(len(str(x[i])) for x in [head] + rows) for i in range(len(head))]
+    line = "  ".join("-" * w for w in widths)
+    print(line, file=file)
+    print("  ".join(h.ljust(w) for h, w in zip(head, widths)), file=file)
+    print(line, file=file)
+    for row in rows:
+        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)), file=file)
+    print(line, file=file)
+
+
+def machine():
+    cpu = "?"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    mem = int(Path("/proc/meminfo").read_text().split()[1]) / 1024 / 1024
+    return f"{os.cpu_count()} cores {cpu}, {mem:.0f} GiB, {platform.platform()}"
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="small sizes, a smoke run of minutes")
+    p.add_argument("--rows", default=os.environ.get("BENCH_ROWS", "1,2,3,4,5,6"),
+                   help="rows to run, e.g. 1,5")
+    args = p.parse_args()
+    rows = {int(x) for x in args.rows.split(",") if x.strip()}
+    ctx = BenchContext.from_env(args.quick)
+    log(f"sizes {ctx.sizes}; tmp {ctx.tmp}")
+    started = time.monotonic()
+    results = measure_all(ctx, rows)
+    table = build_rows(ctx, results, rows)
+    stamp = time.strftime("%Y-%m-%d %H:%M %Z")
+    print(f"\nrtjobs benchmarks{' (--quick)' if args.quick else ''} — {stamp} — {machine()}")
+    print(f"rtjobs {git_describe()}; every ratio against a reference measured in this run; "
+          f"{time.monotonic() - started:.0f} s\n")
+    print_table(table)
+    out_dir = Path(os.environ.get("BENCH_OUT", ROOT / ".run" / "bench"))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "results.json").write_text(json.dumps(
+        {"date": stamp, "machine": machine(), "quick": args.quick, "sizes": ctx.sizes,
+         "figures": results.data, "errors": results.errors}, indent=2, default=str))
+    with open(out_dir / "table.md", "w") as f:
+        print_table(table, file=f, markdown=True)
+    print(f"\n(figures: {out_dir / 'results.json'}, markdown table: {out_dir / 'table.md'})")
+    return 1 if results.errors else 0
+
+
+def git_describe():
+    r = subprocess.run(["git", "-C", str(ROOT), "describe", "--always", "--dirty"],
+                       capture_output=True, text=True)
+    return r.stdout.strip() or "?"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,47 @@
+-- Seeds :n ACTIVE MONTHLY transfers on provider :'provider', each with ONE due PENDING job
+-- (sequence 1, due yesterday 00:00 UTC) and next_occurrence_at = the next month's due time, so
+-- every processed job also creates its next occurrence (with RT_HORIZON_MONTHS=1: exactly one).
+-- Ids are UUIDv7 (48-bit millisecond time, version 7, variant 10, random rest), time-ordered.
+-- Empties the transfer tables first. psql -v n=50000 -v provider=sandbox -f seed_pg.sql
+\set ON_ERROR_STOP 1
+BEGIN;
+TRUNCATE recurring_transfer_provider_status, recurring_transfer_job, recurring_transfer;
+
+CREATE FUNCTION pg_temp.uuid7(ms bigint) RETURNS uuid LANGUAGE sql VOLATILE AS $$
+  SELECT (lpad(to_hex(ms), 12, '0') || '7' || substr(md5(random()::text), 1, 3)
+          || to_hex(8 + floor(random() * 4)::int) || substr(md5(random()::text), 1, 15))::uuid
+$$;
+
+CREATE TEMP TABLE seed ON COMMIT DROP AS
+SELECT i,
+       pg_temp.uuid7(base_ms + i) AS transfer_id,
+       pg_temp.uuid7(base_ms + i) AS job_id,
+       d,
+       (d::timestamp AT TIME ZONE 'UTC') AS due_at,
+       ((d + interval '1 month')::timestamp AT TIME ZONE 'UTC') AS next_due_at
+FROM (SELECT (now() AT TIME ZONE 'UTC')::date - 1 AS d,
+             (extract(epoch FROM now() - interval '1 hour') * 1000)::bigint AS base_ms) p,
+     generate_series(1, :n) AS i;
+
+INSERT INTO recurring_transfer (
+  id, external_id, provider, source_account, destination_account, amount, currency, description,
+  frequency, "interval", day_of_week, day_of_month, "month", start_date, end_date, "count",
+  timezone, execution_time, business_day, calendar, status, last_sequence, next_occurrence_at,
+  idempotency_key, request_hash, created_at, updated_at)
+SELECT transfer_id, 'bench-' || i, :'provider', 'acct_src_' || i, 'acct_dst_' || i, 1000, 'USD',
+       'bench', 'MONTHLY', 1, NULL, extract(day FROM d)::int, NULL, d, NULL, NULL,
+       'UTC', '00:00', 'NONE', 'WEEKENDS', 'ACTIVE', 1, next_due_at,
+       NULL, 'bench', now(), now()
+FROM seed;
+
+INSERT INTO recurring_transfer_job (
+  id, recurring_transfer_id, sequence, scheduled_for, due_at, status, result, retries,
+  next_attempt_at, provider, idempotency_key, provider_reference, last_error, lease_owner,
+  lease_expires_at, created_at, updated_at, finished_at)
+SELECT job_id, transfer_id, 1, d, due_at, 'PENDING', NULL, 0,
+       NULL, :'provider', transfer_id::text || ':1', NULL, NULL, NULL,
+       NULL, now(), now(), NULL
+FROM seed;
+COMMIT;
+VACUUM ANALYZE recurring_transfer;
+VACUUM ANALYZE recurring_transfer_job;

@@ -1,0 +1,194 @@
+#include "app/application.hpp"
+
+#include <algorithm>
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <optional>
+
+#include "backup/backup_service.hpp"
+#include "baas/registry.hpp"
+#include "core/clock.hpp"
+#include "core/log.hpp"
+#include "http/api.hpp"
+#include "http/server.hpp"
+#include "jobs/processor.hpp"
+#include "jobs/transfer_service.hpp"
+#include "maintenance/horizon_extender.hpp"
+#include "maintenance/in_flight_limit.hpp"
+#include "maintenance/job_producer.hpp"
+#include "maintenance/lease_rescuer.hpp"
+#include "schedule/calendar.hpp"
+#include "store/store.hpp"
+
+namespace rtjobs {
+
+// Members are declared in dependency order, so they are destroyed users first.
+struct Application::Impl {
+  Config config;
+  SystemClock clock;
+  std::unique_ptr<Store> store;
+  std::unique_ptr<ProviderRegistry> providers;
+  std::optional<CalendarSet> calendars;
+  std::unique_ptr<boost::asio::thread_pool> blocking_pool;
+  std::unique_ptr<JobProcessor> processor;
+  std::unique_ptr<TransferService> transfers;
+  std::unique_ptr<InFlightLimit> in_flight;
+  std::unique_ptr<JobProducer> scheduler;  // due PENDING jobs (RT_SCHEDULER_ENABLED)
+  std::unique_ptr<JobProducer> retrier;    // due RETRY jobs (RT_RETRIES_ENABLED)
+  std::unique_ptr<LeaseRescuer> rescuer;
+  std::unique_ptr<HorizonExtender> horizon;
+  std::unique_ptr<Subscription> jobs_due;  // PostgreSQL notifications from other instances
+  std::chrono::milliseconds drain_deadline{0};
+  std::unique_ptr<backup::BackupService> backups;
+  std::unique_ptr<backup::BackupCron> backup_cron;  // RT_BACKUP_ENABLED
+  std::unique_ptr<http::Api> api;
+  std::unique_ptr<http::Server> server;
+  bool stopped = false;
+};
+
+Application::Application() : impl_(std::make_unique<Impl>()) {}
+
+Application::~Application() { stop(); }
+
+Result<void> check_exposure(const Config& config) {
+  if (config.api_token || is_loopback_host(config.listen_host)) return {};
+  return invalid("RT_API_TOKEN", "RT_API_TOKEN is required to listen on the non-loopback address " +
+                                     config.listen_host +
+                                     " (RT_LISTEN); set RT_API_TOKEN or listen on "
+                                     "127.0.0.1");
+}
+
+namespace {
+
+// The built-in loops that replace the seed's Lambdas. The rescuer and the horizon extender
+// always run (they only repair and extend); the scheduler and retries loops follow their switches.
+void start_loops(Application::Impl& s) {
+  const Config& c = s.config;
+  s.in_flight = std::make_unique<InFlightLimit>(c.concurrency);
+  const int batch = std::clamp(c.concurrency, 1, 500);
+  if (c.scheduler_enabled) {
+    s.scheduler = std::make_unique<JobProducer>(
+        *s.store, *s.processor, *s.in_flight, s.clock,
+        JobProducerOptions{"scheduler", true, false, batch, std::chrono::seconds(1)});
+  }
+  if (c.retries_enabled) {
+    s.retrier = std::make_unique<JobProducer>(
+        *s.store, *s.processor, *s.in_flight, s.clock,
+        JobProducerOptions{"retries", false, true, batch, std::chrono::seconds(1)});
+  }
+  auto rescue_every = std::clamp(s.processor->lease() / 4, std::chrono::milliseconds(250),
+                                 std::chrono::milliseconds(5000));
+  s.rescuer = std::make_unique<LeaseRescuer>(*s.store, s.clock, c.max_retries, rescue_every);
+  s.horizon = std::make_unique<HorizonExtender>(*s.store, *s.calendars, s.clock,
+                                                c.horizon_months, std::chrono::minutes(1));
+  auto wake = [&s] {
+    if (s.scheduler) s.scheduler->wake();
+    if (s.retrier) s.retrier->wake();
+  };
+  s.transfers->on_jobs_ready(wake);
+  s.jobs_due = s.store->subscribe_jobs_due(wake);
+  s.drain_deadline = s.processor->lease();
+  for (JobProducer* p : {s.scheduler.get(), s.retrier.get()}) {
+    if (p) p->start();
+  }
+  s.rescuer->start();
+  s.horizon->start();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Application>> Application::start(Config config) {
+  std::unique_ptr<Application> app(new Application());
+  Impl& s = *app->impl_;
+  s.config = std::move(config);
+  const Config& c = s.config;
+
+  auto store = open_store(c.database_url);
+  if (!store) return std::unexpected(store.error().context("opening the database"));
+  s.store = std::move(*store);
+  if (auto m = s.store->migrate(); !m) {
+    return std::unexpected(m.error().context("migrating the database"));
+  }
+
+  auto providers = ProviderRegistry::from_config(c);
+  if (!providers) return std::unexpected(providers.error().context("configuring providers"));
+  s.providers = std::move(*providers);
+
+  auto calendars = CalendarSet::make(c.calendars);
+  if (!calendars) return std::unexpected(calendars.error().context("loading calendars"));
+  s.calendars.emplace(std::move(*calendars));
+
+  // Database work of the handlers and the processor runs here, never on the IO threads.
+  const int pool_size = std::clamp(c.concurrency / 4, 8, 32);
+  s.blocking_pool = std::make_unique<boost::asio::thread_pool>(pool_size);
+  Executor blocking = [pool = s.blocking_pool.get()](Task task) {
+    boost::asio::post(*pool, std::move(task));
+  };
+
+  std::chrono::milliseconds longest_timeout{0};
+  for (const auto& [name, p] : c.providers) longest_timeout = std::max(longest_timeout, p.timeout);
+  ProcessorOptions options;
+  options.retry = RetryPolicy{c.max_retries, c.retry_backoff};
+  options.horizon_months = c.horizon_months;
+  options.lease = lease_for(longest_timeout);
+  s.processor = std::make_unique<JobProcessor>(*s.store, *s.providers, *s.calendars, s.clock,
+                                               blocking, options);
+  s.transfers = std::make_unique<TransferService>(*s.store, *s.providers, *s.calendars, s.clock,
+                                                  c.horizon_months);
+
+  start_loops(s);
+
+  auto backups = backup::BackupService::open(c, s.clock);
+  if (!backups) return std::unexpected(backups.error().context("configuring backups"));
+  s.backups = std::move(*backups);
+  if (c.backup_enabled) {
+    auto cron = s.backups->make_cron();
+    if (!cron) return std::unexpected(cron.error().context("configuring the backup cron"));
+    s.backup_cron = std::move(*cron);
+    s.backup_cron->start();
+  }
+
+  s.api = std::make_unique<http::Api>(
+      http::ApiDependencies{*s.store, *s.processor, *s.transfers, s.clock, blocking, c.api_token,
+                            s.backups.get()});
+  http::ServerOptions server_options;
+  server_options.host = c.listen_host;
+  server_options.port = c.listen_port;
+  s.server = std::make_unique<http::Server>(server_options, s.api->handler());
+  if (auto r = s.server->start(); !r) return std::unexpected(r.error());
+
+  log::info("listening", {{"host", s.server->host()},
+                          {"port", static_cast<int>(s.server->port())},
+                          {"database", s.store->backend()},
+                          {"auth", c.api_token.has_value()}});
+  return app;
+}
+
+std::string Application::host() const {
+  return impl_->server ? impl_->server->host() : std::string();
+}
+
+uint16_t Application::port() const { return impl_->server ? impl_->server->port() : 0; }
+
+void Application::stop(std::chrono::milliseconds deadline) {
+  Impl& s = *impl_;
+  if (s.stopped) return;
+  s.stopped = true;
+  // No new claims, then no new requests; jobs already at the bank are seen through (their
+  // outcome written) within the lease, after which another instance could take them anyway.
+  s.jobs_due.reset();
+  for (JobProducer* p : {s.scheduler.get(), s.retrier.get()}) {
+    if (p) p->stop();
+  }
+  if (s.server) s.server->stop(deadline);
+  if (s.in_flight && !s.in_flight->drain(s.drain_deadline)) {
+    log::warn("jobs still in flight at shutdown; their leases will expire and they will be retried",
+              {{"jobs", s.in_flight->in_flight()}});
+  }
+  if (s.backup_cron) s.backup_cron->stop();
+  if (s.rescuer) s.rescuer->stop();
+  if (s.horizon) s.horizon->stop();
+  if (s.blocking_pool) s.blocking_pool->join();
+}
+
+}  // namespace rtjobs

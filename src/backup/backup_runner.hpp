@@ -1,0 +1,86 @@
+// BackupRunner: one backup-and-delete run by the seed's rules (SPEC section 6; the rules
+// themselves are in backup_rules.hpp).
+//
+// 1. Take the run lock (another run anywhere: kConflict, reason "backup_in_progress").
+// 2. No saved timestamp: this is the first run. Otherwise, unless forced, SKIPPED when fewer
+//    than RT_MONTHLY_BACKUP months passed since it.
+// 3. Stream the eligible rows from one database snapshot into one CSV object per table (a table
+//    without rows gets no object), spooling each exported row's identity (job: id and
+//    updated_at; provider status: id and job_id) to an unlinked temporary file, so memory does
+//    not grow with the row count.
+// 4. Verify every object (object_store.hpp). Until here nothing was deleted.
+// 5. Delete exactly the spooled rows, in batches of one transaction each (provider statuses of
+//    a batch's jobs first, then the jobs; backup_store.hpp says which rows are kept because they
+//    changed since the export).
+// 6. Record the backup row (saves the timestamp): on the first run always, later runs only when
+//    something was backed up.
+//
+// Crash safety: a failure or kill before 5 deletes nothing (a half-written object is never
+// visible: temp file / unfinished multipart). A kill during 5 leaves the batches not yet
+// deleted in the database; they are in the verified object and the next run exports them again
+// into its own object. So the same row may sit in two objects; restore skips rows already
+// present, so restoring both is harmless. A kill between 5 and 6 leaves the timestamp unsaved;
+// the next due run backs up whatever is eligible then and saves it.
+//
+// Thread-safety: run() may be called from any thread; the run lock serialises runs.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "backup/backup_rules.hpp"
+#include "backup/object_store.hpp"
+#include "core/clock.hpp"
+#include "core/error.hpp"
+#include "store/backup_store.hpp"
+
+namespace rtjobs::backup {
+
+enum class BackupOutcome { kSkipped, kNothingToBackUp, kBackedUp };
+std::string_view to_string(BackupOutcome outcome);
+
+struct BackupObject {
+  std::string table;
+  std::string url;
+  int64_t rows = 0;
+  int64_t bytes = 0;
+  std::string sha256;
+  std::string etag;
+};
+
+struct BackupResult {
+  BackupOutcome outcome = BackupOutcome::kSkipped;
+  bool timestamp_saved = false;
+  int64_t job_rows = 0;  // rows written to the objects
+  int64_t provider_status_rows = 0;
+  std::vector<BackupObject> objects;
+  int64_t deleted_job_rows = 0;  // fewer than job_rows only when rows changed since the export
+  int64_t deleted_provider_status_rows = 0;
+  Timestamp run_at{};
+  std::optional<Date> cutoff;  // absent when SKIPPED
+};
+
+struct BackupRunnerOptions {
+  BackupPolicy policy;
+  size_t delete_batch = 1000;  // jobs per deletion transaction
+};
+
+class BackupRunner {
+ public:
+  BackupRunner(BackupStore& store, ObjectStore& objects, const Clock& clock,
+               BackupRunnerOptions options)
+      : store_(store), objects_(objects), clock_(clock), options_(options) {}
+
+  Result<BackupResult> run(bool force);
+
+ private:
+  Result<BackupResult> run_locked(bool force);
+
+  BackupStore& store_;
+  ObjectStore& objects_;
+  const Clock& clock_;
+  const BackupRunnerOptions options_;
+};
+
+}  // namespace rtjobs::backup

@@ -1,0 +1,50 @@
+// The two tables a backup holds, column by column, and the mapping between a database row, a
+// CSV record and a restore row. Each column has a kind, so values are written in one canonical
+// text whichever database printed them (PostgreSQL's "2026-11-28 00:00:00+00" and SQLite's
+// "2026-11-28T00:00:00.000Z" both become "2026-11-28T00:00:00.000Z"): the CSV bytes are the
+// same from both backends. Stateless and thread-safe.
+#pragma once
+
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "backup/csv.hpp"
+#include "core/error.hpp"
+#include "store/backup_store.hpp"
+#include "store/record_codec.hpp"
+
+namespace rtjobs::backup {
+
+enum class ColumnKind { kText, kInteger, kTimestamp, kDate };
+
+struct Column {
+  std::string_view name;
+  ColumnKind kind;
+};
+
+struct TableSpec {
+  BackupTable table;
+  std::string_view name;
+  std::span<const Column> columns;  // in the table's column order
+};
+
+const TableSpec& table_spec(BackupTable table);
+
+// The header record's columns in order; the table whose columns they are, if any.
+std::optional<BackupTable> table_for_header(const csv::Record& header);
+
+// Appends the header row of `spec` (CRLF-terminated).
+void append_header(const TableSpec& spec, std::string& out);
+
+// Appends one database row as a CSV record, each value in its canonical form. A value that does
+// not parse as its column's kind is kInternal (the database holds something it should not).
+Result<void> append_row(const TableSpec& spec, const store_detail::RowView& row, std::string& out);
+
+// A CSV record as parameters for an insert; values are checked against their kinds
+// (kInvalidArgument naming the column).
+Result<BackupStore::Row> restore_row(const TableSpec& spec, const csv::Record& record);
+
+}  // namespace rtjobs::backup

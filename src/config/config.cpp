@@ -1,0 +1,445 @@
+// Loading order: defaults, then the TOML file (RT_CONFIG or --config), then the environment.
+// Every value, wherever it came from, goes through the same validator, so an error always names
+// the environment variable of the setting, whichever source supplied the bad value.
+#include "config/config.hpp"
+
+#include <arpa/inet.h>
+
+#include <toml++/toml.h>
+#include <charconv>
+#include <cstdlib>
+#include <sstream>
+#include <string_view>
+#include <vector>
+
+namespace rtjobs {
+namespace {
+
+// One scalar setting: its environment variable, its TOML key, and where it goes.
+struct Setting {
+  std::string_view env;
+  std::string_view key;
+  std::function<Result<void>(Config&, const std::string&)> apply;
+};
+
+std::string quoted(std::string_view s) { return "'" + std::string(s) + "'"; }
+
+// Hides the user-info of a URL (postgresql://user:password@host/db) before it goes in a message.
+std::string redact_url(std::string_view url) {
+  auto scheme_end = url.find("://");
+  if (scheme_end == std::string_view::npos) return std::string(url);
+  auto at = url.find('@', scheme_end + 3);
+  if (at == std::string_view::npos) return std::string(url);
+  return std::string(url.substr(0, scheme_end + 3)) + "***" + std::string(url.substr(at));
+}
+
+std::optional<long long> parse_int(std::string_view s) {
+  long long v = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || end != s.data() + s.size() || s.empty()) return std::nullopt;
+  return v;
+}
+
+auto int_setting(std::string_view env, long long lo, long long hi,
+                 std::function<void(Config&, long long)> set) {
+  return [env, lo, hi, set](Config& c, const std::string& raw) -> Result<void> {
+    auto v = parse_int(raw);
+    if (!v || *v < lo || *v > hi) {
+      return invalid(std::string(env), std::string(env) + " must be an integer between " +
+                                           std::to_string(lo) + " and " + std::to_string(hi) +
+                                           ", got " + quoted(raw));
+    }
+    set(c, *v);
+    return {};
+  };
+}
+
+auto bool_setting(std::string_view env, bool Config::*member) {
+  return [env, member](Config& c, const std::string& raw) -> Result<void> {
+    if (raw == "true" || raw == "1") {
+      c.*member = true;
+    } else if (raw == "false" || raw == "0") {
+      c.*member = false;
+    } else {
+      return invalid(std::string(env),
+                     std::string(env) + " must be true, false, 1 or 0, got " + quoted(raw));
+    }
+    return {};
+  };
+}
+
+bool is_ipv4(const std::string& s) {
+  in_addr a{};
+  return inet_pton(AF_INET, s.c_str(), &a) == 1;
+}
+
+bool is_ipv6(const std::string& s) {
+  in6_addr a{};
+  return inet_pton(AF_INET6, s.c_str(), &a) == 1;
+}
+
+Result<void> apply_listen(Config& c, const std::string& raw) {
+  auto bad = [&](std::string why) {
+    return invalid("RT_LISTEN",
+                   "RT_LISTEN must be host:port with an IPv4 address, [IPv6] or "
+                   "localhost and a port 0-65535 (" +
+                       why + "), got " + quoted(raw));
+  };
+  auto colon = raw.rfind(':');
+  if (colon == std::string::npos) return bad("missing port");
+  std::string host = raw.substr(0, colon);
+  std::string port = raw.substr(colon + 1);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+    if (!is_ipv6(host)) return bad("invalid IPv6 address");
+  } else if (host != "localhost" && !is_ipv4(host)) {
+    return bad("invalid host");
+  }
+  if (port.empty() || port.find_first_not_of("0123456789") != std::string::npos) {
+    return bad("invalid port");
+  }
+  auto p = parse_int(port);
+  if (!p || *p > 65535) return bad("port out of range");
+  c.listen_host = host;
+  c.listen_port = static_cast<uint16_t>(*p);
+  return {};
+}
+
+Result<void> apply_database_url(Config& c, const std::string& raw) {
+  for (std::string_view scheme : {"sqlite://", "postgresql://", "postgres://"}) {
+    if (raw.starts_with(scheme) && raw.size() > scheme.size()) {
+      c.database_url = raw;
+      return {};
+    }
+  }
+  return invalid("RT_DATABASE_URL",
+                 "RT_DATABASE_URL must be sqlite://PATH, postgresql://... or postgres://..., got " +
+                     quoted(redact_url(raw)));
+}
+
+Result<void> apply_backup_url(Config& c, const std::string& raw) {
+  if (raw.starts_with("s3://")) {
+    std::string_view rest = std::string_view(raw).substr(5);
+    std::string_view bucket = rest.substr(0, rest.find('/'));
+    bool ok = bucket.size() >= 3 && bucket.size() <= 63 &&
+              bucket.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789.-") ==
+                  std::string_view::npos;
+    if (ok) {
+      c.backup_url = raw;
+      return {};
+    }
+  } else if (raw.starts_with("file://") && raw.size() > 7) {
+    c.backup_url = raw;
+    return {};
+  }
+  return invalid("RT_BACKUP_URL",
+                 "RT_BACKUP_URL must be s3://bucket[/prefix] (bucket: 3-63 lower-case letters, "
+                 "digits, '.', '-') or file://DIR, got " +
+                     quoted(raw));
+}
+
+Result<void> apply_backup_schedule(Config& c, const std::string& raw) {
+  std::istringstream in(raw);
+  std::vector<std::string> fields;
+  for (std::string f; in >> f;) fields.push_back(f);
+  bool ok = fields.size() == 5;
+  for (const auto& f : fields) {
+    ok = ok && f.find_first_not_of(
+                   "0123456789*,/-?ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstu"
+                   "vwxyz") == std::string::npos;
+  }
+  if (!ok) {
+    return invalid("RT_BACKUP_SCHEDULE",
+                   "RT_BACKUP_SCHEDULE must be a cron expression of 5 fields "
+                   "(minute hour day-of-month month day-of-week), got " +
+                       quoted(raw));
+  }
+  c.backup_schedule = raw;
+  return {};
+}
+
+Result<void> apply_non_empty(std::string_view env, std::string& out, const std::string& raw) {
+  if (raw.empty() || raw.find_first_of(" \t\r\n") != std::string::npos) {
+    return invalid(std::string(env), std::string(env) +
+                                         " must be a non-empty value without "
+                                         "spaces, got " +
+                                         quoted(raw));
+  }
+  out = raw;
+  return {};
+}
+
+std::vector<Setting> settings() {
+  return {
+      {"RT_DATABASE_URL", "database_url", apply_database_url},
+      {"RT_LISTEN", "listen", apply_listen},
+      {"RT_API_TOKEN", "api_token",
+       [](Config& c, const std::string& raw) -> Result<void> {
+         // An empty token means "no token" (then only loopback is allowed); a token is never
+         // echoed in a message.
+         if (raw.empty()) {
+           c.api_token.reset();
+           return {};
+         }
+         if (raw.find_first_of(" \t\r\n") != std::string::npos) {
+           return invalid("RT_API_TOKEN", "RT_API_TOKEN must not contain whitespace");
+         }
+         c.api_token = raw;
+         return {};
+       }},
+      {"RT_MAX_RETRIES", "max_retries",
+       int_setting("RT_MAX_RETRIES", 0, 100,
+                   [](Config& c, long long v) { c.max_retries = static_cast<int>(v); })},
+      {"RT_RETRY_BACKOFF", "retry_backoff",
+       int_setting("RT_RETRY_BACKOFF", 0, 86400,
+                   [](Config& c, long long v) { c.retry_backoff = std::chrono::seconds(v); })},
+      {"RT_CONCURRENCY", "concurrency",
+       int_setting("RT_CONCURRENCY", 1, 10000,
+                   [](Config& c, long long v) { c.concurrency = static_cast<int>(v); })},
+      {"RT_HORIZON_MONTHS", "horizon_months",
+       int_setting("RT_HORIZON_MONTHS", 1, 120,
+                   [](Config& c, long long v) { c.horizon_months = static_cast<int>(v); })},
+      {"RT_MONTHLY_BACKUP", "monthly_backup",
+       int_setting("RT_MONTHLY_BACKUP", 1, 120,
+                   [](Config& c, long long v) { c.monthly_backup = static_cast<int>(v); })},
+      {"RT_BACKUP_BEFORE_MONTHS", "backup_before_months",
+       int_setting("RT_BACKUP_BEFORE_MONTHS", 0, 1200,
+                   [](Config& c, long long v) { c.backup_before_months = static_cast<int>(v); })},
+      {"RT_BACKUP_SCHEDULE", "backup_schedule", apply_backup_schedule},
+      {"RT_BACKUP_TIMEZONE", "backup_timezone",
+       [](Config& c, const std::string& raw) {
+         return apply_non_empty("RT_BACKUP_TIMEZONE", c.backup_timezone, raw);
+       }},
+      {"RT_BACKUP_URL", "backup_url", apply_backup_url},
+      {"RT_S3_ENDPOINT", "s3_endpoint",
+       [](Config& c, const std::string& raw) -> Result<void> {
+         if (raw.empty()) return {};
+         if (!raw.starts_with("http://") && !raw.starts_with("https://")) {
+           return invalid(
+               "RT_S3_ENDPOINT",
+               "RT_S3_ENDPOINT must be an http:// or https:// URL, got " + quoted(redact_url(raw)));
+         }
+         c.s3_endpoint = raw;
+         return {};
+       }},
+      {"RT_S3_REGION", "s3_region",
+       [](Config& c, const std::string& raw) -> Result<void> {
+         if (raw.empty()) return {};
+         std::string v;
+         if (auto r = apply_non_empty("RT_S3_REGION", v, raw); !r) return r;
+         c.s3_region = v;
+         return {};
+       }},
+      {"RT_SCHEDULER_ENABLED", "scheduler_enabled",
+       bool_setting("RT_SCHEDULER_ENABLED", &Config::scheduler_enabled)},
+      {"RT_RETRIES_ENABLED", "retries_enabled",
+       bool_setting("RT_RETRIES_ENABLED", &Config::retries_enabled)},
+      {"RT_BACKUP_ENABLED", "backup_enabled",
+       bool_setting("RT_BACKUP_ENABLED", &Config::backup_enabled)},
+      {"RT_LOG_LEVEL", "log_level",
+       [](Config& c, const std::string& raw) -> Result<void> {
+         for (std::string_view l : {"debug", "info", "warn", "error"}) {
+           if (raw == l) {
+             c.log_level = raw;
+             return {};
+           }
+         }
+         return invalid("RT_LOG_LEVEL",
+                        "RT_LOG_LEVEL must be debug, info, warn or error, got " + quoted(raw));
+       }},
+  };
+}
+
+// The text of a TOML scalar, as the environment would spell it.
+std::optional<std::string> scalar_text(const toml::node& node) {
+  if (auto s = node.as_string()) return s->get();
+  if (auto i = node.as_integer()) return std::to_string(i->get());
+  if (auto b = node.as_boolean()) return b->get() ? "true" : "false";
+  if (auto f = node.as_floating_point()) {
+    std::ostringstream out;
+    out << f->get();
+    return out.str();
+  }
+  return std::nullopt;
+}
+
+Result<std::string> string_key(const toml::table& t, std::string_view key,
+                               const std::string& field) {
+  const toml::node* n = t.get(key);
+  if (!n) return std::string();
+  if (auto s = n->as_string()) return s->get();
+  return invalid(field, field + " must be a string");
+}
+
+bool is_name(std::string_view s) {
+  return !s.empty() &&
+         s.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") ==
+             std::string_view::npos;
+}
+
+Result<ProviderConfig> parse_provider(const std::string& name, const toml::node& node,
+                                      const EnvLookup& env) {
+  const std::string prefix = "providers." + name;
+  if (!is_name(name)) {
+    return invalid(prefix, "provider names are letters, digits, '_' and '-', got " + quoted(name));
+  }
+  const toml::table* t = node.as_table();
+  if (!t) return invalid(prefix, prefix + " must be a table");
+  for (auto&& [k, v] : *t) {
+    std::string_view key = k.str();
+    if (key != "type" && key != "base_url" && key != "token_env" && key != "timeout_ms") {
+      return invalid(prefix + "." + std::string(key),
+                     "unknown key " + quoted(key) + " in [" + prefix +
+                         "] (known: type, base_url, token_env, timeout_ms)");
+    }
+  }
+  ProviderConfig p;
+  p.name = name;
+  auto type = string_key(*t, "type", prefix + ".type");
+  if (!type) return std::unexpected(type.error());
+  p.type = *type;
+  if (p.type != "http" && p.type != "sandbox") {
+    return invalid(prefix + ".type",
+                   prefix + ".type must be \"http\" or \"sandbox\", got " + quoted(p.type));
+  }
+  auto base_url = string_key(*t, "base_url", prefix + ".base_url");
+  if (!base_url) return std::unexpected(base_url.error());
+  p.base_url = *base_url;
+  auto token_env = string_key(*t, "token_env", prefix + ".token_env");
+  if (!token_env) return std::unexpected(token_env.error());
+  p.token_env = *token_env;
+  if (const toml::node* n = t->get("timeout_ms")) {
+    auto i = n->as_integer();
+    if (!i || i->get() < 1 || i->get() > 600000) {
+      return invalid(prefix + ".timeout_ms",
+                     prefix + ".timeout_ms must be an integer between 1 and 600000");
+    }
+    p.timeout = std::chrono::milliseconds(i->get());
+  }
+  if (p.type == "http") {
+    if (!p.base_url.starts_with("http://") && !p.base_url.starts_with("https://")) {
+      return invalid(prefix + ".base_url",
+                     prefix + ".base_url must be an http:// or https:// URL, got " +
+                         quoted(redact_url(p.base_url)));
+    }
+  }
+  if (!p.token_env.empty()) {
+    auto token = env(p.token_env);
+    if (!token || token->empty()) {
+      return invalid(prefix + ".token_env", prefix + ".token_env names the environment variable " +
+                                                p.token_env + ", which is not set");
+    }
+    p.token = *token;
+  }
+  return p;
+}
+
+Result<void> apply_file(Config& c, const std::string& path, const EnvLookup& env,
+                        std::map<std::string, std::string>& raw) {
+  toml::table doc;
+  try {
+    doc = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    std::ostringstream msg;
+    msg << "cannot load configuration file " << quoted(path) << ": " << e.description();
+    if (e.source().begin) msg << " (line " << e.source().begin.line << ")";
+    return invalid("RT_CONFIG", msg.str());
+  }
+  std::map<std::string_view, std::string_view> env_of;
+  for (const Setting& s : settings()) env_of[s.key] = s.env;
+  for (auto&& [k, v] : doc) {
+    std::string key(k.str());
+    if (key == "providers") {
+      const toml::table* t = v.as_table();
+      if (!t) return invalid("providers", "providers must be a table of [providers.NAME] tables");
+      for (auto&& [name, node] : *t) {
+        auto p = parse_provider(std::string(name.str()), node, env);
+        if (!p) return std::unexpected(p.error());
+        c.providers[p->name] = std::move(*p);
+      }
+    } else if (key == "calendars") {
+      const toml::table* t = v.as_table();
+      if (!t) return invalid("calendars", "calendars must be a table of NAME = \"path\"");
+      for (auto&& [name, node] : *t) {
+        std::string n(name.str());
+        std::string field = "calendars." + n;
+        if (!is_name(n)) return invalid(field, "calendar names are letters, digits, '_' and '-'");
+        if (n == "WEEKENDS" || n == "US_FEDERAL_RESERVE") {
+          return invalid(field, n + " is a built-in calendar and cannot be redefined");
+        }
+        auto s = node.as_string();
+        if (!s || s->get().empty()) return invalid(field, field + " must be a file path");
+        c.calendars[n] = s->get();
+      }
+    } else if (auto it = env_of.find(key); it != env_of.end()) {
+      auto text = scalar_text(v);
+      if (!text) {
+        return invalid(std::string(it->second), std::string(it->second) + " (key " + key + " in " +
+                                                    quoted(path) +
+                                                    ") must be a string, integer or boolean");
+      }
+      raw[std::string(it->second)] = *text;
+    } else {
+      return invalid(key, "unknown key " + quoted(key) + " in configuration file " + quoted(path));
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+EnvLookup process_env() {
+  return [](const std::string& name) -> std::optional<std::string> {
+    const char* v = std::getenv(name.c_str());
+    if (!v) return std::nullopt;
+    return std::string(v);
+  };
+}
+
+Result<Config> load_config(const std::optional<std::string>& config_file, const EnvLookup& env) {
+  Config c;
+  ProviderConfig sandbox;
+  sandbox.name = "sandbox";
+  sandbox.type = "sandbox";
+  sandbox.timeout = std::chrono::milliseconds(1000);  // answers inline; keeps leases short
+  c.providers["sandbox"] = sandbox;
+
+  // Raw values by environment variable name: the file's first, then the environment's.
+  std::map<std::string, std::string> raw;
+  std::optional<std::string> path = config_file;
+  if (!path) path = env("RT_CONFIG");
+  if (path && path->empty()) {
+    return invalid("RT_CONFIG", "RT_CONFIG must name a TOML configuration file");
+  }
+  if (path) {
+    if (auto r = apply_file(c, *path, env, raw); !r) return std::unexpected(r.error());
+  }
+  const auto all = settings();
+  for (const Setting& s : all) {
+    if (auto v = env(std::string(s.env))) raw[std::string(s.env)] = *v;
+  }
+  for (const Setting& s : all) {
+    auto it = raw.find(std::string(s.env));
+    if (it == raw.end()) continue;
+    if (auto r = s.apply(c, it->second); !r) return std::unexpected(r.error());
+  }
+  return c;
+}
+
+bool is_loopback_host(const std::string& host) {
+  std::string h = host;
+  if (h.size() >= 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
+  if (h == "localhost") return true;
+  in_addr a4{};
+  if (inet_pton(AF_INET, h.c_str(), &a4) == 1) {
+    return (ntohl(a4.s_addr) >> 24) == 127;
+  }
+  in6_addr a6{};
+  if (inet_pton(AF_INET6, h.c_str(), &a6) == 1) {
+    if (IN6_IS_ADDR_LOOPBACK(&a6)) return true;
+    if (IN6_IS_ADDR_V4MAPPED(&a6)) return a6.s6_addr[12] == 127;
+  }
+  return false;
+}
+
+}  // namespace rtjobs

@@ -1,0 +1,232 @@
+#include "config/config.hpp"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <map>
+
+namespace rtjobs {
+namespace {
+
+EnvLookup env_of(std::map<std::string, std::string> vars) {
+  return [vars](const std::string& name) -> std::optional<std::string> {
+    auto it = vars.find(name);
+    if (it == vars.end()) return std::nullopt;
+    return it->second;
+  };
+}
+
+class TempFile {
+ public:
+  explicit TempFile(const std::string& text) {
+    char name[] = "/tmp/rtjobs_config_testXXXXXX";
+    int fd = mkstemp(name);
+    ::close(fd);
+    path_ = name;
+    std::ofstream(path_) << text;
+  }
+  ~TempFile() { std::remove(path_.c_str()); }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+TEST(Config, Defaults) {
+  auto c = load_config(std::nullopt, env_of({}));
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->database_url, "sqlite://rtjobs.db");
+  EXPECT_EQ(c->listen_host, "127.0.0.1");
+  EXPECT_EQ(c->listen_port, 8080);
+  EXPECT_FALSE(c->api_token);
+  EXPECT_EQ(c->max_retries, 3);
+  EXPECT_EQ(c->retry_backoff, std::chrono::seconds(60));
+  EXPECT_EQ(c->concurrency, 64);
+  EXPECT_EQ(c->horizon_months, 2);
+  EXPECT_EQ(c->backup_schedule, "0 0 * * *");
+  EXPECT_EQ(c->backup_url, "file://./backups");
+  EXPECT_TRUE(c->scheduler_enabled);
+  ASSERT_EQ(c->providers.count("sandbox"), 1u);
+  EXPECT_EQ(c->providers.at("sandbox").type, "sandbox");
+}
+
+TEST(Config, EnvironmentWinsOverFile) {
+  TempFile f("max_retries = 5\nconcurrency = 7\nlisten = \"0.0.0.0:9000\"\n");
+  auto c = load_config(f.path(), env_of({{"RT_MAX_RETRIES", "9"}}));
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->max_retries, 9);
+  EXPECT_EQ(c->concurrency, 7);
+  EXPECT_EQ(c->listen_host, "0.0.0.0");
+  EXPECT_EQ(c->listen_port, 9000);
+}
+
+TEST(Config, RtConfigNamesTheFile) {
+  TempFile f("horizon_months = 4\n");
+  auto c = load_config(std::nullopt, env_of({{"RT_CONFIG", f.path()}}));
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->horizon_months, 4);
+}
+
+TEST(Config, MissingOrBrokenFileNamesRtConfig) {
+  auto c = load_config("/nonexistent/rtjobs.toml", env_of({}));
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().field, "RT_CONFIG");
+  TempFile f("max_retries = = 3\n");
+  c = load_config(f.path(), env_of({}));
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().field, "RT_CONFIG");
+}
+
+TEST(Config, UnknownKeysAreNamed) {
+  TempFile f("max_retry = 3\n");
+  auto c = load_config(f.path(), env_of({}));
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().field, "max_retry");
+  TempFile g("[providers.bank]\ntype = \"http\"\nbase_url = \"http://x\"\nretries = 3\n");
+  c = load_config(g.path(), env_of({}));
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().field, "providers.bank.retries");
+}
+
+struct BadValue {
+  std::string env;
+  std::string value;
+};
+
+class InvalidSetting : public testing::TestWithParam<BadValue> {};
+
+TEST_P(InvalidSetting, ErrorNamesTheSetting) {
+  const BadValue& b = GetParam();
+  auto c = load_config(std::nullopt, env_of({{b.env, b.value}}));
+  ASSERT_FALSE(c) << b.env << "=" << b.value;
+  EXPECT_EQ(c.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(c.error().field, b.env);
+  EXPECT_NE(c.error().message.find(b.env), std::string::npos) << c.error().message;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    AllSettings, InvalidSetting,
+    testing::Values(
+        BadValue{"RT_DATABASE_URL", "bogus://x"}, BadValue{"RT_DATABASE_URL", "sqlite://"},
+        BadValue{"RT_LISTEN", "8080"}, BadValue{"RT_LISTEN", "example.com:80"},
+        BadValue{"RT_LISTEN", "127.0.0.1:65536"}, BadValue{"RT_LISTEN", "1.2.3:80"},
+        BadValue{"RT_LISTEN", "[zz]:80"}, BadValue{"RT_LISTEN", "127.0.0.1:-1"},
+        BadValue{"RT_MAX_RETRIES", "abc"}, BadValue{"RT_MAX_RETRIES", "101"},
+        BadValue{"RT_MAX_RETRIES", "-1"}, BadValue{"RT_MAX_RETRIES", "3.5"},
+        BadValue{"RT_RETRY_BACKOFF", "86401"}, BadValue{"RT_CONCURRENCY", "0"},
+        BadValue{"RT_HORIZON_MONTHS", "0"}, BadValue{"RT_HORIZON_MONTHS", "121"},
+        BadValue{"RT_MONTHLY_BACKUP", "0"}, BadValue{"RT_BACKUP_BEFORE_MONTHS", "1201"},
+        BadValue{"RT_BACKUP_SCHEDULE", "0 0 * *"}, BadValue{"RT_BACKUP_SCHEDULE", "0 0 * * * *"},
+        BadValue{"RT_BACKUP_TIMEZONE", ""}, BadValue{"RT_BACKUP_URL", "ftp://x"},
+        BadValue{"RT_BACKUP_URL", "s3://"}, BadValue{"RT_BACKUP_URL", "file://"},
+        BadValue{"RT_S3_ENDPOINT", "minio:9000"}, BadValue{"RT_SCHEDULER_ENABLED", "yes"},
+        BadValue{"RT_RETRIES_ENABLED", "2"}, BadValue{"RT_BACKUP_ENABLED", "TRUE"},
+        BadValue{"RT_LOG_LEVEL", "verbose"}, BadValue{"RT_API_TOKEN", "a b"}));
+
+TEST(Config, MessagesAreClear) {
+  auto c = load_config(std::nullopt, env_of({{"RT_MAX_RETRIES", "abc"}}));
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().message, "RT_MAX_RETRIES must be an integer between 0 and 100, got 'abc'");
+}
+
+TEST(Config, BadValueInFileNamesTheSetting) {
+  TempFile f("max_retries = 1000\n");
+  auto c = load_config(f.path(), env_of({}));
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().field, "RT_MAX_RETRIES");
+  TempFile g("scheduler_enabled = 3.5\n");
+  c = load_config(g.path(), env_of({}));
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().field, "RT_SCHEDULER_ENABLED");
+}
+
+TEST(Config, ValidValues) {
+  auto c = load_config(std::nullopt, env_of({{"RT_LISTEN", "[::1]:0"},
+                                             {"RT_DATABASE_URL", "postgres://u:p@h/db"},
+                                             {"RT_BACKUP_URL", "s3://my-bucket/some/prefix"},
+                                             {"RT_SCHEDULER_ENABLED", "0"},
+                                             {"RT_BACKUP_ENABLED", "false"},
+                                             {"RT_RETRY_BACKOFF", "0"},
+                                             {"RT_LOG_LEVEL", "debug"},
+                                             {"RT_API_TOKEN", "s3cret"}}));
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->listen_host, "::1");
+  EXPECT_EQ(c->listen_port, 0);
+  EXPECT_FALSE(c->scheduler_enabled);
+  EXPECT_FALSE(c->backup_enabled);
+  EXPECT_EQ(c->retry_backoff.count(), 0);
+  EXPECT_EQ(c->api_token, "s3cret");
+  c = load_config(std::nullopt, env_of({{"RT_LISTEN", "localhost:8081"}}));
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->listen_host, "localhost");
+}
+
+TEST(Config, PasswordsAreNotEchoed) {
+  auto c = load_config(std::nullopt, env_of({{"RT_DATABASE_URL", "mysql://user:hunter2@h/db"}}));
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().message.find("hunter2"), std::string::npos) << c.error().message;
+}
+
+TEST(Config, ProvidersAndCalendars) {
+  TempFile f(
+      "[providers.bank]\ntype = \"http\"\nbase_url = \"http://127.0.0.1:9090\"\n"
+      "token_env = \"BANK_TOKEN\"\ntimeout_ms = 2500\n"
+      "[calendars]\nLONDON = \"/etc/holidays.txt\"\n");
+  auto c = load_config(f.path(), env_of({{"BANK_TOKEN", "tok-123"}}));
+  ASSERT_TRUE(c) << c.error().message;
+  const ProviderConfig& p = c->providers.at("bank");
+  EXPECT_EQ(p.type, "http");
+  EXPECT_EQ(p.base_url, "http://127.0.0.1:9090");
+  EXPECT_EQ(p.token, "tok-123");
+  EXPECT_EQ(p.timeout, std::chrono::milliseconds(2500));
+  EXPECT_EQ(c->providers.count("sandbox"), 1u);
+  EXPECT_EQ(c->calendars.at("LONDON"), "/etc/holidays.txt");
+}
+
+TEST(Config, ProviderErrorsNameTheKeyAndHideTheToken) {
+  TempFile missing_token(
+      "[providers.bank]\ntype = \"http\"\nbase_url = \"http://x\"\ntoken_env = \"NOPE\"\n");
+  auto c = load_config(missing_token.path(), env_of({}));
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().field, "providers.bank.token_env");
+
+  TempFile bad_type("[providers.bank]\ntype = \"smtp\"\n");
+  c = load_config(bad_type.path(), env_of({}));
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().field, "providers.bank.type");
+
+  TempFile bad_url("[providers.bank]\ntype = \"http\"\nbase_url = \"x\"\ntoken_env = \"T\"\n");
+  c = load_config(bad_url.path(), env_of({{"T", "supersecret"}}));
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().field, "providers.bank.base_url");
+  EXPECT_EQ(c.error().message.find("supersecret"), std::string::npos);
+
+  TempFile bad_timeout(
+      "[providers.bank]\ntype = \"http\"\nbase_url = \"http://x\"\ntimeout_ms = 0\n");
+  c = load_config(bad_timeout.path(), env_of({}));
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().field, "providers.bank.timeout_ms");
+}
+
+TEST(Config, SandboxCanBeRedefined) {
+  TempFile f("[providers.sandbox]\ntype = \"sandbox\"\ntimeout_ms = 100\n");
+  auto c = load_config(f.path(), env_of({}));
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->providers.at("sandbox").timeout, std::chrono::milliseconds(100));
+}
+
+TEST(Config, Loopback) {
+  EXPECT_TRUE(is_loopback_host("127.0.0.1"));
+  EXPECT_TRUE(is_loopback_host("127.1.2.3"));
+  EXPECT_TRUE(is_loopback_host("localhost"));
+  EXPECT_TRUE(is_loopback_host("::1"));
+  EXPECT_TRUE(is_loopback_host("[::1]"));
+  EXPECT_FALSE(is_loopback_host("0.0.0.0"));
+  EXPECT_FALSE(is_loopback_host("::"));
+  EXPECT_FALSE(is_loopback_host("10.0.0.1"));
+}
+
+}  // namespace
+}  // namespace rtjobs

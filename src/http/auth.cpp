@@ -1,0 +1,80 @@
+#include "http/auth.hpp"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include <array>
+#include <cctype>
+
+#include "http/errors.hpp"
+
+namespace rtjobs::http {
+namespace {
+
+using Digest = std::array<unsigned char, 32>;
+
+Digest sha256(std::string_view data) {
+  Digest d{};
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), d.data(), &len, EVP_sha256(), nullptr);
+  return d;
+}
+
+Response unauthorized(std::string_view message, bool invalid_token) {
+  Response r = error_response(401, "unauthorized", message);
+  r.headers.emplace_back("WWW-Authenticate",
+                         invalid_token ? "Bearer realm=\"rtjobs\", error=\"invalid_token\""
+                                       : "Bearer realm=\"rtjobs\"");
+  return r;
+}
+
+}  // namespace
+
+bool constant_time_equals(std::string_view a, std::string_view b) {
+  Digest da = sha256(a);
+  Digest db = sha256(b);
+  return CRYPTO_memcmp(da.data(), db.data(), da.size()) == 0;
+}
+
+std::optional<std::string_view> parse_bearer(std::string_view authorization) {
+  constexpr std::string_view kScheme = "bearer";
+  if (authorization.size() <= kScheme.size()) return std::nullopt;
+  for (size_t i = 0; i < kScheme.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(authorization[i])) != kScheme[i]) {
+      return std::nullopt;
+    }
+  }
+  std::string_view rest = authorization.substr(kScheme.size());
+  if (rest.front() != ' ' && rest.front() != '\t') return std::nullopt;
+  size_t start = rest.find_first_not_of(" \t");
+  if (start == std::string_view::npos) return std::nullopt;
+  rest = rest.substr(start);
+  size_t end = rest.find_last_not_of(" \t");
+  rest = rest.substr(0, end + 1);
+  if (rest.find_first_of(" \t") != std::string_view::npos) return std::nullopt;
+  return rest;
+}
+
+std::optional<Response> Authenticator::check(const Request& request) const {
+  if (!token_) return std::nullopt;
+  auto header = request.header("authorization");
+  if (!header) return unauthorized("missing bearer token", false);
+  auto token = parse_bearer(*header);
+  if (!token) return unauthorized("malformed Authorization header; expected Bearer <token>", true);
+  if (!constant_time_equals(*token, *token_)) return unauthorized("invalid bearer token", true);
+  return std::nullopt;
+}
+
+std::string sha256_hex(std::string_view data) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  Digest d = sha256(data);
+  std::string out;
+  out.reserve(64);
+  for (unsigned char c : d) {
+    out.push_back(kHex[c >> 4]);
+    out.push_back(kHex[c & 0x0F]);
+  }
+  return out;
+}
+
+}  // namespace rtjobs::http

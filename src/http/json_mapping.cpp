@@ -1,0 +1,377 @@
+#include "http/json_mapping.hpp"
+
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "core/time_format.hpp"
+
+namespace rtjobs::http {
+namespace {
+
+using nlohmann::json;
+
+template <class T, class F>
+json optional_json(const std::optional<T>& v, F&& f) {
+  return v ? json(f(*v)) : json(nullptr);
+}
+
+json optional_json(const std::optional<std::string>& v) { return v ? json(*v) : json(nullptr); }
+
+json optional_json(const std::optional<int>& v) { return v ? json(*v) : json(nullptr); }
+
+std::string execution_time_text(int minutes) {
+  std::string out = "00:00";
+  out[0] = static_cast<char>('0' + minutes / 600);
+  out[1] = static_cast<char>('0' + (minutes / 60) % 10);
+  out[3] = static_cast<char>('0' + (minutes % 60) / 10);
+  out[4] = static_cast<char>('0' + minutes % 10);
+  return out;
+}
+
+// Reads the fields of one JSON object, each once, and rejects the ones nobody asked for.
+class ObjectReader {
+ public:
+  ObjectReader(const json& object, std::string prefix)
+      : object_(object), prefix_(std::move(prefix)) {}
+
+  std::string field(std::string_view name) const { return prefix_ + std::string(name); }
+
+  // nullptr when absent or null.
+  const json* get(std::string_view name) {
+    seen_.insert(std::string(name));
+    auto it = object_.find(std::string(name));
+    if (it == object_.end() || it->is_null()) return nullptr;
+    return &*it;
+  }
+
+  Result<std::optional<std::string>> string(std::string_view name, size_t max_len = 255) {
+    const json* v = get(name);
+    if (!v) return std::optional<std::string>();
+    if (!v->is_string()) return invalid(field(name), field(name) + " must be a string");
+    const auto& s = v->get_ref<const std::string&>();
+    if (s.size() > max_len) {
+      return invalid(field(name),
+                     field(name) + " must be at most " + std::to_string(max_len) + " characters");
+    }
+    return std::optional<std::string>(s);
+  }
+
+  Result<std::string> required_string(std::string_view name, size_t max_len = 255) {
+    auto s = string(name, max_len);
+    if (!s) return std::unexpected(s.error());
+    if (!*s || (*s)->empty()) {
+      return invalid(field(name), field(name) + " is required (a non-empty string)");
+    }
+    return **s;
+  }
+
+  Result<std::optional<int64_t>> integer(std::string_view name, int64_t lo, int64_t hi) {
+    const json* v = get(name);
+    if (!v) return std::optional<int64_t>();
+    std::string range =
+        " must be an integer between " + std::to_string(lo) + " and " + std::to_string(hi);
+    if (!v->is_number_integer()) return invalid(field(name), field(name) + range);
+    if (v->is_number_unsigned() &&
+        v->get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+      return invalid(field(name), field(name) + range);
+    }
+    int64_t i = v->get<int64_t>();
+    if (i < lo || i > hi) return invalid(field(name), field(name) + range);
+    return std::optional<int64_t>(i);
+  }
+
+  Result<void> reject_unknown() const {
+    for (auto it = object_.begin(); it != object_.end(); ++it) {
+      if (!seen_.count(it.key())) {
+        return invalid(field(it.key()), "unknown field " + field(it.key()));
+      }
+    }
+    return {};
+  }
+
+ private:
+  const json& object_;
+  std::string prefix_;
+  std::set<std::string> seen_;
+};
+
+std::optional<int> parse_hh_mm(const std::string& s) {
+  if (s.size() != 5 || s[2] != ':') return std::nullopt;
+  for (int i : {0, 1, 3, 4}) {
+    if (s[i] < '0' || s[i] > '9') return std::nullopt;
+  }
+  int h = (s[0] - '0') * 10 + (s[1] - '0');
+  int m = (s[3] - '0') * 10 + (s[4] - '0');
+  if (h > 23 || m > 59) return std::nullopt;
+  return h * 60 + m;
+}
+
+Result<Schedule> parse_schedule(const json& v) {
+  if (!v.is_object()) return invalid("schedule", "schedule must be an object");
+  ObjectReader r(v, "schedule.");
+  Schedule s;
+
+  auto frequency = r.required_string("frequency");
+  if (!frequency) return std::unexpected(frequency.error());
+  auto f = parse_frequency(*frequency);
+  if (!f) {
+    return invalid("schedule.frequency",
+                   "schedule.frequency must be DAILY, WEEKLY, MONTHLY or YEARLY");
+  }
+  s.frequency = *f;
+
+  auto interval = r.integer("interval", 1, 1000);
+  if (!interval) return std::unexpected(interval.error());
+  if (*interval) s.interval = static_cast<int>(**interval);
+
+  auto day_of_week = r.integer("day_of_week", 1, 7);
+  if (!day_of_week) return std::unexpected(day_of_week.error());
+  if (*day_of_week) {
+    if (s.frequency != Frequency::kWeekly) {
+      return invalid("schedule.day_of_week", "schedule.day_of_week applies to WEEKLY schedules");
+    }
+    s.day_of_week = static_cast<int>(**day_of_week);
+  }
+
+  auto day_of_month = r.integer("day_of_month", -5, 31);
+  if (!day_of_month) return std::unexpected(day_of_month.error());
+  if (*day_of_month) {
+    if (**day_of_month == 0) {
+      return invalid("schedule.day_of_month",
+                     "schedule.day_of_month must be 1..31, or -1..-5 counted from the month's end");
+    }
+    if (s.frequency != Frequency::kMonthly && s.frequency != Frequency::kYearly) {
+      return invalid("schedule.day_of_month",
+                     "schedule.day_of_month applies to MONTHLY and YEARLY schedules");
+    }
+    s.day_of_month = static_cast<int>(**day_of_month);
+  }
+
+  auto month = r.integer("month", 1, 12);
+  if (!month) return std::unexpected(month.error());
+  if (*month) {
+    if (s.frequency != Frequency::kYearly) {
+      return invalid("schedule.month", "schedule.month applies to YEARLY schedules");
+    }
+    s.month = static_cast<int>(**month);
+  }
+
+  auto start = r.required_string("start_date", 10);
+  if (!start) {
+    return invalid("schedule.start_date", "schedule.start_date is required (YYYY-MM-DD)");
+  }
+  auto start_date = parse_date(*start);
+  if (!start_date) {
+    return invalid("schedule.start_date", "schedule.start_date must be a date YYYY-MM-DD");
+  }
+  s.start_date = *start_date;
+
+  auto end = r.string("end_date", 10);
+  if (!end) return invalid("schedule.end_date", "schedule.end_date must be a date YYYY-MM-DD");
+  if (*end) {
+    auto end_date = parse_date(**end);
+    if (!end_date) {
+      return invalid("schedule.end_date", "schedule.end_date must be a date YYYY-MM-DD");
+    }
+    if (*end_date < s.start_date) {
+      return invalid("schedule.end_date", "schedule.end_date must not be before start_date");
+    }
+    s.end_date = *end_date;
+  }
+
+  auto count = r.integer("count", 1, 100000);
+  if (!count) return std::unexpected(count.error());
+  if (*count) s.count = static_cast<int>(**count);
+
+  auto timezone = r.string("timezone", 64);
+  if (!timezone) return std::unexpected(timezone.error());
+  if (*timezone) {
+    if ((*timezone)->empty()) {
+      return invalid("schedule.timezone", "schedule.timezone must be an IANA time zone name");
+    }
+    s.timezone = **timezone;
+  }
+
+  auto execution_time = r.string("execution_time", 5);
+  if (!execution_time) {
+    return invalid("schedule.execution_time", "schedule.execution_time must be \"HH:MM\"");
+  }
+  if (*execution_time) {
+    auto minutes = parse_hh_mm(**execution_time);
+    if (!minutes) {
+      return invalid("schedule.execution_time",
+                     "schedule.execution_time must be \"HH:MM\" (00:00 to 23:59)");
+    }
+    s.execution_minutes = *minutes;
+  }
+
+  auto business_day = r.string("business_day", 32);
+  if (!business_day) return std::unexpected(business_day.error());
+  if (*business_day) {
+    auto b = parse_business_day(**business_day);
+    if (!b) {
+      return invalid("schedule.business_day",
+                     "schedule.business_day must be NONE, FOLLOWING, PRECEDING or "
+                     "MODIFIED_FOLLOWING");
+    }
+    s.business_day = *b;
+  }
+
+  auto calendar = r.string("calendar", 64);
+  if (!calendar) return std::unexpected(calendar.error());
+  if (*calendar) {
+    if ((*calendar)->empty()) {
+      return invalid("schedule.calendar", "schedule.calendar must be a calendar name");
+    }
+    s.calendar = **calendar;
+  }
+
+  if (auto u = r.reject_unknown(); !u) return std::unexpected(u.error());
+  return s;
+}
+
+}  // namespace
+
+json to_json(const Schedule& s) {
+  auto date = [](Date d) { return format_date(d); };
+  return json{
+      {"frequency", to_string(s.frequency)},
+      {"interval", s.interval},
+      {"day_of_week", optional_json(s.day_of_week)},
+      {"day_of_month", optional_json(s.day_of_month)},
+      {"month", optional_json(s.month)},
+      {"start_date", format_date(s.start_date)},
+      {"end_date", optional_json(s.end_date, date)},
+      {"count", optional_json(s.count)},
+      {"timezone", s.timezone},
+      {"execution_time", execution_time_text(s.execution_minutes)},
+      {"business_day", to_string(s.business_day)},
+      {"calendar", s.calendar},
+  };
+}
+
+json to_json(const RecurringTransfer& t) {
+  return json{
+      {"id", t.id},
+      {"external_id", optional_json(t.external_id)},
+      {"provider", t.provider},
+      {"source_account", t.source_account},
+      {"destination_account", t.destination_account},
+      {"amount", t.amount},
+      {"currency", t.currency},
+      {"description", t.description},
+      {"schedule", to_json(t.schedule)},
+      {"status", to_string(t.status)},
+      {"idempotency_key", optional_json(t.idempotency_key)},
+      {"created_at", format_timestamp(t.created_at)},
+      {"updated_at", format_timestamp(t.updated_at)},
+  };
+}
+
+json to_json(const Job& j) {
+  auto ts = [](Timestamp t) { return format_timestamp(t); };
+  auto result = [](JobResult r) { return std::string(to_string(r)); };
+  return json{
+      {"id", j.id},
+      {"recurring_transfer_id", j.recurring_transfer_id},
+      {"sequence", j.sequence},
+      {"scheduled_for", format_date(j.scheduled_for)},
+      {"due_at", format_timestamp(j.due_at)},
+      {"status", to_string(j.status)},
+      {"result", optional_json(j.result, result)},
+      {"retries", j.retries},
+      {"next_attempt_at", optional_json(j.next_attempt_at, ts)},
+      {"provider", j.provider},
+      {"provider_reference", optional_json(j.provider_reference)},
+      {"idempotency_key", j.idempotency_key},
+      {"last_error", optional_json(j.last_error)},
+      {"lease_owner", optional_json(j.lease_owner)},
+      {"lease_expires_at", optional_json(j.lease_expires_at, ts)},
+      {"created_at", format_timestamp(j.created_at)},
+      {"updated_at", format_timestamp(j.updated_at)},
+      {"finished_at", optional_json(j.finished_at, ts)},
+  };
+}
+
+json to_json(const ProviderStatus& p) {
+  return json{
+      {"id", p.id},
+      {"job_id", p.job_id},
+      {"recurring_transfer_id", p.recurring_transfer_id},
+      {"provider", p.provider},
+      {"attempt", p.attempt},
+      {"http_status", optional_json(p.http_status)},
+      {"code", optional_json(p.code)},
+      {"message", optional_json(p.message)},
+      {"response_body", optional_json(p.response_body)},
+      {"created_at", format_timestamp(p.created_at)},
+  };
+}
+
+Result<json> parse_json_object(std::string_view body) {
+  json v = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (v.is_discarded()) return invalid("body", "the request body is not valid JSON");
+  if (!v.is_object()) return invalid("body", "the request body must be a JSON object");
+  return v;
+}
+
+Result<NewTransfer> parse_new_transfer(std::string_view body) {
+  auto doc = parse_json_object(body);
+  if (!doc) return std::unexpected(doc.error());
+  ObjectReader r(*doc, "");
+  NewTransfer t;
+
+  auto external_id = r.string("external_id");
+  if (!external_id) return std::unexpected(external_id.error());
+  t.external_id = *external_id;
+
+  auto provider = r.required_string("provider", 64);
+  if (!provider) return std::unexpected(provider.error());
+  t.provider = *provider;
+  auto source = r.required_string("source_account");
+  if (!source) return std::unexpected(source.error());
+  t.source_account = *source;
+  auto destination = r.required_string("destination_account");
+  if (!destination) return std::unexpected(destination.error());
+  t.destination_account = *destination;
+
+  const json* amount = r.get("amount");
+  if (!amount || !amount->is_number_integer() ||
+      (amount->is_number_unsigned() &&
+       amount->get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) ||
+      amount->get<int64_t>() <= 0) {
+    return invalid("amount",
+                   "amount is required: a positive integer of minor units (e.g. 5000 "
+                   "for 50.00)");
+  }
+  t.amount = amount->get<int64_t>();
+
+  auto currency = r.required_string("currency", 3);
+  bool currency_ok = currency && currency->size() == 3;
+  for (char c : currency ? *currency : std::string())
+    currency_ok = currency_ok && c >= 'A' && c <= 'Z';
+  if (!currency_ok) {
+    return invalid("currency", "currency must be an ISO 4217 code of 3 upper-case letters");
+  }
+  t.currency = *currency;
+
+  auto description = r.string("description", 1000);
+  if (!description) return std::unexpected(description.error());
+  t.description = description->value_or("");
+
+  const json* schedule = r.get("schedule");
+  if (!schedule) return invalid("schedule", "schedule is required (an object)");
+  auto s = parse_schedule(*schedule);
+  if (!s) return std::unexpected(s.error());
+  t.schedule = std::move(*s);
+
+  if (auto u = r.reject_unknown(); !u) return std::unexpected(u.error());
+  return t;
+}
+
+std::string dump(const json& value) {
+  return value.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+}  // namespace rtjobs::http

@@ -1,0 +1,197 @@
+#include "http/json_mapping.hpp"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "core/time_format.hpp"
+#include "http/errors.hpp"
+
+namespace rtjobs::http {
+namespace {
+
+using nlohmann::json;
+
+json valid_body() {
+  return json{{"external_id", "ext-1"},
+              {"provider", "sandbox"},
+              {"source_account", "acc_a"},
+              {"destination_account", "acc_b"},
+              {"amount", 5000},
+              {"currency", "USD"},
+              {"description", "rent"},
+              {"schedule",
+               {{"frequency", "MONTHLY"},
+                {"day_of_month", -1},
+                {"start_date", "2026-01-31"},
+                {"execution_time", "09:30"},
+                {"timezone", "Europe/Paris"},
+                {"business_day", "FOLLOWING"},
+                {"calendar", "US_FEDERAL_RESERVE"}}}};
+}
+
+TEST(JsonMapping, ParsesAValidTransfer) {
+  auto t = parse_new_transfer(valid_body().dump());
+  ASSERT_TRUE(t) << t.error().field << ": " << t.error().message;
+  EXPECT_EQ(t->external_id, "ext-1");
+  EXPECT_EQ(t->amount, 5000);
+  EXPECT_EQ(t->schedule.frequency, Frequency::kMonthly);
+  EXPECT_EQ(t->schedule.day_of_month, -1);
+  EXPECT_EQ(t->schedule.execution_minutes, 9 * 60 + 30);
+  EXPECT_EQ(t->schedule.business_day, BusinessDay::kFollowing);
+  EXPECT_EQ(format_date(t->schedule.start_date), "2026-01-31");
+}
+
+TEST(JsonMapping, AppliesScheduleDefaults) {
+  json body = valid_body();
+  body["schedule"] = {{"frequency", "WEEKLY"}, {"start_date", "2026-03-04"}};
+  body.erase("external_id");
+  body.erase("description");
+  auto t = parse_new_transfer(body.dump());
+  ASSERT_TRUE(t) << t.error().message;
+  EXPECT_FALSE(t->external_id);
+  EXPECT_EQ(t->description, "");
+  EXPECT_EQ(t->schedule.interval, 1);
+  EXPECT_FALSE(t->schedule.day_of_week);  // left for the schedule engine (start_date's)
+  EXPECT_FALSE(t->schedule.day_of_month);
+  EXPECT_EQ(t->schedule.timezone, "UTC");
+  EXPECT_EQ(t->schedule.execution_minutes, 0);
+  EXPECT_EQ(t->schedule.business_day, BusinessDay::kNone);
+}
+
+struct Case {
+  std::string name;
+  std::function<void(json&)> edit;
+  std::string field;
+};
+
+class RejectedBody : public testing::TestWithParam<Case> {};
+
+TEST_P(RejectedBody, NamesTheField) {
+  json body = valid_body();
+  GetParam().edit(body);
+  auto t = parse_new_transfer(body.dump());
+  ASSERT_FALSE(t) << GetParam().name;
+  EXPECT_EQ(t.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(t.error().field, GetParam().field) << t.error().message;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Strict, RejectedBody,
+    testing::Values(
+        Case{"unknown", [](json& b) { b["colour"] = "red"; }, "colour"},
+        Case{"unknown in schedule", [](json& b) { b["schedule"]["hour"] = 3; }, "schedule.hour"},
+        Case{"float amount", [](json& b) { b["amount"] = 50.5; }, "amount"},
+        Case{"integral float amount", [](json& b) { b["amount"] = 50.0; }, "amount"},
+        Case{"string amount", [](json& b) { b["amount"] = "5000"; }, "amount"},
+        Case{"zero amount", [](json& b) { b["amount"] = 0; }, "amount"},
+        Case{"negative amount", [](json& b) { b["amount"] = -1; }, "amount"},
+        Case{"huge amount", [](json& b) { b["amount"] = 18446744073709551615ull; }, "amount"},
+        Case{"missing amount", [](json& b) { b.erase("amount"); }, "amount"},
+        Case{"lower currency", [](json& b) { b["currency"] = "usd"; }, "currency"},
+        Case{"long currency", [](json& b) { b["currency"] = "USDT"; }, "currency"},
+        Case{"missing provider", [](json& b) { b.erase("provider"); }, "provider"},
+        Case{"number provider", [](json& b) { b["provider"] = 3; }, "provider"},
+        Case{"empty source", [](json& b) { b["source_account"] = ""; }, "source_account"},
+        Case{"missing schedule", [](json& b) { b.erase("schedule"); }, "schedule"},
+        Case{"schedule not object", [](json& b) { b["schedule"] = "monthly"; }, "schedule"},
+        Case{"bad frequency", [](json& b) { b["schedule"]["frequency"] = "HOURLY"; },
+             "schedule.frequency"},
+        Case{"day_of_month 32", [](json& b) { b["schedule"]["day_of_month"] = 32; },
+             "schedule.day_of_month"},
+        Case{"day_of_month 0", [](json& b) { b["schedule"]["day_of_month"] = 0; },
+             "schedule.day_of_month"},
+        Case{"day_of_month -6", [](json& b) { b["schedule"]["day_of_month"] = -6; },
+             "schedule.day_of_month"},
+        Case{"day_of_month string", [](json& b) { b["schedule"]["day_of_month"] = "1"; },
+             "schedule.day_of_month"},
+        Case{"day_of_week on monthly", [](json& b) { b["schedule"]["day_of_week"] = 1; },
+             "schedule.day_of_week"},
+        Case{"month on monthly", [](json& b) { b["schedule"]["month"] = 1; }, "schedule.month"},
+        Case{"interval 0", [](json& b) { b["schedule"]["interval"] = 0; }, "schedule.interval"},
+        Case{"bad start", [](json& b) { b["schedule"]["start_date"] = "2026-02-30"; },
+             "schedule.start_date"},
+        Case{"missing start", [](json& b) { b["schedule"].erase("start_date"); },
+             "schedule.start_date"},
+        Case{"end before start", [](json& b) { b["schedule"]["end_date"] = "2025-01-01"; },
+             "schedule.end_date"},
+        Case{"count 0", [](json& b) { b["schedule"]["count"] = 0; }, "schedule.count"},
+        Case{"execution 24:00", [](json& b) { b["schedule"]["execution_time"] = "24:00"; },
+             "schedule.execution_time"},
+        Case{"execution 9:30", [](json& b) { b["schedule"]["execution_time"] = "9:30"; },
+             "schedule.execution_time"},
+        Case{"bad business day", [](json& b) { b["schedule"]["business_day"] = "NEXT"; },
+             "schedule.business_day"}),
+    [](const testing::TestParamInfo<Case>& info) {
+      std::string n;
+      for (char c : info.param.name)
+        n.push_back(std::isalnum(static_cast<unsigned char>(c)) ? c : '_');
+      return n;
+    });
+
+TEST(JsonMapping, RejectsNonObjects) {
+  EXPECT_EQ(parse_new_transfer("not json").error().field, "body");
+  EXPECT_EQ(parse_new_transfer("[1,2]").error().field, "body");
+  EXPECT_EQ(parse_new_transfer("").error().field, "body");
+}
+
+TEST(JsonMapping, JobJsonUsesColumnNames) {
+  Job j;
+  j.id = "0190a0c0-0000-7000-8000-000000000001";
+  j.recurring_transfer_id = "0190a0c0-0000-7000-8000-000000000002";
+  j.sequence = 3;
+  j.scheduled_for = *parse_date("2026-11-30");
+  j.due_at = *parse_timestamp("2026-11-30T09:00:00.000Z");
+  j.status = JobStatus::kFinished;
+  j.result = JobResult::kSucceeded;
+  j.provider = "sandbox";
+  j.idempotency_key = "key";
+  json v = to_json(j);
+  EXPECT_EQ(v["scheduled_for"], "2026-11-30");
+  EXPECT_EQ(v["due_at"], "2026-11-30T09:00:00.000Z");
+  EXPECT_EQ(v["status"], "FINISHED");
+  EXPECT_EQ(v["result"], "SUCCEEDED");
+  EXPECT_TRUE(v["next_attempt_at"].is_null());
+  EXPECT_TRUE(v["finished_at"].is_null());
+  for (const char* k :
+       {"id", "recurring_transfer_id", "sequence", "retries", "provider", "provider_reference",
+        "idempotency_key", "last_error", "created_at", "updated_at"}) {
+    EXPECT_TRUE(v.contains(k)) << k;
+  }
+}
+
+TEST(JsonMapping, TransferJsonNestsTheSchedule) {
+  RecurringTransfer t;
+  t.id = "x";
+  t.amount = 5000;
+  t.schedule.start_date = *parse_date("2026-01-31");
+  t.schedule.execution_minutes = 9 * 60 + 5;
+  t.schedule.day_of_month = 31;
+  json v = to_json(t);
+  EXPECT_EQ(v["amount"], 5000);
+  EXPECT_EQ(v["schedule"]["execution_time"], "09:05");
+  EXPECT_EQ(v["schedule"]["start_date"], "2026-01-31");
+  EXPECT_EQ(v["schedule"]["frequency"], "MONTHLY");
+  EXPECT_EQ(v["schedule"]["day_of_month"], 31);
+  EXPECT_TRUE(v["schedule"]["end_date"].is_null());
+  EXPECT_EQ(v["status"], "ACTIVE");
+}
+
+TEST(Errors, MapsCodesToStatuses) {
+  EXPECT_EQ(http_status(ErrorCode::kInvalidArgument), 400);
+  EXPECT_EQ(http_status(ErrorCode::kNotFound), 404);
+  EXPECT_EQ(http_status(ErrorCode::kConflict), 409);
+  EXPECT_EQ(http_status(ErrorCode::kUnprocessable), 422);
+  EXPECT_EQ(http_status(ErrorCode::kUnavailable), 503);
+  EXPECT_EQ(http_status(ErrorCode::kInternal), 500);
+  Response r = error_response(Error{ErrorCode::kConflict, "busy", "", "job_in_progress"});
+  json body = json::parse(r.body);
+  EXPECT_EQ(r.status, 409);
+  EXPECT_EQ(body["error"]["code"], "job_in_progress");
+  EXPECT_FALSE(body["error"].contains("field"));
+  r = error_response(Error{ErrorCode::kInternal, "secret detail", "", ""});
+  EXPECT_EQ(r.body.find("secret detail"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace rtjobs::http

@@ -1,0 +1,57 @@
+#include "http/metrics.hpp"
+
+#include <sstream>
+
+#include "core/log.hpp"
+
+namespace rtjobs::http {
+namespace {
+
+std::string label(std::string_view v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\' || c == '"') out.push_back('\\');
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out.push_back(c);
+  }
+  return out;
+}
+
+}  // namespace
+
+void HttpMetrics::record(const std::string& method, const std::string& route, int status,
+                         std::chrono::steady_clock::duration duration) {
+  std::lock_guard lock(mutex_);
+  Series& s = series_[{method, route, status}];
+  s.count += 1;
+  s.seconds += std::chrono::duration<double>(duration).count();
+}
+
+std::string HttpMetrics::render() const {
+  std::ostringstream out;
+  out << "# HELP http_requests_total HTTP requests answered, by method, route and status.\n"
+      << "# TYPE http_requests_total counter\n";
+  std::lock_guard lock(mutex_);
+  for (const auto& [key, s] : series_) {
+    const auto& [method, route, status] = key;
+    out << "http_requests_total{method=\"" << label(method) << "\",route=\"" << label(route)
+        << "\",status=\"" << status << "\"} " << s.count << "\n";
+  }
+  out << "# HELP http_request_duration_seconds_sum Time spent answering HTTP requests.\n"
+      << "# TYPE http_request_duration_seconds_sum counter\n";
+  for (const auto& [key, s] : series_) {
+    const auto& [method, route, status] = key;
+    out << "http_request_duration_seconds_sum{method=\"" << label(method) << "\",route=\""
+        << label(route) << "\",status=\"" << status << "\"} " << s.seconds << "\n";
+  }
+  auto uptime = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_);
+  out << "# HELP process_uptime_seconds Seconds since the process started serving.\n"
+      << "# TYPE process_uptime_seconds gauge\n"
+      << "process_uptime_seconds " << uptime.count() << "\n";
+  return out.str();
+}
+
+}  // namespace rtjobs::http

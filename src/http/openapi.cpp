@@ -1,0 +1,152 @@
+// The OpenAPI 3 description of the API served at GET /openapi.json. Kept beside the routes;
+// http_unit_tests checks that it parses and lists every registered route.
+#include "http/routes.hpp"
+
+namespace rtjobs::http {
+
+std::string_view openapi_document() {
+  static constexpr std::string_view kDocument = R"json({
+  "openapi": "3.0.3",
+  "info": {
+    "title": "rtjobs",
+    "version": "1.0.0",
+    "description": "Jobs server for recurring bank transfers. Errors are {\"error\": {\"code\", \"message\", \"field\"}}."
+  },
+  "security": [{"bearer": []}],
+  "paths": {
+    "/healthz": {"get": {"summary": "Liveness", "security": [], "responses": {"200": {"description": "Alive"}}}},
+    "/readyz": {"get": {"summary": "Readiness (the database answers)", "security": [],
+      "responses": {"200": {"description": "Ready"}, "503": {"description": "Database unavailable"}}}},
+    "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "Prometheus text format",
+      "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
+    "/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3 document"}}}},
+    "/v1/jobs/{job_id}/process": {"post": {"summary": "Process one job now (the Processor Lambda's call)",
+      "parameters": [{"$ref": "#/components/parameters/JobId"}],
+      "responses": {"200": {"$ref": "#/components/responses/Job"}, "400": {"$ref": "#/components/responses/Error"},
+        "401": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"},
+        "409": {"description": "job_in_progress or job_not_due", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}}}},
+    "/v1/jobs/process": {"post": {"summary": "Process up to 100 jobs",
+      "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false,
+        "required": ["job_ids"], "properties": {"job_ids": {"type": "array", "minItems": 1, "maxItems": 100, "items": {"type": "string", "format": "uuid"}}}}}}},
+      "responses": {"200": {"description": "One result per id, in request order", "content": {"application/json": {"schema": {
+        "type": "object", "properties": {"results": {"type": "array", "items": {"type": "object", "properties": {
+          "job_id": {"type": "string"}, "http_status": {"type": "integer"}, "job": {"$ref": "#/components/schemas/Job"},
+          "error": {"$ref": "#/components/schemas/ErrorBody"}}}}}}}}},
+        "400": {"$ref": "#/components/responses/Error"}, "413": {"$ref": "#/components/responses/Error"}}}},
+    "/v1/jobs": {"get": {"summary": "List jobs",
+      "parameters": [{"name": "status", "in": "query", "schema": {"$ref": "#/components/schemas/JobStatus"}},
+        {"name": "recurring_transfer_id", "in": "query", "schema": {"type": "string", "format": "uuid"}},
+        {"$ref": "#/components/parameters/Limit"}, {"$ref": "#/components/parameters/Cursor"}],
+      "responses": {"200": {"$ref": "#/components/responses/JobPage"}, "400": {"$ref": "#/components/responses/Error"}}}},
+    "/v1/jobs/{job_id}": {"get": {"summary": "Get a job", "parameters": [{"$ref": "#/components/parameters/JobId"}],
+      "responses": {"200": {"$ref": "#/components/responses/Job"}, "404": {"$ref": "#/components/responses/Error"}}}},
+    "/v1/jobs/{job_id}/provider-statuses": {"get": {"summary": "The BaaS answers of a job that were not a success",
+      "parameters": [{"$ref": "#/components/parameters/JobId"}],
+      "responses": {"200": {"description": "Oldest first", "content": {"application/json": {"schema": {"type": "object",
+        "properties": {"data": {"type": "array", "items": {"$ref": "#/components/schemas/ProviderStatus"}}}}}}},
+        "404": {"$ref": "#/components/responses/Error"}}}},
+    "/v1/jobs/{job_id}/retry": {"post": {"summary": "FAILED -> RETRY, due now, with a fresh round of retries",
+      "parameters": [{"$ref": "#/components/parameters/JobId"}],
+      "responses": {"200": {"$ref": "#/components/responses/Job"}, "404": {"$ref": "#/components/responses/Error"},
+        "409": {"description": "job_not_failed", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}}}},
+    "/v1/recurring-transfers": {
+      "post": {"summary": "Create a recurring transfer",
+        "parameters": [{"name": "Idempotency-Key", "in": "header", "schema": {"type": "string", "maxLength": 255}}],
+        "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/NewTransfer"}}}},
+        "responses": {"201": {"$ref": "#/components/responses/Transfer"}, "200": {"$ref": "#/components/responses/Transfer"},
+          "400": {"$ref": "#/components/responses/Error"}, "413": {"$ref": "#/components/responses/Error"},
+          "422": {"$ref": "#/components/responses/Error"}}},
+      "get": {"summary": "List recurring transfers",
+        "parameters": [{"name": "status", "in": "query", "schema": {"type": "string", "enum": ["ACTIVE", "PAUSED", "CANCELLED", "COMPLETED"]}},
+          {"$ref": "#/components/parameters/Limit"}, {"$ref": "#/components/parameters/Cursor"}],
+        "responses": {"200": {"description": "A page", "content": {"application/json": {"schema": {"type": "object", "properties": {
+          "data": {"type": "array", "items": {"$ref": "#/components/schemas/Transfer"}}, "next_cursor": {"type": "string", "nullable": true}}}}}}}}},
+    "/v1/recurring-transfers/{id}": {"get": {"summary": "Get a recurring transfer",
+      "parameters": [{"$ref": "#/components/parameters/TransferId"}],
+      "responses": {"200": {"$ref": "#/components/responses/Transfer"}, "404": {"$ref": "#/components/responses/Error"}}}},
+    "/v1/recurring-transfers/{id}/pause": {"post": {"summary": "ACTIVE -> PAUSED",
+      "parameters": [{"$ref": "#/components/parameters/TransferId"}],
+      "responses": {"200": {"$ref": "#/components/responses/Transfer"}, "404": {"$ref": "#/components/responses/Error"},
+        "409": {"$ref": "#/components/responses/Error"}}}},
+    "/v1/recurring-transfers/{id}/resume": {"post": {"summary": "PAUSED -> ACTIVE",
+      "parameters": [{"$ref": "#/components/parameters/TransferId"}],
+      "responses": {"200": {"$ref": "#/components/responses/Transfer"}, "404": {"$ref": "#/components/responses/Error"},
+        "409": {"$ref": "#/components/responses/Error"}}}},
+    "/v1/recurring-transfers/{id}/cancel": {"post": {"summary": "ACTIVE or PAUSED -> CANCELLED; its pending jobs become CANCELLED",
+      "parameters": [{"$ref": "#/components/parameters/TransferId"}],
+      "responses": {"200": {"$ref": "#/components/responses/Transfer"}, "404": {"$ref": "#/components/responses/Error"},
+        "409": {"$ref": "#/components/responses/Error"}}}},
+    "/v1/recurring-transfers/{id}/jobs": {"get": {"summary": "Past and upcoming occurrences of a transfer",
+      "parameters": [{"$ref": "#/components/parameters/TransferId"}, {"name": "status", "in": "query", "schema": {"$ref": "#/components/schemas/JobStatus"}},
+        {"$ref": "#/components/parameters/Limit"}, {"$ref": "#/components/parameters/Cursor"}],
+      "responses": {"200": {"$ref": "#/components/responses/JobPage"}, "404": {"$ref": "#/components/responses/Error"}}}}
+  },
+  "components": {
+    "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+    "parameters": {
+      "JobId": {"name": "job_id", "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}},
+      "TransferId": {"name": "id", "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}},
+      "Limit": {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}},
+      "Cursor": {"name": "cursor", "in": "query", "schema": {"type": "string"}, "description": "Opaque, from next_cursor"}
+    },
+    "responses": {
+      "Error": {"description": "An error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+      "Job": {"description": "A job", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Job"}}}},
+      "Transfer": {"description": "A recurring transfer", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Transfer"}}}},
+      "JobPage": {"description": "A page of jobs", "content": {"application/json": {"schema": {"type": "object", "properties": {
+        "data": {"type": "array", "items": {"$ref": "#/components/schemas/Job"}}, "next_cursor": {"type": "string", "nullable": true}}}}}}
+    },
+    "schemas": {
+      "ErrorBody": {"type": "object", "required": ["code", "message"], "properties": {
+        "code": {"type": "string"}, "message": {"type": "string"}, "field": {"type": "string"}}},
+      "Error": {"type": "object", "required": ["error"], "properties": {"error": {"$ref": "#/components/schemas/ErrorBody"}}},
+      "JobStatus": {"type": "string", "enum": ["PENDING", "IN_FLY", "PROCESSING", "RETRY", "FINISHED", "FAILED", "SKIPPED", "CANCELLED"]},
+      "Job": {"type": "object", "properties": {
+        "id": {"type": "string", "format": "uuid"}, "recurring_transfer_id": {"type": "string", "format": "uuid"},
+        "sequence": {"type": "integer"}, "scheduled_for": {"type": "string", "format": "date"},
+        "due_at": {"type": "string", "format": "date-time"}, "status": {"$ref": "#/components/schemas/JobStatus"},
+        "result": {"type": "string", "enum": ["SUCCEEDED", "DECLINED"], "nullable": true}, "retries": {"type": "integer"},
+        "next_attempt_at": {"type": "string", "format": "date-time", "nullable": true}, "provider": {"type": "string"},
+        "provider_reference": {"type": "string", "nullable": true}, "idempotency_key": {"type": "string"},
+        "last_error": {"type": "string", "nullable": true}, "lease_owner": {"type": "string", "nullable": true},
+        "lease_expires_at": {"type": "string", "format": "date-time", "nullable": true},
+        "created_at": {"type": "string", "format": "date-time"}, "updated_at": {"type": "string", "format": "date-time"},
+        "finished_at": {"type": "string", "format": "date-time", "nullable": true}}},
+      "ProviderStatus": {"type": "object", "properties": {
+        "id": {"type": "string"}, "job_id": {"type": "string"}, "recurring_transfer_id": {"type": "string"},
+        "provider": {"type": "string"}, "attempt": {"type": "integer"}, "http_status": {"type": "integer", "nullable": true},
+        "code": {"type": "string", "nullable": true}, "message": {"type": "string", "nullable": true},
+        "response_body": {"type": "string", "nullable": true}, "created_at": {"type": "string", "format": "date-time"}}},
+      "Schedule": {"type": "object", "additionalProperties": false, "required": ["frequency", "start_date"], "properties": {
+        "frequency": {"type": "string", "enum": ["DAILY", "WEEKLY", "MONTHLY", "YEARLY"]},
+        "interval": {"type": "integer", "minimum": 1, "default": 1},
+        "day_of_week": {"type": "integer", "minimum": 1, "maximum": 7, "description": "WEEKLY; default: start_date's"},
+        "day_of_month": {"type": "integer", "minimum": -5, "maximum": 31, "description": "MONTHLY/YEARLY: 1..31 or -1..-5; default: start_date's"},
+        "month": {"type": "integer", "minimum": 1, "maximum": 12, "description": "YEARLY; default: start_date's"},
+        "start_date": {"type": "string", "format": "date"}, "end_date": {"type": "string", "format": "date", "nullable": true},
+        "count": {"type": "integer", "minimum": 1, "nullable": true}, "timezone": {"type": "string", "default": "UTC"},
+        "execution_time": {"type": "string", "pattern": "^[0-2][0-9]:[0-5][0-9]$", "default": "00:00"},
+        "business_day": {"type": "string", "enum": ["NONE", "FOLLOWING", "PRECEDING", "MODIFIED_FOLLOWING"], "default": "NONE"},
+        "calendar": {"type": "string", "default": "WEEKENDS"}}},
+      "NewTransfer": {"type": "object", "additionalProperties": false,
+        "required": ["provider", "source_account", "destination_account", "amount", "currency", "schedule"], "properties": {
+        "external_id": {"type": "string", "nullable": true}, "provider": {"type": "string"},
+        "source_account": {"type": "string"}, "destination_account": {"type": "string"},
+        "amount": {"type": "integer", "minimum": 1, "description": "Minor units"},
+        "currency": {"type": "string", "pattern": "^[A-Z]{3}$"}, "description": {"type": "string"},
+        "schedule": {"$ref": "#/components/schemas/Schedule"}}},
+      "Transfer": {"type": "object", "properties": {
+        "id": {"type": "string", "format": "uuid"}, "external_id": {"type": "string", "nullable": true},
+        "provider": {"type": "string"}, "source_account": {"type": "string"}, "destination_account": {"type": "string"},
+        "amount": {"type": "integer"}, "currency": {"type": "string"}, "description": {"type": "string"},
+        "schedule": {"$ref": "#/components/schemas/Schedule"},
+        "status": {"type": "string", "enum": ["ACTIVE", "PAUSED", "CANCELLED", "COMPLETED"]},
+        "idempotency_key": {"type": "string", "nullable": true},
+        "created_at": {"type": "string", "format": "date-time"}, "updated_at": {"type": "string", "format": "date-time"}}}
+    }
+  }
+})json";
+  return kDocument;
+}
+
+}  // namespace rtjobs::http

@@ -1,0 +1,52 @@
+// Internal to src/http: what the route files share. Each add_*_routes registers one resource's
+// handlers on the router; the helpers build JSON answers and run blocking work off the IO
+// threads. Not included outside src/http.
+#pragma once
+
+#include <functional>
+#include <initializer_list>
+#include <nlohmann/json_fwd.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/error.hpp"
+#include "http/api.hpp"
+#include "http/metrics.hpp"
+#include "http/router.hpp"
+
+namespace rtjobs::http {
+
+struct RouteContext {
+  ApiDependencies deps;
+  HttpMetrics& metrics;
+  const Router* router = nullptr;  // for /openapi.json's consistency
+};
+
+void add_health_routes(Router& router, const RouteContext& ctx);
+void add_job_routes(Router& router, const RouteContext& ctx);
+void add_transfer_routes(Router& router, const RouteContext& ctx);
+void add_backup_routes(Router& router, const RouteContext& ctx);
+
+// GET /v1/jobs, and GET /v1/recurring-transfers/{id}/jobs with `transfer_id` (blocking).
+Response list_jobs(const RouteContext& ctx, const Request& req,
+                   std::optional<std::string> transfer_id);
+
+// The OpenAPI 3 document of the API (openapi.cpp).
+std::string_view openapi_document();
+
+Response json_response(int status, const nlohmann::json& body);
+
+// Runs `work` on the blocking executor and answers with what it returns (500 if it throws).
+void run_blocking(const RouteContext& ctx, const Request& request, Respond respond,
+                  std::function<Response()> work);
+
+// 400 naming the first query parameter not in `allowed` (or given twice).
+Result<void> check_query(const Request& request, std::initializer_list<std::string_view> allowed);
+// The "limit" query parameter: 1..500, default 50.
+Result<int> parse_limit(const Request& request);
+// A path parameter that must be a UUID; 400 naming `field` otherwise.
+Result<std::string> uuid_param(const Request& request, std::string_view name,
+                               std::string_view field);
+
+}  // namespace rtjobs::http

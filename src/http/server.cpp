@@ -1,0 +1,289 @@
+#include "http/server.hpp"
+
+#include <atomic>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <future>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "core/log.hpp"
+#include "http/errors.hpp"
+
+namespace rtjobs::http {
+namespace {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = net::ip::tcp;
+
+class Session;
+
+// What sessions share with the server: the io_context (kept alive by every session, so a
+// Respond callback outliving the Server never touches a destroyed context), the handler, the
+// options and the registry of open sessions used by stop().
+struct Shared {
+  net::io_context ioc;
+  Handler handler;
+  ServerOptions options;
+  std::atomic<bool> stopping{false};
+  std::mutex mutex;
+  std::set<std::weak_ptr<Session>, std::owner_less<std::weak_ptr<Session>>> sessions;  // by mutex
+  std::atomic<size_t> count{0};
+};
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(std::shared_ptr<Shared> shared, tcp::socket socket)
+      : shared_(std::move(shared)), stream_(std::move(socket)) {
+    shared_->count.fetch_add(1);
+    beast::error_code ec;
+    auto ep = stream_.socket().remote_endpoint(ec);
+    if (!ec) remote_ = ep.address().to_string() + ":" + std::to_string(ep.port());
+  }
+  ~Session() { shared_->count.fetch_sub(1); }
+
+  void start() {
+    {
+      std::lock_guard lock(shared_->mutex);
+      shared_->sessions.insert(weak_from_this());
+    }
+    net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read(); });
+  }
+
+  // From stop(): close now when idle, or after the current answer when busy.
+  void shutdown() {
+    net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+      self->close_after_write_ = true;
+      if (self->reading_ && !(self->parser_ && self->parser_->got_some())) self->close();
+    });
+  }
+
+  void close() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+    stream_.close();
+  }
+
+ private:
+  void read() {
+    if (shared_->stopping.load()) close_after_write_ = true;
+    if (close_after_write_ && buffer_.size() == 0) return finish();
+    parser_.emplace();
+    parser_->header_limit(static_cast<uint32_t>(shared_->options.header_limit));
+    parser_->body_limit(shared_->options.body_limit);
+    stream_.expires_after(shared_->options.idle_timeout);
+    reading_ = true;
+    bhttp::async_read(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->on_read(ec); });
+  }
+
+  void on_read(beast::error_code ec) {
+    reading_ = false;
+    if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout ||
+        ec == net::error::operation_aborted || ec == net::error::connection_reset ||
+        ec == net::error::eof) {
+      return finish();
+    }
+    if (ec) {
+      Response r;
+      if (ec == bhttp::error::body_limit) {
+        r = error_response(413, "payload_too_large", "the request body exceeds 1 MiB");
+      } else if (ec == bhttp::error::header_limit) {
+        r = error_response(431, "headers_too_large", "the request headers are too large");
+      } else {
+        r = error_response(400, "bad_request", "malformed HTTP request");
+      }
+      log::info("http request rejected",
+                {{"status", r.status}, {"reason", ec.message()}, {"remote", remote_}});
+      close_after_write_ = true;
+      keep_alive_ = false;
+      version_ = 11;
+      return write(std::move(r));
+    }
+    auto message = parser_->release();
+    keep_alive_ = message.keep_alive();
+    version_ = message.version();
+    Request req;
+    req.method = std::string(message.method_string());
+    req.target = std::string(message.target());
+    req.remote = remote_;
+    for (const auto& f : message) {
+      std::string name(f.name_string());
+      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      req.headers.emplace_back(std::move(name), std::string(f.value()));
+    }
+    req.body = std::move(message.body());
+    if (!parse_target(req.target, req)) {
+      return write(error_response(400, "bad_request", "malformed request target"));
+    }
+    // The handler answers through `respond`, from any thread; the write goes back to our strand.
+    auto once = std::make_shared<std::atomic<bool>>(false);
+    Respond respond = [self = shared_from_this(), once](Response r) {
+      if (once->exchange(true)) return;
+      net::post(self->stream_.get_executor(),
+                [self, r = std::move(r)]() mutable { self->write(std::move(r)); });
+    };
+    stream_.expires_never();
+    try {
+      shared_->handler(std::move(req), respond);
+    } catch (const std::exception& e) {
+      log::error("http handler threw", {{"error", e.what()}});
+      respond(error_response(500, "internal", "internal error"));
+    }
+  }
+
+  void write(Response r) {
+    if (shared_->stopping.load()) close_after_write_ = true;
+    auto res = std::make_shared<bhttp::response<bhttp::string_body>>(
+        static_cast<bhttp::status>(r.status), version_);
+    res->set(bhttp::field::server, "rtjobs");
+    res->set(bhttp::field::content_type, r.content_type);
+    for (auto& [k, v] : r.headers) res->set(k, v);
+    res->body() = std::move(r.body);
+    res->keep_alive(keep_alive_ && !close_after_write_);
+    res->prepare_payload();
+    stream_.expires_after(shared_->options.idle_timeout);
+    bhttp::async_write(stream_, *res,
+                       [self = shared_from_this(), res](beast::error_code ec, size_t) {
+                         if (ec || !res->keep_alive()) return self->finish();
+                         self->read();
+                       });
+  }
+
+  void finish() {
+    close();
+    std::lock_guard lock(shared_->mutex);
+    shared_->sessions.erase(weak_from_this());
+  }
+
+  std::shared_ptr<Shared> shared_;  // declared first: destroyed after the stream
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  std::string remote_;
+  unsigned version_ = 11;
+  bool keep_alive_ = true;
+  bool reading_ = false;
+  bool close_after_write_ = false;
+};
+
+}  // namespace
+
+struct Server::Impl {
+  std::shared_ptr<Shared> shared = std::make_shared<Shared>();
+  std::unique_ptr<tcp::acceptor> acceptor;
+  std::vector<std::thread> threads;
+  // Keeps the IO threads running while a session waits for its handler and nothing else is
+  // pending (during a graceful stop, once the listener and idle connections are closed).
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
+  std::string host;
+  uint16_t port = 0;
+  bool stopped = false;
+
+  void accept() {
+    acceptor->async_accept(net::make_strand(shared->ioc),
+                           [this](beast::error_code ec, tcp::socket socket) {
+                             if (ec == net::error::operation_aborted || !acceptor->is_open())
+                               return;
+                             if (!ec) {
+                               std::make_shared<Session>(shared, std::move(socket))->start();
+                             } else {
+                               log::warn("http accept failed", {{"error", ec.message()}});
+                             }
+                             accept();
+                           });
+  }
+};
+
+Server::Server(ServerOptions options, Handler handler) : impl_(std::make_unique<Impl>()) {
+  impl_->shared->options = std::move(options);
+  impl_->shared->handler = std::move(handler);
+}
+
+Server::~Server() { stop(std::chrono::milliseconds(1000)); }
+
+Result<void> Server::start() {
+  auto& s = *impl_->shared;
+  std::string host = s.options.host == "localhost" ? "127.0.0.1" : s.options.host;
+  beast::error_code ec;
+  auto address = net::ip::make_address(host, ec);
+  if (ec) return fail(ErrorCode::kInvalidArgument, "invalid listen address " + host, "RT_LISTEN");
+  tcp::endpoint endpoint(address, s.options.port);
+  auto acceptor = std::make_unique<tcp::acceptor>(s.ioc);
+  std::string where = host + ":" + std::to_string(s.options.port);
+  if (acceptor->open(endpoint.protocol(), ec); ec) {
+    return fail(ErrorCode::kUnavailable, "cannot open socket for " + where + ": " + ec.message());
+  }
+  acceptor->set_option(net::socket_base::reuse_address(true), ec);
+  if (acceptor->bind(endpoint, ec); ec) {
+    return fail(ErrorCode::kUnavailable, "cannot bind " + where + ": " + ec.message(), "RT_LISTEN");
+  }
+  if (acceptor->listen(s.options.backlog, ec); ec) {
+    return fail(ErrorCode::kUnavailable, "cannot listen on " + where + ": " + ec.message());
+  }
+  auto local = acceptor->local_endpoint();
+  impl_->host = local.address().to_string();
+  impl_->port = local.port();
+  impl_->acceptor = std::move(acceptor);
+  impl_->work.emplace(s.ioc.get_executor());
+  impl_->accept();
+  for (int i = 0; i < std::max(1, s.options.io_threads); ++i) {
+    impl_->threads.emplace_back([shared = impl_->shared] { shared->ioc.run(); });
+  }
+  return {};
+}
+
+std::string Server::host() const { return impl_->host; }
+uint16_t Server::port() const { return impl_->port; }
+size_t Server::connections() const { return impl_->shared->count.load(); }
+
+void Server::stop(std::chrono::milliseconds deadline) {
+  if (impl_->stopped) return;
+  impl_->stopped = true;
+  auto shared = impl_->shared;
+  if (impl_->acceptor) {
+    shared->stopping.store(true);
+    std::promise<void> closed;
+    net::post(shared->ioc, [this, &closed] {
+      beast::error_code ec;
+      impl_->acceptor->close(ec);
+      closed.set_value();
+    });
+    if (!impl_->threads.empty()) closed.get_future().wait();
+    std::vector<std::shared_ptr<Session>> open;
+    {
+      std::lock_guard lock(shared->mutex);
+      for (const auto& w : shared->sessions) {
+        if (auto s = w.lock()) open.push_back(std::move(s));
+      }
+    }
+    for (auto& s : open) s->shutdown();
+    open.clear();
+    auto until = std::chrono::steady_clock::now() + deadline;
+    while (shared->count.load() > 0 && std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    if (shared->count.load() > 0) {
+      log::warn("http shutdown deadline reached", {{"connections", shared->count.load()}});
+    }
+  }
+  impl_->work.reset();
+  shared->ioc.stop();
+  for (auto& t : impl_->threads) t.join();
+  impl_->threads.clear();
+  impl_->acceptor.reset();
+}
+
+}  // namespace rtjobs::http

@@ -1,0 +1,114 @@
+// POST /v1/recurring-transfers, GET /v1/recurring-transfers[/{id}[/jobs]],
+// POST /v1/recurring-transfers/{id}/pause | resume | cancel.
+#include <nlohmann/json.hpp>
+
+#include "core/uuid.hpp"
+#include "http/auth.hpp"
+#include "http/errors.hpp"
+#include "http/json_mapping.hpp"
+#include "http/routes.hpp"
+#include "jobs/transfer_service.hpp"
+#include "store/store.hpp"
+
+namespace rtjobs::http {
+
+namespace {
+
+using nlohmann::json;
+
+Response create_transfer(const RouteContext& ctx, const Request& req) {
+  auto parsed = parse_new_transfer(req.body);
+  if (!parsed) return error_response(parsed.error());
+  NewTransfer t = std::move(*parsed);
+  if (auto key = req.header("idempotency-key")) {
+    if (key->empty() || key->size() > 255) {
+      return error_response(400, "invalid_argument", "Idempotency-Key must be 1 to 255 characters",
+                            "Idempotency-Key");
+    }
+    t.idempotency_key = std::string(*key);
+  }
+  t.request_hash = sha256_hex(req.body);
+  auto created = ctx.deps.transfers.create(t);
+  if (!created) return error_response(created.error(), req.request_id);
+  return json_response(created->created ? 201 : 200, to_json(created->transfer));
+}
+
+Response list_transfers(const RouteContext& ctx, const Request& req) {
+  TransferFilter filter;
+  if (auto it = req.query.find("status"); it != req.query.end()) {
+    filter.status = parse_transfer_status(it->second);
+    if (!filter.status) {
+      return error_response(400, "invalid_argument",
+                            "status must be one of ACTIVE, PAUSED, CANCELLED, COMPLETED", "status");
+    }
+  }
+  auto limit = parse_limit(req);
+  if (!limit) return error_response(limit.error());
+  filter.limit = *limit;
+  if (auto it = req.query.find("cursor"); it != req.query.end()) filter.cursor = it->second;
+  auto page = ctx.deps.store.list_transfers(filter);
+  if (!page) return error_response(page.error(), req.request_id);
+  json data = json::array();
+  for (const RecurringTransfer& t : page->data) data.push_back(to_json(t));
+  return json_response(
+      200, {{"data", std::move(data)},
+            {"next_cursor", page->next_cursor ? json(*page->next_cursor) : json(nullptr)}});
+}
+
+}  // namespace
+
+void add_transfer_routes(Router& router, const RouteContext& ctx) {
+  router.add("POST", "/v1/recurring-transfers", [ctx](Request req, Respond respond) {
+    if (auto q = check_query(req, {}); !q) return respond(error_response(q.error()));
+    run_blocking(ctx, req, respond, [ctx, req] { return create_transfer(ctx, req); });
+  });
+
+  router.add("GET", "/v1/recurring-transfers", [ctx](Request req, Respond respond) {
+    if (auto q = check_query(req, {"status", "limit", "cursor"}); !q) {
+      return respond(error_response(q.error()));
+    }
+    run_blocking(ctx, req, respond, [ctx, req] { return list_transfers(ctx, req); });
+  });
+
+  router.add("GET", "/v1/recurring-transfers/{id}", [ctx](Request req, Respond respond) {
+    auto id = uuid_param(req, "id", "id");
+    if (!id) return respond(error_response(id.error()));
+    run_blocking(ctx, req, respond, [ctx, id = *id, rid = req.request_id] {
+      auto t = ctx.deps.store.get_transfer(id);
+      if (!t) return error_response(t.error(), rid);
+      if (!*t) return error_response(404, "not_found", "no recurring transfer with this id");
+      return json_response(200, to_json(**t));
+    });
+  });
+
+  for (auto [verb, action] :
+       {std::pair{"pause", TransferAction::kPause}, std::pair{"resume", TransferAction::kResume},
+        std::pair{"cancel", TransferAction::kCancel}}) {
+    router.add("POST", std::string("/v1/recurring-transfers/{id}/") + verb,
+               [ctx, action](Request req, Respond respond) {
+                 auto id = uuid_param(req, "id", "id");
+                 if (!id) return respond(error_response(id.error()));
+                 run_blocking(ctx, req, respond, [ctx, action, id = *id, rid = req.request_id] {
+                   auto t = ctx.deps.transfers.change_status(id, action);
+                   if (!t) return error_response(t.error(), rid);
+                   return json_response(200, to_json(*t));
+                 });
+               });
+  }
+
+  router.add("GET", "/v1/recurring-transfers/{id}/jobs", [ctx](Request req, Respond respond) {
+    auto id = uuid_param(req, "id", "id");
+    if (!id) return respond(error_response(id.error()));
+    if (auto q = check_query(req, {"status", "limit", "cursor"}); !q) {
+      return respond(error_response(q.error()));
+    }
+    run_blocking(ctx, req, respond, [ctx, req, id = *id] {
+      auto t = ctx.deps.store.get_transfer(id);
+      if (!t) return error_response(t.error(), req.request_id);
+      if (!*t) return error_response(404, "not_found", "no recurring transfer with this id");
+      return list_jobs(ctx, req, id);
+    });
+  });
+}
+
+}  // namespace rtjobs::http

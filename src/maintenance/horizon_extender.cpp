@@ -1,0 +1,51 @@
+#include "maintenance/horizon_extender.hpp"
+
+#include "core/log.hpp"
+#include "jobs/occurrences.hpp"
+
+namespace rtjobs {
+namespace {
+constexpr int kPage = 200;
+}
+
+HorizonExtender::HorizonExtender(Store& store, const CalendarSet& calendars, const Clock& clock,
+                                 int horizon_months, std::chrono::milliseconds interval)
+    : store_(store),
+      calendars_(calendars),
+      clock_(clock),
+      horizon_months_(horizon_months),
+      worker_("horizon", interval, [this] {
+        auto r = extend_once();
+        return r && r->second;
+      }) {}
+
+Result<std::pair<int, bool>> HorizonExtender::extend_once() {
+  Timestamp now = clock_.now();
+  auto transfers = store_.transfers_to_extend(add_months(now, horizon_months_), kPage);
+  if (!transfers) {
+    log::error("listing transfers to extend failed", {{"error", transfers.error().message}});
+    return std::unexpected(transfers.error());
+  }
+  int created = 0;
+  for (const RecurringTransfer& transfer : *transfers) {
+    auto next = next_occurrences(transfer, calendars_, now, horizon_months_);
+    if (!next) {
+      log::error("transfer schedule unusable",
+                 {{"transfer_id", transfer.id}, {"error", next.error().message}});
+      continue;
+    }
+    Extension extension{transfer.id, now, std::move(next->jobs), next->next_due_at,
+                        next->exhausted};
+    auto written = store_.extend_transfer(extension);
+    if (!written) {
+      log::error("extending transfer failed",
+                 {{"transfer_id", transfer.id}, {"error", written.error().message}});
+      continue;
+    }
+    created += *written;
+  }
+  if (created > 0) log::info("occurrences created up to the horizon", {{"jobs", created}});
+  return std::pair{created, static_cast<int>(transfers->size()) == kPage};
+}
+
+}  // namespace rtjobs

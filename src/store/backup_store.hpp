@@ -1,0 +1,134 @@
+// BackupStore: the database side of backup-and-delete and restore (SPEC section 6), separate
+// from the main Store and opened from the same database URL on connections of its own. No SQL
+// lives outside src/store/.
+//
+// The eligible set: jobs in FINISHED, FAILED, SKIPPED or CANCELLED whose scheduled_for is
+// before `cutoff`, and every provider-status row of those jobs. export_eligible() streams both
+// from one consistent snapshot (PostgreSQL: a REPEATABLE READ read-only transaction paging by
+// key; SQLite: one read transaction with stepping statements), so memory stays flat.
+//
+// delete_backed_up() deletes exactly what was exported and nothing else: a provider-status row
+// only by its exported id, a job only if its id and updated_at still equal the exported ones,
+// it is still terminal and no provider-status row of it remains (the job's rows are locked
+// first, so a concurrent POST /retry either waits or wins). A row that changed since the export
+// stays, and the next run backs it up again.
+//
+// Thread-safety: one BackupStore is used by one backup run or restore at a time (BackupRunner
+// holds the run lock); history reads may come from any thread (they take their own connection).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/clock.hpp"
+#include "core/error.hpp"
+#include "store/record_codec.hpp"
+
+namespace rtjobs {
+
+// One row of recurring_transfer_backup.
+struct BackupRecord {
+  std::string id;
+  Timestamp backup_at{};
+  Timestamp cutoff{};  // eligible jobs were scheduled before this instant's date
+  int64_t job_rows = 0;
+  int64_t provider_status_rows = 0;
+  std::string objects;    // JSON array of object URLs
+  int64_t bytes = 0;      // over all objects
+  std::string checksums;  // JSON object: object URL -> "sha256:<hex>"
+  Timestamp created_at{};
+};
+
+enum class BackupTable { kJobs, kProviderStatuses };
+
+// The table's name as in SPEC section 1.
+std::string_view table_name(BackupTable table);
+std::optional<BackupTable> parse_backup_table(std::string_view name);
+
+// A job as exported: what its deletion must still match.
+struct ExportedJob {
+  std::string id;
+  std::string updated_at;  // as the database printed it
+};
+
+struct ExportedStatus {
+  std::string id;
+  std::string job_id;
+};
+
+// Receives exported rows; columns in the table's column order (record_codec's lists), as the
+// database prints them. Jobs come in id order; provider-status rows in (job_id, id) order.
+struct ExportSink {
+  std::function<Result<void>(const store_detail::RowView&)> job;
+  std::function<Result<void>()> jobs_done;  // after the last job, before the first status row
+  std::function<Result<void>(const store_detail::RowView&)> provider_status;
+};
+
+struct DeleteCounts {
+  int64_t jobs = 0;
+  int64_t provider_statuses = 0;
+};
+
+// Held while a backup runs; releasing it (destruction) lets the next run start.
+class BackupLock {
+ public:
+  virtual ~BackupLock() = default;
+};
+
+// Leadership of the backup cron among instances sharing the database.
+class BackupLeadership {
+ public:
+  virtual ~BackupLeadership() = default;
+  // True while this instance leads; retries taking the lead when it does not (or lost it).
+  virtual Result<bool> check() = 0;
+};
+
+class BackupStore {
+ public:
+  virtual ~BackupStore() = default;
+
+  virtual std::string_view backend() const = 0;
+
+  // The greatest backup_at, if any backup row exists.
+  virtual Result<std::optional<Timestamp>> last_backup_at() = 0;
+  // The newest `limit` rows, newest first.
+  virtual Result<std::vector<BackupRecord>> list_backups(int limit) = 0;
+  virtual Result<void> insert_backup(const BackupRecord& record) = 0;
+
+  // Streams the eligible set (see the contract above) from one snapshot.
+  virtual Result<void> export_eligible(Date cutoff, const ExportSink& sink) = 0;
+
+  // Deletes one batch in one transaction. `statuses` must hold every exported provider-status
+  // row of the jobs in `jobs` (both in export order).
+  virtual Result<DeleteCounts> delete_backed_up(const std::vector<ExportedJob>& jobs,
+                                                const std::vector<ExportedStatus>& statuses) = 0;
+
+  // Restore: inserts rows (values in the table's column order) in one transaction, skipping
+  // rows that already exist (same id, or the same unique key). Returns how many were inserted.
+  using Row = std::vector<store_detail::SqlValue>;
+  virtual Result<int64_t> insert_rows(BackupTable table, const std::vector<Row>& rows) = 0;
+
+  // The run lock: nullptr when another run (any instance) holds it.
+  virtual Result<std::unique_ptr<BackupLock>> try_lock_run() = 0;
+  // The cron's leadership, held on a connection of its own (PostgreSQL: a session advisory
+  // lock; SQLite: one instance per database file, so always the leader).
+  virtual Result<std::unique_ptr<BackupLeadership>> leadership() = 0;
+};
+
+// Opens the BackupStore of a database URL (same forms as open_store). Does not migrate.
+Result<std::unique_ptr<BackupStore>> open_backup_store(std::string_view database_url);
+
+// Shared by both implementations.
+namespace store_detail {
+extern const std::string_view kBackupColumns;  // recurring_transfer_backup, in table order
+inline constexpr std::string_view kTerminalStatuses =
+    "('FINISHED', 'FAILED', 'SKIPPED', 'CANCELLED')";
+std::vector<SqlValue> backup_record_values(const BackupRecord& record);
+Result<BackupRecord> read_backup_record(const RowView& row);
+}  // namespace store_detail
+
+}  // namespace rtjobs

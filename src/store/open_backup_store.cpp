@@ -1,0 +1,92 @@
+// open_backup_store: picks the BackupStore implementation from the database URL, and the
+// recurring_transfer_backup row mapping both implementations share.
+#include <charconv>
+
+#include "core/time_format.hpp"
+#include "store/backup_store.hpp"
+#include "store/postgres/pg_backup_store.hpp"
+#include "store/sqlite/sqlite_backup_store.hpp"
+
+namespace rtjobs {
+
+std::string_view table_name(BackupTable table) {
+  return table == BackupTable::kJobs ? "recurring_transfer_job"
+                                     : "recurring_transfer_provider_status";
+}
+
+std::optional<BackupTable> parse_backup_table(std::string_view name) {
+  if (name == "recurring_transfer_job") return BackupTable::kJobs;
+  if (name == "recurring_transfer_provider_status") return BackupTable::kProviderStatuses;
+  return std::nullopt;
+}
+
+Result<std::unique_ptr<BackupStore>> open_backup_store(std::string_view database_url) {
+  constexpr std::string_view kSqlite = "sqlite://";
+  if (database_url.starts_with(kSqlite)) {
+    std::string path(database_url.substr(kSqlite.size()));
+    if (path.empty() || path == ":memory:") {
+      return invalid("RT_DATABASE_URL", "backup and restore need an SQLite database file");
+    }
+    auto store = SqliteBackupStore::open(path);
+    if (!store) return std::unexpected(store.error().context("opening the backup store"));
+    return std::unique_ptr<BackupStore>(std::move(*store));
+  }
+  if (database_url.starts_with("postgresql://") || database_url.starts_with("postgres://")) {
+    auto store = PgBackupStore::open(std::string(database_url));
+    if (!store) return std::unexpected(store.error().context("opening the backup store"));
+    return std::unique_ptr<BackupStore>(std::move(*store));
+  }
+  return invalid("RT_DATABASE_URL", "unsupported database URL for backups");
+}
+
+namespace store_detail {
+
+const std::string_view kBackupColumns =
+    "id, backup_at, cutoff, job_rows, provider_status_rows, objects, bytes, checksums, created_at";
+
+std::vector<SqlValue> backup_record_values(const BackupRecord& r) {
+  return {r.id,
+          format_timestamp(r.backup_at),
+          format_timestamp(r.cutoff),
+          r.job_rows,
+          r.provider_status_rows,
+          r.objects,
+          r.bytes,
+          r.checksums,
+          format_timestamp(r.created_at)};
+}
+
+Result<BackupRecord> read_backup_record(const RowView& row) {
+  auto bad = [](std::string_view column) {
+    return fail(ErrorCode::kInternal,
+                "reading recurring_transfer_backup: bad " + std::string(column));
+  };
+  auto time = [&](int column) { return parse_timestamp(row.text(column).value_or("")); };
+  auto integer = [&](int column) -> std::optional<int64_t> {
+    auto text = row.text(column).value_or("");
+    int64_t v = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (ec != std::errc{} || end != text.data() + text.size()) return std::nullopt;
+    return v;
+  };
+  BackupRecord r;
+  r.id = std::string(row.text(0).value_or(""));
+  auto backup_at = time(1), cutoff = time(2), created_at = time(8);
+  if (!backup_at) return bad("backup_at");
+  if (!cutoff) return bad("cutoff");
+  if (!created_at) return bad("created_at");
+  auto jobs = integer(3), statuses = integer(4), bytes = integer(6);
+  if (!jobs || !statuses || !bytes) return bad("row counts");
+  r.backup_at = *backup_at;
+  r.cutoff = *cutoff;
+  r.created_at = *created_at;
+  r.job_rows = *jobs;
+  r.provider_status_rows = *statuses;
+  r.bytes = *bytes;
+  r.objects = std::string(row.text(5).value_or("[]"));
+  r.checksums = std::string(row.text(7).value_or("{}"));
+  return r;
+}
+
+}  // namespace store_detail
+}  // namespace rtjobs

@@ -1,0 +1,216 @@
+#include "store/sqlite/sqlite_backup_store.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <unordered_set>
+
+#include "core/time_format.hpp"
+
+namespace rtjobs {
+
+using store_detail::RowView;
+using store_detail::SqlValue;
+
+namespace {
+
+using Connection = store_detail::SqliteConnection;
+
+const std::string kTerminal(store_detail::kTerminalStatuses);
+const std::string kExportJobs = "SELECT " + std::string(store_detail::kJobColumns) +
+                                " FROM recurring_transfer_job WHERE status IN " + kTerminal +
+                                " AND scheduled_for < ?1 ORDER BY id";
+const std::string kExportStatuses =
+    "SELECT " + store_detail::qualified(store_detail::kProviderStatusColumns, "ps") +
+    " FROM recurring_transfer_provider_status ps JOIN recurring_transfer_job j"
+    " ON j.id = ps.job_id WHERE j.status IN " +
+    kTerminal + " AND j.scheduled_for < ?1 ORDER BY ps.job_id, ps.id";
+const std::string kJobUnchanged =
+    "SELECT 1 FROM recurring_transfer_job WHERE id = ?1 AND "
+    "updated_at = ?2 AND status IN " +
+    kTerminal;
+const std::string kDeleteStatus =
+    "DELETE FROM recurring_transfer_provider_status WHERE id = ?1 AND job_id = ?2";
+const std::string kDeleteJob =
+    "DELETE FROM recurring_transfer_job WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM "
+    "recurring_transfer_provider_status WHERE job_id = ?1)";
+const std::string kLastBackup = "SELECT max(backup_at) FROM recurring_transfer_backup";
+const std::string kListBackups = "SELECT " + std::string(store_detail::kBackupColumns) +
+                                 " FROM recurring_transfer_backup ORDER BY backup_at DESC, id "
+                                 "DESC LIMIT ?1";
+const std::string kInsertBackup = "INSERT INTO recurring_transfer_backup (" +
+                                  std::string(store_detail::kBackupColumns) + ") VALUES (" +
+                                  store_detail::placeholders('?', 9) + ")";
+
+std::string insert_sql(BackupTable table) {
+  bool jobs = table == BackupTable::kJobs;
+  std::string_view columns =
+      jobs ? store_detail::kJobColumns : store_detail::kProviderStatusColumns;
+  int count = jobs ? store_detail::kJobColumnCount : store_detail::kProviderStatusColumnCount;
+  return "INSERT INTO " + std::string(table_name(table)) + " (" + std::string(columns) +
+         ") VALUES (" + store_detail::placeholders('?', count) + ") ON CONFLICT DO NOTHING";
+}
+
+// Runs `body` inside BEGIN IMMEDIATE on `conn`; commits on success.
+template <class T, class F>
+Result<T> in_write_transaction(Connection& conn, F&& body) {
+  store_detail::SqliteTransaction txn(conn);
+  if (auto r = txn.begin(); !r) return std::unexpected(r.error());
+  Result<T> result = body();
+  if (!result) return result;
+  if (auto r = txn.commit(); !r) return std::unexpected(r.error());
+  return result;
+}
+
+class FileLock final : public BackupLock {
+ public:
+  explicit FileLock(int fd) : fd_(fd) {}
+  ~FileLock() override { ::close(fd_); }  // closing releases the flock
+
+ private:
+  int fd_;
+};
+
+class SoleLeader final : public BackupLeadership {
+ public:
+  Result<bool> check() override { return true; }
+};
+
+}  // namespace
+
+Result<std::unique_ptr<SqliteBackupStore>> SqliteBackupStore::open(const std::string& path) {
+  auto reader = Connection::open(path, false);
+  if (!reader) return std::unexpected(reader.error());
+  auto writer = Connection::open(path, false);
+  if (!writer) return std::unexpected(writer.error());
+  return std::unique_ptr<SqliteBackupStore>(
+      new SqliteBackupStore(path, std::move(*reader), std::move(*writer)));
+}
+
+Result<std::optional<Timestamp>> SqliteBackupStore::last_backup_at() {
+  std::lock_guard lock(writer_mutex_);
+  std::optional<Timestamp> last;
+  auto r = writer_->run(kLastBackup, {}, [&](const RowView& row) -> Result<void> {
+    if (auto text = row.text(0)) {
+      last = parse_timestamp(*text);
+      if (!last) return fail(ErrorCode::kInternal, "bad backup_at " + std::string(*text));
+    }
+    return {};
+  });
+  if (!r) return std::unexpected(r.error().context("reading the last backup"));
+  return last;
+}
+
+Result<std::vector<BackupRecord>> SqliteBackupStore::list_backups(int limit) {
+  std::lock_guard lock(writer_mutex_);
+  std::vector<BackupRecord> out;
+  auto r = writer_->run(kListBackups, {int64_t{limit}}, [&](const RowView& row) -> Result<void> {
+    auto record = store_detail::read_backup_record(row);
+    if (!record) return std::unexpected(record.error());
+    out.push_back(std::move(*record));
+    return {};
+  });
+  if (!r) return std::unexpected(r.error().context("listing backups"));
+  return out;
+}
+
+Result<void> SqliteBackupStore::insert_backup(const BackupRecord& record) {
+  std::lock_guard lock(writer_mutex_);
+  auto r = in_write_transaction<int>(*writer_, [&] {
+    return writer_->run(kInsertBackup, store_detail::backup_record_values(record));
+  });
+  if (!r) return std::unexpected(r.error().context("recording the backup"));
+  return {};
+}
+
+Result<void> SqliteBackupStore::export_eligible(Date cutoff, const ExportSink& sink) {
+  // One deferred read transaction: both statements read the same WAL snapshot.
+  if (auto r = reader_->exec("BEGIN"); !r) return std::unexpected(r.error().context("export"));
+  auto body = [&]() -> Result<void> {
+    std::vector<SqlValue> params{format_date(cutoff)};
+    auto jobs = reader_->run(kExportJobs, params, sink.job);
+    if (!jobs) return std::unexpected(jobs.error().context("exporting jobs"));
+    if (auto r = sink.jobs_done(); !r) return r;
+    auto statuses = reader_->run(kExportStatuses, params, sink.provider_status);
+    if (!statuses) return std::unexpected(statuses.error().context("exporting provider statuses"));
+    return {};
+  };
+  Result<void> result = body();
+  (void)reader_->exec("COMMIT");
+  return result;
+}
+
+Result<DeleteCounts> SqliteBackupStore::delete_backed_up(
+    const std::vector<ExportedJob>& jobs, const std::vector<ExportedStatus>& statuses) {
+  std::lock_guard lock(writer_mutex_);
+  return in_write_transaction<DeleteCounts>(*writer_, [&]() -> Result<DeleteCounts> {
+    // BEGIN IMMEDIATE holds the database's write lock: nothing changes under us from here on.
+    std::unordered_set<std::string> unchanged;
+    for (const ExportedJob& job : jobs) {
+      bool found = false;
+      auto r = writer_->run(kJobUnchanged, {job.id, job.updated_at}, [&](const RowView&) {
+        found = true;
+        return Result<void>{};
+      });
+      if (!r) return std::unexpected(r.error().context("checking job " + job.id));
+      if (found) unchanged.insert(job.id);
+    }
+    DeleteCounts counts;
+    for (const ExportedStatus& s : statuses) {
+      if (!unchanged.contains(s.job_id)) continue;
+      auto r = writer_->run(kDeleteStatus, {s.id, s.job_id});
+      if (!r) return std::unexpected(r.error().context("deleting provider status " + s.id));
+      counts.provider_statuses += *r;
+    }
+    for (const ExportedJob& job : jobs) {
+      if (!unchanged.contains(job.id)) continue;
+      auto r = writer_->run(kDeleteJob, {job.id});
+      if (!r) return std::unexpected(r.error().context("deleting job " + job.id));
+      counts.jobs += *r;
+    }
+    return counts;
+  });
+}
+
+Result<int64_t> SqliteBackupStore::insert_rows(BackupTable table, const std::vector<Row>& rows) {
+  static const std::string kInsertJob = insert_sql(BackupTable::kJobs);
+  static const std::string kInsertStatus = insert_sql(BackupTable::kProviderStatuses);
+  const std::string& sql = table == BackupTable::kJobs ? kInsertJob : kInsertStatus;
+  std::lock_guard lock(writer_mutex_);
+  return in_write_transaction<int64_t>(*writer_, [&]() -> Result<int64_t> {
+    int64_t inserted = 0;
+    for (const Row& row : rows) {
+      auto r = writer_->run(sql, row);
+      if (!r)
+        return std::unexpected(
+            r.error().context("restoring into " + std::string(table_name(table))));
+      inserted += *r;
+    }
+    return inserted;
+  });
+}
+
+Result<std::unique_ptr<BackupLock>> SqliteBackupStore::try_lock_run() {
+  std::string lock_path = path_ + ".backup-lock";
+  int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return fail(ErrorCode::kUnavailable,
+                "opening the backup lock " + lock_path + ": " + std::strerror(errno));
+  }
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int err = errno;
+    ::close(fd);
+    if (err == EWOULDBLOCK) return std::unique_ptr<BackupLock>();
+    return fail(ErrorCode::kUnavailable, "locking " + lock_path + ": " + std::strerror(err));
+  }
+  return std::unique_ptr<BackupLock>(new FileLock(fd));
+}
+
+Result<std::unique_ptr<BackupLeadership>> SqliteBackupStore::leadership() {
+  return std::unique_ptr<BackupLeadership>(new SoleLeader());
+}
+
+}  // namespace rtjobs

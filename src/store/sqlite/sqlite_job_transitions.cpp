@@ -1,0 +1,184 @@
+// SqliteStore's job transitions: claiming one job, writing a processing outcome, and an
+// operator's retry of a FAILED job.
+#include <algorithm>
+
+#include "core/time_format.hpp"
+#include "store/sqlite/sqlite_queries.hpp"
+#include "store/sqlite/sqlite_store.hpp"
+
+namespace rtjobs {
+
+using store_detail::ClaimAction;
+using store_detail::RowView;
+using store_detail::SqlValue;
+using namespace store_detail::sqlite;
+
+namespace {
+
+using Connection = store_detail::SqliteConnection;
+
+// The job with its transfer's status, read together.
+struct JobAndTransferStatus {
+  Job job;
+  TransferStatus transfer_status;
+};
+
+Result<std::optional<JobAndTransferStatus>> select_job_for_claim(Connection& c,
+                                                                 const std::string& id) {
+  static const std::string sql =
+      "SELECT " + store_detail::qualified(store_detail::kJobColumns, "j") +
+      ", t.status FROM recurring_transfer_job j JOIN recurring_transfer t"
+      " ON t.id = j.recurring_transfer_id WHERE j.id = ?1";
+  std::optional<JobAndTransferStatus> found;
+  auto r = c.run(sql, {id}, [&](const RowView& row) -> Result<void> {
+    auto job = store_detail::read_job(row, 0);
+    if (!job) return std::unexpected(job.error());
+    auto status = parse_transfer_status(row.text(store_detail::kJobColumnCount).value_or(""));
+    if (!status) return fail(ErrorCode::kInternal, "reading recurring_transfer: bad status");
+    found = JobAndTransferStatus{std::move(*job), *status};
+    return {};
+  });
+  if (!r) return std::unexpected(r.error());
+  return found;
+}
+
+}  // namespace
+
+Result<ClaimResult> SqliteStore::claim_job(const ClaimRequest& request) {
+  static const std::string claim_sql =
+      "UPDATE recurring_transfer_job SET status = 'PROCESSING', lease_owner = ?2,"
+      " lease_expires_at = ?3, updated_at = ?4,"
+      " retries = CASE WHEN status = 'PROCESSING' THEN MAX(retries, MIN(retries + 1, ?5))"
+      " ELSE retries END WHERE id = ?1 RETURNING " +
+      kJobCols;
+  static const std::string finish_sql =
+      "UPDATE recurring_transfer_job SET status = ?2, finished_at = ?3, updated_at = ?3"
+      " WHERE id = ?1 RETURNING " +
+      kJobCols;
+  std::string id = store_detail::normalize_id(request.job_id);
+  std::string now = format_timestamp(request.now);
+  auto r = write<ClaimResult>([&](Connection& c) -> Result<ClaimResult> {
+    auto found = select_job_for_claim(c, id);
+    if (!found) return std::unexpected(found.error());
+    if (!*found) return ClaimResult{ClaimStatus::kNotFound, std::nullopt, std::nullopt};
+    Job& job = (*found)->job;
+    ClaimAction action = store_detail::decide_claim(job, (*found)->transfer_status, request.now);
+    switch (action) {
+      case ClaimAction::kNotDue:
+        return ClaimResult{ClaimStatus::kNotDue, std::move(job), {}};
+      case ClaimAction::kInProgress:
+        return ClaimResult{ClaimStatus::kInProgress, std::move(job), {}};
+      case ClaimAction::kTerminal:
+        return ClaimResult{ClaimStatus::kTerminal, std::move(job), {}};
+      case ClaimAction::kSkip:
+      case ClaimAction::kCancel: {
+        // A due job of a PAUSED transfer is skipped; of a CANCELLED one, cancelled.
+        bool skip = action == ClaimAction::kSkip;
+        std::string status = skip ? "SKIPPED" : "CANCELLED";
+        auto done = query_one<Job>(c, finish_sql, {id, status, now}, store_detail::read_job);
+        if (!done) return std::unexpected(done.error());
+        return ClaimResult{
+            skip ? ClaimStatus::kSkipped : ClaimStatus::kTerminal, std::move(*done), {}};
+      }
+      case ClaimAction::kClaim:
+        break;
+    }
+    auto claimed =
+        query_one<Job>(c, claim_sql,
+                       {id, request.lease_owner, format_timestamp(request.lease_expires_at), now,
+                        int64_t{request.max_retries}},
+                       store_detail::read_job);
+    if (!claimed) return std::unexpected(claimed.error());
+    auto transfer = select_transfer(c, job.recurring_transfer_id);
+    if (!transfer) return std::unexpected(transfer.error());
+    return ClaimResult{ClaimStatus::kClaimed, std::move(*claimed), std::move(*transfer)};
+  });
+  if (!r) return std::unexpected(r.error().context("claiming job " + id));
+  return r;
+}
+
+Result<CompletionResult> SqliteStore::complete_job(const Completion& completion) {
+  static const std::string update_sql =
+      "UPDATE recurring_transfer_job SET status = ?3, result = ?4, retries = ?5,"
+      " next_attempt_at = ?6, provider_reference = COALESCE(?7, provider_reference),"
+      " last_error = ?8, finished_at = ?9, lease_owner = NULL, lease_expires_at = NULL,"
+      " updated_at = ?10 WHERE id = ?1 AND status = 'PROCESSING' AND lease_owner = ?2"
+      " RETURNING " +
+      kJobCols;
+  static const std::string sequence_sql =
+      "UPDATE recurring_transfer SET last_sequence = ?2, next_occurrence_at = ?4, updated_at = ?3"
+      " WHERE id = ?1 AND last_sequence < ?2";
+  static const std::string completed_sql =
+      "UPDATE recurring_transfer SET status = 'COMPLETED', updated_at = ?2"
+      " WHERE id = ?1 AND status = 'ACTIVE' AND NOT EXISTS (SELECT 1 FROM recurring_transfer_job"
+      " WHERE recurring_transfer_id = ?1"
+      " AND status NOT IN ('FINISHED', 'FAILED', 'SKIPPED', 'CANCELLED'))";
+  const Completion& k = completion;
+  std::string id = store_detail::normalize_id(k.job_id);
+  std::string now = format_timestamp(k.now);
+  auto r = write<CompletionResult>([&](Connection& c) -> Result<CompletionResult> {
+    auto updated = query_one<Job>(
+        c, update_sql,
+        {id, k.lease_owner, std::string(to_string(k.status)),
+         k.result ? SqlValue(std::string(to_string(*k.result))) : SqlValue(), int64_t{k.retries},
+         k.status == JobStatus::kRetry ? store_detail::opt_time(k.next_attempt_at) : SqlValue(),
+         store_detail::opt_text(k.provider_reference), store_detail::opt_text(k.last_error),
+         is_terminal(k.status) ? SqlValue(now) : SqlValue(), now},
+        store_detail::read_job);
+    if (!updated) return std::unexpected(updated.error());
+    if (!*updated) {
+      auto found = select_job(c, id);
+      if (!found) return std::unexpected(found.error());
+      return CompletionResult{CompletionStatus::kLeaseLost, std::move(*found)};
+    }
+    const std::string& transfer_id = (*updated)->recurring_transfer_id;
+    if (k.provider_status) {
+      auto ins = c.run(kInsertStatus, store_detail::provider_status_values(*k.provider_status));
+      if (!ins) return std::unexpected(ins.error().context("inserting provider status"));
+    }
+    int64_t last_sequence = 0;
+    for (const Job& job : k.new_jobs) {
+      auto ins = c.run(kInsertJob, store_detail::job_values(job));
+      if (!ins) return std::unexpected(ins.error().context("inserting next job"));
+      last_sequence = std::max(last_sequence, job.sequence);
+    }
+    if (last_sequence > 0) {
+      auto up = c.run(sequence_sql, {transfer_id, last_sequence, now,
+                                     store_detail::opt_time(k.next_occurrence_at)});
+      if (!up) return std::unexpected(up.error().context("updating last_sequence"));
+    }
+    if (k.schedule_exhausted) {
+      auto up = c.run(completed_sql, {transfer_id, now});
+      if (!up) return std::unexpected(up.error().context("completing transfer"));
+    }
+    return CompletionResult{CompletionStatus::kWritten, std::move(*updated)};
+  });
+  if (!r) return std::unexpected(r.error().context("completing job " + id));
+  return r;
+}
+
+Result<Job> SqliteStore::retry_failed_job(std::string_view job_id, Timestamp now) {
+  // FAILED is terminal, so finished_at goes back to NULL: the job is live again.
+  static const std::string sql =
+      "UPDATE recurring_transfer_job SET status = 'RETRY', retries = 0, next_attempt_at = ?2,"
+      " finished_at = NULL, updated_at = ?2 WHERE id = ?1 AND status = 'FAILED' RETURNING " +
+      kJobCols;
+  std::string id = store_detail::normalize_id(job_id);
+  auto r = write<Job>([&](Connection& c) -> Result<Job> {
+    auto retried = query_one<Job>(c, sql, {id, format_timestamp(now)}, store_detail::read_job);
+    if (!retried) return std::unexpected(retried.error());
+    if (*retried) return std::move(**retried);
+    auto found = select_job(c, id);
+    if (!found) return std::unexpected(found.error());
+    if (!*found) return fail(ErrorCode::kNotFound, "no job " + id);
+    return std::unexpected(Error{ErrorCode::kConflict,
+                                 "job " + id + " is " + std::string(to_string((*found)->status)) +
+                                     ", only a FAILED job can be retried",
+                                 {},
+                                 "job_not_failed"});
+  });
+  if (!r) return std::unexpected(r.error().context("retrying job " + id));
+  return r;
+}
+
+}  // namespace rtjobs

@@ -1,0 +1,201 @@
+// SqliteStore's operations for the built-in loops (src/maintenance): claiming due jobs in
+// batches, rescuing expired leases, and extending transfers up to the horizon. Each is one
+// BEGIN IMMEDIATE transaction on the write connection, which also serialises them against other
+// processes on the same file, so no two callers ever claim the same job.
+//
+// The scans name their partial index (INDEXED BY): without statistics SQLite would rather read
+// every job of a state through (status, id) and sort them, which grows with the backlog; the
+// partial index reads only the `limit` first due rows, and a missing index fails at prepare time.
+#include <algorithm>
+#include <map>
+#include <unordered_map>
+
+#include "core/time_format.hpp"
+#include "store/sqlite/sqlite_queries.hpp"
+#include "store/sqlite/sqlite_store.hpp"
+
+namespace rtjobs {
+
+using store_detail::RowView;
+using store_detail::SqlValue;
+using namespace store_detail::sqlite;
+
+namespace {
+
+using Connection = store_detail::SqliteConnection;
+
+constexpr std::string_view kLeaseExpired =
+    "lease expired: the process holding the job stopped before recording an outcome";
+
+}  // namespace
+
+Result<std::vector<ClaimResult>> SqliteStore::claim_due_jobs(const DueClaimRequest& request) {
+  // Each branch walks its partial index in due order and stops after `limit` rows; the merge
+  // keeps the `limit` oldest of both.
+  static const std::string select_sql =
+      "SELECT id, at FROM (SELECT id, due_at AS at FROM recurring_transfer_job"
+      " INDEXED BY recurring_transfer_job_due_idx"
+      " WHERE ?1 AND status IN ('PENDING', 'IN_FLY') AND due_at <= ?3 ORDER BY due_at LIMIT ?4)"
+      " UNION ALL SELECT id, at FROM (SELECT id, next_attempt_at AS at FROM recurring_transfer_job"
+      " INDEXED BY recurring_transfer_job_retry_idx"
+      " WHERE ?2 AND status = 'RETRY' AND next_attempt_at <= ?3 ORDER BY next_attempt_at"
+      " LIMIT ?4) ORDER BY at, id LIMIT ?4";
+  // Due PENDING/IN_FLY jobs of a PAUSED transfer are skipped, of a CANCELLED one cancelled (as
+  // claim_job does); RETRY jobs are claimed whatever their transfer's status.
+  static const std::string update_sql =
+      "UPDATE recurring_transfer_job AS j SET status = d.next_status,"
+      " lease_owner = IIF(d.next_status = 'PROCESSING', ?2, NULL),"
+      " lease_expires_at = IIF(d.next_status = 'PROCESSING', ?3, NULL),"
+      " finished_at = IIF(d.next_status = 'PROCESSING', NULL, ?4), updated_at = ?4"
+      " FROM (SELECT o.id AS id, CASE WHEN o.status = 'RETRY' THEN 'PROCESSING'"
+      " WHEN t.status = 'PAUSED' THEN 'SKIPPED' WHEN t.status = 'CANCELLED' THEN 'CANCELLED'"
+      " ELSE 'PROCESSING' END AS next_status FROM recurring_transfer_job o"
+      " JOIN recurring_transfer t ON t.id = o.recurring_transfer_id"
+      " WHERE o.id IN (SELECT value FROM json_each(?1))) AS d"
+      " WHERE j.id = d.id RETURNING " +
+      kJobCols;
+  static const std::string transfers_sql =
+      kSelectTransfer + " WHERE id IN (SELECT value FROM json_each(?1))";
+
+  std::string now = format_timestamp(request.now);
+  auto r = write<std::vector<ClaimResult>>([&](Connection& c) -> Result<std::vector<ClaimResult>> {
+    std::vector<std::string> ids;
+    auto selected = c.run(select_sql,
+                          {int64_t{request.pending}, int64_t{request.retries}, now,
+                           int64_t{std::max(request.limit, 0)}},
+                          [&](const RowView& row) -> Result<void> {
+                            ids.emplace_back(row.text(0).value_or(""));
+                            return {};
+                          });
+    if (!selected) return std::unexpected(selected.error());
+    if (ids.empty()) return std::vector<ClaimResult>{};
+
+    auto jobs = query<Job>(
+        c, update_sql,
+        {json_array(ids), request.lease_owner, format_timestamp(request.lease_expires_at), now},
+        store_detail::read_job);
+    if (!jobs) return std::unexpected(jobs.error());
+    std::vector<std::string> transfer_ids;
+    for (const Job& job : *jobs) {
+      if (job.status == JobStatus::kProcessing) transfer_ids.push_back(job.recurring_transfer_id);
+    }
+    std::map<std::string, RecurringTransfer> transfers;
+    if (!transfer_ids.empty()) {
+      auto rows = query<RecurringTransfer>(c, transfers_sql, {json_array(transfer_ids)},
+                                           store_detail::read_transfer);
+      if (!rows) return std::unexpected(rows.error());
+      for (RecurringTransfer& t : *rows) transfers.emplace(t.id, std::move(t));
+    }
+
+    // RETURNING has no defined order: give the results back in due order, as selected.
+    std::unordered_map<std::string, size_t> position;
+    for (size_t i = 0; i < ids.size(); ++i) position.emplace(ids[i], i);
+    std::sort(jobs->begin(), jobs->end(),
+              [&](const Job& a, const Job& b) { return position[a.id] < position[b.id]; });
+    std::vector<ClaimResult> out;
+    for (Job& job : *jobs) {
+      switch (job.status) {
+        case JobStatus::kProcessing: {
+          auto t = transfers.find(job.recurring_transfer_id);
+          if (t == transfers.end()) return fail(ErrorCode::kInternal, "claimed job's transfer");
+          out.push_back({ClaimStatus::kClaimed, std::move(job), t->second});
+          break;
+        }
+        case JobStatus::kSkipped:
+          out.push_back({ClaimStatus::kSkipped, std::move(job), std::nullopt});
+          break;
+        default:  // CANCELLED with its transfer
+          out.push_back({ClaimStatus::kTerminal, std::move(job), std::nullopt});
+          break;
+      }
+    }
+    return out;
+  });
+  if (!r) return std::unexpected(r.error().context("claiming due jobs"));
+  return r;
+}
+
+Result<int> SqliteStore::rescue_expired_leases(Timestamp now, int max_retries, int limit) {
+  static const std::string sql =
+      "UPDATE recurring_transfer_job SET status = 'RETRY', next_attempt_at = ?1,"
+      " retries = MAX(retries, MIN(retries + 1, ?2)), lease_owner = NULL,"
+      " lease_expires_at = NULL, last_error = ?4, updated_at = ?1"
+      " WHERE id IN (SELECT id FROM recurring_transfer_job"
+      " INDEXED BY recurring_transfer_job_lease_idx WHERE status = 'PROCESSING'"
+      " AND lease_expires_at <= ?1 ORDER BY lease_expires_at LIMIT ?3)";
+  auto r = write<int>([&](Connection& c) {
+    return c.run(sql, {format_timestamp(now), int64_t{max_retries}, int64_t{std::max(limit, 0)},
+                       std::string(kLeaseExpired)});
+  });
+  if (!r) return std::unexpected(r.error().context("rescuing expired leases"));
+  return r;
+}
+
+Result<std::vector<RecurringTransfer>> SqliteStore::transfers_to_extend(Timestamp until,
+                                                                        int limit) {
+  static const std::string sql =
+      kSelectTransfer +
+      " INDEXED BY recurring_transfer_extend_idx"
+      " WHERE status IN ('ACTIVE', 'PAUSED') AND next_occurrence_at <= ?1"
+      " ORDER BY next_occurrence_at, id LIMIT ?2";
+  auto r = read<std::vector<RecurringTransfer>>([&](Connection& c) {
+    return query<RecurringTransfer>(c, sql, {format_timestamp(until), int64_t{std::max(limit, 0)}},
+                                    store_detail::read_transfer);
+  });
+  if (!r) return std::unexpected(r.error().context("listing transfers to extend"));
+  return r;
+}
+
+Result<int> SqliteStore::extend_transfer(const Extension& extension) {
+  static const std::string status_sql = "SELECT status FROM recurring_transfer WHERE id = ?1";
+  // Forward only: a concurrent completion may have created these occurrences and more.
+  static const std::string sequence_sql =
+      "UPDATE recurring_transfer SET last_sequence = ?2, next_occurrence_at = ?3, updated_at = ?4"
+      " WHERE id = ?1 AND last_sequence < ?2";
+  static const std::string completed_sql =
+      "UPDATE recurring_transfer SET status = 'COMPLETED', updated_at = ?2"
+      " WHERE id = ?1 AND status = 'ACTIVE' AND NOT EXISTS (SELECT 1 FROM recurring_transfer_job"
+      " WHERE recurring_transfer_id = ?1"
+      " AND status NOT IN ('FINISHED', 'FAILED', 'SKIPPED', 'CANCELLED'))";
+  const Extension& e = extension;
+  std::string id = store_detail::normalize_id(e.transfer_id);
+  for (const Job& job : e.new_jobs) {
+    if (store_detail::normalize_id(job.recurring_transfer_id) != id) {
+      return invalid("new_jobs", "job " + job.id + " belongs to another transfer");
+    }
+  }
+  std::string now = format_timestamp(e.now);
+  auto r = write<int>([&](Connection& c) -> Result<int> {
+    std::optional<std::string> status;
+    auto found = c.run(status_sql, {id}, [&](const RowView& row) -> Result<void> {
+      status = std::string(row.text(0).value_or(""));
+      return {};
+    });
+    if (!found) return std::unexpected(found.error());
+    if (!status) return fail(ErrorCode::kNotFound, "no transfer " + id);
+    // A transfer cancelled or completed since it was listed gets no new occurrences.
+    if (*status != "ACTIVE" && *status != "PAUSED") return 0;
+    int inserted = 0;
+    int64_t last_sequence = 0;
+    for (const Job& job : e.new_jobs) {
+      auto ins = c.run(kInsertJob, store_detail::job_values(job));
+      if (!ins) return std::unexpected(ins.error().context("job " + std::to_string(job.sequence)));
+      inserted += *ins;
+      last_sequence = std::max(last_sequence, job.sequence);
+    }
+    if (last_sequence > 0) {
+      auto up = c.run(sequence_sql,
+                      {id, last_sequence, store_detail::opt_time(e.next_occurrence_at), now});
+      if (!up) return std::unexpected(up.error().context("updating last_sequence"));
+    }
+    if (e.schedule_exhausted) {
+      auto up = c.run(completed_sql, {id, now});
+      if (!up) return std::unexpected(up.error().context("completing transfer"));
+    }
+    return inserted;
+  });
+  if (!r) return std::unexpected(r.error().context("extending transfer " + id));
+  return r;
+}
+
+}  // namespace rtjobs

@@ -1,0 +1,68 @@
+// SQL text and row helpers shared by the SqliteStore's source files (internal to src/store/sqlite).
+// Every statement is constant SQL with ?N placeholders, prepared once per connection.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/error.hpp"
+#include "core/model.hpp"
+#include "store/record_codec.hpp"
+#include "store/sqlite/sqlite_connection.hpp"
+
+namespace rtjobs::store_detail::sqlite {
+
+inline const std::string kTransferCols(kTransferColumns);
+inline const std::string kJobCols(kJobColumns);
+inline const std::string kStatusCols(kProviderStatusColumns);
+
+inline const std::string kSelectTransfer = "SELECT " + kTransferCols + " FROM recurring_transfer";
+inline const std::string kSelectJob = "SELECT " + kJobCols + " FROM recurring_transfer_job";
+inline const std::string kInsertTransfer = "INSERT INTO recurring_transfer (" + kTransferCols +
+                                           ") VALUES (" + placeholders('?', kTransferColumnCount) +
+                                           ")";
+// Never a duplicate (transfer, sequence): an existing occurrence is left as it is.
+inline const std::string kInsertJob = "INSERT INTO recurring_transfer_job (" + kJobCols +
+                                      ") VALUES (" + placeholders('?', kJobColumnCount) +
+                                      ") ON CONFLICT (recurring_transfer_id, sequence) DO NOTHING";
+inline const std::string kInsertStatus = "INSERT INTO recurring_transfer_provider_status (" +
+                                         kStatusCols + ") VALUES (" +
+                                         placeholders('?', kProviderStatusColumnCount) + ")";
+
+// Every row of `sql`, read with `read`.
+template <class T>
+Result<std::vector<T>> query(SqliteConnection& c, const std::string& sql,
+                             const std::vector<SqlValue>& params,
+                             Result<T> (*read)(const RowView&, int)) {
+  std::vector<T> out;
+  auto r = c.run(sql, params, [&](const RowView& row) -> Result<void> {
+    auto v = read(row, 0);
+    if (!v) return std::unexpected(v.error());
+    out.push_back(std::move(*v));
+    return {};
+  });
+  if (!r) return std::unexpected(r.error());
+  return out;
+}
+
+// The first row of `sql`, if any.
+template <class T>
+Result<std::optional<T>> query_one(SqliteConnection& c, const std::string& sql,
+                                   const std::vector<SqlValue>& params,
+                                   Result<T> (*read)(const RowView&, int)) {
+  auto rows = query<T>(c, sql, params, read);
+  if (!rows) return std::unexpected(rows.error());
+  if (rows->empty()) return std::nullopt;
+  return std::move(rows->front());
+}
+
+Result<std::optional<RecurringTransfer>> select_transfer(SqliteConnection& c,
+                                                         const std::string& id);
+Result<std::optional<Job>> select_job(SqliteConnection& c, const std::string& id);
+
+// A JSON array of strings, for "IN (SELECT value FROM json_each(?N))" (one statement for any
+// number of ids).
+std::string json_array(const std::vector<std::string>& values);
+
+}  // namespace rtjobs::store_detail::sqlite

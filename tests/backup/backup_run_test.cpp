@@ -1,0 +1,404 @@
+// The backup run on both databases with file:// objects: the seed's timestamp rules with a
+// ManualClock, eligibility, the CSV round trip through restore, byte-identical CSV from SQLite
+// and PostgreSQL, and crash safety (a failure mid-delete loses nothing; a re-run converges).
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "backup/backup_runner.hpp"
+#include "backup/file_object_store.hpp"
+#include "backup/restore.hpp"
+#include "backup_test_db.hpp"
+#include "core/time_format.hpp"
+
+namespace rtjobs::backup_test {
+namespace {
+
+using backup::BackupOutcome;
+using backup::BackupResult;
+namespace fs = std::filesystem;
+
+Timestamp at(std::string_view s) { return *parse_timestamp(s); }
+store_detail::SqlValue SqlValueNull() { return std::monostate{}; }
+
+// `csv` without its lines holding `needle`.
+std::string without_lines(const std::string& csv, std::string_view needle) {
+  std::string out;
+  size_t pos = 0;
+  while (pos < csv.size()) {
+    size_t end = csv.find("\r\n", pos);
+    end = end == std::string::npos ? csv.size() : end + 2;
+    std::string_view line(csv.data() + pos, end - pos);
+    if (line.find(needle) == std::string_view::npos) out.append(line);
+    pos = end;
+  }
+  return out;
+}
+
+const std::string kJobs = "recurring_transfer_job";
+const std::string kStatuses = "recurring_transfer_provider_status";
+
+// Provider answers that CSV must carry byte for byte.
+const std::vector<std::optional<std::string>> kNastyBodies = {
+    "{\"error\":{\"code\":\"insufficient_funds\",\"message\":\"balance, too low\"}}",
+    "He said \"no\" and \"\"no\"\" again",
+    "line one\r\nline two\nline three\rend",
+    "Überweisung abgelehnt — 残高不足 — ✓ émoji 🏦",
+    "",
+    std::nullopt,
+    ",\",\r\n,",
+};
+
+class BackupRunTest : public ::testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override {
+    db_ = TestDb::create(GetParam(), "test");
+    ASSERT_TRUE(db_);
+    dir_ = fs::temp_directory_path() / ("rtjobs-backup-objects-" + std::to_string(::getpid()));
+    fs::remove_all(dir_);
+    objects_ = std::make_unique<backup::FileObjectStore>(dir_);
+    transfer_ = db_->add_transfer();
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  Result<BackupResult> run(bool force = false, backup::BackupPolicy policy = {}) {
+    backup::BackupRunner runner(db_->backup_store(), *objects_, clock_, {.policy = policy});
+    return runner.run(force);
+  }
+  std::optional<Timestamp> last() { return *db_->backup_store().last_backup_at(); }
+  std::string object_path(const backup::BackupObject& o) { return o.url.substr(7); }
+
+  std::unique_ptr<TestDb> db_;
+  fs::path dir_;
+  std::unique_ptr<backup::FileObjectStore> objects_;
+  ManualClock clock_{at("2026-11-28T00:00:00.250Z")};
+  RecurringTransfer transfer_;
+};
+
+TEST_P(BackupRunTest, FirstRunWithoutDataSavesTheTimestamp) {
+  auto r = run();
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->outcome, BackupOutcome::kNothingToBackUp);
+  EXPECT_TRUE(r->timestamp_saved);
+  EXPECT_TRUE(r->objects.empty());
+  EXPECT_EQ(last(), at("2026-11-28T00:00:00.250Z"));
+  EXPECT_EQ(db_->backup_store().list_backups(10)->size(), 1u);
+}
+
+TEST_P(BackupRunTest, FirstRunWithDataBacksUpDeletesAndSavesTheTimestamp) {
+  auto old_job = db_->add_job(transfer_, 1, JobStatus::kFinished, "2026-08-27");
+  db_->add_status(old_job, 1, "declined");
+  db_->add_job(transfer_, 2, JobStatus::kFinished, "2026-08-28");  // exactly 3 months: stays
+  auto r = run();
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->outcome, BackupOutcome::kBackedUp);
+  EXPECT_TRUE(r->timestamp_saved);
+  EXPECT_EQ(r->job_rows, 1);
+  EXPECT_EQ(r->provider_status_rows, 1);
+  EXPECT_EQ(r->deleted_job_rows, 1);
+  ASSERT_EQ(r->objects.size(), 2u);
+  EXPECT_EQ(format_date(*r->cutoff), "2026-08-28");
+  EXPECT_TRUE(r->objects[0].url.ends_with(
+      "/recurring_transfer_job/2026/11/recurring_transfer_job-20261128T000000.250Z.csv"));
+  EXPECT_EQ(db_->count(kJobs), 1);
+  EXPECT_EQ(db_->count(kStatuses), 0);
+  auto history = db_->backup_store().list_backups(10);
+  ASSERT_EQ(history->size(), 1u);
+  EXPECT_EQ((*history)[0].job_rows, 1);
+  EXPECT_NE((*history)[0].checksums.find("sha256:" + r->objects[0].sha256), std::string::npos);
+}
+
+TEST_P(BackupRunTest, RunBeforeTheMonthsHavePassedDoesNothing) {
+  ASSERT_TRUE(run());  // first run: 2026-11-28
+  db_->add_job(transfer_, 1, JobStatus::kFinished, "2026-01-01");
+  clock_.set(at("2026-12-27T23:59:59.999Z"));
+  auto r = run();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->outcome, BackupOutcome::kSkipped);
+  EXPECT_FALSE(r->timestamp_saved);
+  EXPECT_EQ(db_->count(kJobs), 1);
+  EXPECT_EQ(last(), at("2026-11-28T00:00:00.250Z"));
+}
+
+TEST_P(BackupRunTest, RunAfterTheMonthsWithoutEligibleRowsKeepsTheTimestamp) {
+  ASSERT_TRUE(run());
+  db_->add_job(transfer_, 1, JobStatus::kFinished, "2026-12-01");  // too recent
+  clock_.set(at("2026-12-28T00:00:00.100Z"));
+  auto r = run();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->outcome, BackupOutcome::kNothingToBackUp);
+  EXPECT_FALSE(r->timestamp_saved);
+  EXPECT_EQ(last(), at("2026-11-28T00:00:00.250Z"));
+  EXPECT_EQ(db_->count(kJobs), 1);
+}
+
+TEST_P(BackupRunTest, RunAfterTheMonthsWithEligibleRowsSavesTheTimestamp) {
+  ASSERT_TRUE(run());
+  db_->add_job(transfer_, 1, JobStatus::kFailed, "2026-09-01");
+  clock_.set(at("2026-12-28T00:00:00.100Z"));
+  auto r = run();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->outcome, BackupOutcome::kBackedUp);
+  EXPECT_TRUE(r->timestamp_saved);
+  EXPECT_EQ(last(), at("2026-12-28T00:00:00.100Z"));
+  EXPECT_EQ(db_->count(kJobs), 0);
+}
+
+TEST_P(BackupRunTest, SeedExampleTwelveAndSixBacksUpOnceAYearWhatIsOlderThanSixMonths) {
+  backup::BackupPolicy policy{.monthly_backup = 12, .backup_before_months = 6};
+  clock_.set(at("2026-01-01T00:00:00.000Z"));
+  ASSERT_EQ(run(false, policy)->outcome, BackupOutcome::kNothingToBackUp);  // saves 2026-01-01
+  db_->add_job(transfer_, 1, JobStatus::kFinished, "2026-06-30");
+  db_->add_job(transfer_, 2, JobStatus::kSkipped, "2026-07-01");
+  db_->add_job(transfer_, 3, JobStatus::kCancelled, "2026-05-15");
+  for (auto month : {"2026-02-01", "2026-07-01", "2026-12-31"}) {
+    clock_.set(at(std::string(month) + "T00:00:00.000Z"));
+    EXPECT_EQ(run(false, policy)->outcome, BackupOutcome::kSkipped) << month;
+  }
+  clock_.set(at("2027-01-01T00:00:00.000Z"));  // 12 months later: cutoff 2026-07-01
+  auto r = run(false, policy);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->outcome, BackupOutcome::kBackedUp);
+  EXPECT_EQ(r->job_rows, 2);
+  EXPECT_EQ(db_->count(kJobs), 1);  // the 2026-07-01 job is not older than six months
+  EXPECT_EQ(last(), at("2027-01-01T00:00:00.000Z"));
+}
+
+TEST_P(BackupRunTest, ForceSkipsTheMonthsCheck) {
+  ASSERT_TRUE(run());
+  db_->add_job(transfer_, 1, JobStatus::kFinished, "2026-01-01");
+  clock_.advance(std::chrono::hours(1));
+  EXPECT_EQ(run()->outcome, BackupOutcome::kSkipped);
+  auto r = run(true);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->outcome, BackupOutcome::kBackedUp);
+  EXPECT_EQ(db_->count(kJobs), 0);
+}
+
+TEST_P(BackupRunTest, LiveJobsAreNeverTouched) {
+  for (auto [seq, status] : {std::pair{1, JobStatus::kPending},
+                             {2, JobStatus::kInFly},
+                             {3, JobStatus::kProcessing},
+                             {4, JobStatus::kRetry}}) {
+    auto job = db_->add_job(transfer_, seq, status, "2025-01-01");
+    db_->add_status(job, 1, "503 from the bank");
+  }
+  std::string jobs_before = db_->dump(BackupTable::kJobs);
+  auto r = run(true);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->outcome, BackupOutcome::kNothingToBackUp);
+  EXPECT_EQ(db_->dump(BackupTable::kJobs), jobs_before);
+  EXPECT_EQ(db_->count(kStatuses), 4);
+}
+
+TEST_P(BackupRunTest, CsvRoundTripsEveryColumnByteForByteThroughRestore) {
+  int seq = 0;
+  for (auto status :
+       {JobStatus::kFinished, JobStatus::kFailed, JobStatus::kSkipped, JobStatus::kCancelled}) {
+    ++seq;
+    auto job = db_->add_job(transfer_, seq, status, "2026-02-0" + std::to_string(seq));
+    int attempt = 0;
+    for (const auto& body : kNastyBodies) db_->add_status(job, ++attempt, body);
+  }
+  const std::string jobs_before = db_->dump(BackupTable::kJobs);
+  const std::string statuses_before = db_->dump(BackupTable::kProviderStatuses);
+  auto r = run();
+  ASSERT_TRUE(r) << r.error().message;
+  ASSERT_EQ(r->objects.size(), 2u);
+  // The objects are exactly the rows as they were.
+  EXPECT_EQ(read_file(object_path(r->objects[0])), jobs_before);
+  EXPECT_EQ(read_file(object_path(r->objects[1])), statuses_before);
+
+  auto empty = TestDb::create(GetParam(), "restore");
+  ASSERT_TRUE(empty);
+  empty->add_transfer(transfer_);
+  backup::Restorer restorer(empty->backup_store(), {}, /*batch_rows=*/3);
+  int64_t last_progress = 0;
+  for (const auto& o : r->objects) {
+    auto restored = restorer.restore(o.url, [&](int64_t read, int64_t total) {
+      EXPECT_LE(read, total);
+      last_progress = read;
+    });
+    ASSERT_TRUE(restored) << restored.error().message;
+    EXPECT_EQ(restored->rows_skipped, 0);
+    EXPECT_EQ(last_progress, o.bytes);
+  }
+  EXPECT_EQ(empty->dump(BackupTable::kJobs), jobs_before);
+  EXPECT_EQ(empty->dump(BackupTable::kProviderStatuses), statuses_before);
+
+  // Restoring again (or an overlapping object) skips the rows already present.
+  auto again = restorer.restore(object_path(r->objects[1]), {});
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->rows_inserted, 0);
+  EXPECT_EQ(again->rows_skipped, 28);
+  EXPECT_EQ(again->table, kStatuses);
+}
+
+TEST_P(BackupRunTest, RestoreRejectsAFileThatIsNotABackup) {
+  fs::create_directories(dir_);
+  std::ofstream(dir_ / "x.csv") << "a,b\r\n1,2\r\n";
+  backup::Restorer restorer(db_->backup_store(), {});
+  auto r = restorer.restore((dir_ / "x.csv").string(), {});
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("header row"), std::string::npos);
+  EXPECT_FALSE(restorer.restore((dir_ / "missing.csv").string(), {}));
+}
+
+// Fails deletion after `ok_batches` batches: a crash in the middle of step 5.
+class FailingDeletes final : public BackupStore {
+ public:
+  FailingDeletes(BackupStore& inner, int ok_batches) : inner_(inner), left_(ok_batches) {}
+  std::string_view backend() const override { return inner_.backend(); }
+  Result<std::optional<Timestamp>> last_backup_at() override { return inner_.last_backup_at(); }
+  Result<std::vector<BackupRecord>> list_backups(int n) override { return inner_.list_backups(n); }
+  Result<void> insert_backup(const BackupRecord& r) override { return inner_.insert_backup(r); }
+  Result<void> export_eligible(Date c, const ExportSink& s) override {
+    return inner_.export_eligible(c, s);
+  }
+  Result<DeleteCounts> delete_backed_up(const std::vector<ExportedJob>& j,
+                                        const std::vector<ExportedStatus>& s) override {
+    if (left_-- <= 0) return fail(ErrorCode::kUnavailable, "database went away");
+    return inner_.delete_backed_up(j, s);
+  }
+  Result<int64_t> insert_rows(BackupTable t, const std::vector<Row>& r) override {
+    return inner_.insert_rows(t, r);
+  }
+  Result<std::unique_ptr<BackupLock>> try_lock_run() override { return inner_.try_lock_run(); }
+  Result<std::unique_ptr<BackupLeadership>> leadership() override { return inner_.leadership(); }
+
+ private:
+  BackupStore& inner_;
+  int left_;
+};
+
+TEST_P(BackupRunTest, AFailureMidDeleteLosesNothingAndAReRunConverges) {
+  for (int seq = 1; seq <= 7; ++seq) {
+    auto job = db_->add_job(transfer_, seq, JobStatus::kFinished, "2026-01-10");
+    db_->add_status(job, 1, "body " + std::to_string(seq));
+  }
+  db_->add_job(transfer_, 8, JobStatus::kPending, "2026-01-11");
+  const std::string jobs_before = db_->dump(BackupTable::kJobs);
+  const std::string statuses_before = db_->dump(BackupTable::kProviderStatuses);
+
+  FailingDeletes failing(db_->backup_store(), 1);
+  backup::BackupRunner crashing(failing, *objects_, clock_, {.delete_batch = 3});
+  auto r1 = crashing.run(false);
+  ASSERT_FALSE(r1);
+  EXPECT_NE(r1.error().message.find("database went away"), std::string::npos);
+  EXPECT_EQ(db_->count(kJobs), 8 - 3);  // one batch of 3 went, the rest stayed
+  EXPECT_FALSE(last().has_value());     // the timestamp was not saved
+
+  clock_.advance(std::chrono::minutes(1));
+  auto r2 = run();  // still the first run by the rules
+  ASSERT_TRUE(r2) << r2.error().message;
+  EXPECT_EQ(r2->job_rows, 4);
+  EXPECT_TRUE(r2->timestamp_saved);
+  EXPECT_EQ(db_->count(kJobs), 1);
+
+  // Everything that left the database is in the objects; together they restore it whole.
+  auto empty = TestDb::create(GetParam(), "restore");
+  ASSERT_TRUE(empty);
+  empty->add_transfer(transfer_);
+  db_->exec("DELETE FROM recurring_transfer_backup");
+  backup::Restorer restorer(empty->backup_store(), {});
+  auto listed = objects_->list("");
+  ASSERT_TRUE(listed);
+  ASSERT_EQ(listed->size(), 4u);  // two runs x two tables (the first run's objects stayed)
+  for (const char* table : {"recurring_transfer_job/", "recurring_transfer_provider_status/"}) {
+    for (const auto& o : *listed) {
+      if (!o.key.starts_with(table)) continue;
+      auto restored = restorer.restore((dir_ / o.key).string(), {});
+      ASSERT_TRUE(restored) << restored.error().message;
+    }
+  }
+  EXPECT_EQ(empty->dump(BackupTable::kJobs), without_lines(jobs_before, ",PENDING,"));
+  EXPECT_EQ(empty->dump(BackupTable::kProviderStatuses), statuses_before);
+}
+
+TEST_P(BackupRunTest, ASecondConcurrentRunIsRefused) {
+  auto lock = db_->backup_store().try_lock_run();
+  ASSERT_TRUE(lock && *lock);
+  auto r = run(true);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().reason, "backup_in_progress");
+  lock->reset();
+  EXPECT_TRUE(run(true));
+}
+
+INSTANTIATE_TEST_SUITE_P(Databases, BackupRunTest,
+                         ::testing::Values(Backend::kSqlite, Backend::kPostgres),
+                         [](const auto& info) {
+                           return info.param == Backend::kSqlite ? "SQLite" : "PostgreSQL";
+                         });
+
+TEST(BackupCsv, SameRowsGiveByteIdenticalCsvFromSqliteAndPostgres) {
+  std::vector<std::string> outputs;
+  for (Backend backend : {Backend::kSqlite, Backend::kPostgres}) {
+    auto db = TestDb::create(backend, "test");
+    ASSERT_TRUE(db);
+    auto t = db->add_transfer();  // same ids and times: TestDb's clock is deterministic...
+    t.id = "0190c0de-0000-7000-8000-000000000001";  // ...but uuid randomness is not: fix ids
+    db->add_transfer(t);
+    std::string statuses;
+    for (int seq = 1; seq <= 3; ++seq) {
+      auto id = "0190c0de-0000-7000-8000-00000000010" + std::to_string(seq);
+      db->exec("INSERT INTO recurring_transfer_job (" + std::string(store_detail::kJobColumns) +
+                   ") VALUES (" + store_detail::placeholders(db->placeholder_style(), 18) + ")",
+               {id, t.id, int64_t{seq}, "2026-01-0" + std::to_string(seq),
+                "2026-01-01T09:00:00.000Z", seq == 2 ? "FAILED" : "FINISHED",
+                seq == 2 ? SqlValueNull() : store_detail::SqlValue("DECLINED"), int64_t{seq},
+                SqlValueNull(), "sandbox", t.id + ":" + std::to_string(seq),
+                "ref \"" + std::to_string(seq) + "\"", seq == 2 ? "a,\r\nb" : "", SqlValueNull(),
+                SqlValueNull(), "2026-01-01T09:00:00.000Z", "2026-01-01T09:00:01.500Z",
+                "2026-01-01T09:00:01.000Z"});
+      db->exec(
+          "INSERT INTO recurring_transfer_provider_status (" +
+              std::string(store_detail::kProviderStatusColumns) + ") VALUES (" +
+              store_detail::placeholders(db->placeholder_style(), 10) + ")",
+          {"0190c0de-0000-7000-8000-00000000020" + std::to_string(seq), id, t.id, "sandbox",
+           int64_t{1}, seq == 3 ? SqlValueNull() : store_detail::SqlValue(int64_t{402}),
+           "insufficient_funds", "", store_detail::opt_text(kNastyBodies[static_cast<size_t>(seq)]),
+           "2026-01-01T09:00:00.999Z"});
+    }
+    auto dir = fs::temp_directory_path() / ("rtjobs-backup-bytes-" + std::to_string(::getpid()));
+    fs::remove_all(dir);
+    backup::FileObjectStore objects(dir);
+    ManualClock clock(at("2026-11-28T00:00:00.000Z"));
+    backup::BackupRunner runner(db->backup_store(), objects, clock, {});
+    auto r = runner.run(false);
+    ASSERT_TRUE(r) << r.error().message;
+    ASSERT_EQ(r->objects.size(), 2u);
+    outputs.push_back(read_file(r->objects[0].url.substr(7)) + "\n--\n" +
+                      read_file(r->objects[1].url.substr(7)));
+    fs::remove_all(dir);
+  }
+  EXPECT_EQ(outputs[0], outputs[1]);
+  EXPECT_NE(outputs[0].find("2026-01-01T09:00:01.500Z"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace rtjobs::backup_test
+
+namespace rtjobs::backup_test {
+namespace {
+
+TEST(BackupLeadership, ExactlyOnePostgresInstanceLeadsTheCron) {
+  auto db = TestDb::create(Backend::kPostgres, "test");
+  ASSERT_TRUE(db);
+  auto other = open_backup_store(db->url());  // a second instance on the same database
+  ASSERT_TRUE(other);
+  auto first = db->backup_store().leadership();
+  auto second = (*other)->leadership();
+  ASSERT_TRUE(first && second);
+  EXPECT_TRUE(*(*first)->check());
+  EXPECT_FALSE(*(*second)->check());
+  EXPECT_TRUE(*(*first)->check());  // kept
+  first->reset();                   // the leader's session ends (process exit)
+  EXPECT_TRUE(*(*second)->check());
+}
+
+}  // namespace
+}  // namespace rtjobs::backup_test
