@@ -5,8 +5,8 @@
 #include <boost/asio/thread_pool.hpp>
 #include <optional>
 
-#include "backup/backup_service.hpp"
 #include "baas/registry.hpp"
+#include "backup/backup_service.hpp"
 #include "core/clock.hpp"
 #include "core/log.hpp"
 #include "http/api.hpp"
@@ -79,8 +79,8 @@ void start_loops(Application::Impl& s) {
   auto rescue_every = std::clamp(s.processor->lease() / 4, std::chrono::milliseconds(250),
                                  std::chrono::milliseconds(5000));
   s.rescuer = std::make_unique<LeaseRescuer>(*s.store, s.clock, c.max_retries, rescue_every);
-  s.horizon = std::make_unique<HorizonExtender>(*s.store, *s.calendars, s.clock,
-                                                c.horizon_months, std::chrono::minutes(1));
+  s.horizon = std::make_unique<HorizonExtender>(*s.store, *s.calendars, s.clock, c.horizon_months,
+                                                std::chrono::minutes(1));
   auto wake = [&s] {
     if (s.scheduler) s.scheduler->wake();
     if (s.retrier) s.retrier->wake();
@@ -148,9 +148,8 @@ Result<std::unique_ptr<Application>> Application::start(Config config) {
     s.backup_cron->start();
   }
 
-  s.api = std::make_unique<http::Api>(
-      http::ApiDependencies{*s.store, *s.processor, *s.transfers, s.clock, blocking, c.api_token,
-                            s.backups.get()});
+  s.api = std::make_unique<http::Api>(http::ApiDependencies{
+      *s.store, *s.processor, *s.transfers, s.clock, blocking, c.api_token, s.backups.get()});
   http::ServerOptions server_options;
   server_options.host = c.listen_host;
   server_options.port = c.listen_port;

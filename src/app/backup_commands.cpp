@@ -81,10 +81,10 @@ int run_restore_command(const Config& config, const std::string& source) {
     std::fprintf(stderr, "rtjobs: restore failed: %s\n", result.error().message.c_str());
     return result.error().code == ErrorCode::kInvalidArgument ? 2 : 1;
   }
-  std::printf("{\"table\":\"%s\",\"rows_read\":%lld,\"rows_inserted\":%lld,\"rows_skipped\":%lld}\n",
-              result->table.c_str(), static_cast<long long>(result->rows_read),
-              static_cast<long long>(result->rows_inserted),
-              static_cast<long long>(result->rows_skipped));
+  std::printf(
+      "{\"table\":\"%s\",\"rows_read\":%lld,\"rows_inserted\":%lld,\"rows_skipped\":%lld}\n",
+      result->table.c_str(), static_cast<long long>(result->rows_read),
+      static_cast<long long>(result->rows_inserted), static_cast<long long>(result->rows_skipped));
   return 0;
 }
 

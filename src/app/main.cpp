@@ -42,7 +42,13 @@ int serve(const std::string& config_file) {
   }
   auto app = rtjobs::Application::start(std::move(*config));
   if (!app) {
-    std::fprintf(stderr, "rtjobs: cannot start: %s\n", app.error().message.c_str());
+    const auto& e = app.error();
+    if (e.code == rtjobs::ErrorCode::kInvalidArgument && !e.field.empty()) {
+      std::fprintf(stderr, "rtjobs: invalid configuration: %s: %s\n", e.field.c_str(),
+                   e.message.c_str());
+      return 2;
+    }
+    std::fprintf(stderr, "rtjobs: cannot start: %s\n", e.message.c_str());
     return 1;
   }
   int sig = rtjobs::wait_for_shutdown_signal();
@@ -85,7 +91,8 @@ int main(int argc, char** argv) {
       cli.add_subcommand("migrate", "Apply the database migrations of RT_DATABASE_URL and exit");
   migrate_cmd->add_option("--config", config_file, "TOML configuration file (overrides RT_CONFIG)");
 
-  CLI::App* backup_cmd = cli.add_subcommand("backup", "Back up and delete old jobs (SPEC section 6)");
+  CLI::App* backup_cmd =
+      cli.add_subcommand("backup", "Back up and delete old jobs (SPEC section 6)");
   backup_cmd->require_subcommand(1);
   CLI::App* backup_run_cmd = backup_cmd->add_subcommand(
       "run", "Run the backup-and-delete now, by the cron's rules, and exit");

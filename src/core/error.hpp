@@ -15,16 +15,16 @@ namespace rtjobs {
 enum class ErrorCode {
   kInvalidArgument,  // bad input; `field` names the offending field or setting
   kNotFound,
-  kConflict,         // state does not allow the operation (e.g. job not FAILED)
-  kUnprocessable,    // e.g. idempotency key reused with another body
-  kUnavailable,      // a dependency (database, object store, bank) cannot be reached
-  kInternal,         // a bug or an invariant broken
+  kConflict,       // state does not allow the operation (e.g. job not FAILED)
+  kUnprocessable,  // e.g. idempotency key reused with another body
+  kUnavailable,    // a dependency (database, object store, bank) cannot be reached
+  kInternal,       // a bug or an invariant broken
 };
 
 struct Error {
   ErrorCode code = ErrorCode::kInternal;
   std::string message;
-  std::string field;  // the request field or configuration setting at fault, if any
+  std::string field;   // the request field or configuration setting at fault, if any
   std::string reason;  // a machine-readable code for the API (e.g. "job_in_progress"), optional
 
   // Returns this error with "what: " prepended to its message.

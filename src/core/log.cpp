@@ -16,10 +16,14 @@ std::mutex g_write_mutex;
 
 std::string_view level_name(Level l) {
   switch (l) {
-    case Level::kDebug: return "debug";
-    case Level::kInfo: return "info";
-    case Level::kWarn: return "warn";
-    case Level::kError: return "error";
+    case Level::kDebug:
+      return "debug";
+    case Level::kInfo:
+      return "info";
+    case Level::kWarn:
+      return "warn";
+    case Level::kError:
+      return "error";
   }
   return "info";
 }
@@ -42,11 +46,21 @@ void append_json_escaped(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20) {
           out += "\\u00";
@@ -80,8 +94,12 @@ void write(Level level, std::string_view msg, std::initializer_list<Field> field
         append_json_escaped(line, f.value.s);
         line += '"';
         break;
-      case Value::Kind::kInt: line += std::to_string(f.value.i); break;
-      case Value::Kind::kBool: line += f.value.i ? "true" : "false"; break;
+      case Value::Kind::kInt:
+        line += std::to_string(f.value.i);
+        break;
+      case Value::Kind::kBool:
+        line += f.value.i ? "true" : "false";
+        break;
     }
   }
   line += "}\n";

@@ -1,5 +1,6 @@
 // Structured logging: one JSON object per line on stderr, e.g.
-//   {"ts":"2026-11-28T00:00:00.000Z","level":"info","msg":"job finished","job_id":"...","request_id":"..."}
+//   {"ts":"2026-11-28T00:00:00.000Z","level":"info","msg":"job
+//   finished","job_id":"...","request_id":"..."}
 // Call sites name an event and attach fields; request handlers pass their request id as the
 // "request_id" field. Secrets (tokens, credentials) are never passed as fields. Thread-safe.
 //

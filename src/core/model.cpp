@@ -69,9 +69,7 @@ std::optional<TransferStatus> parse_transfer_status(std::string_view s) {
   return find(kTransferStatus, s);
 }
 std::optional<Frequency> parse_frequency(std::string_view s) { return find(kFrequency, s); }
-std::optional<BusinessDay> parse_business_day(std::string_view s) {
-  return find(kBusinessDay, s);
-}
+std::optional<BusinessDay> parse_business_day(std::string_view s) { return find(kBusinessDay, s); }
 
 bool is_terminal(JobStatus s) {
   return s == JobStatus::kFinished || s == JobStatus::kFailed || s == JobStatus::kSkipped ||

@@ -12,7 +12,16 @@
 
 namespace rtjobs {
 
-enum class JobStatus { kPending, kInFly, kProcessing, kRetry, kFinished, kFailed, kSkipped, kCancelled };
+enum class JobStatus {
+  kPending,
+  kInFly,
+  kProcessing,
+  kRetry,
+  kFinished,
+  kFailed,
+  kSkipped,
+  kCancelled
+};
 enum class JobResult { kSucceeded, kDeclined };
 enum class TransferStatus { kActive, kPaused, kCancelled, kCompleted };
 enum class Frequency { kDaily, kWeekly, kMonthly, kYearly };

@@ -29,7 +29,10 @@ Result<bool> parse_force(const std::string& body) {
 json result_json(const backup::BackupResult& r) {
   json objects = json::array();
   for (const auto& o : r.objects) {
-    objects.push_back({{"table", o.table}, {"url", o.url}, {"rows", o.rows}, {"bytes", o.bytes},
+    objects.push_back({{"table", o.table},
+                       {"url", o.url},
+                       {"rows", o.rows},
+                       {"bytes", o.bytes},
                        {"sha256", o.sha256}});
   }
   return {{"outcome", backup::to_string(r.outcome)},

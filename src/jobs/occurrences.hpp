@@ -13,9 +13,10 @@
 namespace rtjobs {
 
 struct NextOccurrences {
-  std::vector<Job> jobs;   // PENDING jobs with sequence > transfer.last_sequence, due by the horizon
+  std::vector<Job> jobs;  // PENDING jobs with sequence > transfer.last_sequence, due by the horizon
   bool exhausted = false;  // no occurrence exists after the last of these (or the last existing)
-  std::optional<Timestamp> next_due_at;  // due_at of the first occurrence not created; none if exhausted
+  std::optional<Timestamp>
+      next_due_at;  // due_at of the first occurrence not created; none if exhausted
 };
 
 // Occurrences after transfer.last_sequence whose due_at is within `horizon_months` of now.

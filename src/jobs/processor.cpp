@@ -11,17 +11,25 @@ namespace {
 
 ProcessResult from_claim(ClaimStatus status, std::optional<Job> job) {
   switch (status) {
-    case ClaimStatus::kSkipped: return {ProcessStatus::kSkipped, std::move(job), {}};
-    case ClaimStatus::kNotFound: return {ProcessStatus::kNotFound, std::nullopt, {}};
-    case ClaimStatus::kInProgress: return {ProcessStatus::kInProgress, std::move(job), {}};
-    case ClaimStatus::kNotDue: return {ProcessStatus::kNotDue, std::move(job), {}};
-    case ClaimStatus::kTerminal: return {ProcessStatus::kTerminal, std::move(job), {}};
-    case ClaimStatus::kClaimed: break;
+    case ClaimStatus::kSkipped:
+      return {ProcessStatus::kSkipped, std::move(job), {}};
+    case ClaimStatus::kNotFound:
+      return {ProcessStatus::kNotFound, std::nullopt, {}};
+    case ClaimStatus::kInProgress:
+      return {ProcessStatus::kInProgress, std::move(job), {}};
+    case ClaimStatus::kNotDue:
+      return {ProcessStatus::kNotDue, std::move(job), {}};
+    case ClaimStatus::kTerminal:
+      return {ProcessStatus::kTerminal, std::move(job), {}};
+    case ClaimStatus::kClaimed:
+      break;
   }
   return {ProcessStatus::kError, std::move(job), Error{ErrorCode::kInternal, "unexpected claim"}};
 }
 
-ProcessResult failure(Error error) { return {ProcessStatus::kError, std::nullopt, std::move(error)}; }
+ProcessResult failure(Error error) {
+  return {ProcessStatus::kError, std::nullopt, std::move(error)};
+}
 
 std::string describe(const TransferResult& r) {
   std::string text = r.code.value_or("error");
@@ -70,18 +78,20 @@ void JobProcessor::call_bank(Job job, RecurringTransfer transfer, std::string le
   Provider* provider = providers_.find(job.provider);
   if (!provider) {
     // A configuration fault, not the bank's answer: retried, so fixing the configuration heals it.
-    TransferResult answer{Outcome::kUnavailable, std::nullopt, std::nullopt,
+    TransferResult answer{Outcome::kUnavailable,
+                          std::nullopt,
+                          std::nullopt,
                           "provider_not_configured",
-                          "no provider named '" + job.provider + "' is configured", std::nullopt};
+                          "no provider named '" + job.provider + "' is configured",
+                          std::nullopt};
     return complete(std::move(job), transfer, std::move(lease_owner), std::move(answer),
                     std::move(done));
   }
-  TransferRequest request{job.idempotency_key,         job.id,
-                          transfer.amount,             transfer.currency,
-                          transfer.source_account,     transfer.destination_account,
+  TransferRequest request{job.idempotency_key,     job.id,
+                          transfer.amount,         transfer.currency,
+                          transfer.source_account, transfer.destination_account,
                           transfer.description};
-  provider->execute(std::move(request), [this, job = std::move(job),
-                                         transfer = std::move(transfer),
+  provider->execute(std::move(request), [this, job = std::move(job), transfer = std::move(transfer),
                                          lease_owner = std::move(lease_owner),
                                          done = std::move(done)](TransferResult answer) mutable {
     blocking_([this, job = std::move(job), transfer = std::move(transfer),
@@ -106,10 +116,9 @@ void JobProcessor::complete(Job job, const RecurringTransfer& transfer, std::str
     c.result = JobResult::kSucceeded;
     c.provider_reference = answer.reference;
   } else {
-    c.provider_status = ProviderStatus{new_uuid_v7(now), job.id,          transfer.id,
-                                       job.provider,      job.retries + 1, answer.http_status,
-                                       answer.code,       answer.message,  answer.response_body,
-                                       now};
+    c.provider_status = ProviderStatus{
+        new_uuid_v7(now),   job.id,      transfer.id,    job.provider,         job.retries + 1,
+        answer.http_status, answer.code, answer.message, answer.response_body, now};
     c.last_error = describe(answer);
     if (answer.outcome == Outcome::kDeclined) {
       c.status = JobStatus::kFinished;
@@ -123,7 +132,8 @@ void JobProcessor::complete(Job job, const RecurringTransfer& transfer, std::str
     }
   }
   auto next = next_occurrences(transfer, calendars_, now, options_.horizon_months);
-  if (!next) return done(failure(std::move(next.error()).context("scheduling transfer " + transfer.id)));
+  if (!next)
+    return done(failure(std::move(next.error()).context("scheduling transfer " + transfer.id)));
   c.new_jobs = std::move(next->jobs);
   c.schedule_exhausted = next->exhausted;
   c.next_occurrence_at = next->next_due_at;

@@ -40,14 +40,14 @@ inline std::chrono::milliseconds lease_for(std::chrono::milliseconds provider_ti
 }
 
 enum class ProcessStatus {
-  kProcessed,   // the bank was called and the outcome written (job holds the new state)
-  kTerminal,    // the job was already terminal: no bank call
-  kSkipped,     // due while its transfer is PAUSED: now SKIPPED, no bank call
+  kProcessed,  // the bank was called and the outcome written (job holds the new state)
+  kTerminal,   // the job was already terminal: no bank call
+  kSkipped,    // due while its transfer is PAUSED: now SKIPPED, no bank call
   kNotFound,
   kInProgress,  // another processor holds the job's lease
   kNotDue,
-  kLeaseLost,   // the lease expired during the bank call and someone else took the job over
-  kError,       // a database or configuration failure; `error` says which
+  kLeaseLost,  // the lease expired during the bank call and someone else took the job over
+  kError,      // a database or configuration failure; `error` says which
 };
 
 struct ProcessResult {

@@ -60,8 +60,8 @@ Result<CreateTransferResult> TransferService::create(const NewTransfer& request)
                                  "Idempotency-Key", "idempotency_key_reused"});
   }
   if (created->created) {
-    log::info("transfer created", {{"transfer_id", transfer.id},
-                                   {"jobs", static_cast<long>(next->jobs.size())}});
+    log::info("transfer created",
+              {{"transfer_id", transfer.id}, {"jobs", static_cast<long>(next->jobs.size())}});
     if (on_jobs_ready_) on_jobs_ready_();
   }
   return created;
@@ -70,7 +70,8 @@ Result<CreateTransferResult> TransferService::create(const NewTransfer& request)
 Result<RecurringTransfer> TransferService::change_status(std::string_view id,
                                                          TransferAction action) {
   auto changed = store_.change_transfer_status(id, action, clock_.now());
-  if (!changed) return std::unexpected(std::move(changed.error()).context("transfer " + std::string(id)));
+  if (!changed)
+    return std::unexpected(std::move(changed.error()).context("transfer " + std::string(id)));
   log::info("transfer status changed",
             {{"transfer_id", changed->id}, {"status", to_string(changed->status)}});
   if (action == TransferAction::kResume && on_jobs_ready_) on_jobs_ready_();

@@ -18,8 +18,10 @@ bool JobProducer::tick() {
   int slots = limit_.take(options_.batch);
   if (slots == 0) return false;  // woken again when a job in flight is done
   Timestamp now = clock_.now();
-  DueClaimRequest request{new_uuid_v7(now), now,     now + processor_.lease(), slots,
-                          options_.pending,  options_.retries, processor_.max_retries()};
+  DueClaimRequest request{new_uuid_v7(now),         now,
+                          now + processor_.lease(), slots,
+                          options_.pending,         options_.retries,
+                          processor_.max_retries()};
   auto claims = store_.claim_due_jobs(request);
   if (!claims) {
     limit_.give_back(slots);

@@ -10,10 +10,7 @@ constexpr int kBatch = 500;
 
 LeaseRescuer::LeaseRescuer(Store& store, const Clock& clock, int max_retries,
                            std::chrono::milliseconds interval)
-    : store_(store),
-      clock_(clock),
-      max_retries_(max_retries),
-      worker_("rescuer", interval, [this] {
+    : store_(store), clock_(clock), max_retries_(max_retries), worker_("rescuer", interval, [this] {
         auto n = rescue_once();
         return n && *n == kBatch;
       }) {}

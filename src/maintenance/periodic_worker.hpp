@@ -36,7 +36,7 @@ class PeriodicWorker {
 
   std::mutex mutex_;
   std::condition_variable cv_;
-  bool woken_ = false;    // guarded by mutex_
+  bool woken_ = false;     // guarded by mutex_
   bool stopping_ = false;  // guarded by mutex_
 };
 

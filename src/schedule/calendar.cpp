@@ -41,13 +41,13 @@ class FederalReserveCalendar final : public Calendar {
     };
     const Date holidays[] = {
         fixed(January, 1),
-        nth_weekday(y, January, Monday, 3),    // Martin Luther King Jr.
-        nth_weekday(y, February, Monday, 3),   // Washington's Birthday
-        nth_weekday(y, May, Monday, -1),       // Memorial Day
+        nth_weekday(y, January, Monday, 3),   // Martin Luther King Jr.
+        nth_weekday(y, February, Monday, 3),  // Washington's Birthday
+        nth_weekday(y, May, Monday, -1),      // Memorial Day
         fixed(July, 4),
-        nth_weekday(y, September, Monday, 1),  // Labor Day
-        nth_weekday(y, October, Monday, 2),    // Columbus Day
-        fixed(November, 11),                   // Veterans Day
+        nth_weekday(y, September, Monday, 1),   // Labor Day
+        nth_weekday(y, October, Monday, 2),     // Columbus Day
+        fixed(November, 11),                    // Veterans Day
         nth_weekday(y, November, Thursday, 4),  // Thanksgiving
         fixed(December, 25),
     };
@@ -61,9 +61,7 @@ class FederalReserveCalendar final : public Calendar {
 class HolidayFileCalendar final : public Calendar {
  public:
   explicit HolidayFileCalendar(std::set<Date> holidays) : holidays_(std::move(holidays)) {}
-  bool is_business_day(Date d) const override {
-    return !is_weekend(d) && !holidays_.contains(d);
-  }
+  bool is_business_day(Date d) const override { return !is_weekend(d) && !holidays_.contains(d); }
 
  private:
   std::set<Date> holidays_;
@@ -101,9 +99,12 @@ Date adjust(Date d, BusinessDay rule, const Calendar& calendar) {
     return x;
   };
   switch (rule) {
-    case BusinessDay::kNone: return d;
-    case BusinessDay::kFollowing: return forward(d);
-    case BusinessDay::kPreceding: return backward(d);
+    case BusinessDay::kNone:
+      return d;
+    case BusinessDay::kFollowing:
+      return forward(d);
+    case BusinessDay::kPreceding:
+      return backward(d);
     case BusinessDay::kModifiedFollowing: {
       Date f = forward(d);
       return year_month_day{f}.month() == year_month_day{d}.month() ? f : backward(d);

@@ -34,8 +34,7 @@ Result<void> validate(const Schedule& s) {
   if (s.day_of_month && !monthly && !yearly) {
     return invalid("schedule.day_of_month", "applies only to MONTHLY and YEARLY schedules");
   }
-  if (s.day_of_month &&
-      (*s.day_of_month == 0 || *s.day_of_month > 31 || *s.day_of_month < -5)) {
+  if (s.day_of_month && (*s.day_of_month == 0 || *s.day_of_month > 31 || *s.day_of_month < -5)) {
     return invalid("schedule.day_of_month", "must be 1 to 31, or -1 to -5 from the month's end");
   }
   if (s.month && !yearly) return invalid("schedule.month", "applies only to YEARLY schedules");
@@ -72,7 +71,8 @@ Result<Recurrence> Recurrence::make(const Schedule& schedule, const CalendarSet&
   year_month_day start{schedule.start_date};
   Schedule& s = r.schedule_;
   switch (s.frequency) {
-    case Frequency::kDaily: break;
+    case Frequency::kDaily:
+      break;
     case Frequency::kWeekly:
       if (!s.day_of_week) s.day_of_week = iso_weekday(s.start_date);
       break;
@@ -96,7 +96,8 @@ std::optional<Date> Recurrence::unadjusted(int64_t sequence) const {
   int64_t period = (sequence - 1 + first_period_offset_) * s.interval;
   year_month_day start{s.start_date};
   switch (s.frequency) {
-    case Frequency::kDaily: return s.start_date + days{period};
+    case Frequency::kDaily:
+      return s.start_date + days{period};
     case Frequency::kWeekly: {
       Date monday = s.start_date - days{iso_weekday(s.start_date) - 1};
       return monday + days{period * 7 + (*s.day_of_week - 1)};
@@ -106,8 +107,8 @@ std::optional<Date> Recurrence::unadjusted(int64_t sequence) const {
       return resolve_day(ym.year(), ym.month(), *s.day_of_month);
     }
     case Frequency::kYearly:
-      return resolve_day(start.year() + years{period},
-                         month{static_cast<unsigned>(*s.month)}, *s.day_of_month);
+      return resolve_day(start.year() + years{period}, month{static_cast<unsigned>(*s.month)},
+                         *s.day_of_month);
   }
   return std::nullopt;
 }
@@ -136,9 +137,9 @@ std::vector<Occurrence> Recurrence::between(int64_t after_sequence, Timestamp un
 // an ambiguous time takes its first occurrence.
 Timestamp Recurrence::due_at(Date local_date) const {
   const auto* zone = static_cast<const date::time_zone*>(zone_);
-  date::local_seconds local{seconds{static_cast<int64_t>(local_date.time_since_epoch().count()) *
-                                        86400 +
-                                    schedule_.execution_minutes * 60}};
+  date::local_seconds local{
+      seconds{static_cast<int64_t>(local_date.time_since_epoch().count()) * 86400 +
+              schedule_.execution_minutes * 60}};
   auto info = zone->get_info(local);
   seconds utc = local.time_since_epoch() - info.first.offset;
   return Timestamp{duration_cast<milliseconds>(utc)};

@@ -42,12 +42,14 @@ std::string due(const Schedule& s, int sequence) {
 using V = std::vector<std::string>;
 
 TEST(Recurrence, MonthlyDay31FallsBackToTheLastDay) {
-  EXPECT_EQ(dates(monthly("2027-01-31"), 4), (V{"2027-01-31", "2027-02-28", "2027-03-31", "2027-04-30"}));
+  EXPECT_EQ(dates(monthly("2027-01-31"), 4),
+            (V{"2027-01-31", "2027-02-28", "2027-03-31", "2027-04-30"}));
   EXPECT_EQ(dates(monthly("2028-01-31"), 2), (V{"2028-01-31", "2028-02-29"}));  // leap year
 }
 
 TEST(Recurrence, NegativeDaysCountFromTheMonthsEnd) {
-  EXPECT_EQ(dates(monthly("2026-12-01", -1), 4), (V{"2026-12-31", "2027-01-31", "2027-02-28", "2027-03-31"}));
+  EXPECT_EQ(dates(monthly("2026-12-01", -1), 4),
+            (V{"2026-12-31", "2027-01-31", "2027-02-28", "2027-03-31"}));
   EXPECT_EQ(dates(monthly("2027-02-01", -5), 2), (V{"2027-02-24", "2027-03-27"}));
 }
 
@@ -140,7 +142,7 @@ TEST(Recurrence, DueAtFollowsTheTimeZoneAndDaylightSaving) {
   EXPECT_EQ(due(s, 2), "2027-03-14T07:30:00.000Z");  // 02:30 does not exist: 03:30 EDT
   EXPECT_EQ(due(s, 3), "2027-03-15T06:30:00.000Z");  // EDT
   s.start_date = d("2027-11-07");
-  s.execution_minutes = 60 + 30;                     // 01:30 happens twice: the first
+  s.execution_minutes = 60 + 30;  // 01:30 happens twice: the first
   EXPECT_EQ(due(s, 1), "2027-11-07T05:30:00.000Z");
   s.timezone = "Europe/Berlin";
   s.execution_minutes = 9 * 60;
@@ -245,6 +247,44 @@ TEST(RecurrenceProperties, RandomSchedules) {
       EXPECT_EQ(listed[i - 1].due_at, o->due_at);
     }
   }
+}
+
+}  // namespace
+}  // namespace rtjobs
+
+namespace rtjobs {
+namespace {
+
+TEST(Calendar, HolidayFilesAddTheirDatesAndReportBadLines) {
+  std::string path = ::testing::TempDir() + "/rtjobs-holidays.txt";
+  {
+    std::FILE* f = std::fopen(path.c_str(), "w");
+    std::fputs("# bank holidays\n2027-02-01\n\n2027-02-02  # tuesday too\n", f);
+    std::fclose(f);
+  }
+  auto set = CalendarSet::make({{"MY_BANK", path}});
+  ASSERT_TRUE(set.has_value()) << set.error().message;
+  const Calendar& mine = *set->find("MY_BANK");
+  EXPECT_FALSE(mine.is_business_day(d("2027-02-01")));
+  EXPECT_FALSE(mine.is_business_day(d("2027-01-30")));  // Saturdays stay non-business days
+  Schedule s = monthly("2027-01-31");                   // a Sunday
+  s.business_day = BusinessDay::kFollowing;
+  s.calendar = "MY_BANK";
+  s.count = 1;
+  auto r = Recurrence::make(s, *set);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(format_date(r->at(1)->scheduled_for), "2027-02-03");
+
+  {
+    std::FILE* f = std::fopen(path.c_str(), "w");
+    std::fputs("2027-02-30\n", f);
+    std::fclose(f);
+  }
+  auto bad = CalendarSet::make({{"MY_BANK", path}});
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_EQ(bad.error().field, "calendars.MY_BANK");
+  EXPECT_NE(bad.error().message.find(":1:"), std::string::npos);
+  EXPECT_FALSE(CalendarSet::make({{"GONE", "/nonexistent/file"}}).has_value());
 }
 
 }  // namespace

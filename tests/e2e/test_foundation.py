@@ -45,7 +45,8 @@ class StartUp(unittest.TestCase):
     def test_invalid_values_exit_naming_the_setting(self):
         for name, value in [("RT_MAX_RETRIES", "many"), ("RT_HORIZON_MONTHS", "0"),
                             ("RT_LISTEN", "127.0.0.1:99999"), ("RT_SCHEDULER_ENABLED", "maybe"),
-                            ("RT_BACKUP_URL", "ftp://x")]:
+                            ("RT_BACKUP_URL", "ftp://x"), ("RT_BACKUP_SCHEDULE", "61 * * * *"),
+                            ("RT_BACKUP_TIMEZONE", "Mars/Base")]:
             r = run_rtjobs(["serve"], {name: value}, self.dir)
             self.assertNotEqual(r.returncode, 0, name)
             self.assertIn(name, r.stderr, name)
