@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
 scripts/build.sh
-trap 'scripts/pg.sh stop' EXIT
+ROOT=$PWD
+trap '"$ROOT/scripts/pg.sh" stop' EXIT
 RT_TEST_POSTGRES_URL=$(scripts/pg.sh start)
 export RT_TEST_POSTGRES_URL
 cd build

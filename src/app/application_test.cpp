@@ -28,7 +28,8 @@ TEST(CheckExposure, OtherAddressesNeedAToken) {
 
 TEST(Application, ServesOnAnEphemeralPortAndStops) {
   Config c;
-  c.database_url = "sqlite://:memory:";
+  c.database_url = "sqlite://" + ::testing::TempDir() + "/rtjobs-app-test.db";
+  c.backup_url = "file://" + ::testing::TempDir() + "/rtjobs-app-test-backups";
   c.listen_port = 0;
   auto app = Application::start(c);
   ASSERT_TRUE(app) << app.error().message;
