@@ -82,7 +82,6 @@ def seed_sqlite(path, n, provider):
                 "INSERT INTO recurring_transfer_job (id, recurring_transfer_id, sequence, "
                 "scheduled_for, due_at, status, retries, provider, idempotency_key, created_at, "
                 "updated_at) VALUES (?, ?, 1, ?, ?, 'PENDING', 0, ?, ?, ?, ?)", jobs)
-        db.execute("ANALYZE")
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
         db.close()

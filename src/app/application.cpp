@@ -30,6 +30,7 @@ struct Application::Impl {
   std::unique_ptr<ProviderRegistry> providers;
   std::optional<CalendarSet> calendars;
   std::unique_ptr<boost::asio::thread_pool> blocking_pool;
+  std::unique_ptr<CompletionWriter> completions;
   std::unique_ptr<JobProcessor> processor;
   std::unique_ptr<TransferService> transfers;
   std::unique_ptr<InFlightLimit> in_flight;
@@ -131,8 +132,11 @@ Result<std::unique_ptr<Application>> Application::start(Config config) {
   options.retry = RetryPolicy{c.max_retries, c.retry_backoff};
   options.horizon_months = c.horizon_months;
   options.lease = lease_for(longest_timeout);
-  s.processor = std::make_unique<JobProcessor>(*s.store, *s.providers, *s.calendars, s.clock,
-                                               blocking, options);
+  // SQLite has one writer; PostgreSQL overlaps a few round trips.
+  const int writers = s.store->backend() == "sqlite" ? 1 : 3;
+  s.completions = std::make_unique<CompletionWriter>(*s.store, writers, 256);
+  s.processor = std::make_unique<JobProcessor>(*s.store, *s.completions, *s.providers,
+                                               *s.calendars, s.clock, blocking, options);
   s.transfers = std::make_unique<TransferService>(*s.store, *s.providers, *s.calendars, s.clock,
                                                   c.horizon_months);
 
@@ -188,6 +192,10 @@ void Application::stop(std::chrono::milliseconds deadline) {
   if (s.rescuer) s.rescuer->stop();
   if (s.horizon) s.horizon->stop();
   if (s.blocking_pool) s.blocking_pool->join();
+  // Bank calls still open past the deadline end as "shutdown" (retried later with the same
+  // key); then every queued outcome is written before the store closes.
+  s.providers.reset();
+  s.completions.reset();
 }
 
 }  // namespace rtjobs

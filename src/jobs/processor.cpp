@@ -40,10 +40,11 @@ std::string describe(const TransferResult& r) {
 
 }  // namespace
 
-JobProcessor::JobProcessor(Store& store, const ProviderRegistry& providers,
-                           const CalendarSet& calendars, const Clock& clock, Executor blocking,
-                           ProcessorOptions options)
+JobProcessor::JobProcessor(Store& store, CompletionWriter& writer,
+                           const ProviderRegistry& providers, const CalendarSet& calendars,
+                           const Clock& clock, Executor blocking, ProcessorOptions options)
     : store_(store),
+      writer_(writer),
       providers_(providers),
       calendars_(calendars),
       clock_(clock),
@@ -91,15 +92,14 @@ void JobProcessor::call_bank(Job job, RecurringTransfer transfer, std::string le
                           transfer.amount,         transfer.currency,
                           transfer.source_account, transfer.destination_account,
                           transfer.description};
-  provider->execute(std::move(request), [this, job = std::move(job), transfer = std::move(transfer),
+  // The outcome is prepared on the provider's thread (microseconds of work) and queued for
+  // the writer: no thread waits on the bank.
+  provider->execute(std::move(request), [this, job = std::move(job),
+                                         transfer = std::move(transfer),
                                          lease_owner = std::move(lease_owner),
                                          done = std::move(done)](TransferResult answer) mutable {
-    blocking_([this, job = std::move(job), transfer = std::move(transfer),
-               lease_owner = std::move(lease_owner), answer = std::move(answer),
-               done = std::move(done)]() mutable {
-      complete(std::move(job), transfer, std::move(lease_owner), std::move(answer),
-               std::move(done));
-    });
+    complete(std::move(job), transfer, std::move(lease_owner), std::move(answer),
+             std::move(done));
   });
 }
 
@@ -138,23 +138,26 @@ void JobProcessor::complete(Job job, const RecurringTransfer& transfer, std::str
   c.schedule_exhausted = next->exhausted;
   c.next_occurrence_at = next->next_due_at;
 
-  auto written = store_.complete_job(c);
-  if (!written) {
-    // The outcome is not recorded: the lease runs out and the job is re-attempted with the same
-    // idempotency key, so the bank's answer is replayed rather than repeated.
-    log::error("recording job outcome failed",
-               {{"job_id", job.id}, {"error", written.error().message}});
-    return done(failure(std::move(written.error()).context("recording outcome of job " + job.id)));
-  }
-  if (written->status == CompletionStatus::kLeaseLost) {
-    log::warn("job lease lost during the bank call", {{"job_id", job.id}});
-    return done({ProcessStatus::kLeaseLost, std::move(written->job), {}});
-  }
-  log::info("job processed", {{"job_id", job.id},
-                              {"status", to_string(c.status)},
-                              {"result", c.result ? to_string(*c.result) : "null"},
-                              {"retries", c.retries}});
-  done({ProcessStatus::kProcessed, std::move(written->job), {}});
+  JobStatus status = c.status;
+  std::optional<JobResult> result = c.result;
+  int retries = c.retries;
+  writer_.write(std::move(c), [job_id = job.id, status, result, retries,
+                               done = std::move(done)](Result<CompletionResult> written) {
+    if (!written) {
+      // Not recorded: the lease runs out and the job is re-attempted with the same
+      // idempotency key, so the bank's answer is replayed rather than repeated.
+      return done(failure(std::move(written.error()).context("recording outcome of job " + job_id)));
+    }
+    if (written->status == CompletionStatus::kLeaseLost) {
+      log::warn("job lease lost during the bank call", {{"job_id", job_id}});
+      return done({ProcessStatus::kLeaseLost, std::move(written->job), {}});
+    }
+    log::info("job processed", {{"job_id", job_id},
+                                {"status", to_string(status)},
+                                {"result", result ? to_string(*result) : "null"},
+                                {"retries", retries}});
+    done({ProcessStatus::kProcessed, std::move(written->job), {}});
+  });
 }
 
 Result<Job> JobProcessor::retry_failed(std::string_view job_id) {

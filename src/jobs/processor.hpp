@@ -4,9 +4,10 @@
 //   claim (short transaction) -> provider.execute (no transaction open) -> complete (one
 //   transaction: final state, provider-status row, next occurrences up to the horizon)
 //
-// process() never blocks its caller: database work runs on the blocking executor, the bank
-// call on the provider's own machinery, and `done` is called exactly once, on an unspecified
-// thread. Thread-safe; any number of jobs may be in flight.
+// process() never blocks its caller: the claim runs on the blocking executor, the bank call on
+// the provider's own machinery, the outcome is written by the CompletionWriter (many outcomes
+// per transaction under load), and `done` is called exactly once, on an unspecified thread,
+// after the outcome is committed. Thread-safe; any number of jobs may be in flight.
 #pragma once
 
 #include <algorithm>
@@ -20,6 +21,7 @@
 #include "core/error.hpp"
 #include "core/executor.hpp"
 #include "core/model.hpp"
+#include "jobs/completion_writer.hpp"
 #include "jobs/retry_policy.hpp"
 #include "schedule/calendar.hpp"
 #include "store/store.hpp"
@@ -58,8 +60,10 @@ struct ProcessResult {
 
 class JobProcessor {
  public:
-  JobProcessor(Store& store, const ProviderRegistry& providers, const CalendarSet& calendars,
-               const Clock& clock, Executor blocking, ProcessorOptions options);
+  // Claims and reads run on `blocking`; outcomes are written through `writer` (group commit).
+  JobProcessor(Store& store, CompletionWriter& writer, const ProviderRegistry& providers,
+               const CalendarSet& calendars, const Clock& clock, Executor blocking,
+               ProcessorOptions options);
 
   void process(std::string job_id, std::function<void(ProcessResult)> done);
 
@@ -81,6 +85,7 @@ class JobProcessor {
                 TransferResult answer, std::function<void(ProcessResult)> done);
 
   Store& store_;
+  CompletionWriter& writer_;
   const ProviderRegistry& providers_;
   const CalendarSet& calendars_;
   const Clock& clock_;

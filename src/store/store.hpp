@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -166,8 +167,23 @@ class Store {
   // jobs of a PAUSED transfer are still claimed, so an attempt already made is seen through.
   virtual Result<ClaimResult> claim_job(const ClaimRequest& request) = 0;
 
-  // Writes a processing outcome (see Completion) in one transaction.
-  virtual Result<CompletionResult> complete_job(const Completion& completion) = 0;
+  // Writes many processing outcomes (see Completion) in ONE transaction: group commit, one
+  // commit (one fsync) for the batch. Each completion is applied exactly as it would be alone,
+  // independently: one whose lease was lost writes nothing (kLeaseLost, with the job as found)
+  // and does not affect the others. Results are in input order. The transfer of a completion
+  // that lost its lease is never marked COMPLETED by it. On an error nothing of the batch is
+  // written (the jobs stay PROCESSING under their leases, so the rescuer re-attempts them with
+  // the same idempotency key); a caller may retry the completions one by one to isolate a bad
+  // one. An empty batch does nothing.
+  virtual Result<std::vector<CompletionResult>> complete_jobs(
+      std::span<const Completion> completions) = 0;
+
+  // One outcome: complete_jobs with a batch of one.
+  Result<CompletionResult> complete_job(const Completion& completion) {
+    auto written = complete_jobs(std::span<const Completion>(&completion, 1));
+    if (!written) return std::unexpected(std::move(written.error()));
+    return std::move(written->front());
+  }
 
   // FAILED -> RETRY, due now, with retries reset to 0 (an operator's fresh round of retries).
   // kNotFound for an unknown job; kConflict (reason "job_not_failed") for any other state.

@@ -1,8 +1,11 @@
 // PgStore's job transitions: claiming a job and writing a processing outcome (the two hot
 // paths), and an operator's retry of a FAILED job.
+#include <algorithm>
+
 #include "core/time_format.hpp"
 #include "core/uuid.hpp"
 #include "store/postgres/pg_listener.hpp"
+#include "store/postgres/pg_rows.hpp"
 #include "store/postgres/pg_store.hpp"
 
 namespace rtjobs {
@@ -17,9 +20,6 @@ namespace {
 
 const std::string kJobCols(store_detail::kJobColumns);
 const std::string kTerminal = "('FINISHED', 'FAILED', 'SKIPPED', 'CANCELLED')";
-
-// The custom SQLSTATE rtjobs_require_lease() raises (see pg_schema.cpp).
-constexpr std::string_view kLeaseLostState = "RTL01";
 
 Result<std::optional<Job>> job_at(const PgResult& r, int first = 0) {
   if (r.rows() == 0) return std::nullopt;
@@ -123,109 +123,162 @@ Result<ClaimResult> PgStore::claim_job(const ClaimRequest& request) {
   return r;
 }
 
-Result<CompletionResult> PgStore::complete_job(const Completion& completion) {
-  static const std::string select_job_sql =
-      "SELECT " + kJobCols + " FROM recurring_transfer_job WHERE id = $1::uuid";
+Result<std::vector<CompletionResult>> PgStore::complete_jobs(
+    std::span<const Completion> completions) {
   static const std::string begin_sql = "BEGIN";
   static const std::string commit_sql = "COMMIT";
-  // The lease check: when no row matches, rtjobs_require_lease raises, and the server skips
-  // everything after it in the pipeline, so nothing else is written. The LEFT JOIN keeps the
-  // check on the outer side, where it is always evaluated.
-  static const std::string update_sql =
+  // Lock order (see pg_maintenance.cpp): the transfers whose rows a completion will update
+  // (new jobs, or a COMPLETED check) are locked first, in id order, before any job row; their
+  // new jobs are inserted under that lock. The ids come from the jobs, server-side.
+  static const std::string lock_transfers_sql =
+      "SELECT 1 FROM recurring_transfer WHERE id IN (SELECT recurring_transfer_id"
+      " FROM recurring_transfer_job WHERE id = ANY($1::uuid[])) ORDER BY id FOR NO KEY UPDATE";
+  // One statement per completion. Every write is conditional on the guarded UPDATE (upd): when
+  // the lease was lost it matches no row, the statement writes nothing and returns no row, and
+  // the rest of the batch goes on. pg_notify (once per transaction whatever the number of
+  // calls) fires only when the job was written.
+  static const std::string completion_sql =
       "WITH upd AS (UPDATE recurring_transfer_job SET status = $3, result = $4,"
       " retries = $5::integer, next_attempt_at = $6::timestamptz,"
       " provider_reference = COALESCE($7, provider_reference), last_error = $8,"
       " finished_at = $9::timestamptz, lease_owner = NULL, lease_expires_at = NULL,"
       " updated_at = $10::timestamptz"
       " WHERE id = $1::uuid AND status = 'PROCESSING' AND lease_owner = $2 RETURNING " +
-      kJobCols +
-      ") SELECT u.* FROM (SELECT rtjobs_require_lease(count(*)) AS held FROM upd) h"
-      " LEFT JOIN upd u ON h.held";
-  static const std::string status_sql =
-      "INSERT INTO recurring_transfer_provider_status (" +
-      std::string(store_detail::kProviderStatusColumns) + ") VALUES (" +
-      store_detail::placeholders('$', store_detail::kProviderStatusColumnCount) + ")";
-  static const std::string jobs_sql =
-      "INSERT INTO recurring_transfer_job (" + kJobCols + ") SELECT " + kJobCols +
-      " FROM json_populate_recordset(NULL::recurring_transfer_job, $1::json) ORDER BY sequence"
-      " ON CONFLICT (recurring_transfer_id, sequence) DO NOTHING";
-  // Also takes the transfer's row lock, so the COMPLETED check below (a new statement, hence
-  // a new snapshot) sees every other completion of this transfer that committed before it.
-  static const std::string sequence_sql =
-      "UPDATE recurring_transfer SET last_sequence = GREATEST(last_sequence, $2::bigint),"
-      " next_occurrence_at = CASE WHEN $2::bigint > last_sequence THEN $4::timestamptz"
-      " ELSE next_occurrence_at END,"
-      " updated_at = CASE WHEN $2::bigint > last_sequence THEN $3::timestamptz"
-      " ELSE updated_at END"
-      " WHERE id = (SELECT recurring_transfer_id FROM recurring_transfer_job WHERE id = $1::uuid)";
+      kJobCols + "), st AS (INSERT INTO recurring_transfer_provider_status (" +
+      std::string(store_detail::kProviderStatusColumns) +
+      ") SELECT $11::uuid, $12::uuid, $13::uuid, $14, $15::integer, $16::integer, $17, $18, $19,"
+      " $20::timestamptz WHERE $11 IS NOT NULL AND EXISTS (SELECT 1 FROM upd)),"
+      " nj AS (INSERT INTO recurring_transfer_job (" +
+      kJobCols + ") SELECT " + kJobCols +
+      " FROM json_populate_recordset(NULL::recurring_transfer_job, $21::json)"
+      " WHERE EXISTS (SELECT 1 FROM upd) ORDER BY sequence"
+      " ON CONFLICT (recurring_transfer_id, sequence) DO NOTHING),"
+      " tr AS (UPDATE recurring_transfer t SET last_sequence = $22::bigint,"
+      " next_occurrence_at = $23::timestamptz, updated_at = $10::timestamptz FROM upd"
+      " WHERE t.id = upd.recurring_transfer_id AND $22::bigint > t.last_sequence)"
+      " SELECT " +
+      kJobCols + ", CASE WHEN $24::boolean THEN " + std::string(store_detail::kNotifyJobsDue) +
+      "::text END FROM upd";
+  // A separate statement, after every completion of the batch: it sees them all (one
+  // statement sees a single snapshot, not its own updates), and, the transfer being locked
+  // since the start, every completion of the transfer that committed before. Only when this
+  // transaction wrote the job (xmin): a completion that lost its lease inserted no jobs, so its
+  // "exhausted" may not hold.
   static const std::string completed_sql =
       "UPDATE recurring_transfer t SET status = 'COMPLETED', updated_at = $2::timestamptz"
-      " WHERE t.id = (SELECT recurring_transfer_id FROM recurring_transfer_job"
-      " WHERE id = $1::uuid) AND t.status = 'ACTIVE' AND NOT EXISTS (SELECT 1"
+      " FROM recurring_transfer_job j WHERE j.id = $1::uuid AND j.xmin = pg_current_xact_id()::xid"
+      " AND t.id = j.recurring_transfer_id AND t.status = 'ACTIVE' AND NOT EXISTS (SELECT 1"
       " FROM recurring_transfer_job o WHERE o.recurring_transfer_id = t.id"
       " AND o.status NOT IN " +
       kTerminal + ")";
+  static const std::string select_jobs_sql =
+      "SELECT " + kJobCols + " FROM recurring_transfer_job WHERE id = ANY($1::uuid[])";
 
-  // Skipped with the rest of the pipeline when the lease check fails; delivered at COMMIT.
-  static const std::string notify_sql = "SELECT " + std::string(store_detail::kNotifyJobsDue);
+  auto run = [&]() -> Result<std::vector<CompletionResult>> {
+    std::vector<CompletionResult> out(completions.size());
+    std::vector<std::string> ids;
+    ids.reserve(completions.size());
+    // Jobs in id order, so two batches sharing a job (a stale lease and its successor) lock
+    // their job rows in the same order and cannot wait for each other in a cycle.
+    std::vector<size_t> order;
+    for (size_t i = 0; i < completions.size(); ++i) {
+      ids.push_back(store_detail::normalize_id(completions[i].job_id));
+      out[i].status = CompletionStatus::kLeaseLost;  // until its statement returns the job
+      if (is_uuid(ids[i])) order.push_back(i);       // else no such job: nothing to write
+    }
+    if (order.empty()) return out;
+    std::stable_sort(order.begin(), order.end(),
+                     [&](size_t a, size_t b) { return ids[a] < ids[b]; });
 
-  const Completion& k = completion;
-  std::string id = store_detail::normalize_id(k.job_id);
-  auto run = [&]() -> Result<CompletionResult> {
-    if (!is_uuid(id)) return CompletionResult{CompletionStatus::kLeaseLost, {}};
-    auto c = pool_.acquire();
-    if (!c) return std::unexpected(c.error());
-    std::string now = format_timestamp(k.now);
+    std::vector<std::string> locked_via;
     std::vector<PgStatement> batch;
+    batch.reserve(order.size() + 4);
     batch.push_back({&begin_sql, {}});
-    batch.push_back(
-        {&update_sql,
-         {id, k.lease_owner, std::string(to_string(k.status)),
-          k.result ? SqlValue(std::string(to_string(*k.result))) : SqlValue(), int64_t{k.retries},
+    batch.push_back({&lock_transfers_sql, {}});  // parameters set below
+    for (size_t i : order) {
+      const Completion& k = completions[i];
+      std::string now = format_timestamp(k.now);
+      int64_t last_sequence = 0;
+      for (const Job& job : k.new_jobs) last_sequence = std::max(last_sequence, job.sequence);
+      if (last_sequence > 0 || k.schedule_exhausted) locked_via.push_back(ids[i]);
+      bool retry_now =
+          k.status == JobStatus::kRetry && k.next_attempt_at && *k.next_attempt_at <= k.now;
+      std::vector<SqlValue> params{
+          ids[i],
+          k.lease_owner,
+          std::string(to_string(k.status)),
+          k.result ? SqlValue(std::string(to_string(*k.result))) : SqlValue(),
+          int64_t{k.retries},
           k.status == JobStatus::kRetry ? store_detail::opt_time(k.next_attempt_at) : SqlValue(),
-          store_detail::opt_text(k.provider_reference), store_detail::opt_text(k.last_error),
-          is_terminal(k.status) ? SqlValue(now) : SqlValue(), now}});
-    if (k.provider_status) {
-      batch.push_back({&status_sql, store_detail::provider_status_values(*k.provider_status)});
+          store_detail::opt_text(k.provider_reference),
+          store_detail::opt_text(k.last_error),
+          is_terminal(k.status) ? SqlValue(now) : SqlValue(),
+          now};
+      if (k.provider_status) {
+        auto status = store_detail::provider_status_values(*k.provider_status);
+        params.insert(params.end(), status.begin(), status.end());
+      } else {
+        params.resize(params.size() + store_detail::kProviderStatusColumnCount);
+      }
+      params.push_back(store_detail::jobs_as_json(k.new_jobs));
+      params.push_back(last_sequence);
+      params.push_back(store_detail::opt_time(k.next_occurrence_at));
+      params.push_back(int64_t{retry_now || store_detail::any_due(k.new_jobs, k.now)});
+      batch.push_back({&completion_sql, std::move(params)});
     }
-    int64_t last_sequence = 0;
-    for (const Job& job : k.new_jobs) last_sequence = std::max(last_sequence, job.sequence);
-    if (!k.new_jobs.empty()) batch.push_back({&jobs_sql, {store_detail::jobs_as_json(k.new_jobs)}});
-    if (!k.new_jobs.empty() || k.schedule_exhausted) {
-      batch.push_back(
-          {&sequence_sql, {id, last_sequence, now, store_detail::opt_time(k.next_occurrence_at)}});
-    }
-    if (k.schedule_exhausted) batch.push_back({&completed_sql, {id, now}});
-    bool retry_now =
-        k.status == JobStatus::kRetry && k.next_attempt_at && *k.next_attempt_at <= k.now;
-    if (retry_now || store_detail::any_due(k.new_jobs, k.now)) batch.push_back({&notify_sql, {}});
-    batch.push_back({&commit_sql, {}});
-
-    auto results = (*c)->pipeline(batch);
-    if (!results) return std::unexpected(results.error());
-    const PgResult& update = (*results)[1];
-    if (update.status() == PGRES_FATAL_ERROR && update.sqlstate() == kLeaseLostState) {
-      if (auto r = (*c)->exec("ROLLBACK"); !r) return std::unexpected(r.error());
-      auto found = (*c)->query(select_job_sql, {id});
-      if (!found) return std::unexpected(found.error());
-      auto job = job_at(*found);
-      if (!job) return std::unexpected(job.error());
-      return CompletionResult{CompletionStatus::kLeaseLost, std::move(*job)};
-    }
-    for (const PgResult& r : *results) {
-      if (!r.ok()) {
-        (void)(*c)->exec("ROLLBACK");
-        return fail(ErrorCode::kUnavailable,
-                    r.error_message() + " (SQLSTATE " + r.sqlstate() + ")");
+    for (size_t i : order) {
+      if (completions[i].schedule_exhausted) {
+        batch.push_back({&completed_sql, {ids[i], format_timestamp(completions[i].now)}});
       }
     }
-    auto job = job_at(update);
-    if (!job) return std::unexpected(job.error());
-    if (!*job) return fail(ErrorCode::kInternal, "lease check passed without a row");
-    return CompletionResult{CompletionStatus::kWritten, std::move(*job)};
+    batch.push_back({&commit_sql, {}});
+    batch[1].params = {store_detail::uuid_array(locked_via)};
+
+    auto c = pool_.acquire();
+    if (!c) return std::unexpected(c.error());
+    auto results = (*c)->pipeline(batch);
+    if (!results) return std::unexpected(results.error());
+    for (size_t s = 0; s < results->size(); ++s) {
+      const PgResult& r = (*results)[s];
+      if (r.ok()) continue;
+      (void)(*c)->exec("ROLLBACK");
+      std::string what = s >= 2 && s < 2 + order.size()
+                             ? "writing job " + ids[order[s - 2]]
+                             : "statement " + std::to_string(s + 1) + " of the batch";
+      return fail(ErrorCode::kUnavailable,
+                  what + ": " + r.error_message() + " (SQLSTATE " + r.sqlstate() + ")");
+    }
+    std::vector<std::string> lost;
+    for (size_t n = 0; n < order.size(); ++n) {
+      size_t i = order[n];
+      auto job = job_at((*results)[2 + n]);
+      if (!job) return std::unexpected(job.error());
+      if (*job) {
+        out[i] = CompletionResult{CompletionStatus::kWritten, std::move(*job)};
+      } else {
+        lost.push_back(ids[i]);
+      }
+    }
+    if (lost.empty()) return out;
+    // The jobs as found, for the completions whose lease was lost (rare: one more read).
+    auto found = (*c)->query(select_jobs_sql, {store_detail::uuid_array(lost)});
+    if (!found) return std::unexpected(found.error().context("reading jobs whose lease was lost"));
+    auto jobs = store_detail::rows_of<Job>(*found, store_detail::read_job);
+    if (!jobs) return std::unexpected(jobs.error());
+    for (size_t i : order) {
+      if (out[i].status != CompletionStatus::kLeaseLost) continue;
+      for (const Job& job : *jobs) {
+        if (job.id == ids[i]) out[i].job = job;
+      }
+    }
+    return out;
   };
+  if (completions.empty()) return std::vector<CompletionResult>{};
   auto r = run();
-  if (!r) return std::unexpected(r.error().context("completing job " + id));
+  if (!r) {
+    return std::unexpected(
+        r.error().context("writing " + std::to_string(completions.size()) + " job outcomes"));
+  }
   return r;
 }
 

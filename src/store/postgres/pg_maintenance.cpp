@@ -1,12 +1,14 @@
 // PgStore's operations for the built-in loops (src/maintenance): claiming due jobs in batches,
 // rescuing expired leases, and extending transfers up to the horizon.
 //
-// Lock order (no deadlocks): every transaction that takes both job rows and a transfer row takes
-// the jobs first. complete_job locks its job, inserts the next jobs, then updates the transfer;
-// extend_transfer inserts jobs then updates the transfer; a cancel (change_transfer_status)
-// locks the transfer's live jobs then updates the transfer; the batch claims lock only jobs
-// (SKIP LOCKED: they never wait). Inserts of the same (transfer, sequence) keys wait for each
-// other, but all go in ascending sequence order, so they cannot wait in a cycle.
+// Lock order (no deadlocks). A transfer's next jobs are only ever inserted by a transaction
+// that holds the transfer's row lock: complete_jobs locks the transfers it will update first
+// (all of them, in id order), then its jobs' rows (in id order), then inserts;
+// extend_transfer updates its transfer, then inserts. So inserts of the same (transfer,
+// sequence) keys never wait for each other, and two batches of completions take transfer rows,
+// then job rows, in the same order. A cancel (change_transfer_status) locks the transfer's live
+// jobs (PENDING, IN_FLY, RETRY: never the PROCESSING ones a completion writes) then the
+// transfer; the claims lock only jobs (the batch claims with SKIP LOCKED: they never wait).
 #include <algorithm>
 #include <tuple>
 
@@ -159,17 +161,19 @@ Result<std::vector<RecurringTransfer>> PgStore::transfers_to_extend(Timestamp un
 Result<int> PgStore::extend_transfer(const Extension& extension) {
   static const std::string begin_sql = "BEGIN";
   static const std::string commit_sql = "COMMIT";
-  // Only for a transfer still ACTIVE or PAUSED (as of this snapshot: jobs a concurrent cancel
-  // misses are cancelled when claimed, as claim_job and claim_due_jobs do).
+  // Only for a transfer still ACTIVE or PAUSED (jobs a concurrent cancel misses are cancelled
+  // when claimed, as claim_job and claim_due_jobs do). After sequence_sql, so under the
+  // transfer's row lock (see the lock order above).
   static const std::string jobs_sql =
       "INSERT INTO recurring_transfer_job (" + kJobCols + ") SELECT " + kJobCols +
       " FROM json_populate_recordset(NULL::recurring_transfer_job, $2::json)"
       " WHERE EXISTS (SELECT 1 FROM recurring_transfer WHERE id = $1::uuid"
       " AND status IN ('ACTIVE', 'PAUSED')) ORDER BY sequence"
       " ON CONFLICT (recurring_transfer_id, sequence) DO NOTHING RETURNING 1";
-  // Forward only: a concurrent completion may have created these occurrences and more. Also
-  // takes the transfer's row lock, so the COMPLETED check (a new statement, hence a new
-  // snapshot) sees every completion of this transfer that committed before it.
+  // Forward only: a concurrent completion may have created these occurrences and more. First:
+  // it takes the transfer's row lock, under which the jobs are inserted, and so the COMPLETED
+  // check (a new statement, hence a new snapshot) sees every completion of this transfer that
+  // committed before it.
   static const std::string sequence_sql =
       "UPDATE recurring_transfer SET last_sequence = GREATEST(last_sequence, $2::bigint),"
       " next_occurrence_at = CASE WHEN $2::bigint > last_sequence THEN $3::timestamptz"
@@ -199,9 +203,9 @@ Result<int> PgStore::extend_transfer(const Extension& extension) {
     std::string now = format_timestamp(e.now);
     std::vector<PgStatement> batch;
     batch.push_back({&begin_sql, {}});
-    batch.push_back({&jobs_sql, {id, store_detail::jobs_as_json(e.new_jobs)}});
     batch.push_back(
         {&sequence_sql, {id, last_sequence, store_detail::opt_time(e.next_occurrence_at), now}});
+    batch.push_back({&jobs_sql, {id, store_detail::jobs_as_json(e.new_jobs)}});
     if (e.schedule_exhausted) batch.push_back({&completed_sql, {id, now}});
     batch.push_back({&commit_sql, {}});
     auto results = (*c)->pipeline(batch);
@@ -213,8 +217,8 @@ Result<int> PgStore::extend_transfer(const Extension& extension) {
                     r.error_message() + " (SQLSTATE " + r.sqlstate() + ")");
       }
     }
-    int inserted = (*results)[1].rows();
-    if ((*results)[2].rows() == 0) {  // not ACTIVE or PAUSED, or unknown
+    int inserted = (*results)[2].rows();
+    if ((*results)[1].rows() == 0) {  // not ACTIVE or PAUSED, or unknown
       auto found = (*c)->query(exists_sql, {id});
       if (!found) return std::unexpected(found.error());
       if (found->rows() == 0) return fail(ErrorCode::kNotFound, "no transfer " + id);

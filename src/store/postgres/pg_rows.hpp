@@ -1,7 +1,8 @@
-// Reading records out of a PgResult (internal to src/store/postgres).
+// Reading records out of a PgResult, and array parameters (internal to src/store/postgres).
 #pragma once
 
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "core/error.hpp"
@@ -31,6 +32,17 @@ Result<std::optional<T>> first_of(const PgResult& result, Result<T> (*read)(cons
   auto v = read(PgRow(result, 0), first);
   if (!v) return std::unexpected(v.error());
   return std::move(*v);
+}
+
+// Ids (already checked with is_uuid, so no quoting is needed) as a PostgreSQL array literal,
+// for "= ANY($1::uuid[])": one parameter for any number of ids.
+inline std::string uuid_array(const std::vector<std::string>& ids) {
+  std::string out = "{";
+  for (const std::string& id : ids) {
+    if (out.size() > 1) out += ',';
+    out += id;
+  }
+  return out + "}";
 }
 
 }  // namespace rtjobs::store_detail

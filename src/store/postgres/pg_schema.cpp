@@ -115,7 +115,13 @@ END
 $$;
 )sql";
 
-constexpr std::array<PgMigration, 1> kMigrations{{{1, kMigration1}}};
+// complete_jobs makes each completion's writes conditional on its lease check instead of
+// raising, so one lost lease no longer aborts a batch: the function is unused.
+constexpr const char* kMigration2 = R"sql(
+DROP FUNCTION IF EXISTS rtjobs_require_lease(bigint);
+)sql";
+
+constexpr std::array<PgMigration, 2> kMigrations{{{1, kMigration1}, {2, kMigration2}}};
 
 }  // namespace
 

@@ -168,8 +168,8 @@ Result<RecurringTransfer> PgStore::change_transfer_status(std::string_view id,
       kTransferCols + ", CASE WHEN $4 = 'ACTIVE' THEN " +
       std::string(store_detail::kNotifyJobsDue) + "::text END";
   // A cancel first takes the live jobs (waiting for a claimer's row lock, then skipping the job
-  // it claimed), then the transfer: jobs before transfer, as complete_job locks them, so the two
-  // cannot deadlock (see pg_maintenance.cpp).
+  // it claimed), then the transfer. The PROCESSING jobs complete_jobs writes are never among
+  // them, so the two cannot deadlock (see pg_maintenance.cpp).
   static const std::string cancel_jobs_sql =
       "UPDATE recurring_transfer_job SET status = 'CANCELLED', finished_at = $2::timestamptz,"
       " updated_at = $2::timestamptz WHERE recurring_transfer_id = $1::uuid"

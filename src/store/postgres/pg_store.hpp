@@ -1,10 +1,11 @@
 // PgStore: the Store on PostgreSQL through libpq, with a pool of connections (opened lazily,
 // broken ones replaced). Every operation is a short transaction on one pooled connection;
 // claim_job is a single conditional UPDATE, so row locks make exactly one of any number of
-// concurrent claimers (threads or processes) win; complete_job sends its whole transaction in
-// one round trip (pipeline mode); claim_due_jobs is one statement using FOR UPDATE SKIP LOCKED,
-// so concurrent batch claimers take disjoint jobs without waiting for each other. Writers that
-// make jobs due now send pg_notify inside their own statement (see pg_listener.hpp).
+// concurrent claimers (threads or processes) win; complete_jobs sends a whole batch of outcomes
+// as one transaction in one round trip (pipeline mode); claim_due_jobs is one statement using FOR
+// UPDATE SKIP LOCKED, so concurrent batch claimers take disjoint jobs without waiting for each
+// other. Writers that make jobs due now send pg_notify inside their own statement (see
+// pg_listener.hpp).
 //
 // Thread-safe: every method may be called from any thread.
 #pragma once
@@ -39,7 +40,8 @@ class PgStore final : public Store {
   Result<std::vector<ProviderStatus>> list_provider_statuses(std::string_view job_id) override;
 
   Result<ClaimResult> claim_job(const ClaimRequest& request) override;
-  Result<CompletionResult> complete_job(const Completion& completion) override;
+  Result<std::vector<CompletionResult>> complete_jobs(
+      std::span<const Completion> completions) override;
   Result<Job> retry_failed_job(std::string_view job_id, Timestamp now) override;
 
   Result<std::vector<ClaimResult>> claim_due_jobs(const DueClaimRequest& request) override;

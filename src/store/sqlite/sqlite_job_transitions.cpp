@@ -97,7 +97,14 @@ Result<ClaimResult> SqliteStore::claim_job(const ClaimRequest& request) {
   return r;
 }
 
-Result<CompletionResult> SqliteStore::complete_job(const Completion& completion) {
+namespace {
+
+// Applies one completion inside the caller's transaction. The guarded UPDATE of the job comes
+// first; when it changes no row the lease was lost and nothing else is written. The statements
+// after it cannot fail for this completion alone (only an I/O or a constraint error, which fails
+// the whole batch), so no savepoint is needed.
+Result<CompletionResult> apply_completion(Connection& c, const Completion& k,
+                                          const std::string& id) {
   static const std::string update_sql =
       "UPDATE recurring_transfer_job SET status = ?3, result = ?4, retries = ?5,"
       " next_attempt_at = ?6, provider_reference = COALESCE(?7, provider_reference),"
@@ -108,52 +115,77 @@ Result<CompletionResult> SqliteStore::complete_job(const Completion& completion)
   static const std::string sequence_sql =
       "UPDATE recurring_transfer SET last_sequence = ?2, next_occurrence_at = ?4, updated_at = ?3"
       " WHERE id = ?1 AND last_sequence < ?2";
+  std::string now = format_timestamp(k.now);
+  auto updated = query_one<Job>(
+      c, update_sql,
+      {id, k.lease_owner, std::string(to_string(k.status)),
+       k.result ? SqlValue(std::string(to_string(*k.result))) : SqlValue(), int64_t{k.retries},
+       k.status == JobStatus::kRetry ? store_detail::opt_time(k.next_attempt_at) : SqlValue(),
+       store_detail::opt_text(k.provider_reference), store_detail::opt_text(k.last_error),
+       is_terminal(k.status) ? SqlValue(now) : SqlValue(), now},
+      store_detail::read_job);
+  if (!updated) return std::unexpected(updated.error());
+  if (!*updated) {
+    auto found = select_job(c, id);
+    if (!found) return std::unexpected(found.error());
+    return CompletionResult{CompletionStatus::kLeaseLost, std::move(*found)};
+  }
+  if (k.provider_status) {
+    auto ins = c.run(kInsertStatus, store_detail::provider_status_values(*k.provider_status));
+    if (!ins) return std::unexpected(ins.error().context("inserting provider status"));
+  }
+  int64_t last_sequence = 0;
+  for (const Job& job : k.new_jobs) {
+    auto ins = c.run(kInsertJob, store_detail::job_values(job));
+    if (!ins) return std::unexpected(ins.error().context("inserting next job"));
+    last_sequence = std::max(last_sequence, job.sequence);
+  }
+  if (last_sequence > 0) {
+    auto up = c.run(sequence_sql, {(*updated)->recurring_transfer_id, last_sequence, now,
+                                   store_detail::opt_time(k.next_occurrence_at)});
+    if (!up) return std::unexpected(up.error().context("updating last_sequence"));
+  }
+  return CompletionResult{CompletionStatus::kWritten, std::move(*updated)};
+}
+
+}  // namespace
+
+Result<std::vector<CompletionResult>> SqliteStore::complete_jobs(
+    std::span<const Completion> completions) {
   static const std::string completed_sql =
       "UPDATE recurring_transfer SET status = 'COMPLETED', updated_at = ?2"
       " WHERE id = ?1 AND status = 'ACTIVE' AND NOT EXISTS (SELECT 1 FROM recurring_transfer_job"
       " WHERE recurring_transfer_id = ?1"
       " AND status NOT IN ('FINISHED', 'FAILED', 'SKIPPED', 'CANCELLED'))";
-  const Completion& k = completion;
-  std::string id = store_detail::normalize_id(k.job_id);
-  std::string now = format_timestamp(k.now);
-  auto r = write<CompletionResult>([&](Connection& c) -> Result<CompletionResult> {
-    auto updated = query_one<Job>(
-        c, update_sql,
-        {id, k.lease_owner, std::string(to_string(k.status)),
-         k.result ? SqlValue(std::string(to_string(*k.result))) : SqlValue(), int64_t{k.retries},
-         k.status == JobStatus::kRetry ? store_detail::opt_time(k.next_attempt_at) : SqlValue(),
-         store_detail::opt_text(k.provider_reference), store_detail::opt_text(k.last_error),
-         is_terminal(k.status) ? SqlValue(now) : SqlValue(), now},
-        store_detail::read_job);
-    if (!updated) return std::unexpected(updated.error());
-    if (!*updated) {
-      auto found = select_job(c, id);
-      if (!found) return std::unexpected(found.error());
-      return CompletionResult{CompletionStatus::kLeaseLost, std::move(*found)};
+  if (completions.empty()) return std::vector<CompletionResult>{};
+  auto r = write<std::vector<CompletionResult>>([&](Connection& c)
+                                                    -> Result<std::vector<CompletionResult>> {
+    std::vector<CompletionResult> out;
+    out.reserve(completions.size());
+    for (const Completion& k : completions) {
+      std::string id = store_detail::normalize_id(k.job_id);
+      auto written = apply_completion(c, k, id);
+      if (!written) return std::unexpected(written.error().context("completing job " + id));
+      out.push_back(std::move(*written));
     }
-    const std::string& transfer_id = (*updated)->recurring_transfer_id;
-    if (k.provider_status) {
-      auto ins = c.run(kInsertStatus, store_detail::provider_status_values(*k.provider_status));
-      if (!ins) return std::unexpected(ins.error().context("inserting provider status"));
+    // After every job of the batch is written, so the last two jobs of a transfer completed
+    // in one batch see each other as terminal. Only for completions that held their lease:
+    // a lost one's new jobs were not inserted, so its "exhausted" may not hold.
+    for (size_t i = 0; i < completions.size(); ++i) {
+      const Completion& k = completions[i];
+      if (!k.schedule_exhausted || out[i].status != CompletionStatus::kWritten) continue;
+      auto up = c.run(completed_sql, {out[i].job->recurring_transfer_id, format_timestamp(k.now)});
+      if (!up) {
+        return std::unexpected(
+            up.error().context("completing transfer " + out[i].job->recurring_transfer_id));
+      }
     }
-    int64_t last_sequence = 0;
-    for (const Job& job : k.new_jobs) {
-      auto ins = c.run(kInsertJob, store_detail::job_values(job));
-      if (!ins) return std::unexpected(ins.error().context("inserting next job"));
-      last_sequence = std::max(last_sequence, job.sequence);
-    }
-    if (last_sequence > 0) {
-      auto up = c.run(sequence_sql, {transfer_id, last_sequence, now,
-                                     store_detail::opt_time(k.next_occurrence_at)});
-      if (!up) return std::unexpected(up.error().context("updating last_sequence"));
-    }
-    if (k.schedule_exhausted) {
-      auto up = c.run(completed_sql, {transfer_id, now});
-      if (!up) return std::unexpected(up.error().context("completing transfer"));
-    }
-    return CompletionResult{CompletionStatus::kWritten, std::move(*updated)};
+    return out;
   });
-  if (!r) return std::unexpected(r.error().context("completing job " + id));
+  if (!r) {
+    return std::unexpected(
+        r.error().context("writing " + std::to_string(completions.size()) + " job outcomes"));
+  }
   return r;
 }
 

@@ -40,7 +40,8 @@ class SqliteStore final : public Store {
   Result<std::vector<ProviderStatus>> list_provider_statuses(std::string_view job_id) override;
 
   Result<ClaimResult> claim_job(const ClaimRequest& request) override;
-  Result<CompletionResult> complete_job(const Completion& completion) override;
+  Result<std::vector<CompletionResult>> complete_jobs(
+      std::span<const Completion> completions) override;
   Result<Job> retry_failed_job(std::string_view job_id, Timestamp now) override;
 
   Result<std::vector<ClaimResult>> claim_due_jobs(const DueClaimRequest& request) override;
