@@ -48,6 +48,7 @@ void CompletionWriter::run() {
     auto results = store_.complete_jobs(completions);
     if (results) {
       for (size_t i = 0; i < batch.size(); ++i) batch[i].done(std::move((*results)[i]));
+      batch.clear();  // release the callbacks (and what they hold, e.g. HTTP sessions) now
       continue;
     }
     // A failed batch writes nothing: write its outcomes one by one, so one bad outcome (or a
@@ -64,6 +65,7 @@ void CompletionWriter::run() {
         batch[i].done(std::move(one->front()));
       }
     }
+    batch.clear();
   }
 }
 
