@@ -33,9 +33,10 @@ struct Application::Impl {
   std::unique_ptr<CompletionWriter> completions;
   std::unique_ptr<JobProcessor> processor;
   std::unique_ptr<TransferService> transfers;
-  std::unique_ptr<InFlightLimit> in_flight;
-  std::unique_ptr<JobProducer> scheduler;  // due PENDING jobs (RT_SCHEDULER_ENABLED)
-  std::unique_ptr<JobProducer> retrier;    // due RETRY jobs (RT_RETRIES_ENABLED)
+  std::unique_ptr<InFlightLimit> in_flight;  // bank calls (RT_CONCURRENCY)
+  std::unique_ptr<InFlightLimit> unwritten;  // claimed jobs whose outcome is not committed
+  std::unique_ptr<JobProducer> scheduler;    // due PENDING jobs (RT_SCHEDULER_ENABLED)
+  std::unique_ptr<JobProducer> retrier;      // due RETRY jobs (RT_RETRIES_ENABLED)
   std::unique_ptr<LeaseRescuer> rescuer;
   std::unique_ptr<HorizonExtender> horizon;
   std::unique_ptr<Subscription> jobs_due;  // PostgreSQL notifications from other instances
@@ -66,15 +67,16 @@ namespace {
 void start_loops(Application::Impl& s) {
   const Config& c = s.config;
   s.in_flight = std::make_unique<InFlightLimit>(c.concurrency);
+  s.unwritten = std::make_unique<InFlightLimit>(std::max(4 * c.concurrency, 2048));
   const int batch = std::clamp(c.concurrency, 1, 500);
   if (c.scheduler_enabled) {
     s.scheduler = std::make_unique<JobProducer>(
-        *s.store, *s.processor, *s.in_flight, s.clock,
+        *s.store, *s.processor, *s.in_flight, *s.unwritten, s.clock,
         JobProducerOptions{"scheduler", true, false, batch, std::chrono::seconds(1)});
   }
   if (c.retries_enabled) {
     s.retrier = std::make_unique<JobProducer>(
-        *s.store, *s.processor, *s.in_flight, s.clock,
+        *s.store, *s.processor, *s.in_flight, *s.unwritten, s.clock,
         JobProducerOptions{"retries", false, true, batch, std::chrono::seconds(1)});
   }
   auto rescue_every = std::clamp(s.processor->lease() / 4, std::chrono::milliseconds(250),
@@ -134,9 +136,9 @@ Result<std::unique_ptr<Application>> Application::start(Config config) {
   options.lease = lease_for(longest_timeout);
   // SQLite has one writer; PostgreSQL overlaps a few round trips.
   const int writers = s.store->backend() == "sqlite" ? 1 : 3;
-  s.completions = std::make_unique<CompletionWriter>(*s.store, writers, 256);
-  s.processor = std::make_unique<JobProcessor>(*s.store, *s.completions, *s.providers,
-                                               *s.calendars, s.clock, blocking, options);
+  s.completions = std::make_unique<CompletionWriter>(*s.store, writers, 1000);
+  s.processor = std::make_unique<JobProcessor>(*s.store, *s.completions, *s.providers, *s.calendars,
+                                               s.clock, blocking, options);
   s.transfers = std::make_unique<TransferService>(*s.store, *s.providers, *s.calendars, s.clock,
                                                   c.horizon_months);
 
@@ -187,6 +189,9 @@ void Application::stop(std::chrono::milliseconds deadline) {
   if (s.in_flight && !s.in_flight->drain(s.drain_deadline)) {
     log::warn("jobs still in flight at shutdown; their leases will expire and they will be retried",
               {{"jobs", s.in_flight->in_flight()}});
+  }
+  if (s.unwritten && !s.unwritten->drain(s.drain_deadline)) {
+    log::warn("job outcomes still unwritten at shutdown", {{"jobs", s.unwritten->in_flight()}});
   }
   if (s.backup_cron) s.backup_cron->stop();
   if (s.rescuer) s.rescuer->stop();

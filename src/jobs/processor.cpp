@@ -65,17 +65,20 @@ void JobProcessor::process(std::string job_id, std::function<void(ProcessResult)
       return done(from_claim(claim->status, std::move(claim->job)));
     }
     call_bank(std::move(*claim->job), std::move(*claim->transfer), request.lease_owner,
-              std::move(done));
+              std::move(done), {});
   });
 }
 
 void JobProcessor::run_claimed(Job job, RecurringTransfer transfer, std::string lease_owner,
-                               std::function<void(ProcessResult)> done) {
-  call_bank(std::move(job), std::move(transfer), std::move(lease_owner), std::move(done));
+                               std::function<void(ProcessResult)> done,
+                               std::function<void()> answered) {
+  call_bank(std::move(job), std::move(transfer), std::move(lease_owner), std::move(done),
+            std::move(answered));
 }
 
 void JobProcessor::call_bank(Job job, RecurringTransfer transfer, std::string lease_owner,
-                             std::function<void(ProcessResult)> done) {
+                             std::function<void(ProcessResult)> done,
+                             std::function<void()> answered) {
   Provider* provider = providers_.find(job.provider);
   if (!provider) {
     // A configuration fault, not the bank's answer: retried, so fixing the configuration heals it.
@@ -85,6 +88,7 @@ void JobProcessor::call_bank(Job job, RecurringTransfer transfer, std::string le
                           "provider_not_configured",
                           "no provider named '" + job.provider + "' is configured",
                           std::nullopt};
+    if (answered) answered();
     return complete(std::move(job), transfer, std::move(lease_owner), std::move(answer),
                     std::move(done));
   }
@@ -94,12 +98,12 @@ void JobProcessor::call_bank(Job job, RecurringTransfer transfer, std::string le
                           transfer.description};
   // The outcome is prepared on the provider's thread (microseconds of work) and queued for
   // the writer: no thread waits on the bank.
-  provider->execute(std::move(request), [this, job = std::move(job),
-                                         transfer = std::move(transfer),
+  provider->execute(std::move(request), [this, job = std::move(job), transfer = std::move(transfer),
                                          lease_owner = std::move(lease_owner),
-                                         done = std::move(done)](TransferResult answer) mutable {
-    complete(std::move(job), transfer, std::move(lease_owner), std::move(answer),
-             std::move(done));
+                                         done = std::move(done), answered = std::move(answered)](
+                                            TransferResult answer) mutable {
+    if (answered) answered();
+    complete(std::move(job), transfer, std::move(lease_owner), std::move(answer), std::move(done));
   });
 }
 
@@ -146,7 +150,8 @@ void JobProcessor::complete(Job job, const RecurringTransfer& transfer, std::str
     if (!written) {
       // Not recorded: the lease runs out and the job is re-attempted with the same
       // idempotency key, so the bank's answer is replayed rather than repeated.
-      return done(failure(std::move(written.error()).context("recording outcome of job " + job_id)));
+      return done(
+          failure(std::move(written.error()).context("recording outcome of job " + job_id)));
     }
     if (written->status == CompletionStatus::kLeaseLost) {
       log::warn("job lease lost during the bank call", {{"job_id", job_id}});

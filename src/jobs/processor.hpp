@@ -69,8 +69,11 @@ class JobProcessor {
 
   // Continues with a job the caller already claimed under `lease_owner` (the built-in loops
   // claim in batches): the bank call and the outcome, as process() does after its claim.
+  // `answered` (optional) runs as soon as the bank answered, before the outcome is written:
+  // the loops free the job's in-flight slot there, so claiming the next jobs overlaps the
+  // write of these outcomes.
   void run_claimed(Job job, RecurringTransfer transfer, std::string lease_owner,
-                   std::function<void(ProcessResult)> done);
+                   std::function<void(ProcessResult)> done, std::function<void()> answered = {});
 
   std::chrono::milliseconds lease() const { return options_.lease; }
   int max_retries() const { return options_.retry.max_retries; }
@@ -80,7 +83,7 @@ class JobProcessor {
 
  private:
   void call_bank(Job job, RecurringTransfer transfer, std::string lease_owner,
-                 std::function<void(ProcessResult)> done);
+                 std::function<void(ProcessResult)> done, std::function<void()> answered);
   void complete(Job job, const RecurringTransfer& transfer, std::string lease_owner,
                 TransferResult answer, std::function<void(ProcessResult)> done);
 

@@ -27,8 +27,10 @@ struct JobProducerOptions {
 
 class JobProducer {
  public:
-  JobProducer(Store& store, JobProcessor& processor, InFlightLimit& limit, const Clock& clock,
-              JobProducerOptions options);
+  // `calls` bounds the bank calls in flight (RT_CONCURRENCY); `unwritten` bounds the jobs
+  // claimed whose outcome is not committed yet (back-pressure from the group commit).
+  JobProducer(Store& store, JobProcessor& processor, InFlightLimit& calls, InFlightLimit& unwritten,
+              const Clock& clock, JobProducerOptions options);
 
   void start() { worker_.start(); }
   void wake() { worker_.wake(); }
@@ -39,7 +41,8 @@ class JobProducer {
 
   Store& store_;
   JobProcessor& processor_;
-  InFlightLimit& limit_;
+  InFlightLimit& calls_;
+  InFlightLimit& unwritten_;
   const Clock& clock_;
   const JobProducerOptions options_;
   PeriodicWorker worker_;
