@@ -1,6 +1,8 @@
 """Start-up, configuration, auth and the transfer API's validation, end to end (issue 2 and the
 recurring-transfer API): real `rtjobs` processes in empty folders."""
 import datetime
+import http.client
+import json
 import os
 import shutil
 import subprocess
@@ -69,8 +71,18 @@ class StartUp(unittest.TestCase):
             self.assertEqual(anonymous.post(f"/v1/jobs/{uuid.uuid4()}/process")[0], 401)
             self.assertEqual(anonymous.get("/healthz")[0], 200)
             self.assertEqual(server.http.get("/v1/jobs")[0], 200)
-            status, body, _ = server.http.post("/v1/recurring-transfers", b"x" * (1024 * 1024 + 10))
-            self.assertEqual(status, 413)
+            # Announce a body over 1 MiB; the server answers 413 without reading it.
+            conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+            conn.putrequest("POST", "/v1/recurring-transfers")
+            conn.putheader("Authorization", "Bearer " + TOKEN)
+            conn.putheader("Content-Type", "application/json")
+            conn.putheader("Content-Length", str(1024 * 1024 + 10))
+            conn.endheaders()
+            conn.send(b"{" * 1024)
+            response = conn.getresponse()
+            self.assertEqual(response.status, 413)
+            self.assertEqual(json.loads(response.read())["error"]["code"], "payload_too_large")
+            conn.close()
         finally:
             server.stop()
 
