@@ -2,8 +2,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <mutex>
+#include <thread>
 
 #include "core/clock.hpp"
 #include "core/time_format.hpp"
@@ -12,7 +14,65 @@ namespace rtjobs::log {
 namespace {
 
 std::atomic<int> g_level{static_cast<int>(Level::kInfo)};
-std::mutex g_write_mutex;
+
+// Lines are appended to a buffer and written by one thread, a batch at a time, so a busy server
+// makes one write(2) per batch rather than one per line. The writer flushes at least every
+// 20 ms and at exit; warnings and errors are written through at once.
+class LineWriter {
+ public:
+  LineWriter() : thread_([this] { run(); }) {}
+  ~LineWriter() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    cv_.notify_one();
+    thread_.join();
+  }
+
+  void append(const std::string& line, bool urgent) {
+    std::unique_lock lock(mutex_);
+    buffer_ += line;
+    if (urgent || buffer_.size() >= kFlushBytes) {
+      std::string out;
+      out.swap(buffer_);
+      std::lock_guard write_lock(write_mutex_);
+      lock.unlock();
+      std::fwrite(out.data(), 1, out.size(), stderr);
+    }
+  }
+
+ private:
+  static constexpr size_t kFlushBytes = 64 * 1024;
+
+  void run() {
+    std::unique_lock lock(mutex_);
+    for (;;) {
+      cv_.wait_for(lock, std::chrono::milliseconds(20), [this] { return stopping_; });
+      if (!buffer_.empty()) {
+        std::string out;
+        out.swap(buffer_);
+        std::lock_guard write_lock(write_mutex_);
+        lock.unlock();
+        std::fwrite(out.data(), 1, out.size(), stderr);
+        lock.lock();
+      }
+      if (stopping_ && buffer_.empty()) return;
+    }
+  }
+
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::string buffer_;      // guarded by mutex_
+  bool stopping_ = false;   // guarded by mutex_
+  std::mutex write_mutex_;  // keeps batches in order on stderr
+  std::thread thread_;
+};
+
+LineWriter& writer() {
+  static LineWriter w;
+  return w;
+}
 
 std::string_view level_name(Level l) {
   switch (l) {
@@ -103,8 +163,7 @@ void write(Level level, std::string_view msg, std::initializer_list<Field> field
     }
   }
   line += "}\n";
-  std::lock_guard lock(g_write_mutex);
-  std::fwrite(line.data(), 1, line.size(), stderr);
+  writer().append(line, level >= Level::kWarn);
 }
 
 }  // namespace rtjobs::log

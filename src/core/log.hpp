@@ -1,6 +1,6 @@
-// Structured logging: one JSON object per line on stderr, e.g.
-//   {"ts":"2026-11-28T00:00:00.000Z","level":"info","msg":"job
-//   finished","job_id":"...","request_id":"..."}
+// Structured logging: one JSON object per line on stderr (written in batches by a log thread,
+// at least every 20 ms; warnings and errors at once), e.g.
+//   {"ts":"2026-11-28T00:00:00.000Z","level":"info","msg":"job processed","job_id":"..."}
 // Call sites name an event and attach fields; request handlers pass their request id as the
 // "request_id" field. Secrets (tokens, credentials) are never passed as fields. Thread-safe.
 //

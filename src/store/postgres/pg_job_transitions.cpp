@@ -1,6 +1,7 @@
 // PgStore's job transitions: claiming a job and writing a processing outcome (the two hot
 // paths), and an operator's retry of a FAILED job.
 #include <algorithm>
+#include <charconv>
 
 #include "core/time_format.hpp"
 #include "core/uuid.hpp"
@@ -131,43 +132,82 @@ Result<std::vector<CompletionResult>> PgStore::complete_jobs(
   // (new jobs, or a COMPLETED check) are locked first, in id order, before any job row; their
   // new jobs are inserted under that lock. The ids come from the jobs, server-side.
   static const std::string lock_transfers_sql =
-      "SELECT 1 FROM recurring_transfer WHERE id IN (SELECT recurring_transfer_id"
-      " FROM recurring_transfer_job WHERE id = ANY($1::uuid[])) ORDER BY id FOR NO KEY UPDATE";
-  // One statement per completion. Every write is conditional on the guarded UPDATE (upd): when
-  // the lease was lost it matches no row, the statement writes nothing and returns no row, and
-  // the rest of the batch goes on. pg_notify (once per transaction whatever the number of
-  // calls) fires only when the job was written.
+      "SELECT 1 FROM recurring_transfer WHERE id = ANY(ARRAY(SELECT recurring_transfer_id"
+      " FROM recurring_transfer_job WHERE id = ANY($1::uuid[]))) ORDER BY id FOR NO KEY UPDATE";
+  // The batch statement's plan must not depend on the batch: planned once per connection
+  // (generic), it is a nested loop over the completions in id order with one index lookup per
+  // job (primary key, or its twin (status, id)), whatever the size of the arrays. A custom plan
+  // would be re-planned on every call (the whole CTE statement: it halved batches of one) and,
+  // from the statistics, could as well hash-join a scan of every PROCESSING job.
+  static const std::string generic_plans_sql = "SET LOCAL plan_cache_mode = force_generic_plan";
+  // The whole batch in one statement, set-based: one array parameter per column, unnested WITH
+  // ORDINALITY (the ordinality is the completion's position in job id order). Every write is
+  // conditional on the guarded UPDATE (upd): a completion whose lease was lost matches no row,
+  // so it writes nothing and returns no row, and the rest of the batch goes on.
+  // - upd: a job named twice with the same lease (a duplicate outcome) is written once, by the
+  //   first of them, as one statement per completion did (DISTINCT ON); the source comes in job
+  //   id order, so the job rows are locked in id order (nested loop, one index lookup each).
+  // - st: the provider statuses (a NULL id where the completion has none), of written jobs only.
+  // - nj: the new jobs of every written completion, flattened (jobs JSON + the index of the
+  //   completion of each), inserted in (transfer, sequence) order; a (transfer, sequence)
+  //   that exists, or comes twice in the batch, is inserted once (the first completion's).
+  // - tr: one row per transfer (UPDATE ... FROM with several matches would apply an arbitrary
+  //   one): the greatest new last_sequence and the next_occurrence_at of the first completion
+  //   giving it, only forward.
+  // pg_notify (once per transaction whatever the number of calls) fires only for a written
+  // completion that is RETRY due now or created a job due now.
   static const std::string completion_sql =
-      "WITH upd AS (UPDATE recurring_transfer_job SET status = $3, result = $4,"
-      " retries = $5::integer, next_attempt_at = $6::timestamptz,"
-      " provider_reference = COALESCE($7, provider_reference), last_error = $8,"
-      " finished_at = $9::timestamptz, lease_owner = NULL, lease_expires_at = NULL,"
-      " updated_at = $10::timestamptz"
-      " WHERE id = $1::uuid AND status = 'PROCESSING' AND lease_owner = $2 RETURNING " +
-      kJobCols + "), st AS (INSERT INTO recurring_transfer_provider_status (" +
+      "WITH upd AS (UPDATE recurring_transfer_job j SET status = c.status, result = c.result,"
+      " retries = c.retries, next_attempt_at = c.next_attempt_at,"
+      " provider_reference = COALESCE(c.provider_reference, j.provider_reference),"
+      " last_error = c.last_error, finished_at = c.finished_at, lease_owner = NULL,"
+      " lease_expires_at = NULL, updated_at = c.written_at"
+      " FROM (SELECT DISTINCT ON (job_id, owner) * FROM unnest($1::uuid[], $2::text[],"
+      " $3::text[], $4::text[], $5::integer[], $6::timestamptz[], $7::text[], $8::text[],"
+      " $9::timestamptz[], $10::timestamptz[], $11::bigint[], $12::timestamptz[],"
+      " $13::boolean[]) WITH ORDINALITY AS u(job_id, owner, status, result, retries,"
+      " next_attempt_at, provider_reference, last_error, finished_at, written_at, new_sequence,"
+      " next_occurrence_at, notify, ord) ORDER BY job_id, owner, ord) c"
+      " WHERE j.id = c.job_id AND j.status = 'PROCESSING' AND j.lease_owner = c.owner"
+      " RETURNING " +
+      store_detail::qualified(store_detail::kJobColumns, "j") +
+      ", c.ord, c.written_at, c.new_sequence, c.next_occurrence_at, c.notify),"
+      " st AS (INSERT INTO recurring_transfer_provider_status (" +
+      std::string(store_detail::kProviderStatusColumns) + ") SELECT " +
+      store_detail::qualified(store_detail::kProviderStatusColumns, "s") +
+      " FROM unnest($14::uuid[], $15::uuid[], $16::uuid[], $17::text[], $18::integer[],"
+      " $19::integer[], $20::text[], $21::text[], $22::text[], $23::timestamptz[])"
+      " WITH ORDINALITY AS s(" +
       std::string(store_detail::kProviderStatusColumns) +
-      ") SELECT $11::uuid, $12::uuid, $13::uuid, $14, $15::integer, $16::integer, $17, $18, $19,"
-      " $20::timestamptz WHERE $11 IS NOT NULL AND EXISTS (SELECT 1 FROM upd)),"
+      ", ord) JOIN upd ON upd.ord = s.ord WHERE s.id IS NOT NULL ORDER BY s.ord),"
       " nj AS (INSERT INTO recurring_transfer_job (" +
-      kJobCols + ") SELECT " + kJobCols +
-      " FROM json_populate_recordset(NULL::recurring_transfer_job, $21::json)"
-      " WHERE EXISTS (SELECT 1 FROM upd) ORDER BY sequence"
+      kJobCols + ") SELECT " + store_detail::qualified(store_detail::kJobColumns, "n") +
+      " FROM json_populate_recordset(NULL::recurring_transfer_job, $24::json) WITH ORDINALITY"
+      " AS n JOIN unnest($25::bigint[]) WITH ORDINALITY AS p(parent, k) ON p.k = n.ordinality"
+      " JOIN upd ON upd.ord = p.parent ORDER BY n.recurring_transfer_id, n.sequence, p.parent"
       " ON CONFLICT (recurring_transfer_id, sequence) DO NOTHING),"
-      " tr AS (UPDATE recurring_transfer t SET last_sequence = $22::bigint,"
-      " next_occurrence_at = $23::timestamptz, updated_at = $10::timestamptz FROM upd"
-      " WHERE t.id = upd.recurring_transfer_id AND $22::bigint > t.last_sequence)"
+      " tr AS (UPDATE recurring_transfer t SET last_sequence = a.new_sequence,"
+      " next_occurrence_at = a.next_occurrence_at, updated_at = a.written_at"
+      " FROM (SELECT DISTINCT ON (recurring_transfer_id) recurring_transfer_id, new_sequence,"
+      " next_occurrence_at, written_at FROM upd WHERE new_sequence > 0"
+      " ORDER BY recurring_transfer_id, new_sequence DESC, ord) a"
+      " WHERE t.id = a.recurring_transfer_id AND a.new_sequence > t.last_sequence)"
       " SELECT " +
-      kJobCols + ", CASE WHEN $24::boolean THEN " + std::string(store_detail::kNotifyJobsDue) +
+      kJobCols + ", ord, CASE WHEN notify THEN " + std::string(store_detail::kNotifyJobsDue) +
       "::text END FROM upd";
-  // A separate statement, after every completion of the batch: it sees them all (one
-  // statement sees a single snapshot, not its own updates), and, the transfer being locked
-  // since the start, every completion of the transfer that committed before. Only when this
-  // transaction wrote the job (xmin): a completion that lost its lease inserted no jobs, so its
-  // "exhausted" may not hold.
+  // A separate statement, after the batch's writes: it sees them all (one statement sees a
+  // single snapshot, not its own updates), and, the transfer being locked since the start,
+  // every completion of the transfer that committed before. Only for the exhausted completions,
+  // and only when this transaction wrote the job (xmin): a completion that lost its lease
+  // inserted no jobs, so its "exhausted" may not hold. One row per transfer: the first
+  // completion (in job id order) gives updated_at, as when they were checked one by one.
   static const std::string completed_sql =
-      "UPDATE recurring_transfer t SET status = 'COMPLETED', updated_at = $2::timestamptz"
-      " FROM recurring_transfer_job j WHERE j.id = $1::uuid AND j.xmin = pg_current_xact_id()::xid"
-      " AND t.id = j.recurring_transfer_id AND t.status = 'ACTIVE' AND NOT EXISTS (SELECT 1"
+      "UPDATE recurring_transfer t SET status = 'COMPLETED', updated_at = e.written_at"
+      " FROM (SELECT DISTINCT ON (j.recurring_transfer_id) j.recurring_transfer_id, x.written_at"
+      " FROM unnest($1::uuid[], $2::timestamptz[]) WITH ORDINALITY AS x(job_id, written_at, ord)"
+      " JOIN recurring_transfer_job j ON j.id = x.job_id"
+      " AND j.xmin = pg_current_xact_id()::xid ORDER BY j.recurring_transfer_id, x.ord) e"
+      " WHERE t.id = e.recurring_transfer_id AND t.status = 'ACTIVE' AND NOT EXISTS (SELECT 1"
       " FROM recurring_transfer_job o WHERE o.recurring_transfer_id = t.id"
       " AND o.status NOT IN " +
       kTerminal + ")";
@@ -175,6 +215,7 @@ Result<std::vector<CompletionResult>> PgStore::complete_jobs(
       "SELECT " + kJobCols + " FROM recurring_transfer_job WHERE id = ANY($1::uuid[])";
 
   auto run = [&]() -> Result<std::vector<CompletionResult>> {
+    using store_detail::ArrayLiteral;
     std::vector<CompletionResult> out(completions.size());
     std::vector<std::string> ids;
     ids.reserve(completions.size());
@@ -183,7 +224,7 @@ Result<std::vector<CompletionResult>> PgStore::complete_jobs(
     std::vector<size_t> order;
     for (size_t i = 0; i < completions.size(); ++i) {
       ids.push_back(store_detail::normalize_id(completions[i].job_id));
-      out[i].status = CompletionStatus::kLeaseLost;  // until its statement returns the job
+      out[i].status = CompletionStatus::kLeaseLost;  // until the statement returns the job
       if (is_uuid(ids[i])) order.push_back(i);       // else no such job: nothing to write
     }
     if (order.empty()) return out;
@@ -191,48 +232,88 @@ Result<std::vector<CompletionResult>> PgStore::complete_jobs(
                      [&](size_t a, size_t b) { return ids[a] < ids[b]; });
 
     std::vector<std::string> locked_via;
-    std::vector<PgStatement> batch;
-    batch.reserve(order.size() + 4);
-    batch.push_back({&begin_sql, {}});
-    batch.push_back({&lock_transfers_sql, {}});  // parameters set below
-    for (size_t i : order) {
-      const Completion& k = completions[i];
+    // One array per column of the completions, of their provider statuses, and the new jobs.
+    constexpr int kCompletionColumns = 13;
+    std::vector<ArrayLiteral> columns(kCompletionColumns +
+                                      store_detail::kProviderStatusColumnCount);
+    std::vector<Job> new_jobs;
+    ArrayLiteral parents;
+    ArrayLiteral exhausted_ids;
+    ArrayLiteral exhausted_at;
+    bool any_exhausted = false;
+    for (size_t n = 0; n < order.size(); ++n) {
+      const Completion& k = completions[order[n]];
+      const std::string& id = ids[order[n]];
       std::string now = format_timestamp(k.now);
       int64_t last_sequence = 0;
-      for (const Job& job : k.new_jobs) last_sequence = std::max(last_sequence, job.sequence);
-      if (last_sequence > 0 || k.schedule_exhausted) locked_via.push_back(ids[i]);
+      for (const Job& job : k.new_jobs) {
+        last_sequence = std::max(last_sequence, job.sequence);
+        new_jobs.push_back(job);
+        parents.add(std::to_string(n + 1));
+      }
+      if (last_sequence > 0 || k.schedule_exhausted) locked_via.push_back(id);
+      if (k.schedule_exhausted) {
+        exhausted_ids.add(id);
+        exhausted_at.add(now);
+        any_exhausted = true;
+      }
       bool retry_now =
           k.status == JobStatus::kRetry && k.next_attempt_at && *k.next_attempt_at <= k.now;
-      std::vector<SqlValue> params{
-          ids[i],
-          k.lease_owner,
-          std::string(to_string(k.status)),
-          k.result ? SqlValue(std::string(to_string(*k.result))) : SqlValue(),
-          int64_t{k.retries},
-          k.status == JobStatus::kRetry ? store_detail::opt_time(k.next_attempt_at) : SqlValue(),
-          store_detail::opt_text(k.provider_reference),
-          store_detail::opt_text(k.last_error),
-          is_terminal(k.status) ? SqlValue(now) : SqlValue(),
-          now};
+      auto add = [&](int col, const std::optional<std::string>& value) {
+        if (value) {
+          columns[col].add(*value);
+        } else {
+          columns[col].add_null();
+        }
+      };
+      auto when = [](bool condition, const std::optional<std::string>& value) {
+        return condition ? value : std::nullopt;
+      };
+      std::optional<std::string> next_attempt_at;
+      if (k.next_attempt_at) next_attempt_at = format_timestamp(*k.next_attempt_at);
+      std::optional<std::string> next_occurrence_at;
+      if (k.next_occurrence_at) next_occurrence_at = format_timestamp(*k.next_occurrence_at);
+      std::optional<std::string> result;
+      if (k.result) result = std::string(to_string(*k.result));
+      add(0, id);
+      add(1, k.lease_owner);
+      add(2, std::string(to_string(k.status)));
+      add(3, result);
+      add(4, std::to_string(k.retries));
+      add(5, when(k.status == JobStatus::kRetry, next_attempt_at));
+      add(6, k.provider_reference);
+      add(7, k.last_error);
+      add(8, when(is_terminal(k.status), now));
+      add(9, now);
+      add(10, std::to_string(last_sequence));
+      add(11, next_occurrence_at);
+      add(12, std::string(retry_now || store_detail::any_due(k.new_jobs, k.now) ? "t" : "f"));
       if (k.provider_status) {
         auto status = store_detail::provider_status_values(*k.provider_status);
-        params.insert(params.end(), status.begin(), status.end());
+        for (int col = 0; col < store_detail::kProviderStatusColumnCount; ++col) {
+          columns[kCompletionColumns + col].add(status[col]);
+        }
       } else {
-        params.resize(params.size() + store_detail::kProviderStatusColumnCount);
+        for (int col = 0; col < store_detail::kProviderStatusColumnCount; ++col) {
+          columns[kCompletionColumns + col].add_null();
+        }
       }
-      params.push_back(store_detail::jobs_as_json(k.new_jobs));
-      params.push_back(last_sequence);
-      params.push_back(store_detail::opt_time(k.next_occurrence_at));
-      params.push_back(int64_t{retry_now || store_detail::any_due(k.new_jobs, k.now)});
-      batch.push_back({&completion_sql, std::move(params)});
     }
-    for (size_t i : order) {
-      if (completions[i].schedule_exhausted) {
-        batch.push_back({&completed_sql, {ids[i], format_timestamp(completions[i].now)}});
-      }
+    std::vector<SqlValue> params;
+    params.reserve(columns.size() + 2);
+    for (const ArrayLiteral& column : columns) params.emplace_back(column.str());
+    params.emplace_back(store_detail::jobs_as_json(new_jobs));
+    params.emplace_back(parents.str());
+
+    std::vector<PgStatement> batch;
+    batch.push_back({&begin_sql, {}});
+    batch.push_back({&generic_plans_sql, {}});
+    batch.push_back({&lock_transfers_sql, {store_detail::uuid_array(locked_via)}});
+    batch.push_back({&completion_sql, std::move(params)});
+    if (any_exhausted) {
+      batch.push_back({&completed_sql, {exhausted_ids.str(), exhausted_at.str()}});
     }
     batch.push_back({&commit_sql, {}});
-    batch[1].params = {store_detail::uuid_array(locked_via)};
 
     auto c = pool_.acquire();
     if (!c) return std::unexpected(c.error());
@@ -242,22 +323,23 @@ Result<std::vector<CompletionResult>> PgStore::complete_jobs(
       const PgResult& r = (*results)[s];
       if (r.ok()) continue;
       (void)(*c)->exec("ROLLBACK");
-      std::string what = s >= 2 && s < 2 + order.size()
-                             ? "writing job " + ids[order[s - 2]]
-                             : "statement " + std::to_string(s + 1) + " of the batch";
-      return fail(ErrorCode::kUnavailable,
-                  what + ": " + r.error_message() + " (SQLSTATE " + r.sqlstate() + ")");
+      return fail(ErrorCode::kUnavailable, "statement " + std::to_string(s + 1) +
+                                               " of the batch: " + r.error_message() +
+                                               " (SQLSTATE " + r.sqlstate() + ")");
+    }
+    const PgResult& written = (*results)[3];
+    for (int row = 0; row < written.rows(); ++row) {
+      auto job = store_detail::read_job(PgRow(written, row), 0);
+      if (!job) return std::unexpected(job.error());
+      auto ord = written.text(row, store_detail::kJobColumnCount);
+      size_t n = 0;
+      if (ord) std::from_chars(ord->data(), ord->data() + ord->size(), n);
+      if (n < 1 || n > order.size()) return fail(ErrorCode::kInternal, "bad completion index");
+      out[order[n - 1]] = CompletionResult{CompletionStatus::kWritten, std::move(*job)};
     }
     std::vector<std::string> lost;
-    for (size_t n = 0; n < order.size(); ++n) {
-      size_t i = order[n];
-      auto job = job_at((*results)[2 + n]);
-      if (!job) return std::unexpected(job.error());
-      if (*job) {
-        out[i] = CompletionResult{CompletionStatus::kWritten, std::move(*job)};
-      } else {
-        lost.push_back(ids[i]);
-      }
+    for (size_t i : order) {
+      if (out[i].status == CompletionStatus::kLeaseLost) lost.push_back(ids[i]);
     }
     if (lost.empty()) return out;
     // The jobs as found, for the completions whose lease was lost (rare: one more read).

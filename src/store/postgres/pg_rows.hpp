@@ -3,6 +3,8 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
+#include <variant>
 #include <vector>
 
 #include "core/error.hpp"
@@ -44,5 +46,44 @@ inline std::string uuid_array(const std::vector<std::string>& ids) {
   }
   return out + "}";
 }
+
+// A PostgreSQL array literal built one element at a time, for a batch passed as one array
+// parameter per column ("unnest($1::text[], $2::integer[], ...)"): every element is quoted,
+// with '"' and '\\' escaped, and an absent value is an unquoted NULL. Works for any element
+// type whose text form the server parses (text, uuid, integer, boolean, timestamptz).
+class ArrayLiteral {
+ public:
+  void add(std::string_view value) {
+    separate();
+    out_ += '"';
+    for (char ch : value) {
+      if (ch == '"' || ch == '\\') out_ += '\\';
+      out_ += ch;
+    }
+    out_ += '"';
+  }
+  void add(const std::string& value) { add(std::string_view(value)); }
+  void add(const SqlValue& value) {
+    if (const auto* s = std::get_if<std::string>(&value)) {
+      add(std::string_view(*s));
+    } else if (const auto* n = std::get_if<int64_t>(&value)) {
+      separate();
+      out_ += std::to_string(*n);
+    } else {
+      add_null();
+    }
+  }
+  void add_null() {
+    separate();
+    out_ += "NULL";
+  }
+  std::string str() const { return out_ + "}"; }
+
+ private:
+  void separate() {
+    if (out_.size() > 1) out_ += ',';
+  }
+  std::string out_ = "{";
+};
 
 }  // namespace rtjobs::store_detail

@@ -37,7 +37,7 @@ CREATE TABLE recurring_transfer (
 );
 CREATE INDEX recurring_transfer_status_idx ON recurring_transfer (status, id);
 -- The horizon extender's scan: transfers whose next occurrence is not created yet.
-CREATE INDEX recurring_transfer_extend_idx ON recurring_transfer (next_occurrence_at)
+CREATE INDEX recurring_transfer_extend_idx ON recurring_transfer (next_occurrence_at, id)
   WHERE status IN ('ACTIVE', 'PAUSED');
 
 CREATE TABLE recurring_transfer_job (

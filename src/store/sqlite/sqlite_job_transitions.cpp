@@ -57,6 +57,27 @@ Result<ClaimResult> SqliteStore::claim_job(const ClaimRequest& request) {
       kJobCols;
   std::string id = store_detail::normalize_id(request.job_id);
   std::string now = format_timestamp(request.now);
+  // Repeated deliveries mostly find the job terminal, not due or held: answer those from a read
+  // connection, so they never queue for the single writer. The write below decides again.
+  auto peek =
+      read<std::optional<ClaimResult>>([&](Connection& c) -> Result<std::optional<ClaimResult>> {
+        auto found = select_job_for_claim(c, id);
+        if (!found) return std::unexpected(found.error());
+        if (!*found) return ClaimResult{ClaimStatus::kNotFound, std::nullopt, std::nullopt};
+        Job& job = (*found)->job;
+        switch (store_detail::decide_claim(job, (*found)->transfer_status, request.now)) {
+          case ClaimAction::kNotDue:
+            return ClaimResult{ClaimStatus::kNotDue, std::move(job), {}};
+          case ClaimAction::kInProgress:
+            return ClaimResult{ClaimStatus::kInProgress, std::move(job), {}};
+          case ClaimAction::kTerminal:
+            return ClaimResult{ClaimStatus::kTerminal, std::move(job), {}};
+          default:
+            return std::optional<ClaimResult>{};
+        }
+      });
+  if (!peek) return std::unexpected(peek.error().context("claiming job " + id));
+  if (*peek) return std::move(**peek);
   auto r = write<ClaimResult>([&](Connection& c) -> Result<ClaimResult> {
     auto found = select_job_for_claim(c, id);
     if (!found) return std::unexpected(found.error());
