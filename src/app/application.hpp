@@ -32,7 +32,7 @@ class Application {
 
   void stop(std::chrono::milliseconds deadline = std::chrono::seconds(10));
 
- struct Impl;  // opaque: the wiring lives in application.cpp
+  struct Impl;  // opaque: the wiring lives in application.cpp
 
  private:
   Application();

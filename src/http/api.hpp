@@ -33,7 +33,7 @@ struct ApiDependencies {
   TransferService& transfers;
   const Clock& clock;
   Executor blocking;
-  std::optional<std::string> api_token;  // none: no authentication (loopback only)
+  std::optional<std::string> api_token;      // none: no authentication (loopback only)
   backup::BackupService* backups = nullptr;  // none: /v1/backups answers 404
 };
 
