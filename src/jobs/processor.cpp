@@ -166,6 +166,18 @@ void JobProcessor::complete(Job job, const RecurringTransfer& transfer, std::str
 }
 
 Result<Job> JobProcessor::retry_failed(std::string_view job_id) {
+  // A cancelled standing order moves no more money, even on an operator's retry.
+  auto found = store_.get_job(job_id);
+  if (!found) return std::unexpected(std::move(found.error()).context("retrying job"));
+  if (*found) {
+    auto transfer = store_.get_transfer((*found)->recurring_transfer_id);
+    if (!transfer) return std::unexpected(std::move(transfer.error()).context("retrying job"));
+    if (*transfer && (*transfer)->status == TransferStatus::kCancelled) {
+      return std::unexpected(Error{ErrorCode::kConflict,
+                                   "the job's recurring transfer is cancelled", "job_id",
+                                   "transfer_cancelled"});
+    }
+  }
   auto job = store_.retry_failed_job(job_id, clock_.now());
   if (!job) return std::unexpected(std::move(job.error()).context("retrying job"));
   return job;

@@ -87,6 +87,14 @@ class Processing(E2ECase):
         self.assertEqual((status, body["status"], body["retries"]), (200, "RETRY", 1))
         status, body, _ = server.http.post(f"/v1/jobs/{job['id']}/retry")
         self.assertEqual(status, 409, body)
+        # Once the transfer is cancelled, a FAILED job cannot be retried into moving money.
+        for _ in range(3):
+            self.process(server, job["id"])
+        self.assertEqual(server.http.get(f"/v1/jobs/{job['id']}")[1]["status"], "FAILED")
+        status, body, _ = server.http.post(f"/v1/recurring-transfers/{job['recurring_transfer_id']}/cancel")
+        self.assertEqual(status, 200, body)
+        status, body, _ = server.http.post(f"/v1/jobs/{job['id']}/retry")
+        self.assertEqual((status, body["error"]["code"]), (409, "transfer_cancelled"))
 
     def test_flaky_bank_succeeds_on_a_retry_with_the_same_key(self):
         server = self.start_server()
