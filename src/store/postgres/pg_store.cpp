@@ -36,6 +36,26 @@ Result<std::optional<Job>> select_job(store_detail::PgConnection& c, const std::
   return first_of<Job>(*r, store_detail::read_job);
 }
 
+// One page of a list query: the cursor bound, the query on a pooled connection, the rows read.
+template <class T, class Reader>
+Result<Page<T>> list_page(store_detail::PgPool& pool, store_detail::ListQuery& q,
+                          const std::optional<std::string>& cursor, int limit, Reader read,
+                          std::string_view what) {
+  if (cursor) {
+    auto after = store_detail::decode_cursor(*cursor);
+    if (!after) return std::unexpected(after.error());
+    q.where("id", ">", *after);
+  }
+  std::string sql = q.sql(limit);
+  auto c = pool.acquire();
+  if (!c) return std::unexpected(c.error().context(what));
+  auto r = (*c)->query(sql, q.params());
+  if (!r) return std::unexpected(r.error().context(what));
+  auto rows = rows_of<T>(*r, read);
+  if (!rows) return std::unexpected(rows.error());
+  return store_detail::finish_page(std::move(*rows), limit);
+}
+
 }  // namespace
 
 Result<std::unique_ptr<PgStore>> PgStore::open(const std::string& url) {
@@ -141,19 +161,8 @@ Result<std::optional<RecurringTransfer>> PgStore::get_transfer(std::string_view 
 Result<Page<RecurringTransfer>> PgStore::list_transfers(const TransferFilter& filter) {
   store_detail::ListQuery q('$', store_detail::kTransferColumns, "recurring_transfer");
   if (filter.status) q.where("status", "=", std::string(to_string(*filter.status)));
-  if (filter.cursor) {
-    auto after = store_detail::decode_cursor(*filter.cursor);
-    if (!after) return std::unexpected(after.error());
-    q.where("id", ">", *after);
-  }
-  std::string sql = q.sql(filter.limit);
-  auto c = pool_.acquire();
-  if (!c) return std::unexpected(c.error().context("listing transfers"));
-  auto r = (*c)->query(sql, q.params());
-  if (!r) return std::unexpected(r.error().context("listing transfers"));
-  auto rows = rows_of<RecurringTransfer>(*r, store_detail::read_transfer);
-  if (!rows) return std::unexpected(rows.error());
-  return store_detail::finish_page(std::move(*rows), filter.limit);
+  return list_page<RecurringTransfer>(pool_, q, filter.cursor, filter.limit,
+                                      store_detail::read_transfer, "listing transfers");
 }
 
 Result<RecurringTransfer> PgStore::change_transfer_status(std::string_view id,
@@ -244,19 +253,8 @@ Result<Page<Job>> PgStore::list_jobs(const JobFilter& filter) {
     q.where("recurring_transfer_id", "=",
             store_detail::normalize_id(*filter.recurring_transfer_id));
   }
-  if (filter.cursor) {
-    auto after = store_detail::decode_cursor(*filter.cursor);
-    if (!after) return std::unexpected(after.error());
-    q.where("id", ">", *after);
-  }
-  std::string sql = q.sql(filter.limit);
-  auto c = pool_.acquire();
-  if (!c) return std::unexpected(c.error().context("listing jobs"));
-  auto r = (*c)->query(sql, q.params());
-  if (!r) return std::unexpected(r.error().context("listing jobs"));
-  auto rows = rows_of<Job>(*r, store_detail::read_job);
-  if (!rows) return std::unexpected(rows.error());
-  return store_detail::finish_page(std::move(*rows), filter.limit);
+  return list_page<Job>(pool_, q, filter.cursor, filter.limit, store_detail::read_job,
+                        "listing jobs");
 }
 
 Result<std::vector<ProviderStatus>> PgStore::list_provider_statuses(std::string_view job_id) {
