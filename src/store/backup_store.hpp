@@ -129,6 +129,9 @@ inline constexpr std::string_view kTerminalStatuses =
     "('FINISHED', 'FAILED', 'SKIPPED', 'CANCELLED')";
 std::vector<SqlValue> backup_record_values(const BackupRecord& record);
 Result<BackupRecord> read_backup_record(const RowView& row);
+// Restore's insert of one row of `table`, skipping a row already present; `placeholder` is the
+// backend's parameter style ('$' or '?').
+std::string restore_insert_sql(BackupTable table, char placeholder);
 }  // namespace store_detail
 
 }  // namespace rtjobs

@@ -14,6 +14,14 @@ std::string_view table_name(BackupTable table) {
                                      : "recurring_transfer_provider_status";
 }
 
+std::string store_detail::restore_insert_sql(BackupTable table, char placeholder) {
+  bool jobs = table == BackupTable::kJobs;
+  std::string_view columns = jobs ? kJobColumns : kProviderStatusColumns;
+  int count = jobs ? kJobColumnCount : kProviderStatusColumnCount;
+  return "INSERT INTO " + std::string(table_name(table)) + " (" + std::string(columns) +
+         ") VALUES (" + placeholders(placeholder, count) + ") ON CONFLICT DO NOTHING";
+}
+
 std::optional<BackupTable> parse_backup_table(std::string_view name) {
   if (name == "recurring_transfer_job") return BackupTable::kJobs;
   if (name == "recurring_transfer_provider_status") return BackupTable::kProviderStatuses;

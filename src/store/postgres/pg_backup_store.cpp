@@ -52,15 +52,6 @@ const std::string kTryLock = "SELECT pg_try_advisory_lock($1)";
 const std::string kPing = "SELECT 1";
 constexpr std::string_view kMinUuid = "00000000-0000-0000-0000-000000000000";
 
-std::string insert_sql(BackupTable table) {
-  bool jobs = table == BackupTable::kJobs;
-  std::string_view columns =
-      jobs ? store_detail::kJobColumns : store_detail::kProviderStatusColumns;
-  int count = jobs ? store_detail::kJobColumnCount : store_detail::kProviderStatusColumnCount;
-  return "INSERT INTO " + std::string(table_name(table)) + " (" + std::string(columns) +
-         ") VALUES (" + store_detail::placeholders('$', count) + ") ON CONFLICT DO NOTHING";
-}
-
 // A PostgreSQL array literal of values that need no quoting (UUIDs, ISO instants).
 template <class T, class F>
 std::string array_literal(const std::vector<T>& items, F&& field) {
@@ -228,8 +219,9 @@ Result<DeleteCounts> PgBackupStore::delete_backed_up(const std::vector<ExportedJ
 }
 
 Result<int64_t> PgBackupStore::insert_rows(BackupTable table, const std::vector<Row>& rows) {
-  static const std::string kInsertJob = insert_sql(BackupTable::kJobs);
-  static const std::string kInsertStatus = insert_sql(BackupTable::kProviderStatuses);
+  static const std::string kInsertJob = store_detail::restore_insert_sql(BackupTable::kJobs, '$');
+  static const std::string kInsertStatus =
+      store_detail::restore_insert_sql(BackupTable::kProviderStatuses, '$');
   const std::string& sql = table == BackupTable::kJobs ? kInsertJob : kInsertStatus;
   auto c = pool_.acquire();
   if (!c) return std::unexpected(c.error().context("restoring"));

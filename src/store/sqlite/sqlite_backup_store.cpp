@@ -45,15 +45,6 @@ const std::string kInsertBackup = "INSERT INTO recurring_transfer_backup (" +
                                   std::string(store_detail::kBackupColumns) + ") VALUES (" +
                                   store_detail::placeholders('?', 9) + ")";
 
-std::string insert_sql(BackupTable table) {
-  bool jobs = table == BackupTable::kJobs;
-  std::string_view columns =
-      jobs ? store_detail::kJobColumns : store_detail::kProviderStatusColumns;
-  int count = jobs ? store_detail::kJobColumnCount : store_detail::kProviderStatusColumnCount;
-  return "INSERT INTO " + std::string(table_name(table)) + " (" + std::string(columns) +
-         ") VALUES (" + store_detail::placeholders('?', count) + ") ON CONFLICT DO NOTHING";
-}
-
 // Runs `body` inside BEGIN IMMEDIATE on `conn`; commits on success.
 template <class T, class F>
 Result<T> in_write_transaction(Connection& conn, F&& body) {
@@ -176,8 +167,9 @@ Result<DeleteCounts> SqliteBackupStore::delete_backed_up(
 }
 
 Result<int64_t> SqliteBackupStore::insert_rows(BackupTable table, const std::vector<Row>& rows) {
-  static const std::string kInsertJob = insert_sql(BackupTable::kJobs);
-  static const std::string kInsertStatus = insert_sql(BackupTable::kProviderStatuses);
+  static const std::string kInsertJob = store_detail::restore_insert_sql(BackupTable::kJobs, '?');
+  static const std::string kInsertStatus =
+      store_detail::restore_insert_sql(BackupTable::kProviderStatuses, '?');
   const std::string& sql = table == BackupTable::kJobs ? kInsertJob : kInsertStatus;
   std::lock_guard lock(writer_mutex_);
   return in_write_transaction<int64_t>(*writer_, [&]() -> Result<int64_t> {
