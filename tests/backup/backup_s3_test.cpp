@@ -2,7 +2,10 @@
 // stopped through scripts/s3rver.sh. Objects are read back with the AWS CLI and compared byte
 // for byte; multipart uploads are forced with a small part size; wrong credentials and a server
 // killed in the middle of a multipart upload fail the run with a clear error and delete nothing.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -51,7 +54,25 @@ class S3Server {
     return "RT_S3RVER_DIR=" + dir + " RT_S3RVER_PORT=" + std::to_string(port()) +
            " RT_S3RVER_BUCKETS=" + kBucket + " ";
   }
-  static int port() { return 55000 + ::getpid() % 1000; }
+  // A free port below the kernel's ephemeral range (32768 and up), so no outgoing connection of
+  // this or another test can hold it; chosen once, checked by binding it.
+  static int port() {
+    static const int chosen = [] {
+      for (int i = 0; i < 200; ++i) {
+        int candidate = 20000 + (::getpid() + i * 37) % 10000;
+        int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_port = htons(static_cast<uint16_t>(candidate));
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        bool free = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+        ::close(fd);
+        if (free) return candidate;
+      }
+      return 20000 + ::getpid() % 10000;
+    }();
+    return chosen;
+  }
   static std::string start() {
     int status = 0;
     std::string out = run_command(env() + "bash " + script() + " start", &status);
