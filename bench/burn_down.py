@@ -10,7 +10,7 @@ import os
 import subprocess
 import time
 
-from common import PsqlSession, Rtjobs, log, psql, rtjobs_migrate
+from common import PsqlSession, Rtjobs, log, machine_busy_seconds, postgres_cpu_seconds, psql, rtjobs_migrate
 from seed import (NEXT_CREATED_SQL, REMAINING_PG, REMAINING_SQLITE, SqliteCounter, seed_pg,
                   seed_sqlite)
 
@@ -41,6 +41,8 @@ def burn_down(ctx, backend, jobs, provider="sandbox", concurrency=None, config=N
            "RT_RETRIES_ENABLED": "true", "RT_BACKUP_ENABLED": "false"}
     if concurrency:
         env["RT_CONCURRENCY"] = str(concurrency)
+    busy_before = machine_busy_seconds()
+    pg_cpu_before = postgres_cpu_seconds() if backend == "postgres" else None
     server = Rtjobs(ctx, url, name, env, config=config)
     perf = start_perf(ctx, name, server.proc.pid)
     polls = 0
@@ -57,17 +59,24 @@ def burn_down(ctx, backend, jobs, provider="sandbox", concurrency=None, config=N
                 raise RuntimeError(f"{name}: stuck at {left} jobs left:\n{server.log_tail()}")
         seconds = time.monotonic() - server.started
         hwm_kib = server.status_kib("VmHWM")
+        server_cpu = server.cpu_seconds()
+        machine_cpu = machine_busy_seconds() - busy_before
         next_created = int(counter.scalar(NEXT_CREATED_SQL))
     finally:
         stop_perf(perf)
         server.stop()
         counter.close()
     result = {"jobs": jobs, "seconds": seconds, "jobs_per_s": jobs / seconds,
-              "hwm_mib": (hwm_kib or 0) / 1024, "next_created": next_created}
+              "hwm_mib": (hwm_kib or 0) / 1024, "next_created": next_created,
+              # CPU per job: the server's own, and the whole machine's (database included).
+              "server_cpu_us_per_job": server_cpu / jobs * 1e6,
+              "machine_cpu_us_per_job": machine_cpu / jobs * 1e6}
     if backend == "postgres":
         # Transactions the server committed per job (its backends flush their counters when
         # it disconnects); the poller's own read-only queries are taken out.
         time.sleep(1)
+        if pg_cpu_before is not None:
+            result["postgres_cpu_us_per_job"] = (postgres_cpu_seconds() - pg_cpu_before) / jobs * 1e6
         result["commits_per_job"] = (pg_commits(url) - commits_before - polls - 2) / jobs
     log(f"{name}: {result}")
     if next_created != jobs:

@@ -24,6 +24,38 @@ BENCH = ROOT / "bench"
 TOKEN = "bench-token"
 
 
+def machine_busy_seconds():
+    """CPU time all cores have spent busy (not idle or waiting on I/O) since boot."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]
+    return (sum(values[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def _proc_stat(pid):
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def postgres_cpu_seconds():
+    """CPU time of the benchmark's PostgreSQL server so far: the postmaster, its exited
+    children (backends, which the postmaster waits for) and its live ones. None when the
+    server's data directory (RT_PG_DIR) is unknown."""
+    pid_file = Path(os.environ.get("RT_PG_DIR", "/nonexistent")) / "data/postmaster.pid"
+    if not pid_file.exists():
+        return None
+    postmaster = pid_file.read_text().split("\n", 1)[0].strip()
+    ticks = sum(int(v) for v in _proc_stat(postmaster)[11:15])
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = _proc_stat(entry.name)
+        except OSError:
+            continue
+        if fields[1] == postmaster:
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def env_int(name, default):
     value = os.environ.get(name)
     return int(value) if value not in (None, "") else default
@@ -166,6 +198,11 @@ class Rtjobs:
 
     def log_tail(self, lines=15):
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def cpu_seconds(self):
+        """User + system CPU time the server has used so far."""
+        fields = _proc_stat(self.proc.pid)
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def status_kib(self, key):
         return read_status(self.proc.pid, key)

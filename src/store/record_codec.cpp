@@ -3,7 +3,6 @@
 #include <cctype>
 #include <charconv>
 
-#include "core/log.hpp"
 #include "core/time_format.hpp"
 #include "core/uuid.hpp"
 
@@ -351,42 +350,6 @@ std::string ListQuery::sql(int limit) {
   int n = limit < 1 ? 1 : (limit > 500 ? 500 : limit);
   params_.emplace_back(std::in_place_type<int64_t>, int64_t{n} + 1);
   return select_ + where_ + " ORDER BY id LIMIT " + style_ + std::to_string(params_.size());
-}
-
-// A JSON array of job rows keyed by column name, for json_populate_recordset.
-std::string jobs_as_json(const std::vector<Job>& jobs) {
-  static const std::vector<std::string> names = [] {
-    std::vector<std::string> out;
-    std::string_view cols = store_detail::kJobColumns;
-    size_t pos = 0;
-    while (pos < cols.size()) {
-      size_t comma = std::min(cols.find(", ", pos), cols.size());
-      out.emplace_back(cols.substr(pos, comma - pos));
-      pos = comma + 2;
-    }
-    return out;
-  }();
-  std::string out = "[";
-  for (const Job& job : jobs) {
-    if (out.size() > 1) out += ',';
-    out += '{';
-    std::vector<SqlValue> values = store_detail::job_values(job);
-    for (size_t i = 0; i < names.size(); ++i) {
-      if (i > 0) out += ',';
-      out += '"' + names[i] + "\":";
-      if (const auto* s = std::get_if<std::string>(&values[i])) {
-        out += '"';
-        log::append_json_escaped(out, *s);
-        out += '"';
-      } else if (const auto* n = std::get_if<int64_t>(&values[i])) {
-        out += std::to_string(*n);
-      } else {
-        out += "null";
-      }
-    }
-    out += '}';
-  }
-  return out + "]";
 }
 
 std::string normalize_id(std::string_view id) {

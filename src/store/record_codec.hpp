@@ -58,10 +58,6 @@ Result<RecurringTransfer> read_transfer(const RowView& row, int first = 0);
 Result<Job> read_job(const RowView& row, int first = 0);
 Result<ProviderStatus> read_provider_status(const RowView& row, int first = 0);
 
-// Jobs as a JSON array of objects keyed by column name (PostgreSQL inserts many in one
-// statement with json_populate_recordset).
-std::string jobs_as_json(const std::vector<Job>& jobs);
-
 // Paging cursors: base64url of the last id of the page. A cursor that does not decode to a
 // UUID is kInvalidArgument with field "cursor".
 std::string encode_cursor(std::string_view last_id);

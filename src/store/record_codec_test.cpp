@@ -64,15 +64,5 @@ TEST(DecideClaim, FollowsTheClaimRules) {
   }
 }
 
-TEST(JobsAsJson, EscapesAndNulls) {
-  Job j = job_in(JobStatus::kPending);
-  j.id = "i";
-  j.last_error = "a\"b\nc";
-  std::string json = jobs_as_json({j});
-  EXPECT_NE(json.find("\"last_error\":\"a\\\"b\\nc\""), std::string::npos) << json;
-  EXPECT_NE(json.find("\"finished_at\":null"), std::string::npos) << json;
-  EXPECT_EQ(jobs_as_json({}), "[]");
-}
-
 }  // namespace
 }  // namespace rtjobs::store_detail

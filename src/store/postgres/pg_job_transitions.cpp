@@ -136,21 +136,25 @@ Result<std::vector<CompletionResult>> PgStore::complete_jobs(
       " FROM recurring_transfer_job WHERE id = ANY($1::uuid[]))) ORDER BY id FOR NO KEY UPDATE";
   // The batch statement's plan must not depend on the batch: planned once per connection
   // (generic), it is a nested loop over the completions in id order with one index lookup per
-  // job (primary key, or its twin (status, id)), whatever the size of the arrays. A custom plan
+  // job (its primary key), whatever the size of the arrays. A custom plan
   // would be re-planned on every call (the whole CTE statement: it halved batches of one) and,
   // from the statistics, could as well hash-join a scan of every PROCESSING job.
   static const std::string generic_plans_sql = "SET LOCAL plan_cache_mode = force_generic_plan";
   // The whole batch in one statement, set-based: one array parameter per column, unnested WITH
   // ORDINALITY (the ordinality is the completion's position in job id order). Every write is
   // conditional on the guarded UPDATE (upd): a completion whose lease was lost matches no row,
-  // so it writes nothing and returns no row, and the rest of the batch goes on.
+  // so it writes nothing and returns no row, and the rest of the batch goes on. The guard is
+  // the lease owner alone: it is set only while the job is PROCESSING (a constraint says so),
+  // and a status test here would let the planner scan the partial index of every PROCESSING
+  // job for each completion (it did, with statistics taken while none was).
   // - upd: a job named twice with the same lease (a duplicate outcome) is written once, by the
   //   first of them, as one statement per completion did (DISTINCT ON); the source comes in job
   //   id order, so the job rows are locked in id order (nested loop, one index lookup each).
   // - st: the provider statuses (a NULL id where the completion has none), of written jobs only.
-  // - nj: the new jobs of every written completion, flattened (jobs JSON + the index of the
-  //   completion of each), inserted in (transfer, sequence) order; a (transfer, sequence)
-  //   that exists, or comes twice in the batch, is inserted once (the first completion's).
+  // - nj: the new jobs of every written completion, flattened (one array per job column + the
+  //   index of the completion of each), inserted in (transfer, sequence) order; a (transfer,
+  //   sequence) that exists, or comes twice in the batch, is inserted once (the first
+  //   completion's).
   // - tr: one row per transfer (UPDATE ... FROM with several matches would apply an arbitrary
   //   one): the greatest new last_sequence and the next_occurrence_at of the first completion
   //   giving it, only forward.
@@ -168,7 +172,7 @@ Result<std::vector<CompletionResult>> PgStore::complete_jobs(
       " $13::boolean[]) WITH ORDINALITY AS u(job_id, owner, status, result, retries,"
       " next_attempt_at, provider_reference, last_error, finished_at, written_at, new_sequence,"
       " next_occurrence_at, notify, ord) ORDER BY job_id, owner, ord) c"
-      " WHERE j.id = c.job_id AND j.status = 'PROCESSING' AND j.lease_owner = c.owner"
+      " WHERE j.id = c.job_id AND j.lease_owner = c.owner"
       " RETURNING " +
       store_detail::qualified(store_detail::kJobColumns, "j") +
       ", c.ord, c.written_at, c.new_sequence, c.next_occurrence_at, c.notify),"
@@ -182,10 +186,10 @@ Result<std::vector<CompletionResult>> PgStore::complete_jobs(
       ", ord) JOIN upd ON upd.ord = s.ord WHERE s.id IS NOT NULL ORDER BY s.ord),"
       " nj AS (INSERT INTO recurring_transfer_job (" +
       kJobCols + ") SELECT " + store_detail::qualified(store_detail::kJobColumns, "n") +
-      " FROM json_populate_recordset(NULL::recurring_transfer_job, $24::json) WITH ORDINALITY"
-      " AS n JOIN unnest($25::bigint[]) WITH ORDINALITY AS p(parent, k) ON p.k = n.ordinality"
-      " JOIN upd ON upd.ord = p.parent ORDER BY n.recurring_transfer_id, n.sequence, p.parent"
-      " ON CONFLICT (recurring_transfer_id, sequence) DO NOTHING),"
+      " FROM unnest(" + store_detail::job_unnest_args(24) + ", $" +
+      std::to_string(24 + store_detail::kJobColumnCount) + "::bigint[]) AS n(" + kJobCols +
+      ", parent) JOIN upd ON upd.ord = n.parent ORDER BY n.recurring_transfer_id, n.sequence,"
+      " n.parent ON CONFLICT (recurring_transfer_id, sequence) DO NOTHING),"
       " tr AS (UPDATE recurring_transfer t SET last_sequence = a.new_sequence,"
       " next_occurrence_at = a.next_occurrence_at, updated_at = a.written_at"
       " FROM (SELECT DISTINCT ON (recurring_transfer_id) recurring_transfer_id, new_sequence,"
@@ -300,9 +304,9 @@ Result<std::vector<CompletionResult>> PgStore::complete_jobs(
       }
     }
     std::vector<SqlValue> params;
-    params.reserve(columns.size() + 2);
+    params.reserve(columns.size() + store_detail::kJobColumnCount + 1);
     for (const ArrayLiteral& column : columns) params.emplace_back(column.str());
-    params.emplace_back(store_detail::jobs_as_json(new_jobs));
+    for (SqlValue& column : store_detail::job_arrays(new_jobs)) params.push_back(std::move(column));
     params.emplace_back(parents.str());
 
     std::vector<PgStatement> batch;

@@ -165,8 +165,9 @@ Result<int> PgStore::extend_transfer(const Extension& extension) {
   // when claimed, as claim_job and claim_due_jobs do). After sequence_sql, so under the
   // transfer's row lock (see the lock order above).
   static const std::string jobs_sql =
-      "INSERT INTO recurring_transfer_job (" + kJobCols + ") SELECT " + kJobCols +
-      " FROM json_populate_recordset(NULL::recurring_transfer_job, $2::json)"
+      "INSERT INTO recurring_transfer_job (" + kJobCols + ") SELECT " + kJobCols + " FROM unnest(" +
+      store_detail::job_unnest_args(2) + ") AS n(" + kJobCols +
+      ")"
       " WHERE EXISTS (SELECT 1 FROM recurring_transfer WHERE id = $1::uuid"
       " AND status IN ('ACTIVE', 'PAUSED')) ORDER BY sequence"
       " ON CONFLICT (recurring_transfer_id, sequence) DO NOTHING RETURNING 1";
@@ -205,7 +206,11 @@ Result<int> PgStore::extend_transfer(const Extension& extension) {
     batch.push_back({&begin_sql, {}});
     batch.push_back(
         {&sequence_sql, {id, last_sequence, store_detail::opt_time(e.next_occurrence_at), now}});
-    batch.push_back({&jobs_sql, {id, store_detail::jobs_as_json(e.new_jobs)}});
+    std::vector<SqlValue> job_params{id};
+    for (SqlValue& column : store_detail::job_arrays(e.new_jobs)) {
+      job_params.push_back(std::move(column));
+    }
+    batch.push_back({&jobs_sql, std::move(job_params)});
     if (e.schedule_exhausted) batch.push_back({&completed_sql, {id, now}});
     batch.push_back({&commit_sql, {}});
     auto results = (*c)->pipeline(batch);

@@ -1,6 +1,7 @@
 // Reading records out of a PgResult, and array parameters (internal to src/store/postgres).
 #pragma once
 
+#include <array>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -9,6 +10,7 @@
 
 #include "core/error.hpp"
 #include "store/postgres/pg_connection.hpp"
+#include "store/record_codec.hpp"
 
 namespace rtjobs::store_detail {
 
@@ -85,5 +87,34 @@ class ArrayLiteral {
   }
   std::string out_ = "{";
 };
+
+// Job rows as one array parameter per column, in kJobColumns order: the server reads arrays far
+// faster than JSON (json_populate_recordset was a third of a batch completion's time).
+inline std::vector<SqlValue> job_arrays(const std::vector<Job>& jobs) {
+  std::vector<ArrayLiteral> columns(kJobColumnCount);
+  for (const Job& job : jobs) {
+    std::vector<SqlValue> values = job_values(job);
+    for (int i = 0; i < kJobColumnCount; ++i) columns[i].add(values[i]);
+  }
+  std::vector<SqlValue> out;
+  out.reserve(columns.size());
+  for (const ArrayLiteral& column : columns) out.emplace_back(column.str());
+  return out;
+}
+
+// The arguments of "unnest(...) AS n(<kJobColumns>)" for the arrays of job_arrays, passed as
+// parameters $first, $first + 1, ...
+inline std::string job_unnest_args(int first) {
+  static constexpr std::array<std::string_view, kJobColumnCount> kTypes{
+      "uuid", "uuid",    "bigint",      "date",        "timestamptz", "text",
+      "text", "integer", "timestamptz", "text",        "text",        "text",
+      "text", "text",    "timestamptz", "timestamptz", "timestamptz", "timestamptz"};
+  std::string out;
+  for (int i = 0; i < kJobColumnCount; ++i) {
+    if (i > 0) out += ", ";
+    out.append("$").append(std::to_string(first + i)).append("::").append(kTypes[i]).append("[]");
+  }
+  return out;
+}
 
 }  // namespace rtjobs::store_detail

@@ -121,7 +121,22 @@ constexpr const char* kMigration2 = R"sql(
 DROP FUNCTION IF EXISTS rtjobs_require_lease(bigint);
 )sql";
 
-constexpr std::array<PgMigration, 2> kMigrations{{{1, kMigration1}, {2, kMigration2}}};
+// The hot path's writes, cheaper:
+// - Free room in every page (fillfactor) lets a job's two updates (claimed, then finished) and a
+//   transfer's (its next occurrence) stay on their page: no new page, and no lock record that
+//   an update moving its row to another page writes first.
+// - A lease owner is set only while a job is PROCESSING, as every transition already did; the
+//   constraint lets the completion match a job by id and lease owner alone, so its plan is a
+//   primary key lookup per completion whatever the statistics say of PROCESSING jobs.
+constexpr const char* kMigration3 = R"sql(
+ALTER TABLE recurring_transfer_job SET (fillfactor = 60);
+ALTER TABLE recurring_transfer SET (fillfactor = 80);
+ALTER TABLE recurring_transfer_job ADD CONSTRAINT recurring_transfer_job_lease_owner_check
+  CHECK (lease_owner IS NULL OR status = 'PROCESSING');
+)sql";
+
+constexpr std::array<PgMigration, 3> kMigrations{
+    {{1, kMigration1}, {2, kMigration2}, {3, kMigration3}}};
 
 }  // namespace
 

@@ -117,17 +117,17 @@ Result<CreateTransferResult> PgStore::create_transfer(const RecurringTransfer& t
       store_detail::placeholders('$', store_detail::kTransferColumnCount) +
       ") ON CONFLICT (idempotency_key) DO NOTHING RETURNING " + kTransferCols +
       "), j AS (INSERT INTO recurring_transfer_job (" + kJobCols + ") SELECT " + kJobCols +
-      " FROM json_populate_recordset(NULL::recurring_transfer_job, $" +
-      std::to_string(store_detail::kTransferColumnCount + 1) +
-      "::json) WHERE EXISTS (SELECT 1 FROM t)) SELECT " + kTransferCols + ", CASE WHEN $" +
-      std::to_string(store_detail::kTransferColumnCount + 2) + "::boolean THEN " +
-      std::string(store_detail::kNotifyJobsDue) + "::text END FROM t";
+      " FROM unnest(" + store_detail::job_unnest_args(store_detail::kTransferColumnCount + 1) +
+      ") AS n(" + kJobCols + ") WHERE EXISTS (SELECT 1 FROM t)) SELECT " + kTransferCols +
+      ", CASE WHEN $" +
+      std::to_string(store_detail::kTransferColumnCount + store_detail::kJobColumnCount + 1) +
+      "::boolean THEN " + std::string(store_detail::kNotifyJobsDue) + "::text END FROM t";
   static const std::string by_key_sql = kSelectTransfer + " WHERE idempotency_key = $1";
   auto run = [&]() -> Result<CreateTransferResult> {
     auto c = pool_.acquire();
     if (!c) return std::unexpected(c.error());
     std::vector<SqlValue> params = store_detail::transfer_values(transfer);
-    params.push_back(store_detail::jobs_as_json(jobs));
+    for (SqlValue& column : store_detail::job_arrays(jobs)) params.push_back(std::move(column));
     params.push_back(int64_t{store_detail::any_due(jobs, transfer.created_at)});
     auto r = (*c)->query(insert_sql, params);
     if (!r) return std::unexpected(r.error());
