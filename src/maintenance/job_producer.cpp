@@ -5,7 +5,7 @@
 
 namespace rtjobs {
 
-JobProducer::JobProducer(Store& store, JobProcessor& processor, InFlightLimit& calls,
+JobProducer::JobProducer(Store& store, JobProcessor& processor, CallGate& calls,
                          InFlightLimit& unwritten, const Clock& clock, JobProducerOptions options)
     : store_(store),
       processor_(processor),
@@ -16,19 +16,23 @@ JobProducer::JobProducer(Store& store, JobProcessor& processor, InFlightLimit& c
       worker_(options_.name, options_.interval, [this] { return tick(); }) {}
 
 bool JobProducer::tick() {
-  int slots = calls_.take(options_.batch);
-  int writable = unwritten_.take(slots);
-  calls_.give_back(slots - writable);
-  slots = writable;
+  int slots = unwritten_.take(std::min(options_.batch, calls_.room()));
   if (slots == 0) return false;  // woken again when a call or a write is done
+  // The jobs that get a call slot now start at once; the rest wait in the gate, at most
+  // calls_.rounds() call durations, which their lease then covers on top of the call's own.
+  int started = calls_.take(slots);
+  int rounds = started < slots ? calls_.rounds() : 0;
   Timestamp now = clock_.now();
-  DueClaimRequest request{new_uuid_v7(now),         now,
-                          now + processor_.lease(), slots,
-                          options_.pending,         options_.retries,
+  DueClaimRequest request{new_uuid_v7(now),
+                          now,
+                          now + processor_.lease() * (1 + rounds),
+                          slots,
+                          options_.pending,
+                          options_.retries,
                           processor_.max_retries()};
   auto claims = store_.claim_due_jobs(request);
   if (!claims) {
-    calls_.give_back(slots);
+    for (int i = 0; i < started; ++i) calls_.leave();
     unwritten_.give_back(slots);
     log::error("claiming due jobs failed",
                {{"worker", options_.name}, {"error", claims.error().message}});
@@ -37,22 +41,29 @@ bool JobProducer::tick() {
   int used = 0;
   for (ClaimResult& claim : *claims) {
     if (claim.status != ClaimStatus::kClaimed) continue;  // skipped (transfer paused): done
-    ++used;
     // A call slot is free once the bank answered; the write slot once the outcome is
     // committed. Claiming the next jobs thus overlaps the group commit of these; the lease
     // guards each job until its outcome is written.
-    processor_.run_claimed(
-        std::move(*claim.job), std::move(*claim.transfer), request.lease_owner,
-        [this](ProcessResult) {
-          unwritten_.give_back();
-          worker_.wake();
-        },
-        [this] {
-          calls_.give_back();
-          worker_.wake();
-        });
+    auto call = [this, job = std::move(*claim.job), transfer = std::move(*claim.transfer),
+                 owner = request.lease_owner]() mutable {
+      processor_.run_claimed(
+          std::move(job), std::move(transfer), std::move(owner),
+          [this](ProcessResult) {
+            unwritten_.give_back();
+            worker_.wake();
+          },
+          [this] {
+            calls_.leave();
+            worker_.wake();
+          });
+    };
+    if (used++ < started) {
+      call();
+    } else {
+      calls_.wait(std::move(call));
+    }
   }
-  calls_.give_back(slots - used);
+  for (int i = used; i < started; ++i) calls_.leave();
   unwritten_.give_back(slots - used);
   return static_cast<int>(claims->size()) == slots;  // a full batch: more may be due
 }
