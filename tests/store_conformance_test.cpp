@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cctype>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
@@ -475,6 +476,43 @@ TEST_P(StoreConformance, TerminalAndUnknownJobs) {
   EXPECT_EQ(c.job->status, JobStatus::kFinished);
   EXPECT_EQ(claim(new_uuid_v7(kT0), kT0).status, ClaimStatus::kNotFound);
   EXPECT_EQ(claim("nope", kT0).status, ClaimStatus::kNotFound);
+}
+
+// The IO threads' reader (SQLite files only) reads what is committed now: a FAILED job moved
+// back to RETRY by an operator, an unknown id. PostgreSQL offers none (its reads are round trips).
+TEST_P(StoreConformance, JobReaderSeesTheCommittedJob) {
+  auto reader = store_->open_job_reader();
+  if (GetParam() != "sqlite") {
+    EXPECT_EQ(reader, nullptr);
+    return;
+  }
+  ASSERT_NE(reader, nullptr);
+  RecurringTransfer t = transfer();
+  auto jobs = create(t, {kT0});
+  EXPECT_EQ(reader->get_job(jobs[0].id).value()->status, JobStatus::kPending);
+  ASSERT_EQ(claim(jobs[0].id, kT0).status, ClaimStatus::kClaimed);
+  complete({.job_id = jobs[0].id,
+            .lease_owner = "owner-a",
+            .now = kT0,
+            .status = JobStatus::kFailed,
+            .retries = 3,
+            .last_error = "503"});
+  auto failed = reader->get_job(jobs[0].id).value();
+  ASSERT_TRUE(failed);
+  EXPECT_EQ(failed->status, JobStatus::kFailed);
+  EXPECT_EQ(failed->retries, 3);
+  ASSERT_TRUE(store_->retry_failed_job(jobs[0].id, kT0 + 1h));
+  auto retried = reader->get_job(jobs[0].id).value();
+  EXPECT_EQ(retried->status, JobStatus::kRetry);
+  EXPECT_EQ(retried->retries, 0);
+  std::string upper = jobs[0].id;
+  for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  EXPECT_EQ(reader->get_job(upper).value()->id, jobs[0].id);
+  EXPECT_FALSE(reader->get_job(new_uuid_v7(kT0)).value());
+
+  auto memory = open_store("sqlite://:memory:");
+  ASSERT_TRUE(memory);
+  EXPECT_EQ((*memory)->open_job_reader(), nullptr);
 }
 
 TEST_P(StoreConformance, PausedTransferSkipsDueJobsButSeesRetriesThrough) {

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <limits>
 #include <mutex>
 #include <thread>
 
@@ -88,6 +89,27 @@ std::string_view level_name(Level l) {
   return "info";
 }
 
+// Appends the current time as format_timestamp() writes it. The text up to the second is kept
+// per thread, so a thread logging many lines a second formats only the milliseconds.
+void append_now(std::string& line) {
+  thread_local int64_t cached_second = std::numeric_limits<int64_t>::min();
+  thread_local std::string cached;  // "2026-11-28T00:00:00."
+  Timestamp now = SystemClock().now();
+  int64_t ms = now.time_since_epoch().count();
+  int64_t second = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
+  if (second != cached_second) {
+    std::string full = format_timestamp(now);
+    cached = full.substr(0, full.size() - 4);  // without "mmmZ"
+    cached_second = second;
+  }
+  auto milli = static_cast<int>(ms - second * 1000);
+  line += cached;
+  line += static_cast<char>('0' + milli / 100);
+  line += static_cast<char>('0' + milli / 10 % 10);
+  line += static_cast<char>('0' + milli % 10);
+  line += 'Z';
+}
+
 }  // namespace
 
 bool set_level(std::string_view level) {
@@ -138,7 +160,7 @@ void write(Level level, std::string_view msg, std::initializer_list<Field> field
   std::string line;
   line.reserve(128);
   line += "{\"ts\":\"";
-  line += format_timestamp(SystemClock().now());
+  append_now(line);
   line += "\",\"level\":\"";
   line += level_name(level);
   line += "\",\"msg\":\"";

@@ -13,10 +13,13 @@ namespace rtjobs::http {
 
 struct Api::Impl {
   explicit Impl(ApiDependencies deps)
-      : ctx{deps, metrics, &router}, auth(std::move(deps.api_token)) {}
+      : job_readers(deps.store),
+        ctx{deps, metrics, &router, &job_readers},
+        auth(std::move(deps.api_token)) {}
 
   HttpMetrics metrics;
   Router router;
+  JobReaderPool job_readers;
   RouteContext ctx;
   Authenticator auth;
 };

@@ -294,6 +294,128 @@ json to_json(const Job& j) {
   };
 }
 
+namespace {
+
+// Appends `s` as a JSON string the way dump() writes ASCII text. False when `s` holds a byte
+// outside ASCII, whose UTF-8 checks and replacement are left to dump().
+bool append_ascii_string(std::string& out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out += '"';
+  size_t plain = 0;  // start of the run of characters copied as they are
+  for (size_t i = 0; i < s.size(); ++i) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') continue;
+    if (c >= 0x80) return false;
+    out.append(s, plain, i - plain);
+    plain = i + 1;
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        out += "\\u00";
+        out += kHex[c >> 4];
+        out += kHex[c & 0x0F];
+    }
+  }
+  out.append(s, plain, s.size() - plain);
+  out += '"';
+  return true;
+}
+
+// Writes one object's members in the order given, which must be dump()'s (sorted keys).
+class ObjectWriter {
+ public:
+  explicit ObjectWriter(std::string& out) : out_(out) { out_ += '{'; }
+
+  void text(std::string_view key, std::string_view value) {
+    ok_ = name(key) && append_ascii_string(out_, value) && ok_;
+  }
+  void text(std::string_view key, const std::string& value) { text(key, std::string_view(value)); }
+  void text(std::string_view key, const std::optional<std::string>& value) {
+    if (!value) return null(key);
+    text(key, *value);
+  }
+  void time(std::string_view key, const std::optional<Timestamp>& value) {
+    if (!value) return null(key);
+    text(key, format_timestamp(*value));
+  }
+  void number(std::string_view key, int64_t value) {
+    ok_ = name(key) && ok_;
+    out_ += std::to_string(value);
+  }
+  void null(std::string_view key) {
+    ok_ = name(key) && ok_;
+    out_ += "null";
+  }
+  // False when a value needs dump()'s UTF-8 handling.
+  bool close() {
+    out_ += '}';
+    return ok_;
+  }
+
+ private:
+  bool name(std::string_view key) {
+    if (out_.size() > 1) out_ += ',';
+    bool ok = append_ascii_string(out_, key);
+    out_ += ':';
+    return ok;
+  }
+
+  std::string& out_;
+  bool ok_ = true;
+};
+
+}  // namespace
+
+std::string job_json(const Job& j) {
+  std::string out;
+  out.reserve(768);
+  ObjectWriter w(out);
+  w.time("created_at", j.created_at);
+  w.time("due_at", j.due_at);
+  w.time("finished_at", j.finished_at);
+  w.text("id", j.id);
+  w.text("idempotency_key", j.idempotency_key);
+  w.text("last_error", j.last_error);
+  w.time("lease_expires_at", j.lease_expires_at);
+  w.text("lease_owner", j.lease_owner);
+  w.time("next_attempt_at", j.next_attempt_at);
+  w.text("provider", j.provider);
+  w.text("provider_reference", j.provider_reference);
+  w.text("recurring_transfer_id", j.recurring_transfer_id);
+  if (j.result) {
+    w.text("result", to_string(*j.result));
+  } else {
+    w.null("result");
+  }
+  w.number("retries", j.retries);
+  w.text("scheduled_for", format_date(j.scheduled_for));
+  w.number("sequence", j.sequence);
+  w.text("status", to_string(j.status));
+  w.time("updated_at", j.updated_at);
+  if (!w.close()) return dump(to_json(j));
+  return out;
+}
+
 json to_json(const ProviderStatus& p) {
   return json{
       {"id", p.id},

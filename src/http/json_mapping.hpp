@@ -16,6 +16,9 @@
 namespace rtjobs::http {
 
 nlohmann::json to_json(const Job& job);
+// dump(to_json(job)), byte for byte, written straight into a string: the process endpoint's
+// hot answer, without building a JSON tree.
+std::string job_json(const Job& job);
 nlohmann::json to_json(const RecurringTransfer& transfer);
 nlohmann::json to_json(const Schedule& schedule);
 nlohmann::json to_json(const ProviderStatus& status);

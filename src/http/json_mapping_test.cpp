@@ -160,6 +160,30 @@ TEST(JsonMapping, JobJsonUsesColumnNames) {
   }
 }
 
+TEST(JsonMapping, JobJsonIsTheDumpOfToJson) {
+  Job j;
+  j.id = "0190a0c0-0000-7000-8000-000000000001";
+  j.recurring_transfer_id = "0190a0c0-0000-7000-8000-000000000002";
+  j.sequence = 3;
+  j.scheduled_for = *parse_date("2026-11-30");
+  j.due_at = *parse_timestamp("2026-11-30T09:00:00.000Z");
+  j.provider = "sandbox";
+  j.idempotency_key = "0190a0c0-0000-7000-8000-000000000002:3";
+  EXPECT_EQ(job_json(j), dump(to_json(j)));  // nulls
+  j.status = JobStatus::kFinished;
+  j.result = JobResult::kDeclined;
+  j.retries = 2;
+  j.next_attempt_at = *parse_timestamp("2026-11-30T10:00:00.000Z");
+  j.provider_reference = "ref";
+  j.last_error = std::string("HTTP 402 \"quoted\" back\\slash\b\f\n\r\t\x01\x1f\x7f");
+  j.lease_owner = "owner";
+  j.lease_expires_at = *parse_timestamp("2026-11-30T09:00:20.000Z");
+  j.finished_at = *parse_timestamp("2026-11-30T09:00:01.250Z");
+  EXPECT_EQ(job_json(j), dump(to_json(j)));  // every field, escapes
+  j.last_error = "caf\xc3\xa9 and an invalid \xff byte";
+  EXPECT_EQ(job_json(j), dump(to_json(j)));  // UTF-8, valid and not
+}
+
 TEST(JsonMapping, TransferJsonNestsTheSchedule) {
   RecurringTransfer t;
   t.id = "x";

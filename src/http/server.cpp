@@ -29,11 +29,15 @@ using tcp = net::ip::tcp;
 
 class Session;
 
-// What sessions share with the server: the io_context (kept alive by every session, so a
+// What sessions share with the server: the io_contexts (kept alive by every session, so a
 // Respond callback outliving the Server never touches a destroyed context), the handler, the
 // options and the registry of open sessions used by stop().
+//
+// One io_context per IO thread, each run by its one thread: a connection lives on one context,
+// so its handlers never run concurrently (no strand needed), and a request answered on its IO
+// thread never wakes another thread.
 struct Shared {
-  net::io_context ioc;
+  std::vector<std::unique_ptr<net::io_context>> iocs;
   Handler handler;
   ServerOptions options;
   std::atomic<bool> stopping{false};
@@ -132,8 +136,8 @@ class Session : public std::enable_shared_from_this<Session> {
     auto once = std::make_shared<std::atomic<bool>>(false);
     Respond respond = [self = shared_from_this(), once](Response r) {
       if (once->exchange(true)) return;
-      net::post(self->stream_.get_executor(),
-                [self, r = std::move(r)]() mutable { self->write(std::move(r)); });
+      net::dispatch(self->stream_.get_executor(),
+                    [self, r = std::move(r)]() mutable { self->write(std::move(r)); });
     };
     stream_.expires_never();
     try {
@@ -185,31 +189,49 @@ struct Server::Impl {
   std::shared_ptr<Shared> shared = std::make_shared<Shared>();
   std::unique_ptr<tcp::acceptor> acceptor;
   std::vector<std::thread> threads;
-  // Keeps the IO threads running while a session waits for its handler and nothing else is
+  // Keep the IO threads running while a session waits for its handler and nothing else is
   // pending (during a graceful stop, once the listener and idle connections are closed).
-  std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
+  std::vector<net::executor_work_guard<net::io_context::executor_type>> work;
   std::string host;
   uint16_t port = 0;
   bool stopped = false;
+  size_t next_ioc = 0;  // round robin of new connections over the IO threads
+
+  net::io_context& next_context() { return *shared->iocs[next_ioc++ % shared->iocs.size()]; }
 
   void accept() {
-    acceptor->async_accept(net::make_strand(shared->ioc),
-                           [this](beast::error_code ec, tcp::socket socket) {
-                             if (ec == net::error::operation_aborted || !acceptor->is_open())
-                               return;
-                             if (!ec) {
-                               std::make_shared<Session>(shared, std::move(socket))->start();
-                             } else {
-                               log::warn("http accept failed", {{"error", ec.message()}});
-                             }
-                             accept();
-                           });
+    acceptor->async_accept(next_context(), [this](beast::error_code ec, tcp::socket socket) {
+      if (ec == net::error::operation_aborted || !acceptor->is_open()) return;
+      if (!ec) {
+        std::make_shared<Session>(shared, std::move(socket))->start();
+        accept_waiting();
+      } else {
+        log::warn("http accept failed", {{"error", ec.message()}});
+      }
+      accept();
+    });
+  }
+
+  // Takes the connections already waiting in the listen queue (the acceptor is non-blocking):
+  // one accept per turn of a busy IO thread would leave a burst of new clients waiting seconds.
+  void accept_waiting() {
+    for (int i = 0; i < 1024; ++i) {
+      tcp::socket socket(next_context());
+      beast::error_code ec;
+      acceptor->accept(socket, ec);
+      if (ec) return;  // would_block: the queue is empty
+      std::make_shared<Session>(shared, std::move(socket))->start();
+    }
   }
 };
 
 Server::Server(ServerOptions options, Handler handler) : impl_(std::make_unique<Impl>()) {
-  impl_->shared->options = std::move(options);
-  impl_->shared->handler = std::move(handler);
+  auto& s = *impl_->shared;
+  s.options = std::move(options);
+  s.handler = std::move(handler);
+  for (int i = 0; i < std::max(1, s.options.io_threads); ++i) {
+    s.iocs.push_back(std::make_unique<net::io_context>(1));
+  }
 }
 
 Server::~Server() { stop(std::chrono::milliseconds(1000)); }
@@ -221,7 +243,7 @@ Result<void> Server::start() {
   auto address = net::ip::make_address(host, ec);
   if (ec) return fail(ErrorCode::kInvalidArgument, "invalid listen address " + host, "RT_LISTEN");
   tcp::endpoint endpoint(address, s.options.port);
-  auto acceptor = std::make_unique<tcp::acceptor>(s.ioc);
+  auto acceptor = std::make_unique<tcp::acceptor>(*s.iocs.front());
   std::string where = host + ":" + std::to_string(s.options.port);
   if (acceptor->open(endpoint.protocol(), ec); ec) {
     return fail(ErrorCode::kUnavailable, "cannot open socket for " + where + ": " + ec.message());
@@ -236,11 +258,12 @@ Result<void> Server::start() {
   auto local = acceptor->local_endpoint();
   impl_->host = local.address().to_string();
   impl_->port = local.port();
+  acceptor->non_blocking(true, ec);
   impl_->acceptor = std::move(acceptor);
-  impl_->work.emplace(s.ioc.get_executor());
+  for (auto& ioc : s.iocs) impl_->work.push_back(net::make_work_guard(*ioc));
   impl_->accept();
-  for (int i = 0; i < std::max(1, s.options.io_threads); ++i) {
-    impl_->threads.emplace_back([shared = impl_->shared] { shared->ioc.run(); });
+  for (auto& ioc : s.iocs) {
+    impl_->threads.emplace_back([shared = impl_->shared, ioc = ioc.get()] { ioc->run(); });
   }
   return {};
 }
@@ -256,7 +279,7 @@ void Server::stop(std::chrono::milliseconds deadline) {
   if (impl_->acceptor) {
     shared->stopping.store(true);
     std::promise<void> closed;
-    net::post(shared->ioc, [this, &closed] {
+    net::post(*shared->iocs.front(), [this, &closed] {
       beast::error_code ec;
       impl_->acceptor->close(ec);
       closed.set_value();
@@ -279,8 +302,8 @@ void Server::stop(std::chrono::milliseconds deadline) {
       log::warn("http shutdown deadline reached", {{"connections", shared->count.load()}});
     }
   }
-  impl_->work.reset();
-  shared->ioc.stop();
+  impl_->work.clear();
+  for (auto& ioc : shared->iocs) ioc->stop();
   for (auto& t : impl_->threads) t.join();
   impl_->threads.clear();
   impl_->acceptor.reset();

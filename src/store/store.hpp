@@ -131,6 +131,17 @@ class Subscription {
   virtual ~Subscription() = default;
 };
 
+// Reads single jobs for a thread that must never wait on a connection pool or a network round
+// trip: the HTTP IO threads answer the process endpoint for jobs that are already terminal with
+// it. Each reader has its own connection; not thread-safe (one reader per thread at a time).
+class JobReader {
+ public:
+  virtual ~JobReader() = default;
+  // The job as last committed, or nullopt when there is none. An error when the read cannot be
+  // done at once (the database busy, an I/O error): the caller then takes its ordinary path.
+  virtual Result<std::optional<Job>> get_job(std::string_view id) = 0;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -231,6 +242,11 @@ class Store {
     (void)on_jobs_due;
     return nullptr;
   }
+
+  // A JobReader on its own connection, or nullptr when this backend's reads are network round
+  // trips (PostgreSQL) or share the writer (an in-memory SQLite database): those belong on the
+  // blocking pool.
+  virtual std::unique_ptr<JobReader> open_job_reader() { return nullptr; }
 };
 
 // Opens the store named by a database URL: "sqlite://path/to/file.db" (relative to the working

@@ -13,6 +13,26 @@ using store_detail::RowView;
 using store_detail::SqlValue;
 using namespace store_detail::sqlite;
 
+namespace {
+
+// A query-only connection of the reader's own, with no busy wait: under WAL a read is never
+// blocked by the writer, and the rare moment the database is locked (WAL recovery) is an error
+// the caller answers by taking its ordinary path, rather than a stall of its thread.
+class SqliteJobReader final : public JobReader {
+ public:
+  explicit SqliteJobReader(std::unique_ptr<store_detail::SqliteConnection> conn)
+      : conn_(std::move(conn)) {}
+
+  Result<std::optional<Job>> get_job(std::string_view id) override {
+    return select_job(*conn_, store_detail::normalize_id(id));
+  }
+
+ private:
+  std::unique_ptr<store_detail::SqliteConnection> conn_;
+};
+
+}  // namespace
+
 Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path) {
   bool in_memory = path == ":memory:";
   auto writer = Connection::open(path, in_memory);
@@ -49,6 +69,13 @@ void SqliteStore::release_reader(std::unique_ptr<Connection> conn) {
     idle_readers_.push_back(std::move(conn));
   }
   reader_returned_.notify_one();
+}
+
+std::unique_ptr<JobReader> SqliteStore::open_job_reader() {
+  if (in_memory_) return nullptr;
+  auto conn = Connection::open(path_, false);
+  if (!conn || !(*conn)->exec("PRAGMA query_only=ON; PRAGMA busy_timeout=0")) return nullptr;
+  return std::make_unique<SqliteJobReader>(std::move(*conn));
 }
 
 Result<void> SqliteStore::migrate() {

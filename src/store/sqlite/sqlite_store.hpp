@@ -50,6 +50,7 @@ class SqliteStore final : public Store {
   Result<int> extend_transfer(const Extension& extension) override;
   Result<RecurringTransfer> change_transfer_status(std::string_view id, TransferAction action,
                                                    Timestamp now) override;
+  std::unique_ptr<JobReader> open_job_reader() override;
 
  private:
   using Connection = store_detail::SqliteConnection;
