@@ -1,7 +1,10 @@
 #include "backup/backup_runner.hpp"
 
+#include <chrono>
+#include <mutex>
+#include <thread>
+
 #include "backup/backup_tables.hpp"
-#include "backup/export_spool.hpp"
 #include "core/log.hpp"
 #include "core/time_format.hpp"
 #include "core/uuid.hpp"
@@ -10,6 +13,14 @@ namespace rtjobs::backup {
 namespace {
 
 constexpr size_t kFlushBytes = 256 * 1024;
+
+// Milliseconds since `start`, restarting it.
+int64_t lap_ms(std::chrono::steady_clock::time_point& start) {
+  auto now = std::chrono::steady_clock::now();
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now - start).count();
+  start = now;
+  return static_cast<int64_t>(ms);
+}
 
 // One table's object: created at its first row, fed in chunks of about kFlushBytes.
 class TableExport {
@@ -97,7 +108,10 @@ Result<BackupResult> BackupRunner::run(bool force) {
                              {"timestamp_saved", result->timestamp_saved},
                              {"job_rows", result->job_rows},
                              {"provider_status_rows", result->provider_status_rows},
-                             {"deleted_job_rows", result->deleted_job_rows}});
+                             {"deleted_job_rows", result->deleted_job_rows},
+                             {"export_ms", result->export_ms},
+                             {"verify_ms", result->verify_ms},
+                             {"delete_ms", result->delete_ms}});
   }
   return result;
 }
@@ -117,6 +131,7 @@ Result<BackupResult> BackupRunner::run_locked(bool force) {
   result.cutoff = cutoff;
 
   // Export and upload; nothing is deleted before every object is verified.
+  auto lap = std::chrono::steady_clock::now();
   auto spool = ExportSpool::create();
   if (!spool) return std::unexpected(spool.error());
   TableExport jobs(objects_, BackupTable::kJobs, now);
@@ -139,6 +154,7 @@ Result<BackupResult> BackupRunner::run_locked(bool force) {
   if (auto r = statuses.finish(); !r) return std::unexpected(r.error().context("backup export"));
   result.job_rows = jobs.rows();
   result.provider_status_rows = statuses.rows();
+  result.export_ms = lap_ms(lap);
 
   BackupRecord record;
   record.backup_at = now;
@@ -170,25 +186,19 @@ Result<BackupResult> BackupRunner::run_locked(bool force) {
   }
   record.objects += "]";
   record.checksums += "}";
+  result.verify_ms = lap_ms(lap);
 
   // Delete what the verified objects hold, batch by batch.
   if (auto r = spool->rewind(); !r) return std::unexpected(r.error());
-  std::vector<ExportedJob> batch_jobs;
-  std::vector<ExportedStatus> batch_statuses;
-  for (;;) {
-    if (auto r = spool->next_batch(options_.delete_batch, batch_jobs, batch_statuses); !r) {
-      return std::unexpected(r.error());
-    }
-    if (batch_jobs.empty()) break;
-    auto deleted = store_.delete_backed_up(batch_jobs, batch_statuses);
-    if (!deleted) {
-      return std::unexpected(deleted.error().context(
-          "deleting backed-up rows (the rows not yet deleted stay, and are in the verified "
-          "objects)"));
-    }
-    result.deleted_job_rows += deleted->jobs;
-    result.deleted_provider_status_rows += deleted->provider_statuses;
+  auto deleted = delete_spooled(*spool);
+  if (!deleted) {
+    return std::unexpected(deleted.error().context(
+        "deleting backed-up rows (the rows not yet deleted stay, and are in the verified "
+        "objects)"));
   }
+  result.deleted_job_rows = deleted->jobs;
+  result.deleted_provider_status_rows = deleted->provider_statuses;
+  result.delete_ms = lap_ms(lap);
 
   result.outcome = result.job_rows > 0 ? BackupOutcome::kBackedUp : BackupOutcome::kNothingToBackUp;
   if (first || result.outcome == BackupOutcome::kBackedUp) {
@@ -200,6 +210,42 @@ Result<BackupResult> BackupRunner::run_locked(bool force) {
     result.timestamp_saved = true;
   }
   return result;
+}
+
+Result<DeleteCounts> BackupRunner::delete_spooled(ExportSpool& spool) {
+  std::mutex mutex;
+  Result<void> status;  // the first failure; guarded by mutex, like the spool and `total`
+  DeleteCounts total;
+  auto work = [&] {
+    std::vector<ExportedJob> jobs;
+    std::vector<ExportedStatus> statuses;
+    for (;;) {
+      {
+        std::lock_guard lock(mutex);
+        if (!status) return;
+        if (auto r = spool.next_batch(options_.delete_batch, jobs, statuses); !r) {
+          status = std::unexpected(r.error());
+          return;
+        }
+        if (jobs.empty()) return;
+      }
+      auto deleted = store_.delete_backed_up(jobs, statuses);
+      std::lock_guard lock(mutex);
+      if (!deleted) {
+        if (status) status = std::unexpected(deleted.error());
+        return;
+      }
+      total.jobs += deleted->jobs;
+      total.provider_statuses += deleted->provider_statuses;
+    }
+  };
+  {
+    std::vector<std::jthread> helpers;
+    for (size_t i = 1; i < options_.delete_workers; ++i) helpers.emplace_back(work);
+    work();
+  }  // joins the helpers
+  if (!status) return std::unexpected(status.error());
+  return total;
 }
 
 }  // namespace rtjobs::backup

@@ -11,7 +11,8 @@
 // 4. Verify every object (object_store.hpp). Until here nothing was deleted.
 // 5. Delete exactly the spooled rows, in batches of one transaction each (provider statuses of
 //    a batch's jobs first, then the jobs; backup_store.hpp says which rows are kept because they
-//    changed since the export).
+//    changed since the export). A few batches run at once, on threads of the run; the first
+//    failure stops them all.
 // 6. Record the backup row (saves the timestamp): on the first run always, later runs only when
 //    something was backed up.
 //
@@ -22,7 +23,8 @@
 // present, so restoring both is harmless. A kill between 5 and 6 leaves the timestamp unsaved;
 // the next due run backs up whatever is eligible then and saves it.
 //
-// Thread-safety: run() may be called from any thread; the run lock serialises runs.
+// Thread-safety: run() may be called from any thread; the run lock serialises runs. The store's
+// delete_backed_up() is called from several threads at once (one batch each).
 #pragma once
 
 #include <optional>
@@ -30,6 +32,7 @@
 #include <vector>
 
 #include "backup/backup_rules.hpp"
+#include "backup/export_spool.hpp"
 #include "backup/object_store.hpp"
 #include "core/clock.hpp"
 #include "core/error.hpp"
@@ -59,11 +62,18 @@ struct BackupResult {
   int64_t deleted_provider_status_rows = 0;
   Timestamp run_at{};
   std::optional<Date> cutoff;  // absent when SKIPPED
+  // Wall time of each step, for the log line (operators see where a long run went).
+  int64_t export_ms = 0;  // export and upload
+  int64_t verify_ms = 0;
+  int64_t delete_ms = 0;
 };
 
 struct BackupRunnerOptions {
   BackupPolicy policy;
-  size_t delete_batch = 1000;  // jobs per deletion transaction
+  size_t delete_batch = 10000;  // jobs per deletion transaction
+  // Deletion transactions run side by side (on PostgreSQL each is a server process of its own;
+  // most of a deletion is the server checking the provider-status foreign key row by row).
+  size_t delete_workers = 2;
 };
 
 class BackupRunner {
@@ -76,6 +86,8 @@ class BackupRunner {
 
  private:
   Result<BackupResult> run_locked(bool force);
+  // Step 5: deletes the spooled rows, options_.delete_workers batches at a time.
+  Result<DeleteCounts> delete_spooled(ExportSpool& spool);
 
   BackupStore& store_;
   ObjectStore& objects_;

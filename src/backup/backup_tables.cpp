@@ -2,6 +2,7 @@
 
 #include <array>
 #include <charconv>
+#include <chrono>
 
 #include "core/time_format.hpp"
 
@@ -76,6 +77,86 @@ std::optional<std::string> canonical(ColumnKind kind, std::string_view text) {
   return std::nullopt;
 }
 
+bool is_digits(std::string_view s) {
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
+}
+
+int two_digits(std::string_view s, size_t pos) { return (s[pos] - '0') * 10 + (s[pos + 1] - '0'); }
+
+// "YYYY-MM-DD" of digits naming a real day.
+bool is_plain_date(std::string_view s) {
+  if (s.size() != 10 || s[4] != '-' || s[7] != '-') return false;
+  if (!is_digits(s.substr(0, 4)) || !is_digits(s.substr(5, 2)) || !is_digits(s.substr(8, 2))) {
+    return false;
+  }
+  int y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + two_digits(s, 2);
+  std::chrono::year_month_day ymd{std::chrono::year{y},
+                                  std::chrono::month{static_cast<unsigned>(two_digits(s, 5))},
+                                  std::chrono::day{static_cast<unsigned>(two_digits(s, 8))}};
+  return ymd.ok();
+}
+
+// The fast path of canonical() for an instant written with plain digits, as both databases
+// print them ("2026-11-28 00:00:00.5+00", "2026-11-28T00:00:00.000Z"): the canonical text
+// reuses the digits, so nothing is parsed into a time point and nothing is allocated. False
+// when `s` is not of that shape (canonical() then decides).
+bool append_plain_timestamp(std::string_view s, std::string& out) {
+  if (s.size() < 20 || !is_plain_date(s.substr(0, 10)) || (s[10] != 'T' && s[10] != ' ') ||
+      s[13] != ':' || s[16] != ':' || !is_digits(s.substr(11, 2)) || !is_digits(s.substr(14, 2)) ||
+      !is_digits(s.substr(17, 2)) || two_digits(s, 11) > 23 || two_digits(s, 14) > 59 ||
+      two_digits(s, 17) > 59) {
+    return false;
+  }
+  char millis[3] = {'0', '0', '0'};
+  size_t pos = 19;
+  if (s[pos] == '.') {
+    size_t start = ++pos;
+    while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') {
+      if (pos - start < 3) millis[pos - start] = s[pos];
+      ++pos;
+    }
+    if (pos == start) return false;
+  }
+  std::string_view zone = s.substr(pos);
+  if (zone != "Z" && zone != "+00" && zone != "+00:00") return false;
+  out.append(s.substr(0, 10)).append(1, 'T').append(s.substr(11, 8)).append(1, '.');
+  out.append(millis, 3).append(1, 'Z');
+  return true;
+}
+
+// Appends the canonical text of a value of `kind` (never empty and never needing CSV quotes);
+// false when it does not parse.
+bool append_canonical(ColumnKind kind, std::string_view text, std::string& out) {
+  switch (kind) {
+    case kText:
+      break;
+    case kInteger: {
+      auto v = parse_integer(text);
+      if (!v) return false;
+      char buf[24];
+      auto [end, ec] = std::to_chars(buf, buf + sizeof buf, *v);
+      out.append(buf, end);
+      return true;
+    }
+    case kTimestamp:
+      if (append_plain_timestamp(text, out)) return true;
+      break;
+    case kDate:
+      if (is_plain_date(text)) {
+        out.append(text);
+        return true;
+      }
+      break;
+  }
+  auto slow = canonical(kind, text);
+  if (!slow) return false;
+  out.append(*slow);
+  return true;
+}
+
 }  // namespace
 
 const TableSpec& table_spec(BackupTable table) {
@@ -110,13 +191,11 @@ Result<void> append_row(const TableSpec& spec, const store_detail::RowView& row,
       csv::append_field(out, *value);
       continue;
     }
-    auto text = canonical(column.kind, *value);
-    if (!text) {
+    if (!append_canonical(column.kind, *value, out)) {
       return fail(ErrorCode::kInternal, "exporting " + std::string(spec.name) + ": column " +
                                             std::string(column.name) + " holds \"" +
                                             std::string(*value) + "\"");
     }
-    csv::append_field(out, *text);
   }
   out.append(csv::kLineEnd);
   return {};

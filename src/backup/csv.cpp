@@ -2,10 +2,21 @@
 
 namespace rtjobs::csv {
 
+namespace {
+
+bool needs_quotes(std::string_view value) {
+  if (value.empty()) return true;
+  for (char c : value) {  // one pass; find_first_of would call memchr per character
+    if (c == ',' || c == '"' || c == '\r' || c == '\n') return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 void append_field(std::string& out, std::optional<std::string_view> value) {
   if (!value) return;  // NULL: nothing between the commas
-  bool quote = value->empty() || value->find_first_of(",\"\r\n") != std::string_view::npos;
-  if (!quote) {
+  if (!needs_quotes(*value)) {
     out.append(*value);
     return;
   }

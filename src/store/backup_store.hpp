@@ -8,13 +8,15 @@
 // key; SQLite: one read transaction with stepping statements), so memory stays flat.
 //
 // delete_backed_up() deletes exactly what was exported and nothing else: a provider-status row
-// only by its exported id, a job only if its id and updated_at still equal the exported ones,
-// it is still terminal and no provider-status row of it remains (the job's rows are locked
-// first, so a concurrent POST /retry either waits or wins). A row that changed since the export
-// stays, and the next run backs it up again.
+// only by its exported id and only with its job, a job only if its id and updated_at still
+// equal the exported ones, it is still terminal and no provider-status row of it remains (a job
+// with provider-status rows is locked first, so a concurrent POST /retry either waits or wins
+// and the job stays with all its rows). A row that changed since the export stays, and the next
+// run backs it up again.
 //
 // Thread-safety: one BackupStore is used by one backup run or restore at a time (BackupRunner
-// holds the run lock); history reads may come from any thread (they take their own connection).
+// holds the run lock), but a run calls delete_backed_up() from several threads at once, with
+// disjoint batches; history reads may come from any thread (they take their own connection).
 #pragma once
 
 #include <functional>

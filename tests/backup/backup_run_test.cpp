@@ -5,8 +5,11 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <mutex>
 
 #include "backup/backup_runner.hpp"
 #include "backup/file_object_store.hpp"
@@ -50,6 +53,8 @@ const std::vector<std::optional<std::string>> kNastyBodies = {
     "",
     std::nullopt,
     ",\",\r\n,",
+    "\\N",  // PostgreSQL's COPY text form of NULL, as a value
+    "tab\there, back\\slash \\x41 \\101\v\f\b end\t",
 };
 
 class BackupRunTest : public ::testing::TestWithParam<Backend> {
@@ -233,7 +238,7 @@ TEST_P(BackupRunTest, CsvRoundTripsEveryColumnByteForByteThroughRestore) {
   auto again = restorer.restore(object_path(r->objects[1]), {});
   ASSERT_TRUE(again);
   EXPECT_EQ(again->rows_inserted, 0);
-  EXPECT_EQ(again->rows_skipped, 28);
+  EXPECT_EQ(again->rows_skipped, 36);
   EXPECT_EQ(again->table, kStatuses);
 }
 
@@ -260,7 +265,7 @@ class FailingDeletes final : public BackupStore {
   }
   Result<DeleteCounts> delete_backed_up(const std::vector<ExportedJob>& j,
                                         const std::vector<ExportedStatus>& s) override {
-    if (left_-- <= 0) return fail(ErrorCode::kUnavailable, "database went away");
+    if (left_.fetch_sub(1) <= 0) return fail(ErrorCode::kUnavailable, "database went away");
     return inner_.delete_backed_up(j, s);
   }
   Result<int64_t> insert_rows(BackupTable t, const std::vector<Row>& r) override {
@@ -271,7 +276,7 @@ class FailingDeletes final : public BackupStore {
 
  private:
   BackupStore& inner_;
-  int left_;
+  std::atomic<int> left_;  // deletions run on several threads
 };
 
 TEST_P(BackupRunTest, AFailureMidDeleteLosesNothingAndAReRunConverges) {
@@ -316,6 +321,100 @@ TEST_P(BackupRunTest, AFailureMidDeleteLosesNothingAndAReRunConverges) {
   }
   EXPECT_EQ(empty->dump(BackupTable::kJobs), without_lines(jobs_before, ",PENDING,"));
   EXPECT_EQ(empty->dump(BackupTable::kProviderStatuses), statuses_before);
+}
+
+// Runs `change` once, between the export (and its verification) and the first deletion.
+class ChangeBeforeDelete final : public BackupStore {
+ public:
+  ChangeBeforeDelete(BackupStore& inner, std::function<void()> change)
+      : inner_(inner), change_(std::move(change)) {}
+  std::string_view backend() const override { return inner_.backend(); }
+  Result<std::optional<Timestamp>> last_backup_at() override { return inner_.last_backup_at(); }
+  Result<std::vector<BackupRecord>> list_backups(int n) override { return inner_.list_backups(n); }
+  Result<void> insert_backup(const BackupRecord& r) override { return inner_.insert_backup(r); }
+  Result<void> export_eligible(Date c, const ExportSink& s) override {
+    return inner_.export_eligible(c, s);
+  }
+  Result<DeleteCounts> delete_backed_up(const std::vector<ExportedJob>& j,
+                                        const std::vector<ExportedStatus>& s) override {
+    std::call_once(once_, change_);
+    return inner_.delete_backed_up(j, s);
+  }
+  Result<int64_t> insert_rows(BackupTable t, const std::vector<Row>& r) override {
+    return inner_.insert_rows(t, r);
+  }
+  Result<std::unique_ptr<BackupLock>> try_lock_run() override { return inner_.try_lock_run(); }
+  Result<std::unique_ptr<BackupLeadership>> leadership() override { return inner_.leadership(); }
+
+ private:
+  BackupStore& inner_;
+  std::function<void()> change_;
+  std::once_flag once_;
+};
+
+TEST_P(BackupRunTest, ARowChangedBetweenExportAndDeleteStaysWithAllItsRows) {
+  auto retried = db_->add_job(transfer_, 1, JobStatus::kFailed, "2026-01-10");
+  db_->add_status(retried, 1, "503 from the bank");
+  auto touched = db_->add_job(transfer_, 2, JobStatus::kFinished, "2026-01-11");
+  auto untouched = db_->add_job(transfer_, 3, JobStatus::kFinished, "2026-01-12");
+  db_->add_status(untouched, 1, "declined");
+  const char p = db_->placeholder_style();
+  auto set_job = [&](const Job& job, std::string_view status, std::string_view updated_at) {
+    db_->exec(std::string("UPDATE recurring_transfer_job SET status = ") + p +
+                  "1, updated_at = " + p + "2 WHERE id = " + p + "3",
+              {std::string(status), std::string(updated_at), job.id});
+  };
+
+  // An operator retries the FAILED job (it gets a new attempt and a new provider status) and
+  // something rewrites the other job, after the export and before the deletion.
+  ChangeBeforeDelete changing(db_->backup_store(), [&] {
+    set_job(retried, "RETRY", "2026-11-28T00:00:01.000Z");
+    db_->add_status(retried, 2, "503 again");
+    set_job(touched, "FINISHED", "2026-11-28T00:00:02.000Z");
+  });
+  backup::BackupRunner runner(changing, *objects_, clock_, {.delete_batch = 2});
+  auto r = runner.run(false);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->job_rows, 3);
+  EXPECT_EQ(r->provider_status_rows, 2);
+  EXPECT_EQ(r->deleted_job_rows, 1);              // only the untouched job...
+  EXPECT_EQ(r->deleted_provider_status_rows, 1);  // ...with its row
+  EXPECT_EQ(db_->count(kJobs), 2);
+  EXPECT_EQ(db_->count(kStatuses), 2);  // the retried job keeps its old row and its new one
+
+  // Once the retried job is terminal again, the next run backs both up in their new state.
+  set_job(retried, "FAILED", "2026-11-28T00:00:03.000Z");
+  const std::string jobs_now = db_->dump(BackupTable::kJobs);
+  const std::string statuses_now = db_->dump(BackupTable::kProviderStatuses);
+  clock_.advance(std::chrono::minutes(1));
+  auto again = run(true);
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_EQ(again->job_rows, 2);
+  EXPECT_EQ(again->deleted_job_rows, 2);
+  EXPECT_EQ(again->deleted_provider_status_rows, 2);
+  EXPECT_EQ(db_->count(kJobs), 0);
+  EXPECT_EQ(db_->count(kStatuses), 0);
+  ASSERT_EQ(again->objects.size(), 2u);
+  EXPECT_EQ(read_file(object_path(again->objects[0])), jobs_now);
+  EXPECT_EQ(read_file(object_path(again->objects[1])), statuses_now);
+}
+
+TEST_P(BackupRunTest, ManyBatchesOnSeveralWorkersDeleteEverythingExported) {
+  for (int seq = 1; seq <= 25; ++seq) {
+    auto job = db_->add_job(transfer_, seq, JobStatus::kFinished, "2026-01-10");
+    for (int attempt = 1; attempt <= seq % 3; ++attempt) db_->add_status(job, attempt, "x");
+  }
+  db_->add_job(transfer_, 26, JobStatus::kPending, "2026-01-10");
+  backup::BackupRunner runner(db_->backup_store(), *objects_, clock_,
+                              {.delete_batch = 2, .delete_workers = 3});
+  auto r = runner.run(false);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->job_rows, 25);
+  EXPECT_EQ(r->provider_status_rows, 25);
+  EXPECT_EQ(r->deleted_job_rows, 25);
+  EXPECT_EQ(r->deleted_provider_status_rows, 25);
+  EXPECT_EQ(db_->count(kJobs), 1);
+  EXPECT_EQ(db_->count(kStatuses), 0);
 }
 
 TEST_P(BackupRunTest, ASecondConcurrentRunIsRefused) {

@@ -1,5 +1,9 @@
 #include "store/postgres/pg_backup_store.hpp"
 
+#include <cctype>
+#include <functional>
+#include <unordered_set>
+
 #include "core/time_format.hpp"
 
 namespace rtjobs {
@@ -12,32 +16,37 @@ using store_detail::SqlValue;
 namespace {
 
 const std::string kTerminal(store_detail::kTerminalStatuses);
-const std::string kExportJobs = "SELECT " + std::string(store_detail::kJobColumns) +
+// COPY takes no parameters: the cutoff goes in with set_config() (local to the export's
+// transaction) and is read back once per statement (an InitPlan), not per row.
+const std::string kSetCutoff = "SELECT set_config('rtjobs.backup_cutoff', $1, true)";
+const std::string kCutoff = "(SELECT current_setting('rtjobs.backup_cutoff')::date)";
+const std::string kExportJobs = "COPY (SELECT " + std::string(store_detail::kJobColumns) +
                                 " FROM recurring_transfer_job WHERE status IN " + kTerminal +
-                                " AND scheduled_for < $1::date AND id > $2::uuid ORDER BY id "
-                                "LIMIT $3";
+                                " AND scheduled_for < " + kCutoff + " ORDER BY id) TO STDOUT";
 const std::string kExportStatuses =
-    "SELECT " + store_detail::qualified(store_detail::kProviderStatusColumns, "ps") +
+    "COPY (SELECT " + store_detail::qualified(store_detail::kProviderStatusColumns, "ps") +
     " FROM recurring_transfer_provider_status ps JOIN recurring_transfer_job j"
     " ON j.id = ps.job_id WHERE j.status IN " +
-    kTerminal +
-    " AND j.scheduled_for < $1::date AND (ps.job_id, ps.id) > ($2::uuid, $3::uuid)"
-    " ORDER BY ps.job_id, ps.id LIMIT $4";
-// The exported jobs that are still as exported and terminal.
-const std::string kUnchangedJobs =
+    kTerminal + " AND j.scheduled_for < " + kCutoff + " ORDER BY ps.job_id, ps.id) TO STDOUT";
+// A batch's keys travel as arrays ($1, $2) with the batch's first and last job id ($3, $4): the
+// id range keeps the plan on the primary key (or the status table's (job_id, id) index) whatever
+// the table's size, where a join with the arrays alone may scan the whole table per batch.
+//
+// Locks the exported jobs that are still as exported and terminal; returns their ids.
+const std::string kLockJobs =
     "SELECT j.id FROM recurring_transfer_job j JOIN unnest($1::uuid[], $2::timestamptz[]) AS "
-    "k(id, updated_at) ON j.id = k.id AND j.updated_at = k.updated_at WHERE j.status IN " +
-    kTerminal;
-const std::string kLockJobs = kUnchangedJobs + " FOR UPDATE OF j";
+    "k(id, updated_at) ON j.id = k.id AND j.updated_at = k.updated_at WHERE j.id BETWEEN "
+    "$3::uuid AND $4::uuid AND j.status IN " +
+    kTerminal + " FOR UPDATE OF j";
+// Provider-status rows of jobs locked by kLockJobs, by their exported (id, job_id).
 const std::string kDeleteStatuses =
     "DELETE FROM recurring_transfer_provider_status ps USING unnest($1::uuid[], $2::uuid[]) AS "
-    "k(id, job_id) WHERE ps.id = k.id AND ps.job_id = k.job_id AND ps.job_id IN ("
-    "SELECT j.id FROM recurring_transfer_job j JOIN unnest($3::uuid[], $4::timestamptz[]) AS "
-    "m(id, updated_at) ON j.id = m.id AND j.updated_at = m.updated_at WHERE j.status IN " +
-    kTerminal + ")";
+    "k(id, job_id) WHERE ps.job_id BETWEEN $3::uuid AND $4::uuid AND ps.id = k.id AND ps.job_id "
+    "= k.job_id";
 const std::string kDeleteJobs =
     "DELETE FROM recurring_transfer_job j USING unnest($1::uuid[], $2::timestamptz[]) AS "
-    "k(id, updated_at) WHERE j.id = k.id AND j.updated_at = k.updated_at AND j.status IN " +
+    "k(id, updated_at) WHERE j.id BETWEEN $3::uuid AND $4::uuid AND j.id = k.id AND "
+    "j.updated_at = k.updated_at AND j.status IN " +
     kTerminal +
     " AND NOT EXISTS (SELECT 1 FROM recurring_transfer_provider_status ps WHERE ps.job_id = "
     "j.id)";
@@ -50,18 +59,130 @@ const std::string kInsertBackup = "INSERT INTO recurring_transfer_backup (" +
                                   store_detail::placeholders('$', 9) + ")";
 const std::string kTryLock = "SELECT pg_try_advisory_lock($1)";
 const std::string kPing = "SELECT 1";
-constexpr std::string_view kMinUuid = "00000000-0000-0000-0000-000000000000";
 
-// A PostgreSQL array literal of values that need no quoting (UUIDs, ISO instants).
+// A PostgreSQL array literal of `field` of each item, every element quoted (an instant as
+// PostgreSQL prints it holds a space).
 template <class T, class F>
 std::string array_literal(const std::vector<T>& items, F&& field) {
   std::string out = "{";
-  for (size_t i = 0; i < items.size(); ++i) {
-    if (i > 0) out += ',';
-    out += field(items[i]);
+  for (const T& item : items) {
+    if (out.size() > 1) out += ',';
+    out += '"';
+    for (char c : std::string_view(field(item))) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
   }
   out += '}';
   return out;
+}
+
+// One data row of COPY ... TO STDOUT in text format as a RowView: fields separated by tabs, \N
+// for NULL, backslash escapes decoded (a field without one is viewed in place, not copied).
+class CopyTextRow final : public store_detail::RowView {
+ public:
+  Result<void> parse(std::string_view line, size_t columns) {
+    if (line.ends_with('\n')) line.remove_suffix(1);
+    fields_.clear();
+    decoded_.clear();
+    decoded_.reserve(line.size());  // decoding never grows a field: views stay valid
+    size_t start = 0;
+    for (;;) {
+      size_t end = line.find('\t', start);
+      std::string_view field =
+          line.substr(start, end == std::string_view::npos ? end : end - start);
+      if (field == "\\N") {
+        fields_.emplace_back(std::nullopt);
+      } else if (field.find('\\') == std::string_view::npos) {
+        fields_.emplace_back(field);
+      } else {
+        fields_.emplace_back(decode(field));
+      }
+      if (end == std::string_view::npos) break;
+      start = end + 1;
+    }
+    if (fields_.size() != columns) {
+      return fail(ErrorCode::kInternal, "COPY row of " + std::to_string(fields_.size()) +
+                                            " fields, expected " + std::to_string(columns));
+    }
+    return {};
+  }
+
+  std::optional<std::string_view> text(int column) const override {
+    return fields_[static_cast<size_t>(column)];
+  }
+
+ private:
+  // PostgreSQL's COPY text escapes: \b \f \n \r \t \v, octal \NNN, hex \xHH, and \c for any
+  // other c (\\ among them).
+  std::string_view decode(std::string_view field) {
+    const size_t first = decoded_.size();
+    for (size_t i = 0; i < field.size(); ++i) {
+      char c = field[i];
+      if (c != '\\' || i + 1 == field.size()) {
+        decoded_ += c;
+        continue;
+      }
+      c = field[++i];
+      if (c >= '0' && c <= '7') {
+        int v = c - '0';
+        for (int n = 1; n < 3 && i + 1 < field.size() && field[i + 1] >= '0' && field[i + 1] <= '7';
+             ++n) {
+          v = v * 8 + (field[++i] - '0');
+        }
+        decoded_ += static_cast<char>(v);
+      } else if (c == 'x' && i + 1 < field.size() &&
+                 std::isxdigit(static_cast<unsigned char>(field[i + 1]))) {
+        int v = 0;
+        for (int n = 0; n < 2 && i + 1 < field.size() &&
+                        std::isxdigit(static_cast<unsigned char>(field[i + 1]));
+             ++n) {
+          char h = field[++i];
+          v = v * 16 + (h <= '9' ? h - '0' : (h | 0x20) - 'a' + 10);
+        }
+        decoded_ += static_cast<char>(v);
+      } else {
+        switch (c) {
+          case 'b':
+            c = '\b';
+            break;
+          case 'f':
+            c = '\f';
+            break;
+          case 'n':
+            c = '\n';
+            break;
+          case 'r':
+            c = '\r';
+            break;
+          case 't':
+            c = '\t';
+            break;
+          case 'v':
+            c = '\v';
+            break;
+          default:
+            break;
+        }
+        decoded_ += c;
+      }
+    }
+    return std::string_view(decoded_).substr(first);
+  }
+
+  std::vector<std::optional<std::string_view>> fields_;
+  std::string decoded_;
+};
+
+// Streams one COPY's rows to `sink`.
+Result<void> copy_rows(PgConnection& conn, const std::string& sql, size_t columns,
+                       const std::function<Result<void>(const store_detail::RowView&)>& sink) {
+  CopyTextRow row;
+  return conn.copy_out(sql, [&](std::string_view line) -> Result<void> {
+    if (auto r = row.parse(line, columns); !r) return r;
+    return sink(row);
+  });
 }
 
 // Runs `body` between BEGIN and COMMIT; rolls back when it fails.
@@ -160,31 +281,19 @@ Result<void> PgBackupStore::insert_backup(const BackupRecord& record) {
 Result<void> PgBackupStore::export_eligible(Date cutoff, const ExportSink& sink) {
   auto c = pool_.acquire();
   if (!c) return std::unexpected(c.error().context("exporting"));
-  const std::string day = format_date(cutoff);
-  const int64_t page = kExportPageRows;
   return in_transaction<void>(
       **c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", [&]() -> Result<void> {
-        std::string after(kMinUuid);
-        for (;;) {
-          auto r = (*c)->query(kExportJobs, {day, after, page});
-          if (!r) return std::unexpected(r.error().context("exporting jobs"));
-          for (int i = 0; i < r->rows(); ++i) {
-            if (auto w = sink.job(PgRow(*r, i)); !w) return w;
-          }
-          if (r->rows() < page) break;
-          after = std::string(r->text(r->rows() - 1, 0).value_or(kMinUuid));
+        if (auto r = (*c)->query(kSetCutoff, {format_date(cutoff)}); !r) {
+          return std::unexpected(r.error().context("exporting"));
+        }
+        if (auto r = copy_rows(**c, kExportJobs, store_detail::kJobColumnCount, sink.job); !r) {
+          return std::unexpected(r.error().context("exporting jobs"));
         }
         if (auto w = sink.jobs_done(); !w) return w;
-        std::string after_job(kMinUuid), after_id(kMinUuid);
-        for (;;) {
-          auto r = (*c)->query(kExportStatuses, {day, after_job, after_id, page});
-          if (!r) return std::unexpected(r.error().context("exporting provider statuses"));
-          for (int i = 0; i < r->rows(); ++i) {
-            if (auto w = sink.provider_status(PgRow(*r, i)); !w) return w;
-          }
-          if (r->rows() < page) break;
-          after_id = std::string(r->text(r->rows() - 1, 0).value_or(kMinUuid));
-          after_job = std::string(r->text(r->rows() - 1, 1).value_or(kMinUuid));
+        if (auto r = copy_rows(**c, kExportStatuses, store_detail::kProviderStatusColumnCount,
+                               sink.provider_status);
+            !r) {
+          return std::unexpected(r.error().context("exporting provider statuses"));
         }
         return {};
       });
@@ -192,26 +301,44 @@ Result<void> PgBackupStore::export_eligible(Date cutoff, const ExportSink& sink)
 
 Result<DeleteCounts> PgBackupStore::delete_backed_up(const std::vector<ExportedJob>& jobs,
                                                      const std::vector<ExportedStatus>& statuses) {
+  if (jobs.empty()) return DeleteCounts{};
   auto c = pool_.acquire();
   if (!c) return std::unexpected(c.error().context("deleting backed-up rows"));
-  SqlValue job_ids = array_literal(jobs, [](const ExportedJob& j) { return j.id; });
-  SqlValue job_times = array_literal(jobs, [](const ExportedJob& j) {
-    auto t = parse_timestamp(j.updated_at);
-    return t ? format_timestamp(*t) : j.updated_at;
-  });
-  SqlValue status_ids = array_literal(statuses, [](const ExportedStatus& s) { return s.id; });
-  SqlValue status_jobs = array_literal(statuses, [](const ExportedStatus& s) { return s.job_id; });
+  auto id = [](const auto& row) -> std::string_view { return row.id; };
+  auto updated_at = [](const ExportedJob& j) -> std::string_view { return j.updated_at; };
+  const SqlValue first = jobs.front().id;
+  const SqlValue last = jobs.back().id;
   return in_transaction<DeleteCounts>(**c, "BEGIN", [&]() -> Result<DeleteCounts> {
-    if (auto r = (*c)->query(kLockJobs, {job_ids, job_times}); !r) {
-      return std::unexpected(r.error().context("locking backed-up jobs"));
-    }
     DeleteCounts counts;
     if (!statuses.empty()) {
-      auto r = (*c)->query(kDeleteStatuses, {status_ids, status_jobs, job_ids, job_times});
-      if (!r) return std::unexpected(r.error().context("deleting provider statuses"));
-      counts.provider_statuses = std::stoll(PQcmdTuples(const_cast<PGresult*>(r->raw())));
+      // The jobs whose provider-status rows go are locked first: a concurrent change (POST
+      // /retry) either waits for this transaction or wins, and then the job keeps all its rows.
+      // A job without such rows needs no lock: its DELETE re-checks a row changed meanwhile.
+      std::vector<ExportedJob> with_statuses;
+      size_t s = 0;
+      for (const ExportedJob& job : jobs) {  // both in id / job_id order
+        while (s < statuses.size() && statuses[s].job_id < job.id) ++s;
+        if (s < statuses.size() && statuses[s].job_id == job.id) with_statuses.push_back(job);
+      }
+      auto locked = (*c)->query(kLockJobs, {array_literal(with_statuses, id),
+                                            array_literal(with_statuses, updated_at), first, last});
+      if (!locked) return std::unexpected(locked.error().context("locking backed-up jobs"));
+      std::unordered_set<std::string_view> unchanged;
+      for (int i = 0; i < locked->rows(); ++i) unchanged.insert(*locked->text(i, 0));
+      std::vector<ExportedStatus> going;
+      for (const ExportedStatus& st : statuses) {
+        if (unchanged.contains(st.job_id)) going.push_back(st);
+      }
+      if (!going.empty()) {
+        auto job_id = [](const ExportedStatus& st) -> std::string_view { return st.job_id; };
+        auto r = (*c)->query(kDeleteStatuses,
+                             {array_literal(going, id), array_literal(going, job_id), first, last});
+        if (!r) return std::unexpected(r.error().context("deleting provider statuses"));
+        counts.provider_statuses = std::stoll(PQcmdTuples(const_cast<PGresult*>(r->raw())));
+      }
     }
-    auto r = (*c)->query(kDeleteJobs, {job_ids, job_times});
+    auto r = (*c)->query(kDeleteJobs,
+                         {array_literal(jobs, id), array_literal(jobs, updated_at), first, last});
     if (!r) return std::unexpected(r.error().context("deleting jobs"));
     counts.jobs = std::stoll(PQcmdTuples(const_cast<PGresult*>(r->raw())));
     return counts;

@@ -1,9 +1,11 @@
 // PgBackupStore: the BackupStore on PostgreSQL, with a small connection pool of its own.
 //
-// The export runs in one REPEATABLE READ READ ONLY transaction and pages by key (jobs by id,
-// provider-status rows by (job_id, id)), a few thousand rows per page, so one snapshot covers
-// both tables and memory stays flat. Each deletion batch is one transaction that first locks
-// the exported jobs (FOR UPDATE), so a concurrent change either waits or makes the job stay.
+// The export runs in one REPEATABLE READ READ ONLY transaction: one COPY ... TO STDOUT per table
+// (jobs by id, provider-status rows by (job_id, id)), read row by row as the server streams it,
+// so one snapshot covers both tables and memory stays flat. Each deletion batch is one
+// transaction of set-based statements (the batch's keys travel as arrays); it first locks the
+// exported jobs that have provider-status rows (FOR UPDATE), so a concurrent change either waits
+// or makes the job stay with all its rows.
 //
 // Run lock and cron leadership are session advisory locks (pg_try_advisory_lock) on dedicated
 // connections: the run lock for the length of one run, the leadership for as long as the
@@ -25,7 +27,6 @@ class PgBackupStore final : public BackupStore {
  public:
   static constexpr int64_t kRunLockKey = 0x72746a6f627301;     // "rtjobs" 01
   static constexpr int64_t kLeaderLockKey = 0x72746a6f627302;  // "rtjobs" 02
-  static constexpr int kExportPageRows = 5000;
 
   // Connects once, so a bad URL fails here.
   static Result<std::unique_ptr<PgBackupStore>> open(const std::string& url);

@@ -150,6 +150,36 @@ Result<std::vector<PgResult>> PgConnection::pipeline(const std::vector<PgStateme
   return results;
 }
 
+Result<void> PgConnection::copy_out(const std::string& sql, const CopyRowSink& on_row) {
+  PgResult start(PQexec(conn_, sql.c_str()));
+  if (start.status() != PGRES_COPY_OUT)
+    return std::unexpected(error("PostgreSQL COPY", start.raw()));
+  Result<void> sunk;
+  for (;;) {
+    char* row = nullptr;
+    int n = PQgetCopyData(conn_, &row, 0);
+    if (n < 0) break;  // -1: the COPY ended (its status follows); -2: an error (likewise)
+    if (sunk) {
+      sunk = on_row(std::string_view(row, static_cast<size_t>(n)));
+      if (!sunk) {  // stop the server; the rows it already sent are read and dropped below
+        if (PGcancel* cancel = PQgetCancel(conn_)) {
+          char reason[256];
+          (void)PQcancel(cancel, reason, sizeof reason);
+          PQfreeCancel(cancel);
+        }
+      }
+    }
+    PQfreemem(row);
+  }
+  Result<void> ended;
+  while (PGresult* raw = PQgetResult(conn_)) {
+    PgResult r(raw);
+    if (ended && !r.ok()) ended = std::unexpected(error("PostgreSQL COPY", r.raw()));
+  }
+  if (!sunk) return sunk;
+  return ended;
+}
+
 bool PgConnection::reusable() const {
   return conn_ && PQstatus(conn_) == CONNECTION_OK && PQtransactionStatus(conn_) == PQTRANS_IDLE &&
          PQpipelineStatus(conn_) == PQ_PIPELINE_OFF;

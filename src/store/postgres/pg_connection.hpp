@@ -11,6 +11,7 @@
 #include <libpq-fe.h>
 
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -73,6 +74,12 @@ class PgConnection {
   // Sends all statements in one round trip (libpq pipeline mode) and returns one result per
   // statement. After a failed statement the server skips the rest (PGRES_PIPELINE_ABORTED).
   Result<std::vector<PgResult>> pipeline(const std::vector<PgStatement>& statements);
+  // Runs `sql`, a COPY ... TO STDOUT (which takes no parameters: pass values with set_config()
+  // earlier in the transaction), and hands each data row as the server sent it (text format:
+  // one row, '\n'-terminated) to `on_row`. When on_row fails, the COPY is cancelled and its
+  // error returned; the transaction is then aborted.
+  using CopyRowSink = std::function<Result<void>(std::string_view row)>;
+  Result<void> copy_out(const std::string& sql, const CopyRowSink& on_row);
 
   // Connected and outside any transaction: safe to hand to the next user.
   bool reusable() const;

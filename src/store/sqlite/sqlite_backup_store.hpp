@@ -7,8 +7,9 @@
 // in one process or several. SQLite serves one instance per database file, so that instance
 // always leads the cron.
 //
-// Thread-safety: export_eligible, delete_backed_up and insert_rows are for one thread at a time
-// (the run lock's holder); the history reads and insert_backup are guarded by a mutex.
+// Thread-safety: export_eligible and insert_rows are for one thread at a time (the run lock's
+// holder); delete_backed_up, the history reads and insert_backup are guarded by a mutex (so
+// deletion batches from several threads run one after the other).
 #pragma once
 
 #include <memory>
