@@ -79,6 +79,24 @@ class Scheduler(E2ECase):
         self.assertEqual((job["result"], job["retries"]), ("SUCCEEDED", 1))
         self.assertEqual(len([t for t in self.baas.transfers() if t["idempotency_key"] == job["idempotency_key"]]), 1)
 
+    def test_jobs_waiting_for_a_call_slot_keep_their_lease(self):
+        # Loops off while the four jobs are created, so one claim takes them all: with
+        # RT_CONCURRENCY=1 one goes to the bank and three wait. Each call takes 0.7 s and the
+        # lease of a call is 2 s, so the last would wait 2.1 s: its lease must cover the wait,
+        # or the rescuer would take it back and the bank would be called twice for it.
+        server = self.start_server()
+        transfers = [self.create_transfer(server, source=f"slow700_acc{i}") for i in range(4)]
+        server.stop()
+        self.servers.remove(server)
+        server = self.start_server(dict(LOOPS_ON, RT_CONCURRENCY="1"), timeout_ms=1000)
+        jobs = [self.wait_for(server, self.first_job(server, t["id"])["id"], {"FINISHED"}, timeout=60)
+                for t in transfers]
+        self.assertEqual({(j["result"], j["retries"]) for j in jobs}, {("SUCCEEDED", 0)})
+        keys = sorted(a["idempotency_key"] for a in self.baas.attempts())
+        self.assertEqual(keys, sorted(j["idempotency_key"] for j in jobs))
+        status, stats, _ = self.baas.http.get("/_control/stats")
+        self.assertEqual(stats["peak_in_flight"], 1, stats)
+
     def test_sigterm_finishes_the_job_in_flight(self):
         server = self.start_server(LOOPS_ON, timeout_ms=5000)
         transfer = self.create_transfer(server, source="slow1000_acc")
