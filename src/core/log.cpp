@@ -1,6 +1,7 @@
 #include "core/log.hpp"
 
 #include <atomic>
+#include <charconv>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -31,7 +32,7 @@ class LineWriter {
     thread_.join();
   }
 
-  void append(const std::string& line, bool urgent) {
+  void append(std::string_view line, bool urgent) {
     std::unique_lock lock(mutex_);
     buffer_ += line;
     if (urgent || buffer_.size() >= kFlushBytes) {
@@ -157,8 +158,9 @@ void append_json_escaped(std::string& out, std::string_view s) {
 
 void write(Level level, std::string_view msg, std::initializer_list<Field> fields) {
   if (!enabled(level)) return;
-  std::string line;
-  line.reserve(128);
+  // Built in a buffer of the thread's own, so a line costs no allocation once it has grown.
+  thread_local std::string line;
+  line.clear();
   line += "{\"ts\":\"";
   append_now(line);
   line += "\",\"level\":\"";
@@ -176,9 +178,12 @@ void write(Level level, std::string_view msg, std::initializer_list<Field> field
         append_json_escaped(line, f.value.s);
         line += '"';
         break;
-      case Value::Kind::kInt:
-        line += std::to_string(f.value.i);
+      case Value::Kind::kInt: {
+        char buf[24];
+        auto [end, ec] = std::to_chars(buf, buf + sizeof buf, f.value.i);
+        line.append(buf, end);
         break;
+      }
       case Value::Kind::kBool:
         line += f.value.i ? "true" : "false";
         break;
@@ -186,6 +191,7 @@ void write(Level level, std::string_view msg, std::initializer_list<Field> field
   }
   line += "}\n";
   writer().append(line, level >= Level::kWarn);
+  if (line.capacity() > 64 * 1024) line = std::string();  // one huge line: give it back
 }
 
 }  // namespace rtjobs::log

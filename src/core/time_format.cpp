@@ -36,14 +36,38 @@ std::optional<Date> read_date(std::string_view s, size_t& pos) {
   return sys_days{ymd};
 }
 
+void append_digits(std::string& out, unsigned value, int width) {
+  char buf[8];
+  for (int i = width - 1; i >= 0; --i) {
+    buf[i] = static_cast<char>('0' + value % 10);
+    value /= 10;
+  }
+  out.append(buf, static_cast<size_t>(width));
+}
+
 }  // namespace
 
-std::string format_date(Date d) {
+void append_date(std::string& out, Date d) {
   year_month_day ymd{d};
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "%04d-%02u-%02u", static_cast<int>(ymd.year()),
-                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()));
-  return buf;
+  int y = static_cast<int>(ymd.year());
+  if (y < 0 || y > 9999) {  // never in practice; printf's form for the odd case
+    char buf[24];
+    std::snprintf(buf, sizeof buf, "%04d-%02u-%02u", y, static_cast<unsigned>(ymd.month()),
+                  static_cast<unsigned>(ymd.day()));
+    out += buf;
+    return;
+  }
+  append_digits(out, static_cast<unsigned>(y), 4);
+  out += '-';
+  append_digits(out, static_cast<unsigned>(ymd.month()), 2);
+  out += '-';
+  append_digits(out, static_cast<unsigned>(ymd.day()), 2);
+}
+
+std::string format_date(Date d) {
+  std::string out;
+  append_date(out, d);
+  return out;
 }
 
 std::optional<Date> parse_date(std::string_view s) {
@@ -53,15 +77,25 @@ std::optional<Date> parse_date(std::string_view s) {
   return d;
 }
 
-std::string format_timestamp(Timestamp t) {
+void append_timestamp(std::string& out, Timestamp t) {
   Date day = floor<days>(t);
-  hh_mm_ss<milliseconds> tod{t - day};
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%sT%02d:%02d:%02d.%03dZ", format_date(day).c_str(),
-                static_cast<int>(tod.hours().count()), static_cast<int>(tod.minutes().count()),
-                static_cast<int>(tod.seconds().count()),
-                static_cast<int>(tod.subseconds().count()));
-  return buf;
+  auto ms = static_cast<unsigned>((t - day).count());  // 0 .. 86,399,999
+  append_date(out, day);
+  out += 'T';
+  append_digits(out, ms / 3'600'000, 2);
+  out += ':';
+  append_digits(out, ms / 60'000 % 60, 2);
+  out += ':';
+  append_digits(out, ms / 1000 % 60, 2);
+  out += '.';
+  append_digits(out, ms % 1000, 3);
+  out += 'Z';
+}
+
+std::string format_timestamp(Timestamp t) {
+  std::string out;
+  append_timestamp(out, t);
+  return out;
 }
 
 std::optional<Timestamp> parse_timestamp(std::string_view s) {

@@ -13,9 +13,12 @@
 namespace rtjobs {
 
 std::string format_timestamp(Timestamp t);
+// Appends format_timestamp(t) to `out` without a temporary (hot paths: API answers, logs).
+void append_timestamp(std::string& out, Timestamp t);
 std::optional<Timestamp> parse_timestamp(std::string_view s);
 
 std::string format_date(Date d);
+void append_date(std::string& out, Date d);
 std::optional<Date> parse_date(std::string_view s);
 
 }  // namespace rtjobs

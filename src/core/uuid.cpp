@@ -22,6 +22,44 @@ V7State& state() {
   return s;
 }
 
+std::string to_text(const std::array<unsigned char, 16>& b) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out(36, '-');
+  size_t pos = 0;
+  for (int i = 0; i < 16; ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) ++pos;  // the '-' already there
+    out[pos++] = kHex[b[i] >> 4];
+    out[pos++] = kHex[b[i] & 0x0F];
+  }
+  return out;
+}
+
+// xoshiro256** (Blackman and Vigna): fast, 2^256 - 1 period; each thread has its own state.
+class RequestIdRandom {
+ public:
+  RequestIdRandom() {
+    if (RAND_bytes(reinterpret_cast<unsigned char*>(s_), sizeof s_) != 1) {
+      throw std::runtime_error("RAND_bytes failed");
+    }
+    if ((s_[0] | s_[1] | s_[2] | s_[3]) == 0) s_[0] = 1;  // the one state that never moves
+  }
+  uint64_t next() {
+    const uint64_t result = rotl(s_[1] * 5, 7) * 9;
+    const uint64_t t = s_[1] << 17;
+    s_[2] ^= s_[0];
+    s_[3] ^= s_[1];
+    s_[1] ^= s_[2];
+    s_[0] ^= s_[3];
+    s_[2] ^= t;
+    s_[3] = rotl(s_[3], 45);
+    return result;
+  }
+
+ private:
+  static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+  uint64_t s_[4];
+};
+
 }  // namespace
 
 std::string new_uuid_v7(Timestamp now) {
@@ -50,16 +88,21 @@ std::string new_uuid_v7(Timestamp now) {
   b[6] = static_cast<unsigned char>(0x70 | ((counter >> 8) & 0x0F));
   b[7] = static_cast<unsigned char>(counter & 0xFF);
   b[8] = static_cast<unsigned char>((b[8] & 0x3F) | 0x80);
+  return to_text(b);
+}
 
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(36);
-  for (int i = 0; i < 16; ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) out.push_back('-');
-    out.push_back(kHex[b[i] >> 4]);
-    out.push_back(kHex[b[i] & 0x0F]);
-  }
-  return out;
+std::string new_request_id(Timestamp now) {
+  thread_local RequestIdRandom random;
+  std::array<unsigned char, 16> b{};
+  uint64_t hi = random.next();
+  uint64_t lo = random.next();
+  auto ms = static_cast<uint64_t>(now.time_since_epoch().count());
+  for (int i = 0; i < 6; ++i) b[i] = static_cast<unsigned char>(ms >> (8 * (5 - i)));
+  for (int i = 6; i < 8; ++i) b[i] = static_cast<unsigned char>(hi >> (8 * (i - 6)));
+  for (int i = 8; i < 16; ++i) b[i] = static_cast<unsigned char>(lo >> (8 * (i - 8)));
+  b[6] = static_cast<unsigned char>(0x70 | (b[6] & 0x0F));
+  b[8] = static_cast<unsigned char>((b[8] & 0x3F) | 0x80);
+  return to_text(b);
 }
 
 bool is_uuid(std::string_view s) {

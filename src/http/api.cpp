@@ -51,15 +51,17 @@ void Api::handle(Request request, Respond respond) const {
   const Impl& impl = *impl_;
   std::optional<std::string> id;
   if (auto h = request.header("x-request-id")) id = sane_request_id(*h);
-  request.request_id = id ? *id : new_uuid_v7(impl.ctx.deps.clock.now());
+  request.request_id = id ? std::move(*id) : new_request_id(impl.ctx.deps.clock.now());
 
   Router::Match match = impl.router.match(request.method, request.path);
   request.route = match.kind == Router::Match::Kind::kFound ? match.pattern : "unmatched";
-  request.params = match.params;
+  request.params = std::move(match.params);
 
-  // Every answer passes here: request id header, the log line, the metrics.
-  Respond finish = [&metrics = impl_->metrics, respond, method = request.method,
-                    path = request.path, route = request.route, request_id = request.request_id,
+  // Every answer passes here: request id header, the log line, the metrics. The route is a view
+  // of the router's text, which outlives every request.
+  Respond finish = [&metrics = impl_->metrics, respond = std::move(respond),
+                    method = request.method, path = request.path, route = request.route,
+                    request_id = request.request_id,
                     received = request.received_at](Response response) {
     auto elapsed = std::chrono::steady_clock::now() - received;
     response.headers.emplace_back("X-Request-Id", request_id);

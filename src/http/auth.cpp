@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cctype>
+#include <memory>
 
 #include "http/errors.hpp"
 
@@ -16,9 +17,17 @@ using Digest = std::array<unsigned char, 32>;
 Digest sha256(std::string_view data) {
   // Fetched once: OpenSSL 3 would otherwise look the algorithm up (under a lock) every call.
   static EVP_MD* const kSha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  const EVP_MD* md = kSha256 ? kSha256 : EVP_sha256();
+  // One context per thread, reset by each init: EVP_Digest() allocates and frees one per call.
+  thread_local std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(),
+                                                                           &EVP_MD_CTX_free);
   Digest d{};
   unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), d.data(), &len, kSha256 ? kSha256 : EVP_sha256(), nullptr);
+  if (!ctx || EVP_DigestInit_ex2(ctx.get(), md, nullptr) != 1 ||
+      EVP_DigestUpdate(ctx.get(), data.data(), data.size()) != 1 ||
+      EVP_DigestFinal_ex(ctx.get(), d.data(), &len) != 1) {
+    EVP_Digest(data.data(), data.size(), d.data(), &len, md, nullptr);
+  }
   return d;
 }
 

@@ -1,5 +1,6 @@
 #include "http/json_mapping.hpp"
 
+#include <charconv>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -356,11 +357,22 @@ class ObjectWriter {
   }
   void time(std::string_view key, const std::optional<Timestamp>& value) {
     if (!value) return null(key);
-    text(key, format_timestamp(*value));
+    ok_ = name(key) && ok_;
+    out_ += '"';
+    append_timestamp(out_, *value);
+    out_ += '"';
+  }
+  void date(std::string_view key, Date value) {
+    ok_ = name(key) && ok_;
+    out_ += '"';
+    append_date(out_, value);
+    out_ += '"';
   }
   void number(std::string_view key, int64_t value) {
     ok_ = name(key) && ok_;
-    out_ += std::to_string(value);
+    char buf[24];
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value);
+    out_.append(buf, end);
   }
   void null(std::string_view key) {
     ok_ = name(key) && ok_;
@@ -408,7 +420,7 @@ std::string job_json(const Job& j) {
     w.null("result");
   }
   w.number("retries", j.retries);
-  w.text("scheduled_for", format_date(j.scheduled_for));
+  w.date("scheduled_for", j.scheduled_for);
   w.number("sequence", j.sequence);
   w.text("status", to_string(j.status));
   w.time("updated_at", j.updated_at);

@@ -22,10 +22,14 @@ std::string label(std::string_view v) {
 
 }  // namespace
 
-void HttpMetrics::record(const std::string& method, const std::string& route, int status,
+void HttpMetrics::record(std::string_view method, std::string_view route, int status,
                          std::chrono::steady_clock::duration duration) {
   std::lock_guard lock(mutex_);
-  Series& s = series_[{method, route, status}];
+  auto it = series_.find(std::tuple(method, route, status));
+  if (it == series_.end()) {
+    it = series_.try_emplace(std::tuple(std::string(method), std::string(route), status)).first;
+  }
+  Series& s = it->second;
   s.count += 1;
   s.seconds += std::chrono::duration<double>(duration).count();
 }

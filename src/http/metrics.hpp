@@ -1,11 +1,12 @@
 // HttpMetrics: request counters and latency sums of the API, rendered as Prometheus text for
-// GET /metrics, plus the process's uptime. Thread-safe (one mutex; a map update per request).
+// GET /metrics, plus the process's uptime. Thread-safe (one mutex; a map lookup per request).
 #pragma once
 
 #include <chrono>
 #include <map>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <tuple>
 
 namespace rtjobs::http {
@@ -15,7 +16,8 @@ class HttpMetrics {
   HttpMetrics() : started_(std::chrono::steady_clock::now()) {}
 
   // `route` is the matched pattern ("/v1/jobs/{job_id}") or "unmatched".
-  void record(const std::string& method, const std::string& route, int status,
+  // Copies the strings only the first time a (method, route, status) series is seen.
+  void record(std::string_view method, std::string_view route, int status,
               std::chrono::steady_clock::duration duration);
 
   std::string render() const;
@@ -27,7 +29,8 @@ class HttpMetrics {
   };
   const std::chrono::steady_clock::time_point started_;
   mutable std::mutex mutex_;
-  std::map<std::tuple<std::string, std::string, int>, Series> series_;  // guarded by mutex_
+  // std::less<>: looked up by string_views, without building a key.
+  std::map<std::tuple<std::string, std::string, int>, Series, std::less<>> series_;  // by mutex_
 };
 
 }  // namespace rtjobs::http

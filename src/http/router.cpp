@@ -1,5 +1,7 @@
 #include "http/router.hpp"
 
+#include <algorithm>
+#include <array>
 #include <set>
 
 #include "http/errors.hpp"
@@ -32,42 +34,51 @@ void Router::add(std::string method, std::string pattern, Handler handler, Route
 }
 
 Router::Match Router::match(std::string_view method, std::string_view path) const {
-  Match best;
-  int best_literals = -1;
-  std::set<std::string> allowed;
-  const std::vector<std::string> segments = split_path(path);
+  // The path's segments as views; no route has more than kMaxSegments of them.
+  constexpr size_t kMaxSegments = 16;
+  std::array<std::string_view, kMaxSegments> segments;
+  size_t count = 0;
+  for (size_t start = 1; start <= path.size();) {  // paths start with '/'
+    if (count == kMaxSegments) return Match{};
+    size_t slash = std::min(path.find('/', start), path.size());
+    segments[count++] = path.substr(start, slash - start);
+    start = slash + 1;
+  }
+
+  const Route* best = nullptr;
+  std::set<std::string_view> allowed;
   for (const Route& r : routes_) {
-    if (r.segments.size() != segments.size()) continue;
-    std::map<std::string, std::string> params;
+    if (r.segments.size() != count) continue;
     bool ok = true;
-    for (size_t i = 0; i < segments.size() && ok; ++i) {
-      if (is_param(r.segments[i])) {
-        ok = !segments[i].empty();
-        params[r.segments[i].substr(1, r.segments[i].size() - 2)] = segments[i];
-      } else {
-        ok = r.segments[i] == segments[i];
-      }
+    for (size_t i = 0; i < count && ok; ++i) {
+      ok = is_param(r.segments[i]) ? !segments[i].empty() : r.segments[i] == segments[i];
     }
     if (!ok) continue;
     if (r.method != method) {
       allowed.insert(r.method);
-      continue;
-    }
-    if (r.literals > best_literals) {
-      best_literals = r.literals;
-      best.kind = Match::Kind::kFound;
-      best.handler = &r.handler;
-      best.pattern = r.pattern;
-      best.options = r.options;
-      best.params = std::move(params);
+    } else if (!best || r.literals > best->literals) {
+      best = &r;
     }
   }
-  if (best.kind == Match::Kind::kFound) return best;
-  if (!allowed.empty()) {
-    best.kind = Match::Kind::kMethodNotAllowed;
-    for (const auto& m : allowed) best.allow += (best.allow.empty() ? "" : ", ") + m;
+
+  Match m;
+  if (best) {
+    m.kind = Match::Kind::kFound;
+    m.handler = &best->handler;
+    m.pattern = best->pattern;
+    m.options = best->options;
+    for (size_t i = 0; i < count; ++i) {
+      const std::string& s = best->segments[i];
+      if (is_param(s)) m.params.emplace(s.substr(1, s.size() - 2), segments[i]);
+    }
+  } else if (!allowed.empty()) {
+    m.kind = Match::Kind::kMethodNotAllowed;
+    for (auto a : allowed) {
+      if (!m.allow.empty()) m.allow += ", ";
+      m.allow += a;
+    }
   }
-  return best;
+  return m;
 }
 
 std::vector<std::pair<std::string, std::string>> Router::routes() const {

@@ -2,7 +2,8 @@
 // parameters ("/v1/jobs/{job_id}/process"); when several patterns match, the one with more
 // literal segments wins, so "/v1/jobs/process" beats "/v1/jobs/{job_id}". A path that matches
 // no pattern is 404; one that matches only under other methods is 405 with an Allow header.
-// Routes are added at start-up; dispatch is then read-only and thread-safe.
+// Routes are added at start-up; dispatch is then read-only and thread-safe, and allocates only
+// the matched route's parameters.
 #pragma once
 
 #include <map>
@@ -25,7 +26,7 @@ class Router {
   struct Match {
     enum class Kind { kFound, kNotFound, kMethodNotAllowed } kind = Kind::kNotFound;
     const Handler* handler = nullptr;
-    std::string pattern;
+    std::string_view pattern;  // the route's own text: valid as long as the Router
     RouteOptions options;
     std::map<std::string, std::string> params;
     std::string allow;  // with kMethodNotAllowed: "GET, POST"
@@ -39,7 +40,7 @@ class Router {
   struct Route {
     std::string method;
     std::string pattern;
-    std::vector<std::string> segments;
+    std::vector<std::string> segments;  // "{name}" for a parameter
     int literals = 0;
     Handler handler;
     RouteOptions options;

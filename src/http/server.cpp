@@ -7,9 +7,12 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <charconv>
 #include <future>
+#include <iterator>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -52,6 +55,8 @@ class Session : public std::enable_shared_from_this<Session> {
       : shared_(std::move(shared)), stream_(std::move(socket)) {
     shared_->count.fetch_add(1);
     beast::error_code ec;
+    // Each answer is one write; it must not wait for the ACK of the previous one (Nagle).
+    stream_.socket().set_option(tcp::no_delay(true), ec);
     auto ep = stream_.socket().remote_endpoint(ec);
     if (!ec) remote_ = ep.address().to_string() + ":" + std::to_string(ep.port());
   }
@@ -116,26 +121,28 @@ class Session : public std::enable_shared_from_this<Session> {
       version_ = 11;
       return write(std::move(r));
     }
-    auto message = parser_->release();
+    auto& message = parser_->get();
     keep_alive_ = message.keep_alive();
     version_ = message.version();
     Request req;
-    req.method = std::string(message.method_string());
-    req.target = std::string(message.target());
+    req.method = message.method_string();
+    req.target = message.target();
+    req.path.reserve(req.target.size());
     req.remote = remote_;
+    req.headers.reserve(static_cast<size_t>(std::distance(message.begin(), message.end())));
     for (const auto& f : message) {
-      std::string name(f.name_string());
+      auto& [name, value] = req.headers.emplace_back(f.name_string(), f.value());
       for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      req.headers.emplace_back(std::move(name), std::string(f.value()));
     }
     req.body = std::move(message.body());
     if (!parse_target(req.target, req)) {
       return write(error_response(400, "bad_request", "malformed request target"));
     }
-    // The handler answers through `respond`, from any thread; the write goes back to our strand.
-    auto once = std::make_shared<std::atomic<bool>>(false);
-    Respond respond = [self = shared_from_this(), once](Response r) {
-      if (once->exchange(true)) return;
+    // The handler answers through `respond`, from any thread; the write goes back to our
+    // executor. Only the first answer to this request counts.
+    uint64_t request_number = ++requests_;
+    Respond respond = [self = shared_from_this(), request_number](Response r) {
+      if (self->answered_.exchange(request_number) == request_number) return;
       net::dispatch(self->stream_.get_executor(),
                     [self, r = std::move(r)]() mutable { self->write(std::move(r)); });
     };
@@ -150,20 +157,57 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void write(Response r) {
     if (shared_->stopping.load()) close_after_write_ = true;
-    auto res = std::make_shared<bhttp::response<bhttp::string_body>>(
-        static_cast<bhttp::status>(r.status), version_);
-    res->set(bhttp::field::server, "rtjobs");
-    res->set(bhttp::field::content_type, r.content_type);
-    for (auto& [k, v] : r.headers) res->set(k, v);
-    res->body() = std::move(r.body);
-    res->keep_alive(keep_alive_ && !close_after_write_);
-    res->prepare_payload();
+    bool keep_alive = keep_alive_ && !close_after_write_;
+    serialize(r, keep_alive, out_);
     stream_.expires_after(shared_->options.idle_timeout);
-    bhttp::async_write(stream_, *res,
-                       [self = shared_from_this(), res](beast::error_code ec, size_t) {
-                         if (ec || !res->keep_alive()) return self->finish();
-                         self->read();
-                       });
+    net::async_write(stream_, net::buffer(out_),
+                     [self = shared_from_this(), keep_alive](beast::error_code ec, size_t) {
+                       if (ec || !keep_alive) return self->finish();
+                       self->read();
+                     });
+  }
+
+  // The response head and body into `out`, whose capacity is kept from one answer to the next
+  // (Beast's message and serializer cost a dozen allocations per answer).
+  void serialize(const Response& r, bool keep_alive, std::string& out) const {
+    out.clear();
+    out += version_ == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+    append_number(out, r.status);
+    out += ' ';
+    out += bhttp::obsolete_reason(static_cast<bhttp::status>(r.status));
+    out += "\r\nServer: rtjobs\r\n";
+    append_field(out, "Content-Type", r.content_type);
+    for (const auto& [name, value] : r.headers) append_field(out, name, value);
+    // As Beast's prepare_payload(): no length and no body for 1xx, 204 and 304.
+    bool bodiless = (r.status >= 100 && r.status < 200) || r.status == 204 || r.status == 304;
+    if (!bodiless) {
+      out += "Content-Length: ";
+      append_number(out, static_cast<int64_t>(r.body.size()));
+      out += "\r\n";
+    }
+    if (version_ >= 11 && !keep_alive) out += "Connection: close\r\n";
+    if (version_ < 11 && keep_alive) out += "Connection: keep-alive\r\n";
+    out += "\r\n";
+    if (!bodiless) out += r.body;
+  }
+
+  static void append_number(std::string& out, int64_t v) {
+    char buf[24];
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+    out.append(buf, end);
+  }
+
+  // Header names and values come from the handlers, never from clients unchecked; a line break
+  // would still split the response, so such a field is dropped.
+  static void append_field(std::string& out, std::string_view name, std::string_view value) {
+    if (name.empty() || name.find_first_of("\r\n: ") != std::string_view::npos ||
+        value.find_first_of("\r\n") != std::string_view::npos) {
+      return;
+    }
+    out += name;
+    out += ": ";
+    out += value;
+    out += "\r\n";
   }
 
   void finish() {
@@ -177,6 +221,9 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   std::string remote_;
+  std::string out_;                    // the answer being written; capacity kept
+  uint64_t requests_ = 0;              // requests read on this connection
+  std::atomic<uint64_t> answered_{0};  // the last request whose answer was taken
   unsigned version_ = 11;
   bool keep_alive_ = true;
   bool reading_ = false;

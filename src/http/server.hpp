@@ -1,8 +1,9 @@
 // Server: an HTTP/1.1 server (Boost.Beast, in server.cpp only) on a small fixed pool of IO
-// threads. Each connection is a session on its own strand: read one request, hand it to the
-// Handler, write the Response the handler passes to its Respond callback (from any thread),
+// threads, one io_context each. A connection lives on one of them: read one request, hand it to
+// the Handler, write the Response the handler passes to its Respond callback (from any thread),
 // then read the next request on the same keep-alive connection. No thread per connection, so
-// thousands of idle keep-alive connections cost only their sockets and buffers.
+// thousands of idle keep-alive connections cost only their sockets and buffers. Answers are
+// written by the server itself into a buffer kept per connection, with TCP_NODELAY.
 //
 // Limits: request bodies over body_limit get 413, headers over header_limit 431, malformed
 // requests 400; a connection idle (or slow to send its request) for idle_timeout is closed.

@@ -58,6 +58,15 @@ Handler echo_handler() {
       }).detach();
       return;
     }
+    if (req.path == "/twice") {  // only the first answer counts
+      respond(Response{200, "text/plain", "first", {}});
+      respond(Response{500, "text/plain", "second", {}});
+      return;
+    }
+    if (req.path == "/no-content") return respond(Response{204, "text/plain", {}, {}});
+    if (req.path == "/bad-header") {
+      return respond(Response{200, "text/plain", "ok", {{"X-Bad", "a\r\nX-Injected: 1"}}});
+    }
     Response r;
     r.body = req.method + " " + req.path + " " + std::to_string(req.body.size());
     r.headers.emplace_back("X-Query", req.query.count("a") ? req.query.at("a") : "");
@@ -128,6 +137,50 @@ TEST(Server, GracefulStopFinishesInFlightAndClosesIdle) {
   EXPECT_FALSE(slow.keep_alive());
   EXPECT_TRUE(idle.closed());
   EXPECT_EQ(server.connections(), 0u);
+}
+
+TEST(Server, WritesWellFormedAnswers) {
+  Server server(ServerOptions{.port = 0}, echo_handler());
+  ASSERT_TRUE(server.start());
+  Client c(server.port());
+  auto res = c.send(bhttp::verb::get, "/twice");
+  EXPECT_EQ(res.result_int(), 200);
+  EXPECT_EQ(res.body(), "first");
+  EXPECT_EQ(res[bhttp::field::server], "rtjobs");
+  EXPECT_EQ(res[bhttp::field::content_type], "text/plain");
+  EXPECT_EQ(res[bhttp::field::content_length], "5");
+  res = c.send(bhttp::verb::get, "/no-content");
+  EXPECT_EQ(res.result_int(), 204);
+  EXPECT_EQ(res.count(bhttp::field::content_length), 0u);
+  res = c.send(bhttp::verb::get, "/bad-header");  // a field with a line break is dropped
+  EXPECT_EQ(res.result_int(), 200);
+  EXPECT_EQ(res.count("X-Bad"), 0u);
+  EXPECT_EQ(res.count("X-Injected"), 0u);
+  res = c.send(bhttp::verb::get, "/x", {}, /*keep_alive=*/false);
+  EXPECT_EQ(res.result_int(), 200);
+  EXPECT_FALSE(res.keep_alive());
+  EXPECT_TRUE(c.closed());
+  server.stop(std::chrono::seconds(1));
+}
+
+TEST(Server, Http10KeepsAliveOnlyWhenAsked) {
+  Server server(ServerOptions{.port = 0}, echo_handler());
+  ASSERT_TRUE(server.start());
+  for (bool keep_alive : {true, false}) {
+    net::io_context ioc;
+    tcp::socket socket(ioc);
+    socket.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), server.port()));
+    bhttp::request<bhttp::string_body> req(bhttp::verb::get, "/x", 10);
+    req.keep_alive(keep_alive);
+    bhttp::write(socket, req);
+    beast::flat_buffer buffer;
+    bhttp::response<bhttp::string_body> res;
+    bhttp::read(socket, buffer, res);
+    EXPECT_EQ(res.version(), 10);
+    EXPECT_EQ(res.keep_alive(), keep_alive);
+    EXPECT_EQ(res.body(), "GET /x 0");
+  }
+  server.stop(std::chrono::seconds(1));
 }
 
 TEST(Server, HoldsManyConnections) {
