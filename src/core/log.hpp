@@ -56,7 +56,8 @@ inline void error(std::string_view msg, std::initializer_list<Field> f = {}) {
   write(Level::kError, msg, f);
 }
 
-// Appends `s` to `out` as the body of a JSON string (no surrounding quotes).
+// Appends `s` to `out` as the body of a JSON string (no surrounding quotes), escaped as
+// nlohmann::json's dump() does; bytes from 0x80 up are copied as they are.
 void append_json_escaped(std::string& out, std::string_view s);
 
 }  // namespace rtjobs::log

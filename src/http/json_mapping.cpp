@@ -1,10 +1,12 @@
 #include "http/json_mapping.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "core/log.hpp"
 #include "core/time_format.hpp"
 
 namespace rtjobs::http {
@@ -300,44 +302,12 @@ namespace {
 // Appends `s` as a JSON string the way dump() writes ASCII text. False when `s` holds a byte
 // outside ASCII, whose UTF-8 checks and replacement are left to dump().
 bool append_ascii_string(std::string& out, std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out += '"';
-  size_t plain = 0;  // start of the run of characters copied as they are
-  for (size_t i = 0; i < s.size(); ++i) {
-    auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') continue;
-    if (c >= 0x80) return false;
-    out.append(s, plain, i - plain);
-    plain = i + 1;
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        out += "\\u00";
-        out += kHex[c >> 4];
-        out += kHex[c & 0x0F];
-    }
+  if (!std::all_of(s.begin(), s.end(),
+                   [](char c) { return static_cast<unsigned char>(c) < 0x80; })) {
+    return false;
   }
-  out.append(s, plain, s.size() - plain);
+  out += '"';
+  log::append_json_escaped(out, s);
   out += '"';
   return true;
 }
