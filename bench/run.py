@@ -133,12 +133,22 @@ def build_rows(ctx, r, rows):
                     ratio_cell(pg["jobs_per_s"], gd["jobs_per_s"]), "(info)", "-"))
     elif "graphile_default" in r.errors:
         failed("1b", "Graphile default", "graphile_default")
+    if pg and "server_cpu_us_per_job" in pg and 1 in rows:
+        db_cpu = pg.get("postgres_cpu_us_per_job")
+        db_cpu = f", PostgreSQL {db_cpu:.0f} us" if db_cpu is not None else ""
+        out.append(("1c", "  CPU per job during the PG burn-down",
+                    f"rtjobs {pg['server_cpu_us_per_job']:.0f} us{db_cpu}",
+                    f"whole machine {pg['machine_cpu_us_per_job']:.0f} us", "-", "(info)", "-"))
     if not failed("2", "burn-down SQLite", "sqlite", "graphile_fastest_2"):
         ratio = sqlite["jobs_per_s"] / g2["jobs_per_s"]
         out.append(("2", f"burn-down SQLite, {sqlite['jobs']:,} jobs, sandbox, C={c}",
                     fmt_rate(sqlite["jobs_per_s"]),
                     f"Graphile fastest (same setup, re-run) {fmt_rate(g2['jobs_per_s'])}",
                     f"{ratio:.2f}x", ">= 1.0x", verdict(ratio >= 1.0)))
+    if sqlite and "server_cpu_us_per_job" in sqlite and 2 in rows:
+        out.append(("2b", "  CPU per job during the SQLite burn-down",
+                    f"rtjobs {sqlite['server_cpu_us_per_job']:.0f} us",
+                    f"whole machine {sqlite['machine_cpu_us_per_job']:.0f} us", "-", "(info)", "-"))
     if not failed("3", "PG burn-down vs pgbench", "pg", "pgbench"):
         pb = r.get("pgbench")
         per_job = pg.get("commits_per_job")
