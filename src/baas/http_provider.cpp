@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/log.hpp"
+#include "core/thread_name.hpp"
 
 namespace rtjobs {
 namespace {
@@ -115,7 +116,10 @@ class HttpProvider::Engine {
         multi_(multi) {
     curl_multi_setopt(multi_, CURLMOPT_MAX_HOST_CONNECTIONS, long{options.max_connections});
     curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, long{options.max_connections});
-    thread_ = std::thread([this] { run(); });
+    thread_ = std::thread([this] {
+      name_this_thread("rt-baas");
+      run();
+    });
   }
 
   ~Engine() {

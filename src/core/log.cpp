@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "core/clock.hpp"
+#include "core/thread_name.hpp"
 #include "core/time_format.hpp"
 
 namespace rtjobs::log {
@@ -22,7 +23,11 @@ std::atomic<int> g_level{static_cast<int>(Level::kInfo)};
 // 20 ms and at exit; warnings and errors are written through at once.
 class LineWriter {
  public:
-  LineWriter() : thread_([this] { run(); }) {}
+  LineWriter()
+      : thread_([this] {
+          name_this_thread("rt-log");
+          run();
+        }) {}
   ~LineWriter() {
     {
       std::lock_guard lock(mutex_);

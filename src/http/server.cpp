@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "core/log.hpp"
+#include "core/thread_name.hpp"
 #include "http/errors.hpp"
 
 namespace rtjobs::http {
@@ -310,7 +311,10 @@ Result<void> Server::start() {
   for (auto& ioc : s.iocs) impl_->work.push_back(net::make_work_guard(*ioc));
   impl_->accept();
   for (auto& ioc : s.iocs) {
-    impl_->threads.emplace_back([shared = impl_->shared, ioc = ioc.get()] { ioc->run(); });
+    impl_->threads.emplace_back([shared = impl_->shared, ioc = ioc.get()] {
+      name_this_thread("rt-http");
+      ioc->run();
+    });
   }
   return {};
 }

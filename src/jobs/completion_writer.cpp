@@ -3,12 +3,17 @@
 #include <span>
 
 #include "core/log.hpp"
+#include "core/thread_name.hpp"
 
 namespace rtjobs {
 
 CompletionWriter::CompletionWriter(Store& store, int writers, size_t max_batch)
     : store_(store), max_batch_(std::max<size_t>(1, max_batch)) {
-  for (int i = 0; i < std::max(1, writers); ++i) threads_.emplace_back([this] { run(); });
+  for (int i = 0; i < std::max(1, writers); ++i)
+    threads_.emplace_back([this] {
+      name_this_thread("rt-writer");
+      run();
+    });
 }
 
 CompletionWriter::~CompletionWriter() {

@@ -1,6 +1,7 @@
 #include "maintenance/periodic_worker.hpp"
 
 #include "core/log.hpp"
+#include "core/thread_name.hpp"
 
 namespace rtjobs {
 
@@ -11,7 +12,11 @@ PeriodicWorker::PeriodicWorker(std::string name, std::chrono::milliseconds inter
 PeriodicWorker::~PeriodicWorker() { stop(); }
 
 void PeriodicWorker::start() {
-  if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
+  if (!thread_.joinable())
+    thread_ = std::thread([this] {
+      name_this_thread("rt-" + name_);
+      run();
+    });
 }
 
 void PeriodicWorker::wake() {
