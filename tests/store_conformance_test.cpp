@@ -872,6 +872,88 @@ TEST_P(StoreConformance, CompleteJobsWritesEachOutcomeIndependently) {
   EXPECT_EQ(stored.status, TransferStatus::kActive);
 }
 
+// The loops do not read the written jobs back (return_job = false): the writes are the same,
+// only the answer is slimmer; a lost lease still answers with the job as found.
+TEST_P(StoreConformance, CompleteJobsWithoutReturningJobsWritesTheSame) {
+  RecurringTransfer t = transfer();
+  auto jobs = create(t, {kT0, kT0, kT0, kT0});
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(claim(jobs[i].id, kT0).status, ClaimStatus::kClaimed);
+  ASSERT_EQ(claim(jobs[3].id, kT0, "stale", 3, 10s).status, ClaimStatus::kClaimed);
+  ASSERT_EQ(claim(jobs[3].id, kT0 + 10s, "fresh").status, ClaimStatus::kClaimed);
+  Job s5 = job(t, 5, kT0 + 240h);
+  std::vector<Completion> batch{
+      {.job_id = jobs[0].id,
+       .lease_owner = "owner-a",
+       .now = kT0 + 11s,
+       .status = JobStatus::kFinished,
+       .result = JobResult::kSucceeded,
+       .provider_reference = "bank-tx-0",
+       .new_jobs = {s5},
+       .next_occurrence_at = kT0 + 264h,
+       .return_job = false},
+      {.job_id = jobs[1].id,
+       .lease_owner = "owner-a",
+       .now = kT0 + 11s,
+       .status = JobStatus::kRetry,
+       .retries = 1,
+       .next_attempt_at = kT0 + 71s,
+       .last_error = "503",
+       .provider_status = status_row(jobs[1], 1, kT0 + 11s, 503),
+       .return_job = false},
+      {.job_id = jobs[3].id,  // its lease was taken over
+       .lease_owner = "stale",
+       .now = kT0 + 11s,
+       .status = JobStatus::kFinished,
+       .result = JobResult::kSucceeded,
+       .return_job = false},
+  };
+  auto r = store_->complete_jobs(batch);
+  ASSERT_TRUE(r) << r.error().message;
+  ASSERT_EQ(r->size(), 3u);
+  EXPECT_EQ((*r)[0].status, CompletionStatus::kWritten);
+  EXPECT_FALSE((*r)[0].job);
+  EXPECT_EQ((*r)[1].status, CompletionStatus::kWritten);
+  EXPECT_FALSE((*r)[1].job);
+  EXPECT_EQ((*r)[2].status, CompletionStatus::kLeaseLost);
+  ASSERT_TRUE((*r)[2].job);
+  EXPECT_EQ((*r)[2].job->lease_owner, "fresh");
+  Job j0 = get(jobs[0].id);
+  EXPECT_EQ(j0.status, JobStatus::kFinished);
+  EXPECT_EQ(j0.provider_reference, "bank-tx-0");
+  Job j1 = get(jobs[1].id);
+  EXPECT_EQ(j1.status, JobStatus::kRetry);
+  EXPECT_EQ(store_->list_provider_statuses(j1.id).value().size(), 1u);
+  expect_same(jobs_of(t.id).back(), s5);
+  auto stored = store_->get_transfer(t.id).value().value();
+  EXPECT_EQ(stored.last_sequence, 5);
+  EXPECT_EQ(stored.next_occurrence_at, kT0 + 264h);
+
+  // A batch where one caller wants its job answers that one with it.
+  ASSERT_EQ(claim(jobs[2].id, kT0).status, ClaimStatus::kInProgress);  // still owner-a's
+  std::vector<Completion> mixed{
+      {.job_id = jobs[2].id,
+       .lease_owner = "owner-a",
+       .now = kT0 + 12s,
+       .status = JobStatus::kFinished,
+       .result = JobResult::kSucceeded,
+       .provider_reference = "bank-tx-2"},
+      {.job_id = jobs[3].id,
+       .lease_owner = "fresh",
+       .now = kT0 + 12s,
+       .status = JobStatus::kFinished,
+       .result = JobResult::kSucceeded,
+       .return_job = false},
+  };
+  r = store_->complete_jobs(mixed);
+  ASSERT_TRUE(r) << r.error().message;
+  ASSERT_TRUE((*r)[0].job);
+  expect_same(*(*r)[0].job, get(jobs[2].id));
+  EXPECT_EQ((*r)[0].job->provider_reference, "bank-tx-2");
+  EXPECT_EQ((*r)[1].status, CompletionStatus::kWritten);
+  EXPECT_FALSE((*r)[1].job);
+  EXPECT_EQ(get(jobs[3].id).status, JobStatus::kFinished);
+}
+
 TEST_P(StoreConformance, CompleteJobsEmptyBatchWritesNothing) {
   auto r = store_->complete_jobs({});
   ASSERT_TRUE(r) << r.error().message;

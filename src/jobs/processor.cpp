@@ -64,7 +64,7 @@ void JobProcessor::process(std::string job_id, std::function<void(ProcessResult)
       }
       return done(from_claim(claim->status, std::move(claim->job)));
     }
-    call_bank(std::move(*claim->job), std::move(*claim->transfer), request.lease_owner,
+    call_bank(std::move(*claim->job), std::move(*claim->transfer), request.lease_owner, true,
               std::move(done), {});
   });
 }
@@ -72,12 +72,12 @@ void JobProcessor::process(std::string job_id, std::function<void(ProcessResult)
 void JobProcessor::run_claimed(Job job, RecurringTransfer transfer, std::string lease_owner,
                                std::function<void(ProcessResult)> done,
                                std::function<void()> answered) {
-  call_bank(std::move(job), std::move(transfer), std::move(lease_owner), std::move(done),
+  call_bank(std::move(job), std::move(transfer), std::move(lease_owner), false, std::move(done),
             std::move(answered));
 }
 
 void JobProcessor::call_bank(Job job, RecurringTransfer transfer, std::string lease_owner,
-                             std::function<void(ProcessResult)> done,
+                             bool return_job, std::function<void(ProcessResult)> done,
                              std::function<void()> answered) {
   Provider* provider = providers_.find(job.provider);
   if (!provider) {
@@ -89,7 +89,7 @@ void JobProcessor::call_bank(Job job, RecurringTransfer transfer, std::string le
                           "no provider named '" + job.provider + "' is configured",
                           std::nullopt};
     if (answered) answered();
-    return complete(std::move(job), transfer, std::move(lease_owner), std::move(answer),
+    return complete(std::move(job), transfer, std::move(lease_owner), return_job, std::move(answer),
                     std::move(done));
   }
   TransferRequest request{job.idempotency_key,     job.id,
@@ -98,23 +98,26 @@ void JobProcessor::call_bank(Job job, RecurringTransfer transfer, std::string le
                           transfer.description};
   // The outcome is prepared on the provider's thread (microseconds of work) and queued for
   // the writer: no thread waits on the bank.
-  provider->execute(std::move(request), [this, job = std::move(job), transfer = std::move(transfer),
-                                         lease_owner = std::move(lease_owner),
-                                         done = std::move(done), answered = std::move(answered)](
-                                            TransferResult answer) mutable {
-    if (answered) answered();
-    complete(std::move(job), transfer, std::move(lease_owner), std::move(answer), std::move(done));
-  });
+  provider->execute(std::move(request),
+                    [this, job = std::move(job), transfer = std::move(transfer),
+                     lease_owner = std::move(lease_owner), return_job, done = std::move(done),
+                     answered = std::move(answered)](TransferResult answer) mutable {
+                      if (answered) answered();
+                      complete(std::move(job), transfer, std::move(lease_owner), return_job,
+                               std::move(answer), std::move(done));
+                    });
 }
 
 void JobProcessor::complete(Job job, const RecurringTransfer& transfer, std::string lease_owner,
-                            TransferResult answer, std::function<void(ProcessResult)> done) {
+                            bool return_job, TransferResult answer,
+                            std::function<void(ProcessResult)> done) {
   Timestamp now = clock_.now();
   Completion c;
   c.job_id = job.id;
   c.lease_owner = std::move(lease_owner);
   c.now = now;
   c.retries = job.retries;
+  c.return_job = return_job;
   if (answer.outcome == Outcome::kSucceeded) {
     c.status = JobStatus::kFinished;
     c.result = JobResult::kSucceeded;

@@ -71,7 +71,7 @@ class JobProcessor {
   // claim in batches): the bank call and the outcome, as process() does after its claim.
   // `answered` (optional) runs as soon as the bank answered, before the outcome is written:
   // the loops free the job's in-flight slot there, so claiming the next jobs overlaps the
-  // write of these outcomes.
+  // write of these outcomes. `done` gets no job: the loops do not read it.
   void run_claimed(Job job, RecurringTransfer transfer, std::string lease_owner,
                    std::function<void(ProcessResult)> done, std::function<void()> answered = {});
 
@@ -82,10 +82,11 @@ class JobProcessor {
   Result<Job> retry_failed(std::string_view job_id);
 
  private:
-  void call_bank(Job job, RecurringTransfer transfer, std::string lease_owner,
+  // `return_job`: whether `done` needs the job as written (see Completion::return_job).
+  void call_bank(Job job, RecurringTransfer transfer, std::string lease_owner, bool return_job,
                  std::function<void(ProcessResult)> done, std::function<void()> answered);
   void complete(Job job, const RecurringTransfer& transfer, std::string lease_owner,
-                TransferResult answer, std::function<void(ProcessResult)> done);
+                bool return_job, TransferResult answer, std::function<void(ProcessResult)> done);
 
   Store& store_;
   CompletionWriter& writer_;

@@ -92,6 +92,9 @@ struct Completion {
   // due_at of the first occurrence after new_jobs (absent when exhausted): stored on the
   // transfer with last_sequence, when last_sequence moves forward.
   std::optional<Timestamp> next_occurrence_at;
+  // The caller wants the job as written (the process endpoint answers with it); the built-in
+  // loops do not, and a batch where none does reads no job back.
+  bool return_job = true;
 };
 
 enum class CompletionStatus {
@@ -101,7 +104,8 @@ enum class CompletionStatus {
 
 struct CompletionResult {
   CompletionStatus status = CompletionStatus::kWritten;
-  std::optional<Job> job;  // the job after the write (or as found, when the lease was lost)
+  // The job after the write (absent unless return_job), or as found when the lease was lost.
+  std::optional<Job> job;
 };
 
 struct DueClaimRequest {

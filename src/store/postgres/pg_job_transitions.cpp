@@ -196,9 +196,11 @@ Result<std::vector<CompletionResult>> PgStore::complete_jobs(
       " next_occurrence_at, written_at FROM upd WHERE new_sequence > 0"
       " ORDER BY recurring_transfer_id, new_sequence DESC, ord) a"
       " WHERE t.id = a.recurring_transfer_id AND a.new_sequence > t.last_sequence)"
-      " SELECT " +
-      kJobCols + ", ord, CASE WHEN notify THEN " + std::string(store_detail::kNotifyJobsDue) +
-      "::text END FROM upd";
+      " SELECT ord, CASE WHEN notify THEN " +
+      std::string(store_detail::kNotifyJobsDue) + "::text END";
+  // The batch as above, answering with each written job too, or only with its position.
+  static const std::string completion_jobs_sql = completion_sql + ", " + kJobCols + " FROM upd";
+  static const std::string completion_only_sql = completion_sql + " FROM upd";
   // A separate statement, after the batch's writes: it sees them all (one statement sees a
   // single snapshot, not its own updates), and, the transfer being locked since the start,
   // every completion of the transfer that committed before. Only for the exhausted completions,
@@ -313,7 +315,9 @@ Result<std::vector<CompletionResult>> PgStore::complete_jobs(
     batch.push_back({&begin_sql, {}});
     batch.push_back({&generic_plans_sql, {}});
     batch.push_back({&lock_transfers_sql, {store_detail::uuid_array(locked_via)}});
-    batch.push_back({&completion_sql, std::move(params)});
+    const bool return_jobs = std::any_of(completions.begin(), completions.end(),
+                                         [](const Completion& k) { return k.return_job; });
+    batch.push_back({return_jobs ? &completion_jobs_sql : &completion_only_sql, std::move(params)});
     if (any_exhausted) {
       batch.push_back({&completed_sql, {exhausted_ids.str(), exhausted_at.str()}});
     }
@@ -333,13 +337,16 @@ Result<std::vector<CompletionResult>> PgStore::complete_jobs(
     }
     const PgResult& written = (*results)[3];
     for (int row = 0; row < written.rows(); ++row) {
-      auto job = store_detail::read_job(PgRow(written, row), 0);
-      if (!job) return std::unexpected(job.error());
-      auto ord = written.text(row, store_detail::kJobColumnCount);
+      auto ord = written.text(row, 0);
       size_t n = 0;
       if (ord) std::from_chars(ord->data(), ord->data() + ord->size(), n);
       if (n < 1 || n > order.size()) return fail(ErrorCode::kInternal, "bad completion index");
-      out[order[n - 1]] = CompletionResult{CompletionStatus::kWritten, std::move(*job)};
+      CompletionResult& result = out[order[n - 1]];
+      result.status = CompletionStatus::kWritten;
+      if (!completions[order[n - 1]].return_job) continue;
+      auto job = store_detail::read_job(PgRow(written, row), 2);
+      if (!job) return std::unexpected(job.error());
+      result.job = std::move(*job);
     }
     std::vector<std::string> lost;
     for (size_t i : order) {

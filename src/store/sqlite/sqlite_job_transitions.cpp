@@ -120,33 +120,53 @@ Result<ClaimResult> SqliteStore::claim_job(const ClaimRequest& request) {
 
 namespace {
 
-// Applies one completion inside the caller's transaction. The guarded UPDATE of the job comes
-// first; when it changes no row the lease was lost and nothing else is written. The statements
-// after it cannot fail for this completion alone (only an I/O or a constraint error, which fails
-// the whole batch), so no savepoint is needed.
-Result<CompletionResult> apply_completion(Connection& c, const Completion& k,
-                                          const std::string& id) {
-  static const std::string update_sql =
+// Applies one completion inside the caller's transaction; `transfer_id` receives the job's
+// transfer when the write was done. The guarded UPDATE of the job comes first; when it changes
+// no row the lease was lost and nothing else is written. The statements after it cannot fail
+// for this completion alone (only an I/O or a constraint error, which fails the whole batch), so
+// no savepoint is needed.
+Result<CompletionResult> apply_completion(Connection& c, const Completion& k, const std::string& id,
+                                          std::string& transfer_id) {
+  static const std::string set_sql =
       "UPDATE recurring_transfer_job SET status = ?3, result = ?4, retries = ?5,"
       " next_attempt_at = ?6, provider_reference = COALESCE(?7, provider_reference),"
       " last_error = ?8, finished_at = ?9, lease_owner = NULL, lease_expires_at = NULL,"
       " updated_at = ?10 WHERE id = ?1 AND status = 'PROCESSING' AND lease_owner = ?2"
-      " RETURNING " +
-      kJobCols;
+      " RETURNING ";
+  static const std::string update_sql = set_sql + kJobCols;
+  static const std::string update_only_sql = set_sql + "recurring_transfer_id";
   static const std::string sequence_sql =
       "UPDATE recurring_transfer SET last_sequence = ?2, next_occurrence_at = ?4, updated_at = ?3"
       " WHERE id = ?1 AND last_sequence < ?2";
   std::string now = format_timestamp(k.now);
-  auto updated = query_one<Job>(
-      c, update_sql,
-      {id, k.lease_owner, std::string(to_string(k.status)),
-       k.result ? SqlValue(std::string(to_string(*k.result))) : SqlValue(), int64_t{k.retries},
-       k.status == JobStatus::kRetry ? store_detail::opt_time(k.next_attempt_at) : SqlValue(),
-       store_detail::opt_text(k.provider_reference), store_detail::opt_text(k.last_error),
-       is_terminal(k.status) ? SqlValue(now) : SqlValue(), now},
-      store_detail::read_job);
-  if (!updated) return std::unexpected(updated.error());
-  if (!*updated) {
+  std::vector<SqlValue> values{
+      id,
+      k.lease_owner,
+      std::string(to_string(k.status)),
+      k.result ? SqlValue(std::string(to_string(*k.result))) : SqlValue(),
+      int64_t{k.retries},
+      k.status == JobStatus::kRetry ? store_detail::opt_time(k.next_attempt_at) : SqlValue(),
+      store_detail::opt_text(k.provider_reference),
+      store_detail::opt_text(k.last_error),
+      is_terminal(k.status) ? SqlValue(now) : SqlValue(),
+      now};
+  CompletionResult out{CompletionStatus::kWritten, std::nullopt};
+  transfer_id.clear();
+  if (k.return_job) {
+    auto updated = query_one<Job>(c, update_sql, values, store_detail::read_job);
+    if (!updated) return std::unexpected(updated.error());
+    if (*updated) {
+      transfer_id = (*updated)->recurring_transfer_id;
+      out.job = std::move(**updated);
+    }
+  } else {
+    auto r = c.run(update_only_sql, values, [&](const RowView& row) -> Result<void> {
+      transfer_id = row.text(0).value_or("");
+      return {};
+    });
+    if (!r) return std::unexpected(r.error());
+  }
+  if (transfer_id.empty()) {
     auto found = select_job(c, id);
     if (!found) return std::unexpected(found.error());
     return CompletionResult{CompletionStatus::kLeaseLost, std::move(*found)};
@@ -162,11 +182,11 @@ Result<CompletionResult> apply_completion(Connection& c, const Completion& k,
     last_sequence = std::max(last_sequence, job.sequence);
   }
   if (last_sequence > 0) {
-    auto up = c.run(sequence_sql, {(*updated)->recurring_transfer_id, last_sequence, now,
+    auto up = c.run(sequence_sql, {transfer_id, last_sequence, now,
                                    store_detail::opt_time(k.next_occurrence_at)});
     if (!up) return std::unexpected(up.error().context("updating last_sequence"));
   }
-  return CompletionResult{CompletionStatus::kWritten, std::move(*updated)};
+  return out;
 }
 
 }  // namespace
@@ -179,30 +199,29 @@ Result<std::vector<CompletionResult>> SqliteStore::complete_jobs(
       " WHERE recurring_transfer_id = ?1"
       " AND status NOT IN ('FINISHED', 'FAILED', 'SKIPPED', 'CANCELLED'))";
   if (completions.empty()) return std::vector<CompletionResult>{};
-  auto r = write<std::vector<CompletionResult>>([&](Connection& c)
-                                                    -> Result<std::vector<CompletionResult>> {
-    std::vector<CompletionResult> out;
-    out.reserve(completions.size());
-    for (const Completion& k : completions) {
-      std::string id = store_detail::normalize_id(k.job_id);
-      auto written = apply_completion(c, k, id);
-      if (!written) return std::unexpected(written.error().context("completing job " + id));
-      out.push_back(std::move(*written));
-    }
-    // After every job of the batch is written, so the last two jobs of a transfer completed
-    // in one batch see each other as terminal. Only for completions that held their lease:
-    // a lost one's new jobs were not inserted, so its "exhausted" may not hold.
-    for (size_t i = 0; i < completions.size(); ++i) {
-      const Completion& k = completions[i];
-      if (!k.schedule_exhausted || out[i].status != CompletionStatus::kWritten) continue;
-      auto up = c.run(completed_sql, {out[i].job->recurring_transfer_id, format_timestamp(k.now)});
-      if (!up) {
-        return std::unexpected(
-            up.error().context("completing transfer " + out[i].job->recurring_transfer_id));
-      }
-    }
-    return out;
-  });
+  auto r = write<std::vector<CompletionResult>>(
+      [&](Connection& c) -> Result<std::vector<CompletionResult>> {
+        std::vector<CompletionResult> out;
+        out.reserve(completions.size());
+        std::vector<std::string> transfer_ids(completions.size());
+        for (size_t i = 0; i < completions.size(); ++i) {
+          std::string id = store_detail::normalize_id(completions[i].job_id);
+          auto written = apply_completion(c, completions[i], id, transfer_ids[i]);
+          if (!written) return std::unexpected(written.error().context("completing job " + id));
+          out.push_back(std::move(*written));
+        }
+        // After every job of the batch is written, so the last two jobs of a transfer completed
+        // in one batch see each other as terminal. Only for completions that held their lease:
+        // a lost one's new jobs were not inserted, so its "exhausted" may not hold.
+        for (size_t i = 0; i < completions.size(); ++i) {
+          const Completion& k = completions[i];
+          if (!k.schedule_exhausted || out[i].status != CompletionStatus::kWritten) continue;
+          auto up = c.run(completed_sql, {transfer_ids[i], format_timestamp(k.now)});
+          if (!up)
+            return std::unexpected(up.error().context("completing transfer " + transfer_ids[i]));
+        }
+        return out;
+      });
   if (!r) {
     return std::unexpected(
         r.error().context("writing " + std::to_string(completions.size()) + " job outcomes"));
