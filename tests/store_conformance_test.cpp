@@ -1507,6 +1507,39 @@ TEST_P(StoreConformance, ExtendTransferCompletesWhenExhaustedAndAllTerminal) {
   EXPECT_EQ(store_->get_transfer(cancelled.id).value()->last_sequence, 1);
 }
 
+TEST_P(StoreConformance, ExtendTransfersWritesABatchAllOrNone) {
+  std::vector<RecurringTransfer> transfers;
+  std::vector<Extension> batch;
+  for (int i = 0; i < 3; ++i) {
+    transfers.push_back(transfer());
+    create(transfers.back(), {kT0});
+  }
+  for (int i = 2; i >= 0; --i) {  // not in id order: the store orders its locks
+    const RecurringTransfer& t = transfers[i];
+    batch.push_back(
+        {t.id, kT0 + 1h, {job(t, 2, kT0 + 24h), job(t, 3, kT0 + 48h)}, kT0 + 72h, false});
+  }
+  Extension unknown{new_uuid_v7(kT0), kT0, {}, std::nullopt, false};
+  std::vector<Extension> with_unknown = batch;
+  with_unknown.push_back(unknown);
+  EXPECT_EQ(store_->extend_transfers(with_unknown).error().code, ErrorCode::kNotFound);
+  for (const RecurringTransfer& t : transfers) {
+    EXPECT_EQ(jobs_of(t.id).size(), 1u);  // none of the batch was written
+    EXPECT_EQ(store_->get_transfer(t.id).value()->last_sequence, 1);
+  }
+
+  auto r = store_->extend_transfers(batch);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(*r, 6);
+  for (const RecurringTransfer& t : transfers) {
+    EXPECT_EQ(jobs_of(t.id).size(), 3u);
+    auto stored = store_->get_transfer(t.id).value().value();
+    EXPECT_EQ(stored.last_sequence, 3);
+    EXPECT_EQ(stored.next_occurrence_at, kT0 + 72h);
+  }
+  EXPECT_EQ(store_->extend_transfers({}).value(), 0);
+}
+
 TEST_P(StoreConformance, RacingExtensionsNeverDuplicateAnOccurrence) {
   RecurringTransfer t = transfer();
   create(t, {kT0});

@@ -26,7 +26,7 @@ Result<std::pair<int, bool>> HorizonExtender::extend_once() {
     log::error("listing transfers to extend failed", {{"error", transfers.error().message}});
     return std::unexpected(transfers.error());
   }
-  int created = 0;
+  std::vector<Extension> extensions;
   for (const RecurringTransfer& transfer : *transfers) {
     auto next = next_occurrences(transfer, calendars_, now, horizon_months_);
     if (!next) {
@@ -34,15 +34,24 @@ Result<std::pair<int, bool>> HorizonExtender::extend_once() {
                  {{"transfer_id", transfer.id}, {"error", next.error().message}});
       continue;
     }
-    Extension extension{transfer.id, now, std::move(next->jobs), next->next_due_at,
-                        next->exhausted};
-    auto written = store_.extend_transfer(extension);
-    if (!written) {
-      log::error("extending transfer failed",
-                 {{"transfer_id", transfer.id}, {"error", written.error().message}});
-      continue;
+    extensions.push_back(
+        {transfer.id, now, std::move(next->jobs), next->next_due_at, next->exhausted});
+  }
+  // The page in one transaction; if it fails, one by one, so one bad transfer cannot hold
+  // back the others.
+  int created = 0;
+  if (auto written = store_.extend_transfers(extensions)) {
+    created = *written;
+  } else {
+    for (const Extension& extension : extensions) {
+      auto one = store_.extend_transfer(extension);
+      if (!one) {
+        log::error("extending transfer failed",
+                   {{"transfer_id", extension.transfer_id}, {"error", one.error().message}});
+        continue;
+      }
+      created += *one;
     }
-    created += *written;
   }
   if (created > 0) log::info("occurrences created up to the horizon", {{"jobs", created}});
   return std::pair{created, static_cast<int>(transfers->size()) == kPage};

@@ -226,7 +226,12 @@ class Store {
   // Inserts the extension's jobs (never a duplicate (transfer, sequence)), moves the transfer's
   // last_sequence and next_occurrence_at forward (never back), and marks it COMPLETED when the
   // schedule is exhausted and every job is terminal. Returns how many jobs were inserted.
-  virtual Result<int> extend_transfer(const Extension& extension) = 0;
+  // extend_transfers does so for many transfers in one transaction, all or none: an unknown
+  // transfer (kNotFound) or a job of another transfer (kInvalidArgument) writes nothing.
+  virtual Result<int> extend_transfers(std::span<const Extension> extensions) = 0;
+  Result<int> extend_transfer(const Extension& extension) {
+    return extend_transfers(std::span<const Extension>(&extension, 1));
+  }
 
   // kPause: ACTIVE -> PAUSED. kResume: PAUSED -> ACTIVE. kCancel: ACTIVE or PAUSED ->
   // CANCELLED, and its PENDING, IN_FLY and RETRY jobs -> CANCELLED (finished_at = now) in the

@@ -158,9 +158,8 @@ Result<std::vector<RecurringTransfer>> PgStore::transfers_to_extend(Timestamp un
   return r;
 }
 
-Result<int> PgStore::extend_transfer(const Extension& extension) {
+Result<int> PgStore::extend_transfers(std::span<const Extension> extensions) {
   static const std::string begin_sql = "BEGIN";
-  static const std::string commit_sql = "COMMIT";
   // Only for a transfer still ACTIVE or PAUSED (jobs a concurrent cancel misses are cancelled
   // when claimed, as claim_job and claim_due_jobs do). After sequence_sql, so under the
   // transfer's row lock (see the lock order above).
@@ -188,50 +187,86 @@ Result<int> PgStore::extend_transfer(const Extension& extension) {
       " AND o.status NOT IN ('FINISHED', 'FAILED', 'SKIPPED', 'CANCELLED'))";
   static const std::string exists_sql = "SELECT 1 FROM recurring_transfer WHERE id = $1::uuid";
 
-  const Extension& e = extension;
-  std::string id = store_detail::normalize_id(e.transfer_id);
-  auto run = [&]() -> Result<int> {
+  // In transfer id order, the order in which a batch of outcomes locks them (see above).
+  std::vector<const Extension*> order;
+  std::vector<std::string> ids;
+  for (const Extension& e : extensions) {
+    std::string id = store_detail::normalize_id(e.transfer_id);
     if (!is_uuid(id)) return fail(ErrorCode::kNotFound, "no transfer " + id);
-    int64_t last_sequence = 0;
     for (const Job& job : e.new_jobs) {
       if (store_detail::normalize_id(job.recurring_transfer_id) != id) {
         return invalid("new_jobs", "job " + job.id + " belongs to another transfer");
       }
-      last_sequence = std::max(last_sequence, job.sequence);
     }
+    order.push_back(&e);
+    ids.push_back(std::move(id));
+  }
+  std::vector<size_t> by_id(order.size());
+  for (size_t i = 0; i < by_id.size(); ++i) by_id[i] = i;
+  std::sort(by_id.begin(), by_id.end(), [&](size_t a, size_t b) { return ids[a] < ids[b]; });
+
+  auto run = [&]() -> Result<int> {
+    if (order.empty()) return 0;
     auto c = pool_.acquire();
     if (!c) return std::unexpected(c.error());
-    std::string now = format_timestamp(e.now);
+    // One round trip for every transfer's statements, then the commit once each transfer is
+    // known to exist (an unknown one rolls the whole batch back).
     std::vector<PgStatement> batch;
     batch.push_back({&begin_sql, {}});
-    batch.push_back(
-        {&sequence_sql, {id, last_sequence, store_detail::opt_time(e.next_occurrence_at), now}});
-    std::vector<SqlValue> job_params{id};
-    for (SqlValue& column : store_detail::job_arrays(e.new_jobs)) {
-      job_params.push_back(std::move(column));
+    struct Steps {
+      size_t sequence;  // index of the transfer's sequence_sql result
+      size_t jobs;      // of its jobs_sql result
+    };
+    std::vector<Steps> steps;
+    for (size_t i : by_id) {
+      const Extension& e = *order[i];
+      int64_t last_sequence = 0;
+      for (const Job& job : e.new_jobs) last_sequence = std::max(last_sequence, job.sequence);
+      std::string now = format_timestamp(e.now);
+      Steps step{batch.size(), batch.size() + 1};
+      batch.push_back({&sequence_sql,
+                       {ids[i], last_sequence, store_detail::opt_time(e.next_occurrence_at), now}});
+      std::vector<SqlValue> job_params{ids[i]};
+      for (SqlValue& column : store_detail::job_arrays(e.new_jobs)) {
+        job_params.push_back(std::move(column));
+      }
+      batch.push_back({&jobs_sql, std::move(job_params)});
+      if (e.schedule_exhausted) batch.push_back({&completed_sql, {ids[i], now}});
+      steps.push_back(step);
     }
-    batch.push_back({&jobs_sql, std::move(job_params)});
-    if (e.schedule_exhausted) batch.push_back({&completed_sql, {id, now}});
-    batch.push_back({&commit_sql, {}});
     auto results = (*c)->pipeline(batch);
     if (!results) return std::unexpected(results.error());
+    auto rollback = [&](Error error) -> Result<int> {
+      (void)(*c)->exec("ROLLBACK");
+      return std::unexpected(std::move(error));
+    };
     for (const PgResult& r : *results) {
       if (!r.ok()) {
-        (void)(*c)->exec("ROLLBACK");
-        return fail(ErrorCode::kUnavailable,
-                    r.error_message() + " (SQLSTATE " + r.sqlstate() + ")");
+        return rollback(Error{ErrorCode::kUnavailable,
+                              r.error_message() + " (SQLSTATE " + r.sqlstate() + ")",
+                              {},
+                              {}});
       }
     }
-    int inserted = (*results)[2].rows();
-    if ((*results)[1].rows() == 0) {  // not ACTIVE or PAUSED, or unknown
+    int inserted = 0;
+    for (size_t k = 0; k < steps.size(); ++k) {
+      inserted += (*results)[steps[k].jobs].rows();
+      if ((*results)[steps[k].sequence].rows() > 0) continue;
+      // Not ACTIVE or PAUSED (nothing was written for it), or unknown.
+      const std::string& id = ids[by_id[k]];
       auto found = (*c)->query(exists_sql, {id});
-      if (!found) return std::unexpected(found.error());
-      if (found->rows() == 0) return fail(ErrorCode::kNotFound, "no transfer " + id);
+      if (!found) return rollback(found.error());
+      if (found->rows() == 0)
+        return rollback(Error{ErrorCode::kNotFound, "no transfer " + id, {}, {}});
     }
+    if (auto r = (*c)->exec("COMMIT"); !r) return std::unexpected(r.error());
     return inserted;
   };
   auto r = run();
-  if (!r) return std::unexpected(r.error().context("extending transfer " + id));
+  if (!r) {
+    return std::unexpected(
+        r.error().context("extending " + std::to_string(order.size()) + " transfers"));
+  }
   return r;
 }
 

@@ -146,7 +146,7 @@ Result<std::vector<RecurringTransfer>> SqliteStore::transfers_to_extend(Timestam
   return r;
 }
 
-Result<int> SqliteStore::extend_transfer(const Extension& extension) {
+Result<int> SqliteStore::extend_transfers(std::span<const Extension> extensions) {
   static const std::string status_sql = "SELECT status FROM recurring_transfer WHERE id = ?1";
   // Forward only: a concurrent completion may have created these occurrences and more.
   static const std::string sequence_sql =
@@ -157,15 +157,18 @@ Result<int> SqliteStore::extend_transfer(const Extension& extension) {
       " WHERE id = ?1 AND status = 'ACTIVE' AND NOT EXISTS (SELECT 1 FROM recurring_transfer_job"
       " WHERE recurring_transfer_id = ?1"
       " AND status NOT IN ('FINISHED', 'FAILED', 'SKIPPED', 'CANCELLED'))";
-  const Extension& e = extension;
-  std::string id = store_detail::normalize_id(e.transfer_id);
-  for (const Job& job : e.new_jobs) {
-    if (store_detail::normalize_id(job.recurring_transfer_id) != id) {
-      return invalid("new_jobs", "job " + job.id + " belongs to another transfer");
+  for (const Extension& e : extensions) {
+    std::string id = store_detail::normalize_id(e.transfer_id);
+    for (const Job& job : e.new_jobs) {
+      if (store_detail::normalize_id(job.recurring_transfer_id) != id) {
+        return invalid("new_jobs", "job " + job.id + " belongs to another transfer");
+      }
     }
   }
-  std::string now = format_timestamp(e.now);
-  auto r = write<int>([&](Connection& c) -> Result<int> {
+  // One extension, inside the batch's transaction.
+  auto extend = [&](Connection& c, const Extension& e) -> Result<int> {
+    std::string id = store_detail::normalize_id(e.transfer_id);
+    std::string now = format_timestamp(e.now);
     std::optional<std::string> status;
     auto found = c.run(status_sql, {id}, [&](const RowView& row) -> Result<void> {
       status = std::string(row.text(0).value_or(""));
@@ -193,8 +196,23 @@ Result<int> SqliteStore::extend_transfer(const Extension& extension) {
       if (!up) return std::unexpected(up.error().context("completing transfer"));
     }
     return inserted;
+  };
+  auto r = write<int>([&](Connection& c) -> Result<int> {
+    int inserted = 0;
+    for (const Extension& e : extensions) {
+      auto n = extend(c, e);
+      if (!n) {
+        return std::unexpected(
+            n.error().context("transfer " + store_detail::normalize_id(e.transfer_id)));
+      }
+      inserted += *n;
+    }
+    return inserted;
   });
-  if (!r) return std::unexpected(r.error().context("extending transfer " + id));
+  if (!r) {
+    return std::unexpected(
+        r.error().context("extending " + std::to_string(extensions.size()) + " transfers"));
+  }
   return r;
 }
 
