@@ -4,8 +4,8 @@
 //
 // The eligible set: jobs in FINISHED, FAILED, SKIPPED or CANCELLED whose scheduled_for is
 // before `cutoff`, and every provider-status row of those jobs. export_eligible() streams both
-// from one consistent snapshot (PostgreSQL: a REPEATABLE READ read-only transaction paging by
-// key; SQLite: one read transaction with stepping statements), so memory stays flat.
+// from one consistent snapshot (PostgreSQL: one COPY per table in a REPEATABLE READ read-only
+// transaction; SQLite: one read transaction with stepping statements), so memory stays flat.
 //
 // delete_backed_up() deletes exactly what was exported and nothing else: a provider-status row
 // only by its exported id and only with its job, a job only if its id and updated_at still

@@ -417,6 +417,40 @@ TEST_P(BackupRunTest, ManyBatchesOnSeveralWorkersDeleteEverythingExported) {
   EXPECT_EQ(db_->count(kStatuses), 0);
 }
 
+TEST_P(BackupRunTest, OneLargeBatchDeletesTheUnchangedRowsAndKeepsTheChangedOnes) {
+  // 300 jobs in one deletion batch (one set-based transaction), every third with two
+  // provider-status rows; four of them change after the export.
+  std::vector<Job> jobs;
+  for (int seq = 1; seq <= 300; ++seq) {
+    jobs.push_back(db_->add_job(transfer_, seq, JobStatus::kFinished, "2026-01-10"));
+    if (seq % 3 == 0) {
+      db_->add_status(jobs.back(), 1, "503");
+      db_->add_status(jobs.back(), 2, "declined");
+    }
+  }
+  const char p = db_->placeholder_style();
+  ChangeBeforeDelete changing(db_->backup_store(), [&] {
+    auto set = [&](const Job& job, std::string_view status, std::string_view updated_at) {
+      db_->exec(std::string("UPDATE recurring_transfer_job SET status = ") + p +
+                    "1, updated_at = " + p + "2 WHERE id = " + p + "3",
+                {std::string(status), std::string(updated_at), job.id});
+    };
+    set(jobs[2], "RETRY", "2026-11-28T00:00:01.000Z");       // seq 3: has statuses
+    set(jobs[100], "FINISHED", "2026-11-28T00:00:02.000Z");  // seq 101: rewritten
+    set(jobs[149], "FAILED", "2026-11-28T00:00:03.000Z");    // seq 150: has statuses
+    set(jobs[299], "FINISHED", "2026-11-28T00:00:04.000Z");  // seq 300, the batch's last
+  });
+  backup::BackupRunner runner(changing, *objects_, clock_, {});
+  auto r = runner.run(false);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->job_rows, 300);
+  EXPECT_EQ(r->provider_status_rows, 200);
+  EXPECT_EQ(r->deleted_job_rows, 296);
+  EXPECT_EQ(r->deleted_provider_status_rows, 194);  // 97 unchanged jobs with two rows each
+  EXPECT_EQ(db_->count(kJobs), 4);
+  EXPECT_EQ(db_->count(kStatuses), 6);
+}
+
 TEST_P(BackupRunTest, ASecondConcurrentRunIsRefused) {
   auto lock = db_->backup_store().try_lock_run();
   ASSERT_TRUE(lock && *lock);

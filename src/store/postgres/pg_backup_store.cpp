@@ -50,6 +50,11 @@ const std::string kDeleteJobs =
     kTerminal +
     " AND NOT EXISTS (SELECT 1 FROM recurring_transfer_provider_status ps WHERE ps.job_id = "
     "j.id)";
+// A deletion's commit does not wait for its WAL to reach the disk (the WAL writer flushes it
+// while the next batch runs). A database crash may then undo the last deletions, each batch
+// whole: those rows stay, are in the verified objects, and the next run backs them up again.
+// The backup row is inserted with a normal commit, which makes every deletion before it durable.
+constexpr const char* kBeginDelete = "BEGIN; SET LOCAL synchronous_commit = off";
 const std::string kLastBackup = "SELECT max(backup_at) FROM recurring_transfer_backup";
 const std::string kListBackups = "SELECT " + std::string(store_detail::kBackupColumns) +
                                  " FROM recurring_transfer_backup ORDER BY backup_at DESC, id "
@@ -308,7 +313,7 @@ Result<DeleteCounts> PgBackupStore::delete_backed_up(const std::vector<ExportedJ
   auto updated_at = [](const ExportedJob& j) -> std::string_view { return j.updated_at; };
   const SqlValue first = jobs.front().id;
   const SqlValue last = jobs.back().id;
-  return in_transaction<DeleteCounts>(**c, "BEGIN", [&]() -> Result<DeleteCounts> {
+  return in_transaction<DeleteCounts>(**c, kBeginDelete, [&]() -> Result<DeleteCounts> {
     DeleteCounts counts;
     if (!statuses.empty()) {
       // The jobs whose provider-status rows go are locked first: a concurrent change (POST

@@ -5,7 +5,8 @@
 // so one snapshot covers both tables and memory stays flat. Each deletion batch is one
 // transaction of set-based statements (the batch's keys travel as arrays); it first locks the
 // exported jobs that have provider-status rows (FOR UPDATE), so a concurrent change either waits
-// or makes the job stay with all its rows.
+// or makes the job stay with all its rows. Its commit does not wait for the disk (kBeginDelete
+// in the .cpp says why that is safe).
 //
 // Run lock and cron leadership are session advisory locks (pg_try_advisory_lock) on dedicated
 // connections: the run lock for the length of one run, the leadership for as long as the

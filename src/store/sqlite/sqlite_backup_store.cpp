@@ -6,8 +6,9 @@
 
 #include <cerrno>
 #include <cstring>
-#include <unordered_set>
+#include <initializer_list>
 
+#include "core/log.hpp"
 #include "core/time_format.hpp"
 
 namespace rtjobs {
@@ -28,15 +29,25 @@ const std::string kExportStatuses =
     " FROM recurring_transfer_provider_status ps JOIN recurring_transfer_job j"
     " ON j.id = ps.job_id WHERE j.status IN " +
     kTerminal + " AND j.scheduled_for < ?1 ORDER BY ps.job_id, ps.id";
-const std::string kJobUnchanged =
-    "SELECT 1 FROM recurring_transfer_job WHERE id = ?1 AND "
-    "updated_at = ?2 AND status IN " +
-    kTerminal;
-const std::string kDeleteStatus =
-    "DELETE FROM recurring_transfer_provider_status WHERE id = ?1 AND job_id = ?2";
-const std::string kDeleteJob =
-    "DELETE FROM recurring_transfer_job WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM "
-    "recurring_transfer_provider_status WHERE job_id = ?1)";
+// A batch's keys travel as one JSON array each (?1): jobs as [id, updated_at], provider-status
+// rows as [id, job_id, the job's exported updated_at]. CROSS JOIN keeps the array as the outer
+// loop (each key one primary-key lookup); the planner would otherwise scan the table per key.
+// `+j.status` keeps the lookup on the primary key rather than the (status, id) index.
+//
+// Provider-status rows of jobs still as exported and terminal, by their exported (id, job_id).
+const std::string kDeleteStatuses =
+    "DELETE FROM recurring_transfer_provider_status WHERE (id, job_id) IN (SELECT k.value ->> 0, "
+    "j.id FROM json_each(?1) AS k CROSS JOIN recurring_transfer_job AS j ON j.id = k.value ->> 1 "
+    "AND j.updated_at = k.value ->> 2 WHERE +j.status IN " +
+    kTerminal + ")";
+// Jobs still as exported and terminal, with no provider-status row left.
+const std::string kDeleteJobs =
+    "DELETE FROM recurring_transfer_job WHERE id IN (SELECT j.id FROM json_each(?1) AS k CROSS "
+    "JOIN recurring_transfer_job AS j ON j.id = k.value ->> 0 AND j.updated_at = k.value ->> 1 "
+    "WHERE +j.status IN " +
+    kTerminal +
+    " AND NOT EXISTS (SELECT 1 FROM recurring_transfer_provider_status ps WHERE ps.job_id = "
+    "j.id))";
 const std::string kLastBackup = "SELECT max(backup_at) FROM recurring_transfer_backup";
 const std::string kListBackups = "SELECT " + std::string(store_detail::kBackupColumns) +
                                  " FROM recurring_transfer_backup ORDER BY backup_at DESC, id "
@@ -54,6 +65,19 @@ Result<T> in_write_transaction(Connection& conn, F&& body) {
   if (!result) return result;
   if (auto r = txn.commit(); !r) return std::unexpected(r.error());
   return result;
+}
+
+// Appends ["a","b",...] (JSON-escaped) to a JSON array being built in `out`.
+void append_json_tuple(std::string& out, std::initializer_list<std::string_view> values) {
+  if (out.size() > 1) out += ',';
+  out += '[';
+  for (std::string_view v : values) {
+    if (out.back() != '[') out += ',';
+    out += '"';
+    log::append_json_escaped(out, v);
+    out += '"';
+  }
+  out += ']';
 }
 
 class FileLock final : public BackupLock {
@@ -136,32 +160,42 @@ Result<void> SqliteBackupStore::export_eligible(Date cutoff, const ExportSink& s
 
 Result<DeleteCounts> SqliteBackupStore::delete_backed_up(
     const std::vector<ExportedJob>& jobs, const std::vector<ExportedStatus>& statuses) {
+  if (jobs.empty()) return DeleteCounts{};
+  // The keys are built before taking the lock, so another thread's batch runs meanwhile, and
+  // reserved at about their final size (grown by doubling they raised the peak memory).
+  std::string job_keys = "[";
+  job_keys.reserve(2 + jobs.size() * (jobs.front().id.size() + jobs.front().updated_at.size() + 8));
+  for (const ExportedJob& job : jobs) append_json_tuple(job_keys, {job.id, job.updated_at});
+  job_keys += ']';
+  std::string status_keys = "[";
+  if (!statuses.empty()) {
+    status_keys.reserve(2 + statuses.size() * (2 * statuses.front().id.size() +
+                                               jobs.front().updated_at.size() + 11));
+  }
+  size_t j = 0;
+  for (const ExportedStatus& s : statuses) {  // both in id / job_id order
+    while (j < jobs.size() && jobs[j].id < s.job_id) ++j;
+    if (j == jobs.size() || jobs[j].id != s.job_id) {
+      return fail(ErrorCode::kInternal,
+                  "backup batch: provider status " + s.id + " of a job outside the batch");
+    }
+    append_json_tuple(status_keys, {s.id, s.job_id, jobs[j].updated_at});
+  }
+  status_keys += ']';
+
   std::lock_guard lock(writer_mutex_);
   return in_write_transaction<DeleteCounts>(*writer_, [&]() -> Result<DeleteCounts> {
-    // BEGIN IMMEDIATE holds the database's write lock: nothing changes under us from here on.
-    std::unordered_set<std::string> unchanged;
-    for (const ExportedJob& job : jobs) {
-      bool found = false;
-      auto r = writer_->run(kJobUnchanged, {job.id, job.updated_at}, [&](const RowView&) {
-        found = true;
-        return Result<void>{};
-      });
-      if (!r) return std::unexpected(r.error().context("checking job " + job.id));
-      if (found) unchanged.insert(job.id);
-    }
+    // BEGIN IMMEDIATE holds the database's write lock: nothing changes under us from here on,
+    // so a job's provider-status rows and the job go together or not at all.
     DeleteCounts counts;
-    for (const ExportedStatus& s : statuses) {
-      if (!unchanged.contains(s.job_id)) continue;
-      auto r = writer_->run(kDeleteStatus, {s.id, s.job_id});
-      if (!r) return std::unexpected(r.error().context("deleting provider status " + s.id));
-      counts.provider_statuses += *r;
+    if (!statuses.empty()) {
+      auto r = writer_->run(kDeleteStatuses, {status_keys});
+      if (!r) return std::unexpected(r.error().context("deleting provider statuses"));
+      counts.provider_statuses = *r;
     }
-    for (const ExportedJob& job : jobs) {
-      if (!unchanged.contains(job.id)) continue;
-      auto r = writer_->run(kDeleteJob, {job.id});
-      if (!r) return std::unexpected(r.error().context("deleting job " + job.id));
-      counts.jobs += *r;
-    }
+    auto r = writer_->run(kDeleteJobs, {job_keys});
+    if (!r) return std::unexpected(r.error().context("deleting jobs"));
+    counts.jobs = *r;
     return counts;
   });
 }

@@ -1,7 +1,9 @@
 // SqliteBackupStore: the BackupStore on an SQLite database file, with two connections of its
 // own: a reader for the export (one read transaction: under WAL a stable snapshot that never
 // blocks the server's writer) and a writer for deletions, restores and backup rows (short
-// BEGIN IMMEDIATE transactions, waiting on the server's writer through the busy timeout).
+// BEGIN IMMEDIATE transactions, waiting on the server's writer through the busy timeout). A
+// deletion batch is one such transaction of two set-based statements, the batch's keys bound as
+// JSON arrays.
 //
 // The run lock is an exclusive flock() on "<database>.backup-lock", so two runs never overlap,
 // in one process or several. SQLite serves one instance per database file, so that instance
