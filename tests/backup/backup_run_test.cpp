@@ -252,10 +252,12 @@ TEST_P(BackupRunTest, RestoreRejectsAFileThatIsNotABackup) {
   EXPECT_FALSE(restorer.restore((dir_ / "missing.csv").string(), {}));
 }
 
-// Fails deletion after `ok_batches` batches: a crash in the middle of step 5.
-class FailingDeletes final : public BackupStore {
+// A BackupStore that runs `before` ahead of every deletion (from any of the delete threads);
+// an error from it is the deletion's answer.
+class BeforeDeletes : public BackupStore {
  public:
-  FailingDeletes(BackupStore& inner, int ok_batches) : inner_(inner), left_(ok_batches) {}
+  BeforeDeletes(BackupStore& inner, std::function<Result<void>()> before)
+      : inner_(inner), before_(std::move(before)) {}
   std::string_view backend() const override { return inner_.backend(); }
   Result<std::optional<Timestamp>> last_backup_at() override { return inner_.last_backup_at(); }
   Result<std::vector<BackupRecord>> list_backups(int n) override { return inner_.list_backups(n); }
@@ -265,7 +267,7 @@ class FailingDeletes final : public BackupStore {
   }
   Result<DeleteCounts> delete_backed_up(const std::vector<ExportedJob>& j,
                                         const std::vector<ExportedStatus>& s) override {
-    if (left_.fetch_sub(1) <= 0) return fail(ErrorCode::kUnavailable, "database went away");
+    if (auto r = before_(); !r) return std::unexpected(r.error());
     return inner_.delete_backed_up(j, s);
   }
   Result<int64_t> insert_rows(BackupTable t, const std::vector<Row>& r) override {
@@ -276,6 +278,22 @@ class FailingDeletes final : public BackupStore {
 
  private:
   BackupStore& inner_;
+  std::function<Result<void>()> before_;
+};
+
+// Fails deletion after `ok_batches` batches: a crash in the middle of step 5.
+class FailingDeletes final : public BeforeDeletes {
+ public:
+  FailingDeletes(BackupStore& inner, int ok_batches)
+      : BeforeDeletes(inner,
+                      [this]() -> Result<void> {
+                        if (left_.fetch_sub(1) <= 0)
+                          return fail(ErrorCode::kUnavailable, "database went away");
+                        return {};
+                      }),
+        left_(ok_batches) {}
+
+ private:
   std::atomic<int> left_;  // deletions run on several threads
 };
 
@@ -324,31 +342,15 @@ TEST_P(BackupRunTest, AFailureMidDeleteLosesNothingAndAReRunConverges) {
 }
 
 // Runs `change` once, between the export (and its verification) and the first deletion.
-class ChangeBeforeDelete final : public BackupStore {
+class ChangeBeforeDelete final : public BeforeDeletes {
  public:
   ChangeBeforeDelete(BackupStore& inner, std::function<void()> change)
-      : inner_(inner), change_(std::move(change)) {}
-  std::string_view backend() const override { return inner_.backend(); }
-  Result<std::optional<Timestamp>> last_backup_at() override { return inner_.last_backup_at(); }
-  Result<std::vector<BackupRecord>> list_backups(int n) override { return inner_.list_backups(n); }
-  Result<void> insert_backup(const BackupRecord& r) override { return inner_.insert_backup(r); }
-  Result<void> export_eligible(Date c, const ExportSink& s) override {
-    return inner_.export_eligible(c, s);
-  }
-  Result<DeleteCounts> delete_backed_up(const std::vector<ExportedJob>& j,
-                                        const std::vector<ExportedStatus>& s) override {
-    std::call_once(once_, change_);
-    return inner_.delete_backed_up(j, s);
-  }
-  Result<int64_t> insert_rows(BackupTable t, const std::vector<Row>& r) override {
-    return inner_.insert_rows(t, r);
-  }
-  Result<std::unique_ptr<BackupLock>> try_lock_run() override { return inner_.try_lock_run(); }
-  Result<std::unique_ptr<BackupLeadership>> leadership() override { return inner_.leadership(); }
+      : BeforeDeletes(inner, [this, change = std::move(change)]() -> Result<void> {
+          std::call_once(once_, change);
+          return {};
+        }) {}
 
  private:
-  BackupStore& inner_;
-  std::function<void()> change_;
   std::once_flag once_;
 };
 
