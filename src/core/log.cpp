@@ -59,9 +59,13 @@ class LineWriter {
       if (!buffer_.empty()) {
         std::string out;
         out.swap(buffer_);
-        std::lock_guard write_lock(write_mutex_);
-        lock.unlock();
-        std::fwrite(out.data(), 1, out.size(), stderr);
+        {
+          // Locks are taken in one order, mutex_ then write_mutex_, as append() does: the
+          // write lock is let go before mutex_ is taken again.
+          std::lock_guard write_lock(write_mutex_);
+          lock.unlock();
+          std::fwrite(out.data(), 1, out.size(), stderr);
+        }
         lock.lock();
       }
       if (stopping_ && buffer_.empty()) return;
