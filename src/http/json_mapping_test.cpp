@@ -135,16 +135,21 @@ TEST(JsonMapping, RejectsNonObjects) {
   EXPECT_EQ(parse_new_transfer("").error().field, "body");
 }
 
-TEST(JsonMapping, JobJsonUsesColumnNames) {
+Job sample_job() {
   Job j;
   j.id = "0190a0c0-0000-7000-8000-000000000001";
   j.recurring_transfer_id = "0190a0c0-0000-7000-8000-000000000002";
   j.sequence = 3;
   j.scheduled_for = *parse_date("2026-11-30");
   j.due_at = *parse_timestamp("2026-11-30T09:00:00.000Z");
+  j.provider = "sandbox";
+  return j;
+}
+
+TEST(JsonMapping, JobJsonUsesColumnNames) {
+  Job j = sample_job();
   j.status = JobStatus::kFinished;
   j.result = JobResult::kSucceeded;
-  j.provider = "sandbox";
   j.idempotency_key = "key";
   json v = to_json(j);
   EXPECT_EQ(v["scheduled_for"], "2026-11-30");
@@ -161,13 +166,7 @@ TEST(JsonMapping, JobJsonUsesColumnNames) {
 }
 
 TEST(JsonMapping, JobJsonIsTheDumpOfToJson) {
-  Job j;
-  j.id = "0190a0c0-0000-7000-8000-000000000001";
-  j.recurring_transfer_id = "0190a0c0-0000-7000-8000-000000000002";
-  j.sequence = 3;
-  j.scheduled_for = *parse_date("2026-11-30");
-  j.due_at = *parse_timestamp("2026-11-30T09:00:00.000Z");
-  j.provider = "sandbox";
+  Job j = sample_job();
   j.idempotency_key = "0190a0c0-0000-7000-8000-000000000002:3";
   EXPECT_EQ(job_json(j), dump(to_json(j)));  // nulls
   j.status = JobStatus::kFinished;
