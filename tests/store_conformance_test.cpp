@@ -538,6 +538,44 @@ TEST_P(StoreConformance, PausedTransferSkipsDueJobsButSeesRetriesThrough) {
   EXPECT_EQ(r.job->retries, 1);
 }
 
+// SPEC section 3: a transfer whose last occurrence is terminal becomes COMPLETED, paused or
+// not. A PAUSED transfer's last occurrence ends SKIPPED, by a single claim or by the loops'.
+TEST_P(StoreConformance, PausedTransferWhoseLastOccurrenceIsSkippedCompletes) {
+  RecurringTransfer last = transfer(TransferStatus::kPaused);  // no next occurrence: exhausted
+  auto last_jobs = create(last, {kT0});
+  EXPECT_EQ(claim(last_jobs[0].id, kT0 + 1s).status, ClaimStatus::kSkipped);
+  auto stored = store_->get_transfer(last.id).value().value();
+  EXPECT_EQ(stored.status, TransferStatus::kCompleted);
+  EXPECT_EQ(stored.updated_at, kT0 + 1s);
+
+  RecurringTransfer by_loop = transfer(TransferStatus::kPaused);
+  auto loop_jobs = create(by_loop, {kT0});
+  RecurringTransfer more = transfer(TransferStatus::kPaused);  // occurrences still to come
+  more.next_occurrence_at = kT0 + 720h;
+  auto more_jobs = create(more, {kT0});
+  auto claimed = store_->claim_due_jobs({"owner-a", kT0 + 2s, kT0 + 32s, 10, true, false, 3});
+  ASSERT_TRUE(claimed) << claimed.error().message;
+  ASSERT_EQ(claimed->size(), 2u);
+  for (const ClaimResult& c : *claimed) EXPECT_EQ(c.status, ClaimStatus::kSkipped);
+  EXPECT_EQ(store_->get_transfer(by_loop.id).value()->status, TransferStatus::kCompleted);
+  EXPECT_EQ(store_->get_transfer(more.id).value()->status, TransferStatus::kPaused);
+
+  // Paused with its last job retrying: the retry is seen through, then the transfer completes.
+  RecurringTransfer retrying = transfer(TransferStatus::kPaused);
+  Job retry = job(retrying, 1, kT0, JobStatus::kRetry);
+  retry.next_attempt_at = kT0;
+  ASSERT_TRUE(store_->create_transfer(retrying, {retry}));
+  ASSERT_EQ(claim(retry.id, kT0 + 3s).status, ClaimStatus::kClaimed);
+  auto w = complete({.job_id = retry.id,
+                     .lease_owner = "owner-a",
+                     .now = kT0 + 4s,
+                     .status = JobStatus::kFinished,
+                     .result = JobResult::kSucceeded,
+                     .schedule_exhausted = true});
+  EXPECT_EQ(w.status, CompletionStatus::kWritten);
+  EXPECT_EQ(store_->get_transfer(retrying.id).value()->status, TransferStatus::kCompleted);
+}
+
 TEST_P(StoreConformance, CancelledTransferCancelsDueJobs) {
   RecurringTransfer t = transfer(TransferStatus::kCancelled);
   auto jobs = create(t, {kT0});

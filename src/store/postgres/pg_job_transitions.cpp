@@ -114,6 +114,12 @@ Result<ClaimResult> PgStore::claim_job(const ClaimRequest& request) {
       if (*done) {
         ClaimStatus status =
             (*done)->status == JobStatus::kSkipped ? ClaimStatus::kSkipped : ClaimStatus::kTerminal;
+        if (status == ClaimStatus::kSkipped) {  // perhaps the transfer's last occurrence
+          auto completed =
+              (*c)->query(store_detail::kCompleteIfDoneSql,
+                          {store_detail::uuid_array({(*done)->recurring_transfer_id}), now});
+          if (!completed) return std::unexpected(completed.error());
+        }
         return ClaimResult{status, std::move(*done), {}};
       }
     }
@@ -213,7 +219,8 @@ Result<std::vector<CompletionResult>> PgStore::complete_jobs(
       " FROM unnest($1::uuid[], $2::timestamptz[]) WITH ORDINALITY AS x(job_id, written_at, ord)"
       " JOIN recurring_transfer_job j ON j.id = x.job_id"
       " AND j.xmin = pg_current_xact_id()::xid ORDER BY j.recurring_transfer_id, x.ord) e"
-      " WHERE t.id = e.recurring_transfer_id AND t.status = 'ACTIVE' AND NOT EXISTS (SELECT 1"
+      " WHERE t.id = e.recurring_transfer_id AND t.status IN ('ACTIVE', 'PAUSED')"
+      " AND NOT EXISTS (SELECT 1"
       " FROM recurring_transfer_job o WHERE o.recurring_transfer_id = t.id"
       " AND o.status NOT IN " +
       kTerminal + ")";

@@ -82,6 +82,7 @@ Result<std::vector<ClaimResult>> PgStore::claim_due_jobs(const DueClaimRequest& 
     };
     std::vector<Row> rows;
     rows.reserve(static_cast<size_t>(r->rows()));
+    std::vector<std::string> skipped_transfers;
     for (int i = 0; i < r->rows(); ++i) {
       PgRow row(*r, i);
       auto job = store_detail::read_job(row, 1);
@@ -94,8 +95,19 @@ Result<std::vector<ClaimResult>> PgStore::claim_due_jobs(const DueClaimRequest& 
       } else {
         claim.status = claim.job->status == JobStatus::kSkipped ? ClaimStatus::kSkipped
                                                                 : ClaimStatus::kTerminal;
+        if (claim.status == ClaimStatus::kSkipped) {
+          skipped_transfers.push_back(claim.job->recurring_transfer_id);
+        }
       }
       rows.push_back({std::string(row.text(0).value_or("")), std::move(claim)});
+    }
+    // A skipped job may have been its transfer's last occurrence (a statement of its own, which
+    // sees the skip).
+    if (!skipped_transfers.empty()) {
+      auto done =
+          (*c)->query(store_detail::kCompleteIfDoneSql,
+                      {store_detail::uuid_array(skipped_transfers), format_timestamp(request.now)});
+      if (!done) return std::unexpected(done.error());
     }
     // RETURNING has no defined order: give the results back oldest due first.
     std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
@@ -182,7 +194,7 @@ Result<int> PgStore::extend_transfers(std::span<const Extension> extensions) {
       " WHERE id = $1::uuid AND status IN ('ACTIVE', 'PAUSED') RETURNING id";
   static const std::string completed_sql =
       "UPDATE recurring_transfer t SET status = 'COMPLETED', updated_at = $2::timestamptz"
-      " WHERE t.id = $1::uuid AND t.status = 'ACTIVE' AND NOT EXISTS (SELECT 1"
+      " WHERE t.id = $1::uuid AND t.status IN ('ACTIVE', 'PAUSED') AND NOT EXISTS (SELECT 1"
       " FROM recurring_transfer_job o WHERE o.recurring_transfer_id = t.id"
       " AND o.status NOT IN ('FINISHED', 'FAILED', 'SKIPPED', 'CANCELLED'))";
   static const std::string exists_sql = "SELECT 1 FROM recurring_transfer WHERE id = $1::uuid";

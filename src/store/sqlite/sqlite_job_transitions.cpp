@@ -98,6 +98,10 @@ Result<ClaimResult> SqliteStore::claim_job(const ClaimRequest& request) {
         std::string status = skip ? "SKIPPED" : "CANCELLED";
         auto done = query_one<Job>(c, finish_sql, {id, status, now}, store_detail::read_job);
         if (!done) return std::unexpected(done.error());
+        if (skip && *done) {  // perhaps the transfer's last occurrence
+          auto up = c.run(kCompleteIfDone, {(*done)->recurring_transfer_id, now});
+          if (!up) return std::unexpected(up.error());
+        }
         return ClaimResult{
             skip ? ClaimStatus::kSkipped : ClaimStatus::kTerminal, std::move(*done), {}};
       }
@@ -195,7 +199,8 @@ Result<std::vector<CompletionResult>> SqliteStore::complete_jobs(
     std::span<const Completion> completions) {
   static const std::string completed_sql =
       "UPDATE recurring_transfer SET status = 'COMPLETED', updated_at = ?2"
-      " WHERE id = ?1 AND status = 'ACTIVE' AND NOT EXISTS (SELECT 1 FROM recurring_transfer_job"
+      " WHERE id = ?1 AND status IN ('ACTIVE', 'PAUSED')"
+      " AND NOT EXISTS (SELECT 1 FROM recurring_transfer_job"
       " WHERE recurring_transfer_id = ?1"
       " AND status NOT IN ('FINISHED', 'FAILED', 'SKIPPED', 'CANCELLED'))";
   if (completions.empty()) return std::vector<CompletionResult>{};

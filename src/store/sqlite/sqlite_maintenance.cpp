@@ -101,9 +101,12 @@ Result<std::vector<ClaimResult>> SqliteStore::claim_due_jobs(const DueClaimReque
           out.push_back({ClaimStatus::kClaimed, std::move(job), t->second});
           break;
         }
-        case JobStatus::kSkipped:
+        case JobStatus::kSkipped: {  // perhaps its transfer's last occurrence
+          auto up = c.run(kCompleteIfDone, {job.recurring_transfer_id, now});
+          if (!up) return std::unexpected(up.error());
           out.push_back({ClaimStatus::kSkipped, std::move(job), std::nullopt});
           break;
+        }
         default:  // CANCELLED with its transfer
           out.push_back({ClaimStatus::kTerminal, std::move(job), std::nullopt});
           break;
@@ -154,7 +157,8 @@ Result<int> SqliteStore::extend_transfers(std::span<const Extension> extensions)
       " WHERE id = ?1 AND last_sequence < ?2";
   static const std::string completed_sql =
       "UPDATE recurring_transfer SET status = 'COMPLETED', updated_at = ?2"
-      " WHERE id = ?1 AND status = 'ACTIVE' AND NOT EXISTS (SELECT 1 FROM recurring_transfer_job"
+      " WHERE id = ?1 AND status IN ('ACTIVE', 'PAUSED')"
+      " AND NOT EXISTS (SELECT 1 FROM recurring_transfer_job"
       " WHERE recurring_transfer_id = ?1"
       " AND status NOT IN ('FINISHED', 'FAILED', 'SKIPPED', 'CANCELLED'))";
   for (const Extension& e : extensions) {
