@@ -200,8 +200,12 @@ Result<int> PgStore::extend_transfers(std::span<const Extension> extensions) {
   static const std::string exists_sql = "SELECT 1 FROM recurring_transfer WHERE id = $1::uuid";
 
   // In transfer id order, the order in which a batch of outcomes locks them (see above).
-  std::vector<const Extension*> order;
-  std::vector<std::string> ids;
+  struct Item {
+    std::string id;
+    const Extension* extension;
+    size_t sequence_step = 0;  // index of its sequence_sql result in the pipeline
+  };
+  std::vector<Item> items;
   for (const Extension& e : extensions) {
     std::string id = store_detail::normalize_id(e.transfer_id);
     if (!is_uuid(id)) return fail(ErrorCode::kNotFound, "no transfer " + id);
@@ -210,41 +214,34 @@ Result<int> PgStore::extend_transfers(std::span<const Extension> extensions) {
         return invalid("new_jobs", "job " + job.id + " belongs to another transfer");
       }
     }
-    order.push_back(&e);
-    ids.push_back(std::move(id));
+    items.push_back({std::move(id), &e});
   }
-  std::vector<size_t> by_id(order.size());
-  for (size_t i = 0; i < by_id.size(); ++i) by_id[i] = i;
-  std::sort(by_id.begin(), by_id.end(), [&](size_t a, size_t b) { return ids[a] < ids[b]; });
+  std::sort(items.begin(), items.end(), [](const Item& a, const Item& b) { return a.id < b.id; });
 
   auto run = [&]() -> Result<int> {
-    if (order.empty()) return 0;
+    if (items.empty()) return 0;
     auto c = pool_.acquire();
     if (!c) return std::unexpected(c.error());
-    // One round trip for every transfer's statements, then the commit once each transfer is
-    // known to exist (an unknown one rolls the whole batch back).
+    // One round trip for every transfer's statements (its jobs_sql right after its
+    // sequence_sql), then the commit once each transfer is known to exist (an unknown one rolls
+    // the whole batch back).
     std::vector<PgStatement> batch;
     batch.push_back({&begin_sql, {}});
-    struct Steps {
-      size_t sequence;  // index of the transfer's sequence_sql result
-      size_t jobs;      // of its jobs_sql result
-    };
-    std::vector<Steps> steps;
-    for (size_t i : by_id) {
-      const Extension& e = *order[i];
+    for (Item& item : items) {
+      const Extension& e = *item.extension;
       int64_t last_sequence = 0;
       for (const Job& job : e.new_jobs) last_sequence = std::max(last_sequence, job.sequence);
       std::string now = format_timestamp(e.now);
-      Steps step{batch.size(), batch.size() + 1};
-      batch.push_back({&sequence_sql,
-                       {ids[i], last_sequence, store_detail::opt_time(e.next_occurrence_at), now}});
-      std::vector<SqlValue> job_params{ids[i]};
+      item.sequence_step = batch.size();
+      batch.push_back(
+          {&sequence_sql,
+           {item.id, last_sequence, store_detail::opt_time(e.next_occurrence_at), now}});
+      std::vector<SqlValue> job_params{item.id};
       for (SqlValue& column : store_detail::job_arrays(e.new_jobs)) {
         job_params.push_back(std::move(column));
       }
       batch.push_back({&jobs_sql, std::move(job_params)});
-      if (e.schedule_exhausted) batch.push_back({&completed_sql, {ids[i], now}});
-      steps.push_back(step);
+      if (e.schedule_exhausted) batch.push_back({&completed_sql, {item.id, now}});
     }
     auto results = (*c)->pipeline(batch);
     if (!results) return std::unexpected(results.error());
@@ -261,15 +258,15 @@ Result<int> PgStore::extend_transfers(std::span<const Extension> extensions) {
       }
     }
     int inserted = 0;
-    for (size_t k = 0; k < steps.size(); ++k) {
-      inserted += (*results)[steps[k].jobs].rows();
-      if ((*results)[steps[k].sequence].rows() > 0) continue;
+    for (const Item& item : items) {
+      inserted += (*results)[item.sequence_step + 1].rows();
+      if ((*results)[item.sequence_step].rows() > 0) continue;
       // Not ACTIVE or PAUSED (nothing was written for it), or unknown.
-      const std::string& id = ids[by_id[k]];
-      auto found = (*c)->query(exists_sql, {id});
+      auto found = (*c)->query(exists_sql, {item.id});
       if (!found) return rollback(found.error());
-      if (found->rows() == 0)
-        return rollback(Error{ErrorCode::kNotFound, "no transfer " + id, {}, {}});
+      if (found->rows() == 0) {
+        return rollback(Error{ErrorCode::kNotFound, "no transfer " + item.id, {}, {}});
+      }
     }
     if (auto r = (*c)->exec("COMMIT"); !r) return std::unexpected(r.error());
     return inserted;
@@ -277,7 +274,7 @@ Result<int> PgStore::extend_transfers(std::span<const Extension> extensions) {
   auto r = run();
   if (!r) {
     return std::unexpected(
-        r.error().context("extending " + std::to_string(order.size()) + " transfers"));
+        r.error().context("extending " + std::to_string(items.size()) + " transfers"));
   }
   return r;
 }
