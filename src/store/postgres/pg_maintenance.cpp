@@ -192,11 +192,6 @@ Result<int> PgStore::extend_transfers(std::span<const Extension> extensions) {
       " ELSE next_occurrence_at END,"
       " updated_at = CASE WHEN $2::bigint > last_sequence THEN $4::timestamptz ELSE updated_at END"
       " WHERE id = $1::uuid AND status IN ('ACTIVE', 'PAUSED') RETURNING id";
-  static const std::string completed_sql =
-      "UPDATE recurring_transfer t SET status = 'COMPLETED', updated_at = $2::timestamptz"
-      " WHERE t.id = $1::uuid AND t.status IN ('ACTIVE', 'PAUSED') AND NOT EXISTS (SELECT 1"
-      " FROM recurring_transfer_job o WHERE o.recurring_transfer_id = t.id"
-      " AND o.status NOT IN ('FINISHED', 'FAILED', 'SKIPPED', 'CANCELLED'))";
   static const std::string exists_sql = "SELECT 1 FROM recurring_transfer WHERE id = $1::uuid";
 
   // In transfer id order, the order in which a batch of outcomes locks them (see above).
@@ -241,7 +236,10 @@ Result<int> PgStore::extend_transfers(std::span<const Extension> extensions) {
         job_params.push_back(std::move(column));
       }
       batch.push_back({&jobs_sql, std::move(job_params)});
-      if (e.schedule_exhausted) batch.push_back({&completed_sql, {item.id, now}});
+      if (e.schedule_exhausted) {
+        batch.push_back(
+            {&store_detail::kCompleteTransfersSql, {store_detail::uuid_array({item.id}), now}});
+      }
     }
     auto results = (*c)->pipeline(batch);
     if (!results) return std::unexpected(results.error());

@@ -89,14 +89,16 @@ class ArrayLiteral {
 };
 
 // SPEC section 3: a transfer whose last occurrence is terminal becomes COMPLETED, paused or not
-// (a PAUSED transfer's last occurrence ends SKIPPED). The schedule is exhausted when no next
-// occurrence is left to create. $1 the transfers (uuid[]), $2 now.
-inline const std::string kCompleteIfDoneSql =
+// (a PAUSED transfer's last occurrence ends SKIPPED). kCompleteTransfersSql is for a caller that
+// knows the schedules are exhausted; kCompleteIfDoneSql finds it out (no next occurrence is left
+// to create). $1 the transfers (uuid[]), $2 now.
+inline const std::string kCompleteTransfersSql =
     "UPDATE recurring_transfer t SET status = 'COMPLETED', updated_at = $2::timestamptz"
     " WHERE t.id = ANY($1::uuid[]) AND t.status IN ('ACTIVE', 'PAUSED')"
-    " AND t.next_occurrence_at IS NULL AND NOT EXISTS (SELECT 1 FROM recurring_transfer_job o"
-    " WHERE o.recurring_transfer_id = t.id"
+    " AND NOT EXISTS (SELECT 1 FROM recurring_transfer_job o WHERE o.recurring_transfer_id = t.id"
     " AND o.status NOT IN ('FINISHED', 'FAILED', 'SKIPPED', 'CANCELLED'))";
+inline const std::string kCompleteIfDoneSql =
+    kCompleteTransfersSql + " AND t.next_occurrence_at IS NULL";
 
 // Job rows as one array parameter per column, in kJobColumns order: the server reads arrays far
 // faster than JSON (json_populate_recordset was a third of a batch completion's time).

@@ -197,12 +197,6 @@ Result<CompletionResult> apply_completion(Connection& c, const Completion& k, co
 
 Result<std::vector<CompletionResult>> SqliteStore::complete_jobs(
     std::span<const Completion> completions) {
-  static const std::string completed_sql =
-      "UPDATE recurring_transfer SET status = 'COMPLETED', updated_at = ?2"
-      " WHERE id = ?1 AND status IN ('ACTIVE', 'PAUSED')"
-      " AND NOT EXISTS (SELECT 1 FROM recurring_transfer_job"
-      " WHERE recurring_transfer_id = ?1"
-      " AND status NOT IN ('FINISHED', 'FAILED', 'SKIPPED', 'CANCELLED'))";
   if (completions.empty()) return std::vector<CompletionResult>{};
   auto r = write<std::vector<CompletionResult>>(
       [&](Connection& c) -> Result<std::vector<CompletionResult>> {
@@ -221,7 +215,7 @@ Result<std::vector<CompletionResult>> SqliteStore::complete_jobs(
         for (size_t i = 0; i < completions.size(); ++i) {
           const Completion& k = completions[i];
           if (!k.schedule_exhausted || out[i].status != CompletionStatus::kWritten) continue;
-          auto up = c.run(completed_sql, {transfer_ids[i], format_timestamp(k.now)});
+          auto up = c.run(kCompleteTransfer, {transfer_ids[i], format_timestamp(k.now)});
           if (!up)
             return std::unexpected(up.error().context("completing transfer " + transfer_ids[i]));
         }

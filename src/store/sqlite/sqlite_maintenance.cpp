@@ -155,12 +155,6 @@ Result<int> SqliteStore::extend_transfers(std::span<const Extension> extensions)
   static const std::string sequence_sql =
       "UPDATE recurring_transfer SET last_sequence = ?2, next_occurrence_at = ?3, updated_at = ?4"
       " WHERE id = ?1 AND last_sequence < ?2";
-  static const std::string completed_sql =
-      "UPDATE recurring_transfer SET status = 'COMPLETED', updated_at = ?2"
-      " WHERE id = ?1 AND status IN ('ACTIVE', 'PAUSED')"
-      " AND NOT EXISTS (SELECT 1 FROM recurring_transfer_job"
-      " WHERE recurring_transfer_id = ?1"
-      " AND status NOT IN ('FINISHED', 'FAILED', 'SKIPPED', 'CANCELLED'))";
   for (const Extension& e : extensions) {
     std::string id = store_detail::normalize_id(e.transfer_id);
     for (const Job& job : e.new_jobs) {
@@ -196,7 +190,7 @@ Result<int> SqliteStore::extend_transfers(std::span<const Extension> extensions)
       if (!up) return std::unexpected(up.error().context("updating last_sequence"));
     }
     if (e.schedule_exhausted) {
-      auto up = c.run(completed_sql, {id, now});
+      auto up = c.run(kCompleteTransfer, {id, now});
       if (!up) return std::unexpected(up.error().context("completing transfer"));
     }
     return inserted;

@@ -30,13 +30,15 @@ inline const std::string kInsertStatus = "INSERT INTO recurring_transfer_provide
                                          kStatusCols + ") VALUES (" +
                                          placeholders('?', kProviderStatusColumnCount) + ")";
 // SPEC section 3: a transfer whose last occurrence is terminal becomes COMPLETED, paused or not
-// (a PAUSED transfer's last occurrence ends SKIPPED). The schedule is exhausted when no next
-// occurrence is left to create. ?1 the transfer, ?2 now.
-inline const std::string kCompleteIfDone =
+// (a PAUSED transfer's last occurrence ends SKIPPED). kCompleteTransfer is for a caller that
+// knows the schedule is exhausted; kCompleteIfDone finds it out (no next occurrence is left to
+// create). ?1 the transfer, ?2 now.
+inline const std::string kCompleteTransfer =
     "UPDATE recurring_transfer SET status = 'COMPLETED', updated_at = ?2"
-    " WHERE id = ?1 AND status IN ('ACTIVE', 'PAUSED') AND next_occurrence_at IS NULL"
+    " WHERE id = ?1 AND status IN ('ACTIVE', 'PAUSED')"
     " AND NOT EXISTS (SELECT 1 FROM recurring_transfer_job WHERE recurring_transfer_id = ?1"
     " AND status NOT IN ('FINISHED', 'FAILED', 'SKIPPED', 'CANCELLED'))";
+inline const std::string kCompleteIfDone = kCompleteTransfer + " AND next_occurrence_at IS NULL";
 
 // Every row of `sql`, read with `read`.
 template <class T>
