@@ -71,8 +71,8 @@ struct BackupResult {
 struct BackupRunnerOptions {
   BackupPolicy policy;
   size_t delete_batch = 10000;  // jobs per deletion transaction
-  // Deletion transactions run side by side (on PostgreSQL each is a server process of its own;
-  // most of a deletion is the server checking the provider-status foreign key row by row).
+  // Deletion transactions run side by side (on PostgreSQL each is a server process of its own,
+  // so the deletion uses both of its cores).
   size_t delete_workers = 2;
 };
 

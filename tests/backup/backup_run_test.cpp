@@ -10,12 +10,14 @@
 #include <fstream>
 #include <functional>
 #include <mutex>
+#include <thread>
 
 #include "backup/backup_runner.hpp"
 #include "backup/file_object_store.hpp"
 #include "backup/restore.hpp"
 #include "backup_test_db.hpp"
 #include "core/time_format.hpp"
+#include "store/postgres/pg_connection.hpp"
 
 namespace rtjobs::backup_test {
 namespace {
@@ -75,6 +77,8 @@ class BackupRunTest : public ::testing::TestWithParam<Backend> {
   }
   std::optional<Timestamp> last() { return *db_->backup_store().last_backup_at(); }
   std::string object_path(const backup::BackupObject& o) { return o.url.substr(7); }
+  // Placeholder n of the database's style.
+  std::string ph(int n) { return std::string(1, db_->placeholder_style()) + std::to_string(n); }
 
   std::unique_ptr<TestDb> db_;
   fs::path dir_;
@@ -463,6 +467,37 @@ TEST_P(BackupRunTest, ASecondConcurrentRunIsRefused) {
   EXPECT_TRUE(run(true));
 }
 
+// The link of a status row to its job, which the backup's deletion relies on: the database
+// refuses a status row without its job, and a job deleted from under its status rows.
+TEST_P(BackupRunTest, AStatusRowAlwaysHasItsJob) {
+  Job job = db_->add_job(transfer_, 1, JobStatus::kFinished, "2026-01-01");
+  Job bare = db_->add_job(transfer_, 2, JobStatus::kFinished, "2026-01-02");
+  ProviderStatus status = db_->add_status(job, 1, "{}");
+  const std::string missing = "0190c0de-0000-7000-8000-0000000000ff";
+
+  EXPECT_FALSE(db_->try_exec("DELETE FROM " + kJobs + " WHERE id = " + ph(1), {job.id}));
+  EXPECT_FALSE(db_->try_exec("UPDATE " + kJobs + " SET id = " + ph(1) + " WHERE id = " + ph(2),
+                             {missing, job.id}));
+  EXPECT_FALSE(db_->try_exec(
+      "UPDATE " + kStatuses + " SET job_id = " + ph(1) + " WHERE id = " + ph(2),
+      {missing, status.id}));
+  ProviderStatus orphan = status;
+  orphan.id = "0190c0de-0000-7000-8000-0000000000fe";
+  orphan.job_id = missing;
+  EXPECT_FALSE(db_->try_exec("INSERT INTO " + kStatuses + " (" +
+                                 std::string(store_detail::kProviderStatusColumns) + ") VALUES (" +
+                                 store_detail::placeholders(db_->placeholder_style(), 10) + ")",
+                             store_detail::provider_status_values(orphan)));
+  EXPECT_EQ(db_->count(kJobs), 2);
+  EXPECT_EQ(db_->count(kStatuses), 1);
+
+  // What is allowed: deleting a job without status rows, and the status rows then their job.
+  EXPECT_TRUE(db_->try_exec("DELETE FROM " + kJobs + " WHERE id = " + ph(1), {bare.id}));
+  EXPECT_TRUE(db_->try_exec("DELETE FROM " + kStatuses + " WHERE job_id = " + ph(1), {job.id}));
+  EXPECT_TRUE(db_->try_exec("DELETE FROM " + kJobs + " WHERE id = " + ph(1), {job.id}));
+  EXPECT_EQ(db_->count(kJobs), 0);
+}
+
 INSTANTIATE_TEST_SUITE_P(Databases, BackupRunTest,
                          ::testing::Values(Backend::kSqlite, Backend::kPostgres),
                          [](const auto& info) {
@@ -519,6 +554,77 @@ TEST(BackupCsv, SameRowsGiveByteIdenticalCsvFromSqliteAndPostgres) {
 
 namespace rtjobs::backup_test {
 namespace {
+
+// PostgreSQL checks a status row's job per statement (migration 5), with the locks a foreign
+// key takes: whichever of two concurrent transactions comes second fails.
+class StatusJobRace : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    db_ = TestDb::create(Backend::kPostgres, "test");
+    ASSERT_TRUE(db_);
+    transfer_ = db_->add_transfer();
+    job_ = db_->add_job(transfer_, 1, JobStatus::kFinished, "2026-01-01");
+    for (auto* conn : {&first_, &second_}) {
+      auto c = store_detail::PgConnection::connect(db_->url());
+      ASSERT_TRUE(c) << c.error().message;
+      *conn = std::move(*c);
+    }
+  }
+
+  // Runs `sql` on the second connection in a thread; true once the thread is past it.
+  std::jthread start_second(const std::string& sql, Result<void>& result,
+                            std::atomic<bool>& done) {
+    return std::jthread([this, sql, &result, &done] {
+      auto r = second_->query(sql, {job_.id});
+      result = r ? Result<void>{} : Result<void>(std::unexpected(r.error()));
+      done = true;
+    });
+  }
+
+  std::string insert_status_sql() {
+    return "INSERT INTO " + kStatuses + " (" + std::string(store_detail::kProviderStatusColumns) +
+           ") SELECT gen_random_uuid(), $1::uuid, recurring_transfer_id, provider, 1, NULL, "
+           "NULL, NULL, NULL, now() FROM " + kJobs + " WHERE id = $1::uuid";
+  }
+
+  std::unique_ptr<TestDb> db_;
+  RecurringTransfer transfer_;
+  Job job_;
+  std::unique_ptr<store_detail::PgConnection> first_;
+  std::unique_ptr<store_detail::PgConnection> second_;
+};
+
+TEST_F(StatusJobRace, ADeleteAfterAnUncommittedStatusRowWaitsAndFails) {
+  ASSERT_TRUE(first_->exec("BEGIN"));
+  ASSERT_TRUE(first_->query(insert_status_sql(), {job_.id}));
+  Result<void> deleted;
+  std::atomic<bool> done{false};
+  {
+    auto second = start_second("DELETE FROM " + kJobs + " WHERE id = $1::uuid", deleted, done);
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    EXPECT_FALSE(done) << "the delete did not wait for the job's lock";
+    ASSERT_TRUE(first_->exec("COMMIT"));
+  }
+  EXPECT_FALSE(deleted);
+  EXPECT_EQ(db_->count(kJobs), 1);
+  EXPECT_EQ(db_->count(kStatuses), 1);
+}
+
+TEST_F(StatusJobRace, AStatusRowAfterAnUncommittedDeleteWaitsAndFails) {
+  ASSERT_TRUE(first_->exec("BEGIN"));
+  ASSERT_TRUE(first_->query("DELETE FROM " + kJobs + " WHERE id = $1::uuid", {job_.id}));
+  Result<void> inserted;
+  std::atomic<bool> done{false};
+  {
+    auto second = start_second(insert_status_sql(), inserted, done);
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    EXPECT_FALSE(done) << "the insert did not wait for the deleted job's lock";
+    ASSERT_TRUE(first_->exec("COMMIT"));
+  }
+  EXPECT_FALSE(inserted);
+  EXPECT_EQ(db_->count(kJobs), 0);
+  EXPECT_EQ(db_->count(kStatuses), 0);
+}
 
 TEST(BackupLeadership, ExactlyOnePostgresInstanceLeadsTheCron) {
   auto db = TestDb::create(Backend::kPostgres, "test");

@@ -104,13 +104,19 @@ TestDb::~TestDb() = default;
 char TestDb::placeholder_style() const { return backend_ == Backend::kSqlite ? '?' : '$'; }
 
 void TestDb::exec(const std::string& sql, const std::vector<SqlValue>& params) {
+  auto r = try_exec(sql, params);
+  ASSERT_TRUE(r) << sql << ": " << r.error().message;
+}
+
+Result<void> TestDb::try_exec(const std::string& sql, const std::vector<SqlValue>& params) {
   if (impl_->sqlite) {
     auto r = impl_->sqlite->run(sql, params);
-    ASSERT_TRUE(r) << sql << ": " << r.error().message;
-  } else {
-    auto r = impl_->pg->query(sql, params);
-    ASSERT_TRUE(r) << sql << ": " << r.error().message;
+    if (!r) return std::unexpected(r.error());
+    return {};
   }
+  auto r = impl_->pg->query(sql, params);
+  if (!r) return std::unexpected(r.error());
+  return {};
 }
 
 int64_t TestDb::count(std::string_view table) {

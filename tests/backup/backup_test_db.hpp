@@ -38,6 +38,9 @@ class TestDb {
 
   // Runs one statement (placeholders '?' on SQLite, '$' on PostgreSQL, numbered from 1).
   void exec(const std::string& sql, const std::vector<store_detail::SqlValue>& params = {});
+  // The same, for a statement that may fail: its error.
+  Result<void> try_exec(const std::string& sql,
+                        const std::vector<store_detail::SqlValue>& params = {});
   int64_t count(std::string_view table);
   // The table as the backup would write it (header, rows in export order).
   std::string dump(BackupTable table);

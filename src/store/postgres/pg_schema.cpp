@@ -145,8 +145,74 @@ ALTER TABLE recurring_transfer_provider_status
     REFERENCES recurring_transfer_job (id) ON DELETE RESTRICT;
 )sql";
 
-constexpr std::array<PgMigration, 4> kMigrations{
-    {{1, kMigration1}, {2, kMigration2}, {3, kMigration3}, {4, kMigration4}}};
+// The provider-status rows' link to their job, checked once per statement instead of once per
+// row. The foreign key ran one lookup, with an executor start of its own, per deleted job: 40%
+// of a backup at 1,000,000 jobs. These triggers keep the guarantee with one set-based query
+// per statement, and the foreign key's locks:
+// - a statement inserting status rows locks every job they name (FOR KEY SHARE) and fails if
+//   one is missing. A job deleted meanwhile cannot be locked, so the count comes up short;
+// - a statement deleting jobs fails if a status row still names one of them. An insert that
+//   named the job has locked it, so the delete waited for it and, read committed, sees its row;
+// - a job's id and a status row's job_id never change (nothing updates them; the triggers
+//   fire only for an UPDATE that sets them).
+// TRUNCATE fires none of them; rtjobs never truncates.
+constexpr const char* kMigration5 = R"sql(
+ALTER TABLE recurring_transfer_provider_status
+  DROP CONSTRAINT recurring_transfer_provider_status_job_id_fkey;
+
+CREATE FUNCTION rtjobs_provider_status_job_exists() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  named bigint;
+  locked bigint;
+BEGIN
+  SELECT count(DISTINCT job_id) INTO named FROM new_rows;
+  PERFORM 1 FROM recurring_transfer_job j WHERE j.id IN (SELECT job_id FROM new_rows)
+    FOR KEY SHARE OF j;
+  GET DIAGNOSTICS locked = ROW_COUNT;
+  IF locked <> named THEN
+    RAISE EXCEPTION 'a provider status row names a job that does not exist'
+      USING ERRCODE = 'foreign_key_violation';
+  END IF;
+  RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION rtjobs_job_has_no_provider_status() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF EXISTS (SELECT 1 FROM old_rows o JOIN recurring_transfer_provider_status ps
+             ON ps.job_id = o.id) THEN
+    RAISE EXCEPTION 'a job named by provider status rows cannot be deleted'
+      USING ERRCODE = 'foreign_key_violation';
+  END IF;
+  RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION rtjobs_key_is_fixed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION '%.% cannot change', TG_TABLE_NAME, TG_ARGV[0]
+    USING ERRCODE = 'foreign_key_violation';
+END
+$$;
+
+CREATE TRIGGER rtjobs_provider_status_insert AFTER INSERT ON recurring_transfer_provider_status
+  REFERENCING NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION rtjobs_provider_status_job_exists();
+CREATE TRIGGER rtjobs_job_delete AFTER DELETE ON recurring_transfer_job
+  REFERENCING OLD TABLE AS old_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION rtjobs_job_has_no_provider_status();
+CREATE TRIGGER rtjobs_provider_status_job_id BEFORE UPDATE OF job_id
+  ON recurring_transfer_provider_status FOR EACH ROW
+  WHEN (OLD.job_id IS DISTINCT FROM NEW.job_id) EXECUTE FUNCTION rtjobs_key_is_fixed('job_id');
+CREATE TRIGGER rtjobs_job_id BEFORE UPDATE OF id ON recurring_transfer_job FOR EACH ROW
+  WHEN (OLD.id IS DISTINCT FROM NEW.id) EXECUTE FUNCTION rtjobs_key_is_fixed('id');
+)sql";
+
+constexpr std::array<PgMigration, 5> kMigrations{{{1, kMigration1},
+                                                  {2, kMigration2},
+                                                  {3, kMigration3},
+                                                  {4, kMigration4},
+                                                  {5, kMigration5}}};
 
 }  // namespace
 
