@@ -364,6 +364,8 @@ TEST_P(BackupRunTest, ARowChangedBetweenExportAndDeleteStaysWithAllItsRows) {
   auto touched = db_->add_job(transfer_, 2, JobStatus::kFinished, "2026-01-11");
   auto untouched = db_->add_job(transfer_, 3, JobStatus::kFinished, "2026-01-12");
   db_->add_status(untouched, 1, "declined");
+  auto late = db_->add_job(transfer_, 4, JobStatus::kFinished, "2026-01-13");
+  db_->add_status(late, 1, "accepted");
   const char p = db_->placeholder_style();
   auto set_job = [&](const Job& job, std::string_view status, std::string_view updated_at) {
     db_->exec(std::string("UPDATE recurring_transfer_job SET status = ") + p +
@@ -372,21 +374,23 @@ TEST_P(BackupRunTest, ARowChangedBetweenExportAndDeleteStaysWithAllItsRows) {
   };
 
   // An operator retries the FAILED job (it gets a new attempt and a new provider status) and
-  // something rewrites the other job, after the export and before the deletion.
+  // something rewrites the other job, after the export and before the deletion; a job that
+  // does not change gets a status row.
   ChangeBeforeDelete changing(db_->backup_store(), [&] {
     set_job(retried, "RETRY", "2026-11-28T00:00:01.000Z");
     db_->add_status(retried, 2, "503 again");
     set_job(touched, "FINISHED", "2026-11-28T00:00:02.000Z");
+    db_->add_status(late, 2, "settled");
   });
   backup::BackupRunner runner(changing, *objects_, clock_, {.delete_batch = 2});
   auto r = runner.run(false);
   ASSERT_TRUE(r) << r.error().message;
-  EXPECT_EQ(r->job_rows, 3);
-  EXPECT_EQ(r->provider_status_rows, 2);
+  EXPECT_EQ(r->job_rows, 4);
+  EXPECT_EQ(r->provider_status_rows, 3);
   EXPECT_EQ(r->deleted_job_rows, 1);              // only the untouched job...
   EXPECT_EQ(r->deleted_provider_status_rows, 1);  // ...with its row
-  EXPECT_EQ(db_->count(kJobs), 2);
-  EXPECT_EQ(db_->count(kStatuses), 2);  // the retried job keeps its old row and its new one
+  EXPECT_EQ(db_->count(kJobs), 3);
+  EXPECT_EQ(db_->count(kStatuses), 4);  // the retried and the late job keep their old and new rows
 
   // Once the retried job is terminal again, the next run backs both up in their new state.
   set_job(retried, "FAILED", "2026-11-28T00:00:03.000Z");
@@ -395,9 +399,9 @@ TEST_P(BackupRunTest, ARowChangedBetweenExportAndDeleteStaysWithAllItsRows) {
   clock_.advance(std::chrono::minutes(1));
   auto again = run(true);
   ASSERT_TRUE(again) << again.error().message;
-  EXPECT_EQ(again->job_rows, 2);
-  EXPECT_EQ(again->deleted_job_rows, 2);
-  EXPECT_EQ(again->deleted_provider_status_rows, 2);
+  EXPECT_EQ(again->job_rows, 3);
+  EXPECT_EQ(again->deleted_job_rows, 3);
+  EXPECT_EQ(again->deleted_provider_status_rows, 4);
   EXPECT_EQ(db_->count(kJobs), 0);
   EXPECT_EQ(db_->count(kStatuses), 0);
   ASSERT_EQ(again->objects.size(), 2u);

@@ -2,7 +2,6 @@
 
 #include <cctype>
 #include <functional>
-#include <unordered_set>
 
 #include "core/time_format.hpp"
 
@@ -28,28 +27,26 @@ const std::string kExportStatuses =
     " FROM recurring_transfer_provider_status ps JOIN recurring_transfer_job j"
     " ON j.id = ps.job_id WHERE j.status IN " +
     kTerminal + " AND j.scheduled_for < " + kCutoff + " ORDER BY ps.job_id, ps.id) TO STDOUT";
-// A batch's keys travel as arrays ($1, $2) with the batch's first and last job id ($3, $4): the
-// id range keeps the plan on the primary key (or the status table's (job_id, id) index) whatever
-// the table's size, where a join with the arrays alone may scan the whole table per batch.
-//
-// Locks the exported jobs that are still as exported and terminal; returns their ids.
-const std::string kLockJobs =
-    "SELECT j.id FROM recurring_transfer_job j JOIN unnest($1::uuid[], $2::timestamptz[]) AS "
-    "k(id, updated_at) ON j.id = k.id AND j.updated_at = k.updated_at WHERE j.id BETWEEN "
-    "$3::uuid AND $4::uuid AND j.status IN " +
-    kTerminal + " FOR UPDATE OF j";
-// Provider-status rows of jobs locked by kLockJobs, by their exported (id, job_id).
-const std::string kDeleteStatuses =
-    "DELETE FROM recurring_transfer_provider_status ps USING unnest($1::uuid[], $2::uuid[]) AS "
-    "k(id, job_id) WHERE ps.job_id BETWEEN $3::uuid AND $4::uuid AND ps.id = k.id AND ps.job_id "
-    "= k.job_id";
-const std::string kDeleteJobs =
-    "DELETE FROM recurring_transfer_job j USING unnest($1::uuid[], $2::timestamptz[]) AS "
-    "k(id, updated_at) WHERE j.id BETWEEN $3::uuid AND $4::uuid AND j.id = k.id AND "
-    "j.updated_at = k.updated_at AND j.status IN " +
+// One batch's deletion, in one statement. The batch's jobs travel as arrays of their exported
+// (id, updated_at) ($1, $2) with the batch's first and last job id ($3, $4): the id range keeps
+// the plan on the primary key (and the status table's (job_id, id) index) whatever the table's
+// size, where a join with the arrays alone may scan the whole table per batch. $5 holds the ids
+// of the batch's exported status rows.
+// - dj: the jobs still as exported and terminal, and whose every status row was exported;
+// - ds: the status rows of those jobs (all exported, by dj's condition).
+// A job changed since the export stays, with all its rows. A status row inserted meanwhile has
+// locked its job first (migration 5's trigger): the delete waits for it, and then the trigger
+// on the deletion finds the row and fails the batch, which deletes nothing.
+const std::string kDeleteBatch =
+    "WITH dj AS (DELETE FROM recurring_transfer_job j USING unnest($1::uuid[], "
+    "$2::timestamptz[]) AS k(id, updated_at) WHERE j.id BETWEEN $3::uuid AND $4::uuid AND j.id "
+    "= k.id AND j.updated_at = k.updated_at AND j.status IN " +
     kTerminal +
-    " AND NOT EXISTS (SELECT 1 FROM recurring_transfer_provider_status ps WHERE ps.job_id = "
-    "j.id)";
+    " AND NOT EXISTS (SELECT 1 FROM recurring_transfer_provider_status ps WHERE ps.job_id = j.id"
+    " AND ps.id NOT IN (SELECT unnest($5::uuid[]))) RETURNING j.id),"
+    " ds AS (DELETE FROM recurring_transfer_provider_status ps USING dj WHERE ps.job_id BETWEEN"
+    " $3::uuid AND $4::uuid AND ps.job_id = dj.id RETURNING 1)"
+    " SELECT (SELECT count(*) FROM dj), (SELECT count(*) FROM ds)";
 // A deletion's commit does not wait for its WAL to reach the disk (the WAL writer flushes it
 // while the next batch runs). A database crash may then undo the last deletions, each batch
 // whole: those rows stay, are in the verified objects, and the next run backs them up again.
@@ -314,39 +311,11 @@ Result<DeleteCounts> PgBackupStore::delete_backed_up(const std::vector<ExportedJ
   const SqlValue first = jobs.front().id;
   const SqlValue last = jobs.back().id;
   return in_transaction<DeleteCounts>(**c, kBeginDelete, [&]() -> Result<DeleteCounts> {
-    DeleteCounts counts;
-    if (!statuses.empty()) {
-      // The jobs whose provider-status rows go are locked first: a concurrent change (POST
-      // /retry) either waits for this transaction or wins, and then the job keeps all its rows.
-      // A job without such rows needs no lock: its DELETE re-checks a row changed meanwhile.
-      std::vector<ExportedJob> with_statuses;
-      size_t s = 0;
-      for (const ExportedJob& job : jobs) {  // both in id / job_id order
-        while (s < statuses.size() && statuses[s].job_id < job.id) ++s;
-        if (s < statuses.size() && statuses[s].job_id == job.id) with_statuses.push_back(job);
-      }
-      auto locked = (*c)->query(kLockJobs, {array_literal(with_statuses, id),
-                                            array_literal(with_statuses, updated_at), first, last});
-      if (!locked) return std::unexpected(locked.error().context("locking backed-up jobs"));
-      std::unordered_set<std::string_view> unchanged;
-      for (int i = 0; i < locked->rows(); ++i) unchanged.insert(*locked->text(i, 0));
-      std::vector<ExportedStatus> going;
-      for (const ExportedStatus& st : statuses) {
-        if (unchanged.contains(st.job_id)) going.push_back(st);
-      }
-      if (!going.empty()) {
-        auto job_id = [](const ExportedStatus& st) -> std::string_view { return st.job_id; };
-        auto r = (*c)->query(kDeleteStatuses,
-                             {array_literal(going, id), array_literal(going, job_id), first, last});
-        if (!r) return std::unexpected(r.error().context("deleting provider statuses"));
-        counts.provider_statuses = std::stoll(PQcmdTuples(const_cast<PGresult*>(r->raw())));
-      }
-    }
-    auto r = (*c)->query(kDeleteJobs,
-                         {array_literal(jobs, id), array_literal(jobs, updated_at), first, last});
-    if (!r) return std::unexpected(r.error().context("deleting jobs"));
-    counts.jobs = std::stoll(PQcmdTuples(const_cast<PGresult*>(r->raw())));
-    return counts;
+    auto r = (*c)->query(kDeleteBatch, {array_literal(jobs, id), array_literal(jobs, updated_at),
+                                        first, last, array_literal(statuses, id)});
+    if (!r) return std::unexpected(r.error().context("deleting backed-up rows"));
+    return DeleteCounts{.jobs = std::stoll(std::string(r->text(0, 0).value_or("0"))),
+                        .provider_statuses = std::stoll(std::string(r->text(0, 1).value_or("0")))};
   });
 }
 

@@ -34,12 +34,15 @@ const std::string kExportStatuses =
 // loop (each key one primary-key lookup); the planner would otherwise scan the table per key.
 // `+j.status` keeps the lookup on the primary key rather than the (status, id) index.
 //
-// Provider-status rows of jobs still as exported and terminal, by their exported (id, job_id).
+// Provider-status rows, by their exported (id, job_id), of jobs still as exported and terminal
+// and whose every status row was exported (a job given a row since keeps all of them).
 const std::string kDeleteStatuses =
     "DELETE FROM recurring_transfer_provider_status WHERE (id, job_id) IN (SELECT k.value ->> 0, "
     "j.id FROM json_each(?1) AS k CROSS JOIN recurring_transfer_job AS j ON j.id = k.value ->> 1 "
     "AND j.updated_at = k.value ->> 2 WHERE +j.status IN " +
-    kTerminal + ")";
+    kTerminal +
+    " AND NOT EXISTS (SELECT 1 FROM recurring_transfer_provider_status o WHERE o.job_id = j.id"
+    " AND o.id NOT IN (SELECT value ->> 0 FROM json_each(?1))))";
 // Jobs still as exported and terminal, with no provider-status row left.
 const std::string kDeleteJobs =
     "DELETE FROM recurring_transfer_job WHERE id IN (SELECT j.id FROM json_each(?1) AS k CROSS "
