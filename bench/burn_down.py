@@ -11,11 +11,12 @@ import subprocess
 import time
 
 from common import PsqlSession, Rtjobs, log, machine_busy_seconds, postgres_cpu_seconds, psql, rtjobs_migrate
-from seed import (NEXT_CREATED_SQL, REMAINING_PG, REMAINING_SQLITE, SqliteCounter, seed_pg,
-                  seed_sqlite)
+from seed import (ANY_LEFT_PG, ANY_LEFT_SQLITE, NEXT_CREATED_SQL, REMAINING_PG, REMAINING_SQLITE,
+                  SqliteCounter, seed_pg, seed_sqlite)
 
-POLL_SECONDS = 0.02
-STALL_SECONDS = 60  # no progress for this long: give up
+POLL_SECONDS = 0.02   # "is any job left?"
+COUNT_SECONDS = 1.0   # how many: progress, for the stall check
+STALL_SECONDS = 60    # no progress for this long: give up
 
 
 def burn_down(ctx, backend, jobs, provider="sandbox", concurrency=None, config=None,
@@ -26,7 +27,7 @@ def burn_down(ctx, backend, jobs, provider="sandbox", concurrency=None, config=N
         rtjobs_migrate(ctx, url)
         seed_pg(url, jobs, provider)
         counter = PsqlSession(url)
-        remaining_sql = REMAINING_PG
+        remaining_sql, any_left_sql = REMAINING_PG, ANY_LEFT_PG
         commits_before = pg_commits(url)
     else:
         db = ctx.fresh_dir(name) / "rtjobs.db"
@@ -34,7 +35,7 @@ def burn_down(ctx, backend, jobs, provider="sandbox", concurrency=None, config=N
         rtjobs_migrate(ctx, url)
         seed_sqlite(db, jobs, provider)
         counter = SqliteCounter(db)
-        remaining_sql = REMAINING_SQLITE
+        remaining_sql, any_left_sql = REMAINING_SQLITE, ANY_LEFT_SQLITE
     log(f"{name}: {jobs} jobs seeded, starting rtjobs serve")
 
     env = {"RT_HORIZON_MONTHS": "1", "RT_SCHEDULER_ENABLED": "true",
@@ -47,12 +48,20 @@ def burn_down(ctx, backend, jobs, provider="sandbox", concurrency=None, config=N
     perf = start_perf(ctx, name, server.proc.pid)
     polls = 0
     try:
-        left, last_left, last_progress = jobs, jobs, time.monotonic()
-        while left > 0:
+        last_left, last_progress = jobs, time.monotonic()
+        last_count = last_progress
+        while True:
             time.sleep(POLL_SECONDS)
+            left = int(counter.scalar(any_left_sql))
+            polls += 1
+            if left == 0:
+                break
+            now = time.monotonic()
+            if now - last_count < COUNT_SECONDS:
+                continue
             left = int(counter.scalar(remaining_sql))
             polls += 1
-            now = time.monotonic()
+            last_count = now
             if left < last_left:
                 last_left, last_progress = left, now
             elif now - last_progress > STALL_SECONDS:
