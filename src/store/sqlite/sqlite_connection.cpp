@@ -28,10 +28,18 @@ struct ResetGuard {
   }
 };
 
+// Before SQLite's first use in the process: no memory statistics (every allocation and free
+// would take SQLite's one global mutex for them, shared by all threads).
+void configure_sqlite_once() {
+  static const int configured = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+  (void)configured;  // SQLITE_MISUSE if something used SQLite first: only the statistics stay
+}
+
 }  // namespace
 
 Result<std::unique_ptr<SqliteConnection>> SqliteConnection::open(const std::string& path,
                                                                  bool in_memory) {
+  configure_sqlite_once();
   sqlite3* db = nullptr;
   // NOMUTEX: the store guarantees one thread per connection at a time.
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI;
