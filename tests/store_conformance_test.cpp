@@ -1576,6 +1576,24 @@ TEST_P(StoreConformance, ExtendTransfersWritesABatchAllOrNone) {
     EXPECT_EQ(stored.next_occurrence_at, kT0 + 72h);
   }
   EXPECT_EQ(store_->extend_transfers({}).value(), 0);
+
+  // A transfer named twice is refused; a cancelled one gets nothing, and the others go on.
+  RecurringTransfer live = transfer();
+  create(live, {kT0});
+  RecurringTransfer cancelled = transfer();
+  create(cancelled, {kT0});
+  ASSERT_TRUE(store_->change_transfer_status(cancelled.id, TransferAction::kCancel, kT0));
+  Extension next_of_live{live.id, kT0 + 1h, {job(live, 2, kT0 + 24h)}, kT0 + 48h, false};
+  Extension next_of_cancelled{
+      cancelled.id, kT0 + 1h, {job(cancelled, 2, kT0 + 24h)}, kT0 + 48h, false};
+  std::vector<Extension> twice{next_of_live, next_of_live};
+  EXPECT_EQ(store_->extend_transfers(twice).error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(jobs_of(live.id).size(), 1u);
+  std::vector<Extension> mixed{next_of_cancelled, next_of_live};
+  EXPECT_EQ(store_->extend_transfers(mixed).value(), 1);
+  EXPECT_EQ(jobs_of(live.id).size(), 2u);
+  EXPECT_EQ(jobs_of(cancelled.id).size(), 1u);
+  EXPECT_EQ(store_->get_transfer(cancelled.id).value()->last_sequence, 1);
 }
 
 TEST_P(StoreConformance, RacingExtensionsNeverDuplicateAnOccurrence) {

@@ -4,7 +4,7 @@
 // Lock order (no deadlocks). A transfer's next jobs are only ever inserted by a transaction
 // that holds the transfer's row lock: complete_jobs locks the transfers it will update first
 // (all of them, in id order), then its jobs' rows (in id order), then inserts;
-// extend_transfer updates its transfer, then inserts. So inserts of the same (transfer,
+// extend_transfers locks each transfer, then inserts. So inserts of the same (transfer,
 // sequence) keys never wait for each other, and two batches of completions take transfer rows,
 // then job rows, in the same order. A cancel (change_transfer_status) locks the transfer's live
 // jobs (PENDING, IN_FLY, RETRY: never the PROCESSING ones a completion writes) then the
@@ -172,33 +172,38 @@ Result<std::vector<RecurringTransfer>> PgStore::transfers_to_extend(Timestamp un
 
 Result<int> PgStore::extend_transfers(std::span<const Extension> extensions) {
   static const std::string begin_sql = "BEGIN";
-  // Only for a transfer still ACTIVE or PAUSED (jobs a concurrent cancel misses are cancelled
-  // when claimed, as claim_job and claim_due_jobs do). After sequence_sql, so under the
-  // transfer's row lock (see the lock order above).
-  static const std::string jobs_sql =
-      "INSERT INTO recurring_transfer_job (" + kJobCols + ") SELECT " + kJobCols + " FROM unnest(" +
-      store_detail::job_unnest_args(2) + ") AS n(" + kJobCols +
-      ")"
-      " WHERE EXISTS (SELECT 1 FROM recurring_transfer WHERE id = $1::uuid"
-      " AND status IN ('ACTIVE', 'PAUSED')) ORDER BY sequence"
-      " ON CONFLICT (recurring_transfer_id, sequence) DO NOTHING RETURNING 1";
-  // Forward only: a concurrent completion may have created these occurrences and more. First:
-  // it takes the transfer's row lock, under which the jobs are inserted, and so the COMPLETED
-  // check (a new statement, hence a new snapshot) sees every completion of this transfer that
-  // committed before it.
-  static const std::string sequence_sql =
-      "UPDATE recurring_transfer SET last_sequence = GREATEST(last_sequence, $2::bigint),"
-      " next_occurrence_at = CASE WHEN $2::bigint > last_sequence THEN $3::timestamptz"
-      " ELSE next_occurrence_at END,"
-      " updated_at = CASE WHEN $2::bigint > last_sequence THEN $4::timestamptz ELSE updated_at END"
-      " WHERE id = $1::uuid AND status IN ('ACTIVE', 'PAUSED') RETURNING id";
-  static const std::string exists_sql = "SELECT 1 FROM recurring_transfer WHERE id = $1::uuid";
+  // The whole batch in one statement, set-based, for the transfers still ACTIVE or PAUSED (jobs
+  // a concurrent cancel misses are cancelled when claimed, as claim_job and claim_due_jobs do):
+  // - x: the extensions ($1-$4, one element each);
+  // - t locks those transfers, in id order (see the lock order above), reading each one's
+  //   last_sequence as it is once the lock is ours;
+  // - u moves a transfer forward only: a concurrent completion may have created these
+  //   occurrences and more, and then nothing is written (the page the extender reads is often
+  //   the one the loops are completing);
+  // - j inserts each transfer's occurrences after that last_sequence (the ones up to it exist).
+  // Answers one row per locked transfer: its id and how many jobs were inserted for it.
+  static const std::string extend_sql =
+      "WITH x AS (SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::timestamptz[],"
+      " $4::timestamptz[]) AS x(id, last_sequence, next_occurrence_at, written_at)),"
+      " t AS (SELECT r.id, r.last_sequence FROM recurring_transfer r WHERE r.id IN (SELECT id"
+      " FROM x) AND r.status IN ('ACTIVE', 'PAUSED') ORDER BY r.id FOR NO KEY UPDATE),"
+      " u AS (UPDATE recurring_transfer r SET last_sequence = x.last_sequence,"
+      " next_occurrence_at = x.next_occurrence_at, updated_at = x.written_at FROM t JOIN x"
+      " ON x.id = t.id WHERE r.id = t.id AND t.last_sequence < x.last_sequence RETURNING 1),"
+      " j AS (INSERT INTO recurring_transfer_job (" +
+      kJobCols + ") SELECT " + store_detail::qualified(store_detail::kJobColumns, "n") +
+      " FROM unnest(" + store_detail::job_unnest_args(5) + ") AS n(" + kJobCols +
+      ") JOIN t ON t.id = n.recurring_transfer_id WHERE n.sequence > t.last_sequence"
+      " ORDER BY n.recurring_transfer_id, n.sequence"
+      " ON CONFLICT (recurring_transfer_id, sequence) DO NOTHING RETURNING recurring_transfer_id)"
+      " SELECT t.id, (SELECT count(*) FROM j WHERE j.recurring_transfer_id = t.id) FROM t";
+  static const std::string found_sql =
+      "SELECT id FROM recurring_transfer WHERE id = ANY($1::uuid[])";
 
   // In transfer id order, the order in which a batch of outcomes locks them (see above).
   struct Item {
     std::string id;
     const Extension* extension;
-    size_t sequence_step = 0;  // index of its sequence_sql result in the pipeline
   };
   std::vector<Item> items;
   for (const Extension& e : extensions) {
@@ -212,35 +217,41 @@ Result<int> PgStore::extend_transfers(std::span<const Extension> extensions) {
     items.push_back({std::move(id), &e});
   }
   std::sort(items.begin(), items.end(), [](const Item& a, const Item& b) { return a.id < b.id; });
+  if (std::adjacent_find(items.begin(), items.end(), [](const Item& a, const Item& b) {
+        return a.id == b.id;
+      }) != items.end()) {
+    return invalid("transfer_id", "a transfer is extended twice in one batch");
+  }
 
   auto run = [&]() -> Result<int> {
     if (items.empty()) return 0;
-    auto c = pool_.acquire();
-    if (!c) return std::unexpected(c.error());
-    // One round trip for every transfer's statements (its jobs_sql right after its
-    // sequence_sql), then the commit once each transfer is known to exist (an unknown one rolls
-    // the whole batch back).
-    std::vector<PgStatement> batch;
-    batch.push_back({&begin_sql, {}});
-    for (Item& item : items) {
+    store_detail::ArrayLiteral ids, last_sequences, next_occurrences, written_at;
+    std::vector<Job> new_jobs;
+    for (const Item& item : items) {
       const Extension& e = *item.extension;
       int64_t last_sequence = 0;
       for (const Job& job : e.new_jobs) last_sequence = std::max(last_sequence, job.sequence);
-      std::string now = format_timestamp(e.now);
-      item.sequence_step = batch.size();
-      batch.push_back(
-          {&sequence_sql,
-           {item.id, last_sequence, store_detail::opt_time(e.next_occurrence_at), now}});
-      std::vector<SqlValue> job_params{item.id};
-      for (SqlValue& column : store_detail::job_arrays(e.new_jobs)) {
-        job_params.push_back(std::move(column));
-      }
-      batch.push_back({&jobs_sql, std::move(job_params)});
-      if (e.schedule_exhausted) {
-        batch.push_back(
-            {&store_detail::kCompleteTransfersSql, {store_detail::uuid_array({item.id}), now}});
-      }
+      ids.add(item.id);
+      last_sequences.add(SqlValue(last_sequence));
+      next_occurrences.add(store_detail::opt_time(e.next_occurrence_at));
+      written_at.add(format_timestamp(e.now));
+      new_jobs.insert(new_jobs.end(), e.new_jobs.begin(), e.new_jobs.end());
     }
+    std::vector<SqlValue> params{ids.str(), last_sequences.str(), next_occurrences.str(),
+                                 written_at.str()};
+    for (SqlValue& column : store_detail::job_arrays(new_jobs)) params.push_back(std::move(column));
+
+    // The COMPLETED check of an exhausted schedule comes after the batch (a new statement,
+    // hence a new snapshot), so it sees the batch's jobs and every completion of the transfer
+    // that committed before the lock.
+    std::vector<PgStatement> batch{{&begin_sql, {}}, {&extend_sql, std::move(params)}};
+    for (const Item& item : items) {
+      if (!item.extension->schedule_exhausted) continue;
+      batch.push_back({&store_detail::kCompleteTransfersSql,
+                       {store_detail::uuid_array({item.id}), format_timestamp(item.extension->now)}});
+    }
+    auto c = pool_.acquire();
+    if (!c) return std::unexpected(c.error());
     auto results = (*c)->pipeline(batch);
     if (!results) return std::unexpected(results.error());
     auto rollback = [&](Error error) -> Result<int> {
@@ -255,15 +266,26 @@ Result<int> PgStore::extend_transfers(std::span<const Extension> extensions) {
                               {}});
       }
     }
+    const PgResult& extended = (*results)[1];
     int inserted = 0;
-    for (const Item& item : items) {
-      inserted += (*results)[item.sequence_step + 1].rows();
-      if ((*results)[item.sequence_step].rows() > 0) continue;
-      // Not ACTIVE or PAUSED (nothing was written for it), or unknown.
-      auto found = (*c)->query(exists_sql, {item.id});
+    for (int row = 0; row < extended.rows(); ++row) {
+      inserted += std::stoi(std::string(extended.text(row, 1).value_or("0")));
+    }
+    if (extended.rows() < static_cast<int>(items.size())) {
+      // Some are not ACTIVE or PAUSED (nothing was written for them), or unknown: the whole
+      // batch is rolled back for an unknown one.
+      std::vector<std::string> all;
+      for (const Item& item : items) all.push_back(item.id);
+      auto found = (*c)->query(found_sql, {store_detail::uuid_array(all)});
       if (!found) return rollback(found.error());
-      if (found->rows() == 0) {
-        return rollback(Error{ErrorCode::kNotFound, "no transfer " + item.id, {}, {}});
+      if (found->rows() < static_cast<int>(items.size())) {
+        std::vector<std::string_view> known;
+        for (int row = 0; row < found->rows(); ++row) known.push_back(*found->text(row, 0));
+        for (const Item& item : items) {
+          if (std::find(known.begin(), known.end(), item.id) == known.end()) {
+            return rollback(Error{ErrorCode::kNotFound, "no transfer " + item.id, {}, {}});
+          }
+        }
       }
     }
     if (auto r = (*c)->exec("COMMIT"); !r) return std::unexpected(r.error());

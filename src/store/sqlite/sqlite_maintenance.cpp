@@ -150,11 +150,13 @@ Result<std::vector<RecurringTransfer>> SqliteStore::transfers_to_extend(Timestam
 }
 
 Result<int> SqliteStore::extend_transfers(std::span<const Extension> extensions) {
-  static const std::string status_sql = "SELECT status FROM recurring_transfer WHERE id = ?1";
+  static const std::string status_sql =
+      "SELECT status, last_sequence FROM recurring_transfer WHERE id = ?1";
   // Forward only: a concurrent completion may have created these occurrences and more.
   static const std::string sequence_sql =
       "UPDATE recurring_transfer SET last_sequence = ?2, next_occurrence_at = ?3, updated_at = ?4"
       " WHERE id = ?1 AND last_sequence < ?2";
+  std::vector<std::string> ids;
   for (const Extension& e : extensions) {
     std::string id = store_detail::normalize_id(e.transfer_id);
     for (const Job& job : e.new_jobs) {
@@ -162,14 +164,21 @@ Result<int> SqliteStore::extend_transfers(std::span<const Extension> extensions)
         return invalid("new_jobs", "job " + job.id + " belongs to another transfer");
       }
     }
+    ids.push_back(std::move(id));
+  }
+  std::sort(ids.begin(), ids.end());
+  if (std::adjacent_find(ids.begin(), ids.end()) != ids.end()) {
+    return invalid("transfer_id", "a transfer is extended twice in one batch");
   }
   // One extension, inside the batch's transaction.
   auto extend = [&](Connection& c, const Extension& e) -> Result<int> {
     std::string id = store_detail::normalize_id(e.transfer_id);
     std::string now = format_timestamp(e.now);
     std::optional<std::string> status;
+    int64_t created_up_to = 0;  // the occurrences up to the transfer's last_sequence exist
     auto found = c.run(status_sql, {id}, [&](const RowView& row) -> Result<void> {
       status = std::string(row.text(0).value_or(""));
+      created_up_to = std::stoll(std::string(row.text(1).value_or("0")));
       return {};
     });
     if (!found) return std::unexpected(found.error());
@@ -179,6 +188,7 @@ Result<int> SqliteStore::extend_transfers(std::span<const Extension> extensions)
     int inserted = 0;
     int64_t last_sequence = 0;
     for (const Job& job : e.new_jobs) {
+      if (job.sequence <= created_up_to) continue;  // a completion created it meanwhile
       auto ins = c.run(kInsertJob, store_detail::job_values(job));
       if (!ins) return std::unexpected(ins.error().context("job " + std::to_string(job.sequence)));
       inserted += *ins;
