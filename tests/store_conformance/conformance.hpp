@@ -1,0 +1,104 @@
+// The Store conformance suite: every test runs against SQLite (a fresh temporary file) and
+// PostgreSQL (RT_TEST_POSTGRES_URL, schema dropped and recreated per test). Without
+// RT_TEST_POSTGRES_URL the PostgreSQL instances fail: a store change must pass on both.
+//
+// This header holds what the suite's files share: the fixtures (StoreConformance, and DueClaims
+// with its scene of due jobs), the fixed clock kT0, and the comparison helpers. Both fixtures are
+// instantiated once, in conformance.cpp, as Backends/<Fixture>.<Test>/{sqlite,postgresql}; a
+// test file only adds TEST_Ps. The fixtures live in a named namespace so that every file's
+// TEST_Ps share one fixture type (gtest refuses a suite whose fixture type differs by file).
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/time_format.hpp"
+#include "store/store.hpp"
+
+namespace rtjobs::store_conformance {
+
+// The suite's "now": every due time and timestamp is relative to it.
+inline const Timestamp kT0 = *parse_timestamp("2026-03-10T09:00:00.123Z");
+// Text with quotes, commas, newlines and multi-byte characters, for round trips.
+inline const std::string kAwkward = "it's \"quoted\", comma,\nnew line; émoji 💸 ü";
+
+// One migrated store per test (store_), on the backend named by the parameter, and builders
+// for transfers and jobs. The helpers record a gtest failure when the store answers an error.
+class StoreConformance : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override;
+  void TearDown() override;
+
+  // Another store on the same database.
+  std::unique_ptr<Store> open();
+
+  // A monthly transfer (not stored) created at kT0.
+  RecurringTransfer transfer(TransferStatus status = TransferStatus::kActive,
+                             std::optional<std::string> key = std::nullopt);
+  // A job of `t` (not stored) due at `due`.
+  Job job(const RecurringTransfer& t, int64_t sequence, Timestamp due,
+          JobStatus status = JobStatus::kPending);
+  // Creates a transfer with one job per entry of `dues` (sequence 1..n); returns the jobs.
+  std::vector<Job> create(RecurringTransfer& t, std::vector<Timestamp> dues,
+                          JobStatus status = JobStatus::kPending);
+  ClaimResult claim(const std::string& id, Timestamp now, const std::string& owner = "owner-a",
+                    int max_retries = 3,
+                    std::chrono::milliseconds lease = std::chrono::seconds(30));
+  CompletionResult complete(Completion c);
+  Job get(const std::string& id);
+  // Up to 500 jobs of the transfer, in sequence order.
+  std::vector<Job> jobs_of(const std::string& transfer_id);
+  // Creates `transfers` transfers of `per_transfer` jobs each, all due at kT0; returns the ids.
+  std::set<std::string> create_due_jobs(int transfers, int per_transfer);
+
+  static inline std::atomic<int> counter_{0};
+  std::filesystem::path dir_;
+  std::string url_;
+  std::unique_ptr<Store> store_;
+};
+
+// Due jobs of every kind, for the claim_due_jobs tests (dues relative to kT0):
+//   active:    pending +0, in_fly +1s, pending +1h (not due)
+//   retrying:  retry next_attempt_at +500ms, retry +2h (not due)
+//   paused:    pending +200ms (to be skipped), retry +300ms (claimed even so)
+//   cancelled: pending +100ms (to be cancelled)
+struct DueScene {
+  Job p0, in_fly, later, retry, retry_later, paused_pending, paused_retry, cancelled;
+};
+
+class DueClaims : public StoreConformance {
+ protected:
+  // Stores the scene above.
+  DueScene scene();
+  Job retry_job(const RecurringTransfer& t, int64_t sequence, Timestamp next_attempt_at);
+  void insert(RecurringTransfer& t, const std::vector<Job>& jobs);
+  // claim_due_jobs with a 30 s lease and at most 3 retries.
+  std::vector<ClaimResult> claim_due(Timestamp now, int limit, bool pending, bool retries,
+                                     const std::string& owner = "batch-1");
+  // Checks a result is `expected` claimed at `now` by "batch-1", and that the store agrees.
+  void expect_claimed(const ClaimResult& c, const Job& expected, Timestamp now);
+  // Checks a result is `expected` ended (skipped or cancelled) at `now` without a claim.
+  void expect_finished(const ClaimResult& c, const Job& expected, ClaimStatus status,
+                       JobStatus job_status, Timestamp now);
+};
+
+// The id in upper case (the store accepts either).
+std::string normalize_upper(std::string s);
+
+// Field-by-field comparisons, timestamps compared as formatted text.
+void expect_same(const RecurringTransfer& a, const RecurringTransfer& b);
+void expect_same(const Job& a, const Job& b);
+
+// A provider-status row for attempt `attempt` of `j` (a code when `http` is set).
+ProviderStatus status_row(const Job& j, int attempt, Timestamp at, std::optional<int> http);
+
+}  // namespace rtjobs::store_conformance
