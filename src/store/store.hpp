@@ -1,6 +1,6 @@
 // Store: everything rtjobs keeps, behind one interface with two implementations (SQLite and
 // PostgreSQL). No SQL lives outside src/store/. Every operation is one short transaction; none
-// is held open across a BaaS call. The same conformance suite (tests/store_conformance_test.cpp)
+// is held open across a BaaS call. The same conformance suite (tests/store_conformance/)
 // runs against both implementations.
 //
 // Thread-safety: every method may be called from any thread concurrently. The SQLite store
