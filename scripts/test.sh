@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets everything up and runs every test: installs what is missing, builds, starts a throwaway
 # PostgreSQL 15 on loopback, runs the suites through ctest (unit, store conformance on SQLite
-# and PostgreSQL, end-to-end against real rtjobs and fake-BaaS processes), and stops it all.
+# and PostgreSQL, end-to-end against real rtjobs and fake-BaaS processes), stops it all, then
+# runs clang-tidy (scripts/tidy.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
@@ -10,5 +11,6 @@ ROOT=$PWD
 trap '"$ROOT/scripts/pg.sh" stop' EXIT
 RT_TEST_POSTGRES_URL=$(scripts/pg.sh start)
 export RT_TEST_POSTGRES_URL
-cd build
-ctest --output-on-failure --timeout 900 -j"${RT_TEST_JOBS:-1}" "$@"
+(cd build && ctest --output-on-failure --timeout 900 -j"${RT_TEST_JOBS:-1}" "$@")
+# Static analysis, warnings as errors (STYLE.md); RT_SKIP_TIDY=1 skips it for a quick local run.
+[ "${RT_SKIP_TIDY:-0}" = 1 ] || scripts/tidy.sh

@@ -78,7 +78,7 @@ int migrate(const std::string& config_file) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int main(int argc, char** argv) try {
   CLI::App cli{"rtjobs: the jobs server for recurring bank transfers"};
   cli.require_subcommand(1);
   std::string config_file;
@@ -121,4 +121,7 @@ int main(int argc, char** argv) {
                         : rtjobs::run_backup_command(*config, force);
   }
   return 2;
+} catch (const std::exception& e) {  // a bug: expected failures are values, not exceptions
+  std::fprintf(stderr, "rtjobs: fatal: %s\n", e.what());
+  return 70;
 }

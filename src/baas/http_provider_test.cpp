@@ -49,6 +49,7 @@ class FakeBaas {
     std::vector<std::string> args = {"node",   script_path, "--port",  "0",
                                      "--host", "127.0.0.1", "--token", kToken};
     std::vector<char*> argv;
+    argv.reserve(args.size());
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
     const int rc = posix_spawnp(&pid_, "node", &actions, nullptr, argv.data(), environ);
@@ -129,7 +130,7 @@ class HttpProviderTest : public ::testing::Test {
   }
 
   std::unique_ptr<HttpProvider> provider(std::chrono::milliseconds timeout = 5000ms,
-                                         std::string token = kToken, std::string url = {}) {
+                                         std::string token = kToken, const std::string& url = {}) {
     HttpProviderOptions o;
     o.name = "fake";
     o.base_url = url.empty() ? fake->url() : url;
@@ -280,6 +281,7 @@ TEST_F(HttpProviderTest, NoAnswerWithinTheTimeoutIsUnavailableWithoutStatus) {
 TEST_F(HttpProviderTest, NothingListeningIsAConnectionFailure) {
   // A port that was free a moment ago: bind to port 0, read it back, close.
   const int s = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(s, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -313,12 +315,13 @@ TEST_F(HttpProviderTest, TwoHundredCallsAreInFlightAtOnce) {
   int finished = 0, succeeded = 0;
   const auto start = std::chrono::steady_clock::now();
   for (int i = 0; i < kCalls; ++i) {
-    p->execute(request("k-many-" + std::to_string(i), "slow1000_acc", 100), [&](TransferResult r) {
-      std::lock_guard lock(mu);
-      ++finished;
-      if (r.outcome == Outcome::kSucceeded) ++succeeded;
-      cv.notify_all();
-    });
+    p->execute(request("k-many-" + std::to_string(i), "slow1000_acc", 100),
+               [&](const TransferResult& r) {
+                 std::lock_guard lock(mu);
+                 ++finished;
+                 if (r.outcome == Outcome::kSucceeded) ++succeeded;
+                 cv.notify_all();
+               });
   }
   std::unique_lock lock(mu);
   ASSERT_TRUE(cv.wait_for(lock, 30s, [&] { return finished == kCalls; })) << finished;
@@ -335,10 +338,11 @@ TEST_F(HttpProviderTest, DestroyingTheProviderCompletesCallsInFlight) {
   auto p = provider(20000ms);
   std::atomic<int> shutdowns{0}, calls{0};
   for (int i = 0; i < 5; ++i) {
-    p->execute(request("k-stop-" + std::to_string(i), "slow5000_acc"), [&](TransferResult r) {
-      ++calls;
-      if (r.outcome == Outcome::kUnavailable && r.code == "shutdown") ++shutdowns;
-    });
+    p->execute(request("k-stop-" + std::to_string(i), "slow5000_acc"),
+               [&](const TransferResult& r) {
+                 ++calls;
+                 if (r.outcome == Outcome::kUnavailable && r.code == "shutdown") ++shutdowns;
+               });
   }
   std::this_thread::sleep_for(200ms);
   p.reset();

@@ -188,7 +188,7 @@ Result<void> append_row(const TableSpec& spec, const store_detail::RowView& row,
     if (!value) continue;  // NULL
     const Column& column = spec.columns[i];
     if (column.kind == kText) {
-      csv::append_field(out, *value);
+      csv::append_field(out, value);
       continue;
     }
     if (!append_canonical(column.kind, *value, out)) {

@@ -62,8 +62,9 @@ Result<void> ExportSpool::rewind() {
   if (std::fflush(jobs_.get()) != 0 || std::fflush(statuses_.get()) != 0) {
     return std::unexpected(spool_error("flushing"));
   }
-  std::rewind(jobs_.get());
-  std::rewind(statuses_.get());
+  if (std::fseek(jobs_.get(), 0, SEEK_SET) != 0 || std::fseek(statuses_.get(), 0, SEEK_SET) != 0) {
+    return std::unexpected(spool_error("rewinding"));
+  }
   lookahead_.reset();
   return {};
 }

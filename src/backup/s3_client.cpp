@@ -66,7 +66,7 @@ size_t on_body(char* data, size_t size, size_t count, void* user) {
 size_t on_read(char* buffer, size_t size, size_t count, void* user) {
   auto* t = static_cast<Transfer*>(user);
   size_t n = std::min(size * count, t->upload.size());
-  std::copy_n(t->upload.data(), n, buffer);
+  std::copy_n(t->upload.data(), n, buffer);  // NOLINT(bugprone-suspicious-stringview-data-usage)
   t->upload.remove_prefix(n);
   return n;
 }
@@ -168,6 +168,8 @@ Result<S3Response> S3Client::send_once(const S3Request& request, bool* retryable
     curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
   } else if (request.method == "POST") {
     curl_easy_setopt(c, CURLOPT_POST, 1L);
+    // The size is set next: curl reads no terminating NUL.
+    // NOLINTNEXTLINE(bugprone-suspicious-stringview-data-usage)
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, request.body.data());
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
   } else if (request.method != "GET") {

@@ -1,5 +1,7 @@
 #include "backup/s3_object_store.hpp"
 
+#include <charconv>
+
 #include "backup/digest.hpp"
 #include "core/log.hpp"
 
@@ -203,10 +205,8 @@ Result<std::vector<ObjectInfo>> S3ObjectStore::list(std::string_view prefix) {
       std::string key = xml_value(item, "Key");
       info.key = key.size() >= strip ? key.substr(strip) : key;
       info.etag = unquote(xml_value(item, "ETag"));
-      try {
-        info.size = std::stoll(xml_value(item, "Size"));
-      } catch (const std::exception&) {
-      }
+      const std::string size = xml_value(item, "Size");  // an unreadable size stays 0
+      std::from_chars(size.data(), size.data() + size.size(), info.size);
       out.push_back(std::move(info));
     }
     if (xml_value(r->body, "IsTruncated") != "true") break;

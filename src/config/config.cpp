@@ -41,7 +41,7 @@ std::optional<long long> parse_int(std::string_view s) {
 }
 
 auto int_setting(std::string_view env, long long lo, long long hi,
-                 std::function<void(Config&, long long)> set) {
+                 const std::function<void(Config&, long long)>& set) {
   return [env, lo, hi, set](Config& c, const std::string& raw) -> Result<void> {
     auto v = parse_int(raw);
     if (!v || *v < lo || *v > hi) {
@@ -79,7 +79,7 @@ bool is_ipv6(const std::string& s) {
 }
 
 Result<void> apply_listen(Config& c, const std::string& raw) {
-  auto bad = [&](std::string why) {
+  auto bad = [&](const std::string& why) {
     return invalid("RT_LISTEN",
                    "RT_LISTEN must be host:port with an IPv4 address, [IPv6] or "
                    "localhost and a port 0-65535 (" +

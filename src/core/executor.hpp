@@ -11,7 +11,7 @@ using Task = std::function<void()>;
 using Executor = std::function<void(Task)>;
 
 inline Executor inline_executor() {
-  return [](Task t) { t(); };
+  return [](const Task& t) { t(); };
 }
 
 }  // namespace rtjobs

@@ -43,6 +43,7 @@ TEST(LogWriter, ManyThreadsFlushingNeverStall) {
   std::atomic<int> done{0};
   std::vector<std::thread> threads;
   const std::string big(60 * 1024, 'x');
+  threads.reserve(6);
   for (int t = 0; t < 6; ++t) {
     threads.emplace_back([&] {
       auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);

@@ -25,6 +25,7 @@ TEST(RequestIdTest, IdsOfTheSameMillisecondOnSeveralThreadsAreDistinct) {
   constexpr int kPerThread = 50'000;
   std::vector<std::vector<std::string>> made(kThreads);
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&made, t] {
       for (int i = 0; i < kPerThread; ++i) made[t].push_back(new_request_id(kNow));

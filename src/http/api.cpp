@@ -1,6 +1,7 @@
 #include "http/api.hpp"
 
 #include <nlohmann/json.hpp>
+#include <utility>
 
 #include "core/log.hpp"
 #include "core/uuid.hpp"
@@ -34,7 +35,8 @@ Api::Api(ApiDependencies deps) : impl_(std::make_unique<Impl>(std::move(deps))) 
 Api::~Api() = default;
 
 Handler Api::handler() const {
-  return [this](Request request, Respond respond) { handle(std::move(request), respond); };
+  return
+      [this](Request request, Respond respond) { handle(std::move(request), std::move(respond)); };
 }
 
 std::optional<std::string> sane_request_id(std::string_view value) {
@@ -99,7 +101,7 @@ Response json_response(int status, const nlohmann::json& body) {
   return r;
 }
 
-void run_blocking(const RouteContext& ctx, const Request& request, Respond respond,
+void run_blocking(const RouteContext& ctx, const Request& request, const Respond& respond,
                   std::function<Response()> work) {
   ctx.deps.blocking([respond, work = std::move(work), request_id = request.request_id] {
     Response r;

@@ -63,7 +63,7 @@ Response unavailable() {
 }  // namespace
 
 void add_backup_routes(Router& router, const RouteContext& ctx) {
-  router.add("POST", "/v1/backups", [ctx](Request req, Respond respond) {
+  router.add("POST", "/v1/backups", [ctx](const Request& req, const Respond& respond) {
     if (!ctx.deps.backups) return respond(unavailable());
     auto force = parse_force(req.body);
     if (!force) return respond(error_response(force.error()));
@@ -74,7 +74,7 @@ void add_backup_routes(Router& router, const RouteContext& ctx) {
     });
   });
 
-  router.add("GET", "/v1/backups", [ctx](Request req, Respond respond) {
+  router.add("GET", "/v1/backups", [ctx](const Request& req, const Respond& respond) {
     if (!ctx.deps.backups) return respond(unavailable());
     if (auto q = check_query(req, {"limit"}); !q) return respond(error_response(q.error()));
     auto limit = parse_limit(req);

@@ -1,5 +1,6 @@
 // GET /healthz, /readyz, /metrics and /openapi.json.
 #include <nlohmann/json.hpp>
+#include <utility>
 
 #include "http/errors.hpp"
 #include "http/routes.hpp"
@@ -9,13 +10,13 @@ namespace rtjobs::http {
 
 void add_health_routes(Router& router, const RouteContext& ctx) {
   router.add("GET", "/healthz",
-             [](Request, Respond respond) {
+             [](const Request&, const Respond& respond) {
                respond(json_response(200, {{"status", "ok"}}));
              },
              {.public_route = true});
 
   router.add("GET", "/readyz",
-             [ctx](Request req, Respond respond) {
+             [ctx](const Request& req, const Respond& respond) {
                run_blocking(ctx, req, respond, [ctx] {
                  auto ping = ctx.deps.store.ping();
                  if (!ping) {
@@ -30,14 +31,14 @@ void add_health_routes(Router& router, const RouteContext& ctx) {
              },
              {.public_route = true});
 
-  router.add("GET", "/metrics", [ctx](Request, Respond respond) {
+  router.add("GET", "/metrics", [ctx](const Request&, const Respond& respond) {
     Response r;
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";
     r.body = ctx.metrics.render();
     respond(std::move(r));
   });
 
-  router.add("GET", "/openapi.json", [](Request, Respond respond) {
+  router.add("GET", "/openapi.json", [](const Request&, const Respond& respond) {
     Response r;
     r.body = std::string(openapi_document());
     respond(std::move(r));

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <utility>
 #include <vector>
 
 #include "core/uuid.hpp"
@@ -63,11 +64,11 @@ std::optional<Response> answer_without_claim(const RouteContext& ctx, const std:
   return Response{200, "application/json", job_json(**job), {}};
 }
 
-void process_one(const RouteContext& ctx, Request req, Respond respond) {
+void process_one(const RouteContext& ctx, const Request& req, const Respond& respond) {
   auto id = uuid_param(req, "job_id", "job_id");
   if (!id) return respond(error_response(id.error()));
   if (auto answer = answer_without_claim(ctx, *id)) return respond(std::move(*answer));
-  ctx.deps.processor.process(*id, [respond](ProcessResult r) {
+  ctx.deps.processor.process(*id, [respond](const ProcessResult& r) {
     auto [status, body] = process_outcome(r);
     respond(json_response(status, body));
   });
@@ -93,7 +94,7 @@ struct Batch {
   Respond respond;
 };
 
-void process_batch(const RouteContext& ctx, Request req, Respond respond) {
+void process_batch(const RouteContext& ctx, const Request& req, Respond respond) {
   auto doc = parse_json_object(req.body);
   if (!doc) return respond(error_response(doc.error()));
   for (auto it = doc->begin(); it != doc->end(); ++it) {
@@ -126,7 +127,7 @@ void process_batch(const RouteContext& ctx, Request req, Respond respond) {
                   {"error", error_object("invalid_argument", "job_id must be a UUID", "job_id")}});
       continue;
     }
-    ctx.deps.processor.process(id, [batch, i, id](ProcessResult r) {
+    ctx.deps.processor.process(id, [batch, i, id](const ProcessResult& r) {
       auto [status, body] = process_outcome(r);
       json item = {{"job_id", id}, {"http_status", status}};
       if (status == 200) {
@@ -143,7 +144,7 @@ void process_batch(const RouteContext& ctx, Request req, Respond respond) {
 
 // GET /v1/jobs and GET /v1/recurring-transfers/{id}/jobs share this.
 Response list_jobs(const RouteContext& ctx, const Request& req,
-                   std::optional<std::string> transfer_id) {
+                   const std::optional<std::string>& transfer_id) {
   JobFilter filter;
   if (auto it = req.query.find("status"); it != req.query.end()) {
     filter.status = parse_job_status(it->second);
@@ -177,18 +178,19 @@ Response list_jobs(const RouteContext& ctx, const Request& req,
 
 void add_job_routes(Router& router, const RouteContext& ctx) {
   router.add("POST", "/v1/jobs/{job_id}/process",
-             [ctx](Request req, Respond respond) { process_one(ctx, std::move(req), respond); });
-  router.add("POST", "/v1/jobs/process",
-             [ctx](Request req, Respond respond) { process_batch(ctx, std::move(req), respond); });
+             [ctx](const Request& req, const Respond& respond) { process_one(ctx, req, respond); });
+  router.add("POST", "/v1/jobs/process", [ctx](const Request& req, Respond respond) {
+    process_batch(ctx, req, std::move(respond));
+  });
 
-  router.add("GET", "/v1/jobs", [ctx](Request req, Respond respond) {
+  router.add("GET", "/v1/jobs", [ctx](const Request& req, const Respond& respond) {
     if (auto q = check_query(req, {"status", "recurring_transfer_id", "limit", "cursor"}); !q) {
       return respond(error_response(q.error()));
     }
     run_blocking(ctx, req, respond, [ctx, req] { return list_jobs(ctx, req, std::nullopt); });
   });
 
-  router.add("GET", "/v1/jobs/{job_id}", [ctx](Request req, Respond respond) {
+  router.add("GET", "/v1/jobs/{job_id}", [ctx](const Request& req, const Respond& respond) {
     auto id = uuid_param(req, "job_id", "job_id");
     if (!id) return respond(error_response(id.error()));
     run_blocking(ctx, req, respond, [ctx, id = *id, rid = req.request_id] {
@@ -199,22 +201,23 @@ void add_job_routes(Router& router, const RouteContext& ctx) {
     });
   });
 
-  router.add("GET", "/v1/jobs/{job_id}/provider-statuses", [ctx](Request req, Respond respond) {
-    auto id = uuid_param(req, "job_id", "job_id");
-    if (!id) return respond(error_response(id.error()));
-    run_blocking(ctx, req, respond, [ctx, id = *id, rid = req.request_id] {
-      auto job = ctx.deps.store.get_job(id);
-      if (!job) return error_response(job.error(), rid);
-      if (!*job) return error_response(404, "not_found", "no job with this id");
-      auto statuses = ctx.deps.store.list_provider_statuses(id);
-      if (!statuses) return error_response(statuses.error(), rid);
-      json data = json::array();
-      for (const ProviderStatus& s : *statuses) data.push_back(to_json(s));
-      return json_response(200, {{"data", std::move(data)}});
-    });
-  });
+  router.add("GET", "/v1/jobs/{job_id}/provider-statuses",
+             [ctx](const Request& req, const Respond& respond) {
+               auto id = uuid_param(req, "job_id", "job_id");
+               if (!id) return respond(error_response(id.error()));
+               run_blocking(ctx, req, respond, [ctx, id = *id, rid = req.request_id] {
+                 auto job = ctx.deps.store.get_job(id);
+                 if (!job) return error_response(job.error(), rid);
+                 if (!*job) return error_response(404, "not_found", "no job with this id");
+                 auto statuses = ctx.deps.store.list_provider_statuses(id);
+                 if (!statuses) return error_response(statuses.error(), rid);
+                 json data = json::array();
+                 for (const ProviderStatus& s : *statuses) data.push_back(to_json(s));
+                 return json_response(200, {{"data", std::move(data)}});
+               });
+             });
 
-  router.add("POST", "/v1/jobs/{job_id}/retry", [ctx](Request req, Respond respond) {
+  router.add("POST", "/v1/jobs/{job_id}/retry", [ctx](const Request& req, const Respond& respond) {
     auto id = uuid_param(req, "job_id", "job_id");
     if (!id) return respond(error_response(id.error()));
     run_blocking(ctx, req, respond, [ctx, id = *id, rid = req.request_id] {

@@ -27,7 +27,8 @@ bool is_param(const std::string& segment) {
 
 }  // namespace
 
-void Router::add(std::string method, std::string pattern, Handler handler, RouteOptions options) {
+void Router::add(std::string method, const std::string& pattern, Handler handler,
+                 RouteOptions options) {
   Route r{std::move(method), pattern, split_path(pattern), 0, std::move(handler), options};
   for (const auto& s : r.segments) r.literals += is_param(s) ? 0 : 1;
   routes_.push_back(std::move(r));
@@ -83,6 +84,7 @@ Router::Match Router::match(std::string_view method, std::string_view path) cons
 
 std::vector<std::pair<std::string, std::string>> Router::routes() const {
   std::vector<std::pair<std::string, std::string>> out;
+  out.reserve(routes_.size());
   for (const Route& r : routes_) out.emplace_back(r.method, r.pattern);
   return out;
 }

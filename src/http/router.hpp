@@ -21,7 +21,8 @@ struct RouteOptions {
 
 class Router {
  public:
-  void add(std::string method, std::string pattern, Handler handler, RouteOptions options = {});
+  void add(std::string method, const std::string& pattern, Handler handler,
+           RouteOptions options = {});
 
   struct Match {
     enum class Kind { kFound, kNotFound, kMethodNotAllowed } kind = Kind::kNotFound;

@@ -5,8 +5,8 @@
 namespace rtjobs::http {
 namespace {
 
-Handler tagged(std::string tag, std::string* out) {
-  return [tag, out](Request, Respond) { *out = tag; };
+Handler tagged(const std::string& tag, std::string* out) {
+  return [tag, out](const Request&, const Respond&) { *out = tag; };
 }
 
 TEST(Router, MatchesLiteralsAndParameters) {
@@ -27,7 +27,7 @@ TEST(Router, MatchesLiteralsAndParameters) {
 
   m = r.match("POST", "/v1/jobs/process");
   ASSERT_EQ(m.kind, Router::Match::Kind::kFound);
-  (*m.handler)(Request{}, [](Response) {});
+  (*m.handler)(Request{}, [](const Response&) {});
   EXPECT_EQ(hit, "batch");
 }
 

@@ -32,7 +32,7 @@ void add_backup_routes(Router& router, const RouteContext& ctx);
 
 // GET /v1/jobs, and GET /v1/recurring-transfers/{id}/jobs with `transfer_id` (blocking).
 Response list_jobs(const RouteContext& ctx, const Request& req,
-                   std::optional<std::string> transfer_id);
+                   const std::optional<std::string>& transfer_id);
 
 // The OpenAPI 3 document of the API (openapi.cpp).
 std::string_view openapi_document();
@@ -40,7 +40,7 @@ std::string_view openapi_document();
 Response json_response(int status, const nlohmann::json& body);
 
 // Runs `work` on the blocking executor and answers with what it returns (500 if it throws).
-void run_blocking(const RouteContext& ctx, const Request& request, Respond respond,
+void run_blocking(const RouteContext& ctx, const Request& request, const Respond& respond,
                   std::function<Response()> work);
 
 // 400 naming the first query parameter not in `allowed` (or given twice).

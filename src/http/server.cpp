@@ -120,7 +120,7 @@ class Session : public std::enable_shared_from_this<Session> {
       close_after_write_ = true;
       keep_alive_ = false;
       version_ = 11;
-      return write(std::move(r));
+      return write(r);
     }
     auto& message = parser_->get();
     keep_alive_ = message.keep_alive();
@@ -144,8 +144,7 @@ class Session : public std::enable_shared_from_this<Session> {
     uint64_t request_number = ++requests_;
     Respond respond = [self = shared_from_this(), request_number](Response r) {
       if (self->answered_.exchange(request_number) == request_number) return;
-      net::dispatch(self->stream_.get_executor(),
-                    [self, r = std::move(r)]() mutable { self->write(std::move(r)); });
+      net::dispatch(self->stream_.get_executor(), [self, r = std::move(r)] { self->write(r); });
     };
     stream_.expires_never();
     try {
@@ -156,7 +155,7 @@ class Session : public std::enable_shared_from_this<Session> {
     }
   }
 
-  void write(Response r) {
+  void write(const Response& r) {
     if (shared_->stopping.load()) close_after_write_ = true;
     bool keep_alive = keep_alive_ && !close_after_write_;
     serialize(r, keep_alive, out_);

@@ -23,7 +23,7 @@ class Client {
   explicit Client(uint16_t port) : socket_(ioc_) {
     socket_.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
   }
-  bhttp::response<bhttp::string_body> send(bhttp::verb verb, std::string target,
+  bhttp::response<bhttp::string_body> send(bhttp::verb verb, const std::string& target,
                                            std::string body = {}, bool keep_alive = true) {
     bhttp::request<bhttp::string_body> req(verb, target, 11);
     req.set(bhttp::field::host, "localhost");
@@ -50,7 +50,7 @@ class Client {
 };
 
 Handler echo_handler() {
-  return [](Request req, Respond respond) {
+  return [](Request req, const Respond& respond) {
     if (req.path == "/slow") {
       std::thread([respond] {
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
@@ -187,6 +187,7 @@ TEST(Server, HoldsManyConnections) {
   Server server(ServerOptions{.port = 0}, echo_handler());
   ASSERT_TRUE(server.start());
   std::vector<std::unique_ptr<Client>> clients;
+  clients.reserve(200);
   for (int i = 0; i < 200; ++i) clients.push_back(std::make_unique<Client>(server.port()));
   for (auto& c : clients) EXPECT_EQ(c->send(bhttp::verb::get, "/x").result_int(), 200);
   EXPECT_EQ(server.connections(), 200u);

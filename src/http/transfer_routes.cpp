@@ -58,34 +58,36 @@ Response list_transfers(const RouteContext& ctx, const Request& req) {
 }  // namespace
 
 void add_transfer_routes(Router& router, const RouteContext& ctx) {
-  router.add("POST", "/v1/recurring-transfers", [ctx](Request req, Respond respond) {
+  router.add("POST", "/v1/recurring-transfers", [ctx](const Request& req, const Respond& respond) {
     if (auto q = check_query(req, {}); !q) return respond(error_response(q.error()));
     run_blocking(ctx, req, respond, [ctx, req] { return create_transfer(ctx, req); });
   });
 
-  router.add("GET", "/v1/recurring-transfers", [ctx](Request req, Respond respond) {
+  router.add("GET", "/v1/recurring-transfers", [ctx](const Request& req, const Respond& respond) {
     if (auto q = check_query(req, {"status", "limit", "cursor"}); !q) {
       return respond(error_response(q.error()));
     }
     run_blocking(ctx, req, respond, [ctx, req] { return list_transfers(ctx, req); });
   });
 
-  router.add("GET", "/v1/recurring-transfers/{id}", [ctx](Request req, Respond respond) {
-    auto id = uuid_param(req, "id", "id");
-    if (!id) return respond(error_response(id.error()));
-    run_blocking(ctx, req, respond, [ctx, id = *id, rid = req.request_id] {
-      auto t = ctx.deps.store.get_transfer(id);
-      if (!t) return error_response(t.error(), rid);
-      if (!*t) return error_response(404, "not_found", "no recurring transfer with this id");
-      return json_response(200, to_json(**t));
-    });
-  });
+  router.add("GET", "/v1/recurring-transfers/{id}",
+             [ctx](const Request& req, const Respond& respond) {
+               auto id = uuid_param(req, "id", "id");
+               if (!id) return respond(error_response(id.error()));
+               run_blocking(ctx, req, respond, [ctx, id = *id, rid = req.request_id] {
+                 auto t = ctx.deps.store.get_transfer(id);
+                 if (!t) return error_response(t.error(), rid);
+                 if (!*t)
+                   return error_response(404, "not_found", "no recurring transfer with this id");
+                 return json_response(200, to_json(**t));
+               });
+             });
 
   for (auto [verb, action] :
        {std::pair{"pause", TransferAction::kPause}, std::pair{"resume", TransferAction::kResume},
         std::pair{"cancel", TransferAction::kCancel}}) {
     router.add("POST", std::string("/v1/recurring-transfers/{id}/") + verb,
-               [ctx, action](Request req, Respond respond) {
+               [ctx, action](const Request& req, const Respond& respond) {
                  auto id = uuid_param(req, "id", "id");
                  if (!id) return respond(error_response(id.error()));
                  run_blocking(ctx, req, respond, [ctx, action, id = *id, rid = req.request_id] {
@@ -96,19 +98,21 @@ void add_transfer_routes(Router& router, const RouteContext& ctx) {
                });
   }
 
-  router.add("GET", "/v1/recurring-transfers/{id}/jobs", [ctx](Request req, Respond respond) {
-    auto id = uuid_param(req, "id", "id");
-    if (!id) return respond(error_response(id.error()));
-    if (auto q = check_query(req, {"status", "limit", "cursor"}); !q) {
-      return respond(error_response(q.error()));
-    }
-    run_blocking(ctx, req, respond, [ctx, req, id = *id] {
-      auto t = ctx.deps.store.get_transfer(id);
-      if (!t) return error_response(t.error(), req.request_id);
-      if (!*t) return error_response(404, "not_found", "no recurring transfer with this id");
-      return list_jobs(ctx, req, id);
-    });
-  });
+  router.add("GET", "/v1/recurring-transfers/{id}/jobs",
+             [ctx](const Request& req, const Respond& respond) {
+               auto id = uuid_param(req, "id", "id");
+               if (!id) return respond(error_response(id.error()));
+               if (auto q = check_query(req, {"status", "limit", "cursor"}); !q) {
+                 return respond(error_response(q.error()));
+               }
+               run_blocking(ctx, req, respond, [ctx, req, id = *id] {
+                 auto t = ctx.deps.store.get_transfer(id);
+                 if (!t) return error_response(t.error(), req.request_id);
+                 if (!*t)
+                   return error_response(404, "not_found", "no recurring transfer with this id");
+                 return list_jobs(ctx, req, id);
+               });
+             });
 }
 
 }  // namespace rtjobs::http

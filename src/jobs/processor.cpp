@@ -89,8 +89,7 @@ void JobProcessor::call_bank(Job job, RecurringTransfer transfer, std::string le
                           "no provider named '" + job.provider + "' is configured",
                           std::nullopt};
     if (answered) answered();
-    return complete(std::move(job), transfer, std::move(lease_owner), return_job, std::move(answer),
-                    std::move(done));
+    return complete(job, transfer, std::move(lease_owner), return_job, answer, std::move(done));
   }
   TransferRequest request{job.idempotency_key,     job.id,
                           transfer.amount,         transfer.currency,
@@ -98,18 +97,17 @@ void JobProcessor::call_bank(Job job, RecurringTransfer transfer, std::string le
                           transfer.description};
   // The outcome is prepared on the provider's thread (microseconds of work) and queued for
   // the writer: no thread waits on the bank.
-  provider->execute(std::move(request),
-                    [this, job = std::move(job), transfer = std::move(transfer),
-                     lease_owner = std::move(lease_owner), return_job, done = std::move(done),
-                     answered = std::move(answered)](TransferResult answer) mutable {
-                      if (answered) answered();
-                      complete(std::move(job), transfer, std::move(lease_owner), return_job,
-                               std::move(answer), std::move(done));
-                    });
+  provider->execute(
+      std::move(request), [this, job = std::move(job), transfer = std::move(transfer),
+                           lease_owner = std::move(lease_owner), return_job, done = std::move(done),
+                           answered = std::move(answered)](const TransferResult& answer) mutable {
+        if (answered) answered();
+        complete(job, transfer, std::move(lease_owner), return_job, answer, std::move(done));
+      });
 }
 
-void JobProcessor::complete(Job job, const RecurringTransfer& transfer, std::string lease_owner,
-                            bool return_job, TransferResult answer,
+void JobProcessor::complete(const Job& job, const RecurringTransfer& transfer,
+                            std::string lease_owner, bool return_job, const TransferResult& answer,
                             std::function<void(ProcessResult)> done) {
   Timestamp now = clock_.now();
   Completion c;

@@ -85,8 +85,9 @@ class JobProcessor {
   // `return_job`: whether `done` needs the job as written (see Completion::return_job).
   void call_bank(Job job, RecurringTransfer transfer, std::string lease_owner, bool return_job,
                  std::function<void(ProcessResult)> done, std::function<void()> answered);
-  void complete(Job job, const RecurringTransfer& transfer, std::string lease_owner,
-                bool return_job, TransferResult answer, std::function<void(ProcessResult)> done);
+  void complete(const Job& job, const RecurringTransfer& transfer, std::string lease_owner,
+                bool return_job, const TransferResult& answer,
+                std::function<void(ProcessResult)> done);
 
   Store& store_;
   CompletionWriter& writer_;

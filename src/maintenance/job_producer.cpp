@@ -48,7 +48,7 @@ bool JobProducer::tick() {
                  owner = request.lease_owner]() mutable {
       processor_.run_claimed(
           std::move(job), std::move(transfer), std::move(owner),
-          [this](ProcessResult) {
+          [this](const ProcessResult&) {
             unwritten_.give_back();
             worker_.wake();
           },

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <random>
 
 #include "core/time_format.hpp"
@@ -154,7 +155,7 @@ TEST(Recurrence, DueAtFollowsTheTimeZoneAndDaylightSaving) {
 
 TEST(Recurrence, RejectsBadFieldsNamingThem) {
   auto calendars = CalendarSet::builtin();
-  auto field_of = [&](Schedule s) {
+  auto field_of = [&](const Schedule& s) {
     auto r = Recurrence::make(s, calendars);
     return r ? std::string("ok") : r.error().field;
   };
@@ -258,9 +259,8 @@ namespace {
 TEST(Calendar, HolidayFilesAddTheirDatesAndReportBadLines) {
   std::string path = ::testing::TempDir() + "/rtjobs-holidays.txt";
   {
-    std::FILE* f = std::fopen(path.c_str(), "w");
-    std::fputs("# bank holidays\n2027-02-01\n\n2027-02-02  # tuesday too\n", f);
-    std::fclose(f);
+    std::ofstream f(path);
+    f << "# bank holidays\n2027-02-01\n\n2027-02-02  # tuesday too\n";
   }
   auto set = CalendarSet::make({{"MY_BANK", path}});
   ASSERT_TRUE(set.has_value()) << set.error().message;

@@ -247,6 +247,7 @@ class Store {
   // A hint, not a queue: calls may be coalesced or spurious, so pollers keep polling. Destroying
   // the Subscription stops the calls (never destroy it from inside `on_jobs_due`). nullptr when
   // the backend has no such channel (SQLite: a single process wakes its own loops).
+  // NOLINTNEXTLINE(performance-unnecessary-value-param): a sink, kept by the overrides
   virtual std::unique_ptr<Subscription> subscribe_jobs_due(std::function<void()> on_jobs_due) {
     (void)on_jobs_due;
     return nullptr;

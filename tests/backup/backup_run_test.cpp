@@ -482,9 +482,9 @@ TEST_P(BackupRunTest, AStatusRowAlwaysHasItsJob) {
   EXPECT_FALSE(db_->try_exec("DELETE FROM " + kJobs + " WHERE id = " + ph(1), {job.id}));
   EXPECT_FALSE(db_->try_exec("UPDATE " + kJobs + " SET id = " + ph(1) + " WHERE id = " + ph(2),
                              {missing, job.id}));
-  EXPECT_FALSE(db_->try_exec(
-      "UPDATE " + kStatuses + " SET job_id = " + ph(1) + " WHERE id = " + ph(2),
-      {missing, status.id}));
+  EXPECT_FALSE(
+      db_->try_exec("UPDATE " + kStatuses + " SET job_id = " + ph(1) + " WHERE id = " + ph(2),
+                    {missing, status.id}));
   ProviderStatus orphan = status;
   orphan.id = "0190c0de-0000-7000-8000-0000000000fe";
   orphan.job_id = missing;
@@ -516,7 +516,6 @@ TEST(BackupCsv, SameRowsGiveByteIdenticalCsvFromSqliteAndPostgres) {
     auto t = db->add_transfer();  // same ids and times: TestDb's clock is deterministic...
     t.id = "0190c0de-0000-7000-8000-000000000001";  // ...but uuid randomness is not: fix ids
     db->add_transfer(t);
-    std::string statuses;
     for (int seq = 1; seq <= 3; ++seq) {
       auto id = "0190c0de-0000-7000-8000-00000000010" + std::to_string(seq);
       db->exec("INSERT INTO recurring_transfer_job (" + std::string(store_detail::kJobColumns) +
@@ -576,8 +575,7 @@ class StatusJobRace : public ::testing::Test {
   }
 
   // Runs `sql` on the second connection in a thread; true once the thread is past it.
-  std::jthread start_second(const std::string& sql, Result<void>& result,
-                            std::atomic<bool>& done) {
+  std::jthread start_second(const std::string& sql, Result<void>& result, std::atomic<bool>& done) {
     return std::jthread([this, sql, &result, &done] {
       auto r = second_->query(sql, {job_.id});
       result = r ? Result<void>{} : Result<void>(std::unexpected(r.error()));
@@ -588,7 +586,8 @@ class StatusJobRace : public ::testing::Test {
   std::string insert_status_sql() {
     return "INSERT INTO " + kStatuses + " (" + std::string(store_detail::kProviderStatusColumns) +
            ") SELECT gen_random_uuid(), $1::uuid, recurring_transfer_id, provider, 1, NULL, "
-           "NULL, NULL, NULL, now() FROM " + kJobs + " WHERE id = $1::uuid";
+           "NULL, NULL, NULL, now() FROM " +
+           kJobs + " WHERE id = $1::uuid";
   }
 
   std::unique_ptr<TestDb> db_;

@@ -197,7 +197,7 @@ TEST_P(BackupS3Test, MultipartBackupIsReadBackByTheAwsCliByteForByteAndRestores)
   EXPECT_EQ(r->objects[0].url, "s3://" + kBucket + "/" + prefix_safe() +
                                    "/recurring_transfer_job/2026/11/"
                                    "recurring_transfer_job-20261128T000000.000Z.csv");
-  EXPECT_NE(r->objects[1].etag.find("-"), std::string::npos) << "expected a multipart upload";
+  EXPECT_NE(r->objects[1].etag.find('-'), std::string::npos) << "expected a multipart upload";
   EXPECT_GT(r->objects[1].bytes, 3 * 8 * 1024);
   // The job object holds every job but the live one, as it was.
   std::string jobs_object = aws_cat(r->objects[0].url);

@@ -121,6 +121,7 @@ TEST_P(StoreConformance, FourThreadsClaimingDueBatchesClaimEachJobOnce) {
   std::vector<std::string> claimed;
   std::atomic<int> errors{0};
   std::vector<std::thread> threads;
+  threads.reserve(4);
   for (int i = 0; i < 4; ++i) {
     threads.emplace_back([&, i] {
       for (int round = 0;; ++round) {

@@ -208,6 +208,7 @@ TEST_P(StoreConformance, TwentyThreadsClaimOneJobExactlyOneWins) {
   auto jobs = create(t, {kT0});
   std::atomic<int> ready{0}, claimed{0}, in_progress{0}, errors{0};
   std::vector<std::thread> threads;
+  threads.reserve(20);
   for (int i = 0; i < 20; ++i) {
     threads.emplace_back([&, i] {
       ready.fetch_add(1);

@@ -43,6 +43,7 @@ TEST_P(StoreConformance, TwoThreadsCompletingBatchesOfTheSameTransfersWriteEachO
   std::atomic<int> written{0};
   std::atomic<int> errors{0};
   std::vector<std::thread> threads;
+  threads.reserve(2);
   for (int i = 0; i < 2; ++i) {
     threads.emplace_back([&, i] {
       const auto& mine = claims[size_t(i)];

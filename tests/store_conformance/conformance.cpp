@@ -98,6 +98,7 @@ Job StoreConformance::job(const RecurringTransfer& t, int64_t sequence, Timestam
 std::vector<Job> StoreConformance::create(RecurringTransfer& t, std::vector<Timestamp> dues,
                                           JobStatus status) {
   std::vector<Job> jobs;
+  jobs.reserve(dues.size());
   for (size_t i = 0; i < dues.size(); ++i) jobs.push_back(job(t, int64_t(i) + 1, dues[i], status));
   t.last_sequence = int64_t(dues.size());
   auto r = store_->create_transfer(t, jobs);
@@ -112,7 +113,7 @@ ClaimResult StoreConformance::claim(const std::string& id, Timestamp now, const 
   return r ? *r : ClaimResult{};
 }
 
-CompletionResult StoreConformance::complete(Completion c) {
+CompletionResult StoreConformance::complete(const Completion& c) {
   auto r = store_->complete_job(c);
   EXPECT_TRUE(r) << (r ? "" : r.error().message);
   return r ? *r : CompletionResult{};

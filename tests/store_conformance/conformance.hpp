@@ -53,7 +53,7 @@ class StoreConformance : public ::testing::TestWithParam<std::string> {
   ClaimResult claim(const std::string& id, Timestamp now, const std::string& owner = "owner-a",
                     int max_retries = 3,
                     std::chrono::milliseconds lease = std::chrono::seconds(30));
-  CompletionResult complete(Completion c);
+  CompletionResult complete(const Completion& c);
   Job get(const std::string& id);
   // Up to 500 jobs of the transfer, in sequence order.
   std::vector<Job> jobs_of(const std::string& transfer_id);

@@ -49,7 +49,8 @@ TEST_P(StoreConformance, ExtendTransferInsertsNewOccurrencesAndMovesForwardOnly)
   RecurringTransfer t = transfer();
   t.next_occurrence_at = kT0 + 48h;
   create(t, {kT0, kT0 + 24h});
-  auto extend = [&](std::vector<int64_t> sequences, std::optional<Timestamp> next, Timestamp now) {
+  auto extend = [&](const std::vector<int64_t>& sequences, std::optional<Timestamp> next,
+                    Timestamp now) {
     Extension e{t.id, now, {}, next, false};
     for (int64_t s : sequences) e.new_jobs.push_back(job(t, s, kT0 + s * 24h - 24h));
     auto r = store_->extend_transfer(e);
@@ -164,6 +165,7 @@ TEST_P(StoreConformance, RacingExtensionsNeverDuplicateAnOccurrence) {
   constexpr int kRounds = 20;
   std::atomic<int> inserted{0}, errors{0};
   std::vector<std::thread> threads;
+  threads.reserve(2);
   for (int i = 0; i < 2; ++i) {
     threads.emplace_back([&] {
       for (int round = 0; round < kRounds; ++round) {

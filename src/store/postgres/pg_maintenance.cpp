@@ -247,8 +247,9 @@ Result<int> PgStore::extend_transfers(std::span<const Extension> extensions) {
     std::vector<PgStatement> batch{{&begin_sql, {}}, {&extend_sql, std::move(params)}};
     for (const Item& item : items) {
       if (!item.extension->schedule_exhausted) continue;
-      batch.push_back({&store_detail::kCompleteTransfersSql,
-                       {store_detail::uuid_array({item.id}), format_timestamp(item.extension->now)}});
+      batch.push_back(
+          {&store_detail::kCompleteTransfersSql,
+           {store_detail::uuid_array({item.id}), format_timestamp(item.extension->now)}});
     }
     auto c = pool_.acquire();
     if (!c) return std::unexpected(c.error());
@@ -275,11 +276,13 @@ Result<int> PgStore::extend_transfers(std::span<const Extension> extensions) {
       // Some are not ACTIVE or PAUSED (nothing was written for them), or unknown: the whole
       // batch is rolled back for an unknown one.
       std::vector<std::string> all;
+      all.reserve(items.size());
       for (const Item& item : items) all.push_back(item.id);
       auto found = (*c)->query(found_sql, {store_detail::uuid_array(all)});
       if (!found) return rollback(found.error());
       if (found->rows() < static_cast<int>(items.size())) {
         std::vector<std::string_view> known;
+        known.reserve(found->rows());
         for (int row = 0; row < found->rows(); ++row) known.push_back(*found->text(row, 0));
         for (const Item& item : items) {
           if (std::find(known.begin(), known.end(), item.id) == known.end()) {

@@ -11,13 +11,9 @@
 
 namespace rtjobs {
 
-using store_detail::ClaimAction;
 using store_detail::first_of;
 using store_detail::PgResult;
-using store_detail::PgRow;
-using store_detail::PgStatement;
 using store_detail::rows_of;
-using store_detail::RowView;
 using store_detail::SqlValue;
 
 namespace {
