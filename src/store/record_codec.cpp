@@ -1,5 +1,6 @@
 #include "store/record_codec.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 
@@ -356,6 +357,31 @@ std::string normalize_id(std::string_view id) {
   std::string out(id);
   for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
+}
+
+Result<std::vector<ExtensionItem>> sorted_extensions(std::span<const Extension> extensions) {
+  std::vector<ExtensionItem> items;
+  items.reserve(extensions.size());
+  for (const Extension& e : extensions) {
+    std::string id = normalize_id(e.transfer_id);
+    for (const Job& job : e.new_jobs) {
+      if (normalize_id(job.recurring_transfer_id) != id) {
+        return invalid("new_jobs", "job " + job.id + " belongs to another transfer");
+      }
+    }
+    items.push_back({std::move(id), &e});
+  }
+  auto by_id = [](const ExtensionItem& a, const ExtensionItem& b) {
+    return a.transfer_id < b.transfer_id;
+  };
+  std::sort(items.begin(), items.end(), by_id);
+  auto same = [](const ExtensionItem& a, const ExtensionItem& b) {
+    return a.transfer_id == b.transfer_id;
+  };
+  if (std::adjacent_find(items.begin(), items.end(), same) != items.end()) {
+    return invalid("transfer_id", "a transfer is extended twice in one batch");
+  }
+  return items;
 }
 
 ClaimAction decide_claim(const Job& job, TransferStatus transfer_status, Timestamp now) {

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -97,6 +98,14 @@ Page<T> finish_page(std::vector<T> rows, int limit) {
 
 // Ids compare as lower-case text on SQLite; callers may send either case.
 std::string normalize_id(std::string_view id);
+
+// A batch of extend_transfers, checked (every new job belongs to its extension's transfer, no
+// transfer comes twice) and sorted by normalized transfer id, the order the stores lock in.
+struct ExtensionItem {
+  std::string transfer_id;  // normalized
+  const Extension* extension;
+};
+Result<std::vector<ExtensionItem>> sorted_extensions(std::span<const Extension> extensions);
 
 // What a claim attempt must do with a job, given its transfer's status (ClaimRequest rules).
 enum class ClaimAction { kClaim, kSkip, kCancel, kNotDue, kInProgress, kTerminal };

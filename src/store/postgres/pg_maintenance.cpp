@@ -181,7 +181,7 @@ Result<int> PgStore::extend_transfers(std::span<const Extension> extensions) {
   //   occurrences and more, and then nothing is written (the page the extender reads is often
   //   the one the loops are completing);
   // - j inserts each transfer's occurrences after that last_sequence (the ones up to it exist).
-  // Answers one row per locked transfer: its id and how many jobs were inserted for it.
+  // Answers how many transfers it locked and how many jobs it inserted.
   static const std::string extend_sql =
       "WITH x AS (SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::timestamptz[],"
       " $4::timestamptz[]) AS x(id, last_sequence, next_occurrence_at, written_at)),"
@@ -195,43 +195,30 @@ Result<int> PgStore::extend_transfers(std::span<const Extension> extensions) {
       " FROM unnest(" + store_detail::job_unnest_args(5) + ") AS n(" + kJobCols +
       ") JOIN t ON t.id = n.recurring_transfer_id WHERE n.sequence > t.last_sequence"
       " ORDER BY n.recurring_transfer_id, n.sequence"
-      " ON CONFLICT (recurring_transfer_id, sequence) DO NOTHING RETURNING recurring_transfer_id)"
-      " SELECT t.id, (SELECT count(*) FROM j WHERE j.recurring_transfer_id = t.id) FROM t";
+      " ON CONFLICT (recurring_transfer_id, sequence) DO NOTHING RETURNING 1)"
+      " SELECT (SELECT count(*) FROM t), (SELECT count(*) FROM j)";
   static const std::string found_sql =
       "SELECT id FROM recurring_transfer WHERE id = ANY($1::uuid[])";
 
   // In transfer id order, the order in which a batch of outcomes locks them (see above).
-  struct Item {
-    std::string id;
-    const Extension* extension;
-  };
-  std::vector<Item> items;
-  for (const Extension& e : extensions) {
-    std::string id = store_detail::normalize_id(e.transfer_id);
-    if (!is_uuid(id)) return fail(ErrorCode::kNotFound, "no transfer " + id);
-    for (const Job& job : e.new_jobs) {
-      if (store_detail::normalize_id(job.recurring_transfer_id) != id) {
-        return invalid("new_jobs", "job " + job.id + " belongs to another transfer");
-      }
+  auto sorted = store_detail::sorted_extensions(extensions);
+  if (!sorted) return std::unexpected(sorted.error());
+  const std::vector<store_detail::ExtensionItem>& items = *sorted;
+  for (const store_detail::ExtensionItem& item : items) {
+    if (!is_uuid(item.transfer_id)) {
+      return fail(ErrorCode::kNotFound, "no transfer " + item.transfer_id);
     }
-    items.push_back({std::move(id), &e});
-  }
-  std::sort(items.begin(), items.end(), [](const Item& a, const Item& b) { return a.id < b.id; });
-  if (std::adjacent_find(items.begin(), items.end(), [](const Item& a, const Item& b) {
-        return a.id == b.id;
-      }) != items.end()) {
-    return invalid("transfer_id", "a transfer is extended twice in one batch");
   }
 
   auto run = [&]() -> Result<int> {
     if (items.empty()) return 0;
     store_detail::ArrayLiteral ids, last_sequences, next_occurrences, written_at;
     std::vector<Job> new_jobs;
-    for (const Item& item : items) {
+    for (const store_detail::ExtensionItem& item : items) {
       const Extension& e = *item.extension;
       int64_t last_sequence = 0;
       for (const Job& job : e.new_jobs) last_sequence = std::max(last_sequence, job.sequence);
-      ids.add(item.id);
+      ids.add(item.transfer_id);
       last_sequences.add(SqlValue(last_sequence));
       next_occurrences.add(store_detail::opt_time(e.next_occurrence_at));
       written_at.add(format_timestamp(e.now));
@@ -245,11 +232,11 @@ Result<int> PgStore::extend_transfers(std::span<const Extension> extensions) {
     // hence a new snapshot), so it sees the batch's jobs and every completion of the transfer
     // that committed before the lock.
     std::vector<PgStatement> batch{{&begin_sql, {}}, {&extend_sql, std::move(params)}};
-    for (const Item& item : items) {
+    for (const store_detail::ExtensionItem& item : items) {
       if (!item.extension->schedule_exhausted) continue;
       batch.push_back(
           {&store_detail::kCompleteTransfersSql,
-           {store_detail::uuid_array({item.id}), format_timestamp(item.extension->now)}});
+           {store_detail::uuid_array({item.transfer_id}), format_timestamp(item.extension->now)}});
     }
     auto c = pool_.acquire();
     if (!c) return std::unexpected(c.error());
@@ -268,25 +255,23 @@ Result<int> PgStore::extend_transfers(std::span<const Extension> extensions) {
       }
     }
     const PgResult& extended = (*results)[1];
-    int inserted = 0;
-    for (int row = 0; row < extended.rows(); ++row) {
-      inserted += std::stoi(std::string(extended.text(row, 1).value_or("0")));
-    }
-    if (extended.rows() < static_cast<int>(items.size())) {
+    const int locked = std::stoi(std::string(extended.text(0, 0).value_or("0")));
+    const int inserted = std::stoi(std::string(extended.text(0, 1).value_or("0")));
+    if (locked < static_cast<int>(items.size())) {
       // Some are not ACTIVE or PAUSED (nothing was written for them), or unknown: the whole
       // batch is rolled back for an unknown one.
       std::vector<std::string> all;
       all.reserve(items.size());
-      for (const Item& item : items) all.push_back(item.id);
+      for (const store_detail::ExtensionItem& item : items) all.push_back(item.transfer_id);
       auto found = (*c)->query(found_sql, {store_detail::uuid_array(all)});
       if (!found) return rollback(found.error());
       if (found->rows() < static_cast<int>(items.size())) {
         std::vector<std::string_view> known;
         known.reserve(found->rows());
         for (int row = 0; row < found->rows(); ++row) known.push_back(*found->text(row, 0));
-        for (const Item& item : items) {
-          if (std::find(known.begin(), known.end(), item.id) == known.end()) {
-            return rollback(Error{ErrorCode::kNotFound, "no transfer " + item.id, {}, {}});
+        for (const store_detail::ExtensionItem& item : items) {
+          if (std::find(known.begin(), known.end(), item.transfer_id) == known.end()) {
+            return rollback(Error{ErrorCode::kNotFound, "no transfer " + item.transfer_id, {}, {}});
           }
         }
       }

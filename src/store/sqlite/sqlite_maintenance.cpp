@@ -156,23 +156,10 @@ Result<int> SqliteStore::extend_transfers(std::span<const Extension> extensions)
   static const std::string sequence_sql =
       "UPDATE recurring_transfer SET last_sequence = ?2, next_occurrence_at = ?3, updated_at = ?4"
       " WHERE id = ?1 AND last_sequence < ?2";
-  std::vector<std::string> ids;
-  for (const Extension& e : extensions) {
-    std::string id = store_detail::normalize_id(e.transfer_id);
-    for (const Job& job : e.new_jobs) {
-      if (store_detail::normalize_id(job.recurring_transfer_id) != id) {
-        return invalid("new_jobs", "job " + job.id + " belongs to another transfer");
-      }
-    }
-    ids.push_back(std::move(id));
-  }
-  std::sort(ids.begin(), ids.end());
-  if (std::adjacent_find(ids.begin(), ids.end()) != ids.end()) {
-    return invalid("transfer_id", "a transfer is extended twice in one batch");
-  }
+  auto sorted = store_detail::sorted_extensions(extensions);
+  if (!sorted) return std::unexpected(sorted.error());
   // One extension, inside the batch's transaction.
-  auto extend = [&](Connection& c, const Extension& e) -> Result<int> {
-    std::string id = store_detail::normalize_id(e.transfer_id);
+  auto extend = [&](Connection& c, const std::string& id, const Extension& e) -> Result<int> {
     std::string now = format_timestamp(e.now);
     std::optional<std::string> status;
     int64_t created_up_to = 0;  // the occurrences up to the transfer's last_sequence exist
@@ -207,12 +194,9 @@ Result<int> SqliteStore::extend_transfers(std::span<const Extension> extensions)
   };
   auto r = write<int>([&](Connection& c) -> Result<int> {
     int inserted = 0;
-    for (const Extension& e : extensions) {
-      auto n = extend(c, e);
-      if (!n) {
-        return std::unexpected(
-            n.error().context("transfer " + store_detail::normalize_id(e.transfer_id)));
-      }
+    for (const store_detail::ExtensionItem& item : *sorted) {
+      auto n = extend(c, item.transfer_id, *item.extension);
+      if (!n) return std::unexpected(n.error().context("transfer " + item.transfer_id));
       inserted += *n;
     }
     return inserted;
