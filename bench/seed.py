@@ -1,8 +1,9 @@
 """Seeding the burn-down jobs straight into the database (not timed), and counting what is
 left to do. Both backends get the same rows: N ACTIVE MONTHLY transfers, each with ONE due
-PENDING job (sequence 1, due yesterday at 00:00 UTC, idempotency key '{transfer}:1'),
-last_sequence 1 and next_occurrence_at = next month's due time. With RT_HORIZON_MONTHS=1 every
-processed job then creates exactly one next occurrence (sequence 2), as in steady state.
+PENDING job (sequence 1, due at the last whole minute before now, UTC; idempotency key
+'{transfer}:1'), last_sequence 1 and next_occurrence_at = next month's due time. With
+RT_HORIZON_MONTHS=1 every processed job then creates exactly one next occurrence (sequence 2),
+as at a busy due time in steady state (see seed_pg.sql).
 """
 
 import calendar
@@ -63,16 +64,17 @@ def iso_instant(t):
 
 def seed_sqlite(path, n, provider):
     now = dt.datetime.now(dt.timezone.utc)
-    day = now.date() - dt.timedelta(days=1)
-    due_at = f"{day.isoformat()}T00:00:00.000Z"
-    next_due_at = f"{add_month(day).isoformat()}T00:00:00.000Z"
+    due = now.replace(second=0, microsecond=0) - dt.timedelta(minutes=1)
+    day, execution_time = due.date(), due.strftime("%H:%M")
+    due_at = f"{day.isoformat()}T{execution_time}:00.000Z"
+    next_due_at = f"{add_month(day).isoformat()}T{execution_time}:00.000Z"
     stamp = iso_instant(now)
     base_ms = int(time.time() * 1000) - 3600 * 1000
     transfers, jobs = [], []
     for i in range(1, n + 1):
         transfer_id, job_id = uuid7(base_ms + i), uuid7(base_ms + i)
         transfers.append((transfer_id, f"bench-{i}", provider, f"acct_src_{i}", f"acct_dst_{i}",
-                          day.day, day.isoformat(), next_due_at, stamp, stamp))
+                          day.day, day.isoformat(), execution_time, next_due_at, stamp, stamp))
         jobs.append((job_id, transfer_id, day.isoformat(), due_at, provider,
                      f"{transfer_id}:1", stamp, stamp))
     db = sqlite3.connect(path)
@@ -87,7 +89,7 @@ def seed_sqlite(path, n, provider):
                 "destination_account, amount, currency, description, frequency, \"interval\", "
                 "day_of_month, start_date, timezone, execution_time, business_day, calendar, "
                 "status, last_sequence, next_occurrence_at, request_hash, created_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, 1000, 'USD', 'bench', 'MONTHLY', 1, ?, ?, 'UTC', '00:00', "
+                "VALUES (?, ?, ?, ?, ?, 1000, 'USD', 'bench', 'MONTHLY', 1, ?, ?, 'UTC', ?, "
                 "'NONE', 'WEEKENDS', 'ACTIVE', 1, ?, 'bench', ?, ?)", transfers)
             db.executemany(
                 "INSERT INTO recurring_transfer_job (id, recurring_transfer_id, sequence, "

@@ -1,6 +1,9 @@
 -- Seeds :n ACTIVE MONTHLY transfers on provider :'provider', each with ONE due PENDING job
--- (sequence 1, due yesterday 00:00 UTC) and next_occurrence_at = the next month's due time, so
--- every processed job also creates its next occurrence (with RT_HORIZON_MONTHS=1: exactly one).
+-- (sequence 1, due at the last whole minute before now, UTC) and next_occurrence_at = the next
+-- month's due time, so every processed job also creates its next occurrence (with
+-- RT_HORIZON_MONTHS=1: exactly one). That is the state at a busy due time: the occurrence enters
+-- the horizon as the job falls due, and the job's completion creates it (the horizon extender
+-- leaves it to the completion for HorizonExtender::kCompletionGrace, 10 minutes).
 -- Ids are UUIDv7 (48-bit millisecond time, version 7, variant 10, random rest), time-ordered.
 -- Empties the transfer tables first. psql -v n=50000 -v provider=sandbox -f seed_pg.sql
 \set ON_ERROR_STOP 1
@@ -17,10 +20,12 @@ SELECT i,
        pg_temp.uuid7(base_ms + i) AS transfer_id,
        pg_temp.uuid7(base_ms + i) AS job_id,
        d,
-       (d::timestamp AT TIME ZONE 'UTC') AS due_at,
-       ((d + interval '1 month')::timestamp AT TIME ZONE 'UTC') AS next_due_at
-FROM (SELECT (now() AT TIME ZONE 'UTC')::date - 1 AS d,
-             (extract(epoch FROM now() - interval '1 hour') * 1000)::bigint AS base_ms) p,
+       to_char(due, 'HH24:MI') AS execution_time,
+       (due AT TIME ZONE 'UTC') AS due_at,
+       ((d + interval '1 month' + due::time) AT TIME ZONE 'UTC') AS next_due_at
+FROM (SELECT due, due::date AS d, base_ms
+      FROM (SELECT date_trunc('minute', now() AT TIME ZONE 'UTC') - interval '1 minute' AS due,
+                   (extract(epoch FROM now() - interval '1 hour') * 1000)::bigint AS base_ms) n) p,
      generate_series(1, :n) AS i;
 
 INSERT INTO recurring_transfer (
@@ -30,7 +35,7 @@ INSERT INTO recurring_transfer (
   idempotency_key, request_hash, created_at, updated_at)
 SELECT transfer_id, 'bench-' || i, :'provider', 'acct_src_' || i, 'acct_dst_' || i, 1000, 'USD',
        'bench', 'MONTHLY', 1, NULL, extract(day FROM d)::int, NULL, d, NULL, NULL,
-       'UTC', '00:00', 'NONE', 'WEEKENDS', 'ACTIVE', 1, next_due_at,
+       'UTC', execution_time, 'NONE', 'WEEKENDS', 'ACTIVE', 1, next_due_at,
        NULL, 'bench', now(), now()
 FROM seed;
 

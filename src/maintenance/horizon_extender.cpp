@@ -6,7 +6,7 @@
 namespace rtjobs {
 namespace {
 constexpr int kPage = 200;
-}
+}  // namespace
 
 HorizonExtender::HorizonExtender(Store& store, const CalendarSet& calendars, const Clock& clock,
                                  int horizon_months, std::chrono::milliseconds interval)
@@ -21,7 +21,8 @@ HorizonExtender::HorizonExtender(Store& store, const CalendarSet& calendars, con
 
 Result<std::pair<int, bool>> HorizonExtender::extend_once() {
   Timestamp now = clock_.now();
-  auto transfers = store_.transfers_to_extend(add_months(now, horizon_months_), kPage);
+  auto transfers =
+      store_.transfers_to_extend(add_months(now, horizon_months_) - kCompletionGrace, kPage);
   if (!transfers) {
     log::error("listing transfers to extend failed", {{"error", transfers.error().message}});
     return std::unexpected(transfers.error());
