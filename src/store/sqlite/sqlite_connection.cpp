@@ -115,8 +115,9 @@ Result<int> SqliteConnection::run(const std::string& sql, const std::vector<SqlV
     int index = static_cast<int>(i) + 1;
     int rc = SQLITE_OK;
     if (const auto* s = std::get_if<std::string>(&params[i])) {
-      rc =
-          sqlite3_bind_text(*stmt, index, s->data(), static_cast<int>(s->size()), SQLITE_TRANSIENT);
+      // STATIC, not a copy: `params` outlives the statement's use of it, since the guard
+      // clears the bindings before run() returns.
+      rc = sqlite3_bind_text(*stmt, index, s->data(), static_cast<int>(s->size()), SQLITE_STATIC);
     } else if (const auto* n = std::get_if<int64_t>(&params[i])) {
       rc = sqlite3_bind_int64(*stmt, index, *n);
     } else {
@@ -141,18 +142,21 @@ SqliteTransaction::~SqliteTransaction() {
   if (open_) (void)conn_.exec("ROLLBACK");
 }
 
+// BEGIN and COMMIT are prepared once per connection, like every other statement.
 Result<void> SqliteTransaction::begin() {
   // IMMEDIATE takes the write lock now (waiting up to the busy timeout), so a transaction never
   // fails half-way on a lock upgrade.
-  if (auto r = conn_.exec("BEGIN IMMEDIATE"); !r) return r;
+  static const std::string sql = "BEGIN IMMEDIATE";
+  if (auto r = conn_.run(sql, {}); !r) return std::unexpected(r.error());
   open_ = true;
   return {};
 }
 
 Result<void> SqliteTransaction::commit() {
-  auto r = conn_.exec("COMMIT");
-  if (r) open_ = false;
-  return r;
+  static const std::string sql = "COMMIT";
+  if (auto r = conn_.run(sql, {}); !r) return std::unexpected(r.error());
+  open_ = false;
+  return {};
 }
 
 }  // namespace rtjobs::store_detail
