@@ -74,7 +74,7 @@ void populate(const std::string& url, bool pg, int64_t jobs) {
   }
   auto store = open_store(url);
   if (!store) check(std::unexpected(store.error()), "opening");
-  check((*store)->migrate(), "migrating");
+  if (auto m = (*store)->migrate(); !m) check(std::unexpected(m.error()), "migrating");
   RecurringTransfer t;
   t.id = kTransferId;
   t.provider = "sandbox";

@@ -112,8 +112,11 @@ Result<std::unique_ptr<Application>> Application::start(Config config) {
   auto store = open_store(c.database_url);
   if (!store) return std::unexpected(store.error().context("opening the database"));
   s.store = std::move(*store);
-  if (auto m = s.store->migrate(); !m) {
-    return std::unexpected(m.error().context("migrating the database"));
+  auto migrated = s.store->migrate();
+  if (!migrated) return std::unexpected(migrated.error().context("migrating the database"));
+  if (!migrated->applied.empty()) {
+    log::info("database migrated", {{"schema_version", migrated->version},
+                                    {"applied", static_cast<long>(migrated->applied.size())}});
   }
 
   auto providers = ProviderRegistry::from_config(c);

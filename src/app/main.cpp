@@ -67,12 +67,17 @@ int migrate(const std::string& config_file) {
     std::fprintf(stderr, "rtjobs: cannot open the database: %s\n", store.error().message.c_str());
     return 1;
   }
-  if (auto r = (*store)->migrate(); !r) {
-    std::fprintf(stderr, "rtjobs: migration failed: %s\n", r.error().message.c_str());
+  auto report = (*store)->migrate();
+  if (!report) {
+    std::fprintf(stderr, "rtjobs: migration failed: %s\n", report.error().message.c_str());
     return 1;
   }
-  std::printf("rtjobs: %s database is up to date (all migrations applied)\n",
-              std::string((*store)->backend()).c_str());
+  std::string applied;
+  for (int v : report->applied) applied += (applied.empty() ? "" : ", ") + std::to_string(v);
+  std::printf("rtjobs: %s database is at schema version %d (%s)\n",
+              std::string((*store)->backend()).c_str(), report->version,
+              applied.empty() ? "up to date, nothing applied"
+                              : ("applied now: " + applied).c_str());
   return 0;
 }
 

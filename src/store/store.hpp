@@ -146,6 +146,13 @@ class JobReader {
   virtual Result<std::optional<Job>> get_job(std::string_view id) = 0;
 };
 
+// What Store::migrate() did: the migrations it applied now (none when the schema was up to
+// date), and the schema version the database is at afterwards.
+struct MigrationReport {
+  std::vector<int> applied;
+  int version = 0;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -154,7 +161,7 @@ class Store {
   virtual std::string_view backend() const = 0;
 
   // Applies the versioned migrations not yet applied (idempotent; safe from several processes).
-  virtual Result<void> migrate() = 0;
+  virtual Result<MigrationReport> migrate() = 0;
   // A cheap round trip proving the database answers (for /readyz).
   virtual Result<void> ping() = 0;
 

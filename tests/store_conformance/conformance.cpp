@@ -42,6 +42,7 @@ void StoreConformance::SetUp() {
   ASSERT_NE(store_, nullptr);
   auto m = store_->migrate();
   ASSERT_TRUE(m) << m.error().message;
+  first_migration_ = *m;
 }
 
 void StoreConformance::TearDown() {

@@ -64,6 +64,7 @@ class StoreConformance : public ::testing::TestWithParam<std::string> {
   std::filesystem::path dir_;
   std::string url_;
   std::unique_ptr<Store> store_;
+  MigrationReport first_migration_;  // what SetUp's migrate() of the empty database did
 };
 
 // Due jobs of every kind, for the claim_due_jobs tests (dues relative to kT0):

@@ -60,13 +60,14 @@ Result<std::unique_ptr<PgStore>> PgStore::open(const std::string& url) {
   return store;
 }
 
-Result<void> PgStore::migrate() {
+Result<MigrationReport> PgStore::migrate() {
   auto c = pool_.acquire();
   if (!c) return std::unexpected(c.error().context("migrating PostgreSQL"));
   static const std::string lock_sql = "SELECT pg_advisory_xact_lock($1)";
   static const std::string applied_sql = "SELECT 1 FROM schema_migrations WHERE version = $1";
   static const std::string record_sql =
       "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, now())";
+  MigrationReport report;
   for (const auto& m : store_detail::pg_migrations()) {
     auto apply = [&]() -> Result<void> {
       if (auto r = (*c)->exec("BEGIN"); !r) return r;
@@ -79,21 +80,25 @@ Result<void> PgStore::migrate() {
       if (!r) return r;
       auto applied = (*c)->query(applied_sql, {int64_t{m.version}});
       if (!applied) return std::unexpected(applied.error());
-      if (applied->rows() == 0) {
+      bool apply_now = applied->rows() == 0;
+      if (apply_now) {
         if (auto e = (*c)->exec(m.sql); !e) return e;
         if (auto e = (*c)->query(record_sql, {int64_t{m.version}}); !e) {
           return std::unexpected(e.error());
         }
       }
-      return (*c)->exec("COMMIT");
+      if (auto e = (*c)->exec("COMMIT"); !e) return e;
+      if (apply_now) report.applied.push_back(m.version);
+      return {};
     };
     if (auto r = apply(); !r) {
       (void)(*c)->exec("ROLLBACK");
       return std::unexpected(
           r.error().context("applying PostgreSQL migration " + std::to_string(m.version)));
     }
+    report.version = m.version;
   }
-  return {};
+  return report;
 }
 
 Result<void> PgStore::ping() {

@@ -27,7 +27,7 @@ class PgStore final : public Store {
   static Result<std::unique_ptr<PgStore>> open(const std::string& url);
 
   std::string_view backend() const override { return "postgresql"; }
-  Result<void> migrate() override;
+  Result<MigrationReport> migrate() override;
   Result<void> ping() override;
 
   Result<CreateTransferResult> create_transfer(const RecurringTransfer& transfer,

@@ -78,7 +78,7 @@ std::unique_ptr<JobReader> SqliteStore::open_job_reader() {
   return std::make_unique<SqliteJobReader>(std::move(*conn));
 }
 
-Result<void> SqliteStore::migrate() {
+Result<MigrationReport> SqliteStore::migrate() {
   auto created = write<bool>([](Connection& c) -> Result<bool> {
     auto r = c.exec(
         "CREATE TABLE IF NOT EXISTS schema_migrations ("
@@ -87,6 +87,7 @@ Result<void> SqliteStore::migrate() {
     return true;
   });
   if (!created) return std::unexpected(created.error().context("migrating SQLite"));
+  MigrationReport report;
   for (const auto& m : store_detail::sqlite_migrations()) {
     auto applied = write<bool>([&](Connection& c) -> Result<bool> {
       bool present = false;
@@ -107,8 +108,10 @@ Result<void> SqliteStore::migrate() {
       return std::unexpected(
           applied.error().context("applying SQLite migration " + std::to_string(m.version)));
     }
+    if (*applied) report.applied.push_back(m.version);
+    report.version = m.version;
   }
-  return {};
+  return report;
 }
 
 Result<void> SqliteStore::ping() {

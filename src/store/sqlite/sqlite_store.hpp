@@ -27,7 +27,7 @@ class SqliteStore final : public Store {
   static Result<std::unique_ptr<SqliteStore>> open(const std::string& path);
 
   std::string_view backend() const override { return "sqlite"; }
-  Result<void> migrate() override;
+  Result<MigrationReport> migrate() override;
   Result<void> ping() override;
 
   Result<CreateTransferResult> create_transfer(const RecurringTransfer& transfer,
