@@ -78,6 +78,7 @@ class BenchContext:
         q = quick
         sizes = {
             "jobs": env_int("BENCH_JOBS", 5000 if q else 50000),
+            "rounds": max(1, env_int("BENCH_ROUNDS", 1 if q else 3)),
             "graphile_default_jobs": env_int("BENCH_GRAPHILE_DEFAULT_JOBS", 500 if q else 5000),
             "latency_jobs": env_int("BENCH_LATENCY_JOBS", 2000 if q else 20000),
             "latency_ms": env_int("BENCH_LATENCY_MS", 100),

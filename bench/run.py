@@ -42,6 +42,36 @@ def graphile(ctx, setup, jobs):
     return r
 
 
+def alternate(rounds, reference, rtjobs, reference_first):
+    """Runs the reference and rtjobs side by side `rounds` times, alternating, and returns the
+    pair whose ratio (rtjobs jobs/s over the reference's) is the median, with every ratio. A
+    pair's two runs are seconds apart; the machine's speed drifts between pairs."""
+    pairs = []
+    for _ in range(rounds):
+        if reference_first:
+            ref = reference()
+            mine = rtjobs()
+        else:
+            mine = rtjobs()
+            ref = reference()
+        pairs.append((mine["jobs_per_s"] / ref["jobs_per_s"], mine, ref))
+    ordered = sorted(pairs, key=lambda p: p[0])
+    _, mine, ref = ordered[len(ordered) // 2]
+    return {"rtjobs": mine, "reference": ref, "ratios": [round(p[0], 3) for p in pairs]}
+
+
+def measure_pairs(r, rtjobs_key, reference_key, *args):
+    """alternate() into the figures rtjobs_key and reference_key (a failure under rtjobs_key)."""
+    key = rtjobs_key + "_pairs"
+    r.measure(key, alternate, *args)
+    if key in r.errors:
+        r.errors[rtjobs_key] = r.errors.pop(key)
+        return
+    pair = r.data.pop(key)
+    r.data[rtjobs_key], r.data[reference_key] = pair["rtjobs"], pair["reference"]
+    r.data[rtjobs_key + "_ratios"] = pair["ratios"]
+
+
 def pgbench(ctx):
     s = ctx.sizes
     log(f"pgbench: {s['pgbench_seconds']} s")
@@ -69,17 +99,23 @@ class Results:
 def measure_all(ctx, rows):
     r = Results()
     jobs = ctx.sizes["jobs"]
-    # Each reference runs right next to the figure it is compared with (the speed drifts).
+    rounds = ctx.sizes["rounds"]
+    # Each reference runs right next to the figure it is compared with (the speed drifts), and
+    # the burn-downs alternate with their reference `rounds` times (the median pair is shown).
     if rows & {1, 2, 3, 6}:
-        r.measure("graphile_fastest_1", graphile, ctx, "fastest", jobs)
-        r.measure("pg", burn_down.burn_down, ctx, "postgres", jobs, name="burn-postgres")
+        measure_pairs(r, "pg", "graphile_fastest_1", rounds,
+                      lambda: graphile(ctx, "fastest", jobs),
+                      lambda: burn_down.burn_down(ctx, "postgres", jobs, name="burn-postgres"),
+                      True)
     if 3 in rows:
         r.measure("pgbench", pgbench, ctx)
     if 1 in rows:
         r.measure("graphile_default", graphile, ctx, "default", ctx.sizes["graphile_default_jobs"])
     if 2 in rows:
-        r.measure("sqlite", burn_down.burn_down, ctx, "sqlite", jobs, name="burn-sqlite")
-        r.measure("graphile_fastest_2", graphile, ctx, "fastest", jobs)
+        measure_pairs(r, "sqlite", "graphile_fastest_2", rounds,
+                      lambda: graphile(ctx, "fastest", jobs),
+                      lambda: burn_down.burn_down(ctx, "sqlite", jobs, name="burn-sqlite"),
+                      False)
     if 4 in rows:
         r.measure("latency", latency.run, ctx)
     if 5 in rows:
@@ -120,10 +156,18 @@ def build_rows(ctx, r, rows):
 
     c = default_concurrency()
     pg, sqlite = r.get("pg"), r.get("sqlite")
+
+    def spread(key):
+        ratios = r.get(key + "_ratios") or []
+        if len(ratios) < 2:
+            return ""
+        return f"; median of {len(ratios)} pairs ({min(ratios):.2f}-{max(ratios):.2f}x)"
+
     g1, g2, gd = r.get("graphile_fastest_1"), r.get("graphile_fastest_2"), r.get("graphile_default")
     if not failed("1", f"burn-down PostgreSQL, sandbox, C={c} (default)", "pg", "graphile_fastest_1"):
         ratio = pg["jobs_per_s"] / g1["jobs_per_s"]
-        out.append(("1", f"burn-down PostgreSQL, {pg['jobs']:,} jobs, sandbox, C={c} (default)",
+        out.append(("1", f"burn-down PostgreSQL, {pg['jobs']:,} jobs, sandbox, C={c} (default)"
+                         + spread("pg"),
                     fmt_rate(pg["jobs_per_s"]),
                     f"Graphile fastest (local queue, batched, 24 conc.) {fmt_rate(g1['jobs_per_s'])}",
                     f"{ratio:.2f}x", ">= 1.0x", verdict(ratio >= 1.0)))
@@ -141,7 +185,7 @@ def build_rows(ctx, r, rows):
                     f"whole machine {pg['machine_cpu_us_per_job']:.0f} us", "-", "(info)", "-"))
     if not failed("2", "burn-down SQLite", "sqlite", "graphile_fastest_2"):
         ratio = sqlite["jobs_per_s"] / g2["jobs_per_s"]
-        out.append(("2", f"burn-down SQLite, {sqlite['jobs']:,} jobs, sandbox, C={c}",
+        out.append(("2", f"burn-down SQLite, {sqlite['jobs']:,} jobs, sandbox, C={c}" + spread("sqlite"),
                     fmt_rate(sqlite["jobs_per_s"]),
                     f"Graphile fastest (same setup, re-run) {fmt_rate(g2['jobs_per_s'])}",
                     f"{ratio:.2f}x", ">= 1.0x", verdict(ratio >= 1.0)))
