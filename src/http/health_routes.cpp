@@ -4,6 +4,7 @@
 
 #include "http/errors.hpp"
 #include "http/routes.hpp"
+#include "jobs/processor.hpp"
 #include "store/store.hpp"
 
 namespace rtjobs::http {
@@ -34,7 +35,7 @@ void add_health_routes(Router& router, const RouteContext& ctx) {
   router.add("GET", "/metrics", [ctx](const Request&, const Respond& respond) {
     Response r;
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-    r.body = ctx.metrics.render();
+    r.body = ctx.metrics.render() + ctx.deps.processor.metrics().render();
     respond(std::move(r));
   });
 

@@ -3,25 +3,9 @@
 #include <sstream>
 
 #include "core/log.hpp"
+#include "core/prometheus.hpp"
 
 namespace rtjobs::http {
-namespace {
-
-std::string label(std::string_view v) {
-  std::string out;
-  for (char c : v) {
-    if (c == '\\' || c == '"') out.push_back('\\');
-    if (c == '\n') {
-      out += "\\n";
-      continue;
-    }
-    out.push_back(c);
-  }
-  return out;
-}
-
-}  // namespace
-
 void HttpMetrics::record(std::string_view method, std::string_view route, int status,
                          std::chrono::steady_clock::duration duration) {
   std::lock_guard lock(mutex_);
@@ -41,15 +25,16 @@ std::string HttpMetrics::render() const {
   std::lock_guard lock(mutex_);
   for (const auto& [key, s] : series_) {
     const auto& [method, route, status] = key;
-    out << "http_requests_total{method=\"" << label(method) << "\",route=\"" << label(route)
-        << "\",status=\"" << status << "\"} " << s.count << "\n";
+    out << "http_requests_total{method=\"" << prometheus_label(method) << "\",route=\""
+        << prometheus_label(route) << "\",status=\"" << status << "\"} " << s.count << "\n";
   }
   out << "# HELP http_request_duration_seconds_sum Time spent answering HTTP requests.\n"
       << "# TYPE http_request_duration_seconds_sum counter\n";
   for (const auto& [key, s] : series_) {
     const auto& [method, route, status] = key;
-    out << "http_request_duration_seconds_sum{method=\"" << label(method) << "\",route=\""
-        << label(route) << "\",status=\"" << status << "\"} " << s.seconds << "\n";
+    out << "http_request_duration_seconds_sum{method=\"" << prometheus_label(method)
+        << "\",route=\"" << prometheus_label(route) << "\",status=\"" << status << "\"} "
+        << s.seconds << "\n";
   }
   auto uptime = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_);
   out << "# HELP process_uptime_seconds Seconds since the process started serving.\n"

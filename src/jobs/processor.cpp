@@ -97,13 +97,15 @@ void JobProcessor::call_bank(Job job, RecurringTransfer transfer, std::string le
                           transfer.description};
   // The outcome is prepared on the provider's thread (microseconds of work) and queued for
   // the writer: no thread waits on the bank.
-  provider->execute(
-      std::move(request), [this, job = std::move(job), transfer = std::move(transfer),
-                           lease_owner = std::move(lease_owner), return_job, done = std::move(done),
-                           answered = std::move(answered)](const TransferResult& answer) mutable {
-        if (answered) answered();
-        complete(job, transfer, std::move(lease_owner), return_job, answer, std::move(done));
-      });
+  provider->execute(std::move(request), [this, job = std::move(job), transfer = std::move(transfer),
+                                         lease_owner = std::move(lease_owner), return_job,
+                                         done = std::move(done), answered = std::move(answered),
+                                         called = std::chrono::steady_clock::now()](
+                                            const TransferResult& answer) mutable {
+    metrics_.bank_answered(job.provider, answer.outcome, std::chrono::steady_clock::now() - called);
+    if (answered) answered();
+    complete(job, transfer, std::move(lease_owner), return_job, answer, std::move(done));
+  });
 }
 
 void JobProcessor::complete(const Job& job, const RecurringTransfer& transfer,
@@ -146,8 +148,8 @@ void JobProcessor::complete(const Job& job, const RecurringTransfer& transfer,
   JobStatus status = c.status;
   std::optional<JobResult> result = c.result;
   int retries = c.retries;
-  writer_.write(std::move(c), [job_id = job.id, status, result, retries,
-                               done = std::move(done)](Result<CompletionResult> written) {
+  writer_.write(std::move(c), [this, job_id = job.id, provider = job.provider, status, result,
+                               retries, done = std::move(done)](Result<CompletionResult> written) {
     if (!written) {
       // Not recorded: the lease runs out and the job is re-attempted with the same
       // idempotency key, so the bank's answer is replayed rather than repeated.
@@ -155,9 +157,11 @@ void JobProcessor::complete(const Job& job, const RecurringTransfer& transfer,
           failure(std::move(written.error()).context("recording outcome of job " + job_id)));
     }
     if (written->status == CompletionStatus::kLeaseLost) {
+      metrics_.lease_lost(provider);
       log::warn("job lease lost during the bank call", {{"job_id", job_id}});
       return done({ProcessStatus::kLeaseLost, std::move(written->job), {}});
     }
+    metrics_.outcome_written(provider, status, result);
     log::info("job processed", {{"job_id", job_id},
                                 {"status", to_string(status)},
                                 {"result", result ? to_string(*result) : "null"},

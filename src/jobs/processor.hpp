@@ -22,6 +22,7 @@
 #include "core/executor.hpp"
 #include "core/model.hpp"
 #include "jobs/completion_writer.hpp"
+#include "jobs/job_metrics.hpp"
 #include "jobs/retry_policy.hpp"
 #include "schedule/calendar.hpp"
 #include "store/store.hpp"
@@ -77,6 +78,8 @@ class JobProcessor {
 
   std::chrono::milliseconds lease() const { return options_.lease; }
   int max_retries() const { return options_.retry.max_retries; }
+  // The bank calls and outcomes so far, for GET /metrics.
+  const JobMetrics& metrics() const { return metrics_; }
 
   // Moves a FAILED job to RETRY, due now, with a fresh round of retries (POST /v1/jobs/{id}/retry).
   Result<Job> retry_failed(std::string_view job_id);
@@ -96,6 +99,7 @@ class JobProcessor {
   const Clock& clock_;
   Executor blocking_;
   ProcessorOptions options_;
+  JobMetrics metrics_;
 };
 
 }  // namespace rtjobs

@@ -99,9 +99,9 @@ TEST_F(HorizonExtenderTest, LeavesAnOccurrenceThatJustEnteredTheHorizonToTheComp
   EXPECT_EQ(due_times().size(), 2u);
 
   EXPECT_EQ(extend_at(entered + HorizonExtender::kCompletionGrace), 1);
-  EXPECT_EQ(due_times(), (std::vector<std::string>{"2026-03-10T09:00:00.000Z",
-                                                   "2026-04-10T09:00:00.000Z",
-                                                   "2026-05-10T09:00:00.000Z"}));
+  EXPECT_EQ(due_times(),
+            (std::vector<std::string>{"2026-03-10T09:00:00.000Z", "2026-04-10T09:00:00.000Z",
+                                      "2026-05-10T09:00:00.000Z"}));
   auto stored = store_->get_transfer(transfer_id_).value().value();
   EXPECT_EQ(stored.last_sequence, 3);
   EXPECT_EQ(format_timestamp(*stored.next_occurrence_at), "2026-06-10T09:00:00.000Z");
@@ -111,10 +111,10 @@ TEST_F(HorizonExtenderTest, LeavesAnOccurrenceThatJustEnteredTheHorizonToTheComp
 // A server that was down for months creates every missed occurrence up to the horizon at once.
 TEST_F(HorizonExtenderTest, CatchesUpEveryOccurrenceWithinTheHorizon) {
   EXPECT_EQ(extend_at(*parse_timestamp("2026-07-01T00:00:00.000Z")), 3);
-  EXPECT_EQ(due_times(), (std::vector<std::string>{
-                             "2026-03-10T09:00:00.000Z", "2026-04-10T09:00:00.000Z",
-                             "2026-05-10T09:00:00.000Z", "2026-06-10T09:00:00.000Z",
-                             "2026-07-10T09:00:00.000Z"}));
+  EXPECT_EQ(due_times(),
+            (std::vector<std::string>{"2026-03-10T09:00:00.000Z", "2026-04-10T09:00:00.000Z",
+                                      "2026-05-10T09:00:00.000Z", "2026-06-10T09:00:00.000Z",
+                                      "2026-07-10T09:00:00.000Z"}));
 }
 
 }  // namespace

@@ -96,6 +96,32 @@ class Processing(E2ECase):
         status, body, _ = server.http.post(f"/v1/jobs/{job['id']}/retry")
         self.assertEqual((status, body["error"]["code"]), (409, "transfer_cancelled"))
 
+    def test_metrics_count_bank_calls_and_written_outcomes(self):
+        server = self.start_server({"RT_MAX_RETRIES": "0"})
+        for source in ("acc_src", "decline_acc", "down_acc"):
+            job = self.first_job(server, self.create_transfer(server, source=source)["id"])
+            status, body, _ = self.process(server, job["id"])
+            self.assertEqual(status, 200, body)
+        status, text, headers = server.http.get("/metrics")
+        self.assertEqual(status, 200, text)
+        self.assertTrue(headers["Content-Type"].startswith("text/plain"), headers)
+        values = {}
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                name, value = line.rsplit(" ", 1)
+                values[name] = float(value)
+        self.assertEqual(values['rtjobs_bank_calls_total{provider="bank",answer="succeeded"}'], 1)
+        self.assertEqual(values['rtjobs_bank_calls_total{provider="bank",answer="declined"}'], 1)
+        self.assertEqual(values['rtjobs_bank_calls_total{provider="bank",answer="unavailable"}'], 1)
+        self.assertGreater(
+            values['rtjobs_bank_call_duration_seconds_sum{provider="bank",answer="succeeded"}'], 0)
+        outcomes = 'rtjobs_job_outcomes_total{provider="bank",'
+        self.assertEqual(values[outcomes + 'status="FINISHED",result="SUCCEEDED"}'], 1)
+        self.assertEqual(values[outcomes + 'status="FINISHED",result="DECLINED"}'], 1)
+        self.assertEqual(values[outcomes + 'status="FAILED"}'], 1)  # no retries allowed
+        self.assertEqual(values[outcomes + 'status="RETRY"}'], 0)
+        self.assertEqual(values['rtjobs_job_leases_lost_total{provider="bank"}'], 0)
+
     def test_flaky_bank_succeeds_on_a_retry_with_the_same_key(self):
         server = self.start_server()
         job = self.first_job(server, self.create_transfer(server, source="flaky2_acc")["id"])

@@ -1,0 +1,47 @@
+// JobMetrics: what the processor did, per provider, for GET /metrics (Prometheus text): the
+// bank calls answered (count and seconds, by answer), the outcomes written (by state and
+// result) and the leases lost during a call. Thread-safe: one short lock per event.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "baas/provider.hpp"
+#include "core/model.hpp"
+
+namespace rtjobs {
+
+class JobMetrics {
+ public:
+  void bank_answered(std::string_view provider, Outcome outcome,
+                     std::chrono::steady_clock::duration took);
+  // An outcome the database accepted. Only FINISHED, RETRY and FAILED come from a bank call.
+  void outcome_written(std::string_view provider, JobStatus status,
+                       std::optional<JobResult> result);
+  void lease_lost(std::string_view provider);
+
+  std::string render() const;
+
+ private:
+  struct Counters {
+    std::array<uint64_t, 3> calls{};  // by Outcome
+    std::array<double, 3> call_seconds{};
+    uint64_t succeeded = 0;  // FINISHED, SUCCEEDED
+    uint64_t declined = 0;   // FINISHED, DECLINED
+    uint64_t retry = 0;
+    uint64_t failed = 0;
+    uint64_t leases_lost = 0;
+  };
+  Counters& counters(std::string_view provider);  // mutex_ held
+
+  mutable std::mutex mutex_;
+  std::map<std::string, Counters, std::less<>> providers_;  // guarded by mutex_
+};
+
+}  // namespace rtjobs
