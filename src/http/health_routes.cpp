@@ -8,6 +8,22 @@
 #include "store/store.hpp"
 
 namespace rtjobs::http {
+namespace {
+
+// Counting stops here, so a scrape stays cheap whatever the backlog.
+constexpr int64_t kDueCountCap = 100000;
+
+// The backlog gauge, or nothing when the database does not answer (the other metrics still do).
+std::string due_jobs_gauge(const RouteContext& ctx) {
+  auto due = ctx.deps.store.count_due_jobs(ctx.deps.clock.now(), kDueCountCap);
+  if (!due) return {};
+  return "# HELP rtjobs_jobs_due Jobs due and waiting for a claim, by kind (counted up to " +
+         std::to_string(kDueCountCap) + ").\n# TYPE rtjobs_jobs_due gauge\n" +
+         "rtjobs_jobs_due{kind=\"pending\"} " + std::to_string(due->pending) + "\n" +
+         "rtjobs_jobs_due{kind=\"retry\"} " + std::to_string(due->retry) + "\n";
+}
+
+}  // namespace
 
 void add_health_routes(Router& router, const RouteContext& ctx) {
   router.add("GET", "/healthz",
@@ -32,11 +48,13 @@ void add_health_routes(Router& router, const RouteContext& ctx) {
              },
              {.public_route = true});
 
-  router.add("GET", "/metrics", [ctx](const Request&, const Respond& respond) {
-    Response r;
-    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-    r.body = ctx.metrics.render() + ctx.deps.processor.metrics().render();
-    respond(std::move(r));
+  router.add("GET", "/metrics", [ctx](const Request& req, const Respond& respond) {
+    run_blocking(ctx, req, respond, [ctx] {
+      Response r;
+      r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+      r.body = ctx.metrics.render() + ctx.deps.processor.metrics().render() + due_jobs_gauge(ctx);
+      return r;
+    });
   });
 
   router.add("GET", "/openapi.json", [](const Request&, const Respond& respond) {

@@ -226,6 +226,15 @@ class Store {
   // expired. At most `limit` jobs; returns how many.
   virtual Result<int> rescue_expired_leases(Timestamp now, int max_retries, int limit) = 0;
 
+  // The backlog at `now`, for GET /metrics: PENDING/IN_FLY jobs with due_at <= now, and RETRY
+  // jobs with next_attempt_at <= now, each counted up to `cap` (a scrape stays cheap however
+  // large the backlog; a count equal to the cap means "at least").
+  struct DueCounts {
+    int64_t pending = 0;
+    int64_t retry = 0;
+  };
+  virtual Result<DueCounts> count_due_jobs(Timestamp now, int64_t cap) = 0;
+
   // ACTIVE or PAUSED transfers whose next_occurrence_at <= until, earliest first.
   virtual Result<std::vector<RecurringTransfer>> transfers_to_extend(Timestamp until,
                                                                      int limit) = 0;

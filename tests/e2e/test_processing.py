@@ -96,12 +96,7 @@ class Processing(E2ECase):
         status, body, _ = server.http.post(f"/v1/jobs/{job['id']}/retry")
         self.assertEqual((status, body["error"]["code"]), (409, "transfer_cancelled"))
 
-    def test_metrics_count_bank_calls_and_written_outcomes(self):
-        server = self.start_server({"RT_MAX_RETRIES": "0"})
-        for source in ("acc_src", "decline_acc", "down_acc"):
-            job = self.first_job(server, self.create_transfer(server, source=source)["id"])
-            status, body, _ = self.process(server, job["id"])
-            self.assertEqual(status, 200, body)
+    def metrics(self, server):
         status, text, headers = server.http.get("/metrics")
         self.assertEqual(status, 200, text)
         self.assertTrue(headers["Content-Type"].startswith("text/plain"), headers)
@@ -110,6 +105,20 @@ class Processing(E2ECase):
             if line and not line.startswith("#"):
                 name, value = line.rsplit(" ", 1)
                 values[name] = float(value)
+        return values
+
+    def test_metrics_count_bank_calls_and_written_outcomes(self):
+        server = self.start_server({"RT_MAX_RETRIES": "0"})
+        jobs = [self.first_job(server, self.create_transfer(server, source=source)["id"])
+                for source in ("acc_src", "decline_acc", "down_acc")]
+        values = self.metrics(server)
+        self.assertEqual(values['rtjobs_jobs_due{kind="pending"}'], 3)
+        self.assertEqual(values['rtjobs_jobs_due{kind="retry"}'], 0)
+        for job in jobs:
+            status, body, _ = self.process(server, job["id"])
+            self.assertEqual(status, 200, body)
+        values = self.metrics(server)
+        self.assertEqual(values['rtjobs_jobs_due{kind="pending"}'], 0)
         self.assertEqual(values['rtjobs_bank_calls_total{provider="bank",answer="succeeded"}'], 1)
         self.assertEqual(values['rtjobs_bank_calls_total{provider="bank",answer="declined"}'], 1)
         self.assertEqual(values['rtjobs_bank_calls_total{provider="bank",answer="unavailable"}'], 1)

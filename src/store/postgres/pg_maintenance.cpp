@@ -153,6 +153,26 @@ Result<int> PgStore::rescue_expired_leases(Timestamp now, int max_retries, int l
   return r;
 }
 
+Result<Store::DueCounts> PgStore::count_due_jobs(Timestamp now, int64_t cap) {
+  // Each count reads its partial index (the claims' own) and stops at the cap.
+  static const std::string sql =
+      "SELECT (SELECT count(*) FROM (SELECT 1 FROM recurring_transfer_job"
+      " WHERE status IN ('PENDING', 'IN_FLY') AND due_at <= $1::timestamptz LIMIT $2) p),"
+      " (SELECT count(*) FROM (SELECT 1 FROM recurring_transfer_job"
+      " WHERE status = 'RETRY' AND next_attempt_at <= $1::timestamptz LIMIT $2) r)";
+  auto run = [&]() -> Result<DueCounts> {
+    auto c = pool_.acquire();
+    if (!c) return std::unexpected(c.error());
+    auto r = (*c)->query(sql, {format_timestamp(now), std::max<int64_t>(cap, 0)});
+    if (!r) return std::unexpected(r.error());
+    return DueCounts{std::stoll(std::string(r->text(0, 0).value_or("0"))),
+                     std::stoll(std::string(r->text(0, 1).value_or("0")))};
+  };
+  auto r = run();
+  if (!r) return std::unexpected(r.error().context("counting due jobs"));
+  return r;
+}
+
 Result<std::vector<RecurringTransfer>> PgStore::transfers_to_extend(Timestamp until, int limit) {
   static const std::string sql =
       "SELECT " + kTransferCols +

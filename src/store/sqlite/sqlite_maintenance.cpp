@@ -134,6 +134,28 @@ Result<int> SqliteStore::rescue_expired_leases(Timestamp now, int max_retries, i
   return r;
 }
 
+Result<Store::DueCounts> SqliteStore::count_due_jobs(Timestamp now, int64_t cap) {
+  // Each count reads its partial index (the claims' own) and stops at the cap.
+  static const std::string sql =
+      "SELECT (SELECT count(*) FROM (SELECT 1 FROM recurring_transfer_job"
+      " INDEXED BY recurring_transfer_job_due_idx"
+      " WHERE status IN ('PENDING', 'IN_FLY') AND due_at <= ?1 LIMIT ?2)),"
+      " (SELECT count(*) FROM (SELECT 1 FROM recurring_transfer_job"
+      " INDEXED BY recurring_transfer_job_retry_idx"
+      " WHERE status = 'RETRY' AND next_attempt_at <= ?1 LIMIT ?2))";
+  DueCounts counts;
+  auto r = read<int>([&](Connection& c) {
+    return c.run(sql, {format_timestamp(now), std::max<int64_t>(cap, 0)},
+                 [&](const RowView& row) -> Result<void> {
+                   counts.pending = std::stoll(std::string(row.text(0).value_or("0")));
+                   counts.retry = std::stoll(std::string(row.text(1).value_or("0")));
+                   return {};
+                 });
+  });
+  if (!r) return std::unexpected(r.error().context("counting due jobs"));
+  return counts;
+}
+
 Result<std::vector<RecurringTransfer>> SqliteStore::transfers_to_extend(Timestamp until,
                                                                         int limit) {
   static const std::string sql =

@@ -46,6 +46,7 @@ class SqliteStore final : public Store {
 
   Result<std::vector<ClaimResult>> claim_due_jobs(const DueClaimRequest& request) override;
   Result<int> rescue_expired_leases(Timestamp now, int max_retries, int limit) override;
+  Result<DueCounts> count_due_jobs(Timestamp now, int64_t cap) override;
   Result<std::vector<RecurringTransfer>> transfers_to_extend(Timestamp until, int limit) override;
   Result<int> extend_transfers(std::span<const Extension> extensions) override;
   Result<RecurringTransfer> change_transfer_status(std::string_view id, TransferAction action,
