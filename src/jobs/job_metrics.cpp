@@ -70,8 +70,8 @@ std::string JobMetrics::render() const {
           << "\",answer=\"" << kAnswers[i] << "\"} " << c.call_seconds[i] << "\n";
     }
   }
-  out << "# HELP rtjobs_job_outcomes_total Job outcomes written after a BaaS call, by provider, "
-         "status and result.\n"
+  out << "# HELP rtjobs_job_outcomes_total Job outcomes the processor wrote (the BaaS answers, "
+         "and a missing provider as unavailable), by provider, status and result.\n"
       << "# TYPE rtjobs_job_outcomes_total counter\n";
   for (const auto& [name, c] : providers_) {
     std::string p = "rtjobs_job_outcomes_total{provider=\"" + prometheus_label(name) + "\",";

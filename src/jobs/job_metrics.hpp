@@ -21,7 +21,8 @@ class JobMetrics {
  public:
   void bank_answered(std::string_view provider, Outcome outcome,
                      std::chrono::steady_clock::duration took);
-  // An outcome the database accepted. Only FINISHED, RETRY and FAILED come from a bank call.
+  // An outcome the database accepted: FINISHED, RETRY or FAILED, from the bank's answer (or a
+  // provider no longer configured, which counts as unavailable).
   void outcome_written(std::string_view provider, JobStatus status,
                        std::optional<JobResult> result);
   void lease_lost(std::string_view provider);
