@@ -19,6 +19,7 @@ JobMetrics::Counters& JobMetrics::counters(std::string_view provider) {
 
 void JobMetrics::bank_answered(std::string_view provider, Outcome outcome,
                                std::chrono::steady_clock::duration took) {
+  in_flight_.fetch_sub(1, std::memory_order_relaxed);
   auto i = static_cast<size_t>(outcome);
   std::lock_guard lock(mutex_);
   Counters& c = counters(provider);
@@ -61,6 +62,9 @@ std::string JobMetrics::render() const {
           << kAnswers[i] << "\"} " << c.calls[i] << "\n";
     }
   }
+  out << "# HELP rtjobs_bank_calls_in_flight BaaS calls made and not answered yet.\n"
+      << "# TYPE rtjobs_bank_calls_in_flight gauge\n"
+      << "rtjobs_bank_calls_in_flight " << in_flight_.load(std::memory_order_relaxed) << "\n";
   out << "# HELP rtjobs_bank_call_duration_seconds_sum Time from a BaaS call to its answer, by "
          "provider and answer.\n"
       << "# TYPE rtjobs_bank_call_duration_seconds_sum counter\n";

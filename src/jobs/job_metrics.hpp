@@ -1,9 +1,11 @@
 // JobMetrics: what the processor did, per provider, for GET /metrics (Prometheus text): the
 // bank calls answered (count and seconds, by answer), the outcomes written (by state and
-// result) and the leases lost during a call. Thread-safe: one short lock per event.
+// result), the leases lost during a call, and the calls in flight. Thread-safe: one short lock
+// per event.
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -19,6 +21,8 @@ namespace rtjobs {
 
 class JobMetrics {
  public:
+  // A call handed to a provider; bank_answered() ends it.
+  void bank_call_started() { in_flight_.fetch_add(1, std::memory_order_relaxed); }
   void bank_answered(std::string_view provider, Outcome outcome,
                      std::chrono::steady_clock::duration took);
   // An outcome the database accepted: FINISHED, RETRY or FAILED, from the bank's answer (or a
@@ -41,6 +45,7 @@ class JobMetrics {
   };
   Counters& counters(std::string_view provider);  // mutex_ held
 
+  std::atomic<int64_t> in_flight_{0};
   mutable std::mutex mutex_;
   std::map<std::string, Counters, std::less<>> providers_;  // guarded by mutex_
 };

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <vector>
+
 namespace rtjobs {
 namespace {
 
@@ -13,6 +16,7 @@ bool has_line(const std::string& text, const std::string& line) {
 
 TEST(JobMetrics, CountsCallsAndOutcomesPerProvider) {
   JobMetrics m;
+  for (int i = 0; i < 5; ++i) m.bank_call_started();
   m.bank_answered("sandbox", Outcome::kSucceeded, 250ms);
   m.bank_answered("sandbox", Outcome::kSucceeded, 500ms);
   m.bank_answered("sandbox", Outcome::kUnavailable, 2s);
@@ -25,21 +29,22 @@ TEST(JobMetrics, CountsCallsAndOutcomesPerProvider) {
   m.lease_lost("bank");
 
   std::string text = m.render();
-  for (
-      const char* line : {
-          R"(rtjobs_bank_calls_total{provider="sandbox",answer="succeeded"} 2)",
-          R"(rtjobs_bank_calls_total{provider="sandbox",answer="declined"} 0)",
-          R"(rtjobs_bank_calls_total{provider="sandbox",answer="unavailable"} 1)",
-          R"(rtjobs_bank_calls_total{provider="bank",answer="declined"} 1)",
-          R"(rtjobs_bank_call_duration_seconds_sum{provider="sandbox",answer="succeeded"} 0.75)",
-          R"(rtjobs_bank_call_duration_seconds_sum{provider="sandbox",answer="unavailable"} 2)",
-          R"(rtjobs_job_outcomes_total{provider="sandbox",status="FINISHED",result="SUCCEEDED"} 2)",
-          R"(rtjobs_job_outcomes_total{provider="sandbox",status="RETRY"} 1)",
-          R"(rtjobs_job_outcomes_total{provider="bank",status="FINISHED",result="DECLINED"} 1)",
-          R"(rtjobs_job_outcomes_total{provider="bank",status="FAILED"} 1)",
-          R"(rtjobs_job_leases_lost_total{provider="bank"} 1)",
-          R"(rtjobs_job_leases_lost_total{provider="sandbox"} 0)",
-      }) {
+  const std::vector<std::string> expected = {
+      R"(rtjobs_bank_calls_total{provider="sandbox",answer="succeeded"} 2)",
+      R"(rtjobs_bank_calls_total{provider="sandbox",answer="declined"} 0)",
+      R"(rtjobs_bank_calls_total{provider="sandbox",answer="unavailable"} 1)",
+      R"(rtjobs_bank_calls_total{provider="bank",answer="declined"} 1)",
+      R"(rtjobs_bank_call_duration_seconds_sum{provider="sandbox",answer="succeeded"} 0.75)",
+      R"(rtjobs_bank_call_duration_seconds_sum{provider="sandbox",answer="unavailable"} 2)",
+      R"(rtjobs_job_outcomes_total{provider="sandbox",status="FINISHED",result="SUCCEEDED"} 2)",
+      R"(rtjobs_job_outcomes_total{provider="sandbox",status="RETRY"} 1)",
+      R"(rtjobs_job_outcomes_total{provider="bank",status="FINISHED",result="DECLINED"} 1)",
+      R"(rtjobs_job_outcomes_total{provider="bank",status="FAILED"} 1)",
+      R"(rtjobs_job_leases_lost_total{provider="bank"} 1)",
+      R"(rtjobs_job_leases_lost_total{provider="sandbox"} 0)",
+      "rtjobs_bank_calls_in_flight 1",  // five started, four answered
+  };
+  for (const std::string& line : expected) {
     EXPECT_TRUE(has_line(text, line)) << line << "\nin:\n" << text;
   }
   EXPECT_NE(text.find("# TYPE rtjobs_job_outcomes_total counter\n"), std::string::npos);

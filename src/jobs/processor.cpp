@@ -97,6 +97,7 @@ void JobProcessor::call_bank(Job job, RecurringTransfer transfer, std::string le
                           transfer.description};
   // The outcome is prepared on the provider's thread (microseconds of work) and queued for
   // the writer: no thread waits on the bank.
+  metrics_.bank_call_started();
   provider->execute(std::move(request), [this, job = std::move(job), transfer = std::move(transfer),
                                          lease_owner = std::move(lease_owner), return_job,
                                          done = std::move(done), answered = std::move(answered),

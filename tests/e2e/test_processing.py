@@ -130,6 +130,7 @@ class Processing(E2ECase):
         self.assertEqual(values[outcomes + 'status="FAILED"}'], 1)  # no retries allowed
         self.assertEqual(values[outcomes + 'status="RETRY"}'], 0)
         self.assertEqual(values['rtjobs_job_leases_lost_total{provider="bank"}'], 0)
+        self.assertEqual(values["rtjobs_bank_calls_in_flight"], 0)
 
     def test_flaky_bank_succeeds_on_a_retry_with_the_same_key(self):
         server = self.start_server()
