@@ -72,12 +72,12 @@ int migrate(const std::string& config_file) {
     std::fprintf(stderr, "rtjobs: migration failed: %s\n", report.error().message.c_str());
     return 1;
   }
-  std::string applied;
-  for (int v : report->applied) applied += (applied.empty() ? "" : ", ") + std::to_string(v);
+  std::string what = "up to date, nothing applied";
+  for (size_t i = 0; i < report->applied.size(); ++i) {
+    what = (i == 0 ? "applied now: " : what + ", ") + std::to_string(report->applied[i]);
+  }
   std::printf("rtjobs: %s database is at schema version %d (%s)\n",
-              std::string((*store)->backend()).c_str(), report->version,
-              applied.empty() ? "up to date, nothing applied"
-                              : ("applied now: " + applied).c_str());
+              std::string((*store)->backend()).c_str(), report->version, what.c_str());
   return 0;
 }
 
