@@ -72,9 +72,10 @@ int migrate(const std::string& config_file) {
     std::fprintf(stderr, "rtjobs: migration failed: %s\n", report.error().message.c_str());
     return 1;
   }
-  std::string what = "up to date, nothing applied";
+  std::string what = report->applied.empty() ? "up to date, nothing applied" : "applied now:";
   for (size_t i = 0; i < report->applied.size(); ++i) {
-    what = (i == 0 ? "applied now: " : what + ", ") + std::to_string(report->applied[i]);
+    what += i == 0 ? " " : ", ";
+    what += std::to_string(report->applied[i]);
   }
   std::printf("rtjobs: %s database is at schema version %d (%s)\n",
               std::string((*store)->backend()).c_str(), report->version, what.c_str());
