@@ -10,7 +10,7 @@ import os
 import subprocess
 import time
 
-from common import PsqlSession, Rtjobs, log, machine_busy_seconds, postgres_cpu_seconds, psql, rtjobs_migrate
+from common import PgWork, PsqlSession, Rtjobs, log, machine_busy_seconds, psql, rtjobs_migrate
 from seed import (ANY_LEFT_PG, ANY_LEFT_SQLITE, NEXT_CREATED_SQL, REMAINING_PG, REMAINING_SQLITE,
                   SqliteCounter, seed_pg, seed_sqlite)
 
@@ -43,7 +43,7 @@ def burn_down(ctx, backend, jobs, provider="sandbox", concurrency=None, config=N
     if concurrency:
         env["RT_CONCURRENCY"] = str(concurrency)
     busy_before = machine_busy_seconds()
-    pg_cpu_before = postgres_cpu_seconds() if backend == "postgres" else None
+    pg_work = PgWork(url) if backend == "postgres" else None
     server = Rtjobs(ctx, url, name, env, config=config)
     perf = start_perf(ctx, name, server.proc.pid)
     polls = 0
@@ -80,13 +80,13 @@ def burn_down(ctx, backend, jobs, provider="sandbox", concurrency=None, config=N
               # CPU per job: the server's own, and the whole machine's (database included).
               "server_cpu_us_per_job": server_cpu / jobs * 1e6,
               "machine_cpu_us_per_job": machine_cpu / jobs * 1e6}
-    if backend == "postgres":
-        # Transactions the server committed per job (its backends flush their counters when
-        # it disconnects); the poller's own read-only queries are taken out.
-        time.sleep(1)
-        if pg_cpu_before is not None:
-            result["postgres_cpu_us_per_job"] = (postgres_cpu_seconds() - pg_cpu_before) / jobs * 1e6
-        result["commits_per_job"] = (pg_commits(url) - commits_before - polls - 2) / jobs
+    if pg_work:
+        # What PostgreSQL did, and the transactions the server committed, per job (its backends
+        # flush their counters when it disconnects). Taken out: the poller's start-up and
+        # queries, pg_commits' own 3 and PgWork's.
+        result.update(pg_work.per_job(jobs))
+        own = polls + 1 + 3 + pg_work.own_commits
+        result["commits_per_job"] = (pg_commits(url) - commits_before - own) / jobs
     log(f"{name}: {result}")
     if next_created != jobs:
         log(f"{name}: WARNING {next_created} next occurrences created for {jobs} jobs")

@@ -138,6 +138,50 @@ class PsqlSession:
         self.proc.wait(timeout=10)
 
 
+# What PostgreSQL wrote: WAL position (bytes since 0/0) and the rows written to user tables.
+_PG_WRITES_SQL = (
+    "SELECT pg_current_wal_lsn() - '0/0'::pg_lsn, coalesce(sum(n_tup_ins), 0),"
+    " coalesce(sum(n_tup_upd), 0), coalesce(sum(n_tup_hot_upd), 0), coalesce(sum(n_tup_del), 0)"
+    " FROM pg_stat_user_tables")
+_PG_CLIENTS_SQL = (
+    "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'"
+    " AND pid <> pg_backend_pid()")
+
+
+class PgWork:
+    """What the benchmark's PostgreSQL did from construction to per_job(): its CPU (see
+    postgres_cpu_seconds), the WAL it wrote and the rows written to user tables (inserted,
+    updated, of which HOT, deleted; pg_stat_user_tables), each per job. A backend's counters
+    reach the statistics when it ends, so per_job() first waits until every other client is
+    gone: call it after the measured process has stopped."""
+
+    def __init__(self, url):
+        self.url = url
+        self.own_commits = 0  # PgWork's own transactions: two a psql call (its start-up, its query)
+        self.cpu = postgres_cpu_seconds()
+        self.writes = self._writes()
+
+    def _query(self, sql):
+        self.own_commits += 2
+        return psql(self.url, sql)
+
+    def _writes(self):
+        return [float(v) for v in self._query(_PG_WRITES_SQL).split("|")]
+
+    def per_job(self, jobs):
+        deadline = time.monotonic() + 10
+        while int(self._query(_PG_CLIENTS_SQL)) > 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        after = self._writes()
+        wal, ins, upd, hot, dele = (a - b for a, b in zip(after, self.writes))
+        out = {"wal_bytes_per_job": wal / jobs, "rows_inserted_per_job": ins / jobs,
+               "rows_updated_per_job": upd / jobs, "hot_updated_per_job": hot / jobs,
+               "rows_deleted_per_job": dele / jobs}
+        if self.cpu is not None:
+            out["postgres_cpu_us_per_job"] = (postgres_cpu_seconds() - self.cpu) / jobs * 1e6
+        return out
+
+
 # ---- processes ----
 
 def read_status(pid, key):

@@ -25,7 +25,7 @@ import burn_down  # noqa: E402
 import endpoint  # noqa: E402
 import latency  # noqa: E402
 import memory  # noqa: E402
-from common import BENCH, ROOT, BenchContext, log, run_json  # noqa: E402
+from common import BENCH, ROOT, BenchContext, PgWork, log, run_json  # noqa: E402
 
 
 def default_concurrency():
@@ -35,9 +35,15 @@ def default_concurrency():
 
 
 def graphile(ctx, setup, jobs):
+    """Graphile Worker seeds its jobs, then drains them in a process of its own, so PgWork
+    measures what PostgreSQL did for the drain alone, as for rtjobs (burn_down.py)."""
     log(f"graphile {setup}: {jobs} jobs")
-    r = run_json(["node", str(BENCH / "graphile/run.js"), "--url", ctx.pg_url, "--jobs",
-                  str(jobs), "--setup", setup])
+    args = ["node", str(BENCH / "graphile/run.js"), "--url", ctx.pg_url, "--jobs", str(jobs),
+            "--setup", setup, "--step"]
+    subprocess.run(args + ["seed"], check=True, timeout=600)
+    work = PgWork(ctx.pg_url)
+    r = run_json(args + ["drain"])
+    r.update(work.per_job(jobs))
     log(f"graphile {setup}: {r['jobs_per_s']:.0f} jobs/s")
     return r
 
@@ -137,6 +143,15 @@ def ratio_cell(value, reference):
     return f"{value / reference:.2f}x" if value is not None and reference else "-"
 
 
+def pg_work_cell(d):
+    """PgWork's figures per job, as one cell."""
+    cpu = d.get("postgres_cpu_us_per_job")
+    cpu = f"{cpu:.0f} us; " if cpu is not None else ""
+    return (f"{cpu}{d['wal_bytes_per_job']:,.0f} B; {d['rows_inserted_per_job']:.2f} / "
+            f"{d['rows_updated_per_job']:.2f} [{d['hot_updated_per_job']:.2f}] / "
+            f"{d['rows_deleted_per_job']:.2f}")
+
+
 def verdict(ok):
     return "-" if ok is None else ("PASS" if ok else "FAIL")
 
@@ -183,6 +198,12 @@ def build_rows(ctx, r, rows):
         out.append(("1c", "  CPU per job during the PG burn-down",
                     f"rtjobs {pg['server_cpu_us_per_job']:.0f} us{db_cpu}",
                     f"whole machine {pg['machine_cpu_us_per_job']:.0f} us", "-", "(info)", "-"))
+    if pg and g1 and "wal_bytes_per_job" in pg and "wal_bytes_per_job" in g1 and 1 in rows:
+        out.append(("1d", "  PostgreSQL's work per job, the drain alone: CPU; WAL; rows inserted"
+                          " / updated [of which HOT] / deleted",
+                    pg_work_cell(pg), "Graphile fastest " + pg_work_cell(g1),
+                    ratio_cell(pg["wal_bytes_per_job"], g1["wal_bytes_per_job"]) + " (WAL)",
+                    "(info)", "-"))
     if not failed("2", "burn-down SQLite", "sqlite", "graphile_fastest_2"):
         ratio = sqlite["jobs_per_s"] / g2["jobs_per_s"]
         out.append(("2", f"burn-down SQLite, {sqlite['jobs']:,} jobs, sandbox, C={c}" + spread("sqlite"),

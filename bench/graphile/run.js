@@ -2,10 +2,13 @@
 // Graphile Worker reference for the burn-down rows (docs/BENCHMARKS.md, rows 1 and 2).
 //
 //   node bench/graphile/run.js --url postgresql://... --jobs 50000 --setup fastest|default
+//                              [--step seed|drain]
 //
 // Seeds N no-op jobs with one graphile_worker.add_jobs() call (not timed), then starts a worker
 // and times it from run() until the jobs table is empty. Prints one JSON line on stdout:
 //   {"setup", "jobs", "seconds", "jobs_per_s", "concurrent_jobs", "options"}
+// `--step seed` only seeds (and prints nothing); `--step drain` only drains the jobs seeded
+// before, so the caller can measure what PostgreSQL did for the drain alone.
 'use strict';
 
 const { run, runMigrations } = require('graphile-worker');
@@ -26,17 +29,19 @@ const SETUPS = {
 };
 
 function parseArgs(argv) {
-  const opts = { url: process.env.DATABASE_URL, jobs: 50000, setup: 'fastest' };
+  const opts = { url: process.env.DATABASE_URL, jobs: 50000, setup: 'fastest', step: 'all' };
   for (let i = 0; i < argv.length; i++) {
     const value = argv[i + 1];
     if (argv[i] === '--url') opts.url = value;
     else if (argv[i] === '--jobs') opts.jobs = Number(value);
     else if (argv[i] === '--setup') opts.setup = value;
+    else if (argv[i] === '--step') opts.step = value;
     else throw new Error(`unknown argument ${argv[i]}`);
     i++;
   }
-  if (!opts.url || !SETUPS[opts.setup] || !(opts.jobs > 0)) {
-    throw new Error('usage: run.js --url URL --jobs N --setup fastest|default');
+  if (!opts.url || !SETUPS[opts.setup] || !(opts.jobs > 0) ||
+      !['all', 'seed', 'drain'].includes(opts.step)) {
+    throw new Error('usage: run.js --url URL --jobs N --setup fastest|default [--step seed|drain]');
   }
   return opts;
 }
@@ -70,7 +75,9 @@ async function main() {
   await runMigrations({ connectionString: opts.url, logger: silentLogger });
   const client = new Client({ connectionString: opts.url });
   await client.connect();
-  await seed(client, opts.jobs);
+  if (opts.step !== 'drain') await seed(client, opts.jobs);
+  if (opts.step === 'seed') return client.end();
+  if ((await remaining(client)) !== opts.jobs) throw new Error(`${opts.jobs} jobs not seeded`);
 
   let done = 0;
   let allDone;
