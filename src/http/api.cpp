@@ -14,13 +14,13 @@ namespace rtjobs::http {
 
 struct Api::Impl {
   explicit Impl(ApiDependencies deps)
-      : job_readers(deps.store),
-        ctx{deps, metrics, &router, &job_readers},
+      : job_reads(deps.store),
+        ctx{deps, metrics, &router, &job_reads},
         auth(std::move(deps.api_token)) {}
 
   HttpMetrics metrics;
   Router router;
-  JobReaderPool job_readers;
+  JobReads job_reads;
   RouteContext ctx;
   Authenticator auth;
 };

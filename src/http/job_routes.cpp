@@ -50,27 +50,27 @@ std::pair<int, json> process_outcome(const ProcessResult& r) {
   return {resp.status, json::parse(resp.body)};
 }
 
-// The answer for a job that is already terminal (200 with the job, no bank call) or unknown
-// (404), from a point read right on the IO thread: repeated deliveries of a queue mostly find
-// their job terminal, and these answers need no claim. nullopt for any other job, or when no
-// read could be done at once: the processor then decides under its claim, as it always does.
-std::optional<Response> answer_without_claim(const RouteContext& ctx, const std::string& id) {
-  auto reader = ctx.job_readers->borrow();
-  if (!reader) return std::nullopt;
-  auto job = reader->get_job(id);
-  if (!job) return std::nullopt;
-  if (!*job) return error_response(404, "not_found", "no job with this id");
-  if (!is_terminal((*job)->status)) return std::nullopt;
-  return Response{200, "application/json", job_json(**job), {}};
+// Claims and processes the job, answering with the outcome.
+void process_claimed(const RouteContext& ctx, std::string id, const Respond& respond) {
+  ctx.deps.processor.process(std::move(id), [respond](const ProcessResult& r) {
+    auto [status, body] = process_outcome(r);
+    respond(json_response(status, body));
+  });
 }
 
+// A job that is already terminal is answered from a point read right on the IO thread (200 with
+// the job, no bank call), and so is an unknown one (404): repeated deliveries of a queue mostly
+// find their job terminal, and these answers need no claim. Any other job, or no read done at
+// once, goes to the processor, which decides under its claim, as it always does.
 void process_one(const RouteContext& ctx, const Request& req, const Respond& respond) {
   auto id = uuid_param(req, "job_id", "job_id");
   if (!id) return respond(error_response(id.error()));
-  if (auto answer = answer_without_claim(ctx, *id)) return respond(std::move(*answer));
-  ctx.deps.processor.process(*id, [respond](const ProcessResult& r) {
-    auto [status, body] = process_outcome(r);
-    respond(json_response(status, body));
+  // The route's context lives as long as the router.
+  ctx.job_reads->read(*id, [c = &ctx, id = *id, respond](Result<std::optional<Job>> job) {
+    if (!job) return process_claimed(*c, id, respond);
+    if (!*job) return respond(error_response(404, "not_found", "no job with this id"));
+    if (!is_terminal((*job)->status)) return process_claimed(*c, id, respond);
+    respond(Response{200, "application/json", job_json(**job), {}});
   });
 }
 

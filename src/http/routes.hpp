@@ -12,7 +12,7 @@
 
 #include "core/error.hpp"
 #include "http/api.hpp"
-#include "http/job_reader_pool.hpp"
+#include "http/job_reads.hpp"
 #include "http/metrics.hpp"
 #include "http/router.hpp"
 
@@ -21,8 +21,8 @@ namespace rtjobs::http {
 struct RouteContext {
   ApiDependencies deps;
   HttpMetrics& metrics;
-  const Router* router = nullptr;        // for /openapi.json's consistency
-  JobReaderPool* job_readers = nullptr;  // point reads on the IO threads (job_routes.cpp)
+  const Router* router = nullptr;  // for /openapi.json's consistency
+  JobReads* job_reads = nullptr;   // point reads on the IO threads (job_routes.cpp)
 };
 
 void add_health_routes(Router& router, const RouteContext& ctx);

@@ -33,6 +33,9 @@ using tcp = net::ip::tcp;
 
 class Session;
 
+// The io_context the calling thread runs, on an IO thread (defer_on_io_thread).
+thread_local net::io_context* t_io_context = nullptr;
+
 // What sessions share with the server: the io_contexts (kept alive by every session, so a
 // Respond callback outliving the Server never touches a destroyed context), the handler, the
 // options and the registry of open sessions used by stop().
@@ -272,6 +275,18 @@ struct Server::Impl {
   }
 };
 
+void defer_on_io_thread(std::function<void()> f) {
+  if (t_io_context == nullptr) return f();
+  // Like a handler, deferred work must not take its IO thread down with an exception.
+  net::post(*t_io_context, [f = std::move(f)] {
+    try {
+      f();
+    } catch (const std::exception& e) {
+      log::error("deferred http work threw", {{"error", e.what()}});
+    }
+  });
+}
+
 Server::Server(ServerOptions options, Handler handler) : impl_(std::make_unique<Impl>()) {
   auto& s = *impl_->shared;
   s.options = std::move(options);
@@ -312,6 +327,7 @@ Result<void> Server::start() {
   for (auto& ioc : s.iocs) {
     impl_->threads.emplace_back([shared = impl_->shared, ioc = ioc.get()] {
       name_this_thread("rt-http");
+      t_io_context = ioc;
       ioc->run();
     });
   }

@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -57,5 +58,11 @@ class Server {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// Runs `f` on the calling IO thread once the handlers already queued there have run: at the
+// end of this turn of its event loop, after the other connections that were ready together.
+// Work that several of them asked for can then be done once (see JobReads). Off an IO thread,
+// runs `f` at once.
+void defer_on_io_thread(std::function<void()> f);
 
 }  // namespace rtjobs::http

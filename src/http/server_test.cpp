@@ -194,5 +194,29 @@ TEST(Server, HoldsManyConnections) {
   server.stop(std::chrono::seconds(1));
 }
 
+// defer_on_io_thread runs its work on the handler's own IO thread, once the handler has returned;
+// off an IO thread it runs at once.
+TEST(Server, DeferredWorkRunsOnTheIoThreadAfterTheHandler) {
+  Server server(ServerOptions{.port = 0}, [](const Request&, const Respond& respond) {
+    auto handler_thread = std::this_thread::get_id();
+    auto returned = std::make_shared<bool>(false);
+    defer_on_io_thread([respond, handler_thread, returned] {
+      bool same = std::this_thread::get_id() == handler_thread;
+      respond(Response{200, "text/plain", same && *returned ? "after, same thread" : "wrong", {}});
+    });
+    *returned = true;
+  });
+  ASSERT_TRUE(server.start());
+  Client client(server.port());
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(client.send(bhttp::verb::get, "/").body(), "after, same thread");
+  }
+  server.stop(std::chrono::seconds(1));
+
+  bool ran = false;
+  defer_on_io_thread([&ran] { ran = true; });
+  EXPECT_TRUE(ran);
+}
+
 }  // namespace
 }  // namespace rtjobs::http

@@ -135,15 +135,16 @@ class Subscription {
   virtual ~Subscription() = default;
 };
 
-// Reads single jobs for a thread that must never wait on a connection pool or a network round
+// Reads jobs by id for a thread that must never wait on a connection pool or a network round
 // trip: the HTTP IO threads answer the process endpoint for jobs that are already terminal with
 // it. Each reader has its own connection; not thread-safe (one reader per thread at a time).
 class JobReader {
  public:
   virtual ~JobReader() = default;
-  // The job as last committed, or nullopt when there is none. An error when the read cannot be
-  // done at once (the database busy, an I/O error): the caller then takes its ordinary path.
-  virtual Result<std::optional<Job>> get_job(std::string_view id) = 0;
+  // Each job as last committed, in the order of `ids` (nullopt where there is none), all read in
+  // one read transaction. An error when the read cannot be done at once (the database busy, an
+  // I/O error): the caller then takes its ordinary path.
+  virtual Result<std::vector<std::optional<Job>>> get_jobs(std::span<const std::string> ids) = 0;
 };
 
 // What Store::migrate() did: the migrations it applied now (none when the schema was up to

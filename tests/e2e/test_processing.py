@@ -242,6 +242,34 @@ class Processing(E2ECase):
             self.assertEqual((status, body["status"]), (200, "FINISHED"))
         self.assertEqual(len(attempts_for(self.baas, job["idempotency_key"])), 1)
 
+    def test_concurrent_calls_on_many_jobs_each_get_their_own_answer(self):
+        # Terminal and unknown jobs are answered from reads the IO threads share (SQLite); a
+        # due job among them is still claimed and executed once.
+        server = self.start_server()
+        finished = self.first_job(server, self.create_transfer(server)["id"])
+        declined = self.first_job(server, self.create_transfer(server, source="decline_x")["id"])
+        for job in (finished, declined):
+            self.assertEqual(self.process(server, job["id"])[0], 200)
+        due = self.first_job(server, self.create_transfer(server)["id"])
+        unknown = str(uuid.uuid4())
+        ids = [finished["id"], declined["id"], due["id"], unknown] * 15
+        with concurrent.futures.ThreadPoolExecutor(30) as pool:
+            answers = list(pool.map(lambda job_id: self.process(server, job_id), ids))
+        for job_id, (status, body, _) in zip(ids, answers):
+            if job_id == unknown:
+                self.assertEqual((status, body["error"]["code"]), (404, "not_found"))
+            elif job_id == due["id"]:
+                self.assertIn(status, (200, 409), body)
+            else:
+                self.assertEqual(status, 200, body)
+                self.assertEqual(body["id"], job_id)
+                expected = "SUCCEEDED" if job_id == finished["id"] else "DECLINED"
+                self.assertEqual((body["status"], body["result"]), ("FINISHED", expected))
+        for job in (finished, declined, due):
+            self.assertEqual(len(attempts_for(self.baas, job["idempotency_key"])), 1)
+        status, body, _ = server.http.get(f"/v1/jobs/{due['id']}")
+        self.assertEqual((body["status"], body["result"]), ("FINISHED", "SUCCEEDED"))
+
 
 def add_months(d, months):
     month_index = d.month - 1 + months

@@ -95,7 +95,9 @@ TEST_P(StoreConformance, TerminalAndUnknownJobs) {
 }
 
 // The IO threads' reader (SQLite files only) reads what is committed now: a FAILED job moved
-// back to RETRY by an operator, an unknown id. PostgreSQL offers none (its reads are round trips).
+// back to RETRY by an operator, an unknown id. Several ids are read together, in their order, and
+// each call reads anew (its read transaction ended with the call). PostgreSQL offers none (its
+// reads are round trips).
 TEST_P(StoreConformance, JobReaderSeesTheCommittedJob) {
   auto reader = store_->open_job_reader();
   if (GetParam() != "sqlite") {
@@ -104,8 +106,17 @@ TEST_P(StoreConformance, JobReaderSeesTheCommittedJob) {
   }
   ASSERT_NE(reader, nullptr);
   RecurringTransfer t = transfer();
-  auto jobs = create(t, {kT0});
-  EXPECT_EQ(reader->get_job(jobs[0].id).value()->status, JobStatus::kPending);
+  auto jobs = create(t, {kT0, kT0 + 24h});
+  const std::string unknown = new_uuid_v7(kT0);
+  auto read = [&](std::vector<std::string> ids) { return reader->get_jobs(ids).value(); };
+
+  auto before = read({jobs[1].id, unknown, jobs[0].id});
+  ASSERT_EQ(before.size(), 3u);
+  EXPECT_EQ(before[0]->id, jobs[1].id);
+  EXPECT_FALSE(before[1]);
+  EXPECT_EQ(before[2]->id, jobs[0].id);
+  EXPECT_EQ(before[2]->status, JobStatus::kPending);
+
   ASSERT_EQ(claim(jobs[0].id, kT0).status, ClaimStatus::kClaimed);
   complete({.job_id = jobs[0].id,
             .lease_owner = "owner-a",
@@ -113,18 +124,19 @@ TEST_P(StoreConformance, JobReaderSeesTheCommittedJob) {
             .status = JobStatus::kFailed,
             .retries = 3,
             .last_error = "503"});
-  auto failed = reader->get_job(jobs[0].id).value();
-  ASSERT_TRUE(failed);
-  EXPECT_EQ(failed->status, JobStatus::kFailed);
-  EXPECT_EQ(failed->retries, 3);
+  auto failed = read({jobs[0].id, jobs[1].id});
+  ASSERT_TRUE(failed[0]);
+  EXPECT_EQ(failed[0]->status, JobStatus::kFailed);
+  EXPECT_EQ(failed[0]->retries, 3);
+  EXPECT_EQ(failed[1]->status, JobStatus::kPending);
   ASSERT_TRUE(store_->retry_failed_job(jobs[0].id, kT0 + 1h));
-  auto retried = reader->get_job(jobs[0].id).value();
-  EXPECT_EQ(retried->status, JobStatus::kRetry);
-  EXPECT_EQ(retried->retries, 0);
+  auto retried = read({jobs[0].id, jobs[1].id});
+  EXPECT_EQ(retried[0]->status, JobStatus::kRetry);
+  EXPECT_EQ(retried[0]->retries, 0);
   std::string upper = jobs[0].id;
   for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  EXPECT_EQ(reader->get_job(upper).value()->id, jobs[0].id);
-  EXPECT_FALSE(reader->get_job(new_uuid_v7(kT0)).value());
+  EXPECT_EQ(read({upper})[0]->id, jobs[0].id);
+  EXPECT_FALSE(read({unknown})[0]);
 
   auto memory = open_store("sqlite://:memory:");
   ASSERT_TRUE(memory);

@@ -23,8 +23,33 @@ class SqliteJobReader final : public JobReader {
   explicit SqliteJobReader(std::unique_ptr<store_detail::SqliteConnection> conn)
       : conn_(std::move(conn)) {}
 
-  Result<std::optional<Job>> get_job(std::string_view id) override {
-    return select_job(*conn_, store_detail::normalize_id(id));
+  Result<std::vector<std::optional<Job>>> get_jobs(std::span<const std::string> ids) override {
+    static const std::string begin = "BEGIN";
+    static const std::string commit = "COMMIT";
+    static const std::string rollback = "ROLLBACK";
+    std::vector<std::optional<Job>> out;
+    out.reserve(ids.size());
+    // One id reads in its own implicit transaction; more share an explicit one.
+    const bool together = ids.size() > 1;
+    if (together) {
+      if (auto r = conn_->run(begin, {}); !r) return std::unexpected(r.error());
+    }
+    for (const std::string& id : ids) {
+      auto job = select_job(*conn_, store_detail::normalize_id(id));
+      if (!job) {
+        if (together) (void)conn_->run(rollback, {});
+        return std::unexpected(job.error());
+      }
+      out.push_back(std::move(*job));
+    }
+    if (together) {
+      // A read transaction left open would hold back every checkpoint.
+      if (auto r = conn_->run(commit, {}); !r) {
+        (void)conn_->run(rollback, {});
+        return std::unexpected(r.error());
+      }
+    }
+    return out;
   }
 
  private:
