@@ -8,10 +8,13 @@
 namespace rtjobs::http {
 namespace {
 
-// What each JobReads was asked for on this thread during the current turn of its loop.
-thread_local std::unordered_map<const JobReads*,
-                                std::vector<std::pair<std::string, JobReads::Done>>>
-    t_pending;
+// What each JobReads was asked for on this thread during the current turn of its loop: the
+// ids, and the callback of each.
+struct Pending {
+  std::vector<std::string> ids;
+  std::vector<JobReads::Done> done;
+};
+thread_local std::unordered_map<const JobReads*, Pending> t_pending;
 
 }  // namespace
 
@@ -24,31 +27,29 @@ JobReads::JobReads(Store& store) : store_(store) {
 
 void JobReads::read(std::string id, Done done) {
   if (!available_) return done(fail(ErrorCode::kUnavailable, "no job reader for this store"));
-  auto& pending = t_pending[this];
-  pending.emplace_back(std::move(id), std::move(done));
-  if (pending.size() == 1) defer_on_io_thread([this] { flush(); });
+  Pending& pending = t_pending[this];
+  pending.ids.push_back(std::move(id));
+  pending.done.push_back(std::move(done));
+  if (pending.ids.size() == 1) defer_on_io_thread([this] { flush(); });
 }
 
 void JobReads::flush() {
   auto found = t_pending.find(this);
   if (found == t_pending.end()) return;
-  auto pending = std::move(found->second);
+  Pending pending = std::move(found->second);
   t_pending.erase(found);
 
-  std::vector<std::string> ids;
-  ids.reserve(pending.size());
-  for (const auto& p : pending) ids.push_back(p.first);
   Result<std::vector<std::optional<Job>>> jobs =
       fail(ErrorCode::kUnavailable, "no job reader for this store");
   if (std::unique_ptr<JobReader> reader = borrow()) {
-    jobs = reader->get_jobs(ids);
+    jobs = reader->get_jobs(pending.ids);
     give_back(std::move(reader));
   }
-  for (size_t i = 0; i < pending.size(); ++i) {
+  for (size_t i = 0; i < pending.done.size(); ++i) {
     if (jobs) {
-      pending[i].second(std::move((*jobs)[i]));
+      pending.done[i](std::move((*jobs)[i]));
     } else {
-      pending[i].second(std::unexpected(jobs.error()));
+      pending.done[i](std::unexpected(jobs.error()));
     }
   }
 }
