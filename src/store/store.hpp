@@ -222,9 +222,11 @@ class Store {
   // PostgreSQL uses FOR UPDATE SKIP LOCKED.
   virtual Result<std::vector<ClaimResult>> claim_due_jobs(const DueClaimRequest& request) = 0;
 
-  // PROCESSING jobs whose lease expired before `now` -> RETRY, next_attempt_at = now, retries =
-  // max(retries, min(retries + 1, max_retries)), lease cleared, last_error saying the lease
-  // expired. At most `limit` jobs; returns how many.
+  // PROCESSING jobs whose lease expired before `now` -> RETRY, retries = max(retries,
+  // min(retries + 1, max_retries)), lease cleared, last_error saying the lease expired, and
+  // next_attempt_at = the lease's expiry: the job stays claimable from the instant it was, so a
+  // claim that read the clock before the rescue committed still finds it due. At most `limit`
+  // jobs, the oldest leases first; returns how many.
   virtual Result<int> rescue_expired_leases(Timestamp now, int max_retries, int limit) = 0;
 
   // The backlog at `now`, for GET /metrics: PENDING/IN_FLY jobs with due_at <= now, and RETRY

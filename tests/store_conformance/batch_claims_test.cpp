@@ -117,7 +117,7 @@ TEST_P(StoreConformance, RescueExpiredLeasesMovesThemToRetry) {
   Job r = get(fresh.id);
   EXPECT_EQ(r.status, JobStatus::kRetry);
   EXPECT_EQ(r.retries, 1);
-  EXPECT_EQ(r.next_attempt_at, kT0);
+  EXPECT_EQ(r.next_attempt_at, kT0 - 3s);  // due since its lease expired
   EXPECT_EQ(r.updated_at, kT0);
   EXPECT_FALSE(r.lease_owner || r.lease_expires_at || r.finished_at);
   ASSERT_TRUE(r.last_error);

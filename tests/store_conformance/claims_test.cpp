@@ -78,6 +78,26 @@ TEST_P(StoreConformance, HeldLeaseIsInProgressAndExpiredLeaseIsRescued) {
   EXPECT_EQ(claim(jobs[0].id, kT0 + 90s, "d", 2, 30s).job->retries, 2);  // capped at max
 }
 
+// A process request reads the clock, then claims; the rescuer may commit in between. The job
+// was claimable at the request's instant (its lease had expired), so it must stay claimable
+// after the rescue rather than answer job_not_due.
+TEST_P(StoreConformance, JobRescuedAfterTheClaimReadTheClockIsStillClaimed) {
+  RecurringTransfer t = transfer();
+  auto jobs = create(t, {kT0, kT0});
+  ASSERT_EQ(claim(jobs[0].id, kT0, "dead", 3, 30s).status, ClaimStatus::kClaimed);
+  ASSERT_EQ(claim(jobs[1].id, kT0, "dead", 3, 40s).status, ClaimStatus::kClaimed);
+  const Timestamp request_now = kT0 + 30s + 500ms;  // the request's clock reading
+  ASSERT_EQ(store_->rescue_expired_leases(request_now + 5ms, 3, 10).value(), 1);
+  ClaimResult c = claim(jobs[0].id, request_now, "request");
+  ASSERT_EQ(c.status, ClaimStatus::kClaimed);
+  EXPECT_EQ(c.job->retries, 1);  // the rescue counted the retry; the claim adds none
+  EXPECT_EQ(c.job->lease_owner, "request");
+  // Before its lease expired the job was held; the rescue does not make it due any earlier.
+  ASSERT_EQ(store_->rescue_expired_leases(kT0 + 41s, 3, 10).value(), 1);
+  EXPECT_EQ(claim(jobs[1].id, kT0 + 39s, "early").status, ClaimStatus::kNotDue);
+  EXPECT_EQ(claim(jobs[1].id, kT0 + 40s, "on-time").status, ClaimStatus::kClaimed);
+}
+
 TEST_P(StoreConformance, TerminalAndUnknownJobs) {
   RecurringTransfer t = transfer();
   auto jobs = create(t, {kT0});

@@ -133,7 +133,7 @@ Result<int> PgStore::rescue_expired_leases(Timestamp now, int max_retries, int l
       " WHERE status = 'PROCESSING' AND lease_expires_at <= $1::timestamptz"
       " ORDER BY lease_expires_at LIMIT $3 FOR UPDATE SKIP LOCKED),"
       " rescued AS (UPDATE recurring_transfer_job j SET status = 'RETRY',"
-      " next_attempt_at = $1::timestamptz,"
+      " next_attempt_at = j.lease_expires_at,"
       " retries = GREATEST(j.retries, LEAST(j.retries + 1, $2::integer)), lease_owner = NULL,"
       " lease_expires_at = NULL, last_error = $4, updated_at = $1::timestamptz"
       " FROM expired WHERE j.id = expired.id RETURNING 1)"

@@ -120,7 +120,7 @@ Result<std::vector<ClaimResult>> SqliteStore::claim_due_jobs(const DueClaimReque
 
 Result<int> SqliteStore::rescue_expired_leases(Timestamp now, int max_retries, int limit) {
   static const std::string sql =
-      "UPDATE recurring_transfer_job SET status = 'RETRY', next_attempt_at = ?1,"
+      "UPDATE recurring_transfer_job SET status = 'RETRY', next_attempt_at = lease_expires_at,"
       " retries = MAX(retries, MIN(retries + 1, ?2)), lease_owner = NULL,"
       " lease_expires_at = NULL, last_error = ?4, updated_at = ?1"
       " WHERE id IN (SELECT id FROM recurring_transfer_job"
