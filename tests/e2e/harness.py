@@ -106,6 +106,7 @@ class FakeBaas:
     def stop(self):
         self.proc.terminate()
         self.proc.wait(timeout=10)
+        self.proc.stdout.close()
 
 
 class Database:
@@ -181,6 +182,8 @@ class Server:
     def wait_exit(self, timeout=30):
         rc = self.proc.wait(timeout=timeout)
         self._reader.join(5)
+        if not self._reader.is_alive():
+            self.proc.stdout.close()
         return rc
 
     def kill(self):
@@ -228,13 +231,22 @@ class E2ECase(unittest.TestCase):
             s.stop()
         self.baas.stop()
         self.db.drop()
-        failed = any(e for _, e in getattr(self._outcome, "errors", []) if e) if hasattr(self, "_outcome") else False
-        if failed or os.environ.get("RT_E2E_KEEP"):
+        if self._failed() or os.environ.get("RT_E2E_KEEP"):
             for s in self.servers:
                 sys.stderr.write(f"--- rtjobs log {s.log_path} (last lines)\n")
                 sys.stderr.write("".join(s.output().splitlines(True)[-40:]))
         else:
             shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def _failed(self):
+        """Whether this test has failed so far (its servers' logs are then printed)."""
+        outcome = getattr(self, "_outcome", None)
+        if outcome is None:
+            return False
+        if hasattr(outcome, "errors"):  # Python 3.10 and older collect them here
+            return any(e for _, e in outcome.errors if e)
+        result = outcome.result  # Python 3.11 reports each failure at once
+        return any(test is self for test, _ in result.failures + result.errors)
 
     def start_server(self, env=None, timeout_ms=2000, extra_config=""):
         base_env = {"RT_SCHEDULER_ENABLED": "false", "RT_RETRIES_ENABLED": "false",
