@@ -13,6 +13,11 @@ def executed_for(baas, key):
     return [t for t in baas.transfers() if t["idempotency_key"] == key]
 
 
+def instant(text):
+    """Seconds since the epoch of an API timestamp such as 2026-11-28T00:00:00.000Z."""
+    return datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%f%z").timestamp()
+
+
 def attempts_for(baas, key):
     return [a for a in baas.attempts() if a["idempotency_key"] == key]
 
@@ -219,13 +224,14 @@ class Processing(E2ECase):
                 pending.result(timeout=10)
             except Exception:
                 pass  # the connection died with the server
-        claimed_at = time.time() - 0.5
         restarted = self.start_server(timeout_ms=2000)
         status, body, _ = restarted.http.get(f"/v1/jobs/{job['id']}")
         self.assertEqual(body["status"], "PROCESSING")
+        claimed_at, expires_at = instant(body["updated_at"]), instant(body["lease_expires_at"])
+        self.assertAlmostEqual(expires_at - claimed_at, 4.0, places=3)  # the timeout, twice
         status, body, _ = self.process(restarted, job["id"])
         self.assertEqual((status, body["error"]["code"]), (409, "job_in_progress"))
-        time.sleep(max(0.0, claimed_at + 4.5 - time.time()))
+        time.sleep(max(0.0, expires_at + 0.3 - time.time()))
         status, body, _ = self.process(restarted, job["id"])
         self.assertEqual(status, 200, body)
         self.assertEqual((body["status"], body["result"], body["retries"]), ("FINISHED", "SUCCEEDED", 1))
