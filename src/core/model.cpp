@@ -55,6 +55,10 @@ constexpr std::array<std::pair<BusinessDay, std::string_view>, 4> kBusinessDay{{
     {BusinessDay::kPreceding, "PRECEDING"},
     {BusinessDay::kModifiedFollowing, "MODIFIED_FOLLOWING"},
 }};
+constexpr std::array<std::pair<Rail, std::string_view>, 2> kRail{{
+    {Rail::kBook, "book"},
+    {Rail::kAch, "ach"},
+}};
 
 }  // namespace
 
@@ -63,6 +67,7 @@ std::string_view to_string(JobResult r) { return name_of(kJobResult, r); }
 std::string_view to_string(TransferStatus s) { return name_of(kTransferStatus, s); }
 std::string_view to_string(Frequency f) { return name_of(kFrequency, f); }
 std::string_view to_string(BusinessDay b) { return name_of(kBusinessDay, b); }
+std::string_view to_string(Rail r) { return name_of(kRail, r); }
 std::optional<JobStatus> parse_job_status(std::string_view s) { return find(kJobStatus, s); }
 std::optional<JobResult> parse_job_result(std::string_view s) { return find(kJobResult, s); }
 std::optional<TransferStatus> parse_transfer_status(std::string_view s) {
@@ -70,6 +75,7 @@ std::optional<TransferStatus> parse_transfer_status(std::string_view s) {
 }
 std::optional<Frequency> parse_frequency(std::string_view s) { return find(kFrequency, s); }
 std::optional<BusinessDay> parse_business_day(std::string_view s) { return find(kBusinessDay, s); }
+std::optional<Rail> parse_rail(std::string_view s) { return find(kRail, s); }
 
 bool is_terminal(JobStatus s) {
   return s == JobStatus::kFinished || s == JobStatus::kFailed || s == JobStatus::kSkipped ||

@@ -26,17 +26,22 @@ enum class JobResult { kSucceeded, kDeclined };
 enum class TransferStatus { kActive, kPaused, kCancelled, kCompleted };
 enum class Frequency { kDaily, kWeekly, kMonthly, kYearly };
 enum class BusinessDay { kNone, kFollowing, kPreceding, kModifiedFollowing };
+// The payment rail a transfer moves on (SPEC section 8): a book transfer between two accounts
+// at the same bank, or an ACH transfer to a counterparty or external account.
+enum class Rail { kBook, kAch };
 
 std::string_view to_string(JobStatus s);
 std::string_view to_string(JobResult r);
 std::string_view to_string(TransferStatus s);
 std::string_view to_string(Frequency f);
 std::string_view to_string(BusinessDay b);
+std::string_view to_string(Rail r);  // "book", "ach"
 std::optional<JobStatus> parse_job_status(std::string_view s);
 std::optional<JobResult> parse_job_result(std::string_view s);
 std::optional<TransferStatus> parse_transfer_status(std::string_view s);
 std::optional<Frequency> parse_frequency(std::string_view s);
 std::optional<BusinessDay> parse_business_day(std::string_view s);
+std::optional<Rail> parse_rail(std::string_view s);
 
 // FINISHED, FAILED, SKIPPED, CANCELLED: nothing more happens to the job.
 bool is_terminal(JobStatus s);
@@ -66,6 +71,10 @@ struct RecurringTransfer {
   int64_t amount = 0;  // minor units, > 0
   std::string currency;
   std::string description;
+  Rail rail = Rail::kBook;
+  // The adapter-specific fields (SPEC section 8): the text of a JSON object as the client sent
+  // it (compact), checked by the provider's adapter when the transfer was created.
+  std::optional<std::string> provider_options;
   Schedule schedule;
   TransferStatus status = TransferStatus::kActive;
   int64_t last_sequence = 0;  // highest occurrence sequence created so far
@@ -90,6 +99,9 @@ struct Job {
   std::string provider;
   std::string idempotency_key;
   std::optional<std::string> provider_reference;
+  // The bank's own status of the transfer at its last answer (e.g. "pending_submission",
+  // "Sent", "COMPLETED"), as the bank spells it.
+  std::optional<std::string> bank_status;
   std::optional<std::string> last_error;
   std::optional<std::string> lease_owner;
   std::optional<Timestamp> lease_expires_at;
