@@ -1,5 +1,6 @@
 #include "backup/backup_tables.hpp"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <chrono>
@@ -11,7 +12,7 @@ namespace {
 
 using enum ColumnKind;
 
-constexpr std::array<Column, 18> kJobColumns{{
+constexpr std::array<Column, 19> kJobColumns{{
     {"id", kText},
     {"recurring_transfer_id", kText},
     {"sequence", kInteger},
@@ -30,6 +31,7 @@ constexpr std::array<Column, 18> kJobColumns{{
     {"created_at", kTimestamp},
     {"updated_at", kTimestamp},
     {"finished_at", kTimestamp},
+    {"bank_status", kText, true},  // SQLite migration 2, PostgreSQL migration 6
 }};
 
 constexpr std::array<Column, 10> kStatusColumns{{
@@ -163,14 +165,23 @@ const TableSpec& table_spec(BackupTable table) {
   return table == BackupTable::kJobs ? kJobSpec : kStatusSpec;
 }
 
-std::optional<BackupTable> table_for_header(const csv::Record& header) {
+std::optional<HeaderLayout> layout_for_header(const csv::Record& header) {
   for (const TableSpec* spec : {&kJobSpec, &kStatusSpec}) {
-    if (header.size() != spec->columns.size()) continue;
-    bool same = true;
-    for (size_t i = 0; i < header.size() && same; ++i) {
-      same = header[i] && *header[i] == spec->columns[i].name;
+    HeaderLayout layout{spec->table, std::vector<int>(spec->columns.size(), -1), header.size()};
+    bool fits = true;
+    for (size_t field = 0; field < header.size() && fits; ++field) {
+      auto column = std::find_if(spec->columns.begin(), spec->columns.end(),
+                                 [&](const Column& c) { return header[field] == c.name; });
+      fits = column != spec->columns.end();
+      if (!fits) break;
+      int& slot = layout.field_of_column[static_cast<size_t>(column - spec->columns.begin())];
+      fits = slot < 0;  // named once
+      slot = static_cast<int>(field);
     }
-    if (same) return spec->table;
+    for (size_t i = 0; i < spec->columns.size() && fits; ++i) {
+      fits = layout.field_of_column[i] >= 0 || spec->columns[i].added_later;
+    }
+    if (fits) return layout;
   }
   return std::nullopt;
 }
@@ -201,32 +212,35 @@ Result<void> append_row(const TableSpec& spec, const store_detail::RowView& row,
   return {};
 }
 
-Result<BackupStore::Row> restore_row(const TableSpec& spec, const csv::Record& record) {
-  if (record.size() != spec.columns.size()) {
+Result<BackupStore::Row> restore_row(const HeaderLayout& layout, const csv::Record& record) {
+  const TableSpec& spec = table_spec(layout.table);
+  if (record.size() != layout.fields) {
     return invalid("csv", "a record of " + std::string(spec.name) + " has " +
                               std::to_string(record.size()) + " fields, expected " +
-                              std::to_string(spec.columns.size()));
+                              std::to_string(layout.fields));
   }
   BackupStore::Row row;
-  row.reserve(record.size());
-  for (size_t i = 0; i < record.size(); ++i) {
+  row.reserve(spec.columns.size());
+  for (size_t i = 0; i < spec.columns.size(); ++i) {
     const Column& column = spec.columns[i];
-    if (!record[i]) {
+    int field = layout.field_of_column[i];
+    if (field < 0 || !record[static_cast<size_t>(field)]) {
       row.emplace_back(std::monostate{});
       continue;
     }
+    const std::string& value = *record[static_cast<size_t>(field)];
     if (column.kind == kText) {
-      row.emplace_back(*record[i]);
+      row.emplace_back(value);
       continue;
     }
     if (column.kind == kInteger) {
-      auto v = parse_integer(*record[i]);
-      if (!v) return invalid(std::string(column.name), "not an integer: " + *record[i]);
+      auto v = parse_integer(value);
+      if (!v) return invalid(std::string(column.name), "not an integer: " + value);
       row.emplace_back(*v);
       continue;
     }
-    auto text = canonical(column.kind, *record[i]);
-    if (!text) return invalid(std::string(column.name), "not a valid value: " + *record[i]);
+    auto text = canonical(column.kind, value);
+    if (!text) return invalid(std::string(column.name), "not a valid value: " + value);
     row.emplace_back(std::move(*text));
   }
   return row;

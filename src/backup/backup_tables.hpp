@@ -23,6 +23,9 @@ enum class ColumnKind { kText, kInteger, kTimestamp, kDate };
 struct Column {
   std::string_view name;
   ColumnKind kind;
+  // Added by a later migration: a backup written before it has no such field, and restore
+  // reads the column as NULL there.
+  bool added_later = false;
 };
 
 struct TableSpec {
@@ -33,8 +36,17 @@ struct TableSpec {
 
 const TableSpec& table_spec(BackupTable table);
 
-// The header record's columns in order; the table whose columns they are, if any.
-std::optional<BackupTable> table_for_header(const csv::Record& header);
+// What a backup's header row says: its table, and where each of the table's columns is in its
+// records (the field's index; -1 for an added_later column the backup predates).
+struct HeaderLayout {
+  BackupTable table;
+  std::vector<int> field_of_column;  // in the table's column order
+  size_t fields = 0;                 // per record
+};
+
+// The layout of a header row naming each column of one table once, in any order (an
+// added_later column may be missing); nullopt for any other header.
+std::optional<HeaderLayout> layout_for_header(const csv::Record& header);
 
 // Appends the header row of `spec` (CRLF-terminated).
 void append_header(const TableSpec& spec, std::string& out);
@@ -43,8 +55,8 @@ void append_header(const TableSpec& spec, std::string& out);
 // not parse as its column's kind is kInternal (the database holds something it should not).
 Result<void> append_row(const TableSpec& spec, const store_detail::RowView& row, std::string& out);
 
-// A CSV record as parameters for an insert; values are checked against their kinds
-// (kInvalidArgument naming the column).
-Result<BackupStore::Row> restore_row(const TableSpec& spec, const csv::Record& record);
+// A CSV record laid out as `layout` says, as parameters for an insert in the table's column
+// order; values are checked against their kinds (kInvalidArgument naming the column).
+Result<BackupStore::Row> restore_row(const HeaderLayout& layout, const csv::Record& record);
 
 }  // namespace rtjobs::backup

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "core/time_format.hpp"
 
 namespace rtjobs::backup {
@@ -57,6 +59,77 @@ TEST(BackupTables, IntegersAreCanonicalAndNullStaysEmpty) {
             "x,x,x,x,1,-7,x,x,x,2026-11-28T00:00:00.000Z\r\n");
   EXPECT_EQ(exported(std::nullopt, "2026-11-28T00:00:00.000Z"),
             "x,x,x,x,1,,x,x,x,2026-11-28T00:00:00.000Z\r\n");
+}
+
+csv::Record header_of(BackupTable table) {
+  csv::Record out;
+  for (const Column& c : table_spec(table).columns) out.emplace_back(std::string(c.name));
+  return out;
+}
+
+TEST(BackupTables, AHeaderNamingEachColumnOnceInAnyOrderIsATablesLayout) {
+  for (BackupTable table : {BackupTable::kJobs, BackupTable::kProviderStatuses}) {
+    csv::Record header = header_of(table);
+    auto layout = layout_for_header(header);
+    ASSERT_TRUE(layout);
+    EXPECT_EQ(layout->table, table);
+    EXPECT_EQ(layout->fields, header.size());
+    for (size_t i = 0; i < header.size(); ++i) EXPECT_EQ(layout->field_of_column[i], int(i));
+  }
+  csv::Record reversed = header_of(BackupTable::kJobs);
+  std::reverse(reversed.begin(), reversed.end());
+  auto layout = layout_for_header(reversed);
+  ASSERT_TRUE(layout);
+  EXPECT_EQ(layout->field_of_column.front(), int(reversed.size()) - 1);
+}
+
+TEST(BackupTables, ABackupMadeBeforeBankStatusRestoresItAsNull) {
+  csv::Record header = header_of(BackupTable::kJobs);
+  ASSERT_EQ(header.back(), "bank_status");
+  header.pop_back();
+  auto layout = layout_for_header(header);
+  ASSERT_TRUE(layout);
+  EXPECT_EQ(layout->field_of_column.back(), -1);
+  csv::Record record{"id",
+                     "transfer",
+                     "3",
+                     "2026-01-31",
+                     "2026-01-31T09:00:00.000Z",
+                     "FINISHED",
+                     "SUCCEEDED",
+                     "0",
+                     std::nullopt,
+                     "sandbox",
+                     "key",
+                     "ref",
+                     std::nullopt,
+                     std::nullopt,
+                     std::nullopt,
+                     "2026-01-31T09:00:00.000Z",
+                     "2026-01-31T09:00:01.000Z",
+                     "2026-01-31T09:00:01.000Z"};
+  ASSERT_EQ(record.size(), header.size());
+  auto row = restore_row(*layout, record);
+  ASSERT_TRUE(row) << row.error().message;
+  ASSERT_EQ(row->size(), table_spec(BackupTable::kJobs).columns.size());
+  EXPECT_EQ(std::get<int64_t>((*row)[2]), 3);
+  EXPECT_TRUE(std::holds_alternative<std::monostate>(row->back()));
+  record.pop_back();
+  EXPECT_FALSE(restore_row(*layout, record));  // a record must have the header's fields
+}
+
+TEST(BackupTables, OtherHeadersAreNoTablesLayout) {
+  csv::Record no_id = header_of(BackupTable::kJobs);
+  no_id.erase(no_id.begin());
+  EXPECT_FALSE(layout_for_header(no_id));
+  csv::Record twice = header_of(BackupTable::kJobs);
+  twice.push_back("id");
+  EXPECT_FALSE(layout_for_header(twice));
+  csv::Record unknown = header_of(BackupTable::kProviderStatuses);
+  unknown.push_back("bank_status");  // a job column, not a status row's
+  EXPECT_FALSE(layout_for_header(unknown));
+  EXPECT_FALSE(layout_for_header(csv::Record{"a", "b"}));
+  EXPECT_FALSE(layout_for_header(csv::Record{}));
 }
 
 }  // namespace

@@ -55,11 +55,11 @@ Result<RestoreResult> Restorer::restore(const std::string& source,
   }
 
   RestoreResult result;
-  const TableSpec* spec = nullptr;
+  std::optional<HeaderLayout> layout;
   std::vector<BackupStore::Row> batch;
   auto flush = [&]() -> Result<void> {
     if (batch.empty()) return {};
-    auto inserted = store_.insert_rows(spec->table, batch);
+    auto inserted = store_.insert_rows(layout->table, batch);
     if (!inserted) return std::unexpected(inserted.error());
     result.rows_inserted += *inserted;
     result.rows_skipped += static_cast<int64_t>(batch.size()) - *inserted;
@@ -67,18 +67,17 @@ Result<RestoreResult> Restorer::restore(const std::string& source,
     return {};
   };
   csv::CsvParser parser([&](csv::Record& record) -> Result<void> {
-    if (!spec) {
-      auto table = table_for_header(record);
-      if (!table) {
+    if (!layout) {
+      layout = layout_for_header(record);
+      if (!layout) {
         return invalid("source",
                        "the header row is not that of recurring_transfer_job or "
                        "recurring_transfer_provider_status");
       }
-      spec = &table_spec(*table);
-      result.table = std::string(spec->name);
+      result.table = std::string(table_spec(layout->table).name);
       return {};
     }
-    auto row = restore_row(*spec, record);
+    auto row = restore_row(*layout, record);
     if (!row) {
       return std::unexpected(row.error().context("record " + std::to_string(result.rows_read + 1)));
     }
@@ -97,7 +96,7 @@ Result<RestoreResult> Restorer::restore(const std::string& source,
   if (read) read = parser.finish();
   if (read) read = flush();
   if (!read) return std::unexpected(read.error().context("restoring " + source));
-  if (!spec) return invalid("source", "restoring " + source + ": empty file");
+  if (!layout) return invalid("source", "restoring " + source + ": empty file");
   log::info("restore finished", {{"source", source},
                                  {"table", result.table},
                                  {"rows_inserted", result.rows_inserted},

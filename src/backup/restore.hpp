@@ -1,5 +1,6 @@
 // Restorer: loads one backup CSV back into the database (`rtjobs restore`). The source is a
-// local path, a file:// URL or s3://bucket/key. The table is told by the header row; rows
+// local path, a file:// URL or s3://bucket/key. The table is told by the header row, whose
+// names place the fields (a backup made before a column was added restores it as NULL); rows
 // already present (same id, or the same unique key) are skipped, so restoring an object twice,
 // or two objects holding the same row, is harmless. Rows are inserted in batches, one
 // transaction each; the object is streamed, so memory does not grow with its size.

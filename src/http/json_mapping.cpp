@@ -234,6 +234,39 @@ Result<Schedule> parse_schedule(const json& v) {
   return s;
 }
 
+// "rail": "book" (the default) or "ach".
+Result<Rail> parse_rail_field(ObjectReader& r) {
+  const json* v = r.get("rail");
+  if (!v) return Rail::kBook;
+  auto rail = v->is_string() ? parse_rail(v->get_ref<const std::string&>()) : std::nullopt;
+  if (!rail) return invalid("rail", "rail must be \"book\" or \"ach\"");
+  return *rail;
+}
+
+// "provider_options": an object, kept as its compact text (what the adapter reads and the
+// store keeps), bounded so a transfer row stays small. An empty object is the same as none.
+Result<std::optional<std::string>> parse_provider_options(ObjectReader& r) {
+  const json* v = r.get("provider_options");
+  if (!v) return std::optional<std::string>();
+  if (!v->is_object()) return invalid("provider_options", "provider_options must be an object");
+  if (v->empty()) return std::optional<std::string>();
+  std::string text = dump(*v);
+  if (text.size() > kMaxProviderOptionsBytes) {
+    return invalid("provider_options", "provider_options must be at most " +
+                                           std::to_string(kMaxProviderOptionsBytes / 1024) +
+                                           " KiB as compact JSON");
+  }
+  return std::optional<std::string>(std::move(text));
+}
+
+// The stored provider_options text as the object it is (written by parse_provider_options,
+// so it parses); null when the transfer has none.
+json provider_options_json(const std::optional<std::string>& text) {
+  if (!text) return nullptr;
+  json v = json::parse(*text, nullptr, /*allow_exceptions=*/false);
+  return v.is_object() ? v : json(nullptr);
+}
+
 }  // namespace
 
 json to_json(const Schedule& s) {
@@ -264,6 +297,8 @@ json to_json(const RecurringTransfer& t) {
       {"amount", t.amount},
       {"currency", t.currency},
       {"description", t.description},
+      {"rail", to_string(t.rail)},
+      {"provider_options", provider_options_json(t.provider_options)},
       {"schedule", to_json(t.schedule)},
       {"status", to_string(t.status)},
       {"idempotency_key", optional_json(t.idempotency_key)},
@@ -287,6 +322,7 @@ json to_json(const Job& j) {
       {"next_attempt_at", optional_json(j.next_attempt_at, ts)},
       {"provider", j.provider},
       {"provider_reference", optional_json(j.provider_reference)},
+      {"bank_status", optional_json(j.bank_status)},
       {"idempotency_key", j.idempotency_key},
       {"last_error", optional_json(j.last_error)},
       {"lease_owner", optional_json(j.lease_owner)},
@@ -372,6 +408,7 @@ std::string job_json(const Job& j) {
   std::string out;
   out.reserve(768);
   ObjectWriter w(out);
+  w.text("bank_status", j.bank_status);
   w.time("created_at", j.created_at);
   w.time("due_at", j.due_at);
   w.time("finished_at", j.finished_at);
@@ -463,6 +500,13 @@ Result<NewTransfer> parse_new_transfer(std::string_view body) {
   auto description = r.string("description", 1000);
   if (!description) return std::unexpected(description.error());
   t.description = description->value_or("");
+
+  auto rail = parse_rail_field(r);
+  if (!rail) return std::unexpected(rail.error());
+  t.rail = *rail;
+  auto options = parse_provider_options(r);
+  if (!options) return std::unexpected(options.error());
+  t.provider_options = std::move(*options);
 
   const json* schedule = r.get("schedule");
   if (!schedule) return invalid("schedule", "schedule is required (an object)");

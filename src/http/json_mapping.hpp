@@ -6,6 +6,7 @@
 // Stateless; thread-safe.
 #pragma once
 
+#include <cstddef>
 #include <nlohmann/json_fwd.hpp>
 #include <string_view>
 
@@ -23,9 +24,14 @@ nlohmann::json to_json(const RecurringTransfer& transfer);
 nlohmann::json to_json(const Schedule& schedule);
 nlohmann::json to_json(const ProviderStatus& status);
 
+// The largest provider_options accepted, as compact JSON.
+inline constexpr size_t kMaxProviderOptionsBytes = 16 * 1024;
+
 // Parses a create-transfer body. Schedule fields not given keep the defaults of SPEC section 3;
 // day_of_week, day_of_month and month stay unset (the schedule engine derives them from
-// start_date). idempotency_key and request_hash are left for the caller.
+// start_date). rail defaults to book; provider_options (an object, at most
+// kMaxProviderOptionsBytes compact) is kept as its compact text, absent or null as none.
+// idempotency_key and request_hash are left for the caller.
 Result<NewTransfer> parse_new_transfer(std::string_view body);
 
 // Parses a JSON body that must be an object; errors name "body".

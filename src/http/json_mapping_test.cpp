@@ -67,6 +67,13 @@ struct Case {
 
 class RejectedBody : public testing::TestWithParam<Case> {};
 
+// A case's name as a test name (letters and digits).
+std::string case_name(const testing::TestParamInfo<Case>& info) {
+  std::string n;
+  for (char c : info.param.name) n.push_back(std::isalnum(static_cast<unsigned char>(c)) ? c : '_');
+  return n;
+}
+
 TEST_P(RejectedBody, NamesTheField) {
   json body = valid_body();
   GetParam().edit(body);
@@ -122,12 +129,60 @@ INSTANTIATE_TEST_SUITE_P(
              "schedule.execution_time"},
         Case{"bad business day", [](json& b) { b["schedule"]["business_day"] = "NEXT"; },
              "schedule.business_day"}),
-    [](const testing::TestParamInfo<Case>& info) {
-      std::string n;
-      for (char c : info.param.name)
-        n.push_back(std::isalnum(static_cast<unsigned char>(c)) ? c : '_');
-      return n;
-    });
+    case_name);
+
+TEST(JsonMapping, RailIsBookUnlessTheBodySaysAch) {
+  auto t = parse_new_transfer(valid_body().dump());
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->rail, Rail::kBook);
+  EXPECT_FALSE(t->provider_options);
+  json body = valid_body();
+  body["rail"] = "ach";
+  t = parse_new_transfer(body.dump());
+  ASSERT_TRUE(t) << t.error().message;
+  EXPECT_EQ(t->rail, Rail::kAch);
+  body["rail"] = nullptr;
+  body["provider_options"] = nullptr;  // null is the same as absent
+  t = parse_new_transfer(body.dump());
+  ASSERT_TRUE(t) << t.error().message;
+  EXPECT_EQ(t->rail, Rail::kBook);
+  EXPECT_FALSE(t->provider_options);
+}
+
+TEST(JsonMapping, ProviderOptionsAreKeptAsCompactText) {
+  json body = valid_body();
+  body["provider_options"] = json::parse(R"({ "statement_descriptor" : "RENT 42",
+                                              "addenda": [ {"x": 1} ], "note": "café" })");
+  auto t = parse_new_transfer(body.dump(2));
+  ASSERT_TRUE(t) << t.error().message;
+  EXPECT_EQ(t->provider_options,
+            R"({"addenda":[{"x":1}],"note":"café","statement_descriptor":"RENT 42"})");
+  // Exactly the limit, compact, passes (the client's spacing does not count).
+  const std::string prefix = R"({"k":")";
+  body["provider_options"] = {
+      {"k", std::string(kMaxProviderOptionsBytes - prefix.size() - 2, 'a')}};
+  t = parse_new_transfer(body.dump(4));
+  ASSERT_TRUE(t) << t.error().message;
+  EXPECT_EQ(t->provider_options->size(), kMaxProviderOptionsBytes);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    BankFields, RejectedBody,
+    testing::Values(
+        Case{"rail wire", [](json& b) { b["rail"] = "wire"; }, "rail"},
+        Case{"rail upper case", [](json& b) { b["rail"] = "ACH"; }, "rail"},
+        Case{"rail number", [](json& b) { b["rail"] = 1; }, "rail"},
+        Case{"options string", [](json& b) { b["provider_options"] = "{}"; }, "provider_options"},
+        Case{"options array", [](json& b) { b["provider_options"] = json::array({1}); },
+             "provider_options"},
+        Case{"options number", [](json& b) { b["provider_options"] = 3; }, "provider_options"},
+        Case{"options too large",
+             [](json& b) {
+               b["provider_options"] = {
+                   {"k", std::string(kMaxProviderOptionsBytes - 7, 'a')}};  // one byte over
+             },
+             "provider_options"}),
+    case_name);
 
 TEST(JsonMapping, RejectsNonObjects) {
   EXPECT_EQ(parse_new_transfer("not json").error().field, "body");
@@ -198,6 +253,31 @@ TEST(JsonMapping, TransferJsonNestsTheSchedule) {
   EXPECT_EQ(v["schedule"]["day_of_month"], 31);
   EXPECT_TRUE(v["schedule"]["end_date"].is_null());
   EXPECT_EQ(v["status"], "ACTIVE");
+}
+
+TEST(JsonMapping, TransferJsonCarriesRailAndProviderOptionsAsAnObject) {
+  RecurringTransfer t;
+  t.schedule.start_date = *parse_date("2026-01-31");
+  json v = to_json(t);
+  EXPECT_EQ(v["rail"], "book");
+  EXPECT_TRUE(v.contains("provider_options"));
+  EXPECT_TRUE(v["provider_options"].is_null());
+  t.rail = Rail::kAch;
+  t.provider_options = R"({"memo":"rent","sec_code":"PPD"})";
+  v = to_json(t);
+  EXPECT_EQ(v["rail"], "ach");
+  EXPECT_EQ(v["provider_options"], json({{"memo", "rent"}, {"sec_code", "PPD"}}));
+}
+
+TEST(JsonMapping, JobJsonCarriesTheBankStatus) {
+  Job j = sample_job();
+  EXPECT_TRUE(to_json(j)["bank_status"].is_null());
+  EXPECT_EQ(job_json(j), dump(to_json(j)));
+  j.bank_status = "pending_submission";
+  EXPECT_EQ(to_json(j)["bank_status"], "pending_submission");
+  EXPECT_EQ(job_json(j), dump(to_json(j)));
+  j.bank_status = "Überwiesen";  // not ASCII: the slow path, same bytes
+  EXPECT_EQ(job_json(j), dump(to_json(j)));
 }
 
 TEST(Errors, MapsCodesToStatuses) {

@@ -1,5 +1,7 @@
 // The OpenAPI 3 description of the API served at GET /openapi.json. Kept beside the routes;
-// http_unit_tests checks that it parses and lists every registered route.
+// http_unit_tests checks that it parses and lists every registered route. Examples of a
+// transfer per bank (its rail and provider_options) go in the create request's "examples" map,
+// beside "book".
 #include "http/routes.hpp"
 
 namespace rtjobs::http {
@@ -52,7 +54,12 @@ std::string_view openapi_document() {
     "/v1/recurring-transfers": {
       "post": {"summary": "Create a recurring transfer",
         "parameters": [{"name": "Idempotency-Key", "in": "header", "schema": {"type": "string", "maxLength": 255}}],
-        "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/NewTransfer"}}}},
+        "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/NewTransfer"},
+          "examples": {
+            "book": {"summary": "A monthly book transfer (every provider carries these)", "value": {
+              "external_id": "rent-42", "provider": "sandbox", "source_account": "acc_a", "destination_account": "acc_b",
+              "amount": 5000, "currency": "USD", "description": "rent", "rail": "book",
+              "schedule": {"frequency": "MONTHLY", "day_of_month": -1, "start_date": "2026-01-31"}}}}}}},
         "responses": {"201": {"$ref": "#/components/responses/Transfer"}, "200": {"$ref": "#/components/responses/Transfer"},
           "400": {"$ref": "#/components/responses/Error"}, "413": {"$ref": "#/components/responses/Error"},
           "422": {"$ref": "#/components/responses/Error"}}},
@@ -100,6 +107,10 @@ std::string_view openapi_document() {
       "ErrorBody": {"type": "object", "required": ["code", "message"], "properties": {
         "code": {"type": "string"}, "message": {"type": "string"}, "field": {"type": "string"}}},
       "Error": {"type": "object", "required": ["error"], "properties": {"error": {"$ref": "#/components/schemas/ErrorBody"}}},
+      "Rail": {"type": "string", "enum": ["book", "ach"], "default": "book",
+        "description": "book: between two accounts at the same bank; ach: destination_account is the bank's id of the counterparty or external account. A provider that cannot carry the rail answers 400 with field rail"},
+      "ProviderOptions": {"type": "object", "nullable": true, "additionalProperties": true,
+        "description": "Adapter-specific fields, checked by the transfer's provider when it is created (400 with field provider_options.<name>); at most 16 KiB as compact JSON. Absent or null: none. See the examples of POST /v1/recurring-transfers"},
       "JobStatus": {"type": "string", "enum": ["PENDING", "IN_FLY", "PROCESSING", "RETRY", "FINISHED", "FAILED", "SKIPPED", "CANCELLED"]},
       "Job": {"type": "object", "properties": {
         "id": {"type": "string", "format": "uuid"}, "recurring_transfer_id": {"type": "string", "format": "uuid"},
@@ -107,7 +118,9 @@ std::string_view openapi_document() {
         "due_at": {"type": "string", "format": "date-time"}, "status": {"$ref": "#/components/schemas/JobStatus"},
         "result": {"type": "string", "enum": ["SUCCEEDED", "DECLINED"], "nullable": true}, "retries": {"type": "integer"},
         "next_attempt_at": {"type": "string", "format": "date-time", "nullable": true}, "provider": {"type": "string"},
-        "provider_reference": {"type": "string", "nullable": true}, "idempotency_key": {"type": "string"},
+        "provider_reference": {"type": "string", "nullable": true},
+        "bank_status": {"type": "string", "nullable": true, "description": "The bank's own status of the transfer at its last answer that gave one, as the bank spells it"},
+        "idempotency_key": {"type": "string"},
         "last_error": {"type": "string", "nullable": true}, "lease_owner": {"type": "string", "nullable": true},
         "lease_expires_at": {"type": "string", "format": "date-time", "nullable": true},
         "created_at": {"type": "string", "format": "date-time"}, "updated_at": {"type": "string", "format": "date-time"},
@@ -134,11 +147,13 @@ std::string_view openapi_document() {
         "source_account": {"type": "string"}, "destination_account": {"type": "string"},
         "amount": {"type": "integer", "minimum": 1, "description": "Minor units"},
         "currency": {"type": "string", "pattern": "^[A-Z]{3}$"}, "description": {"type": "string"},
+        "rail": {"$ref": "#/components/schemas/Rail"}, "provider_options": {"$ref": "#/components/schemas/ProviderOptions"},
         "schedule": {"$ref": "#/components/schemas/Schedule"}}},
       "Transfer": {"type": "object", "properties": {
         "id": {"type": "string", "format": "uuid"}, "external_id": {"type": "string", "nullable": true},
         "provider": {"type": "string"}, "source_account": {"type": "string"}, "destination_account": {"type": "string"},
         "amount": {"type": "integer"}, "currency": {"type": "string"}, "description": {"type": "string"},
+        "rail": {"$ref": "#/components/schemas/Rail"}, "provider_options": {"$ref": "#/components/schemas/ProviderOptions"},
         "schedule": {"$ref": "#/components/schemas/Schedule"},
         "status": {"type": "string", "enum": ["ACTIVE", "PAUSED", "CANCELLED", "COMPLETED"]},
         "idempotency_key": {"type": "string", "nullable": true},

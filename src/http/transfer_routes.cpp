@@ -27,6 +27,7 @@ Response create_transfer(const RouteContext& ctx, const Request& req) {
     }
     t.idempotency_key = std::string(*key);
   }
+  // The fingerprint is the whole body's: every field (rail and provider_options too) takes part.
   t.request_hash = sha256_hex(req.body);
   auto created = ctx.deps.transfers.create(t);
   if (!created) return error_response(created.error(), req.request_id);

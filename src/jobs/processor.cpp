@@ -91,10 +91,21 @@ void JobProcessor::call_bank(Job job, RecurringTransfer transfer, std::string le
     if (answered) answered();
     return complete(job, transfer, std::move(lease_owner), return_job, answer, std::move(done));
   }
-  TransferRequest request{job.idempotency_key,     job.id,
-                          transfer.amount,         transfer.currency,
-                          transfer.source_account, transfer.destination_account,
-                          transfer.description};
+  TransferRequest request{
+      .idempotency_key = job.idempotency_key,
+      .reference = job.id,
+      .amount = transfer.amount,
+      .currency = transfer.currency,
+      .source_account = transfer.source_account,
+      .destination_account = transfer.destination_account,
+      .description = transfer.description,
+      .rail = transfer.rail,
+      .provider_options = transfer.provider_options.value_or(""),
+      // Numbered as the provider-status rows are: the retries used so far (a rescued lease
+      // counts as one), plus this one. An operator's retry resets retries, so attempt 1 may
+      // follow earlier calls; the idempotency key is the same on all of them.
+      .attempt = job.retries + 1,
+  };
   // The outcome is prepared on the provider's thread (microseconds of work) and queued for
   // the writer: no thread waits on the bank.
   metrics_.bank_call_started();
@@ -119,6 +130,7 @@ void JobProcessor::complete(const Job& job, const RecurringTransfer& transfer,
   c.now = now;
   c.retries = job.retries;
   c.return_job = return_job;
+  c.bank_status = answer.bank_status;
   if (answer.outcome == Outcome::kSucceeded) {
     c.status = JobStatus::kFinished;
     c.result = JobResult::kSucceeded;

@@ -17,9 +17,22 @@ TransferService::TransferService(Store& store, const ProviderRegistry& providers
       horizon_months_(horizon_months) {}
 
 Result<CreateTransferResult> TransferService::create(const NewTransfer& request) {
-  if (!providers_.find(request.provider)) {
+  const Provider* provider = providers_.find(request.provider);
+  if (!provider) {
     return invalid("provider", "no provider named '" + request.provider + "' is configured");
   }
+  // The adapter names the field at fault ("rail", "provider_options.<name>"): passed on as is.
+  auto carried = provider->check_transfer(TransferSpec{
+      .rail = request.rail,
+      .provider_options =
+          request.provider_options ? std::string_view(*request.provider_options) : "",
+      .amount = request.amount,
+      .currency = request.currency,
+      .source_account = request.source_account,
+      .destination_account = request.destination_account,
+      .description = request.description,
+  });
+  if (!carried) return std::unexpected(carried.error());
   auto recurrence = Recurrence::make(request.schedule, calendars_);
   if (!recurrence) return std::unexpected(recurrence.error());
   Timestamp now = clock_.now();
@@ -40,6 +53,8 @@ Result<CreateTransferResult> TransferService::create(const NewTransfer& request)
   transfer.amount = request.amount;
   transfer.currency = request.currency;
   transfer.description = request.description;
+  transfer.rail = request.rail;
+  transfer.provider_options = request.provider_options;
   transfer.schedule = request.schedule;
   transfer.status = TransferStatus::kActive;
   transfer.idempotency_key = request.idempotency_key;

@@ -25,6 +25,9 @@ struct NewTransfer {
   int64_t amount = 0;
   std::string currency;
   std::string description;
+  Rail rail = Rail::kBook;
+  // The adapter-specific fields: a JSON object's compact text, checked by the provider.
+  std::optional<std::string> provider_options;
   Schedule schedule;  // defaults of SPEC section 3 already applied by the caller
   std::optional<std::string> idempotency_key;
   std::string request_hash;  // fingerprint of the request body, for idempotency
@@ -35,7 +38,8 @@ class TransferService {
   TransferService(Store& store, const ProviderRegistry& providers, const CalendarSet& calendars,
                   const Clock& clock, int horizon_months);
 
-  // Errors: kInvalidArgument naming the field (unknown provider, bad schedule...),
+  // Errors: kInvalidArgument naming the field (unknown provider, bad schedule, a rail or
+  // provider_options the provider refuses: its Provider::check_transfer error, unchanged),
   // kUnprocessable when the idempotency key was used with another body.
   Result<CreateTransferResult> create(const NewTransfer& request);
 

@@ -13,11 +13,12 @@ const std::string_view kTransferColumns =
     "id, external_id, provider, source_account, destination_account, amount, currency, "
     "description, frequency, \"interval\", day_of_week, day_of_month, \"month\", start_date, "
     "end_date, \"count\", timezone, execution_time, business_day, calendar, status, "
-    "last_sequence, next_occurrence_at, idempotency_key, request_hash, created_at, updated_at";
+    "last_sequence, next_occurrence_at, idempotency_key, request_hash, created_at, updated_at, "
+    "rail, provider_options";
 const std::string_view kJobColumns =
     "id, recurring_transfer_id, sequence, scheduled_for, due_at, status, result, retries, "
     "next_attempt_at, provider, idempotency_key, provider_reference, last_error, lease_owner, "
-    "lease_expires_at, created_at, updated_at, finished_at";
+    "lease_expires_at, created_at, updated_at, finished_at, bank_status";
 const std::string_view kProviderStatusColumns =
     "id, job_id, recurring_transfer_id, provider, attempt, http_status, code, message, "
     "response_body, created_at";
@@ -178,7 +179,9 @@ std::vector<SqlValue> transfer_values(const RecurringTransfer& t) {
           opt_text(t.idempotency_key),
           t.request_hash,
           format_timestamp(t.created_at),
-          format_timestamp(t.updated_at)};
+          format_timestamp(t.updated_at),
+          std::string(to_string(t.rail)),
+          opt_text(t.provider_options)};
 }
 
 std::vector<SqlValue> job_values(const Job& j) {
@@ -199,7 +202,8 @@ std::vector<SqlValue> job_values(const Job& j) {
           opt_time(j.lease_expires_at),
           format_timestamp(j.created_at),
           format_timestamp(j.updated_at),
-          opt_time(j.finished_at)};
+          opt_time(j.finished_at),
+          opt_text(j.bank_status)};
 }
 
 std::vector<SqlValue> provider_status_values(const ProviderStatus& p) {
@@ -252,6 +256,8 @@ Result<RecurringTransfer> read_transfer(const RowView& row, int first) {
   t.request_hash = r.text();
   t.created_at = r.time();
   t.updated_at = r.time();
+  t.rail = r.named(parse_rail);
+  t.provider_options = r.opt_text();
   if (auto st = r.status(); !st) return std::unexpected(st.error());
   return t;
 }
@@ -277,6 +283,7 @@ Result<Job> read_job(const RowView& row, int first) {
   j.created_at = r.time();
   j.updated_at = r.time();
   j.finished_at = r.opt_time();
+  j.bank_status = r.opt_text();
   if (auto st = r.status(); !st) return std::unexpected(st.error());
   return j;
 }

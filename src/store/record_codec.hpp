@@ -37,11 +37,13 @@ class RowView {
 };
 
 // Column lists in table order ("interval", "month" and "count" quoted: keywords in PostgreSQL).
+// A migration adds its columns at the end (ALTER TABLE ... ADD COLUMN), so the lists stay in
+// the tables' physical order, which the backup CSV's header follows.
 extern const std::string_view kTransferColumns;
 extern const std::string_view kJobColumns;
 extern const std::string_view kProviderStatusColumns;
-inline constexpr int kTransferColumnCount = 27;
-inline constexpr int kJobColumnCount = 18;
+inline constexpr int kTransferColumnCount = 29;
+inline constexpr int kJobColumnCount = 19;
 inline constexpr int kProviderStatusColumnCount = 10;
 
 // "a, b" with alias "t" -> "t.a, t.b".

@@ -80,6 +80,9 @@ struct Completion {
   int retries = 0;                           // the job's retries after this attempt
   std::optional<Timestamp> next_attempt_at;  // with RETRY
   std::optional<std::string> provider_reference;
+  // The bank's own status of the transfer in this answer. Absent keeps the job's bank_status:
+  // an answer without one (a timeout, an outage) says nothing new about the transfer.
+  std::optional<std::string> bank_status;
   std::optional<std::string> last_error;
   std::optional<ProviderStatus> provider_status;  // a non-success BaaS answer, if any
   // The transfer's next occurrences up to the horizon (sequence > the transfer's last_sequence

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "backup/backup_runner.hpp"
+#include "backup/csv.hpp"
 #include "backup/file_object_store.hpp"
 #include "backup/restore.hpp"
 #include "backup_test_db.hpp"
@@ -254,6 +255,79 @@ TEST_P(BackupRunTest, RestoreRejectsAFileThatIsNotABackup) {
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().message.find("header row"), std::string::npos);
   EXPECT_FALSE(restorer.restore((dir_ / "missing.csv").string(), {}));
+}
+
+// The records of a CSV text.
+std::vector<csv::Record> records_of(const std::string& text) {
+  std::vector<csv::Record> out;
+  csv::CsvParser parser([&](csv::Record& r) -> Result<void> {
+    out.push_back(r);
+    return {};
+  });
+  EXPECT_TRUE(parser.feed(text) && parser.finish());
+  return out;
+}
+
+// The CSV text of `records`, each with its fields in the order of `fields` (indexes).
+std::string csv_of(const std::vector<csv::Record>& records, const std::vector<size_t>& fields) {
+  std::string out;
+  for (const csv::Record& r : records) {
+    std::vector<std::optional<std::string_view>> picked;
+    for (size_t i : fields) picked.emplace_back(r[i]);
+    csv::append_record(out, picked);
+  }
+  return out;
+}
+
+TEST_P(BackupRunTest, RestoreTakesABackupMadeBeforeBankStatusAndPlacesFieldsByTheirNames) {
+  auto job = db_->add_job(transfer_, 1, JobStatus::kFinished, "2026-02-01");
+  ASSERT_TRUE(job.bank_status);
+  const std::string current = db_->dump(BackupTable::kJobs);
+  const std::vector<csv::Record> records = records_of(current);
+  ASSERT_EQ(records.size(), 2u);
+  const size_t n = records[0].size();
+  ASSERT_EQ(records[0].back(), "bank_status");
+
+  // A job object as a binary before bank_status wrote it: every column but that one.
+  std::vector<size_t> before(n - 1);
+  for (size_t i = 0; i < n - 1; ++i) before[i] = i;
+  fs::create_directories(dir_);
+  std::ofstream(dir_ / "old.csv", std::ios::binary) << csv_of(records, before);
+  auto empty = TestDb::create(GetParam(), "restore");
+  ASSERT_TRUE(empty);
+  empty->add_transfer(transfer_);
+  backup::Restorer restorer(empty->backup_store(), {});
+  auto restored = restorer.restore((dir_ / "old.csv").string(), {});
+  ASSERT_TRUE(restored) << restored.error().message;
+  EXPECT_EQ(restored->table, kJobs);
+  EXPECT_EQ(restored->rows_inserted, 1);
+  auto got = empty->store().get_job(job.id);
+  ASSERT_TRUE(got && *got);
+  EXPECT_EQ((*got)->provider_reference, job.provider_reference);
+  EXPECT_FALSE((*got)->bank_status);
+  std::vector<csv::Record> expected = records;
+  expected[1].back().reset();
+  std::vector<size_t> all(n);
+  for (size_t i = 0; i < n; ++i) all[i] = i;
+  EXPECT_EQ(empty->dump(BackupTable::kJobs), csv_of(expected, all));
+
+  // The columns in another order (bank_status first, id last) restore the same row.
+  ASSERT_TRUE(empty->try_exec("DELETE FROM recurring_transfer_job"));
+  std::vector<size_t> reordered{n - 1};
+  for (size_t i = 1; i < n - 1; ++i) reordered.push_back(i);
+  reordered.push_back(0);
+  std::ofstream(dir_ / "reordered.csv", std::ios::binary) << csv_of(records, reordered);
+  restored = restorer.restore((dir_ / "reordered.csv").string(), {});
+  ASSERT_TRUE(restored) << restored.error().message;
+  EXPECT_EQ(restored->rows_inserted, 1);
+  EXPECT_EQ(empty->dump(BackupTable::kJobs), current);
+
+  // A header missing a column that every backup has is not a backup's.
+  std::vector<size_t> no_id(all.begin() + 1, all.end());
+  std::ofstream(dir_ / "no-id.csv", std::ios::binary) << csv_of(records, no_id);
+  auto refused = restorer.restore((dir_ / "no-id.csv").string(), {});
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("header row"), std::string::npos);
 }
 
 // A BackupStore that runs `before` ahead of every deletion (from any of the delete threads);
@@ -518,15 +592,19 @@ TEST(BackupCsv, SameRowsGiveByteIdenticalCsvFromSqliteAndPostgres) {
     db->add_transfer(t);
     for (int seq = 1; seq <= 3; ++seq) {
       auto id = "0190c0de-0000-7000-8000-00000000010" + std::to_string(seq);
-      db->exec("INSERT INTO recurring_transfer_job (" + std::string(store_detail::kJobColumns) +
-                   ") VALUES (" + store_detail::placeholders(db->placeholder_style(), 18) + ")",
-               {id, t.id, int64_t{seq}, "2026-01-0" + std::to_string(seq),
-                "2026-01-01T09:00:00.000Z", seq == 2 ? "FAILED" : "FINISHED",
-                seq == 2 ? SqlValueNull() : store_detail::SqlValue("DECLINED"), int64_t{seq},
-                SqlValueNull(), "sandbox", t.id + ":" + std::to_string(seq),
-                "ref \"" + std::to_string(seq) + "\"", seq == 2 ? "a,\r\nb" : "", SqlValueNull(),
-                SqlValueNull(), "2026-01-01T09:00:00.000Z", "2026-01-01T09:00:01.500Z",
-                "2026-01-01T09:00:01.000Z"});
+      db->exec(
+          "INSERT INTO recurring_transfer_job (" + std::string(store_detail::kJobColumns) +
+              ") VALUES (" +
+              store_detail::placeholders(db->placeholder_style(), store_detail::kJobColumnCount) +
+              ")",
+          {id, t.id, int64_t{seq}, "2026-01-0" + std::to_string(seq), "2026-01-01T09:00:00.000Z",
+           seq == 2 ? "FAILED" : "FINISHED",
+           seq == 2 ? SqlValueNull() : store_detail::SqlValue("DECLINED"), int64_t{seq},
+           SqlValueNull(), "sandbox", t.id + ":" + std::to_string(seq),
+           "ref \"" + std::to_string(seq) + "\"", seq == 2 ? "a,\r\nb" : "", SqlValueNull(),
+           SqlValueNull(), "2026-01-01T09:00:00.000Z", "2026-01-01T09:00:01.500Z",
+           "2026-01-01T09:00:01.000Z",
+           seq == 3 ? SqlValueNull() : store_detail::SqlValue("Rejected, \"R01\"\r\n")});
       db->exec(
           "INSERT INTO recurring_transfer_provider_status (" +
               std::string(store_detail::kProviderStatusColumns) + ") VALUES (" +

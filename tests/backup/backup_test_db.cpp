@@ -193,6 +193,7 @@ Job TestDb::add_job(const RecurringTransfer& t, int64_t sequence, JobStatus stat
   if (status == JobStatus::kFinished) {
     j.result = JobResult::kSucceeded;
     j.provider_reference = "ref-" + std::to_string(sequence);
+    j.bank_status = "Sent, \"settled\" — ✓";
     j.finished_at = now;
   }
   if (status == JobStatus::kFailed) j.last_error = "bank said: \"no\", twice\r\nthen hung up";

@@ -230,6 +230,8 @@ void expect_same(const RecurringTransfer& a, const RecurringTransfer& b) {
   EXPECT_EQ(a.amount, b.amount);
   EXPECT_EQ(a.currency, b.currency);
   EXPECT_EQ(a.description, b.description);
+  EXPECT_EQ(a.rail, b.rail);
+  EXPECT_EQ(a.provider_options, b.provider_options);
   EXPECT_EQ(a.schedule.frequency, b.schedule.frequency);
   EXPECT_EQ(a.schedule.interval, b.schedule.interval);
   EXPECT_EQ(a.schedule.day_of_week, b.schedule.day_of_week);
@@ -265,6 +267,7 @@ void expect_same(const Job& a, const Job& b) {
   EXPECT_EQ(a.provider, b.provider);
   EXPECT_EQ(a.idempotency_key, b.idempotency_key);
   EXPECT_EQ(a.provider_reference, b.provider_reference);
+  EXPECT_EQ(a.bank_status, b.bank_status);
   EXPECT_EQ(a.last_error, b.last_error);
   EXPECT_EQ(a.lease_owner, b.lease_owner);
   EXPECT_EQ(ts(a.lease_expires_at), ts(b.lease_expires_at));

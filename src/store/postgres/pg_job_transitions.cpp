@@ -171,13 +171,14 @@ Result<std::vector<CompletionResult>> PgStore::complete_jobs(
       " retries = c.retries, next_attempt_at = c.next_attempt_at,"
       " provider_reference = COALESCE(c.provider_reference, j.provider_reference),"
       " last_error = c.last_error, finished_at = c.finished_at, lease_owner = NULL,"
-      " lease_expires_at = NULL, updated_at = c.written_at"
+      " lease_expires_at = NULL, updated_at = c.written_at,"
+      " bank_status = COALESCE(c.bank_status, j.bank_status)"
       " FROM (SELECT DISTINCT ON (job_id, owner) * FROM unnest($1::uuid[], $2::text[],"
       " $3::text[], $4::text[], $5::integer[], $6::timestamptz[], $7::text[], $8::text[],"
       " $9::timestamptz[], $10::timestamptz[], $11::bigint[], $12::timestamptz[],"
-      " $13::boolean[]) WITH ORDINALITY AS u(job_id, owner, status, result, retries,"
+      " $13::boolean[], $14::text[]) WITH ORDINALITY AS u(job_id, owner, status, result, retries,"
       " next_attempt_at, provider_reference, last_error, finished_at, written_at, new_sequence,"
-      " next_occurrence_at, notify, ord) ORDER BY job_id, owner, ord) c"
+      " next_occurrence_at, notify, bank_status, ord) ORDER BY job_id, owner, ord) c"
       " WHERE j.id = c.job_id AND j.lease_owner = c.owner"
       " RETURNING " +
       store_detail::qualified(store_detail::kJobColumns, "j") +
@@ -185,15 +186,15 @@ Result<std::vector<CompletionResult>> PgStore::complete_jobs(
       " st AS (INSERT INTO recurring_transfer_provider_status (" +
       std::string(store_detail::kProviderStatusColumns) + ") SELECT " +
       store_detail::qualified(store_detail::kProviderStatusColumns, "s") +
-      " FROM unnest($14::uuid[], $15::uuid[], $16::uuid[], $17::text[], $18::integer[],"
-      " $19::integer[], $20::text[], $21::text[], $22::text[], $23::timestamptz[])"
+      " FROM unnest($15::uuid[], $16::uuid[], $17::uuid[], $18::text[], $19::integer[],"
+      " $20::integer[], $21::text[], $22::text[], $23::text[], $24::timestamptz[])"
       " WITH ORDINALITY AS s(" +
       std::string(store_detail::kProviderStatusColumns) +
       ", ord) JOIN upd ON upd.ord = s.ord WHERE s.id IS NOT NULL ORDER BY s.ord),"
       " nj AS (INSERT INTO recurring_transfer_job (" +
       kJobCols + ") SELECT " + store_detail::qualified(store_detail::kJobColumns, "n") +
-      " FROM unnest(" + store_detail::job_unnest_args(24) + ", $" +
-      std::to_string(24 + store_detail::kJobColumnCount) + "::bigint[]) AS n(" + kJobCols +
+      " FROM unnest(" + store_detail::job_unnest_args(25) + ", $" +
+      std::to_string(25 + store_detail::kJobColumnCount) + "::bigint[]) AS n(" + kJobCols +
       ", parent) JOIN upd ON upd.ord = n.parent ORDER BY n.recurring_transfer_id, n.sequence,"
       " n.parent ON CONFLICT (recurring_transfer_id, sequence) DO NOTHING),"
       " tr AS (UPDATE recurring_transfer t SET last_sequence = a.new_sequence,"
@@ -246,7 +247,7 @@ Result<std::vector<CompletionResult>> PgStore::complete_jobs(
 
     std::vector<std::string> locked_via;
     // One array per column of the completions, of their provider statuses, and the new jobs.
-    constexpr int kCompletionColumns = 13;
+    constexpr int kCompletionColumns = 14;
     std::vector<ArrayLiteral> columns(kCompletionColumns +
                                       store_detail::kProviderStatusColumnCount);
     std::vector<Job> new_jobs;
@@ -301,6 +302,7 @@ Result<std::vector<CompletionResult>> PgStore::complete_jobs(
       add(10, std::to_string(last_sequence));
       add(11, next_occurrence_at);
       add(12, std::string(retry_now || store_detail::any_due(k.new_jobs, k.now) ? "t" : "f"));
+      add(13, k.bank_status);
       if (k.provider_status) {
         auto status = store_detail::provider_status_values(*k.provider_status);
         for (int col = 0; col < store_detail::kProviderStatusColumnCount; ++col) {

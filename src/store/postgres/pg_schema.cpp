@@ -208,11 +208,24 @@ CREATE TRIGGER rtjobs_job_id BEFORE UPDATE OF id ON recurring_transfer_job FOR E
   WHEN (OLD.id IS DISTINCT FROM NEW.id) EXECUTE FUNCTION rtjobs_key_is_fixed('id');
 )sql";
 
-constexpr std::array<PgMigration, 5> kMigrations{{{1, kMigration1},
+// SPEC section 8: a transfer's payment rail and its adapter's options, and the bank's own status
+// of a job's transfer. Columns only, each with a default, so a binary built before them keeps
+// working (it names the columns it reads and writes). provider_options is text, not jsonb, so
+// both backends give back the bytes stored and the CSV stays identical. Neither table is
+// rewritten (a constant default is catalog-only); the CHECK scans recurring_transfer once.
+constexpr const char* kMigration6 = R"sql(
+ALTER TABLE recurring_transfer
+  ADD COLUMN rail text NOT NULL DEFAULT 'book' CHECK (rail IN ('book', 'ach')),
+  ADD COLUMN provider_options text;
+ALTER TABLE recurring_transfer_job ADD COLUMN bank_status text;
+)sql";
+
+constexpr std::array<PgMigration, 6> kMigrations{{{1, kMigration1},
                                                   {2, kMigration2},
                                                   {3, kMigration3},
                                                   {4, kMigration4},
-                                                  {5, kMigration5}}};
+                                                  {5, kMigration5},
+                                                  {6, kMigration6}}};
 
 }  // namespace
 

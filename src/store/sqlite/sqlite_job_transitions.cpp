@@ -135,7 +135,8 @@ Result<CompletionResult> apply_completion(Connection& c, const Completion& k, co
       "UPDATE recurring_transfer_job SET status = ?3, result = ?4, retries = ?5,"
       " next_attempt_at = ?6, provider_reference = COALESCE(?7, provider_reference),"
       " last_error = ?8, finished_at = ?9, lease_owner = NULL, lease_expires_at = NULL,"
-      " updated_at = ?10 WHERE id = ?1 AND status = 'PROCESSING' AND lease_owner = ?2"
+      " updated_at = ?10, bank_status = COALESCE(?11, bank_status)"
+      " WHERE id = ?1 AND status = 'PROCESSING' AND lease_owner = ?2"
       " RETURNING ";
   static const std::string update_sql = set_sql + kJobCols;
   static const std::string update_only_sql = set_sql + "recurring_transfer_id";
@@ -153,7 +154,8 @@ Result<CompletionResult> apply_completion(Connection& c, const Completion& k, co
       store_detail::opt_text(k.provider_reference),
       store_detail::opt_text(k.last_error),
       is_terminal(k.status) ? SqlValue(now) : SqlValue(),
-      now};
+      now,
+      store_detail::opt_text(k.bank_status)};
   CompletionResult out{CompletionStatus::kWritten, std::nullopt};
   transfer_id.clear();
   if (k.return_job) {

@@ -105,7 +105,17 @@ CREATE TABLE recurring_transfer_backup (
 CREATE INDEX recurring_transfer_backup_at_idx ON recurring_transfer_backup (backup_at);
 )sql";
 
-constexpr std::array<SqliteMigration, 1> kMigrations{{{1, kMigration1}}};
+// SPEC section 8: a transfer's payment rail and its adapter's options (the JSON object's text),
+// and the bank's own status of a job's transfer. Columns only, each with a default, so a binary
+// built before them keeps working: it names the columns it reads and writes.
+constexpr const char* kMigration2 = R"sql(
+ALTER TABLE recurring_transfer ADD COLUMN rail TEXT NOT NULL DEFAULT 'book'
+  CHECK (rail IN ('book', 'ach'));
+ALTER TABLE recurring_transfer ADD COLUMN provider_options TEXT;
+ALTER TABLE recurring_transfer_job ADD COLUMN bank_status TEXT;
+)sql";
+
+constexpr std::array<SqliteMigration, 2> kMigrations{{{1, kMigration1}, {2, kMigration2}}};
 
 }  // namespace
 

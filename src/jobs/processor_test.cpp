@@ -1,0 +1,130 @@
+#include "jobs/processor.hpp"
+
+#include <gtest/gtest.h>
+
+#include <future>
+#include <mutex>
+#include <vector>
+
+#include "jobs/test_fixture.hpp"
+
+namespace rtjobs::jobs_test {
+namespace {
+
+using namespace std::chrono_literals;
+
+// A bank that takes any transfer, keeps every request and gives the queued answers in turn,
+// inline.
+class ScriptedProvider final : public Provider {
+ public:
+  std::string_view name() const override { return "bank"; }
+  std::chrono::milliseconds timeout() const override { return 1s; }
+  Result<void> check_transfer(const TransferSpec&) const override { return {}; }
+  void execute(TransferRequest request, std::function<void(TransferResult)> done) override {
+    TransferResult answer;
+    {
+      std::lock_guard lock(mutex_);
+      requests.push_back(std::move(request));
+      answer = answers.at(requests.size() - 1);
+    }
+    done(answer);
+  }
+
+  std::vector<TransferResult> answers;
+  std::vector<TransferRequest> requests;  // read after the calls
+
+ private:
+  std::mutex mutex_;
+};
+
+// The processor over the "bank" above, retrying at once; transfers come from a TransferService.
+class JobProcessorTest : public JobsTest {
+ protected:
+  void SetUp() override {
+    JobsTest::SetUp();
+    bank_ = add_provider(std::make_unique<ScriptedProvider>());
+    writer_ = std::make_unique<CompletionWriter>(*store_, 1, 16);
+    ProcessorOptions options;
+    options.retry.backoff_base = 0s;
+    processor_ = std::make_unique<JobProcessor>(*store_, *writer_, providers_, calendars_, clock_,
+                                                inline_executor(), options);
+  }
+  void TearDown() override {
+    processor_.reset();
+    writer_.reset();
+  }
+
+  // Creates the transfer; returns its first job's id (due at kT0).
+  std::string first_job(const NewTransfer& t) {
+    TransferService service(*store_, providers_, calendars_, clock_, 1);
+    auto created = service.create(t);
+    EXPECT_TRUE(created) << created.error().message;
+    JobFilter filter;
+    filter.recurring_transfer_id = created ? created->transfer.id : "";
+    auto jobs = store_->list_jobs(filter);
+    EXPECT_TRUE(jobs && !jobs->data.empty());
+    return jobs && !jobs->data.empty() ? jobs->data.front().id : "";
+  }
+
+  ProcessResult process(const std::string& job_id) {
+    std::promise<ProcessResult> result;
+    processor_->process(job_id, [&](ProcessResult r) { result.set_value(std::move(r)); });
+    return result.get_future().get();
+  }
+
+  ScriptedProvider* bank_ = nullptr;
+  std::unique_ptr<CompletionWriter> writer_;
+  std::unique_ptr<JobProcessor> processor_;
+};
+
+TEST_F(JobProcessorTest, TheBankGetsTheRailOptionsAndAttemptAndTheJobItsStatus) {
+  TransferResult pending{Outcome::kUnavailable, 503, {}, "unavailable", "try later", "{}"};
+  pending.bank_status = "pending_submission";
+  TransferResult sent{Outcome::kSucceeded, 201, "tr_1", {}, {}, {}};
+  sent.bank_status = "Sent";
+  bank_->answers = {pending, sent};
+  std::string job_id = first_job(ach_transfer("bank"));
+
+  ProcessResult first = process(job_id);
+  ASSERT_EQ(first.status, ProcessStatus::kProcessed);
+  ASSERT_TRUE(first.job);
+  EXPECT_EQ(first.job->status, JobStatus::kRetry);
+  EXPECT_EQ(first.job->bank_status, "pending_submission");
+
+  clock_.advance(1s);
+  ProcessResult second = process(job_id);
+  ASSERT_EQ(second.status, ProcessStatus::kProcessed);
+  ASSERT_TRUE(second.job);
+  EXPECT_EQ(second.job->status, JobStatus::kFinished);
+  EXPECT_EQ(second.job->bank_status, "Sent");
+  EXPECT_EQ(store_->get_job(job_id).value()->bank_status, "Sent");
+
+  ASSERT_EQ(bank_->requests.size(), 2u);
+  for (const TransferRequest& r : bank_->requests) {
+    EXPECT_EQ(r.rail, Rail::kAch);
+    EXPECT_EQ(r.provider_options, R"({"sec_code":"PPD"})");
+    EXPECT_EQ(r.idempotency_key, bank_->requests.front().idempotency_key);
+    EXPECT_EQ(r.reference, job_id);
+  }
+  EXPECT_EQ(bank_->requests[0].attempt, 1);
+  EXPECT_EQ(bank_->requests[1].attempt, 2);  // after one retry
+}
+
+TEST_F(JobProcessorTest, ATransferWithoutOptionsSendsThemEmpty) {
+  NewTransfer book = ach_transfer("bank");
+  book.rail = Rail::kBook;
+  book.provider_options.reset();
+  bank_->answers = {TransferResult{Outcome::kSucceeded, 201, "tr_2", {}, {}, {}}};
+
+  ProcessResult r = process(first_job(book));
+  ASSERT_EQ(r.status, ProcessStatus::kProcessed);
+  ASSERT_TRUE(r.job);
+  EXPECT_FALSE(r.job->bank_status);  // the bank gave none
+  ASSERT_EQ(bank_->requests.size(), 1u);
+  EXPECT_EQ(bank_->requests[0].rail, Rail::kBook);
+  EXPECT_EQ(bank_->requests[0].provider_options, "");
+  EXPECT_EQ(bank_->requests[0].attempt, 1);
+}
+
+}  // namespace
+}  // namespace rtjobs::jobs_test
