@@ -129,14 +129,14 @@ class HttpProviderTest : public ::testing::Test {
     fake->control("POST", "/_control/reset");
   }
 
-  std::unique_ptr<HttpProvider> provider(std::chrono::milliseconds timeout = 5000ms,
+  std::unique_ptr<Provider> provider(std::chrono::milliseconds timeout = 5000ms,
                                          std::string token = kToken, const std::string& url = {}) {
     HttpProviderOptions o;
     o.name = "fake";
     o.base_url = url.empty() ? fake->url() : url;
     o.token = std::move(token);
     o.timeout = timeout;
-    auto p = HttpProvider::create(std::move(o));
+    auto p = make_http_provider(std::move(o));
     EXPECT_TRUE(p) << p.error().message;
     return p ? std::move(*p) : nullptr;
   }
@@ -231,10 +231,11 @@ TEST_F(HttpProviderTest, RefusalsAreDeclinedWithTheBanksCode) {
   EXPECT_TRUE(fake->control("GET", "/_control/transfers")["transfers"].empty());
 }
 
-TEST_F(HttpProviderTest, AWrongTokenIsARefusal) {
+// SPEC section 8: the operator's credentials failing is not the customer's transfer refused.
+TEST_F(HttpProviderTest, AWrongTokenIsUnavailableNotARefusal) {
   auto p = provider(5000ms, "wrong-token");
   const TransferResult r = run(*p, request("k-auth"));
-  EXPECT_EQ(r.outcome, Outcome::kDeclined);
+  EXPECT_EQ(r.outcome, Outcome::kUnavailable);
   EXPECT_EQ(r.http_status, 401);
   EXPECT_EQ(r.code, "unauthorized");
 }
@@ -350,11 +351,13 @@ TEST_F(HttpProviderTest, DestroyingTheProviderCompletesCallsInFlight) {
   EXPECT_EQ(shutdowns.load(), 5);
 }
 
-TEST_F(HttpProviderTest, AMalformedIdempotencyKeyIsDeclinedWithoutACall) {
+// Never sent, so never a refusal the bank made: unavailable, and the outcome is known.
+TEST_F(HttpProviderTest, AMalformedIdempotencyKeyIsUnavailableWithoutACall) {
   auto p = provider();
   const TransferResult r = run(*p, request("bad\r\nX-Injected: 1"));
-  EXPECT_EQ(r.outcome, Outcome::kDeclined);
-  EXPECT_EQ(r.code, "invalid_request");
+  EXPECT_EQ(r.outcome, Outcome::kUnavailable);
+  EXPECT_EQ(r.code, "invalid_transfer");
+  EXPECT_FALSE(r.outcome_unknown);
   EXPECT_EQ(fake->control("GET", "/_control/stats")["requests"], 0);
 }
 
@@ -362,12 +365,12 @@ TEST(HttpProviderCreate, RejectsUnusableOptions) {
   HttpProviderOptions o;
   o.name = "x";
   o.base_url = "ftp://bank";
-  auto p = HttpProvider::create(o);
+  auto p = make_http_provider(o);
   ASSERT_FALSE(p);
   EXPECT_EQ(p.error().field, "base_url");
   o.base_url = "http://bank/";
   o.timeout = 0ms;
-  p = HttpProvider::create(o);
+  p = make_http_provider(o);
   ASSERT_FALSE(p);
   EXPECT_EQ(p.error().field, "timeout_ms");
 }

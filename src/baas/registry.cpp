@@ -1,54 +1,82 @@
-// ProviderRegistry::from_config: one provider per [providers.NAME] table.
-//
-// An http provider whose token_env is set but resolves to an empty token is an error naming
-// "providers.NAME.token_env": every call would be refused as unauthorized, which SPEC section 2
-// reads as a final DECLINED, so it must stop the server at start-up. An empty token_env means
-// "this bank takes no token" (a local fake, a bank behind mTLS): no Authorization header is sent.
+// ProviderRegistry::from_config: one provider per [providers.NAME] table. The configuration
+// already checked each table's keys and resolved its credentials (config.cpp); this builds the
+// adapter of its type over its own HTTP transport.
 #include "baas/registry.hpp"
 
 #include <algorithm>
+#include <tuple>
 #include <utility>
 
+#include "baas/banks.hpp"
 #include "baas/http_provider.hpp"
 #include "baas/sandbox_provider.hpp"
 
 namespace rtjobs {
 namespace {
 
-// The http adapter keeps at least this many connections, and more if more calls may be in flight.
+// Each adapter keeps at least this many connections, and more if more calls may be in flight.
 constexpr int kMinHttpConnections = 256;
+
+// A credential must fit in a header: no CR/LF (header injection) and, for bearer tokens, no
+// space.
+Result<void> check_credential(const std::string& value, const std::string& field) {
+  if (!is_header_safe(value) || value.find(' ') != std::string::npos) {
+    return invalid(field, "the credential holds characters not allowed in an HTTP header");
+  }
+  return {};
+}
+
+Result<std::unique_ptr<BankApi>> bank_api(const ProviderConfig& p, const std::string& prefix,
+                                          std::string base_url) {
+  for (auto [field, variable, value] : {std::tuple{"token_env", &p.token_env, &p.token},
+                                        std::tuple{"api_key_env", &p.api_key_env, &p.api_key},
+                                        std::tuple{"key_id_env", &p.key_id_env, &p.key_id},
+                                        std::tuple{"secret_env", &p.secret_env, &p.secret}}) {
+    // A bank reached without its credentials would refuse every call: stop at start-up.
+    if (!variable->empty() && value->empty()) {
+      return invalid(prefix + field, "environment variable " + *variable + " is unset or empty");
+    }
+    if (auto ok = check_credential(*value, prefix + field); !ok) {
+      return std::unexpected(ok.error());
+    }
+  }
+  if (p.type == "http") return make_rtjobs_api(std::move(base_url), p.token);
+  if (p.type == "treasury_prime") {
+    return make_treasury_prime_api(std::move(base_url), p.key_id, p.secret);
+  }
+  if (p.type == "increase") return make_increase_api(std::move(base_url), p.token);
+  if (p.type == "column") return make_column_api(std::move(base_url), p.api_key);
+  if (p.type == "unit") return make_unit_api(std::move(base_url), p.token);
+  return invalid(prefix + "type", "unknown provider type \"" + p.type + "\"");
+}
+
+bool is_bank_type(std::string_view type) {
+  return type == "http" || type == "treasury_prime" || type == "increase" || type == "column" ||
+         type == "unit";
+}
 
 Result<std::unique_ptr<Provider>> build(const std::string& name, const ProviderConfig& provider,
                                         const Config& config) {
+  if (provider.type == "sandbox") return std::make_unique<SandboxProvider>(name);
   const std::string prefix = "providers." + name + ".";
-  if (provider.type == "sandbox") {
-    return std::make_unique<SandboxProvider>(name);
+  if (!is_bank_type(provider.type)) {
+    return invalid(prefix + "type", "unknown provider type \"" + provider.type + "\"");
   }
-  if (provider.type != "http") {
-    return invalid(prefix + "type", "unknown provider type \"" + provider.type +
-                                        "\" (expected \"sandbox\" or \"http\")");
-  }
-  if (!provider.token_env.empty() && provider.token.empty()) {
-    return invalid(prefix + "token_env",
-                   "environment variable " + provider.token_env + " is unset or empty");
-  }
-  HttpProviderOptions options;
-  options.name = name;
-  options.base_url = provider.base_url;
-  options.token = provider.token;
+  auto url = checked_base_url(provider.base_url);
+  if (!url) return invalid(prefix + "base_url", url.error().message);
+  auto api = bank_api(provider, prefix, std::move(*url));
+  if (!api) return std::unexpected(std::move(api.error()));
+  HttpTransportOptions options;
   options.timeout = provider.timeout;
   options.max_connections = std::max(kMinHttpConnections, config.concurrency);
-  auto http = HttpProvider::create(std::move(options));
-  if (!http) {
-    Error error = std::move(http.error());
-    if (error.field == "token") {
-      error.field = prefix + "token_env";
-    } else if (!error.field.empty()) {
-      error.field = prefix + error.field;
-    }
+  auto transport = HttpTransport::create(options);
+  if (!transport) {
+    Error error = std::move(transport.error());
+    if (!error.field.empty()) error.field = prefix + error.field;
     return std::unexpected(std::move(error).context("provider " + name));
   }
-  return std::unique_ptr<Provider>(std::move(*http));
+  return std::unique_ptr<Provider>(std::make_unique<BankProvider>(
+      name, std::move(*api), std::move(*transport), provider.timeout));
 }
 
 }  // namespace

@@ -6,9 +6,11 @@
 #include <arpa/inet.h>
 
 #include <toml++/toml.h>
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
 #include <sstream>
+#include <tuple>
 #include <string_view>
 #include <vector>
 
@@ -277,6 +279,53 @@ bool is_name(std::string_view s) {
              std::string_view::npos;
 }
 
+// The keys each provider type takes, the credentials it requires, and its default base URL.
+struct ProviderType {
+  std::string_view type;
+  std::vector<std::string_view> keys;      // besides type and timeout_ms
+  std::vector<std::string_view> required;  // credentials that must be set
+  std::string_view default_base_url;       // empty: base_url is required
+};
+
+const std::vector<ProviderType>& provider_types() {
+  static const std::vector<ProviderType> types{
+      {"sandbox", {}, {}, ""},
+      {"http", {"base_url", "token_env"}, {}, ""},
+      {"treasury_prime",
+       {"base_url", "key_id_env", "secret_env"},
+       {"key_id_env", "secret_env"},
+       "https://api.sandbox.treasuryprime.com"},
+      {"increase", {"base_url", "token_env"}, {"token_env"}, "https://sandbox.increase.com"},
+      {"column", {"base_url", "api_key_env"}, {"api_key_env"}, "https://api.column.com"},
+      {"unit", {"base_url", "token_env"}, {"token_env"}, "https://api.s.unit.sh"},
+  };
+  return types;
+}
+
+std::string joined(const std::vector<std::string_view>& words) {
+  std::string out;
+  for (std::string_view w : words) out += (out.empty() ? "" : ", ") + std::string(w);
+  return out;
+}
+
+// Reads the environment variable named by `key` into `value`; an unset or empty one is an error
+// naming the key (a bank reached without credentials would refuse every call).
+Result<void> resolve_secret(const toml::table& t, std::string_view key, const std::string& prefix,
+                            const EnvLookup& env, std::string& variable, std::string& value) {
+  const std::string field = prefix + "." + std::string(key);
+  auto name = string_key(t, key, field);
+  if (!name) return std::unexpected(name.error());
+  variable = *name;
+  if (variable.empty()) return {};
+  auto found = env(variable);
+  if (!found || found->empty()) {
+    return invalid(field, field + " names the environment variable " + variable +
+                              ", which is not set");
+  }
+  value = *found;
+  return {};
+}
+
 Result<ProviderConfig> parse_provider(const std::string& name, const toml::node& node,
                                       const EnvLookup& env) {
   const std::string prefix = "providers." + name;
@@ -285,29 +334,41 @@ Result<ProviderConfig> parse_provider(const std::string& name, const toml::node&
   }
   const toml::table* t = node.as_table();
   if (!t) return invalid(prefix, prefix + " must be a table");
-  for (auto&& [k, v] : *t) {
-    std::string_view key = k.str();
-    if (key != "type" && key != "base_url" && key != "token_env" && key != "timeout_ms") {
-      return invalid(prefix + "." + std::string(key),
-                     "unknown key " + quoted(key) + " in [" + prefix +
-                         "] (known: type, base_url, token_env, timeout_ms)");
-    }
-  }
   ProviderConfig p;
   p.name = name;
   auto type = string_key(*t, "type", prefix + ".type");
   if (!type) return std::unexpected(type.error());
   p.type = *type;
-  if (p.type != "http" && p.type != "sandbox") {
+  const auto& types = provider_types();
+  auto kind = std::find_if(types.begin(), types.end(),
+                           [&](const ProviderType& k) { return k.type == p.type; });
+  if (kind == types.end()) {
+    std::vector<std::string_view> names;
+    for (const auto& k : types) names.push_back(k.type);
     return invalid(prefix + ".type",
-                   prefix + ".type must be \"http\" or \"sandbox\", got " + quoted(p.type));
+                   prefix + ".type must be one of " + joined(names) + ", got " + quoted(p.type));
+  }
+  for (auto&& [k, v] : *t) {
+    std::string_view key = k.str();
+    if (key != "type" && key != "timeout_ms" &&
+        std::find(kind->keys.begin(), kind->keys.end(), key) == kind->keys.end()) {
+      std::vector<std::string_view> known{"type", "timeout_ms"};
+      known.insert(known.end(), kind->keys.begin(), kind->keys.end());
+      return invalid(prefix + "." + std::string(key),
+                     "unknown key " + quoted(key) + " in [" + prefix + "] of type " + p.type +
+                         " (known: " + joined(known) + ")");
+    }
+  }
+  for (std::string_view key : kind->required) {
+    if (!t->get(key)) {
+      return invalid(prefix + "." + std::string(key),
+                     "[" + prefix + "] of type " + p.type + " needs " + std::string(key) +
+                         " (the name of the environment variable holding the credential)");
+    }
   }
   auto base_url = string_key(*t, "base_url", prefix + ".base_url");
   if (!base_url) return std::unexpected(base_url.error());
-  p.base_url = *base_url;
-  auto token_env = string_key(*t, "token_env", prefix + ".token_env");
-  if (!token_env) return std::unexpected(token_env.error());
-  p.token_env = *token_env;
+  p.base_url = base_url->empty() ? std::string(kind->default_base_url) : *base_url;
   if (const toml::node* n = t->get("timeout_ms")) {
     auto i = n->as_integer();
     if (!i || i->get() < 1 || i->get() > 600000) {
@@ -316,20 +377,19 @@ Result<ProviderConfig> parse_provider(const std::string& name, const toml::node&
     }
     p.timeout = std::chrono::milliseconds(i->get());
   }
-  if (p.type == "http") {
-    if (!p.base_url.starts_with("http://") && !p.base_url.starts_with("https://")) {
-      return invalid(prefix + ".base_url",
-                     prefix + ".base_url must be an http:// or https:// URL, got " +
-                         quoted(redact_url(p.base_url)));
-    }
+  if (p.type != "sandbox" && !p.base_url.starts_with("http://") &&
+      !p.base_url.starts_with("https://")) {
+    return invalid(prefix + ".base_url", prefix + ".base_url must be an http:// or https:// URL, got " +
+                                             quoted(redact_url(p.base_url)));
   }
-  if (!p.token_env.empty()) {
-    auto token = env(p.token_env);
-    if (!token || token->empty()) {
-      return invalid(prefix + ".token_env", prefix + ".token_env names the environment variable " +
-                                                p.token_env + ", which is not set");
+  for (auto [key, variable, value] :
+       {std::tuple{"token_env", &p.token_env, &p.token},
+        std::tuple{"api_key_env", &p.api_key_env, &p.api_key},
+        std::tuple{"key_id_env", &p.key_id_env, &p.key_id},
+        std::tuple{"secret_env", &p.secret_env, &p.secret}}) {
+    if (auto r = resolve_secret(*t, key, prefix, env, *variable, *value); !r) {
+      return std::unexpected(r.error());
     }
-    p.token = *token;
   }
   return p;
 }

@@ -3,7 +3,8 @@
 // value is an Error whose `field` names the setting (e.g. "RT_MAX_RETRIES").
 //
 // TOML keys are the variable names in lower case without the RT_ prefix (max_retries = 5), and
-// providers are tables: [providers.NAME] type = "http", base_url, token_env, timeout_ms.
+// providers are tables: [providers.NAME] type = "http", base_url, token_env, timeout_ms (the keys
+// each type takes: provider_keys() in config.cpp).
 #pragma once
 
 #include <chrono>
@@ -17,12 +18,21 @@
 
 namespace rtjobs {
 
+// One [providers.NAME] table (SPEC sections 5 and 8). Credentials are named by environment
+// variables in the file and resolved at load time; the resolved values are never logged.
 struct ProviderConfig {
   std::string name;
-  std::string type;       // "sandbox" or "http"
-  std::string base_url;   // http: e.g. "http://127.0.0.1:9090"
-  std::string token_env;  // http: the environment variable that holds the bearer token
-  std::string token;      // resolved from token_env at load time; never logged
+  // "sandbox", "http", "treasury_prime", "increase", "column" or "unit"
+  std::string type;
+  std::string base_url;  // the bank's sandbox URL when the table does not set it
+  std::string token_env;  // http (optional), increase, unit: the bearer token
+  std::string token;
+  std::string api_key_env;  // column: HTTP Basic with a blank user name
+  std::string api_key;
+  std::string key_id_env;  // treasury_prime: HTTP Basic key id and secret
+  std::string key_id;
+  std::string secret_env;
+  std::string secret;
   std::chrono::milliseconds timeout{10000};
 };
 

@@ -1,0 +1,74 @@
+// BankApi and BankProvider: the one adapter shape for banks spoken to over HTTP (SPEC sections 5
+// and 8). A BankApi is a bank's protocol as pure functions: how a transfer becomes a request,
+// how the bank's answer is classified, and, where the bank can list transfers by idempotency
+// key, how to look up what an earlier attempt did. BankProvider runs a BankApi over the shared
+// HttpTransport:
+//
+//   attempt 1:  create
+//   attempt >1: look up by key (if the bank has a look-up) -> found: that transfer's answer
+//                                                           -> none: create, same key
+//                                                           -> no answer: unavailable, unknown
+//
+// Every attempt carries the job's idempotency key, so a create the bank already executed is
+// replayed, not repeated. Thread-safe: BankApi implementations are immutable.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "baas/http_transport.hpp"
+#include "baas/provider.hpp"
+#include "core/error.hpp"
+
+namespace rtjobs {
+
+class BankApi {
+ public:
+  virtual ~BankApi() = default;
+  // Provider::check_transfer for this bank.
+  virtual Result<void> check_transfer(std::string_view provider, const TransferSpec& spec) const;
+  // The request that creates the transfer. An Error means it cannot be sent (the transfer no
+  // longer fits the bank, e.g. after a configuration change): the attempt fails unsent.
+  virtual Result<HttpCall> create_call(const TransferRequest& request) const = 0;
+  virtual TransferResult read_answer(const TransferRequest& request,
+                                     const HttpAnswer& answer) const = 0;
+  // The look-up of the transfer an earlier attempt created under the request's key; none when
+  // the bank offers no such look-up.
+  virtual std::optional<HttpCall> lookup_call(const TransferRequest& /*request*/) const {
+    return std::nullopt;
+  }
+  // The look-up's answer: the transfer's result when the bank has one under the key; nullopt
+  // when it has none, or the look-up was refused or unreadable: then the create is sent, and the
+  // key still keeps it from executing twice.
+  virtual std::optional<TransferResult> read_lookup(const TransferRequest& /*request*/,
+                                                    const HttpAnswer& /*answer*/) const {
+    return std::nullopt;
+  }
+};
+
+class BankProvider final : public Provider {
+ public:
+  // `timeout` bounds each HTTP call; a call-for-call look-up doubles what an attempt may take.
+  BankProvider(std::string name, std::unique_ptr<BankApi> api,
+               std::unique_ptr<HttpTransport> transport, std::chrono::milliseconds timeout);
+
+  std::string_view name() const override { return name_; }
+  std::chrono::milliseconds timeout() const override { return attempt_timeout_; }
+  Result<void> check_transfer(const TransferSpec& spec) const override;
+  void execute(TransferRequest request, std::function<void(TransferResult)> done) override;
+
+ private:
+  void create(std::shared_ptr<const TransferRequest> request,
+              std::function<void(TransferResult)> done);
+
+  std::string name_;
+  std::unique_ptr<BankApi> api_;
+  std::unique_ptr<HttpTransport> transport_;
+  std::chrono::milliseconds attempt_timeout_;
+};
+
+}  // namespace rtjobs

@@ -1,0 +1,136 @@
+// Column (https://column.com/docs): book and ACH transfers, HTTP Basic with a blank user name
+// and the API key as the password.
+//   POST /transfers/book {amount (cents), currency_code, sender_*_id, receiver_*_id, description}
+//   POST /transfers/ach  {amount, currency_code, type CREDIT, entry_class_code, bank_account_id |
+//                         account_number_id, counterparty_id, description, ...}
+// An account id starting with "acno_" is an account number id, any other a bank account id.
+// Errors are {type, code, message, documentation_url, details}: 400 covers both refusals and
+// validation; a code about the idempotency key is never a refusal. Column offers no look-up by
+// idempotency key: a re-attempt relies on the key's replay of a successful request.
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+#include "baas/bank_answer.hpp"
+#include "baas/banks.hpp"
+
+namespace rtjobs {
+namespace {
+
+using bank::OptionField;
+
+constexpr size_t kMaxKey = 255;
+constexpr size_t kMaxDescription = 255;
+
+const std::vector<OptionField> kBookOptions{
+    {"allow_overdraft", OptionField::Kind::kBool},
+};
+const std::vector<OptionField> kAchOptions{
+    {"entry_class_code",
+     OptionField::Kind::kString,
+     true,
+     0,
+     {"PPD", "CCD", "WEB", "TEL", "CIE", "CTX"}},
+    {"company_entry_description", OptionField::Kind::kString, false, 10},
+    {"same_day", OptionField::Kind::kBool},
+    {"allow_overdraft", OptionField::Kind::kBool},
+};
+
+bool is_account_number(std::string_view id) { return id.starts_with("acno_"); }
+
+class ColumnApi final : public BankApi {
+ public:
+  ColumnApi(std::string base_url, std::string api_key)
+      : base_url_(std::move(base_url)), auth_header_(bank::basic_auth_header("", api_key)) {}
+
+  Result<void> check_transfer(std::string_view /*provider*/,
+                              const TransferSpec& spec) const override {
+    // Column holds every account's amounts in USD.
+    if (spec.currency != "USD") return invalid("currency", "Column moves USD only");
+    if (spec.description.size() > kMaxDescription) {
+      return invalid("description", "Column takes descriptions of at most 255 characters");
+    }
+    return spec.rail == Rail::kBook
+               ? bank::check_options(spec.provider_options, kBookOptions, "Column book transfers")
+               : bank::check_options(spec.provider_options, kAchOptions, "Column ACH transfers");
+  }
+
+  Result<HttpCall> create_call(const TransferRequest& request) const override {
+    if (auto ok = bank::check_key(request.idempotency_key, kMaxKey); !ok) {
+      return std::unexpected(ok.error());
+    }
+    const bool book = request.rail == Rail::kBook;
+    auto options = bank::parse_options(request.provider_options, book ? kBookOptions : kAchOptions,
+                                       "Column transfers");
+    if (!options) return std::unexpected(options.error());
+    nlohmann::json body = {{"amount", request.amount}, {"currency_code", request.currency}};
+    if (book) {
+      body[is_account_number(request.source_account) ? "sender_account_number_id"
+                                                      : "sender_bank_account_id"] =
+          request.source_account;
+      body[is_account_number(request.destination_account) ? "receiver_account_number_id"
+                                                          : "receiver_bank_account_id"] =
+          request.destination_account;
+    } else {
+      body[is_account_number(request.source_account) ? "account_number_id" : "bank_account_id"] =
+          request.source_account;
+      body["counterparty_id"] = request.destination_account;
+      body["type"] = "CREDIT";
+    }
+    if (!request.description.empty()) body["description"] = request.description;
+    body.update(*options);
+    HttpCall call;
+    call.url = base_url_ + (book ? "/transfers/book" : "/transfers/ach");
+    call.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    call.headers = {"Content-Type: application/json", "Accept: application/json", "Expect:",
+                    "Idempotency-Key: " + request.idempotency_key, auth_header_};
+    return call;
+  }
+
+  TransferResult read_answer(const TransferRequest& /*request*/,
+                             const HttpAnswer& answer) const override {
+    const nlohmann::json json = bank::parse_json(answer.body);
+    if (answer.status >= 200 && answer.status <= 299) {
+      auto id = bank::string_field(json, "id");
+      auto status = bank::string_field(json, "status");
+      if (!id || id->empty() || !status) {
+        return bank::unreadable(answer, "a transfer id and status");
+      }
+      // Book: COMPLETED | HOLD | REJECTED | CANCELED; ACH: INITIATED, MANUAL_REVIEW, SUBMITTED,
+      // SETTLED, COMPLETED, and the final refusals REJECTED, CANCELED, RETURNED.
+      if (*status == "REJECTED" || *status == "CANCELED" || *status == "RETURNED") {
+        TransferResult r = bank::declined(answer, bank::normalise_reason(*status),
+                                          "Column transfer " + *id + " is " + *status);
+        r.reference = *id;
+        r.bank_status = *status;
+        return r;
+      }
+      return bank::succeeded(answer, *id, *status);
+    }
+    auto code = bank::string_field(json, "code");
+    auto type = bank::string_field(json, "type");
+    if (!code && !type) {
+      return bank::unavailable(answer, "http_" + std::to_string(answer.status),
+                               "the bank answered HTTP " + std::to_string(answer.status) +
+                                   " without a Column error body");
+    }
+    const std::string reason = code.value_or(*type);
+    const std::string message = bank::string_field(json, "message").value_or(reason);
+    if (bank::never_declined(answer.status) || reason.find("idempotency") != std::string::npos) {
+      return bank::unavailable(answer, reason, message);
+    }
+    return bank::declined(answer, bank::normalise_reason(reason), message);
+  }
+
+ private:
+  const std::string base_url_;
+  const std::string auth_header_;  // holds the API key: never logged
+};
+
+}  // namespace
+
+std::unique_ptr<BankApi> make_column_api(std::string base_url, std::string api_key) {
+  return std::make_unique<ColumnApi>(std::move(base_url), std::move(api_key));
+}
+
+}  // namespace rtjobs

@@ -1,0 +1,83 @@
+// HttpTransport: the one HTTP client every bank adapter shares (libcurl multi). It sends a
+// request and reports exactly one answer: the bank's status and body, or why none came and
+// whether the request may have reached the bank before it went wrong.
+//
+// Threading: one transfer thread per transport drives a curl multi handle, so hundreds of calls
+// are in flight without a thread each and connections are reused. send() only queues the call
+// and wakes that thread. `done` runs exactly once per send(), on the transfer thread; it must
+// not block and must not destroy the transport (it may call send() again). Destroying the
+// transport stops the thread and answers every call still queued or in flight with kShutdown.
+// send() is thread-safe; the destructor must not race with it. Header values (credentials) are
+// never logged. libcurl's proxy environment variables (https_proxy, no_proxy) apply.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/error.hpp"
+
+namespace rtjobs {
+
+struct HttpCall {
+  std::string method = "POST";  // "GET" or "POST"
+  std::string url;              // absolute
+  std::vector<std::string> headers;  // "Name: value", no CR/LF
+  std::string body;                  // POST only
+};
+
+struct HttpAnswer {
+  enum class Failure {
+    kNone,        // the bank answered: status and body are set
+    kNotSent,     // no connection was made: the bank never saw the request
+    kTimeout,     // no complete answer within the timeout
+    kConnection,  // the connection failed after it was made
+    kShutdown,    // the transport stopped first
+    kInternal,
+  };
+  Failure failure = Failure::kNone;
+  int status = 0;
+  std::string body;  // at most kMaxBody bytes; the rest is read and dropped
+  std::optional<std::string> retry_after;  // the Retry-After header's value
+  bool replayed = false;                   // Idempotent-Replayed: true
+  // With a failure: whether the request may have reached the bank (its outcome is unknown).
+  bool maybe_sent = false;
+  std::string error;  // with a failure: what went wrong
+
+  static constexpr size_t kMaxBody = 64 * 1024;  // SPEC section 1: response_body cap
+};
+
+struct HttpTransportOptions {
+  std::chrono::milliseconds timeout{10000};         // the whole call
+  std::chrono::milliseconds connect_timeout{5000};  // capped at `timeout`
+  // Connections kept to the bank at most; calls beyond it wait for a free connection (their
+  // wait counts toward `timeout`).
+  int max_connections = 256;
+};
+
+class HttpTransport {
+ public:
+  static Result<std::unique_ptr<HttpTransport>> create(HttpTransportOptions options);
+  ~HttpTransport();
+
+  HttpTransport(const HttpTransport&) = delete;
+  HttpTransport& operator=(const HttpTransport&) = delete;
+
+  void send(HttpCall call, std::function<void(HttpAnswer)> done);
+  // Runs `task` on the transfer thread, like a send()'s `done` (an answer given without a call
+  // keeps the same threading). At shutdown it still runs, on the stopping thread.
+  void post(std::function<void()> task);
+
+ private:
+  class Engine;  // the transfer thread and the curl state; http_transport.cpp
+  explicit HttpTransport(std::unique_ptr<Engine> engine);
+  std::unique_ptr<Engine> engine_;
+};
+
+// Characters that may appear in a header value (printable ASCII: no CR/LF/NUL injection).
+bool is_header_safe(std::string_view s);
+
+}  // namespace rtjobs

@@ -1,0 +1,144 @@
+// Treasury Prime (https://docs.treasuryprime.com): book transfers and ACH, HTTP Basic with the
+// API key id and secret.
+//   POST /book {amount "50.00", from_account_id, to_account_id, description, userdata}
+//   POST /ach  {account_id, counterparty_id, amount "50.00", direction credit, sec_code, ...}
+// Amounts are decimal strings with the currency's exponent, built from integer minor units.
+// Errors are {"error": "..."}; a 2xx whose status is "error" is a refusal. A 502 means the
+// bank's core is offline, and Treasury Prime completes asynchronous actions such as book
+// transfers once it is back: the outcome is unknown, never a plain "not executed". No look-up
+// by idempotency key is documented: a re-attempt relies on X-Idempotency-Key.
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+#include "baas/bank_answer.hpp"
+#include "baas/banks.hpp"
+#include "core/money.hpp"
+
+namespace rtjobs {
+namespace {
+
+using bank::OptionField;
+
+// X-Idempotency-Key's limit is not documented: keys are held to Increase's 200, the shortest
+// documented among the four banks (docs/BANKS.md).
+constexpr size_t kMaxKey = 200;
+
+constexpr size_t kMaxDescription = 10;
+
+const std::vector<OptionField> kBookOptions{
+    {"description", OptionField::Kind::kString, false, kMaxDescription},
+};
+const std::vector<OptionField> kAchOptions{
+    {"sec_code", OptionField::Kind::kString, true, 0, {"ccd", "ppd", "web"}},
+    {"service", OptionField::Kind::kString, false, 0, {"standard", "sameday"}},
+    {"description", OptionField::Kind::kString, false, kMaxDescription},
+};
+
+// Treasury Prime's description holds 10 characters and is optional: the description option,
+// else the transfer's own when it fits, else none.
+std::optional<std::string> description_for(std::string_view own, const nlohmann::json& options) {
+  if (auto chosen = bank::string_field(options, "description")) return chosen;
+  if (!own.empty() && own.size() <= kMaxDescription) return std::string(own);
+  return std::nullopt;
+}
+
+class TreasuryPrimeApi final : public BankApi {
+ public:
+  TreasuryPrimeApi(std::string base_url, std::string key_id, std::string secret)
+      : base_url_(std::move(base_url)), auth_header_(bank::basic_auth_header(key_id, secret)) {}
+
+  Result<void> check_transfer(std::string_view /*provider*/,
+                              const TransferSpec& spec) const override {
+    if (spec.currency != "USD") return invalid("currency", "Treasury Prime moves USD only");
+    return spec.rail == Rail::kBook
+               ? bank::check_options(spec.provider_options, kBookOptions,
+                                     "Treasury Prime book transfers")
+               : bank::check_options(spec.provider_options, kAchOptions,
+                                     "Treasury Prime ACH transfers");
+  }
+
+  Result<HttpCall> create_call(const TransferRequest& request) const override {
+    if (auto ok = bank::check_key(request.idempotency_key, kMaxKey); !ok) {
+      return std::unexpected(ok.error());
+    }
+    const std::string amount =
+        decimal_amount(request.amount, currency_exponent(request.currency));
+    const nlohmann::json userdata = {{"rtjobs_job_id", request.reference}};
+    const bool book = request.rail == Rail::kBook;
+    auto options = bank::parse_options(request.provider_options, book ? kBookOptions : kAchOptions,
+                                       "Treasury Prime transfers");
+    if (!options) return std::unexpected(options.error());
+    auto description = description_for(request.description, *options);
+    options->erase("description");
+    nlohmann::json body;
+    if (book) {
+      body = {{"amount", amount},
+              {"from_account_id", request.source_account},
+              {"to_account_id", request.destination_account},
+              {"userdata", userdata}};
+    } else {
+      body = {{"account_id", request.source_account},
+              {"counterparty_id", request.destination_account},
+              {"amount", amount},
+              {"direction", "credit"},
+              {"userdata", userdata}};
+      body.update(*options);
+    }
+    if (description) body["description"] = *description;
+    HttpCall call;
+    call.url = base_url_ + (book ? "/book" : "/ach");
+    call.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    call.headers = {"Content-Type: application/json", "Accept: application/json", "Expect:",
+                    "X-Idempotency-Key: " + request.idempotency_key, auth_header_};
+    return call;
+  }
+
+  TransferResult read_answer(const TransferRequest& /*request*/,
+                             const HttpAnswer& answer) const override {
+    const nlohmann::json json = bank::parse_json(answer.body);
+    if (answer.status >= 200 && answer.status <= 299) {
+      auto id = bank::string_field(json, "id");
+      auto status = bank::string_field(json, "status");
+      if (!id || id->empty() || !status) {
+        return bank::unreadable(answer, "a transfer id and status");
+      }
+      // pending, processing and sent move on; error (NSF, fraud, validation) and canceled are
+      // final refusals.
+      if (*status == "error" || *status == "canceled") {
+        const std::string reason = bank::string_field(json, "error").value_or(*status);
+        TransferResult r = bank::declined(answer, bank::normalise_reason(reason), reason);
+        r.reference = *id;
+        r.bank_status = *status;
+        return r;
+      }
+      return bank::succeeded(answer, *id, *status);
+    }
+    auto error = bank::string_field(json, "error");
+    const std::string message =
+        error.value_or("the bank answered HTTP " + std::to_string(answer.status));
+    if (answer.status == 502) {
+      TransferResult r = bank::unavailable(answer, "bank_core_offline", message);
+      r.outcome_unknown = true;
+      return r;
+    }
+    if (!error || bank::never_declined(answer.status)) {
+      return bank::unavailable(answer, "http_" + std::to_string(answer.status), message);
+    }
+    return bank::declined(answer, bank::normalise_reason(*error), *error);
+  }
+
+ private:
+  const std::string base_url_;
+  const std::string auth_header_;  // holds the key id and secret: never logged
+};
+
+}  // namespace
+
+std::unique_ptr<BankApi> make_treasury_prime_api(std::string base_url, std::string key_id,
+                                                 std::string secret) {
+  return std::make_unique<TreasuryPrimeApi>(std::move(base_url), std::move(key_id),
+                                            std::move(secret));
+}
+
+}  // namespace rtjobs

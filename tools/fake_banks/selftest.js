@@ -1,0 +1,565 @@
+'use strict';
+// Self-test of the fake banks: starts each bank as a child process and talks to it over HTTP.
+//   node --test tools/fake_banks/selftest.js
+
+const { describe, it, before, after, beforeEach } = require('node:test');
+const assert = require('node:assert/strict');
+const { spawn, spawnSync } = require('node:child_process');
+const path = require('node:path');
+
+const SERVER = path.join(__dirname, 'server.js');
+
+function basic(user, password) {
+  return `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+}
+
+// Starts `server.js --bank <bank>` and resolves once it printed its port.
+function startBank(bank, args) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [SERVER, '--bank', bank, '--port', '0', '--host', '127.0.0.1', ...args],
+      { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      const nl = out.indexOf('\n');
+      if (nl >= 0) {
+        const { listening } = JSON.parse(out.slice(0, nl));
+        resolve({ child, base: `http://127.0.0.1:${listening}` });
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`${bank} exited with ${code}`)));
+  });
+}
+
+async function call(base, method, p, { headers = {}, body } = {}) {
+  const init = { method, headers };
+  if (body !== undefined) init.body = typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body);
+  const res = await fetch(base + p, init);
+  const text = await res.text();
+  let json = null;
+  try {
+    json = JSON.parse(text);
+  } catch (e) { /* not JSON */ }
+  return { status: res.status, headers: res.headers, json, text };
+}
+
+// What each bank's requests and answers look like, as the adapters will see them.
+const BANKS = {
+  increase: {
+    args: ['--token', 'tok_1'],
+    auth: { Authorization: 'Bearer tok_1' },
+    badAuth: { Authorization: 'Bearer tok_2' },
+    json: 'application/json',
+    request(rail, source, key, variant = 0) {
+      const headers = key ? { 'Idempotency-Key': key } : {};
+      if (rail === 'book') {
+        return { path: '/account_transfers', headers, body: { account_id: source, amount: 100 + variant,
+          description: 'rent', destination_account_id: 'account_dest' } };
+      }
+      return { path: '/ach_transfers', headers, body: { account_id: source, amount: 250 + variant,
+        statement_descriptor: 'RENT', external_account_id: 'external_account_1' } };
+    },
+    success(r, rail) {
+      assert.equal(r.status, 200);
+      assert.equal(r.json.status, rail === 'book' ? 'complete' : 'pending_submission');
+      assert.match(r.json.id, rail === 'book' ? /^account_transfer_/ : /^ach_transfer_/);
+      return r.json.id;
+    },
+    unauthorized(r) {
+      assert.equal(r.status, 401);
+      assert.equal(r.json.type, 'invalid_api_key_error');
+    },
+    replay(r, firstId) {
+      assert.equal(r.status, 200);
+      assert.equal(r.json.id, firstId);
+      assert.equal(r.headers.get('idempotent-replayed'), 'true');
+    },
+    differentBody(r, firstId) {
+      assert.equal(r.status, 409);
+      assert.equal(r.json.type, 'idempotency_key_already_used_error');
+      assert.equal(r.json.resource_id, firstId);
+    },
+    concurrent(r) {
+      assert.equal(r.status, 409);
+      assert.equal(r.json.type, 'idempotency_key_already_used_error');
+    },
+    declined(r) {
+      assert.equal(r.status, 409);
+      assert.equal(r.json.type, 'invalid_operation_error');
+      assert.equal(r.json.detail, "There's an insufficient balance in the account.");
+    },
+    rateLimited(r, n) {
+      assert.equal(r.status, 429);
+      assert.equal(r.json.type, 'rate_limited_error');
+      assert.equal(r.json.retry_after, n);
+    },
+    down: 500,
+    tooLarge(r) {
+      assert.equal(r.status, 413);
+    },
+  },
+
+  column: {
+    args: ['--api-key', 'test_key'],
+    auth: { Authorization: basic('', 'test_key') },
+    badAuth: { Authorization: basic('test_key', '') }, // the key as user name instead of password
+    json: 'application/json',
+    request(rail, source, key, variant = 0) {
+      const headers = key ? { 'Idempotency-Key': key } : {};
+      if (rail === 'book') {
+        return { path: '/transfers/book', headers, body: { amount: 100 + variant, currency_code: 'USD',
+          sender_bank_account_id: source, receiver_bank_account_id: 'bacc_dest', description: 'rent' } };
+      }
+      return { path: '/transfers/ach', headers, body: { amount: 250 + variant, currency_code: 'USD',
+        type: 'CREDIT', entry_class_code: 'CCD', bank_account_id: source, counterparty_id: 'cpty_1' } };
+    },
+    success(r, rail) {
+      assert.equal(r.status, 200);
+      assert.equal(r.json.status, rail === 'book' ? 'COMPLETED' : 'INITIATED');
+      assert.match(r.json.id, rail === 'book' ? /^book_/ : /^acht_/);
+      return r.json.id;
+    },
+    unauthorized(r) {
+      assert.equal(r.status, 401);
+      assert.equal(r.json.type, 'authentication_error');
+    },
+    replay(r, firstId) {
+      assert.equal(r.status, 200);
+      assert.equal(r.json.id, firstId);
+      assert.equal(r.headers.get('idempotent-replayed'), null);
+    },
+    differentBody(r) {
+      assert.equal(r.status, 400);
+      assert.equal(r.json.code, 'idempotency_key_reused');
+    },
+    concurrent(r) {
+      assert.equal(r.status, 409);
+      assert.equal(r.json.code, 'idempotency_key_in_use');
+    },
+    declined(r) {
+      assert.equal(r.status, 400);
+      assert.equal(r.json.code, 'insufficient_funds');
+      assert.deepEqual(Object.keys(r.json), ['type', 'code', 'message', 'documentation_url', 'details']);
+    },
+    rateLimited(r) {
+      assert.equal(r.status, 429);
+      assert.equal(r.json.type, 'rate_limit_error');
+    },
+    down: 503,
+    tooLarge(r) {
+      assert.equal(r.status, 413);
+    },
+  },
+
+  unit: {
+    args: ['--token', 'unit_tok'],
+    auth: { Authorization: 'Bearer unit_tok' },
+    badAuth: {},
+    json: 'application/vnd.api+json',
+    request(rail, source, key, variant = 0) {
+      const keyed = key ? { idempotencyKey: key, tags: { rtjobs_key: key } } : {};
+      if (rail === 'book') {
+        return { path: '/payments', headers: {}, body: { data: { type: 'bookPayment',
+          attributes: { amount: 100 + variant, description: 'rent', ...keyed },
+          relationships: { account: { data: { type: 'depositAccount', id: source } },
+            counterpartyAccount: { data: { type: 'depositAccount', id: '2002' } } } } } };
+      }
+      return { path: '/payments', headers: {}, body: { data: { type: 'achPayment',
+        attributes: { amount: 250 + variant, direction: 'Credit', description: 'RENT', ...keyed },
+        relationships: { account: { data: { type: 'depositAccount', id: source } },
+          counterparty: { data: { type: 'counterparty', id: '3003' } } } } } };
+    },
+    success(r, rail) {
+      assert.equal(r.status, 201);
+      assert.equal(r.json.data.type, rail === 'book' ? 'bookPayment' : 'achPayment');
+      assert.equal(r.json.data.attributes.status, rail === 'book' ? 'Sent' : 'Pending');
+      assert.match(r.json.data.id, /^\d+$/);
+      return r.json.data.id;
+    },
+    unauthorized(r) {
+      assert.equal(r.status, 401);
+      assert.equal(r.json.errors[0].status, '401');
+    },
+    replay(r, firstId) {
+      assert.equal(r.status, 201);
+      assert.equal(r.json.data.id, firstId);
+    },
+    differentBody(r, firstId) { // the original, silently
+      assert.equal(r.status, 201);
+      assert.equal(r.json.data.id, firstId);
+    },
+    concurrent(r) {
+      assert.equal(r.status, 409);
+      assert.equal(r.json.errors[0].status, '409');
+    },
+    declined(r) {
+      assert.equal(r.status, 201);
+      assert.equal(r.json.data.attributes.status, 'Rejected');
+      assert.equal(r.json.data.attributes.reason, 'InsufficientFunds');
+    },
+    rateLimited(r) {
+      assert.equal(r.status, 429);
+      assert.equal(r.json.errors[0].status, '429');
+    },
+    down: 503,
+    tooLarge(r) {
+      assert.equal(r.status, 413);
+      assert.equal(r.json.errors[0].status, '413');
+    },
+  },
+
+  treasury_prime: {
+    args: ['--key-id', 'key_id_1', '--secret', 'sec_1'],
+    auth: { Authorization: basic('key_id_1', 'sec_1') },
+    badAuth: { Authorization: basic('key_id_1', 'wrong') },
+    json: 'application/json',
+    request(rail, source, key, variant = 0) {
+      const headers = key ? { 'X-Idempotency-Key': key } : {};
+      if (rail === 'book') {
+        return { path: '/book', headers, body: { amount: `1.0${variant}`, from_account_id: source,
+          to_account_id: 'acct_dest', description: 'rent' } };
+      }
+      return { path: '/ach', headers, body: { account_id: source, amount: `2.5${variant}`,
+        counterparty_id: 'cp_1', direction: 'credit', sec_code: 'ccd' } };
+    },
+    success(r, rail) {
+      assert.equal(r.status, 200);
+      assert.equal(r.json.status, 'pending');
+      assert.equal(r.json.error, null);
+      assert.match(r.json.id, rail === 'book' ? /^book_/ : /^ach_/);
+      return r.json.id;
+    },
+    unauthorized(r) {
+      assert.equal(r.status, 401);
+      assert.equal(typeof r.json.error, 'string');
+    },
+    replay(r, firstId) {
+      assert.equal(r.status, 200);
+      assert.equal(r.json.id, firstId);
+      assert.equal(r.json.status, 'pending'); // the original answer, even after a GET saw "sent"
+    },
+    differentBody(r, firstId) { // the original, silently
+      assert.equal(r.status, 200);
+      assert.equal(r.json.id, firstId);
+    },
+    concurrent(r) {
+      assert.equal(r.status, 409);
+      assert.equal(typeof r.json.error, 'string');
+    },
+    declined(r) {
+      assert.equal(r.status, 200);
+      assert.equal(r.json.status, 'error');
+      assert.equal(r.json.error, 'Insufficient funds');
+    },
+    rateLimited(r) {
+      assert.equal(r.status, 429);
+      assert.equal(typeof r.json.error, 'string');
+    },
+    down: 502,
+    tooLarge(r) {
+      assert.equal(r.status, 413);
+    },
+  },
+};
+
+for (const [name, cfg] of Object.entries(BANKS)) {
+  describe(name, () => {
+    let bank;
+    let n = 0;
+    const key = () => `key-${name}-${++n}`;
+    const post = (req, { auth = cfg.auth, contentType = cfg.json, raw } = {}) => call(bank.base, 'POST', req.path,
+      { headers: { ...auth, 'Content-Type': contentType, ...req.headers }, body: raw ?? req.body });
+    const get = (p, auth = cfg.auth) => call(bank.base, 'GET', p, { headers: auth });
+    const control = (p, body) => call(bank.base, body === undefined ? 'GET' : 'POST', `/_control/${p}`, { body });
+    const transfers = async () => (await control('transfers')).json.transfers;
+
+    before(async () => {
+      bank = await startBank(name, cfg.args);
+    });
+    after(() => {
+      bank.child.removeAllListeners('exit');
+      bank.child.kill('SIGTERM');
+    });
+    beforeEach(async () => {
+      await control('reset', {});
+    });
+
+    it('refuses missing or wrong credentials and never executes', async () => {
+      const req = cfg.request('book', 'acc_src', key());
+      cfg.unauthorized(await post(req, { auth: {} }));
+      cfg.unauthorized(await post(req, { auth: cfg.badAuth }));
+      assert.deepEqual(await transfers(), []);
+      const attempts = (await control('attempts')).json.attempts;
+      assert.equal(attempts.length, 2);
+      assert.deepEqual(attempts.map((a) => a.status), [401, 401]);
+      // The same request with the right credentials is then executed: nothing was remembered.
+      cfg.success(await post(req), 'book');
+    });
+
+    it('executes one transfer per rail', async () => {
+      const bookId = cfg.success(await post(cfg.request('book', 'acc_src', key())), 'book');
+      const achId = cfg.success(await post(cfg.request('ach', 'acc_src', key())), 'ach');
+      const t = await transfers();
+      assert.deepEqual(t.map((x) => [x.id, x.kind]), [[bookId, 'book'], [achId, 'ach']]);
+      const sent = cfg.request('book', 'acc_src', null).body;
+      const amount = name === 'unit' ? sent.data.attributes.amount
+        : sent.amount; // exactly as the bank received it: integer or decimal string
+      assert.equal(t[0].amount, amount);
+    });
+
+    it('replays the same key and body without a second transfer', async () => {
+      const k = key();
+      const firstId = cfg.success(await post(cfg.request('book', 'acc_src', k)), 'book');
+      if (name === 'treasury_prime') assert.equal((await get(`/book/${firstId}`)).json.status, 'sent');
+      cfg.replay(await post(cfg.request('book', 'acc_src', k)), firstId);
+      assert.equal((await transfers()).length, 1);
+    });
+
+    it('answers a reused key with a different body as the bank does', async () => {
+      const k = key();
+      const firstId = cfg.success(await post(cfg.request('book', 'acc_src', k)), 'book');
+      cfg.differentBody(await post(cfg.request('book', 'acc_src', k, 5)), firstId);
+      assert.equal((await transfers()).length, 1);
+    });
+
+    it('executes 20 concurrent requests with one key at most once', async () => {
+      await control('latency', { ms: 300 });
+      const k = key();
+      const answers = await Promise.all(Array.from({ length: 20 }, () => post(cfg.request('book', 'acc_src', k))));
+      assert.equal((await transfers()).length, 1);
+      const ok = answers.filter((r) => r.status >= 200 && r.status < 300);
+      assert.equal(ok.length, 1);
+      for (const r of answers.filter((x) => x.status >= 300)) cfg.concurrent(r);
+      assert.equal((await control('stats')).json.peak_in_flight, 20);
+    });
+
+    it('declines for insufficient funds without moving money', async () => {
+      cfg.declined(await post(cfg.request('book', 'decline_acc', key())));
+      cfg.declined(await post(cfg.request('ach', 'decline_acc', key())));
+      assert.deepEqual(await transfers(), []);
+    });
+
+    it('rate-limits with Retry-After and executes nothing', async () => {
+      const k = key();
+      const r = await post(cfg.request('book', 'ratelimit3_acc', k));
+      cfg.rateLimited(r, 3);
+      assert.equal(r.headers.get('retry-after'), '3');
+      const bare = await post(cfg.request('book', 'ratelimitbare_acc', key()));
+      assert.equal(bare.status, 429);
+      assert.equal(bare.headers.get('retry-after'), null);
+      assert.deepEqual(await transfers(), []);
+      // Not remembered: once the limit is lifted, the same key executes.
+      await control('behaviour', { account: 'ratelimit3_acc', behaviour: 'normal' });
+      cfg.success(await post(cfg.request('book', 'ratelimit3_acc', k)), 'book');
+    });
+
+    it('fails flaky<N> accounts N times per key, then executes', async () => {
+      const k = key();
+      assert.equal((await post(cfg.request('book', 'flaky2_acc', k))).status, cfg.down);
+      assert.equal((await post(cfg.request('book', 'flaky2_acc', k))).status, cfg.down);
+      cfg.success(await post(cfg.request('book', 'flaky2_acc', k)), 'book');
+      assert.equal((await post(cfg.request('book', 'down_acc', key()))).status, cfg.down);
+      assert.equal((await transfers()).length, 1);
+    });
+
+    it('refuses bodies over 1 MiB with 413', async () => {
+      const req = cfg.request('book', 'acc_src', key());
+      const big = JSON.stringify(req.body).replace(/}$/, `,"pad":"${'x'.repeat(1024 * 1024)}"}`);
+      cfg.tooLarge(await post(req, { raw: big }));
+      assert.deepEqual(await transfers(), []);
+      // The connection stays usable and a normal request still works.
+      cfg.success(await post(req), 'book');
+    });
+
+    it('records attempts byte-exact, counts stats, and resets', async () => {
+      const req = cfg.request('ach', 'acc_src', key());
+      const raw = `  ${JSON.stringify(req.body)}\n`;
+      await post(req, { raw });
+      await get('/nowhere');
+      const attempts = (await control('attempts')).json.attempts;
+      assert.equal(attempts.length, 2);
+      assert.equal(attempts[0].body, raw);
+      assert.equal(attempts[0].authorization, cfg.auth.Authorization);
+      assert.equal(attempts[0].content_type, cfg.json);
+      assert.equal(attempts[0].method, 'POST');
+      assert.ok(attempts[0].idempotency_key);
+      assert.equal(attempts[1].method, 'GET');
+      const stats = (await control('stats')).json;
+      assert.equal(stats.executed, 1);
+      assert.equal(stats.requests, 2);
+      assert.equal(stats.in_flight, 0);
+      assert.equal((await call(bank.base, 'GET', '/healthz')).status, 200);
+      await control('reset', {});
+      assert.deepEqual((await control('attempts')).json.attempts, []);
+      assert.equal((await control('stats')).json.executed, 0);
+    });
+
+    it('overrides an account behaviour through the control API', async () => {
+      assert.equal((await control('behaviour', { account: 'plain_acc', behaviour: 'decline' })).status, 200);
+      cfg.declined(await post(cfg.request('book', 'plain_acc', key())));
+      await control('behaviour', { account: 'plain_acc', behaviour: 'normal' });
+      cfg.success(await post(cfg.request('book', 'plain_acc', key())), 'book');
+      assert.equal((await control('behaviour', { account: 'x', behaviour: 'bogus' })).status, 400);
+    });
+
+    it('answers slow<MS> late but has moved the money already', async () => {
+      const started = Date.now();
+      const pending = post(cfg.request('book', 'slow300_acc', key()));
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal((await transfers()).length, 1);
+      cfg.success(await pending, 'book');
+      assert.ok(Date.now() - started >= 290);
+    });
+  });
+}
+
+describe('bank-specific behaviour', () => {
+  it('exits with an error when the bank\'s credentials are missing', () => {
+    for (const [bank, args] of [['increase', []], ['column', ['--token', 'x']], ['unit', []],
+      ['treasury_prime', ['--key-id', 'i']]]) {
+      const r = spawnSync(process.execPath, [SERVER, '--bank', bank, '--port', '0', ...args], { timeout: 5000 });
+      assert.equal(r.status, 2, bank);
+    }
+  });
+
+  it('increase: wrong amount types, lookup by idempotency key, long keys', async () => {
+    const { child, base } = await startBank('increase', BANKS.increase.args);
+    try {
+      const h = { ...BANKS.increase.auth, 'Content-Type': 'application/json' };
+      for (const amount of ['50.00', 50.5, 0]) {
+        const r = await call(base, 'POST', '/account_transfers', { headers: h,
+          body: { account_id: 'a', amount, description: 'd', destination_account_id: 'b' } });
+        assert.equal(r.status, 400);
+        assert.equal(r.json.type, 'invalid_parameters_error');
+        assert.equal(r.json.errors[0].field, 'amount');
+      }
+      const unknown = await call(base, 'POST', '/account_transfers', { headers: h,
+        body: { account_id: 'a', amount: 1, description: 'd', destination_account_id: 'b', extra: 1 } });
+      assert.equal(unknown.json.type, 'invalid_parameters_error');
+      const long = await call(base, 'POST', '/account_transfers', { headers: { ...h, 'Idempotency-Key': 'k'.repeat(201) },
+        body: { account_id: 'a', amount: 1, description: 'd', destination_account_id: 'b' } });
+      assert.equal(long.status, 400);
+      const made = await call(base, 'POST', '/ach_transfers', { headers: { ...h, 'Idempotency-Key': 'look-me-up' },
+        body: { account_id: 'a', amount: -300, statement_descriptor: 'PULL', account_number: '123',
+          routing_number: '101050001', standard_entry_class_code: 'prearranged_payments_and_deposit' } });
+      assert.equal(made.status, 200);
+      const found = await call(base, 'GET', '/ach_transfers?idempotency_key=look-me-up', { headers: BANKS.increase.auth });
+      assert.deepEqual(found.json, { data: [made.json], next_cursor: null });
+      const none = await call(base, 'GET', '/ach_transfers?idempotency_key=nope', { headers: BANKS.increase.auth });
+      assert.deepEqual(none.json, { data: [], next_cursor: null });
+      assert.equal((await call(base, 'GET', '/ach_transfers?idempotency_key=x')).status, 401);
+      const one = await call(base, 'GET', `/ach_transfers/${made.json.id}`, { headers: BANKS.increase.auth });
+      assert.equal(one.json.id, made.json.id);
+      const sd = await call(base, 'POST', '/ach_transfers', { headers: h,
+        body: { account_id: 'a', amount: 1, statement_descriptor: 'ELEVEN CHRS', external_account_id: 'e' } });
+      assert.equal(sd.status, 400);
+      // A refusal is remembered: the same key answers the same 409 again, as a replay.
+      const k = { ...h, 'Idempotency-Key': 'declined-once' };
+      const body = { account_id: 'decline_a', amount: 1, description: 'd', destination_account_id: 'b' };
+      assert.equal((await call(base, 'POST', '/account_transfers', { headers: k, body })).status, 409);
+      await call(base, 'POST', '/_control/behaviour', { body: { account: 'decline_a', behaviour: 'normal' } });
+      const again = await call(base, 'POST', '/account_transfers', { headers: k, body });
+      assert.equal(again.status, 409);
+      assert.equal(again.headers.get('idempotent-replayed'), 'true');
+      const missing = await call(base, 'POST', '/account_transfers', { headers: h,
+        body: { account_id: 'missing_a', amount: 1, description: 'd', destination_account_id: 'b' } });
+      assert.equal(missing.status, 404);
+      assert.equal(missing.json.type, 'object_not_found_error');
+    } finally {
+      child.kill('SIGTERM');
+    }
+  });
+
+  it('column: refusals are evaluated again; closed and missing accounts', async () => {
+    const { child, base } = await startBank('column', BANKS.column.args);
+    try {
+      const h = { ...BANKS.column.auth, 'Content-Type': 'application/json', 'Idempotency-Key': 'retry-me' };
+      const body = { amount: 5, currency_code: 'USD', sender_bank_account_id: 'decline_b', receiver_bank_account_id: 'c' };
+      assert.equal((await call(base, 'POST', '/transfers/book', { headers: h, body })).status, 400);
+      await call(base, 'POST', '/_control/behaviour', { body: { account: 'decline_b', behaviour: 'normal' } });
+      assert.equal((await call(base, 'POST', '/transfers/book', { headers: h, body })).status, 200);
+      const closed = await call(base, 'POST', '/transfers/book', { headers: { ...h, 'Idempotency-Key': 'c1' },
+        body: { ...body, sender_bank_account_id: 'closed_b' } });
+      assert.equal(closed.status, 400);
+      assert.equal(closed.json.code, 'bank_account_closed');
+      const missing = await call(base, 'POST', '/transfers/ach', { headers: { ...h, 'Idempotency-Key': 'm1' },
+        body: { amount: 5, currency_code: 'USD', type: 'CREDIT', entry_class_code: 'PPD', bank_account_id: 'missing_b', counterparty_id: 'cp' } });
+      assert.equal(missing.status, 404);
+      assert.equal(missing.json.code, 'bank_account_not_found');
+      const both = await call(base, 'POST', '/transfers/book', { headers: { ...h, 'Idempotency-Key': 'b1' },
+        body: { ...body, sender_bank_account_id: 'x', sender_account_number_id: 'y' } });
+      assert.equal(both.status, 400);
+      assert.equal(both.json.type, 'invalid_request_error');
+    } finally {
+      child.kill('SIGTERM');
+    }
+  });
+
+  it('unit: media type, description limit, frozen, lookup by tags', async () => {
+    const { child, base } = await startBank('unit', BANKS.unit.args);
+    try {
+      const req = BANKS.unit.request('ach', 'frozen_acc', 'tag-key-1');
+      const wrongType = await call(base, 'POST', '/payments', { headers: { ...BANKS.unit.auth, 'Content-Type': 'application/json' }, body: req.body });
+      assert.equal(wrongType.status, 415);
+      assert.equal(wrongType.json.errors[0].status, '415');
+      const h = { ...BANKS.unit.auth, 'Content-Type': 'application/vnd.api+json' };
+      const frozen = await call(base, 'POST', '/payments', { headers: h, body: req.body });
+      assert.equal(frozen.json.data.attributes.status, 'Rejected');
+      assert.equal(frozen.json.data.attributes.reason, 'AccountFrozen');
+      const tags = encodeURIComponent(JSON.stringify({ rtjobs_key: 'tag-key-1' }));
+      const found = await call(base, 'GET', `/payments?filter[tags]=${tags}`, { headers: BANKS.unit.auth });
+      assert.deepEqual(found.json.data, [frozen.json.data]);
+      const byId = await call(base, 'GET', `/payments/${frozen.json.data.id}`, { headers: BANKS.unit.auth });
+      assert.deepEqual(byId.json.data, frozen.json.data);
+      const long = BANKS.unit.request('ach', 'acc', 'k2');
+      long.body.data.attributes.description = 'ELEVEN CHRS';
+      const r = await call(base, 'POST', '/payments', { headers: h, body: long.body });
+      assert.equal(r.status, 400);
+      assert.equal(r.json.errors[0].code, 'invalid_value');
+      const extra = BANKS.unit.request('book', 'acc', 'k3');
+      extra.body.data.attributes.memo = 'x';
+      assert.equal((await call(base, 'POST', '/payments', { headers: h, body: extra.body })).status, 400);
+      const missing = await call(base, 'POST', '/payments', { headers: h, body: BANKS.unit.request('book', 'missing_a', 'k4').body });
+      assert.equal(missing.status, 404);
+      assert.equal(missing.json.errors[0].title, 'Not Found');
+    } finally {
+      child.kill('SIGTERM');
+    }
+  });
+
+  it('treasury_prime: decimal amounts, core502 executes, closed and missing', async () => {
+    const { child, base } = await startBank('treasury_prime', BANKS.treasury_prime.args);
+    try {
+      const h = { ...BANKS.treasury_prime.auth, 'Content-Type': 'application/json' };
+      for (const amount of [50, '50', '50.5', '-1.00', '0.00']) {
+        const r = await call(base, 'POST', '/book', { headers: h, body: { amount, from_account_id: 'a', to_account_id: 'b' } });
+        assert.equal(r.status, 400, String(amount));
+        assert.equal(typeof r.json.error, 'string');
+      }
+      const k = { ...h, 'X-Idempotency-Key': 'core-offline' };
+      const body = { amount: '50.00', from_account_id: 'core502_a', to_account_id: 'b' };
+      const first = await call(base, 'POST', '/book', { headers: k, body });
+      assert.equal(first.status, 502);
+      const t = (await call(base, 'GET', '/_control/transfers')).json.transfers;
+      assert.equal(t.length, 1);
+      assert.equal(t[0].amount, '50.00');
+      const retry = await call(base, 'POST', '/book', { headers: k, body });
+      assert.equal(retry.status, 200);
+      assert.equal(retry.json.id, t[0].id);
+      assert.equal(retry.json.status, 'pending');
+      assert.equal((await call(base, 'GET', '/_control/transfers')).json.transfers.length, 1);
+      const closed = await call(base, 'POST', '/book', { headers: h, body: { ...body, from_account_id: 'closed_a' } });
+      assert.deepEqual([closed.status, closed.json], [400, { error: 'Account closed' }]);
+      const missing = await call(base, 'POST', '/ach', { headers: h, body: { account_id: 'missing_a', amount: '1.00',
+        counterparty_id: 'cp', direction: 'credit', sec_code: 'ppd' } });
+      assert.deepEqual([missing.status, missing.json], [404, { error: 'Not found' }]);
+      const down = await call(base, 'POST', '/book', { headers: h, body: { ...body, from_account_id: 'down_a' } });
+      assert.equal(down.status, 502);
+      assert.equal((await call(base, 'GET', '/_control/transfers')).json.transfers.length, 1);
+      const desc = await call(base, 'POST', '/book', { headers: h, body: { ...body, from_account_id: 'a', description: 'eleven chrs' } });
+      assert.equal(desc.status, 400);
+    } finally {
+      child.kill('SIGTERM');
+    }
+  });
+});
