@@ -143,11 +143,14 @@ void JobProcessor::complete(const Job& job, const RecurringTransfer& transfer,
     if (answer.outcome == Outcome::kDeclined) {
       c.status = JobStatus::kFinished;
       c.result = JobResult::kDeclined;
-    } else if (job.retries >= options_.retry.max_retries) {
+    } else if (job.retries >= options_.retry.max_retries && !answer.outcome_unknown) {
       c.status = JobStatus::kFailed;
     } else {
+      // SPEC section 8: an unknown outcome (the bank may have executed the transfer) never
+      // fails the job; one more attempt under the same key settles it. Retries stay at most
+      // the maximum, as a rescued lease's do.
       c.status = JobStatus::kRetry;
-      c.retries = job.retries + 1;
+      c.retries = std::min(job.retries + 1, std::max(job.retries, options_.retry.max_retries));
       c.next_attempt_at = options_.retry.next_attempt(now, c.retries);
     }
   }

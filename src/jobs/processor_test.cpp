@@ -126,5 +126,53 @@ TEST_F(JobProcessorTest, ATransferWithoutOptionsSendsThemEmpty) {
   EXPECT_EQ(bank_->requests[0].attempt, 1);
 }
 
+TransferResult unavailable(bool unknown) {
+  TransferResult r{Outcome::kUnavailable, {}, {}, unknown ? "timeout" : "unavailable", "", {}};
+  if (!unknown) r.http_status = 503;
+  r.outcome_unknown = unknown;
+  return r;
+}
+
+// SPEC section 8: a FAILED job has never moved money. With the retries used up, an answered
+// "unavailable" fails the job, but an unknown outcome (the bank may have executed it) gets one
+// more attempt under the same key, as many times as the outcome stays unknown.
+TEST_F(JobProcessorTest, AnUnknownOutcomeNeverFailsTheJob) {
+  bank_->answers = {unavailable(false), unavailable(false), unavailable(false),
+                    unavailable(true),  unavailable(true),  unavailable(false)};
+  const std::string job_id = first_job(ach_transfer("bank"));
+  for (int retries = 1; retries <= 3; ++retries) {
+    ProcessResult r = process(job_id);
+    ASSERT_TRUE(r.job);
+    EXPECT_EQ(r.job->status, JobStatus::kRetry);
+    EXPECT_EQ(r.job->retries, retries);
+  }
+  for (int unknown = 0; unknown < 2; ++unknown) {  // retries used up, outcome unknown
+    ProcessResult r = process(job_id);
+    ASSERT_TRUE(r.job);
+    EXPECT_EQ(r.job->status, JobStatus::kRetry);
+    EXPECT_EQ(r.job->retries, 3);  // never beyond the maximum
+  }
+  ProcessResult last = process(job_id);  // the bank answers: it did not execute it
+  ASSERT_TRUE(last.job);
+  EXPECT_EQ(last.job->status, JobStatus::kFailed);
+  ASSERT_EQ(bank_->requests.size(), 6u);
+  for (const TransferRequest& r : bank_->requests) {
+    EXPECT_EQ(r.idempotency_key, bank_->requests.front().idempotency_key);
+  }
+}
+
+TEST_F(JobProcessorTest, AnUnknownOutcomeThenTheBanksAnswerFinishesTheJob) {
+  bank_->answers = {unavailable(true), TransferResult{Outcome::kSucceeded, 200, "tr_3", {}, {}, {}}};
+  const std::string job_id = first_job(ach_transfer("bank"));
+  ProcessResult first = process(job_id);
+  ASSERT_TRUE(first.job);
+  EXPECT_EQ(first.job->status, JobStatus::kRetry);
+  ProcessResult second = process(job_id);
+  ASSERT_TRUE(second.job);
+  EXPECT_EQ(second.job->status, JobStatus::kFinished);
+  EXPECT_EQ(second.job->provider_reference, "tr_3");
+  EXPECT_EQ(bank_->requests.at(1).attempt, 2);
+}
+
 }  // namespace
 }  // namespace rtjobs::jobs_test
