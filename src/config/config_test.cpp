@@ -210,6 +210,60 @@ TEST(Config, ProviderErrorsNameTheKeyAndHideTheToken) {
   EXPECT_EQ(c.error().field, "providers.bank.timeout_ms");
 }
 
+TEST(Config, RealBanksTakeTheirCredentialsByVariableAndDefaultToTheirSandbox) {
+  TempFile f(
+      "[providers.tp]\ntype = \"treasury_prime\"\nkey_id_env = \"TP_ID\"\n"
+      "secret_env = \"TP_SECRET\"\n"
+      "[providers.inc]\ntype = \"increase\"\ntoken_env = \"INC_TOKEN\"\ntimeout_ms = 4000\n"
+      "[providers.col]\ntype = \"column\"\napi_key_env = \"COL_KEY\"\n"
+      "[providers.unit]\ntype = \"unit\"\ntoken_env = \"UNIT_TOKEN\"\n"
+      "base_url = \"http://127.0.0.1:7000/\"\n");
+  auto c = load_config(f.path(), env_of({{"TP_ID", "key-id"},
+                                         {"TP_SECRET", "key-secret"},
+                                         {"INC_TOKEN", "inc-tok"},
+                                         {"COL_KEY", "col-key"},
+                                         {"UNIT_TOKEN", "unit-tok"}}));
+  ASSERT_TRUE(c) << c.error().message;
+  const ProviderConfig& tp = c->providers.at("tp");
+  EXPECT_EQ(tp.base_url, "https://api.sandbox.treasuryprime.com");
+  EXPECT_EQ(tp.key_id, "key-id");
+  EXPECT_EQ(tp.secret, "key-secret");
+  EXPECT_EQ(c->providers.at("inc").base_url, "https://sandbox.increase.com");
+  EXPECT_EQ(c->providers.at("inc").token, "inc-tok");
+  EXPECT_EQ(c->providers.at("inc").timeout, std::chrono::milliseconds(4000));
+  EXPECT_EQ(c->providers.at("col").base_url, "https://api.column.com");
+  EXPECT_EQ(c->providers.at("col").api_key, "col-key");
+  EXPECT_EQ(c->providers.at("unit").base_url, "http://127.0.0.1:7000/");
+  EXPECT_EQ(c->providers.at("unit").token, "unit-tok");
+}
+
+TEST(Config, ARealBankWithoutItsCredentialsOrWithAnotherTypesKeyStopsStartUp) {
+  const struct {
+    const char* table;
+    const char* field;
+  } cases[] = {
+      {"type = \"increase\"\n", "providers.bank.token_env"},
+      {"type = \"unit\"\ntoken_env = \"UNSET\"\n", "providers.bank.token_env"},
+      {"type = \"column\"\ntoken_env = \"SET\"\n", "providers.bank.token_env"},
+      {"type = \"column\"\n", "providers.bank.api_key_env"},
+      {"type = \"treasury_prime\"\nkey_id_env = \"SET\"\n", "providers.bank.secret_env"},
+      {"type = \"treasury_prime\"\nkey_id_env = \"SET\"\nsecret_env = \"EMPTY\"\n",
+       "providers.bank.secret_env"},
+      {"type = \"increase\"\ntoken_env = \"SET\"\nbase_url = \"ftp://x\"\n",
+       "providers.bank.base_url"},
+      {"type = \"increase\"\ntoken_env = \"SET\"\nmax_rps = 5\n", "providers.bank.max_rps"},
+      {"type = \"sandbox\"\nbase_url = \"http://x\"\n", "providers.bank.base_url"},
+      {"type = \"wire\"\n", "providers.bank.type"},
+  };
+  for (const auto& k : cases) {
+    TempFile f(std::string("[providers.bank]\n") + k.table);
+    auto c = load_config(f.path(), env_of({{"SET", "s3cr3t-value"}, {"EMPTY", ""}}));
+    ASSERT_FALSE(c) << k.table;
+    EXPECT_EQ(c.error().field, k.field) << k.table << c.error().message;
+    EXPECT_EQ(c.error().message.find("s3cr3t-value"), std::string::npos);
+  }
+}
+
 TEST(Config, SandboxCanBeRedefined) {
   TempFile f("[providers.sandbox]\ntype = \"sandbox\"\ntimeout_ms = 100\n");
   auto c = load_config(f.path(), env_of({}));
