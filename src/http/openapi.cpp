@@ -1,7 +1,6 @@
 // The OpenAPI 3 description of the API served at GET /openapi.json. Kept beside the routes;
-// http_unit_tests checks that it parses and lists every registered route. Examples of a
-// transfer per bank (its rail and provider_options) go in the create request's "examples" map,
-// beside "book".
+// http_unit_tests checks that it parses and lists every registered route. The create request's
+// examples show one transfer per real bank (its rail and provider_options; docs/BANKS.md).
 #include "http/routes.hpp"
 
 namespace rtjobs::http {
@@ -59,7 +58,27 @@ std::string_view openapi_document() {
             "book": {"summary": "A monthly book transfer (every provider carries these)", "value": {
               "external_id": "rent-42", "provider": "sandbox", "source_account": "acc_a", "destination_account": "acc_b",
               "amount": 5000, "currency": "USD", "description": "rent", "rail": "book",
-              "schedule": {"frequency": "MONTHLY", "day_of_month": -1, "start_date": "2026-01-31"}}}}}}},
+              "schedule": {"frequency": "MONTHLY", "day_of_month": -1, "start_date": "2026-01-31"}}},
+            "treasury_prime_ach": {"summary": "Treasury Prime: ACH credit to a counterparty (provider type treasury_prime; the amount goes out as \"50.00\")", "value": {
+              "provider": "treasury_prime", "source_account": "acct_11gv9z0sfz6kt5", "destination_account": "cp_11gr7cmu3t2b5k",
+              "amount": 5000, "currency": "USD", "description": "rent", "rail": "ach",
+              "provider_options": {"sec_code": "ppd", "service": "standard"},
+              "schedule": {"frequency": "MONTHLY", "day_of_month": 1, "start_date": "2026-02-01"}}},
+            "increase_ach": {"summary": "Increase: ACH transfer to an external account (provider type increase)", "value": {
+              "provider": "increase", "source_account": "account_in71c4amph0vgo2qllky", "destination_account": "external_account_ukk55lr923a3ac0pp7iv",
+              "amount": 5000, "currency": "USD", "description": "rent", "rail": "ach",
+              "provider_options": {"statement_descriptor": "RENT", "individual_name": "Ian Crease"},
+              "schedule": {"frequency": "MONTHLY", "day_of_month": 1, "start_date": "2026-02-01"}}},
+            "column_ach": {"summary": "Column: ACH credit to a counterparty (provider type column)", "value": {
+              "provider": "column", "source_account": "bacc_2aAi0vvEr1A1F1dXbTQJDnjXmwa", "destination_account": "cpty_2aAi2cPjNJt6BkUa8XkgYbAiyWG",
+              "amount": 5000, "currency": "USD", "description": "rent", "rail": "ach",
+              "provider_options": {"entry_class_code": "PPD", "company_entry_description": "RENT"},
+              "schedule": {"frequency": "MONTHLY", "day_of_month": 1, "start_date": "2026-02-01"}}},
+            "unit_ach": {"summary": "Unit: ACH payment to a linked counterparty (provider type unit; the ACH description holds 10 characters)", "value": {
+              "provider": "unit", "source_account": "10001", "destination_account": "4567",
+              "amount": 5000, "currency": "USD", "description": "rent for the flat on Main St", "rail": "ach",
+              "provider_options": {"company_entry_description": "RENT", "sec_code": "PPD"},
+              "schedule": {"frequency": "MONTHLY", "day_of_month": 1, "start_date": "2026-02-01"}}}}}}},
         "responses": {"201": {"$ref": "#/components/responses/Transfer"}, "200": {"$ref": "#/components/responses/Transfer"},
           "400": {"$ref": "#/components/responses/Error"}, "413": {"$ref": "#/components/responses/Error"},
           "422": {"$ref": "#/components/responses/Error"}}},
