@@ -34,6 +34,17 @@ bool contains(std::string_view haystack, std::string_view needle) {
   return haystack.find(needle) != std::string_view::npos;
 }
 
+// `word` standing alone in `text`, between non-alphanumerics: "nsf" in "nsf_return", not in
+// "transfer".
+bool contains_word(std::string_view text, std::string_view word) {
+  const auto alnum = [&](size_t i) { return std::isalnum(static_cast<unsigned char>(text[i])); };
+  for (size_t at = text.find(word); at != std::string_view::npos; at = text.find(word, at + 1)) {
+    const size_t end = at + word.size();
+    if ((at == 0 || !alnum(at - 1)) && (end == text.size() || !alnum(end))) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 TransferResult no_answer(const HttpAnswer& answer) {
@@ -117,7 +128,7 @@ std::optional<std::chrono::seconds> parse_retry_after(std::string_view value,
 
 std::string normalise_reason(std::string_view reason) {
   const std::string text = lower(reason);
-  if (contains(text, "insufficient") || contains(text, "nsf") || text == "r01") {
+  if (contains(text, "insufficient") || contains_word(text, "nsf") || text == "r01") {
     return "insufficient_funds";
   }
   if (contains(text, "closed") || text == "r02") return "account_closed";

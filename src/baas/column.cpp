@@ -116,7 +116,11 @@ class ColumnApi final : public BankApi {
     }
     const std::string reason = code.value_or(*type);
     const std::string message = bank::string_field(json, "message").value_or(reason);
-    if (bank::never_declined(answer.status) || reason.find("idempotency") != std::string::npos) {
+    // A 404 invalid_request_error is a route (or object) Column does not have, e.g. under a
+    // wrong base_url; a missing account is a bank_account_error.
+    const bool no_route = answer.status == 404 && type == "invalid_request_error";
+    if (bank::never_declined(answer.status) || no_route ||
+        reason.find("idempotency") != std::string::npos) {
       return bank::unavailable(answer, reason, message);
     }
     return bank::declined(answer, bank::normalise_reason(reason), message);

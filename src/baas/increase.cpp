@@ -96,7 +96,10 @@ class IncreaseApi final : public BankApi {
       return bank::declined(answer, bank::normalise_reason(detail), detail);
     }
     TransferResult r;
-    if (bank::never_declined(answer.status) || *type == "malformed_request_error") {
+    // A malformed request or a route Increase does not have (a wrong base_url) is the
+    // adapter's or the operator's fault, never the customer's.
+    if (bank::never_declined(answer.status) || *type == "malformed_request_error" ||
+        *type == "api_method_not_found_error") {
       r = bank::unavailable(answer, *type, detail);
     } else {
       r = bank::declined(answer,
