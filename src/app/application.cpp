@@ -134,8 +134,8 @@ Result<std::unique_ptr<Application>> Application::start(Config config) {
     boost::asio::post(*pool, std::move(task));
   };
 
-  std::chrono::milliseconds longest_timeout{0};
-  for (const auto& [name, p] : c.providers) longest_timeout = std::max(longest_timeout, p.timeout);
+  // An attempt's whole length, a look-up before the create included (Provider::timeout).
+  const std::chrono::milliseconds longest_timeout = s.providers->longest_timeout();
   ProcessorOptions options;
   options.retry = RetryPolicy{c.max_retries, c.retry_backoff};
   options.horizon_months = c.horizon_months;

@@ -100,6 +100,8 @@ TransferResult unreadable(const HttpAnswer& answer, std::string_view what) {
   return r;
 }
 
+bool is_key_conflict(std::string_view reason) { return contains(lower(reason), "idempotenc"); }
+
 bool never_declined(int status) {
   if (status < 400 || status > 499) return true;
   return status == 401 || status == 403 || status == 408 || status == 409 || status == 429;

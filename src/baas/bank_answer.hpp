@@ -35,6 +35,9 @@ TransferResult unreadable(const HttpAnswer& answer, std::string_view what);
 
 // 401, 403, 408, 409, 429, and everything that is neither 2xx nor 4xx.
 bool never_declined(int status);
+// A bank's error code or type about the idempotency key (a key reused or in use): never a
+// refusal of the transfer, whatever its HTTP status.
+bool is_key_conflict(std::string_view reason);
 
 // Retry-After as delay-seconds or an HTTP date (RFC 9110), relative to `now`; nullopt when absent
 // or unreadable. A date in the past is zero seconds.
@@ -62,7 +65,7 @@ struct OptionField {
   std::string_view name;
   Kind kind = Kind::kString;
   bool required = false;
-  size_t max_length = 0;                 // strings: 0 = no limit besides 1 KiB
+  size_t max_length = 0;                  // strings: 0 = no limit besides 1 KiB
   std::vector<std::string_view> allowed;  // strings: empty = any
 };
 

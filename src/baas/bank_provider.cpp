@@ -34,17 +34,18 @@ void BankProvider::execute(TransferRequest request, std::function<void(TransferR
   std::optional<HttpCall> lookup;
   if (shared->attempt > 1) lookup = api_->lookup_call(*shared);
   if (!lookup) return create(std::move(shared), std::move(done));
-  transport_->send(std::move(*lookup), [this, shared, done = std::move(done)](
-                                           const HttpAnswer& answer) mutable {
-    if (answer.failure != HttpAnswer::Failure::kNone) {
-      // The bank is out of reach: what the earlier attempt did stays unknown.
-      TransferResult r = bank::no_answer(answer);
-      r.outcome_unknown = true;
-      return done(std::move(r));
-    }
-    if (auto found = api_->read_lookup(*shared, answer)) return done(std::move(*found));
-    create(std::move(shared), std::move(done));
-  });
+  transport_->send(std::move(*lookup),
+                   [this, shared, done = std::move(done)](const HttpAnswer& answer) mutable {
+                     if (answer.failure != HttpAnswer::Failure::kNone) {
+                       // The bank is out of reach: what the earlier attempt did stays unknown.
+                       TransferResult r = bank::no_answer(answer);
+                       r.outcome_unknown = true;
+                       return done(std::move(r));
+                     }
+                     if (auto found = api_->read_lookup(*shared, answer))
+                       return done(std::move(*found));
+                     create(std::move(shared), std::move(done));
+                   });
 }
 
 void BankProvider::create(std::shared_ptr<const TransferRequest> request,

@@ -14,10 +14,10 @@
 
 namespace rtjobs {
 
-std::unique_ptr<BankApi> make_treasury_prime_api(std::string base_url, std::string key_id,
-                                                 std::string secret);
-std::unique_ptr<BankApi> make_increase_api(std::string base_url, std::string token);
-std::unique_ptr<BankApi> make_column_api(std::string base_url, std::string api_key);
-std::unique_ptr<BankApi> make_unit_api(std::string base_url, std::string token);
+std::unique_ptr<BankApi> make_treasury_prime_api(std::string base_url, const std::string& key_id,
+                                                 const std::string& secret);
+std::unique_ptr<BankApi> make_increase_api(std::string base_url, const std::string& token);
+std::unique_ptr<BankApi> make_column_api(std::string base_url, const std::string& api_key);
+std::unique_ptr<BankApi> make_unit_api(std::string base_url, const std::string& token);
 
 }  // namespace rtjobs

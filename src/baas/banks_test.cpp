@@ -189,5 +189,27 @@ TEST(EveryBank, ASuccessWithoutAnIdHasAnUnknownOutcome) {
   }
 }
 
+// Whatever its HTTP status, a bank's error about the idempotency key (reused, in use,
+// unprocessable) is never the customer's transfer refused.
+TEST(EveryBank, AnErrorAboutTheIdempotencyKeyIsNeverDeclined) {
+  const struct {
+    std::unique_ptr<BankApi> api;
+    HttpAnswer answer;
+  } cases[] = {
+      {make_treasury_prime_api(kUrl, "key-id", "secret"),
+       answer(400, R"({"error":"Idempotency key reused with another body"})")},
+      {make_unit_api(kUrl, "token"),
+       answer(400, R"({"errors":[{"status":"400","code":"idempotency_key_reused"}]})")},
+      {make_increase_api(kUrl, "token"),
+       increase_error(422, "idempotency_unprocessable_error", "try again")},
+      {make_column_api(kUrl, "api-key"),
+       column_error(400, "invalid_request_error", "idempotency_key_reused", "reused")},
+  };
+  for (const auto& c : cases) {
+    const TransferResult r = c.api->read_answer(request(), c.answer);
+    EXPECT_EQ(r.outcome, Outcome::kUnavailable) << c.answer.body;
+  }
+}
+
 }  // namespace
 }  // namespace rtjobs

@@ -26,11 +26,7 @@ const std::vector<OptionField> kBookOptions{
     {"allow_overdraft", OptionField::Kind::kBool},
 };
 const std::vector<OptionField> kAchOptions{
-    {"entry_class_code",
-     OptionField::Kind::kString,
-     true,
-     0,
-     {"PPD", "CCD", "WEB", "TEL", "CIE", "CTX"}},
+    {"entry_class_code", OptionField::Kind::kString, true, 0, {"PPD", "CCD", "WEB", "TEL", "CTX"}},
     {"company_entry_description", OptionField::Kind::kString, false, 10},
     {"same_day", OptionField::Kind::kBool},
     {"allow_overdraft", OptionField::Kind::kBool},
@@ -40,7 +36,7 @@ bool is_account_number(std::string_view id) { return id.starts_with("acno_"); }
 
 class ColumnApi final : public BankApi {
  public:
-  ColumnApi(std::string base_url, std::string api_key)
+  ColumnApi(std::string base_url, const std::string& api_key)
       : base_url_(std::move(base_url)), auth_header_(bank::basic_auth_header("", api_key)) {}
 
   Result<void> check_transfer(std::string_view /*provider*/,
@@ -119,8 +115,7 @@ class ColumnApi final : public BankApi {
     // A 404 invalid_request_error is a route (or object) Column does not have, e.g. under a
     // wrong base_url; a missing account is a bank_account_error.
     const bool no_route = answer.status == 404 && type == "invalid_request_error";
-    if (bank::never_declined(answer.status) || no_route ||
-        reason.find("idempotency") != std::string::npos) {
+    if (bank::never_declined(answer.status) || no_route || bank::is_key_conflict(reason)) {
       return bank::unavailable(answer, reason, message);
     }
     return bank::declined(answer, bank::normalise_reason(reason), message);
@@ -133,8 +128,8 @@ class ColumnApi final : public BankApi {
 
 }  // namespace
 
-std::unique_ptr<BankApi> make_column_api(std::string base_url, std::string api_key) {
-  return std::make_unique<ColumnApi>(std::move(base_url), std::move(api_key));
+std::unique_ptr<BankApi> make_column_api(std::string base_url, const std::string& api_key) {
+  return std::make_unique<ColumnApi>(std::move(base_url), api_key);
 }
 
 }  // namespace rtjobs

@@ -11,7 +11,7 @@ namespace {
 
 class RtjobsApi final : public BankApi {
  public:
-  RtjobsApi(std::string base_url, std::string token)
+  RtjobsApi(std::string base_url, const std::string& token)
       : url_(std::move(base_url) + "/transfers"),
         auth_header_(token.empty() ? "" : "Authorization: Bearer " + token) {}
 
@@ -31,8 +31,8 @@ class RtjobsApi final : public BankApi {
     HttpCall call;
     call.url = url_;
     call.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    call.headers = {"Content-Type: application/json", "Accept: application/json", "Expect:",
-                    "Idempotency-Key: " + request.idempotency_key};
+    call.headers = {"Content-Type: application/json", "Accept: application/json",
+                    "Expect:", "Idempotency-Key: " + request.idempotency_key};
     if (!auth_header_.empty()) call.headers.push_back(auth_header_);
     return call;
   }
@@ -56,7 +56,9 @@ class RtjobsApi final : public BankApi {
       code = bank::string_field(json["error"], "code").value_or(code);
       message = bank::string_field(json["error"], "message").value_or(message);
     }
-    if (bank::never_declined(status)) return bank::unavailable(answer, code, message);
+    if (bank::never_declined(status) || bank::is_key_conflict(code)) {
+      return bank::unavailable(answer, code, message);
+    }
     return bank::declined(answer, code, message);
   }
 
@@ -67,8 +69,8 @@ class RtjobsApi final : public BankApi {
 
 }  // namespace
 
-std::unique_ptr<BankApi> make_rtjobs_api(std::string base_url, std::string token) {
-  return std::make_unique<RtjobsApi>(std::move(base_url), std::move(token));
+std::unique_ptr<BankApi> make_rtjobs_api(std::string base_url, const std::string& token) {
+  return std::make_unique<RtjobsApi>(std::move(base_url), token);
 }
 
 Result<std::string> checked_base_url(std::string url) {
@@ -87,11 +89,11 @@ Result<std::unique_ptr<Provider>> make_http_provider(HttpProviderOptions options
   if (!is_header_safe(options.token) || options.token.find(' ') != std::string::npos) {
     return invalid("token", "the bearer token holds characters not allowed in a header");
   }
-  auto transport = HttpTransport::create(
-      {options.timeout, options.connect_timeout, options.max_connections});
+  auto transport =
+      HttpTransport::create({options.timeout, options.connect_timeout, options.max_connections});
   if (!transport) return std::unexpected(transport.error());
   return std::unique_ptr<Provider>(std::make_unique<BankProvider>(
-      std::move(options.name), make_rtjobs_api(std::move(*url), std::move(options.token)),
+      std::move(options.name), make_rtjobs_api(std::move(*url), options.token),
       std::move(*transport), options.timeout));
 }
 

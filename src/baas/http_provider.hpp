@@ -28,7 +28,7 @@ struct HttpProviderOptions {
 };
 
 // The rtjobs protocol as a BankApi; `base_url` already checked and without a trailing '/'.
-std::unique_ptr<BankApi> make_rtjobs_api(std::string base_url, std::string token);
+std::unique_ptr<BankApi> make_rtjobs_api(std::string base_url, const std::string& token);
 
 // Checks the options (base_url scheme, token characters, positive timeout) and builds the
 // provider over its own transport.

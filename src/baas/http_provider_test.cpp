@@ -130,7 +130,7 @@ class HttpProviderTest : public ::testing::Test {
   }
 
   std::unique_ptr<Provider> provider(std::chrono::milliseconds timeout = 5000ms,
-                                         std::string token = kToken, const std::string& url = {}) {
+                                     std::string token = kToken, const std::string& url = {}) {
     HttpProviderOptions o;
     o.name = "fake";
     o.base_url = url.empty() ? fake->url() : url;

@@ -23,8 +23,8 @@
 namespace rtjobs {
 
 struct HttpCall {
-  std::string method = "POST";  // "GET" or "POST"
-  std::string url;              // absolute
+  std::string method = "POST";       // "GET" or "POST"
+  std::string url;                   // absolute
   std::vector<std::string> headers;  // "Name: value", no CR/LF
   std::string body;                  // POST only
 };
@@ -40,7 +40,7 @@ struct HttpAnswer {
   };
   Failure failure = Failure::kNone;
   int status = 0;
-  std::string body;  // at most kMaxBody bytes; the rest is read and dropped
+  std::string body;                        // at most kMaxBody bytes; the rest is read and dropped
   std::optional<std::string> retry_after;  // the Retry-After header's value
   bool replayed = false;                   // Idempotent-Replayed: true
   // With a failure: whether the request may have reached the bank (its outcome is unknown).

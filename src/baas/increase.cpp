@@ -39,7 +39,7 @@ std::string_view path_of(Rail rail) {
 
 class IncreaseApi final : public BankApi {
  public:
-  IncreaseApi(std::string base_url, std::string token)
+  IncreaseApi(std::string base_url, const std::string& token)
       : base_url_(std::move(base_url)), auth_header_("Authorization: Bearer " + token) {}
 
   Result<void> check_transfer(std::string_view /*provider*/,
@@ -98,8 +98,8 @@ class IncreaseApi final : public BankApi {
     TransferResult r;
     // A malformed request or a route Increase does not have (a wrong base_url) is the
     // adapter's or the operator's fault, never the customer's.
-    if (bank::never_declined(answer.status) || *type == "malformed_request_error" ||
-        *type == "api_method_not_found_error") {
+    if (bank::never_declined(answer.status) || bank::is_key_conflict(*type) ||
+        *type == "malformed_request_error" || *type == "api_method_not_found_error") {
       r = bank::unavailable(answer, *type, detail);
     } else {
       r = bank::declined(answer,
@@ -156,8 +156,8 @@ class IncreaseApi final : public BankApi {
 
 }  // namespace
 
-std::unique_ptr<BankApi> make_increase_api(std::string base_url, std::string token) {
-  return std::make_unique<IncreaseApi>(std::move(base_url), std::move(token));
+std::unique_ptr<BankApi> make_increase_api(std::string base_url, const std::string& token) {
+  return std::make_unique<IncreaseApi>(std::move(base_url), token);
 }
 
 }  // namespace rtjobs

@@ -96,6 +96,12 @@ void ProviderRegistry::add(std::unique_ptr<Provider> provider) {
   providers_.insert_or_assign(std::move(name), std::move(provider));
 }
 
+std::chrono::milliseconds ProviderRegistry::longest_timeout() const {
+  std::chrono::milliseconds longest{0};
+  for (const auto& [name, provider] : providers_) longest = std::max(longest, provider->timeout());
+  return longest;
+}
+
 Provider* ProviderRegistry::find(std::string_view name) const {
   auto it = providers_.find(name);
   return it == providers_.end() ? nullptr : it->second.get();

@@ -2,6 +2,7 @@
 // configuration (SPEC section 5). Immutable after construction, so lookups are thread-safe.
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <string>
@@ -23,6 +24,8 @@ class ProviderRegistry {
   void add(std::unique_ptr<Provider> provider);
   // nullptr when no provider has that name.
   Provider* find(std::string_view name) const;
+  // The longest attempt any provider may take (zero without providers): leases are sized on it.
+  std::chrono::milliseconds longest_timeout() const;
 
  private:
   std::map<std::string, std::unique_ptr<Provider>, std::less<>> providers_;

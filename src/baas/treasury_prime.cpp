@@ -45,25 +45,23 @@ std::optional<std::string> description_for(std::string_view own, const nlohmann:
 
 class TreasuryPrimeApi final : public BankApi {
  public:
-  TreasuryPrimeApi(std::string base_url, std::string key_id, std::string secret)
+  TreasuryPrimeApi(std::string base_url, const std::string& key_id, const std::string& secret)
       : base_url_(std::move(base_url)), auth_header_(bank::basic_auth_header(key_id, secret)) {}
 
   Result<void> check_transfer(std::string_view /*provider*/,
                               const TransferSpec& spec) const override {
     if (spec.currency != "USD") return invalid("currency", "Treasury Prime moves USD only");
-    return spec.rail == Rail::kBook
-               ? bank::check_options(spec.provider_options, kBookOptions,
-                                     "Treasury Prime book transfers")
-               : bank::check_options(spec.provider_options, kAchOptions,
-                                     "Treasury Prime ACH transfers");
+    return spec.rail == Rail::kBook ? bank::check_options(spec.provider_options, kBookOptions,
+                                                          "Treasury Prime book transfers")
+                                    : bank::check_options(spec.provider_options, kAchOptions,
+                                                          "Treasury Prime ACH transfers");
   }
 
   Result<HttpCall> create_call(const TransferRequest& request) const override {
     if (auto ok = bank::check_key(request.idempotency_key, kMaxKey); !ok) {
       return std::unexpected(ok.error());
     }
-    const std::string amount =
-        decimal_amount(request.amount, currency_exponent(request.currency));
+    const std::string amount = decimal_amount(request.amount, currency_exponent(request.currency));
     const nlohmann::json userdata = {{"rtjobs_job_id", request.reference}};
     const bool book = request.rail == Rail::kBook;
     auto options = bank::parse_options(request.provider_options, book ? kBookOptions : kAchOptions,
@@ -89,8 +87,8 @@ class TreasuryPrimeApi final : public BankApi {
     HttpCall call;
     call.url = base_url_ + (book ? "/book" : "/ach");
     call.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    call.headers = {"Content-Type: application/json", "Accept: application/json", "Expect:",
-                    "X-Idempotency-Key: " + request.idempotency_key, auth_header_};
+    call.headers = {"Content-Type: application/json", "Accept: application/json",
+                    "Expect:", "X-Idempotency-Key: " + request.idempotency_key, auth_header_};
     return call;
   }
 
@@ -122,7 +120,7 @@ class TreasuryPrimeApi final : public BankApi {
       r.outcome_unknown = true;
       return r;
     }
-    if (!error || bank::never_declined(answer.status)) {
+    if (!error || bank::never_declined(answer.status) || bank::is_key_conflict(*error)) {
       return bank::unavailable(answer, "http_" + std::to_string(answer.status), message);
     }
     return bank::declined(answer, bank::normalise_reason(*error), *error);
@@ -135,10 +133,9 @@ class TreasuryPrimeApi final : public BankApi {
 
 }  // namespace
 
-std::unique_ptr<BankApi> make_treasury_prime_api(std::string base_url, std::string key_id,
-                                                 std::string secret) {
-  return std::make_unique<TreasuryPrimeApi>(std::move(base_url), std::move(key_id),
-                                            std::move(secret));
+std::unique_ptr<BankApi> make_treasury_prime_api(std::string base_url, const std::string& key_id,
+                                                 const std::string& secret) {
+  return std::make_unique<TreasuryPrimeApi>(std::move(base_url), key_id, secret);
 }
 
 }  // namespace rtjobs

@@ -57,7 +57,7 @@ nlohmann::json ref(std::string_view type, std::string_view id) {
 
 class UnitApi final : public BankApi {
  public:
-  UnitApi(std::string base_url, std::string token)
+  UnitApi(std::string base_url, const std::string& token)
       : base_url_(std::move(base_url)), auth_header_("Authorization: Bearer " + token) {}
 
   Result<void> check_transfer(std::string_view /*provider*/,
@@ -78,9 +78,9 @@ class UnitApi final : public BankApi {
       return std::unexpected(ok.error());
     }
     const bool book = request.rail == Rail::kBook;
-    auto options = bank::parse_options(request.provider_options,
-                                       book ? std::span<const OptionField>{} : kAchOptions,
-                                       "Unit payments");
+    auto options =
+        bank::parse_options(request.provider_options,
+                            book ? std::span<const OptionField>{} : kAchOptions, "Unit payments");
     if (!options) return std::unexpected(options.error());
     auto description = description_for(request.rail, request.description, *options);
     if (!description) return std::unexpected(description.error());
@@ -115,8 +115,8 @@ class UnitApi final : public BankApi {
                              const HttpAnswer& answer) const override {
     const nlohmann::json json = bank::parse_json(answer.body);
     if (answer.status >= 200 && answer.status <= 299) {
-      return read_payment(answer, json.is_object() && json.contains("data") ? json["data"]
-                                                                             : nlohmann::json());
+      return read_payment(
+          answer, json.is_object() && json.contains("data") ? json["data"] : nlohmann::json());
     }
     const nlohmann::json* error = nullptr;
     if (json.is_object() && json.contains("errors") && json["errors"].is_array() &&
@@ -130,11 +130,13 @@ class UnitApi final : public BankApi {
     }
     const std::string title = bank::string_field(*error, "title").value_or("");
     const std::string reason =
-        bank::string_field(*error, "code").value_or(title.empty() ? "http_" +
-                                                                        std::to_string(answer.status)
-                                                                  : title);
+        bank::string_field(*error, "code")
+            .value_or(title.empty() ? "http_" + std::to_string(answer.status) : title);
     const std::string message = bank::string_field(*error, "detail").value_or(reason);
-    if (bank::never_declined(answer.status)) return bank::unavailable(answer, reason, message);
+    if (bank::never_declined(answer.status) || bank::is_key_conflict(reason) ||
+        bank::is_key_conflict(message)) {
+      return bank::unavailable(answer, reason, message);
+    }
     return bank::declined(answer, bank::normalise_reason(reason), message);
   }
 
@@ -161,9 +163,9 @@ class UnitApi final : public BankApi {
  private:
   static TransferResult read_payment(const HttpAnswer& answer, const nlohmann::json& payment) {
     auto id = bank::string_field(payment, "id");
-    const nlohmann::json attributes =
-        payment.is_object() && payment.contains("attributes") ? payment["attributes"]
-                                                              : nlohmann::json();
+    const nlohmann::json attributes = payment.is_object() && payment.contains("attributes")
+                                          ? payment["attributes"]
+                                          : nlohmann::json();
     auto status = bank::string_field(attributes, "status");
     if (!id || id->empty() || !status) return bank::unreadable(answer, "a payment id and status");
     // Pending, PendingReview, Clearing and Sent move on; Rejected, Canceled and Returned are
@@ -185,8 +187,8 @@ class UnitApi final : public BankApi {
 
 }  // namespace
 
-std::unique_ptr<BankApi> make_unit_api(std::string base_url, std::string token) {
-  return std::make_unique<UnitApi>(std::move(base_url), std::move(token));
+std::unique_ptr<BankApi> make_unit_api(std::string base_url, const std::string& token) {
+  return std::make_unique<UnitApi>(std::move(base_url), token);
 }
 
 }  // namespace rtjobs

@@ -10,8 +10,8 @@
 #include <charconv>
 #include <cstdlib>
 #include <sstream>
-#include <tuple>
 #include <string_view>
+#include <tuple>
 #include <vector>
 
 namespace rtjobs {
@@ -319,8 +319,8 @@ Result<void> resolve_secret(const toml::table& t, std::string_view key, const st
   if (variable.empty()) return {};
   auto found = env(variable);
   if (!found || found->empty()) {
-    return invalid(field, field + " names the environment variable " + variable +
-                              ", which is not set");
+    return invalid(field,
+                   field + " names the environment variable " + variable + ", which is not set");
   }
   value = *found;
   return {};
@@ -344,6 +344,7 @@ Result<ProviderConfig> parse_provider(const std::string& name, const toml::node&
                            [&](const ProviderType& k) { return k.type == p.type; });
   if (kind == types.end()) {
     std::vector<std::string_view> names;
+    names.reserve(types.size());
     for (const auto& k : types) names.push_back(k.type);
     return invalid(prefix + ".type",
                    prefix + ".type must be one of " + joined(names) + ", got " + quoted(p.type));
@@ -354,9 +355,9 @@ Result<ProviderConfig> parse_provider(const std::string& name, const toml::node&
         std::find(kind->keys.begin(), kind->keys.end(), key) == kind->keys.end()) {
       std::vector<std::string_view> known{"type", "timeout_ms"};
       known.insert(known.end(), kind->keys.begin(), kind->keys.end());
-      return invalid(prefix + "." + std::string(key),
-                     "unknown key " + quoted(key) + " in [" + prefix + "] of type " + p.type +
-                         " (known: " + joined(known) + ")");
+      return invalid(prefix + "." + std::string(key), "unknown key " + quoted(key) + " in [" +
+                                                          prefix + "] of type " + p.type +
+                                                          " (known: " + joined(known) + ")");
     }
   }
   for (std::string_view key : kind->required) {
@@ -379,14 +380,14 @@ Result<ProviderConfig> parse_provider(const std::string& name, const toml::node&
   }
   if (p.type != "sandbox" && !p.base_url.starts_with("http://") &&
       !p.base_url.starts_with("https://")) {
-    return invalid(prefix + ".base_url", prefix + ".base_url must be an http:// or https:// URL, got " +
+    return invalid(prefix + ".base_url", prefix +
+                                             ".base_url must be an http:// or https:// URL, got " +
                                              quoted(redact_url(p.base_url)));
   }
-  for (auto [key, variable, value] :
-       {std::tuple{"token_env", &p.token_env, &p.token},
-        std::tuple{"api_key_env", &p.api_key_env, &p.api_key},
-        std::tuple{"key_id_env", &p.key_id_env, &p.key_id},
-        std::tuple{"secret_env", &p.secret_env, &p.secret}}) {
+  for (auto [key, variable, value] : {std::tuple{"token_env", &p.token_env, &p.token},
+                                      std::tuple{"api_key_env", &p.api_key_env, &p.api_key},
+                                      std::tuple{"key_id_env", &p.key_id_env, &p.key_id},
+                                      std::tuple{"secret_env", &p.secret_env, &p.secret}}) {
     if (auto r = resolve_secret(*t, key, prefix, env, *variable, *value); !r) {
       return std::unexpected(r.error());
     }

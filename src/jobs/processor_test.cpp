@@ -162,7 +162,8 @@ TEST_F(JobProcessorTest, AnUnknownOutcomeNeverFailsTheJob) {
 }
 
 TEST_F(JobProcessorTest, AnUnknownOutcomeThenTheBanksAnswerFinishesTheJob) {
-  bank_->answers = {unavailable(true), TransferResult{Outcome::kSucceeded, 200, "tr_3", {}, {}, {}}};
+  bank_->answers = {unavailable(true),
+                    TransferResult{Outcome::kSucceeded, 200, "tr_3", {}, {}, {}}};
   const std::string job_id = first_job(ach_transfer("bank"));
   ProcessResult first = process(job_id);
   ASSERT_TRUE(first.job);
