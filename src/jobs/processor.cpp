@@ -143,6 +143,12 @@ void JobProcessor::complete(const Job& job, const RecurringTransfer& transfer,
     if (answer.outcome == Outcome::kDeclined) {
       c.status = JobStatus::kFinished;
       c.result = JobResult::kDeclined;
+    } else if (answer.http_status == 429) {
+      // SPEC section 8: a rate limit says "not now", not "no": the job waits for as long as the
+      // bank asked (else the backoff its next retry would have), and keeps its retries.
+      c.status = JobStatus::kRetry;
+      c.next_attempt_at = answer.retry_after ? now + *answer.retry_after
+                                             : options_.retry.next_attempt(now, job.retries + 1);
     } else if (job.retries >= options_.retry.max_retries && !answer.outcome_unknown) {
       c.status = JobStatus::kFailed;
     } else {

@@ -175,5 +175,36 @@ TEST_F(JobProcessorTest, AnUnknownOutcomeThenTheBanksAnswerFinishesTheJob) {
   EXPECT_EQ(bank_->requests.at(1).attempt, 2);
 }
 
+// SPEC section 8: a 429 defers the job by the bank's Retry-After and uses up no retry, even
+// with every retry used; the next answered "unavailable" still counts.
+TEST_F(JobProcessorTest, ARateLimitDefersTheJobWithoutUsingARetry) {
+  TransferResult limited{Outcome::kUnavailable, 429, {}, "rate_limited", "slow down", "{}"};
+  limited.retry_after = 30s;
+  TransferResult limited_without_hint{Outcome::kUnavailable, 429, {}, "rate_limited", "", "{}"};
+  bank_->answers = {unavailable(false),   unavailable(false), unavailable(false), limited,
+                    limited_without_hint, unavailable(false)};
+  const std::string job_id = first_job(ach_transfer("bank"));
+  for (int i = 0; i < 3; ++i) process(job_id);
+  ASSERT_EQ(store_->get_job(job_id).value()->retries, 3);
+
+  ProcessResult deferred = process(job_id);
+  ASSERT_TRUE(deferred.job);
+  EXPECT_EQ(deferred.job->status, JobStatus::kRetry);
+  EXPECT_EQ(deferred.job->retries, 3);
+  EXPECT_EQ(deferred.job->next_attempt_at, kT0 + 30s);
+
+  clock_.advance(30s);
+  ProcessResult again = process(job_id);  // no Retry-After: the backoff (0 here)
+  ASSERT_TRUE(again.job);
+  EXPECT_EQ(again.job->status, JobStatus::kRetry);
+  EXPECT_EQ(again.job->retries, 3);
+  EXPECT_EQ(again.job->next_attempt_at, kT0 + 30s);
+
+  ProcessResult failed = process(job_id);
+  ASSERT_TRUE(failed.job);
+  EXPECT_EQ(failed.job->status, JobStatus::kFailed);
+  EXPECT_EQ(bank_->requests.size(), 6u);
+}
+
 }  // namespace
 }  // namespace rtjobs::jobs_test

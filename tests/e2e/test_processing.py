@@ -159,8 +159,13 @@ class Processing(E2ECase):
         self.assertEqual(row["code"], "timeout")
         limited = self.first_job(server, self.create_transfer(server, source="ratelimit_acc")["id"])
         status, body, _ = self.process(server, limited["id"])
-        self.assertEqual((status, body["status"]), (200, "RETRY"))
+        # SPEC section 8: a 429 uses up no retry and defers the job by the bank's Retry-After (1 s).
+        self.assertEqual((status, body["status"], body["retries"]), (200, "RETRY", 0))
         self.assertEqual(self.statuses(server, limited["id"])[0]["http_status"], 429)
+        def instant(text):
+            return datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ")
+        self.assertEqual(instant(body["next_attempt_at"]) - instant(body["updated_at"]),
+                         datetime.timedelta(seconds=1))
 
     def test_not_due_unknown_and_malformed_ids(self):
         server = self.start_server({"RT_RETRY_BACKOFF": "3600"})
