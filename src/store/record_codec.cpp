@@ -397,17 +397,50 @@ ClaimAction decide_claim(const Job& job, TransferStatus transfer_status, Timesta
     case JobStatus::kInFly:
       if (job.due_at > now) return ClaimAction::kNotDue;
       if (transfer_status == TransferStatus::kPaused) return ClaimAction::kSkip;
-      if (transfer_status == TransferStatus::kCancelled) return ClaimAction::kCancel;
-      return ClaimAction::kClaim;
+      break;
     case JobStatus::kRetry:
       if (job.next_attempt_at && *job.next_attempt_at > now) return ClaimAction::kNotDue;
-      return ClaimAction::kClaim;
+      if (transfer_status == TransferStatus::kPaused) return ClaimAction::kNotDue;  // waits
+      break;
     case JobStatus::kProcessing:
       if (job.lease_expires_at && *job.lease_expires_at > now) return ClaimAction::kInProgress;
-      return ClaimAction::kClaim;
+      if (transfer_status == TransferStatus::kPaused) return ClaimAction::kNotDue;  // waits
+      break;
     default:
       return ClaimAction::kTerminal;
   }
+  if (transfer_status == TransferStatus::kCancelled) return ClaimAction::kCancel;
+  return ClaimAction::kClaim;
+}
+
+std::string claim_due_sql(std::string_view job, std::string_view now) {
+  std::string j(job);
+  std::string at(now);
+  return "((" + j + ".status IN ('PENDING', 'IN_FLY') AND " + j + ".due_at <= " + at + ") OR (" +
+         j + ".status = 'RETRY' AND (" + j + ".next_attempt_at IS NULL OR " + j +
+         ".next_attempt_at <= " + at + ")) OR (" + j + ".status = 'PROCESSING' AND (" + j +
+         ".lease_expires_at IS NULL OR " + j + ".lease_expires_at <= " + at + ")))";
+}
+
+std::string claim_outcome_sql(std::string_view job, std::string_view transfer) {
+  std::string j(job);
+  std::string t(transfer);
+  return "(CASE WHEN " + t + ".status = 'CANCELLED' THEN 'CANCELLED' WHEN " + t +
+         ".status <> 'PAUSED' THEN 'PROCESSING' WHEN " + j +
+         ".status IN ('PENDING', 'IN_FLY') THEN 'SKIPPED' END)";
+}
+
+Error retry_refusal(std::string_view job_id, JobStatus job, TransferStatus transfer) {
+  if (transfer == TransferStatus::kCancelled) {
+    return Error{ErrorCode::kConflict,
+                 "job " + std::string(job_id) + ": its recurring transfer is cancelled", "job_id",
+                 "transfer_cancelled"};
+  }
+  return Error{ErrorCode::kConflict,
+               "job " + std::string(job_id) + " is " + std::string(to_string(job)) +
+                   ", only a FAILED job can be retried",
+               {},
+               "job_not_failed"};
 }
 
 TransferTransition transfer_transition(TransferAction action) {

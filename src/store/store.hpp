@@ -60,7 +60,8 @@ enum class ClaimStatus {
   kSkipped,  // job was due but its transfer is PAUSED: it is now SKIPPED (terminal)
   kNotFound,
   kInProgress,  // PROCESSING under another, unexpired lease
-  kNotDue,      // PENDING/IN_FLY before due_at, or RETRY before next_attempt_at
+  kNotDue,      // PENDING/IN_FLY before due_at, RETRY before next_attempt_at, or a RETRY or
+                // lease-expired job of a PAUSED transfer (it waits for the resume)
   kTerminal,    // already FINISHED, FAILED, SKIPPED or CANCELLED
 };
 
@@ -186,11 +187,13 @@ class Store {
   // Oldest first.
   virtual Result<std::vector<ProviderStatus>> list_provider_statuses(std::string_view job_id) = 0;
 
-  // Atomically moves a due job to PROCESSING (or SKIPPED, see ClaimStatus). Claimable:
-  // PENDING or IN_FLY with due_at <= now; RETRY with next_attempt_at <= now; PROCESSING whose
-  // lease expired (then retries = min(retries + 1, max_retries): the rescue counts as a retry).
-  // PENDING/IN_FLY jobs of a PAUSED transfer become SKIPPED instead; RETRY and lease-expired
-  // jobs of a PAUSED transfer are still claimed, so an attempt already made is seen through.
+  // Atomically moves a due job to PROCESSING (or SKIPPED, see ClaimStatus). Due: PENDING or
+  // IN_FLY with due_at <= now; RETRY with next_attempt_at <= now; PROCESSING whose lease expired
+  // (claimed with retries = min(retries + 1, max_retries): the rescue counts as a retry).
+  // A due job of a CANCELLED transfer, whatever its state, becomes CANCELLED (kTerminal): it
+  // never reaches the bank. Of a PAUSED transfer, a PENDING/IN_FLY job becomes SKIPPED; a RETRY
+  // or lease-expired one (an attempt may have reached the bank) is left as it is, kNotDue, and
+  // is claimed once the transfer is resumed (store_detail::decide_claim has the rules).
   virtual Result<ClaimResult> claim_job(const ClaimRequest& request) = 0;
 
   // Writes many processing outcomes (see Completion) in ONE transaction: group commit, one
@@ -212,17 +215,21 @@ class Store {
   }
 
   // FAILED -> RETRY, due now, with retries reset to 0 (an operator's fresh round of retries).
-  // kNotFound for an unknown job; kConflict (reason "job_not_failed") for any other state.
+  // kNotFound for an unknown job; kConflict, field "job_id", reason "transfer_cancelled" when
+  // its transfer is CANCELLED, decided in the transaction of the update, so a concurrent cancel
+  // is wholly before (refused) or wholly after (the RETRY job is cancelled with the others);
+  // kConflict (reason "job_not_failed") for a job in any other state than FAILED.
   virtual Result<Job> retry_failed_job(std::string_view job_id, Timestamp now) = 0;
 
   // --- The built-in loops (src/maintenance) ---
 
   // Claims up to `limit` due jobs in one statement, oldest due first, for the scheduler
   // (PENDING/IN_FLY with due_at <= now) and/or the retries loop (RETRY with next_attempt_at <=
-  // now), all under one lease_owner. Due PENDING/IN_FLY jobs of a PAUSED transfer become
-  // SKIPPED in the same statement and come back as kSkipped; claimed ones as kClaimed with their
-  // transfer. Concurrent callers (threads, processes, instances) never get the same job:
-  // PostgreSQL uses FOR UPDATE SKIP LOCKED.
+  // now), all under one lease_owner, by claim_job's rules: due PENDING/IN_FLY jobs of a PAUSED
+  // transfer become SKIPPED in the same statement and come back as kSkipped, due jobs of a
+  // CANCELLED one CANCELLED (kTerminal), RETRY jobs of a PAUSED one are passed over (they wait);
+  // claimed ones come back as kClaimed with their transfer. Concurrent callers (threads, processes,
+  // instances) never get the same job: PostgreSQL uses FOR UPDATE SKIP LOCKED.
   virtual Result<std::vector<ClaimResult>> claim_due_jobs(const DueClaimRequest& request) = 0;
 
   // PROCESSING jobs whose lease expired before `now` -> RETRY, retries = max(retries,

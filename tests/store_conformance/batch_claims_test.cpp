@@ -40,8 +40,9 @@ TEST_P(DueClaims, CountDueJobsCountsEachKindUpToTheCap) {
   EXPECT_EQ(count(kT0 + 150ms, 100), (std::pair<int64_t, int64_t>{2, 0}));  // p0, cancelled
   EXPECT_EQ(count(kT0 + 3h, 100), (std::pair<int64_t, int64_t>{5, 3}));
   claim_due(now, 10, true, true);
-  EXPECT_EQ(count(now, 100), (std::pair<int64_t, int64_t>{0, 0}));
-  EXPECT_EQ(count(kT0 + 3h, 100), (std::pair<int64_t, int64_t>{1, 1}));  // later, retry_later
+  // paused_retry waits for its transfer's resume, and is still counted as due.
+  EXPECT_EQ(count(now, 100), (std::pair<int64_t, int64_t>{0, 1}));
+  EXPECT_EQ(count(kT0 + 3h, 100), (std::pair<int64_t, int64_t>{1, 2}));  // + later, retry_later
 }
 
 TEST_P(DueClaims, PendingOnly) {
@@ -61,10 +62,11 @@ TEST_P(DueClaims, RetriesOnly) {
   DueScene s = scene();
   Timestamp now = kT0 + 10s;
   auto got = claim_due(now, 10, false, true);
-  ASSERT_EQ(got.size(), 2u);
-  expect_claimed(got[0], s.paused_retry, now);  // a retry of a paused transfer is seen through
-  expect_claimed(got[1], s.retry, now);
-  for (const Job& j : {s.p0, s.in_fly, s.later, s.retry_later, s.paused_pending, s.cancelled}) {
+  ASSERT_EQ(got.size(), 1u);
+  expect_claimed(got[0], s.retry, now);
+  // A retry of a paused transfer waits for the resume, untouched.
+  for (const Job& j :
+       {s.p0, s.in_fly, s.later, s.retry_later, s.paused_pending, s.paused_retry, s.cancelled}) {
     expect_same(get(j.id), j);
   }
   EXPECT_TRUE(claim_due(now, 10, false, true).empty());
@@ -79,10 +81,9 @@ TEST_P(DueClaims, BothOldestDueFirstUpToLimit) {
   expect_finished(first[1], s.cancelled, ClaimStatus::kTerminal, JobStatus::kCancelled, now);
   expect_finished(first[2], s.paused_pending, ClaimStatus::kSkipped, JobStatus::kSkipped, now);
   auto second = claim_due(now + 1s, 10, true, true);
-  ASSERT_EQ(second.size(), 3u);
-  expect_claimed(second[0], s.paused_retry, now + 1s);
-  expect_claimed(second[1], s.retry, now + 1s);
-  expect_claimed(second[2], s.in_fly, now + 1s);
+  ASSERT_EQ(second.size(), 2u);
+  expect_claimed(second[0], s.retry, now + 1s);
+  expect_claimed(second[1], s.in_fly, now + 1s);
   EXPECT_TRUE(claim_due(now + 2s, 10, true, true).empty());
   EXPECT_TRUE(claim_due(now, 0, true, true).empty());
   expect_same(get(s.later.id), s.later);
@@ -90,6 +91,7 @@ TEST_P(DueClaims, BothOldestDueFirstUpToLimit) {
   // Held leases are not claimed again, however late.
   EXPECT_EQ(claim_due(kT0 + 3h, 10, true, true).size(), 2u);  // later, retry_later
   EXPECT_TRUE(claim_due(kT0 + 30h, 10, true, true).empty());
+  expect_same(get(s.paused_retry.id), s.paused_retry);  // waits for the resume
 }
 
 TEST_P(StoreConformance, RescueExpiredLeasesMovesThemToRetry) {

@@ -163,7 +163,9 @@ TEST_P(StoreConformance, JobReaderSeesTheCommittedJob) {
   EXPECT_EQ((*memory)->open_job_reader(), nullptr);
 }
 
-TEST_P(StoreConformance, PausedTransferSkipsDueJobsButSeesRetriesThrough) {
+// A RETRY or lease-expired job of a PAUSED transfer waits (its last attempt may have reached the
+// bank, so it is not skipped), answered as not due; claim_guards_test.cpp follows it to the resume.
+TEST_P(StoreConformance, PausedTransferSkipsDueJobsAndHoldsRetries) {
   RecurringTransfer t = transfer(TransferStatus::kPaused);
   Job pending = job(t, 1, kT0);
   Job later = job(t, 2, kT0 + 24h);
@@ -180,10 +182,12 @@ TEST_P(StoreConformance, PausedTransferSkipsDueJobsButSeesRetriesThrough) {
   EXPECT_EQ(s.job->finished_at, kT0 + 1s);
   EXPECT_EQ(get(pending.id).status, JobStatus::kSkipped);
   EXPECT_EQ(claim(later.id, kT0 + 1s).status, ClaimStatus::kNotDue);
-  EXPECT_EQ(claim(retry.id, kT0 + 1s).status, ClaimStatus::kClaimed);
+  EXPECT_EQ(claim(retry.id, kT0 + 1s).status, ClaimStatus::kNotDue);
   ClaimResult r = claim(expired.id, kT0 + 1s);
-  EXPECT_EQ(r.status, ClaimStatus::kClaimed);
-  EXPECT_EQ(r.job->retries, 1);
+  EXPECT_EQ(r.status, ClaimStatus::kNotDue);
+  ASSERT_TRUE(r.job);
+  expect_same(*r.job, expired);
+  expect_same(get(retry.id), retry);
 }
 
 // SPEC section 3: a transfer whose last occurrence is terminal becomes COMPLETED, paused or
@@ -208,11 +212,14 @@ TEST_P(StoreConformance, PausedTransferWhoseLastOccurrenceIsSkippedCompletes) {
   EXPECT_EQ(store_->get_transfer(by_loop.id).value()->status, TransferStatus::kCompleted);
   EXPECT_EQ(store_->get_transfer(more.id).value()->status, TransferStatus::kPaused);
 
-  // Paused with its last job retrying: the retry is seen through, then the transfer completes.
+  // Paused with its last job retrying: the retry waits for the resume, is then seen through,
+  // and the transfer completes.
   RecurringTransfer retrying = transfer(TransferStatus::kPaused);
   Job retry = job(retrying, 1, kT0, JobStatus::kRetry);
   retry.next_attempt_at = kT0;
   ASSERT_TRUE(store_->create_transfer(retrying, {retry}));
+  ASSERT_EQ(claim(retry.id, kT0 + 3s).status, ClaimStatus::kNotDue);
+  ASSERT_TRUE(store_->change_transfer_status(retrying.id, TransferAction::kResume, kT0 + 3s));
   ASSERT_EQ(claim(retry.id, kT0 + 3s).status, ClaimStatus::kClaimed);
   auto w = complete({.job_id = retry.id,
                      .lease_owner = "owner-a",

@@ -70,7 +70,7 @@ class StoreConformance : public ::testing::TestWithParam<std::string> {
 // Due jobs of every kind, for the claim_due_jobs tests (dues relative to kT0):
 //   active:    pending +0, in_fly +1s, pending +1h (not due)
 //   retrying:  retry next_attempt_at +500ms, retry +2h (not due)
-//   paused:    pending +200ms (to be skipped), retry +300ms (claimed even so)
+//   paused:    pending +200ms (to be skipped), retry +300ms (waits for a resume)
 //   cancelled: pending +100ms (to be cancelled)
 struct DueScene {
   Job p0, in_fly, later, retry, retry_later, paused_pending, paused_retry, cancelled;

@@ -32,36 +32,36 @@ Result<std::optional<Job>> job_at(const PgResult& r, int first = 0) {
 }  // namespace
 
 Result<ClaimResult> PgStore::claim_job(const ClaimRequest& request) {
-  // The claim itself: one UPDATE whose WHERE is the claimable condition. Concurrent claimers
-  // queue on the row lock and re-check the condition against the winner's row, so exactly one
-  // matches. The transfer comes back in the same round trip.
+  // The claim itself: one UPDATE whose WHERE is the claimable condition (decide_claim's kClaim,
+  // in SQL). Concurrent claimers queue on the row lock and re-check the condition against the
+  // winner's row, so exactly one matches. The transfer comes back in the same round trip. The
+  // transfer row is not locked: a cancel locks the transfer and then its live jobs, so a claim
+  // that read the transfer before the cancel committed either took the job first (the cancel
+  // then leaves it at the bank, as any job claimed before it) or finds it CANCELLED on re-check;
+  // a lease-expired job, which a cancel leaves alone, was claimed from the state before it.
   static const std::string claim_sql =
       "UPDATE recurring_transfer_job j SET status = 'PROCESSING', lease_owner = $2,"
       " lease_expires_at = $3::timestamptz, updated_at = $4::timestamptz,"
       " retries = CASE WHEN j.status = 'PROCESSING'"
       " THEN GREATEST(j.retries, LEAST(j.retries + 1, $5::integer)) ELSE j.retries END"
-      " FROM recurring_transfer t WHERE j.id = $1::uuid AND t.id = j.recurring_transfer_id AND ("
-      " (j.status IN ('PENDING', 'IN_FLY') AND j.due_at <= $4::timestamptz"
-      "  AND t.status NOT IN ('PAUSED', 'CANCELLED'))"
-      " OR (j.status = 'RETRY' AND (j.next_attempt_at IS NULL"
-      "  OR j.next_attempt_at <= $4::timestamptz))"
-      " OR (j.status = 'PROCESSING' AND (j.lease_expires_at IS NULL"
-      "  OR j.lease_expires_at <= $4::timestamptz)))"
-      " RETURNING " +
+      " FROM recurring_transfer t WHERE j.id = $1::uuid AND t.id = j.recurring_transfer_id AND " +
+      store_detail::claim_due_sql("j", "$4::timestamptz") + " AND " +
+      store_detail::claim_outcome_sql("j", "t") + " = 'PROCESSING' RETURNING " +
       store_detail::qualified(store_detail::kJobColumns, "j") + ", " +
       store_detail::qualified(store_detail::kTransferColumns, "t");
   static const std::string inspect_sql =
       "SELECT " + store_detail::qualified(store_detail::kJobColumns, "j") +
       ", t.status FROM recurring_transfer_job j JOIN recurring_transfer t"
       " ON t.id = j.recurring_transfer_id WHERE j.id = $1::uuid";
-  // A due job of a PAUSED transfer is skipped; of a CANCELLED one, cancelled.
+  // A due job of a PAUSED transfer is skipped; of a CANCELLED one, cancelled (a lease-expired
+  // one loses its lease).
   static const std::string finish_sql =
-      "UPDATE recurring_transfer_job j SET status = CASE WHEN t.status = 'PAUSED'"
-      " THEN 'SKIPPED' ELSE 'CANCELLED' END, finished_at = $2::timestamptz,"
-      " updated_at = $2::timestamptz FROM recurring_transfer t"
-      " WHERE j.id = $1::uuid AND t.id = j.recurring_transfer_id"
-      " AND j.status IN ('PENDING', 'IN_FLY') AND j.due_at <= $2::timestamptz"
-      " AND t.status IN ('PAUSED', 'CANCELLED') RETURNING " +
+      "UPDATE recurring_transfer_job j SET status = " + store_detail::claim_outcome_sql("j", "t") +
+      ", finished_at = $2::timestamptz, updated_at = $2::timestamptz, lease_owner = NULL,"
+      " lease_expires_at = NULL FROM recurring_transfer t"
+      " WHERE j.id = $1::uuid AND t.id = j.recurring_transfer_id AND " +
+      store_detail::claim_due_sql("j", "$2::timestamptz") + " AND " +
+      store_detail::claim_outcome_sql("j", "t") + " IN ('SKIPPED', 'CANCELLED') RETURNING " +
       store_detail::qualified(store_detail::kJobColumns, "j");
 
   std::string id = store_detail::normalize_id(request.job_id);
@@ -385,33 +385,47 @@ Result<std::vector<CompletionResult>> PgStore::complete_jobs(
 }
 
 Result<Job> PgStore::retry_failed_job(std::string_view job_id, Timestamp now) {
+  // One transaction. The transfer row is locked first (FOR SHARE), which a cancel's lock on it
+  // (change_transfer_status: the transfer, then its live jobs) waits for, and which waits for a
+  // cancel's: the cancel is wholly before the retry (which then finds the transfer CANCELLED and
+  // writes nothing) or wholly after it (and cancels the RETRY job with the others).
+  static const std::string begin_sql = "BEGIN";
+  static const std::string commit_sql = "COMMIT";
+  static const std::string lock_sql =
+      "SELECT j.status, t.status FROM recurring_transfer_job j JOIN recurring_transfer t"
+      " ON t.id = j.recurring_transfer_id WHERE j.id = $1::uuid FOR SHARE OF t";
   // FAILED is terminal, so finished_at goes back to NULL: the job is live again, and due now.
-  static const std::string sql =
-      "UPDATE recurring_transfer_job SET status = 'RETRY', retries = 0,"
+  static const std::string retry_sql =
+      "UPDATE recurring_transfer_job j SET status = 'RETRY', retries = 0,"
       " next_attempt_at = $2::timestamptz, finished_at = NULL, updated_at = $2::timestamptz"
-      " WHERE id = $1::uuid AND status = 'FAILED' RETURNING " +
-      kJobCols + ", " + std::string(store_detail::kNotifyJobsDue) + "::text";
-  static const std::string status_sql =
-      "SELECT status FROM recurring_transfer_job WHERE id = $1::uuid";
+      " FROM recurring_transfer t WHERE j.id = $1::uuid AND j.status = 'FAILED'"
+      " AND t.id = j.recurring_transfer_id AND t.status <> 'CANCELLED' RETURNING " +
+      store_detail::qualified(store_detail::kJobColumns, "j") + ", " +
+      std::string(store_detail::kNotifyJobsDue) + "::text";
   std::string id = store_detail::normalize_id(job_id);
   auto run = [&]() -> Result<Job> {
     if (!is_uuid(id)) return fail(ErrorCode::kNotFound, "no job " + id);
     auto c = pool_.acquire();
     if (!c) return std::unexpected(c.error());
-    auto r = (*c)->query(sql, {id, format_timestamp(now)});
-    if (!r) return std::unexpected(r.error());
-    auto job = job_at(*r);
+    auto results = (*c)->pipeline({{&begin_sql, {}},
+                                   {&lock_sql, {id}},
+                                   {&retry_sql, {id, format_timestamp(now)}},
+                                   {&commit_sql, {}}});
+    if (!results) return std::unexpected(results.error());
+    for (const PgResult& r : *results) {
+      if (r.ok()) continue;
+      (void)(*c)->exec("ROLLBACK");
+      return fail(ErrorCode::kUnavailable, r.error_message() + " (SQLSTATE " + r.sqlstate() + ")");
+    }
+    auto job = job_at((*results)[2]);
     if (!job) return std::unexpected(job.error());
     if (*job) return std::move(**job);
-    auto found = (*c)->query(status_sql, {id});
-    if (!found) return std::unexpected(found.error());
-    if (found->rows() == 0) return fail(ErrorCode::kNotFound, "no job " + id);
-    return std::unexpected(Error{ErrorCode::kConflict,
-                                 "job " + id + " is " +
-                                     std::string(found->text(0, 0).value_or("")) +
-                                     ", only a FAILED job can be retried",
-                                 {},
-                                 "job_not_failed"});
+    const PgResult& found = (*results)[1];
+    if (found.rows() == 0) return fail(ErrorCode::kNotFound, "no job " + id);
+    auto status = parse_job_status(found.text(0, 0).value_or(""));
+    auto transfer_status = parse_transfer_status(found.text(0, 1).value_or(""));
+    if (!status || !transfer_status) return fail(ErrorCode::kInternal, "bad status");
+    return std::unexpected(store_detail::retry_refusal(id, *status, *transfer_status));
   };
   auto r = run();
   if (!r) return std::unexpected(r.error().context("retrying job " + id));

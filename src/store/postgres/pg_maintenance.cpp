@@ -6,9 +6,10 @@
 // (all of them, in id order), then its jobs' rows (in id order), then inserts;
 // extend_transfers locks each transfer, then inserts. So inserts of the same (transfer,
 // sequence) keys never wait for each other, and two batches of completions take transfer rows,
-// then job rows, in the same order. A cancel (change_transfer_status) locks the transfer's live
-// jobs (PENDING, IN_FLY, RETRY: never the PROCESSING ones a completion writes) then the
-// transfer; the claims lock only jobs (the batch claims with SKIP LOCKED: they never wait).
+// then job rows, in the same order. A cancel (change_transfer_status) locks the transfer, then
+// its live jobs (PENDING, IN_FLY, RETRY: never the PROCESSING ones a completion writes);
+// retry_failed_job locks the transfer (FOR SHARE), then its FAILED job. The claims lock only
+// jobs (the batch claims with SKIP LOCKED: they never wait).
 #include <algorithm>
 #include <tuple>
 
@@ -41,17 +42,20 @@ Result<std::vector<ClaimResult>> PgStore::claim_due_jobs(const DueClaimRequest& 
   // branch locked beyond them stay unclaimed and are released at once, at commit). FOR UPDATE
   // re-checks each row's state after a concurrent change, so a job is claimed once. The CTEs
   // are MATERIALIZED so each selection runs once (see rescue_expired_leases).
-  // Due PENDING/IN_FLY jobs of a PAUSED transfer are skipped, of a CANCELLED one cancelled (as
-  // claim_job does); RETRY jobs are claimed whatever their transfer's status.
+  // What becomes of each job is decide_claim's rule in SQL (claim_outcome_sql): due jobs of a
+  // CANCELLED transfer are cancelled, due PENDING/IN_FLY jobs of a PAUSED one skipped, the rest
+  // claimed. RETRY jobs of a PAUSED transfer wait for its resume: the retrying branch passes
+  // over them (unlocked), so they never take the place of a claimable job.
   static const std::string sql =
-      "WITH pending AS MATERIALIZED (SELECT id, due_at AS at, true AS pending FROM "
-      "recurring_transfer_job"
+      "WITH pending AS MATERIALIZED (SELECT id, status, due_at AS at FROM recurring_transfer_job"
       " WHERE $5::boolean AND status IN ('PENDING', 'IN_FLY') AND due_at <= $2::timestamptz"
       " ORDER BY due_at LIMIT $4 FOR UPDATE SKIP LOCKED),"
-      " retrying AS MATERIALIZED (SELECT id, next_attempt_at AS at, false AS pending"
-      " FROM recurring_transfer_job WHERE $6::boolean AND status = 'RETRY'"
-      " AND next_attempt_at <= $2::timestamptz ORDER BY next_attempt_at LIMIT $4"
-      " FOR UPDATE SKIP LOCKED),"
+      " retrying AS MATERIALIZED (SELECT id, status, next_attempt_at AS at"
+      " FROM recurring_transfer_job r WHERE $6::boolean AND status = 'RETRY'"
+      " AND next_attempt_at <= $2::timestamptz AND (SELECT " +
+      store_detail::claim_outcome_sql("r", "t") +
+      " FROM recurring_transfer t WHERE t.id = r.recurring_transfer_id) IS NOT NULL"
+      " ORDER BY next_attempt_at LIMIT $4 FOR UPDATE SKIP LOCKED),"
       " due AS MATERIALIZED (SELECT * FROM pending UNION ALL SELECT * FROM retrying ORDER BY at, "
       "id LIMIT $4)"
       " UPDATE recurring_transfer_job j SET status = n.status,"
@@ -59,10 +63,10 @@ Result<std::vector<ClaimResult>> PgStore::claim_due_jobs(const DueClaimRequest& 
       " lease_expires_at = CASE WHEN n.status = 'PROCESSING' THEN $3::timestamptz END,"
       " finished_at = CASE WHEN n.status <> 'PROCESSING' THEN $2::timestamptz END,"
       " updated_at = $2::timestamptz"
-      " FROM due, recurring_transfer t, LATERAL (SELECT CASE WHEN NOT due.pending"
-      " THEN 'PROCESSING' WHEN t.status = 'PAUSED' THEN 'SKIPPED'"
-      " WHEN t.status = 'CANCELLED' THEN 'CANCELLED' ELSE 'PROCESSING' END AS status) n"
-      " WHERE j.id = due.id AND t.id = j.recurring_transfer_id RETURNING due.at, " +
+      " FROM due, recurring_transfer t, LATERAL (SELECT " +
+      store_detail::claim_outcome_sql("due", "t") +
+      " AS status) n WHERE j.id = due.id AND t.id = j.recurring_transfer_id"
+      " AND n.status IS NOT NULL RETURNING due.at, " +
       store_detail::qualified(store_detail::kJobColumns, "j") + ", " +
       store_detail::qualified(store_detail::kTransferColumns, "t");
 

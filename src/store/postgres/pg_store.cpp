@@ -177,9 +177,14 @@ Result<RecurringTransfer> PgStore::change_transfer_status(std::string_view id,
       " WHERE id = $1::uuid AND status IN ($2, $3) RETURNING " +
       kTransferCols + ", CASE WHEN $4 = 'ACTIVE' THEN " +
       std::string(store_detail::kNotifyJobsDue) + "::text END";
-  // A cancel first takes the live jobs (waiting for a claimer's row lock, then skipping the job
-  // it claimed), then the transfer. The PROCESSING jobs complete_jobs writes are never among
-  // them, so the two cannot deadlock (see pg_maintenance.cpp).
+  // A cancel first locks the transfer, then takes the live jobs (waiting for a claimer's row
+  // lock, then skipping the job it claimed), then changes the transfer. Locking the transfer
+  // first orders the cancel against retry_failed_job (which locks it FOR SHARE): the jobs
+  // statement then sees a job that retry made RETRY. The order is that of complete_jobs and
+  // extend_transfers (transfers, then jobs; see pg_maintenance.cpp); no claim waits for a
+  // transfer row, so none can wait in a cycle with a cancel.
+  static const std::string lock_sql =
+      "SELECT 1 FROM recurring_transfer WHERE id = $1::uuid FOR NO KEY UPDATE";
   static const std::string cancel_jobs_sql =
       "UPDATE recurring_transfer_job SET status = 'CANCELLED', finished_at = $2::timestamptz,"
       " updated_at = $2::timestamptz WHERE recurring_transfer_id = $1::uuid"
@@ -200,6 +205,7 @@ Result<RecurringTransfer> PgStore::change_transfer_status(std::string_view id,
     std::optional<PgResult> changed_rows;
     if (action == TransferAction::kCancel) {
       auto results = (*c)->pipeline({{&begin_sql, {}},
+                                     {&lock_sql, {key}},
                                      {&cancel_jobs_sql, {key, at}},
                                      {&transfer_sql, params},
                                      {&commit_sql, {}}});
@@ -211,7 +217,7 @@ Result<RecurringTransfer> PgStore::change_transfer_status(std::string_view id,
                       r.error_message() + " (SQLSTATE " + r.sqlstate() + ")");
         }
       }
-      changed_rows = std::move((*results)[2]);
+      changed_rows = std::move((*results)[3]);
     } else {
       auto r = (*c)->query(transfer_sql, params);
       if (!r) return std::unexpected(r.error());

@@ -52,8 +52,8 @@ Result<ClaimResult> SqliteStore::claim_job(const ClaimRequest& request) {
       " ELSE retries END WHERE id = ?1 RETURNING " +
       kJobCols;
   static const std::string finish_sql =
-      "UPDATE recurring_transfer_job SET status = ?2, finished_at = ?3, updated_at = ?3"
-      " WHERE id = ?1 RETURNING " +
+      "UPDATE recurring_transfer_job SET status = ?2, finished_at = ?3, updated_at = ?3,"
+      " lease_owner = NULL, lease_expires_at = NULL WHERE id = ?1 RETURNING " +
       kJobCols;
   std::string id = store_detail::normalize_id(request.job_id);
   std::string now = format_timestamp(request.now);
@@ -93,7 +93,8 @@ Result<ClaimResult> SqliteStore::claim_job(const ClaimRequest& request) {
         return ClaimResult{ClaimStatus::kTerminal, std::move(job), {}};
       case ClaimAction::kSkip:
       case ClaimAction::kCancel: {
-        // A due job of a PAUSED transfer is skipped; of a CANCELLED one, cancelled.
+        // A due job of a PAUSED transfer is skipped; of a CANCELLED one, cancelled (a
+        // lease-expired one loses its lease).
         bool skip = action == ClaimAction::kSkip;
         std::string status = skip ? "SKIPPED" : "CANCELLED";
         auto done = query_one<Job>(c, finish_sql, {id, status, now}, store_detail::read_job);
@@ -231,24 +232,28 @@ Result<std::vector<CompletionResult>> SqliteStore::complete_jobs(
 }
 
 Result<Job> SqliteStore::retry_failed_job(std::string_view job_id, Timestamp now) {
-  // FAILED is terminal, so finished_at goes back to NULL: the job is live again.
+  // FAILED is terminal, so finished_at goes back to NULL: the job is live again. The transfer's
+  // status is read in the same write transaction as the update (one writer: a cancel is wholly
+  // before or after it).
   static const std::string sql =
       "UPDATE recurring_transfer_job SET status = 'RETRY', retries = 0, next_attempt_at = ?2,"
       " finished_at = NULL, updated_at = ?2 WHERE id = ?1 AND status = 'FAILED' RETURNING " +
       kJobCols;
   std::string id = store_detail::normalize_id(job_id);
   auto r = write<Job>([&](Connection& c) -> Result<Job> {
-    auto retried = query_one<Job>(c, sql, {id, format_timestamp(now)}, store_detail::read_job);
-    if (!retried) return std::unexpected(retried.error());
-    if (*retried) return std::move(**retried);
-    auto found = select_job(c, id);
+    auto found = select_job_for_claim(c, id);
     if (!found) return std::unexpected(found.error());
     if (!*found) return fail(ErrorCode::kNotFound, "no job " + id);
-    return std::unexpected(Error{ErrorCode::kConflict,
-                                 "job " + id + " is " + std::string(to_string((*found)->status)) +
-                                     ", only a FAILED job can be retried",
-                                 {},
-                                 "job_not_failed"});
+    const JobAndTransferStatus& current = **found;
+    if (current.job.status != JobStatus::kFailed ||
+        current.transfer_status == TransferStatus::kCancelled) {
+      return std::unexpected(
+          store_detail::retry_refusal(id, current.job.status, current.transfer_status));
+    }
+    auto retried = query_one<Job>(c, sql, {id, format_timestamp(now)}, store_detail::read_job);
+    if (!retried) return std::unexpected(retried.error());
+    if (!*retried) return fail(ErrorCode::kInternal, "job " + id + " was not retried");
+    return std::move(**retried);
   });
   if (!r) return std::unexpected(r.error().context("retrying job " + id));
   return r;

@@ -37,22 +37,26 @@ Result<std::vector<ClaimResult>> SqliteStore::claim_due_jobs(const DueClaimReque
       " INDEXED BY recurring_transfer_job_due_idx"
       " WHERE ?1 AND status IN ('PENDING', 'IN_FLY') AND due_at <= ?3 ORDER BY due_at LIMIT ?4)"
       " UNION ALL SELECT id, at FROM (SELECT id, next_attempt_at AS at FROM recurring_transfer_job"
-      " INDEXED BY recurring_transfer_job_retry_idx"
-      " WHERE ?2 AND status = 'RETRY' AND next_attempt_at <= ?3 ORDER BY next_attempt_at"
-      " LIMIT ?4) ORDER BY at, id LIMIT ?4";
-  // Due PENDING/IN_FLY jobs of a PAUSED transfer are skipped, of a CANCELLED one cancelled (as
-  // claim_job does); RETRY jobs are claimed whatever their transfer's status.
+      " AS r INDEXED BY recurring_transfer_job_retry_idx"
+      " WHERE ?2 AND status = 'RETRY' AND next_attempt_at <= ?3 AND (SELECT " +
+      store_detail::claim_outcome_sql("r", "t") +
+      " FROM recurring_transfer t WHERE t.id = r.recurring_transfer_id) IS NOT NULL"
+      " ORDER BY next_attempt_at LIMIT ?4) ORDER BY at, id LIMIT ?4";
+  // What becomes of each job is decide_claim's rule in SQL (claim_outcome_sql): due jobs of a
+  // CANCELLED transfer are cancelled, due PENDING/IN_FLY jobs of a PAUSED one skipped, the rest
+  // claimed. RETRY jobs of a PAUSED transfer wait for its resume: the selection passes over
+  // them, so they never take the place of a claimable job.
   static const std::string update_sql =
       "UPDATE recurring_transfer_job AS j SET status = d.next_status,"
       " lease_owner = IIF(d.next_status = 'PROCESSING', ?2, NULL),"
       " lease_expires_at = IIF(d.next_status = 'PROCESSING', ?3, NULL),"
       " finished_at = IIF(d.next_status = 'PROCESSING', NULL, ?4), updated_at = ?4"
-      " FROM (SELECT o.id AS id, CASE WHEN o.status = 'RETRY' THEN 'PROCESSING'"
-      " WHEN t.status = 'PAUSED' THEN 'SKIPPED' WHEN t.status = 'CANCELLED' THEN 'CANCELLED'"
-      " ELSE 'PROCESSING' END AS next_status FROM recurring_transfer_job o"
+      " FROM (SELECT o.id AS id, " +
+      store_detail::claim_outcome_sql("o", "t") +
+      " AS next_status FROM recurring_transfer_job o"
       " JOIN recurring_transfer t ON t.id = o.recurring_transfer_id"
       " WHERE o.id IN (SELECT value FROM json_each(?1))) AS d"
-      " WHERE j.id = d.id RETURNING " +
+      " WHERE j.id = d.id AND d.next_status IS NOT NULL RETURNING " +
       kJobCols;
   static const std::string transfers_sql =
       kSelectTransfer + " WHERE id IN (SELECT value FROM json_each(?1))";
