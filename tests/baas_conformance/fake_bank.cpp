@@ -65,6 +65,7 @@ std::optional<std::string> FakeBank::start() {
                                    "--port", "0",    "--host", "127.0.0.1"};
   args.insert(args.end(), args_.begin(), args_.end());
   std::vector<char*> argv;
+  argv.reserve(args.size() + 1);
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
   int fds[2];

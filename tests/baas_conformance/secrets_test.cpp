@@ -33,7 +33,7 @@ class StderrCapture {
     restore();
     std::string text;
     if (file_ == nullptr) return text;
-    std::rewind(file_);
+    if (std::fseek(file_, 0, SEEK_SET) != 0) return text;
     char buf[4096];
     size_t n = 0;
     while ((n = std::fread(buf, 1, sizeof buf, file_)) > 0) text.append(buf, n);

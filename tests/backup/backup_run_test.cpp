@@ -273,6 +273,7 @@ std::string csv_of(const std::vector<csv::Record>& records, const std::vector<si
   std::string out;
   for (const csv::Record& r : records) {
     std::vector<std::optional<std::string_view>> picked;
+    picked.reserve(fields.size());
     for (size_t i : fields) picked.emplace_back(r[i]);
     csv::append_record(out, picked);
   }
