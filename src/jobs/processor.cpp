@@ -143,6 +143,9 @@ void JobProcessor::complete(const Job& job, const RecurringTransfer& transfer,
     if (answer.outcome == Outcome::kDeclined) {
       c.status = JobStatus::kFinished;
       c.result = JobResult::kDeclined;
+      // A bank that answers a refusal with a transfer object (Unit "Rejected", Treasury Prime
+      // "error") gave it an id: kept, so the job points at the bank's record of the refusal.
+      c.provider_reference = answer.reference;
     } else if (answer.http_status == 429) {
       // SPEC section 8: a rate limit says "not now", not "no": the job waits for as long as the
       // bank asked (else the backoff its next retry would have), and keeps its retries.

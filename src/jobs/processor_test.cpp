@@ -206,5 +206,25 @@ TEST_F(JobProcessorTest, ARateLimitDefersTheJobWithoutUsingARetry) {
   EXPECT_EQ(bank_->requests.size(), 6u);
 }
 
+TEST_F(JobProcessorTest, ARefusalWithTheBanksTransferIdKeepsIt) {
+  TransferResult rejected{Outcome::kDeclined, 201, "pay_9", "insufficient_funds", "Rejected", "{}"};
+  rejected.bank_status = "Rejected";
+  TransferResult refused{Outcome::kDeclined, 400, {}, "account_closed", "closed", "{}"};
+  bank_->answers = {rejected, refused};
+
+  ProcessResult with_id = process(first_job(ach_transfer("bank")));
+  ASSERT_TRUE(with_id.job);
+  EXPECT_EQ(with_id.job->result, JobResult::kDeclined);
+  EXPECT_EQ(with_id.job->provider_reference, "pay_9");
+  EXPECT_EQ(with_id.job->bank_status, "Rejected");
+
+  NewTransfer other = ach_transfer("bank");
+  other.source_account = "acct-other";
+  ProcessResult without_id = process(first_job(other));
+  ASSERT_TRUE(without_id.job);
+  EXPECT_EQ(without_id.job->result, JobResult::kDeclined);
+  EXPECT_FALSE(without_id.job->provider_reference);
+}
+
 }  // namespace
 }  // namespace rtjobs::jobs_test

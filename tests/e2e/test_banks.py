@@ -277,9 +277,14 @@ class Banks(BanksCase):
                     attributes = raw["data"]["attributes"]
                     self.assertEqual((attributes["status"], attributes["reason"]),
                                      ("Rejected", "InsufficientFunds"))
+                    # The refused payment has an id at the bank: the job keeps it.
+                    self.assertEqual(final["provider_reference"], raw["data"]["id"])
+                    self.assertEqual(final["bank_status"], "Rejected")
                 else:
                     self.assertEqual(row["http_status"], 200)  # a created object, status error
                     self.assertEqual((raw["status"], raw["error"]), ("error", "Insufficient funds"))
+                    self.assertEqual(final["provider_reference"], raw["id"])
+                    self.assertEqual(final["bank_status"], "error")
                 self.assertEqual(self.executed(bank, job["idempotency_key"]), [])
                 self.assertEqual(len(self.create_attempts(bank, job["idempotency_key"])), 1)
 
