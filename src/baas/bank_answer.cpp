@@ -69,8 +69,7 @@ TransferResult no_answer(const HttpAnswer& answer) {
   return r;
 }
 
-TransferResult succeeded(const HttpAnswer& answer, std::string reference,
-                         std::string bank_status) {
+TransferResult succeeded(const HttpAnswer& answer, std::string reference, std::string bank_status) {
   TransferResult r = answered(Outcome::kSucceeded, answer);
   r.reference = std::move(reference);
   if (!bank_status.empty()) r.bank_status = std::move(bank_status);
@@ -88,6 +87,14 @@ TransferResult unavailable(const HttpAnswer& answer, std::string code, std::stri
   TransferResult r = answered(Outcome::kUnavailable, answer);
   r.code = std::move(code);
   r.message = std::move(message);
+  return r;
+}
+
+TransferResult declined_transfer(const HttpAnswer& answer, std::string id, std::string status,
+                                 std::string code, std::string message) {
+  TransferResult r = declined(answer, std::move(code), std::move(message));
+  r.reference = std::move(id);
+  r.bank_status = std::move(status);
   return r;
 }
 
@@ -181,6 +188,24 @@ std::string basic_auth_header(std::string_view user, std::string_view password) 
                                 static_cast<int>(plain.size()));
   encoded.resize(static_cast<size_t>(n));
   return "Authorization: Basic " + encoded;
+}
+
+HttpCall json_post(std::string url, const nlohmann::json& body, std::vector<std::string> headers) {
+  HttpCall call;
+  call.url = std::move(url);
+  call.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  call.headers = std::move(headers);
+  return call;
+}
+
+std::optional<nlohmann::json> only_listed(const HttpAnswer& answer) {
+  if (answer.status < 200 || answer.status > 299) return std::nullopt;
+  nlohmann::json json = parse_json(answer.body);
+  if (!json.is_object() || !json.contains("data") || !json["data"].is_array() ||
+      json["data"].size() != 1) {
+    return std::nullopt;
+  }
+  return std::move(json["data"][0]);
 }
 
 nlohmann::json parse_json(std::string_view body) {

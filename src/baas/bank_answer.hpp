@@ -30,6 +30,10 @@ TransferResult no_answer(const HttpAnswer& answer);
 TransferResult succeeded(const HttpAnswer& answer, std::string reference, std::string bank_status);
 TransferResult declined(const HttpAnswer& answer, std::string code, std::string message);
 TransferResult unavailable(const HttpAnswer& answer, std::string code, std::string message);
+// A transfer object the bank created in a refused state (Unit "Rejected", a rejected or canceled
+// transfer): declined, its id kept as the reference and its status as the bank's.
+TransferResult declined_transfer(const HttpAnswer& answer, std::string id, std::string status,
+                                 std::string code, std::string message);
 // A 2xx without the transfer the adapter expects in it.
 TransferResult unreadable(const HttpAnswer& answer, std::string_view what);
 
@@ -53,6 +57,12 @@ std::string normalise_reason(std::string_view reason);
 std::string percent_encode(std::string_view s);
 // "Authorization: Basic base64(user:password)".
 std::string basic_auth_header(std::string_view user, std::string_view password);
+
+// A POST of `body` as JSON (invalid UTF-8 replaced, never thrown on) with `headers`.
+HttpCall json_post(std::string url, const nlohmann::json& body, std::vector<std::string> headers);
+// The one object of a 2xx list answer {"data": [object]}; nullopt when the answer is not a 2xx
+// or its list does not hold exactly one object (a look-up that found nothing for sure).
+std::optional<nlohmann::json> only_listed(const HttpAnswer& answer);
 
 // Parses a JSON body without throwing: a discarded value when it is not JSON.
 nlohmann::json parse_json(std::string_view body);

@@ -62,7 +62,7 @@ class ColumnApi final : public BankApi {
     nlohmann::json body = {{"amount", request.amount}, {"currency_code", request.currency}};
     if (book) {
       body[is_account_number(request.source_account) ? "sender_account_number_id"
-                                                      : "sender_bank_account_id"] =
+                                                     : "sender_bank_account_id"] =
           request.source_account;
       body[is_account_number(request.destination_account) ? "receiver_account_number_id"
                                                           : "receiver_bank_account_id"] =
@@ -75,12 +75,9 @@ class ColumnApi final : public BankApi {
     }
     if (!request.description.empty()) body["description"] = request.description;
     body.update(*options);
-    HttpCall call;
-    call.url = base_url_ + (book ? "/transfers/book" : "/transfers/ach");
-    call.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    call.headers = {"Content-Type: application/json", "Accept: application/json", "Expect:",
-                    "Idempotency-Key: " + request.idempotency_key, auth_header_};
-    return call;
+    return bank::json_post(base_url_ + (book ? "/transfers/book" : "/transfers/ach"), body,
+                           {"Content-Type: application/json", "Accept: application/json", "Expect:",
+                            "Idempotency-Key: " + request.idempotency_key, auth_header_});
   }
 
   TransferResult read_answer(const TransferRequest& /*request*/,
@@ -95,11 +92,8 @@ class ColumnApi final : public BankApi {
       // Book: COMPLETED | HOLD | REJECTED | CANCELED; ACH: INITIATED, MANUAL_REVIEW, SUBMITTED,
       // SETTLED, COMPLETED, and the final refusals REJECTED, CANCELED, RETURNED.
       if (*status == "REJECTED" || *status == "CANCELED" || *status == "RETURNED") {
-        TransferResult r = bank::declined(answer, bank::normalise_reason(*status),
-                                          "Column transfer " + *id + " is " + *status);
-        r.reference = *id;
-        r.bank_status = *status;
-        return r;
+        return bank::declined_transfer(answer, *id, *status, bank::normalise_reason(*status),
+                                       "Column transfer " + *id + " is " + *status);
       }
       return bank::succeeded(answer, *id, *status);
     }

@@ -60,10 +60,11 @@ class IncreaseApi final : public BankApi {
     }
     nlohmann::json body;
     if (request.rail == Rail::kBook) {
-      body = {{"account_id", request.source_account},
-              {"amount", request.amount},
-              {"description", request.description.empty() ? request.reference : request.description},
-              {"destination_account_id", request.destination_account}};
+      body = {
+          {"account_id", request.source_account},
+          {"amount", request.amount},
+          {"description", request.description.empty() ? request.reference : request.description},
+          {"destination_account_id", request.destination_account}};
     } else {
       auto options = bank::parse_options(request.provider_options, kAchOptions, "Increase ACH");
       if (!options) return std::unexpected(options.error());
@@ -72,12 +73,9 @@ class IncreaseApi final : public BankApi {
               {"external_account_id", request.destination_account}};
       body.update(*options);
     }
-    HttpCall call;
-    call.url = base_url_ + std::string(path_of(request.rail));
-    call.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    call.headers = {"Content-Type: application/json", "Accept: application/json", "Expect:",
-                    "Idempotency-Key: " + request.idempotency_key, auth_header_};
-    return call;
+    return bank::json_post(base_url_ + std::string(path_of(request.rail)), body,
+                           {"Content-Type: application/json", "Accept: application/json", "Expect:",
+                            "Idempotency-Key: " + request.idempotency_key, auth_header_});
   }
 
   TransferResult read_answer(const TransferRequest& request,
@@ -90,8 +88,8 @@ class IncreaseApi final : public BankApi {
                                "the bank answered HTTP " + std::to_string(answer.status) +
                                    " without an Increase error body");
     }
-    const std::string detail =
-        bank::string_field(json, "detail").value_or(bank::string_field(json, "title").value_or(*type));
+    const std::string detail = bank::string_field(json, "detail")
+                                   .value_or(bank::string_field(json, "title").value_or(*type));
     if (answer.status == 409 && *type == "invalid_operation_error") {
       return bank::declined(answer, bank::normalise_reason(detail), detail);
     }
@@ -102,8 +100,8 @@ class IncreaseApi final : public BankApi {
         *type == "malformed_request_error" || *type == "api_method_not_found_error") {
       r = bank::unavailable(answer, *type, detail);
     } else {
-      r = bank::declined(answer,
-                         *type == "object_not_found_error" ? "account_not_found" : *type, detail);
+      r = bank::declined(answer, *type == "object_not_found_error" ? "account_not_found" : *type,
+                         detail);
     }
     if (!r.retry_after && json.contains("retry_after") && json["retry_after"].is_number_integer()) {
       r.retry_after = std::chrono::seconds(json["retry_after"].get<int64_t>());
@@ -122,13 +120,9 @@ class IncreaseApi final : public BankApi {
 
   std::optional<TransferResult> read_lookup(const TransferRequest& request,
                                             const HttpAnswer& answer) const override {
-    if (answer.status < 200 || answer.status > 299) return std::nullopt;
-    const nlohmann::json json = bank::parse_json(answer.body);
-    if (!json.is_object() || !json.contains("data") || !json["data"].is_array() ||
-        json["data"].size() != 1) {
-      return std::nullopt;
-    }
-    return read_transfer(request, answer, json["data"][0]);
+    auto found = bank::only_listed(answer);
+    if (!found) return std::nullopt;
+    return read_transfer(request, answer, *found);
   }
 
  private:
@@ -140,12 +134,9 @@ class IncreaseApi final : public BankApi {
     // Book: pending_approval | complete | canceled. ACH: pending_* and submitted move on toward
     // settlement; rejected, canceled and returned are final refusals.
     if (*status == "canceled" || *status == "rejected" || *status == "returned") {
-      TransferResult r = bank::declined(
-          answer, *status, "Increase " + std::string(to_string(request.rail)) + " transfer " + *id +
-                               " is " + *status);
-      r.reference = *id;
-      r.bank_status = *status;
-      return r;
+      return bank::declined_transfer(answer, *id, *status, *status,
+                                     "Increase " + std::string(to_string(request.rail)) +
+                                         " transfer " + *id + " is " + *status);
     }
     return bank::succeeded(answer, *id, *status);
   }

@@ -84,12 +84,9 @@ class TreasuryPrimeApi final : public BankApi {
       body.update(*options);
     }
     if (description) body["description"] = *description;
-    HttpCall call;
-    call.url = base_url_ + (book ? "/book" : "/ach");
-    call.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    call.headers = {"Content-Type: application/json", "Accept: application/json",
-                    "Expect:", "X-Idempotency-Key: " + request.idempotency_key, auth_header_};
-    return call;
+    return bank::json_post(base_url_ + (book ? "/book" : "/ach"), body,
+                           {"Content-Type: application/json", "Accept: application/json", "Expect:",
+                            "X-Idempotency-Key: " + request.idempotency_key, auth_header_});
   }
 
   TransferResult read_answer(const TransferRequest& /*request*/,
@@ -105,10 +102,8 @@ class TreasuryPrimeApi final : public BankApi {
       // final refusals.
       if (*status == "error" || *status == "canceled") {
         const std::string reason = bank::string_field(json, "error").value_or(*status);
-        TransferResult r = bank::declined(answer, bank::normalise_reason(reason), reason);
-        r.reference = *id;
-        r.bank_status = *status;
-        return r;
+        return bank::declined_transfer(answer, *id, *status, bank::normalise_reason(reason),
+                                       reason);
       }
       return bank::succeeded(answer, *id, *status);
     }

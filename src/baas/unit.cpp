@@ -103,12 +103,9 @@ class UnitApi final : public BankApi {
                                   {{"type", book ? "bookPayment" : "achPayment"},
                                    {"attributes", attributes},
                                    {"relationships", relationships}}}};
-    HttpCall call;
-    call.url = base_url_ + "/payments";
-    call.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    call.headers = {std::string("Content-Type: ") + kMediaType,
-                    std::string("Accept: ") + kMediaType, "Expect:", auth_header_};
-    return call;
+    return bank::json_post(base_url_ + "/payments", body,
+                           {std::string("Content-Type: ") + kMediaType,
+                            std::string("Accept: ") + kMediaType, "Expect:", auth_header_});
   }
 
   TransferResult read_answer(const TransferRequest& /*request*/,
@@ -151,13 +148,9 @@ class UnitApi final : public BankApi {
 
   std::optional<TransferResult> read_lookup(const TransferRequest& /*request*/,
                                             const HttpAnswer& answer) const override {
-    if (answer.status < 200 || answer.status > 299) return std::nullopt;
-    const nlohmann::json json = bank::parse_json(answer.body);
-    if (!json.is_object() || !json.contains("data") || !json["data"].is_array() ||
-        json["data"].size() != 1) {
-      return std::nullopt;
-    }
-    return read_payment(answer, json["data"][0]);
+    auto found = bank::only_listed(answer);
+    if (!found) return std::nullopt;
+    return read_payment(answer, *found);
   }
 
  private:
@@ -172,11 +165,8 @@ class UnitApi final : public BankApi {
     // final refusals.
     if (*status == "Rejected" || *status == "Canceled" || *status == "Returned") {
       const std::string reason = bank::string_field(attributes, "reason").value_or(*status);
-      TransferResult r = bank::declined(answer, bank::normalise_reason(reason),
-                                        "Unit payment " + *id + " " + *status + ": " + reason);
-      r.reference = *id;
-      r.bank_status = *status;
-      return r;
+      return bank::declined_transfer(answer, *id, *status, bank::normalise_reason(reason),
+                                     "Unit payment " + *id + " " + *status + ": " + reason);
     }
     return bank::succeeded(answer, *id, *status);
   }
