@@ -7,14 +7,7 @@
 namespace rtjobs {
 
 Result<void> BankApi::check_transfer(std::string_view provider, const TransferSpec& spec) const {
-  if (spec.rail != Rail::kBook) {
-    return invalid("rail", "provider " + std::string(provider) + " carries only book transfers");
-  }
-  if (!spec.provider_options.empty()) {
-    return invalid("provider_options",
-                   "provider " + std::string(provider) + " takes no provider_options");
-  }
-  return {};
+  return check_book_transfer(provider, spec);
 }
 
 BankProvider::BankProvider(std::string name, std::unique_ptr<BankApi> api,

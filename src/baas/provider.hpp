@@ -66,8 +66,9 @@ struct TransferResult {
   bool outcome_unknown = false;
 };
 
-// Classifies an HTTP status per SPEC section 2.
-Outcome classify_http_status(int status);
+// The check of a provider that carries book transfers without provider_options (the sandbox,
+// the generic http protocol): Provider::check_transfer's default.
+Result<void> check_book_transfer(std::string_view provider, const TransferSpec& spec);
 
 class Provider {
  public:
