@@ -2,19 +2,24 @@
 // Fake BaaS speaking the rtjobs BaaS protocol (SPEC section 5), for tests, demos and benchmarks.
 // Node 20, built-in modules only. See README.md for the behaviours and the control API.
 //
-//   node tools/fake_baas/server.js --port 0 --host 127.0.0.1 [--token T] [--latency-ms N]
+//   node tools/fake_baas/server.js --port 0 --host 127.0.0.1 [--token T] [--latency-ms N] [--max-rps N]
 //
 // On start it prints one line to stdout: {"listening": PORT}.
 'use strict';
 
 const http = require('http');
 const crypto = require('crypto');
+// Flow control (--max-rps, the outage switch) is the fake banks' own, so both fakes count alike.
+const { FlowControl, dropConnection, parseMaxRps } = require('../fake_banks/lib/flow_control');
 
 const MAX_BODY = 1024 * 1024;
 const START_BALANCE = 10n ** 15n; // unknown accounts start rich (minor units)
+const USAGE = 'usage: server.js --port N --host H [--token T] [--latency-ms N] [--max-rps N]\n';
+const INVALID_JSON = Symbol('invalid JSON');
+const TOO_BIG = Symbol('body over 1 MiB');
 
 function parseArgs(argv) {
-  const opts = { port: 0, host: '127.0.0.1', token: '', latencyMs: 0 };
+  const opts = { port: 0, host: '127.0.0.1', token: '', latencyMs: 0, maxRps: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => {
@@ -25,8 +30,11 @@ function parseArgs(argv) {
     else if (a === '--host') opts.host = next();
     else if (a === '--token') opts.token = next();
     else if (a === '--latency-ms') opts.latencyMs = intArg(a, next());
-    else if (a === '--help' || a === '-h') {
-      process.stdout.write('usage: server.js --port N --host H [--token T] [--latency-ms N]\n');
+    else if (a === '--max-rps') {
+      opts.maxRps = parseMaxRps(next());
+      if (opts.maxRps === null) fatal('--max-rps must be a positive integer');
+    } else if (a === '--help' || a === '-h') {
+      process.stdout.write(USAGE);
       process.exit(0);
     } else fatal(`unknown argument ${a}`);
   }
@@ -51,6 +59,7 @@ let state;
 function reset() {
   state = {
     latencyMs: opts.latencyMs,
+    flow: new FlowControl(opts.maxRps), // --max-rps and the outage switch, with their counters
     behaviours: new Map(), // account -> behaviour string
     balances: new Map(), // account -> BigInt
     results: new Map(), // idempotency key -> {fingerprint, status, body}: final answers only
@@ -80,6 +89,13 @@ function behaviourOf(account) {
 
 function errorBody(code, message) {
   return { error: { code, message } };
+}
+
+// The answer to a request flow control held back (see ../fake_banks/lib/flow_control.js).
+function heldAnswer(held) {
+  if (held.outage) return { status: 503, body: errorBody('service_unavailable', 'the bank is in an outage') };
+  return { status: 429, body: errorBody('rate_limited', 'too many requests'),
+    headers: { 'Retry-After': String(held.retryAfter) } };
 }
 
 function balance(account) {
@@ -180,7 +196,9 @@ function send(res, status, body, headers, raw) {
   res.end(text);
 }
 
-function readBody(req, res, then) {
+// Reads the whole body and passes on its JSON, undefined when empty, INVALID_JSON, or TOO_BIG
+// (the rest is drained, keeping the connection usable).
+function readBody(req, then) {
   const chunks = [];
   let size = 0;
   let tooBig = false;
@@ -190,41 +208,62 @@ function readBody(req, res, then) {
     else chunks.push(c);
   });
   req.on('end', () => {
-    if (tooBig) return send(res, 413, errorBody('body_too_large', 'body over 1 MiB'));
+    if (tooBig) return then(TOO_BIG);
     const text = Buffer.concat(chunks).toString('utf8');
     let json;
     try {
       json = text === '' ? undefined : JSON.parse(text);
     } catch (e) {
-      json = Symbol.for('invalid');
+      json = INVALID_JSON;
     }
     then(json);
   });
 }
 
+const TOO_LARGE = [413, errorBody('body_too_large', 'body over 1 MiB')];
+
 function handleTransfer(req, res) {
-  const stats = state.stats;
-  const attempts = state.attempts; // a reset during the call does not mix the old and new runs
+  // Pinned: a reset during the call does not mix the old and new runs.
+  const { stats, attempts, flow } = state;
   stats.requests++;
-  stats.in_flight++;
-  if (stats.in_flight > stats.peak_in_flight) stats.peak_in_flight = stats.in_flight;
   const key = req.headers['idempotency-key'] || null;
   let source = null;
   if (!state.sockets.has(req.socket)) {
     state.sockets.add(req.socket);
     stats.connections++;
   }
+  const record = (status, body) => attempts.push({ idempotency_key: key, source, status,
+    code: body && body.error ? body.error.code : null, at: new Date().toISOString() });
+  // An outage in mode "refuse": dropped unanswered (recorded with status null), body unread.
+  if (flow.dropsUnread()) {
+    record(null, null);
+    return dropConnection(req.socket);
+  }
+  stats.in_flight++;
+  if (stats.in_flight > stats.peak_in_flight) stats.peak_in_flight = stats.in_flight;
   const answer = (status, body, headers, raw) => {
-    attempts.push({ idempotency_key: key, source, status, code: body && body.error ? body.error.code : null,
-      at: new Date().toISOString() });
+    record(status, body);
     stats.in_flight--;
     send(res, status, body, headers, raw);
   };
-  readBody(req, res, (json) => {
+  readBody(req, (json) => {
+    if (json !== null && typeof json === 'object' && typeof json.source_account === 'string') source = json.source_account;
+    // Flow control stands in front of everything, the token included: nothing it holds back is
+    // executed or stored under its key.
+    const held = flow.admit();
+    if (held && held.outage === 'refuse') {
+      record(null, null);
+      stats.in_flight--;
+      return dropConnection(req.socket);
+    }
+    if (held) {
+      const h = heldAnswer(held);
+      return answer(h.status, h.body, h.headers);
+    }
+    if (json === TOO_BIG) return answer(...TOO_LARGE);
     if (opts.token && req.headers.authorization !== `Bearer ${opts.token}`)
       return answer(401, errorBody('unauthorized', 'missing or wrong bearer token'));
-    const problem = json === Symbol.for('invalid') ? 'body is not valid JSON' : validate(json, key);
-    if (json && typeof json.source_account === 'string') source = json.source_account;
+    const problem = json === INVALID_JSON ? 'body is not valid JSON' : validate(json, key);
     if (problem) return answer(400, errorBody('invalid_request', problem));
     const d = decide(json, key);
     const delay = d.delayMs + state.latencyMs;
@@ -237,18 +276,21 @@ function handleControl(req, res, path) {
   if (req.method === 'GET') {
     if (path === '/_control/transfers') return send(res, 200, { transfers: state.transfers });
     if (path === '/_control/attempts') return send(res, 200, { attempts: state.attempts });
-    if (path === '/_control/stats') return send(res, 200, state.stats);
+    if (path === '/_control/stats') return send(res, 200, { ...state.stats, ...state.flow.stats });
     if (path === '/_control/balances')
       return send(res, 200, Object.fromEntries([...state.balances].map(([a, b]) => [a, b.toString()])));
     return send(res, 404, errorBody('not_found', `no route GET ${path}`));
   }
   if (req.method !== 'POST') return send(res, 405, errorBody('method_not_allowed', req.method));
-  readBody(req, res, (json) => {
-    const body = json && typeof json === 'object' ? json : {};
+  readBody(req, (json) => {
+    if (json === TOO_BIG) return send(res, ...TOO_LARGE);
+    const body = json !== null && typeof json === 'object' ? json : {};
     if (path === '/_control/reset') {
       reset();
       return send(res, 200, { reset: true });
     }
+    const flow = state.flow.control(path, body);
+    if (flow) return send(res, flow.status, flow.body);
     if (path === '/_control/latency') {
       if (!Number.isSafeInteger(body.ms) || body.ms < 0)
         return send(res, 400, errorBody('invalid_request', 'ms must be a non-negative integer'));
@@ -270,12 +312,17 @@ function handleControl(req, res, path) {
 
 const server = http.createServer((req, res) => {
   const path = req.url.split('?')[0];
-  if (path === '/transfers') {
-    if (req.method !== 'POST') return send(res, 405, errorBody('method_not_allowed', req.method));
-    return handleTransfer(req, res);
-  }
   if (path.startsWith('/_control/')) return handleControl(req, res, path);
   if (path === '/healthz') return send(res, 200, { ok: true });
+  if (path === '/transfers' && req.method === 'POST') return handleTransfer(req, res);
+  // Any other request is an API request too: flow control counts it and may hold it back.
+  const held = state.flow.admit();
+  if (held && held.outage === 'refuse') return dropConnection(req.socket);
+  if (held) {
+    const h = heldAnswer(held);
+    return send(res, h.status, h.body, h.headers);
+  }
+  if (path === '/transfers') return send(res, 405, errorBody('method_not_allowed', req.method));
   return send(res, 404, errorBody('not_found', `no route ${req.method} ${path}`));
 });
 server.keepAliveTimeout = 120000;

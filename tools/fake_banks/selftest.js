@@ -4,8 +4,9 @@
 
 const { describe, it, before, after, beforeEach } = require('node:test');
 const assert = require('node:assert/strict');
-const { spawn, spawnSync } = require('node:child_process');
 const path = require('node:path');
+const { startServer, exitStatus, call, flowControlSuite, maxRpsFlagSuite } = require('./test_support');
+const { FlowControl } = require('./lib/flow_control');
 
 const SERVER = path.join(__dirname, 'server.js');
 
@@ -15,37 +16,20 @@ function basic(user, password) {
 
 // Starts `server.js --bank <bank>` and resolves once it printed its port.
 function startBank(bank, args) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [SERVER, '--bank', bank, '--port', '0', '--host', '127.0.0.1', ...args],
-      { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-      const nl = out.indexOf('\n');
-      if (nl >= 0) {
-        const { listening } = JSON.parse(out.slice(0, nl));
-        resolve({ child, base: `http://127.0.0.1:${listening}` });
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`${bank} exited with ${code}`)));
-  });
+  return startServer(SERVER, ['--bank', bank, ...args]);
 }
 
-async function call(base, method, p, { headers = {}, body } = {}) {
-  const init = { method, headers };
-  if (body !== undefined) init.body = typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body);
-  const res = await fetch(base + p, init);
-  const text = await res.text();
-  let json = null;
-  try {
-    json = JSON.parse(text);
-  } catch (e) { /* not JSON */ }
-  return { status: res.status, headers: res.headers, json, text };
+// A valid book transfer for `cfg`'s bank with the key `key`, credentials and Content-Type included.
+function bookTransfer(cfg, key) {
+  const r = cfg.request('book', 'acc_src', key);
+  return { path: r.path, headers: { ...cfg.auth, 'Content-Type': cfg.json, ...r.headers }, body: r.body };
 }
 
 // What each bank's requests and answers look like, as the adapters will see them.
+// (`down` is the status of the down_/flaky behaviours; `outage` the shape of /_control/outage.)
 const BANKS = {
   increase: {
+    lookup: '/account_transfers?idempotency_key=none', // an API GET, for flow control
     args: ['--token', 'tok_1'],
     auth: { Authorization: 'Bearer tok_1' },
     badAuth: { Authorization: 'Bearer tok_2' },
@@ -93,6 +77,11 @@ const BANKS = {
       assert.equal(r.json.type, 'rate_limited_error');
       assert.equal(r.json.retry_after, n);
     },
+    outage(r) {
+      assert.equal(r.status, 503);
+      assert.deepEqual(r.json, { type: 'internal_server_error', status: 503,
+        title: 'The service is temporarily unavailable.', detail: null });
+    },
     down: 500,
     tooLarge(r) {
       assert.equal(r.status, 413);
@@ -100,6 +89,7 @@ const BANKS = {
   },
 
   column: {
+    lookup: '/transfers/book/none', // an API GET, for flow control
     args: ['--api-key', 'test_key'],
     auth: { Authorization: basic('', 'test_key') },
     badAuth: { Authorization: basic('test_key', '') }, // the key as user name instead of password
@@ -144,6 +134,13 @@ const BANKS = {
     rateLimited(r) {
       assert.equal(r.status, 429);
       assert.equal(r.json.type, 'rate_limit_error');
+      assert.equal(r.json.code, 'too_many_requests');
+    },
+    outage(r) {
+      assert.equal(r.status, 503);
+      assert.equal(r.json.type, 'api_error');
+      assert.equal(r.json.code, 'service_unavailable');
+      assert.deepEqual(Object.keys(r.json), ['type', 'code', 'message', 'documentation_url', 'details']);
     },
     down: 503,
     tooLarge(r) {
@@ -152,6 +149,7 @@ const BANKS = {
   },
 
   unit: {
+    lookup: '/payments', // an API GET, for flow control
     args: ['--token', 'unit_tok'],
     auth: { Authorization: 'Bearer unit_tok' },
     badAuth: {},
@@ -201,6 +199,12 @@ const BANKS = {
       assert.equal(r.status, 429);
       assert.equal(r.json.errors[0].status, '429');
     },
+    outage(r) {
+      assert.equal(r.status, 503);
+      assert.equal(r.headers.get('content-type'), 'application/vnd.api+json; charset=utf-8');
+      assert.equal(r.json.errors[0].status, '503');
+      assert.equal(r.json.errors[0].title, 'Service Unavailable');
+    },
     down: 503,
     tooLarge(r) {
       assert.equal(r.status, 413);
@@ -209,6 +213,7 @@ const BANKS = {
   },
 
   treasury_prime: {
+    lookup: '/book/none', // an API GET, for flow control
     args: ['--key-id', 'key_id_1', '--secret', 'sec_1'],
     auth: { Authorization: basic('key_id_1', 'sec_1') },
     badAuth: { Authorization: basic('key_id_1', 'wrong') },
@@ -253,7 +258,11 @@ const BANKS = {
     },
     rateLimited(r) {
       assert.equal(r.status, 429);
-      assert.equal(typeof r.json.error, 'string');
+      assert.deepEqual(r.json, { error: 'Too many requests' });
+    },
+    outage(r) {
+      assert.equal(r.status, 503);
+      assert.deepEqual(r.json, { error: 'Service unavailable' });
     },
     down: 502,
     tooLarge(r) {
@@ -276,10 +285,7 @@ for (const [name, cfg] of Object.entries(BANKS)) {
     before(async () => {
       bank = await startBank(name, cfg.args);
     });
-    after(() => {
-      bank.child.removeAllListeners('exit');
-      bank.child.kill('SIGTERM');
-    });
+    after(() => bank.stop());
     beforeEach(async () => {
       await control('reset', {});
     });
@@ -410,16 +416,95 @@ for (const [name, cfg] of Object.entries(BANKS)) {
       cfg.success(await pending, 'book');
       assert.ok(Date.now() - started >= 290);
     });
+
+    flowControlSuite({
+      base: () => bank.base,
+      transfer: (k) => bookTransfer(cfg, k),
+      lookup: { path: cfg.lookup, headers: cfg.auth },
+      success: (r) => cfg.success(r, 'book'),
+      rateLimited: (r, seconds) => cfg.rateLimited(r, seconds),
+      outage: (r) => cfg.outage(r),
+    });
   });
 }
+
+// The sliding window on an injected clock: exact, no waiting.
+describe('flow control window', () => {
+  const flowAt = (maxRps) => {
+    const clock = { t: 0 };
+    return { clock, flow: new FlowControl(maxRps, () => clock.t) };
+  };
+
+  it('accepts max_rps requests in any 1000 ms and counts the rest as rate limited', () => {
+    const { clock, flow } = flowAt(3);
+    for (const t of [0, 10, 20]) {
+      clock.t = t;
+      assert.equal(flow.admit(), null);
+    }
+    clock.t = 999;
+    assert.deepEqual(flow.admit(), { retryAfter: 1 }); // room at 1000
+    clock.t = 1000; // the one accepted at 0 is 1000 ms old: out of the window
+    assert.equal(flow.admit(), null);
+    assert.deepEqual(flow.admit(), { retryAfter: 1 });
+    clock.t = 1010;
+    assert.equal(flow.admit(), null);
+    assert.deepEqual(flow.stats, { rate_limited: 2, outage_rejected: 0, accepted_max_per_second: 3 });
+  });
+
+  it('counts the busiest second exactly, with or without a limit', () => {
+    const { clock, flow } = flowAt(null);
+    for (const t of [0, 500, 999, 1500, 1501, 1502, 2600]) {
+      clock.t = t;
+      assert.equal(flow.admit(), null);
+    }
+    // The busiest: the second before 1502, (502, 1502], holds 999, 1500, 1501, 1502.
+    assert.equal(flow.stats.accepted_max_per_second, 4);
+  });
+
+  it('gives Retry-After for a limit lowered below what the window holds', () => {
+    const { clock, flow } = flowAt(null);
+    for (const t of [0, 100, 200, 300]) {
+      clock.t = t;
+      flow.admit();
+    }
+    assert.equal(flow.control('/_control/rate-limit', { max_rps: 1 }).status, 200);
+    clock.t = 301;
+    assert.deepEqual(flow.admit(), { retryAfter: 1 }); // room at 1300, when the one at 300 leaves
+    clock.t = 1299;
+    assert.deepEqual(flow.admit(), { retryAfter: 1 });
+    clock.t = 1300;
+    assert.equal(flow.admit(), null);
+  });
+
+  it('holds everything back during an outage; drops unread only in mode refuse', () => {
+    const { flow } = flowAt(null);
+    assert.equal(flow.control('/_control/outage', { down: true }).status, 200);
+    assert.equal(flow.dropsUnread(), false);
+    assert.deepEqual(flow.admit(), { outage: '503' });
+    flow.control('/_control/outage', { down: true, mode: 'refuse' });
+    assert.equal(flow.dropsUnread(), true);
+    flow.control('/_control/outage', { down: false });
+    assert.equal(flow.admit(), null);
+    assert.deepEqual(flow.stats, { rate_limited: 0, outage_rejected: 2, accepted_max_per_second: 1 });
+    assert.equal(flow.control('/_control/latency', {}), null);
+  });
+});
 
 describe('bank-specific behaviour', () => {
   it('exits with an error when the bank\'s credentials are missing', () => {
     for (const [bank, args] of [['increase', []], ['column', ['--token', 'x']], ['unit', []],
       ['treasury_prime', ['--key-id', 'i']]]) {
-      const r = spawnSync(process.execPath, [SERVER, '--bank', bank, '--port', '0', ...args], { timeout: 5000 });
-      assert.equal(r.status, 2, bank);
+      assert.equal(exitStatus(SERVER, ['--bank', bank, ...args]), 2, bank);
     }
+  });
+
+  maxRpsFlagSuite({
+    start: (extra) => startBank('column', [...BANKS.column.args, ...extra]),
+    script: SERVER,
+    args: ['--bank', 'column', ...BANKS.column.args],
+    transfer: (k) => bookTransfer(BANKS.column, k),
+    success: (r) => BANKS.column.success(r, 'book'),
+    rateLimited: (r, seconds) => BANKS.column.rateLimited(r, seconds),
   });
 
   it('increase: wrong amount types, lookup by idempotency key, long keys', async () => {

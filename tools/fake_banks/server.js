@@ -3,13 +3,14 @@
 // adapters' tests, demos and benchmarks. Node 20, built-in modules only. See README.md.
 //
 //   node tools/fake_banks/server.js --bank increase|column|unit|treasury_prime \
-//        --port 0 --host 127.0.0.1 [--latency-ms N] <credentials>
+//        --port 0 --host 127.0.0.1 [--latency-ms N] [--max-rps N] <credentials>
 //
 // Credentials: --token T (increase, unit), --api-key K (column), --key-id I --secret S
 // (treasury_prime). Prints one line on stdout once listening: {"listening": PORT}.
 'use strict';
 
 const { createServer } = require('./lib/core');
+const { parseMaxRps } = require('./lib/flow_control');
 
 const BANKS = {
   increase: './banks/increase',
@@ -19,7 +20,7 @@ const BANKS = {
 };
 
 const USAGE = 'usage: server.js --bank increase|column|unit|treasury_prime [--port N] [--host H] ' +
-  '[--latency-ms N] [--token T] [--api-key K] [--key-id I --secret S]\n';
+  '[--latency-ms N] [--max-rps N] [--token T] [--api-key K] [--key-id I --secret S]\n';
 
 function fatal(msg) {
   process.stderr.write(`fake_banks: ${msg}\n${USAGE}`);
@@ -33,7 +34,7 @@ function intArg(name, v) {
 }
 
 function parseArgs(argv) {
-  const opts = { bank: null, port: 0, host: '127.0.0.1', latencyMs: 0,
+  const opts = { bank: null, port: 0, host: '127.0.0.1', latencyMs: 0, maxRps: null,
     token: null, apiKey: null, keyId: null, secret: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -46,6 +47,10 @@ function parseArgs(argv) {
       case '--port': opts.port = intArg(a, next()); break;
       case '--host': opts.host = next(); break;
       case '--latency-ms': opts.latencyMs = intArg(a, next()); break;
+      case '--max-rps':
+        opts.maxRps = parseMaxRps(next());
+        if (opts.maxRps === null) fatal('--max-rps must be a positive integer');
+        break;
       case '--token': opts.token = next(); break;
       case '--api-key': opts.apiKey = next(); break;
       case '--key-id': opts.keyId = next(); break;

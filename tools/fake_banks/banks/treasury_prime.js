@@ -197,7 +197,8 @@ module.exports = {
     return answer;
   },
   // down_: the core is offline and this request was NOT taken (see core502 for the other case).
-  unavailable: () => error(502, 'Bank core is offline'),
+  // The switched outage (/_control/outage) is the API itself unavailable: 503.
+  unavailable: (kind) => (kind === 'outage' ? error(503, 'Service unavailable') : error(502, 'Bank core is offline')),
   concurrent: () => error(409, 'A request with this X-Idempotency-Key is still being processed'),
   // Same key, any body: the original answer (undocumented: the harsher reading is the silent
   // original, which a client cannot tell from a new transfer).

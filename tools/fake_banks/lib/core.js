@@ -7,6 +7,7 @@
 const http = require('http');
 const crypto = require('crypto');
 const { isPlainObject, canonical } = require('./validate');
+const { FlowControl, dropConnection } = require('./flow_control');
 
 const MAX_BODY = 1024 * 1024;
 const START_BALANCE = 10n ** 15n; // unknown accounts start rich (minor units)
@@ -32,9 +33,10 @@ function randomString(n, alphabet = ALNUM) {
   return s;
 }
 
-function freshState(latencyMs) {
+function freshState(latencyMs, maxRps) {
   return {
     latencyMs,
+    flow: new FlowControl(maxRps), // --max-rps and the outage switch, with their counters
     behaviours: new Map(), // account -> behaviour text set through the control API
     balances: new Map(), // account -> BigInt minor units
     results: new Map(), // idempotency key -> {fingerprint, status, body, headers, resourceId}
@@ -59,7 +61,7 @@ class Core {
   }
 
   reset() {
-    this.state = freshState(this.opts.latencyMs);
+    this.state = freshState(this.opts.latencyMs, this.opts.maxRps);
   }
 
   randomId(prefix, n = 20, alphabet = ALNUM) {
@@ -219,8 +221,6 @@ class Core {
     const st = this.state; // pinned: a reset during this request does not mix two runs
     const { bank } = this;
     st.stats.requests++;
-    st.stats.in_flight++;
-    if (st.stats.in_flight > st.stats.peak_in_flight) st.stats.peak_in_flight = st.stats.in_flight;
     if (!st.sockets.has(req.socket)) {
       st.sockets.add(req.socket);
       st.stats.connections++;
@@ -229,6 +229,10 @@ class Core {
       content_type: req.headers['content-type'] ?? null,
       authorization: req.headers.authorization ?? null, body: null, at: new Date().toISOString() };
     st.attempts.push(attempt);
+    // An outage in mode "refuse": the connection is dropped before the body is read.
+    if (st.flow.dropsUnread()) return dropConnection(req.socket);
+    st.stats.in_flight++;
+    if (st.stats.in_flight > st.stats.peak_in_flight) st.stats.peak_in_flight = st.stats.in_flight;
 
     let settled = false;
     const settle = () => {
@@ -258,9 +262,17 @@ class Core {
       }
       attempt.idempotency_key = bank.attemptKey(req, json) ?? null;
 
+      // Flow control stands in front of everything, credentials included: nothing it refuses
+      // reaches a route, so nothing is executed or remembered under a key.
+      const held = st.flow.admit();
+      if (held && held.outage === 'refuse') {
+        settle();
+        return dropConnection(req.socket);
+      }
       let answer;
       try {
-        answer = this.route(req, url, json, tooBig);
+        if (held) answer = held.outage ? bank.unavailable('outage') : bank.rateLimited(held.retryAfter);
+        else answer = this.route(req, url, json, tooBig);
       } catch (e) {
         process.stderr.write(`fake_banks: ${e.stack || e}\n`);
         answer = bank.unavailable('bug');
@@ -297,7 +309,7 @@ class Core {
     if (req.method === 'GET') {
       if (path === '/_control/transfers') return sendJson(res, 200, { transfers: st.transfers });
       if (path === '/_control/attempts') return sendJson(res, 200, { attempts: st.attempts });
-      if (path === '/_control/stats') return sendJson(res, 200, st.stats);
+      if (path === '/_control/stats') return sendJson(res, 200, { ...st.stats, ...st.flow.stats });
       if (path === '/_control/balances') {
         return sendJson(res, 200, Object.fromEntries([...st.balances].map(([a, b]) => [a, b.toString()])));
       }
@@ -317,6 +329,8 @@ class Core {
         this.reset();
         return sendJson(res, 200, { reset: true });
       }
+      const flow = this.state.flow.control(path, body);
+      if (flow) return sendJson(res, flow.status, flow.body);
       if (path === '/_control/latency') {
         if (!Number.isSafeInteger(body.ms) || body.ms < 0)
           return sendJson(res, 400, controlError('invalid_request', 'ms must be a non-negative integer'));
