@@ -1,6 +1,8 @@
 // Loading order: defaults, then the TOML file (RT_CONFIG or --config), then the environment.
 // Every value, wherever it came from, goes through the same validator, so an error always names
-// the environment variable of the setting, whichever source supplied the bad value.
+// the environment variable of the setting, whichever source supplied the bad value. Checks that
+// join two settings (a provider's max_in_flight against RT_CONCURRENCY) run last, once every
+// source is read.
 #include "config/config.hpp"
 
 #include <arpa/inet.h>
@@ -8,7 +10,9 @@
 #include <toml++/toml.h>
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <cstdlib>
+#include <limits>
 #include <sstream>
 #include <string_view>
 #include <tuple>
@@ -279,10 +283,16 @@ bool is_name(std::string_view s) {
              std::string_view::npos;
 }
 
+// The keys every provider type takes: its type, the timeout of one call, and the bank's limits.
+const std::vector<std::string_view>& common_provider_keys() {
+  static const std::vector<std::string_view> keys{"type", "timeout_ms", "max_rps", "max_in_flight"};
+  return keys;
+}
+
 // The keys each provider type takes, the credentials it requires, and its default base URL.
 struct ProviderType {
   std::string_view type;
-  std::vector<std::string_view> keys;      // besides type and timeout_ms
+  std::vector<std::string_view> keys;      // besides common_provider_keys()
   std::vector<std::string_view> required;  // credentials that must be set
   std::string_view default_base_url;       // empty: base_url is required
 };
@@ -326,6 +336,44 @@ Result<void> resolve_secret(const toml::table& t, std::string_view key, const st
   return {};
 }
 
+// ", got VALUE" for a scalar as TOML spells it (2.0 stays 2.0; a string says so, since '5' is
+// not 5), so a message shows what the file said; nothing for an array or a table.
+std::string got(const toml::node& node) {
+  std::ostringstream text;
+  node.visit([&](const auto& v) {
+    if constexpr (toml::is_value<decltype(v)>) text << v;
+  });
+  if (text.str().empty()) return {};
+  return std::string(", got ") + (node.is_string() ? "the string " : "") + text.str();
+}
+
+// max_rps and max_in_flight (SPEC section 8). max_in_flight is checked against RT_CONCURRENCY in
+// load_config, once the environment is read too.
+Result<void> parse_limits(const toml::table& t, const std::string& prefix, ProviderConfig& p) {
+  if (const toml::node* n = t.get("max_rps")) {
+    std::optional<double> rps;
+    if (auto i = n->as_integer()) rps = static_cast<double>(i->get());
+    if (auto f = n->as_floating_point()) rps = f->get();
+    if (!rps || !std::isfinite(*rps) || *rps <= 0) {
+      return invalid(
+          prefix + ".max_rps",
+          prefix + ".max_rps must be a finite number of requests a second above 0" + got(*n));
+    }
+    p.max_rps = rps;
+  }
+  if (const toml::node* n = t.get("max_in_flight")) {
+    auto i = n->as_integer();
+    if (!i || i->get() < 1 || i->get() > std::numeric_limits<int>::max()) {
+      return invalid(prefix + ".max_in_flight", prefix +
+                                                    ".max_in_flight must be an integer between 1 "
+                                                    "and RT_CONCURRENCY" +
+                                                    got(*n));
+    }
+    p.max_in_flight = static_cast<int>(i->get());
+  }
+  return {};
+}
+
 Result<ProviderConfig> parse_provider(const std::string& name, const toml::node& node,
                                       const EnvLookup& env) {
   const std::string prefix = "providers." + name;
@@ -349,11 +397,12 @@ Result<ProviderConfig> parse_provider(const std::string& name, const toml::node&
     return invalid(prefix + ".type",
                    prefix + ".type must be one of " + joined(names) + ", got " + quoted(p.type));
   }
+  const auto& common = common_provider_keys();
   for (auto&& [k, v] : *t) {
     std::string_view key = k.str();
-    if (key != "type" && key != "timeout_ms" &&
+    if (std::find(common.begin(), common.end(), key) == common.end() &&
         std::find(kind->keys.begin(), kind->keys.end(), key) == kind->keys.end()) {
-      std::vector<std::string_view> known{"type", "timeout_ms"};
+      std::vector<std::string_view> known = common;
       known.insert(known.end(), kind->keys.begin(), kind->keys.end());
       return invalid(prefix + "." + std::string(key), "unknown key " + quoted(key) + " in [" +
                                                           prefix + "] of type " + p.type +
@@ -378,6 +427,7 @@ Result<ProviderConfig> parse_provider(const std::string& name, const toml::node&
     }
     p.timeout = std::chrono::milliseconds(i->get());
   }
+  if (auto r = parse_limits(*t, prefix, p); !r) return std::unexpected(r.error());
   if (p.type != "sandbox" && !p.base_url.starts_with("http://") &&
       !p.base_url.starts_with("https://")) {
     return invalid(prefix + ".base_url", prefix +
@@ -483,6 +533,14 @@ Result<Config> load_config(const std::optional<std::string>& config_file, const 
     auto it = raw.find(std::string(s.env));
     if (it == raw.end()) continue;
     if (auto r = s.apply(c, it->second); !r) return std::unexpected(r.error());
+  }
+  for (const auto& [name, p] : c.providers) {
+    if (p.max_in_flight && *p.max_in_flight > c.concurrency) {
+      const std::string field = "providers." + name + ".max_in_flight";
+      return invalid(field, field + " must be at most RT_CONCURRENCY (" +
+                                std::to_string(c.concurrency) + "), got " +
+                                std::to_string(*p.max_in_flight));
+    }
   }
   return c;
 }

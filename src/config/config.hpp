@@ -3,8 +3,8 @@
 // value is an Error whose `field` names the setting (e.g. "RT_MAX_RETRIES").
 //
 // TOML keys are the variable names in lower case without the RT_ prefix (max_retries = 5), and
-// providers are tables: [providers.NAME] type = "http", base_url, token_env, timeout_ms (the keys
-// each type takes: provider_keys() in config.cpp).
+// providers are tables: [providers.NAME] type = "http", base_url, token_env, timeout_ms, max_rps,
+// max_in_flight (the keys each type takes: provider_types() in config.cpp).
 #pragma once
 
 #include <chrono>
@@ -34,6 +34,10 @@ struct ProviderConfig {
   std::string secret_env;
   std::string secret;
   std::chrono::milliseconds timeout{10000};
+  // The bank's requests a second, shared by all instances on one PostgreSQL; unset: unlimited.
+  std::optional<double> max_rps;
+  // The bank's calls at once, shared by all instances on one PostgreSQL; unset: up to concurrency.
+  std::optional<int> max_in_flight;
 };
 
 struct Config {

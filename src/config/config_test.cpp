@@ -251,7 +251,8 @@ TEST(Config, ARealBankWithoutItsCredentialsOrWithAnotherTypesKeyStopsStartUp) {
        "providers.bank.secret_env"},
       {"type = \"increase\"\ntoken_env = \"SET\"\nbase_url = \"ftp://x\"\n",
        "providers.bank.base_url"},
-      {"type = \"increase\"\ntoken_env = \"SET\"\nmax_rps = 5\n", "providers.bank.max_rps"},
+      {"type = \"increase\"\ntoken_env = \"SET\"\nkey_id_env = \"SET\"\n",
+       "providers.bank.key_id_env"},
       {"type = \"sandbox\"\nbase_url = \"http://x\"\n", "providers.bank.base_url"},
       {"type = \"wire\"\n", "providers.bank.type"},
   };
@@ -262,6 +263,108 @@ TEST(Config, ARealBankWithoutItsCredentialsOrWithAnotherTypesKeyStopsStartUp) {
     EXPECT_EQ(c.error().field, k.field) << k.table << c.error().message;
     EXPECT_EQ(c.error().message.find("s3cr3t-value"), std::string::npos);
   }
+}
+
+TEST(Config, EveryProviderTypeTakesTheBanksLimits) {
+  TempFile f(
+      "[providers.inc]\ntype = \"increase\"\ntoken_env = \"SET\"\nmax_rps = 5\n"
+      "max_in_flight = 64\n"
+      "[providers.bank]\ntype = \"http\"\nbase_url = \"http://x\"\nmax_rps = 0.5\n"
+      "[providers.sandbox]\ntype = \"sandbox\"\nmax_in_flight = 1\n"
+      "[providers.open]\ntype = \"http\"\nbase_url = \"http://y\"\n");
+  auto c = load_config(f.path(), env_of({{"SET", "tok"}}));
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->providers.at("inc").max_rps, 5.0);
+  EXPECT_EQ(c->providers.at("inc").max_in_flight, 64);  // RT_CONCURRENCY's default
+  EXPECT_EQ(c->providers.at("bank").max_rps, 0.5);
+  EXPECT_FALSE(c->providers.at("bank").max_in_flight);
+  EXPECT_FALSE(c->providers.at("sandbox").max_rps);
+  EXPECT_EQ(c->providers.at("sandbox").max_in_flight, 1);
+  EXPECT_FALSE(c->providers.at("open").max_rps);  // unlimited: learnt from the bank's 429s
+  EXPECT_FALSE(c->providers.at("open").max_in_flight);
+
+  c = load_config(std::nullopt, env_of({}));
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_FALSE(c->providers.at("sandbox").max_rps);
+  EXPECT_FALSE(c->providers.at("sandbox").max_in_flight);
+}
+
+TEST(Config, ABadLimitStopsStartUpNamingTheKey) {
+  const struct {
+    const char* line;
+    const char* field;
+  } cases[] = {
+      {"max_rps = 0", "providers.bank.max_rps"},
+      {"max_rps = 0.0", "providers.bank.max_rps"},
+      {"max_rps = -1", "providers.bank.max_rps"},
+      {"max_rps = -0.5", "providers.bank.max_rps"},
+      {"max_rps = \"5\"", "providers.bank.max_rps"},
+      {"max_rps = true", "providers.bank.max_rps"},
+      {"max_rps = nan", "providers.bank.max_rps"},
+      {"max_rps = inf", "providers.bank.max_rps"},
+      {"max_rps = -inf", "providers.bank.max_rps"},
+      {"max_rps = [5]", "providers.bank.max_rps"},
+      {"max_in_flight = 0", "providers.bank.max_in_flight"},
+      {"max_in_flight = -3", "providers.bank.max_in_flight"},
+      {"max_in_flight = 2.0", "providers.bank.max_in_flight"},
+      {"max_in_flight = 1.5", "providers.bank.max_in_flight"},
+      {"max_in_flight = \"4\"", "providers.bank.max_in_flight"},
+      {"max_in_flight = true", "providers.bank.max_in_flight"},
+      {"max_in_flight = 65", "providers.bank.max_in_flight"},  // above RT_CONCURRENCY's 64
+      {"max_in_flight = 9999999999", "providers.bank.max_in_flight"},
+  };
+  for (const auto& k : cases) {
+    for (const char* table : {"type = \"http\"\nbase_url = \"http://x\"\n", "type = \"sandbox\"\n",
+                              "type = \"unit\"\ntoken_env = \"SET\"\n"}) {
+      TempFile f(std::string("[providers.bank]\n") + table + k.line + "\n");
+      auto c = load_config(f.path(), env_of({{"SET", "tok"}}));
+      ASSERT_FALSE(c) << table << k.line;
+      EXPECT_EQ(c.error().code, ErrorCode::kInvalidArgument);
+      EXPECT_EQ(c.error().field, k.field) << k.line << ": " << c.error().message;
+      EXPECT_NE(c.error().message.find(k.field), std::string::npos) << c.error().message;
+    }
+  }
+}
+
+TEST(Config, ABadLimitSaysWhatTheFileSaid) {
+  TempFile rps("[providers.bank]\ntype = \"sandbox\"\nmax_rps = \"5\"\n");
+  auto c = load_config(rps.path(), env_of({}));
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().message,
+            "providers.bank.max_rps must be a finite number of requests a second above 0, got the "
+            "string '5'");
+  TempFile in_flight("[providers.bank]\ntype = \"sandbox\"\nmax_in_flight = 2.0\n");
+  c = load_config(in_flight.path(), env_of({}));
+  ASSERT_FALSE(c);
+  EXPECT_EQ(
+      c.error().message,
+      "providers.bank.max_in_flight must be an integer between 1 and RT_CONCURRENCY, got 2.0");
+}
+
+TEST(Config, MaxInFlightIsCheckedAgainstRtConcurrencyFromEitherSource) {
+  // RT_CONCURRENCY from the environment is known only after the file is read.
+  TempFile f("concurrency = 4\n[providers.bank]\ntype = \"sandbox\"\nmax_in_flight = 10\n");
+  auto c = load_config(f.path(), env_of({}));
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().field, "providers.bank.max_in_flight");
+  EXPECT_EQ(c.error().message,
+            "providers.bank.max_in_flight must be at most RT_CONCURRENCY (4), got 10");
+
+  c = load_config(f.path(), env_of({{"RT_CONCURRENCY", "10"}}));
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->providers.at("bank").max_in_flight, 10);
+
+  TempFile g("[providers.bank]\ntype = \"sandbox\"\nmax_in_flight = 10\n");
+  c = load_config(g.path(), env_of({{"RT_CONCURRENCY", "8"}}));
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().field, "providers.bank.max_in_flight");
+  EXPECT_EQ(c.error().message,
+            "providers.bank.max_in_flight must be at most RT_CONCURRENCY (8), got 10");
+
+  // A bad RT_CONCURRENCY is named first: it is the value the limit is measured against.
+  c = load_config(g.path(), env_of({{"RT_CONCURRENCY", "0"}}));
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().field, "RT_CONCURRENCY");
 }
 
 TEST(Config, SandboxCanBeRedefined) {
