@@ -8,11 +8,8 @@
 #include <vector>
 
 #include "conformance.hpp"
-#include "store/postgres/pg_connection.hpp"
-#include "store/postgres/pg_schema.hpp"
+#include "raw_db.hpp"
 #include "store/record_codec.hpp"
-#include "store/sqlite/sqlite_connection.hpp"
-#include "store/sqlite/sqlite_schema.hpp"
 
 namespace rtjobs::store_conformance {
 namespace {
@@ -222,86 +219,26 @@ std::string leading_columns(std::string_view columns, int count) {
   return std::string(columns.substr(0, end));
 }
 
-// A connection of the test's own to its database, as an older binary would use it.
-class RawDb {
- public:
-  explicit RawDb(const std::string& url) {
-    if (url.starts_with("sqlite://")) {
-      auto c = store_detail::SqliteConnection::open(url.substr(9), false);
-      EXPECT_TRUE(c) << c.error().message;
-      if (c) sqlite_ = std::move(*c);
-    } else {
-      auto c = store_detail::PgConnection::connect(url);
-      EXPECT_TRUE(c) << c.error().message;
-      if (c) pg_ = std::move(*c);
-    }
-  }
-  char style() const { return sqlite_ ? '?' : '$'; }
-  Result<void> run(const std::string& sql, const std::vector<SqlValue>& params = {}) {
-    if (sqlite_) {
-      auto r = sqlite_->run(sql, params);
-      if (!r) return std::unexpected(r.error());
-      return {};
-    }
-    auto r = pg_->query(sql, params);
-    if (!r) return std::unexpected(r.error());
-    return {};
-  }
-  Result<void> script(const char* sql) { return sqlite_ ? sqlite_->exec(sql) : pg_->exec(sql); }
-
-  // The schema as the migrations before `version` left it, recorded as the stores record them.
-  void migrate_before(int version) {
-    if (sqlite_) {
-      ASSERT_TRUE(
-          script("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY NOT NULL,"
-                 " applied_at TEXT NOT NULL) STRICT"));
-      for (const auto& m : store_detail::sqlite_migrations()) {
-        if (m.version < version) apply(m.version, m.sql);
-      }
-    } else {
-      ASSERT_TRUE(
-          script("CREATE TABLE schema_migrations (version integer PRIMARY KEY,"
-                 " applied_at timestamptz NOT NULL)"));
-      for (const auto& m : store_detail::pg_migrations()) {
-        if (m.version < version) apply(m.version, m.sql);
-      }
-    }
-  }
-
-  // Inserts naming only the columns an older binary knows.
-  void insert_old(const RecurringTransfer& t, const std::vector<Job>& jobs) {
-    auto values = store_detail::transfer_values(t);
-    values.resize(kTransferColumnsBefore);
-    auto r =
-        run("INSERT INTO recurring_transfer (" +
-                leading_columns(store_detail::kTransferColumns, kTransferColumnsBefore) +
-                ") VALUES (" + store_detail::placeholders(style(), kTransferColumnsBefore) + ")",
-            values);
-    ASSERT_TRUE(r) << r.error().message;
-    for (const Job& j : jobs) {
-      auto job_values = store_detail::job_values(j);
-      job_values.resize(kJobColumnsBefore);
-      r = run("INSERT INTO recurring_transfer_job (" +
-                  leading_columns(store_detail::kJobColumns, kJobColumnsBefore) + ") VALUES (" +
-                  store_detail::placeholders(style(), kJobColumnsBefore) + ")",
-              job_values);
-      ASSERT_TRUE(r) << r.error().message;
-    }
-  }
-
- private:
-  void apply(int version, const char* sql) {
-    auto r = script(sql);
-    ASSERT_TRUE(r) << "migration " << version << ": " << r.error().message;
-    r = run(std::string("INSERT INTO schema_migrations (version, applied_at) VALUES (") + style() +
-                "1, " + style() + "2)",
-            {int64_t{version}, format_timestamp(kT0)});
+// Inserts naming only the columns a binary built before the migration knows.
+void insert_old(RawDb& db, const RecurringTransfer& t, const std::vector<Job>& jobs) {
+  auto values = store_detail::transfer_values(t);
+  values.resize(kTransferColumnsBefore);
+  auto r = db.run("INSERT INTO recurring_transfer (" +
+                      leading_columns(store_detail::kTransferColumns, kTransferColumnsBefore) +
+                      ") VALUES (" +
+                      store_detail::placeholders(db.style(), kTransferColumnsBefore) + ")",
+                  values);
+  ASSERT_TRUE(r) << r.error().message;
+  for (const Job& j : jobs) {
+    auto job_values = store_detail::job_values(j);
+    job_values.resize(kJobColumnsBefore);
+    r = db.run("INSERT INTO recurring_transfer_job (" +
+                   leading_columns(store_detail::kJobColumns, kJobColumnsBefore) + ") VALUES (" +
+                   store_detail::placeholders(db.style(), kJobColumnsBefore) + ")",
+               job_values);
     ASSERT_TRUE(r) << r.error().message;
   }
-
-  std::unique_ptr<store_detail::SqliteConnection> sqlite_;
-  std::unique_ptr<store_detail::PgConnection> pg_;
-};
+}
 
 TEST_P(StoreConformance, TheMigrationKeepsTheRowsOfAnOlderSchemaWhichAnOlderBinaryStillWrites) {
   const bool sqlite = GetParam() == "sqlite";
@@ -309,34 +246,19 @@ TEST_P(StoreConformance, TheMigrationKeepsTheRowsOfAnOlderSchemaWhichAnOlderBina
   static_assert(kTransferColumnsBefore + 2 <= store_detail::kTransferColumnCount);
   static_assert(kJobColumnsBefore + 1 <= store_detail::kJobColumnCount);
   // A database of its own at the schema before the migration, with an older binary's rows.
-  store_.reset();
-  std::string url = url_;
-  if (sqlite) {
-    url = "sqlite://" + (dir_ / "before.db").string();
-  } else {
-    RawDb admin(url);
-    ASSERT_TRUE(
-        admin.script("SET client_min_messages = warning;"
-                     "DROP SCHEMA public CASCADE; CREATE SCHEMA public;"));
-  }
   RecurringTransfer old_t = transfer();
   old_t.last_sequence = 2;
   std::vector<Job> old_jobs{job(old_t, 1, kT0, JobStatus::kFinished), job(old_t, 2, kT0 + 1h)};
   old_jobs[0].result = JobResult::kSucceeded;
   old_jobs[0].provider_reference = "ref-1";
   old_jobs[0].finished_at = kT0;
+  std::string url = database_before(migration);
   {
     RawDb before(url);
-    before.migrate_before(migration);
-    before.insert_old(old_t, old_jobs);
+    insert_old(before, old_t, old_jobs);
   }
-
-  auto opened = open_store(url);
-  ASSERT_TRUE(opened) << opened.error().message;
-  store_ = std::move(*opened);
-  auto report = store_->migrate();
-  ASSERT_TRUE(report) << report.error().message;
-  EXPECT_EQ(report->applied, std::vector<int>{migration});
+  EXPECT_EQ(migrate_store(url), migrations_from(migration));
+  ASSERT_NE(store_, nullptr);
 
   // The rows are all there, as they were: a book transfer without options, jobs without a
   // bank status (expect_same compares those too: old_t and old_jobs have the defaults).
@@ -353,7 +275,7 @@ TEST_P(StoreConformance, TheMigrationKeepsTheRowsOfAnOlderSchemaWhichAnOlderBina
   older_again.last_sequence = 1;
   {
     RawDb older(url);
-    older.insert_old(older_again, {job(older_again, 1, kT0)});
+    insert_old(older, older_again, {job(older_again, 1, kT0)});
   }
   got = store_->get_transfer(older_again.id);
   ASSERT_TRUE(got && *got);

@@ -9,6 +9,9 @@
 #include <cstdlib>
 
 #include "core/uuid.hpp"
+#include "raw_db.hpp"
+#include "store/postgres/pg_schema.hpp"
+#include "store/sqlite/sqlite_schema.hpp"
 
 namespace rtjobs::store_conformance {
 
@@ -143,6 +146,46 @@ std::set<std::string> StoreConformance::create_due_jobs(int transfers, int per_t
     for (const Job& j : create(t, dues)) ids.insert(j.id);
   }
   return ids;
+}
+
+std::string StoreConformance::database_before(int version) {
+  store_.reset();
+  std::string url = url_;
+  if (GetParam() == "sqlite") {
+    url = "sqlite://" + (dir_ / ("before-" + std::to_string(version) + ".db")).string();
+  } else {
+    RawDb admin(url);
+    EXPECT_TRUE(
+        admin.script("SET client_min_messages = warning;"
+                     "DROP SCHEMA public CASCADE; CREATE SCHEMA public;"));
+  }
+  RawDb(url).migrate_before(version);
+  return url;
+}
+
+std::vector<int> StoreConformance::migrate_store(const std::string& url) {
+  auto opened = open_store(url);
+  EXPECT_TRUE(opened) << opened.error().message;
+  if (!opened) return {};
+  store_ = std::move(*opened);
+  auto report = store_->migrate();
+  EXPECT_TRUE(report) << report.error().message;
+  return report ? report->applied : std::vector<int>{};
+}
+
+std::vector<int> StoreConformance::migrations_from(int version) {
+  std::vector<int> out;
+  auto add = [&](const auto& migrations) {
+    for (const auto& m : migrations) {
+      if (m.version >= version) out.push_back(m.version);
+    }
+  };
+  if (GetParam() == "sqlite") {
+    add(store_detail::sqlite_migrations());
+  } else {
+    add(store_detail::pg_migrations());
+  }
+  return out;
 }
 
 // --- DueClaims ---

@@ -60,6 +60,15 @@ class StoreConformance : public ::testing::TestWithParam<std::string> {
   // Creates `transfers` transfers of `per_transfer` jobs each, all due at kT0; returns the ids.
   std::set<std::string> create_due_jobs(int transfers, int per_transfer);
 
+  // For the migration tests: closes store_ and builds a database of the test's own at the
+  // schema the migrations before `version` left (SQLite: a new file; PostgreSQL: the schema
+  // recreated), to fill as a binary of that time did (raw_db.hpp). Returns its URL.
+  std::string database_before(int version);
+  // Opens store_ on `url` and migrates it; returns the migrations it applied.
+  std::vector<int> migrate_store(const std::string& url);
+  // This backend's migrations from `version` on: what migrate() applies to a database before it.
+  std::vector<int> migrations_from(int version);
+
   static inline std::atomic<int> counter_{0};
   std::filesystem::path dir_;
   std::string url_;

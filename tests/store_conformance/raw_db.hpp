@@ -1,0 +1,43 @@
+// RawDb: a connection of a test's own to its database, as an older binary (or an operator)
+// would use it: SQL text, no Store. The migration tests build with it the schema a database had
+// before a migration, and write rows the way a binary of that time did.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/error.hpp"
+#include "store/postgres/pg_connection.hpp"
+#include "store/record_codec.hpp"
+#include "store/sqlite/sqlite_connection.hpp"
+
+namespace rtjobs::store_conformance {
+
+class RawDb {
+ public:
+  // "sqlite://path" or a PostgreSQL URL; a failure to connect is a gtest failure.
+  explicit RawDb(const std::string& url);
+
+  // The placeholder style: '?' (SQLite) or '$' (PostgreSQL).
+  char style() const { return sqlite_ ? '?' : '$'; }
+  // One statement with parameters.
+  Result<void> run(const std::string& sql, const std::vector<store_detail::SqlValue>& params = {});
+  // Several statements without parameters.
+  Result<void> script(const char* sql);
+  // The first column of the first row as text; nullopt when there is no row or it is NULL.
+  Result<std::optional<std::string>> text(const std::string& sql,
+                                          const std::vector<store_detail::SqlValue>& params = {});
+
+  // The schema as the migrations before `version` left it, recorded as the stores record them.
+  void migrate_before(int version);
+
+ private:
+  void apply(int version, const char* sql);
+
+  std::unique_ptr<store_detail::SqliteConnection> sqlite_;
+  std::unique_ptr<store_detail::PgConnection> pg_;
+};
+
+}  // namespace rtjobs::store_conformance
