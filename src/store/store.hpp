@@ -120,6 +120,10 @@ struct DueClaimRequest {
   bool pending = true;  // PENDING/IN_FLY with due_at <= now
   bool retries = true;  // RETRY with next_attempt_at <= now
   int max_retries = 3;
+  // Only jobs of this provider (the jobs' `provider` column), so a provider that may not be
+  // called now holds no lease and delays no other provider's jobs. Empty: any provider (each
+  // provider's oldest jobs are read, then the oldest of all kept, so it reads more).
+  std::string provider;
 };
 
 // New occurrences for a transfer, from the horizon extender.
@@ -229,7 +233,8 @@ class Store {
   // transfer become SKIPPED in the same statement and come back as kSkipped, due jobs of a
   // CANCELLED one CANCELLED (kTerminal), RETRY jobs of a PAUSED one are passed over (they wait);
   // claimed ones come back as kClaimed with their transfer. Concurrent callers (threads, processes,
-  // instances) never get the same job: PostgreSQL uses FOR UPDATE SKIP LOCKED.
+  // instances) never get the same job: PostgreSQL uses FOR UPDATE SKIP LOCKED. With a
+  // `provider`, only that provider's jobs are read (its own slice of each due index).
   virtual Result<std::vector<ClaimResult>> claim_due_jobs(const DueClaimRequest& request) = 0;
 
   // PROCESSING jobs whose lease expired before `now` -> RETRY, retries = max(retries,

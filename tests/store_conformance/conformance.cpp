@@ -211,6 +211,23 @@ DueScene DueClaims::scene() {
   return s;
 }
 
+TwoBanks DueClaims::two_banks() {
+  TwoBanks s;
+  RecurringTransfer a = transfer();
+  a.provider = "bank-a";
+  s.a0 = job(a, 1, kT0);
+  s.a_retry = retry_job(a, 2, kT0 + 1s);
+  s.a2 = job(a, 3, kT0 + 2s);
+  s.a_later = job(a, 4, kT0 + 1h);
+  insert(a, {s.a0, s.a_retry, s.a2, s.a_later});
+  RecurringTransfer b = transfer();
+  b.provider = "bank-b";
+  s.b0 = job(b, 1, kT0 - 1s);
+  s.b_retry = retry_job(b, 2, kT0 - 500ms);
+  insert(b, {s.b0, s.b_retry});
+  return s;
+}
+
 Job DueClaims::retry_job(const RecurringTransfer& t, int64_t sequence, Timestamp next_attempt_at) {
   Job j = job(t, sequence, kT0 - 24h, JobStatus::kRetry);
   j.retries = 1;
@@ -225,8 +242,9 @@ void DueClaims::insert(RecurringTransfer& t, const std::vector<Job>& jobs) {
 }
 
 std::vector<ClaimResult> DueClaims::claim_due(Timestamp now, int limit, bool pending, bool retries,
-                                              const std::string& owner) {
-  auto r = store_->claim_due_jobs({owner, now, now + 30s, limit, pending, retries, 3});
+                                              const std::string& owner,
+                                              const std::string& provider) {
+  auto r = store_->claim_due_jobs({owner, now, now + 30s, limit, pending, retries, 3, provider});
   EXPECT_TRUE(r) << (r ? "" : r.error().message);
   return r ? *r : std::vector<ClaimResult>{};
 }
@@ -243,6 +261,12 @@ void DueClaims::expect_claimed(const ClaimResult& c, const Job& expected, Timest
   EXPECT_FALSE(c.job->finished_at);
   EXPECT_EQ(c.transfer->id, expected.recurring_transfer_id);
   expect_same(get(expected.id), *c.job);
+}
+
+void DueClaims::expect_claimed_all(const std::vector<ClaimResult>& got,
+                                   const std::vector<Job>& expected, Timestamp now) {
+  ASSERT_EQ(got.size(), expected.size());
+  for (size_t i = 0; i < got.size(); ++i) expect_claimed(got[i], expected[i], now);
 }
 
 void DueClaims::expect_finished(const ClaimResult& c, const Job& expected, ClaimStatus status,

@@ -85,17 +85,30 @@ struct DueScene {
   Job p0, in_fly, later, retry, retry_later, paused_pending, paused_retry, cancelled;
 };
 
+// Due jobs of two banks, for the claims of one provider (dues relative to kT0):
+//   bank-a: pending +0, retry +1s, pending +2s, pending +1h (not due)
+//   bank-b: pending -1s, retry -500ms (older than every job of bank-a)
+struct TwoBanks {
+  Job a0, a_retry, a2, a_later, b0, b_retry;
+};
+
 class DueClaims : public StoreConformance {
  protected:
   // Stores the scene above.
   DueScene scene();
+  // Stores the two banks' jobs above.
+  TwoBanks two_banks();
   Job retry_job(const RecurringTransfer& t, int64_t sequence, Timestamp next_attempt_at);
   void insert(RecurringTransfer& t, const std::vector<Job>& jobs);
-  // claim_due_jobs with a 30 s lease and at most 3 retries.
+  // claim_due_jobs with a 30 s lease and at most 3 retries (of any provider by default).
   std::vector<ClaimResult> claim_due(Timestamp now, int limit, bool pending, bool retries,
-                                     const std::string& owner = "batch-1");
+                                     const std::string& owner = "batch-1",
+                                     const std::string& provider = "");
   // Checks a result is `expected` claimed at `now` by "batch-1", and that the store agrees.
   void expect_claimed(const ClaimResult& c, const Job& expected, Timestamp now);
+  // Checks the results are the `expected` jobs, in that order, each claimed as expect_claimed.
+  void expect_claimed_all(const std::vector<ClaimResult>& got, const std::vector<Job>& expected,
+                          Timestamp now);
   // Checks a result is `expected` ended (skipped or cancelled) at `now` without a claim.
   void expect_finished(const ClaimResult& c, const Job& expected, ClaimStatus status,
                        JobStatus job_status, Timestamp now);

@@ -15,6 +15,7 @@
 
 #include "core/time_format.hpp"
 #include "core/uuid.hpp"
+#include "store/due_index.hpp"
 #include "store/postgres/pg_listener.hpp"
 #include "store/postgres/pg_rows.hpp"
 #include "store/postgres/pg_store.hpp"
@@ -34,41 +35,62 @@ const std::string kJobCols(store_detail::kJobColumns);
 constexpr std::string_view kLeaseExpired =
     "lease expired: the process holding the job stopped before recording an outcome";
 
+// The claim statement of claim_due_jobs, for one provider ($7) or, with `any_provider`, for
+// each provider a due index holds (see due_index.hpp).
+//
+// Each branch walks its partial index in due order, one provider's slice at a time (a LATERAL
+// per provider), skipping rows another claimer has locked, and stops after `limit` rows of the
+// slice; the merge keeps the `limit` oldest (rows a branch locked beyond them stay unclaimed and
+// are released at once, at commit: for any provider, up to two `limit`s per provider). FOR
+// UPDATE re-checks each row's state after a concurrent change, so a job is claimed once. The
+// CTEs are MATERIALIZED so each selection runs once (see rescue_expired_leases).
+// What becomes of each job is decide_claim's rule in SQL (claim_outcome_sql): due jobs of a
+// CANCELLED transfer are cancelled, due PENDING/IN_FLY jobs of a PAUSED one skipped, the rest
+// claimed. RETRY jobs of a PAUSED transfer wait for its resume: the retrying branch passes over
+// them (unlocked), so they never take the place of a claimable job.
+std::string due_claim_sql(bool any_provider) {
+  const std::string providers =
+      any_provider
+          ? "WITH RECURSIVE " +
+                store_detail::providers_cte("pending_providers", store_detail::kPendingIndex,
+                                            false) +
+                ", " +
+                store_detail::providers_cte("retry_providers", store_detail::kRetryIndex, false)
+          : "WITH pending_providers(provider) AS (SELECT $7::text),"
+            " retry_providers(provider) AS (SELECT $7::text)";
+  return providers +
+         ", pending AS MATERIALIZED (SELECT x.* FROM pending_providers p CROSS JOIN LATERAL"
+         " (SELECT id, status, due_at AS at FROM recurring_transfer_job WHERE $5::boolean"
+         " AND status IN ('PENDING', 'IN_FLY') AND provider = p.provider"
+         " AND due_at <= $2::timestamptz ORDER BY due_at LIMIT $4 FOR UPDATE SKIP LOCKED) x),"
+         " retrying AS MATERIALIZED (SELECT x.* FROM retry_providers p CROSS JOIN LATERAL"
+         " (SELECT id, status, next_attempt_at AS at FROM recurring_transfer_job r"
+         " WHERE $6::boolean AND status = 'RETRY' AND provider = p.provider"
+         " AND next_attempt_at <= $2::timestamptz AND (SELECT " +
+         store_detail::claim_outcome_sql("r", "t") +
+         " FROM recurring_transfer t WHERE t.id = r.recurring_transfer_id) IS NOT NULL"
+         " ORDER BY next_attempt_at LIMIT $4 FOR UPDATE SKIP LOCKED) x),"
+         " due AS MATERIALIZED (SELECT * FROM pending UNION ALL SELECT * FROM retrying"
+         " ORDER BY at, id LIMIT $4)"
+         " UPDATE recurring_transfer_job j SET status = n.status,"
+         " lease_owner = CASE WHEN n.status = 'PROCESSING' THEN $1 END,"
+         " lease_expires_at = CASE WHEN n.status = 'PROCESSING' THEN $3::timestamptz END,"
+         " finished_at = CASE WHEN n.status <> 'PROCESSING' THEN $2::timestamptz END,"
+         " updated_at = $2::timestamptz"
+         " FROM due, recurring_transfer t, LATERAL (SELECT " +
+         store_detail::claim_outcome_sql("due", "t") +
+         " AS status) n WHERE j.id = due.id AND t.id = j.recurring_transfer_id"
+         " AND n.status IS NOT NULL RETURNING due.at, " +
+         store_detail::qualified(store_detail::kJobColumns, "j") + ", " +
+         store_detail::qualified(store_detail::kTransferColumns, "t");
+}
+
 }  // namespace
 
 Result<std::vector<ClaimResult>> PgStore::claim_due_jobs(const DueClaimRequest& request) {
-  // One statement. Each branch walks its partial index in due order, skipping rows another
-  // claimer has locked, and stops after `limit` rows; the merge keeps the `limit` oldest (rows a
-  // branch locked beyond them stay unclaimed and are released at once, at commit). FOR UPDATE
-  // re-checks each row's state after a concurrent change, so a job is claimed once. The CTEs
-  // are MATERIALIZED so each selection runs once (see rescue_expired_leases).
-  // What becomes of each job is decide_claim's rule in SQL (claim_outcome_sql): due jobs of a
-  // CANCELLED transfer are cancelled, due PENDING/IN_FLY jobs of a PAUSED one skipped, the rest
-  // claimed. RETRY jobs of a PAUSED transfer wait for its resume: the retrying branch passes
-  // over them (unlocked), so they never take the place of a claimable job.
-  static const std::string sql =
-      "WITH pending AS MATERIALIZED (SELECT id, status, due_at AS at FROM recurring_transfer_job"
-      " WHERE $5::boolean AND status IN ('PENDING', 'IN_FLY') AND due_at <= $2::timestamptz"
-      " ORDER BY due_at LIMIT $4 FOR UPDATE SKIP LOCKED),"
-      " retrying AS MATERIALIZED (SELECT id, status, next_attempt_at AS at"
-      " FROM recurring_transfer_job r WHERE $6::boolean AND status = 'RETRY'"
-      " AND next_attempt_at <= $2::timestamptz AND (SELECT " +
-      store_detail::claim_outcome_sql("r", "t") +
-      " FROM recurring_transfer t WHERE t.id = r.recurring_transfer_id) IS NOT NULL"
-      " ORDER BY next_attempt_at LIMIT $4 FOR UPDATE SKIP LOCKED),"
-      " due AS MATERIALIZED (SELECT * FROM pending UNION ALL SELECT * FROM retrying ORDER BY at, "
-      "id LIMIT $4)"
-      " UPDATE recurring_transfer_job j SET status = n.status,"
-      " lease_owner = CASE WHEN n.status = 'PROCESSING' THEN $1 END,"
-      " lease_expires_at = CASE WHEN n.status = 'PROCESSING' THEN $3::timestamptz END,"
-      " finished_at = CASE WHEN n.status <> 'PROCESSING' THEN $2::timestamptz END,"
-      " updated_at = $2::timestamptz"
-      " FROM due, recurring_transfer t, LATERAL (SELECT " +
-      store_detail::claim_outcome_sql("due", "t") +
-      " AS status) n WHERE j.id = due.id AND t.id = j.recurring_transfer_id"
-      " AND n.status IS NOT NULL RETURNING due.at, " +
-      store_detail::qualified(store_detail::kJobColumns, "j") + ", " +
-      store_detail::qualified(store_detail::kTransferColumns, "t");
+  // One statement (see due_claim_sql).
+  static const std::string one_provider_sql = due_claim_sql(false);
+  static const std::string any_provider_sql = due_claim_sql(true);
 
   auto run = [&]() -> Result<std::vector<ClaimResult>> {
     if (request.limit <= 0 || (!request.pending && !request.retries)) {
@@ -76,9 +98,14 @@ Result<std::vector<ClaimResult>> PgStore::claim_due_jobs(const DueClaimRequest& 
     }
     auto c = pool_.acquire();
     if (!c) return std::unexpected(c.error());
-    auto r = (*c)->query(sql, {request.lease_owner, format_timestamp(request.now),
-                               format_timestamp(request.lease_expires_at), int64_t{request.limit},
-                               int64_t{request.pending}, int64_t{request.retries}});
+    std::vector<SqlValue> params{request.lease_owner,
+                                 format_timestamp(request.now),
+                                 format_timestamp(request.lease_expires_at),
+                                 int64_t{request.limit},
+                                 int64_t{request.pending},
+                                 int64_t{request.retries}};
+    if (!request.provider.empty()) params.emplace_back(request.provider);
+    auto r = (*c)->query(request.provider.empty() ? any_provider_sql : one_provider_sql, params);
     if (!r) return std::unexpected(r.error());
     struct Row {
       std::string at;  // same-width UTC text, so it sorts as time
@@ -158,12 +185,20 @@ Result<int> PgStore::rescue_expired_leases(Timestamp now, int max_retries, int l
 }
 
 Result<Store::DueCounts> PgStore::count_due_jobs(Timestamp now, int64_t cap) {
-  // Each count reads its partial index (the claims' own) and stops at the cap.
+  // Each count reads the claims' own partial index, one provider's due slice at a time (see
+  // due_index.hpp), each slice up to the cap: the sum is exact below the cap, and at least the
+  // cap when one slice reaches it.
   static const std::string sql =
-      "SELECT (SELECT count(*) FROM (SELECT 1 FROM recurring_transfer_job"
-      " WHERE status IN ('PENDING', 'IN_FLY') AND due_at <= $1::timestamptz LIMIT $2) p),"
-      " (SELECT count(*) FROM (SELECT 1 FROM recurring_transfer_job"
-      " WHERE status = 'RETRY' AND next_attempt_at <= $1::timestamptz LIMIT $2) r)";
+      "WITH RECURSIVE " +
+      store_detail::providers_cte("pending_providers", store_detail::kPendingIndex, false) + ", " +
+      store_detail::providers_cte("retry_providers", store_detail::kRetryIndex, false) +
+      " SELECT LEAST($2::bigint, (SELECT coalesce(sum((SELECT count(*) FROM (SELECT 1"
+      " FROM recurring_transfer_job WHERE status IN ('PENDING', 'IN_FLY') AND provider = p.provider"
+      " AND due_at <= $1::timestamptz LIMIT $2::bigint) s)), 0)::bigint FROM pending_providers p)),"
+      " LEAST($2::bigint, (SELECT coalesce(sum((SELECT count(*) FROM (SELECT 1"
+      " FROM recurring_transfer_job WHERE status = 'RETRY' AND provider = p.provider"
+      " AND next_attempt_at <= $1::timestamptz LIMIT $2::bigint) s)), 0)::bigint"
+      " FROM retry_providers p))";
   auto run = [&]() -> Result<DueCounts> {
     auto c = pool_.acquire();
     if (!c) return std::unexpected(c.error());

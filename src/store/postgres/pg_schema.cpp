@@ -220,12 +220,35 @@ ALTER TABLE recurring_transfer
 ALTER TABLE recurring_transfer_job ADD COLUMN bank_status text;
 )sql";
 
-constexpr std::array<PgMigration, 6> kMigrations{{{1, kMigration1},
+// SPEC section 8, flow control. The due jobs' partial indexes keyed (provider, time), same names
+// and states, so the loops claim one provider's due jobs by reading only that provider's (see
+// store/due_index.hpp). And the live instances that share each bank's rate limit: one row per
+// instance, which it keeps alive with heartbeats; not part of backups.
+// Not CREATE INDEX CONCURRENTLY: it cannot run inside a transaction, and each migration runs in
+// one (with the migration lock). So the build holds off writes to the jobs (not reads) while it
+// reads the table once; the new indexes hold only the PENDING, IN_FLY and RETRY jobs.
+constexpr const char* kMigration7 = R"sql(
+DROP INDEX recurring_transfer_job_due_idx;
+CREATE INDEX recurring_transfer_job_due_idx ON recurring_transfer_job (provider, due_at)
+  WHERE status IN ('PENDING', 'IN_FLY');
+DROP INDEX recurring_transfer_job_retry_idx;
+CREATE INDEX recurring_transfer_job_retry_idx ON recurring_transfer_job (provider, next_attempt_at)
+  WHERE status = 'RETRY';
+
+CREATE TABLE rtjobs_instance (
+  id text PRIMARY KEY,
+  expires_at timestamptz NOT NULL,
+  started_at timestamptz NOT NULL
+);
+)sql";
+
+constexpr std::array<PgMigration, 7> kMigrations{{{1, kMigration1},
                                                   {2, kMigration2},
                                                   {3, kMigration3},
                                                   {4, kMigration4},
                                                   {5, kMigration5},
-                                                  {6, kMigration6}}};
+                                                  {6, kMigration6},
+                                                  {7, kMigration7}}};
 
 }  // namespace
 

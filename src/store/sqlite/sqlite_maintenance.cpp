@@ -8,9 +8,12 @@
 // partial index reads only the `limit` first due rows, and a missing index fails at prepare time.
 #include <algorithm>
 #include <map>
+#include <string>
 #include <unordered_map>
+#include <utility>
 
 #include "core/time_format.hpp"
+#include "store/due_index.hpp"
 #include "store/sqlite/sqlite_queries.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 
@@ -30,18 +33,26 @@ constexpr std::string_view kLeaseExpired =
 }  // namespace
 
 Result<std::vector<ClaimResult>> SqliteStore::claim_due_jobs(const DueClaimRequest& request) {
-  // Each branch walks its partial index in due order and stops after `limit` rows; the merge
-  // keeps the `limit` oldest of both.
+  // One provider's due jobs (?5): each branch walks that provider's slice of its partial index
+  // in due order and stops after `limit` rows; the merge keeps the `limit` oldest of both.
   static const std::string select_sql =
       "SELECT id, at FROM (SELECT id, due_at AS at FROM recurring_transfer_job"
-      " INDEXED BY recurring_transfer_job_due_idx"
-      " WHERE ?1 AND status IN ('PENDING', 'IN_FLY') AND due_at <= ?3 ORDER BY due_at LIMIT ?4)"
+      " INDEXED BY recurring_transfer_job_due_idx WHERE ?1 AND status IN ('PENDING', 'IN_FLY')"
+      " AND provider = ?5 AND due_at <= ?3 ORDER BY due_at LIMIT ?4)"
       " UNION ALL SELECT id, at FROM (SELECT id, next_attempt_at AS at FROM recurring_transfer_job"
-      " AS r INDEXED BY recurring_transfer_job_retry_idx"
-      " WHERE ?2 AND status = 'RETRY' AND next_attempt_at <= ?3 AND (SELECT " +
+      " AS r INDEXED BY recurring_transfer_job_retry_idx WHERE ?2 AND status = 'RETRY'"
+      " AND provider = ?5 AND next_attempt_at <= ?3 AND (SELECT " +
       store_detail::claim_outcome_sql("r", "t") +
       " FROM recurring_transfer t WHERE t.id = r.recurring_transfer_id) IS NOT NULL"
       " ORDER BY next_attempt_at LIMIT ?4) ORDER BY at, id LIMIT ?4";
+  // For any provider: the providers either index holds (see due_index.hpp), each then selected
+  // as above.
+  static const std::string providers_sql =
+      "WITH RECURSIVE " +
+      store_detail::providers_cte("pending_providers", store_detail::kPendingIndex, true) + ", " +
+      store_detail::providers_cte("retry_providers", store_detail::kRetryIndex, true) +
+      " SELECT provider FROM pending_providers WHERE provider IS NOT NULL"
+      " UNION SELECT provider FROM retry_providers WHERE provider IS NOT NULL";
   // What becomes of each job is decide_claim's rule in SQL (claim_outcome_sql): due jobs of a
   // CANCELLED transfer are cancelled, due PENDING/IN_FLY jobs of a PAUSED one skipped, the rest
   // claimed. RETRY jobs of a PAUSED transfer wait for its resume: the selection passes over
@@ -63,16 +74,34 @@ Result<std::vector<ClaimResult>> SqliteStore::claim_due_jobs(const DueClaimReque
 
   std::string now = format_timestamp(request.now);
   auto r = write<std::vector<ClaimResult>>([&](Connection& c) -> Result<std::vector<ClaimResult>> {
+    std::vector<std::string> providers{request.provider};
+    if (request.provider.empty()) {
+      providers.clear();
+      auto listed = c.run(providers_sql, {}, [&](const RowView& row) -> Result<void> {
+        providers.emplace_back(row.text(0).value_or(""));
+        return {};
+      });
+      if (!listed) return std::unexpected(listed.error());
+    }
+    const int limit = std::max(request.limit, 0);
+    std::vector<std::pair<std::string, std::string>> due;  // at, id
+    for (const std::string& provider : providers) {
+      auto selected =
+          c.run(select_sql,
+                {int64_t{request.pending}, int64_t{request.retries}, now, int64_t{limit}, provider},
+                [&](const RowView& row) -> Result<void> {
+                  due.emplace_back(row.text(1).value_or(""), row.text(0).value_or(""));
+                  return {};
+                });
+      if (!selected) return std::unexpected(selected.error());
+    }
+    // The oldest of all providers' (same-width UTC text sorts as time).
+    std::sort(due.begin(), due.end());
+    if (due.size() > static_cast<size_t>(limit)) due.resize(static_cast<size_t>(limit));
+    if (due.empty()) return std::vector<ClaimResult>{};
     std::vector<std::string> ids;
-    auto selected = c.run(select_sql,
-                          {int64_t{request.pending}, int64_t{request.retries}, now,
-                           int64_t{std::max(request.limit, 0)}},
-                          [&](const RowView& row) -> Result<void> {
-                            ids.emplace_back(row.text(0).value_or(""));
-                            return {};
-                          });
-    if (!selected) return std::unexpected(selected.error());
-    if (ids.empty()) return std::vector<ClaimResult>{};
+    ids.reserve(due.size());
+    for (auto& [at, id] : due) ids.push_back(std::move(id));
 
     auto jobs = query<Job>(
         c, update_sql,
@@ -139,14 +168,20 @@ Result<int> SqliteStore::rescue_expired_leases(Timestamp now, int max_retries, i
 }
 
 Result<Store::DueCounts> SqliteStore::count_due_jobs(Timestamp now, int64_t cap) {
-  // Each count reads its partial index (the claims' own) and stops at the cap.
+  // As on PostgreSQL (the sum of each provider's due slice of the claims' index, each up to
+  // the cap), with every read naming its index.
   static const std::string sql =
-      "SELECT (SELECT count(*) FROM (SELECT 1 FROM recurring_transfer_job"
-      " INDEXED BY recurring_transfer_job_due_idx"
-      " WHERE status IN ('PENDING', 'IN_FLY') AND due_at <= ?1 LIMIT ?2)),"
-      " (SELECT count(*) FROM (SELECT 1 FROM recurring_transfer_job"
-      " INDEXED BY recurring_transfer_job_retry_idx"
-      " WHERE status = 'RETRY' AND next_attempt_at <= ?1 LIMIT ?2))";
+      "WITH RECURSIVE " +
+      store_detail::providers_cte("pending_providers", store_detail::kPendingIndex, true) + ", " +
+      store_detail::providers_cte("retry_providers", store_detail::kRetryIndex, true) +
+      " SELECT min(?2, (SELECT coalesce(sum((SELECT count(*) FROM (SELECT 1"
+      " FROM recurring_transfer_job INDEXED BY recurring_transfer_job_due_idx"
+      " WHERE status IN ('PENDING', 'IN_FLY') AND provider = p.provider AND due_at <= ?1"
+      " LIMIT ?2))), 0) FROM pending_providers AS p)),"
+      " min(?2, (SELECT coalesce(sum((SELECT count(*) FROM (SELECT 1"
+      " FROM recurring_transfer_job INDEXED BY recurring_transfer_job_retry_idx"
+      " WHERE status = 'RETRY' AND provider = p.provider AND next_attempt_at <= ?1"
+      " LIMIT ?2))), 0) FROM retry_providers AS p))";
   DueCounts counts;
   auto r = read<int>([&](Connection& c) {
     return c.run(sql, {format_timestamp(now), std::max<int64_t>(cap, 0)},

@@ -115,7 +115,27 @@ ALTER TABLE recurring_transfer ADD COLUMN provider_options TEXT;
 ALTER TABLE recurring_transfer_job ADD COLUMN bank_status TEXT;
 )sql";
 
-constexpr std::array<SqliteMigration, 2> kMigrations{{{1, kMigration1}, {2, kMigration2}}};
+// SPEC section 8, flow control. The due jobs' partial indexes keyed (provider, time), same names
+// and states, so the loops claim one provider's due jobs by reading only that provider's (see
+// store/due_index.hpp). And the live instances that share each bank's rate limit: one row per
+// instance, which it keeps alive with heartbeats; not part of backups.
+constexpr const char* kMigration3 = R"sql(
+DROP INDEX recurring_transfer_job_due_idx;
+CREATE INDEX recurring_transfer_job_due_idx ON recurring_transfer_job (provider, due_at)
+  WHERE status IN ('PENDING', 'IN_FLY');
+DROP INDEX recurring_transfer_job_retry_idx;
+CREATE INDEX recurring_transfer_job_retry_idx ON recurring_transfer_job (provider, next_attempt_at)
+  WHERE status = 'RETRY';
+
+CREATE TABLE rtjobs_instance (
+  id TEXT PRIMARY KEY NOT NULL,
+  expires_at TEXT NOT NULL,
+  started_at TEXT NOT NULL
+) STRICT;
+)sql";
+
+constexpr std::array<SqliteMigration, 3> kMigrations{
+    {{1, kMigration1}, {2, kMigration2}, {3, kMigration3}}};
 
 }  // namespace
 
