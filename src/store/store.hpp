@@ -7,6 +7,7 @@
 // funnels its writes through one connection; the PostgreSQL store keeps a connection pool.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -252,6 +253,22 @@ class Store {
     int64_t retry = 0;
   };
   virtual Result<DueCounts> count_due_jobs(Timestamp now, int64_t cap) = 0;
+
+  // --- Live instances, which share each bank's rate limit (SPEC section 8, flow control) ---
+
+  // Records that the instance `instance_id` is alive until now + ttl (inserting its row, or
+  // moving its expiry), deletes the rows of instances whose expiry has passed, and returns how
+  // many instances are live (expiry after now), the caller always among them: at least 1, even
+  // with a ttl of 0. Each instance calls it more often than its ttl and divides a bank's limit
+  // by the answer. One transaction.
+  // PostgreSQL reads "now" from the database server's clock (now()), never from `now`, for the
+  // expiry written and the comparison alike, so instances whose own clocks disagree still agree
+  // on who is live. SQLite, one machine, uses `now`.
+  virtual Result<int> heartbeat_instance(std::string_view instance_id, Timestamp now,
+                                         std::chrono::milliseconds ttl) = 0;
+  // Deletes the instance's row (a graceful shutdown), so the others count it out at their next
+  // heartbeat instead of after its ttl. An unknown id is not an error.
+  virtual Result<void> leave_instance(std::string_view instance_id) = 0;
 
   // ACTIVE or PAUSED transfers whose next_occurrence_at <= until, earliest first.
   virtual Result<std::vector<RecurringTransfer>> transfers_to_extend(Timestamp until,

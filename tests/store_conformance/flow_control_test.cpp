@@ -1,12 +1,15 @@
 // Store conformance (conformance.hpp): what flow control toward each bank (SPEC section 8)
 // needs of the store. Claims of one provider's due jobs, which leave every other provider's
-// alone; claims and counts across providers; and the migration that keyed the due indexes by
-// provider.
+// alone; claims and counts across providers; the live instances that share a bank's limit
+// (heartbeat_instance, leave_instance); and the migration that brought both.
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "conformance.hpp"
@@ -102,6 +105,90 @@ TEST_P(DueClaims, CountDueJobsAddsUpEveryProviderUpToTheCap) {
   EXPECT_EQ(count(0), (std::pair<int64_t, int64_t>{0, 0}));
 }
 
+// --- Live instances ---
+
+int beat(Store& store, const std::string& id, Timestamp now, std::chrono::milliseconds ttl) {
+  auto r = store.heartbeat_instance(id, now, ttl);
+  EXPECT_TRUE(r) << r.error().message;
+  return r ? *r : -1;
+}
+
+// The rows of rtjobs_instance, read without the Store.
+int64_t instance_rows(const std::string& url) {
+  auto n = RawDb(url).text("SELECT count(*) FROM rtjobs_instance");
+  EXPECT_TRUE(n && *n) << (n ? "" : n.error().message);
+  return n && *n ? std::stoll(**n) : -1;
+}
+
+TEST_P(StoreConformance, HeartbeatsCountTheLiveInstancesAndLeavingRemovesOne) {
+  EXPECT_EQ(beat(*store_, "instance-a", kT0, 1h), 1);
+  EXPECT_EQ(beat(*store_, "instance-b", kT0, 1h), 2);
+  EXPECT_EQ(beat(*store_, "instance-a", kT0 + 1s, 1h), 2);  // a heartbeat again: still one row
+  EXPECT_EQ(instance_rows(url_), 2);
+  ASSERT_TRUE(store_->leave_instance("instance-b"));
+  EXPECT_EQ(instance_rows(url_), 1);
+  EXPECT_EQ(beat(*store_, "instance-a", kT0 + 2s, 1h), 1);
+  ASSERT_TRUE(store_->leave_instance("instance-b"));  // already gone: not an error
+  // Another store on the database sees the same instances.
+  auto other = open();
+  ASSERT_NE(other, nullptr);
+  auto counted = other->heartbeat_instance("instance-c", kT0 + 3s, 1h);
+  ASSERT_TRUE(counted) << counted.error().message;
+  EXPECT_EQ(*counted, 2);
+}
+
+TEST_P(StoreConformance, AnInstanceWhoseTtlPassedIsNotCountedAndItsRowIsDeleted) {
+  // A ttl of 0 has passed by the next heartbeat on either clock (no sleep needed): the instance
+  // counts itself, the next one does not count it.
+  EXPECT_EQ(beat(*store_, "instance-a", kT0, 0ms), 1);
+  EXPECT_EQ(beat(*store_, "instance-b", kT0, 1h), 1);
+  EXPECT_EQ(instance_rows(url_), 1);  // instance-a's row went with that heartbeat
+  // Back (its process was only slow): counted again.
+  EXPECT_EQ(beat(*store_, "instance-a", kT0 + 1s, 1h), 2);
+  EXPECT_EQ(beat(*store_, "instance-b", kT0 + 1s, 1h), 2);
+}
+
+TEST_P(StoreConformance, LivenessIsDecidedByTheDatabaseServersClockOnPostgreSql) {
+  // Two instances whose clocks are two hours apart, each alive for an hour by its own clock.
+  // SQLite (one machine) believes the callers' clocks, so the first one has expired by the
+  // second one's; PostgreSQL reads its own clock for both, so they agree both are live.
+  const bool sqlite = GetParam() == "sqlite";
+  EXPECT_EQ(beat(*store_, "instance-a", kT0, 1h), 1);
+  EXPECT_EQ(beat(*store_, "instance-b", kT0 + 2h, 1h), sqlite ? 1 : 2);
+  if (sqlite) {
+    // Within the ttl by the callers' clock, the other is live.
+    EXPECT_EQ(beat(*store_, "instance-a", kT0 + 2h + 59min, 1h), 2);
+    EXPECT_EQ(beat(*store_, "instance-b", kT0 + 3h + 59min, 1h), 1);  // a's expired at kT0 + 3h59m
+  }
+}
+
+TEST_P(StoreConformance, ConcurrentHeartbeatsOfInstancesThatExpireNeverFail) {
+  // Every thread's row expires at once (ttl 0), so each heartbeat deletes the others' rows
+  // while they write them: no deadlock, no error, and each caller counts itself.
+  std::atomic<int> failures{0};
+  std::mutex mutex;
+  std::string first_error;
+  std::vector<std::thread> threads;
+  threads.reserve(4);
+  for (int i = 0; i < 4; ++i) {
+    threads.emplace_back([&, i] {
+      std::string id = "instance-" + std::to_string(i);
+      for (int round = 0; round < 50; ++round) {
+        auto ttl = round % 2 == 0 ? 0ms : 1h;
+        auto r = store_->heartbeat_instance(id, kT0 + std::chrono::milliseconds(round), ttl);
+        if (r && *r >= 1 && *r <= 4) continue;
+        failures.fetch_add(1);
+        std::lock_guard lock(mutex);
+        if (first_error.empty()) {
+          first_error = r ? "counted " + std::to_string(*r) : r.error().message;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0) << first_error;
+}
+
 // --- The migration that brought them ---
 
 TEST_P(StoreConformance, TheFlowControlMigrationKeysTheDueIndexesByProvider) {
@@ -152,6 +239,10 @@ TEST_P(StoreConformance, TheFlowControlMigrationKeysTheDueIndexesByProvider) {
   EXPECT_EQ(claimed->at(0).job->id, a_pending.id);
   EXPECT_EQ(claimed->at(1).job->id, a_retry.id);
   expect_same(get(b_pending.id), b_pending);
+  // And the instances' table is there.
+  auto live = store_->heartbeat_instance("instance-a", kT0, 1h);
+  ASSERT_TRUE(live) << live.error().message;
+  EXPECT_EQ(*live, 1);
 }
 
 }  // namespace

@@ -51,6 +51,9 @@ class PgStore final : public Store {
   Result<int> extend_transfers(std::span<const Extension> extensions) override;
   Result<RecurringTransfer> change_transfer_status(std::string_view id, TransferAction action,
                                                    Timestamp now) override;
+  Result<int> heartbeat_instance(std::string_view instance_id, Timestamp now,
+                                 std::chrono::milliseconds ttl) override;
+  Result<void> leave_instance(std::string_view instance_id) override;
 
   // LISTEN rtjobs_jobs_due on a dedicated connection (see pg_listener.hpp).
   std::unique_ptr<Subscription> subscribe_jobs_due(std::function<void()> on_jobs_due) override;

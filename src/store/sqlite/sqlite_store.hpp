@@ -51,6 +51,9 @@ class SqliteStore final : public Store {
   Result<int> extend_transfers(std::span<const Extension> extensions) override;
   Result<RecurringTransfer> change_transfer_status(std::string_view id, TransferAction action,
                                                    Timestamp now) override;
+  Result<int> heartbeat_instance(std::string_view instance_id, Timestamp now,
+                                 std::chrono::milliseconds ttl) override;
+  Result<void> leave_instance(std::string_view instance_id) override;
   std::unique_ptr<JobReader> open_job_reader() override;
 
  private:
