@@ -13,7 +13,8 @@
 #include "http/server.hpp"
 #include "jobs/processor.hpp"
 #include "jobs/transfer_service.hpp"
-#include "maintenance/call_gate.hpp"
+#include "flow/provider_flow.hpp"
+#include "maintenance/flow_heartbeat.hpp"
 #include "maintenance/horizon_extender.hpp"
 #include "maintenance/in_flight_limit.hpp"
 #include "maintenance/job_producer.hpp"
@@ -29,16 +30,18 @@ struct Application::Impl {
   SystemClock clock;
   std::unique_ptr<Store> store;
   std::unique_ptr<ProviderRegistry> providers;
+  std::unique_ptr<FlowControl> flows;  // each provider's limits, Retry-After and circuit
   std::optional<CalendarSet> calendars;
   std::unique_ptr<boost::asio::thread_pool> blocking_pool;
   std::unique_ptr<CompletionWriter> completions;
   std::unique_ptr<JobProcessor> processor;
   std::unique_ptr<TransferService> transfers;
-  std::unique_ptr<CallGate> in_flight;       // bank calls (RT_CONCURRENCY) and jobs waiting
+  std::unique_ptr<InFlightLimit> in_flight;  // bank calls of the loops (RT_CONCURRENCY)
   std::unique_ptr<InFlightLimit> unwritten;  // claimed jobs whose outcome is not committed
   std::unique_ptr<JobProducer> scheduler;    // due PENDING jobs (RT_SCHEDULER_ENABLED)
   std::unique_ptr<JobProducer> retrier;      // due RETRY jobs (RT_RETRIES_ENABLED)
   std::unique_ptr<LeaseRescuer> rescuer;
+  std::unique_ptr<FlowHeartbeat> heartbeat;  // shares the banks' limits among instances
   std::unique_ptr<HorizonExtender> horizon;
   std::unique_ptr<Subscription> jobs_due;  // PostgreSQL notifications from other instances
   std::chrono::milliseconds drain_deadline{0};
@@ -67,21 +70,25 @@ namespace {
 // always run (they only repair and extend); the scheduler and retries loops follow their switches.
 void start_loops(Application::Impl& s) {
   const Config& c = s.config;
-  // Up to 3 rounds of RT_CONCURRENCY jobs wait for a call slot: a claim of 4 x 64 jobs costs
-  // the database little more than one of 64.
-  s.in_flight = std::make_unique<CallGate>(c.concurrency, 3);
+  // A job is claimed only when its call can start: no claimed job waits under its lease.
+  s.in_flight = std::make_unique<InFlightLimit>(c.concurrency);
   s.unwritten = std::make_unique<InFlightLimit>(std::max(4 * c.concurrency, 2048));
   const int batch = 500;
   if (c.scheduler_enabled) {
     s.scheduler = std::make_unique<JobProducer>(
-        *s.store, *s.processor, *s.in_flight, *s.unwritten, s.clock,
+        *s.store, *s.processor, *s.flows, *s.in_flight, *s.unwritten, s.clock,
         JobProducerOptions{"scheduler", true, false, batch, std::chrono::seconds(1)});
   }
   if (c.retries_enabled) {
     s.retrier = std::make_unique<JobProducer>(
-        *s.store, *s.processor, *s.in_flight, *s.unwritten, s.clock,
+        *s.store, *s.processor, *s.flows, *s.in_flight, *s.unwritten, s.clock,
         JobProducerOptions{"retries", false, true, batch, std::chrono::seconds(1)});
   }
+  // Shares of the banks' limits are only needed where a provider sets one.
+  bool shared = std::ranges::any_of(c.providers, [](const auto& p) {
+    return p.second.max_rps || p.second.max_in_flight;
+  });
+  if (shared) s.heartbeat = std::make_unique<FlowHeartbeat>(*s.store, *s.flows, s.clock);
   auto rescue_every = std::clamp(s.processor->lease() / 4, std::chrono::milliseconds(250),
                                  std::chrono::milliseconds(5000));
   s.rescuer = std::make_unique<LeaseRescuer>(*s.store, s.clock, c.max_retries, rescue_every);
@@ -97,6 +104,7 @@ void start_loops(Application::Impl& s) {
   for (JobProducer* p : {s.scheduler.get(), s.retrier.get()}) {
     if (p) p->start();
   }
+  if (s.heartbeat) s.heartbeat->start();
   s.rescuer->start();
   s.horizon->start();
 }
@@ -122,6 +130,13 @@ Result<std::unique_ptr<Application>> Application::start(Config config) {
   auto providers = ProviderRegistry::from_config(c);
   if (!providers) return std::unexpected(providers.error().context("configuring providers"));
   s.providers = std::move(*providers);
+  std::map<std::string, FlowLimits> limits;
+  for (const std::string& name : s.providers->names()) {
+    auto p = c.providers.find(name);
+    limits[name] = p == c.providers.end() ? FlowLimits{}
+                                          : FlowLimits{p->second.max_rps, p->second.max_in_flight};
+  }
+  s.flows = std::make_unique<FlowControl>(limits);
 
   auto calendars = CalendarSet::make(c.calendars);
   if (!calendars) return std::unexpected(calendars.error().context("loading calendars"));
@@ -144,7 +159,7 @@ Result<std::unique_ptr<Application>> Application::start(Config config) {
   const int writers = s.store->backend() == "sqlite" ? 1 : 3;
   s.completions = std::make_unique<CompletionWriter>(*s.store, writers, 1000);
   s.processor = std::make_unique<JobProcessor>(*s.store, *s.completions, *s.providers, *s.calendars,
-                                               s.clock, blocking, options);
+                                               s.clock, blocking, options, s.flows.get());
   s.transfers = std::make_unique<TransferService>(*s.store, *s.providers, *s.calendars, s.clock,
                                                   c.horizon_months);
 
@@ -200,6 +215,7 @@ void Application::stop(std::chrono::milliseconds deadline) {
     log::warn("job outcomes still unwritten at shutdown", {{"jobs", s.unwritten->in_flight()}});
   }
   if (s.backup_cron) s.backup_cron->stop();
+  if (s.heartbeat) s.heartbeat->stop();
   if (s.rescuer) s.rescuer->stop();
   if (s.horizon) s.horizon->stop();
   if (s.blocking_pool) s.blocking_pool->join();

@@ -96,6 +96,13 @@ void ProviderRegistry::add(std::unique_ptr<Provider> provider) {
   providers_.insert_or_assign(std::move(name), std::move(provider));
 }
 
+std::vector<std::string> ProviderRegistry::names() const {
+  std::vector<std::string> out;
+  out.reserve(providers_.size());
+  for (const auto& [name, provider] : providers_) out.push_back(name);
+  return out;
+}
+
 std::chrono::milliseconds ProviderRegistry::longest_timeout() const {
   std::chrono::milliseconds longest{0};
   for (const auto& [name, provider] : providers_) longest = std::max(longest, provider->timeout());

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "baas/provider.hpp"
 #include "config/config.hpp"
@@ -24,6 +25,8 @@ class ProviderRegistry {
   void add(std::unique_ptr<Provider> provider);
   // nullptr when no provider has that name.
   Provider* find(std::string_view name) const;
+  // Every provider's name, in order.
+  std::vector<std::string> names() const;
   // The longest attempt any provider may take (zero without providers): leases are sized on it.
   std::chrono::milliseconds longest_timeout() const;
 

@@ -43,7 +43,17 @@ void add_health_routes(Router& router, const RouteContext& ctx) {
                         {"error",
                          {{"code", "unavailable"}, {"message", "the database does not answer"}}}});
                  }
-                 return json_response(200, {{"status", "ready"}});
+                 // Still ready: a paused provider's jobs wait, every other provider's run.
+                 nlohmann::json paused = nlohmann::json::array();
+                 if (const FlowControl* flows = ctx.deps.processor.flows()) {
+                   for (const FlowSnapshot& f : flows->snapshot(ctx.deps.clock.now())) {
+                     if (f.state == CircuitState::kClosed) continue;
+                     paused.push_back({{"provider", f.provider},
+                                       {"state", to_string(f.state)},
+                                       {"reason", f.reason}});
+                   }
+                 }
+                 return json_response(200, {{"status", "ready"}, {"paused_providers", paused}});
                });
              },
              {.public_route = true});
@@ -53,6 +63,9 @@ void add_health_routes(Router& router, const RouteContext& ctx) {
       Response r;
       r.content_type = "text/plain; version=0.0.4; charset=utf-8";
       r.body = ctx.metrics.render() + ctx.deps.processor.metrics().render() + due_jobs_gauge(ctx);
+      if (const FlowControl* flows = ctx.deps.processor.flows()) {
+        r.body += flows->render(ctx.deps.clock.now());
+      }
       return r;
     });
   });

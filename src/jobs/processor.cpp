@@ -42,14 +42,16 @@ std::string describe(const TransferResult& r) {
 
 JobProcessor::JobProcessor(Store& store, CompletionWriter& writer,
                            const ProviderRegistry& providers, const CalendarSet& calendars,
-                           const Clock& clock, Executor blocking, ProcessorOptions options)
+                           const Clock& clock, Executor blocking, ProcessorOptions options,
+                           const FlowControl* flows)
     : store_(store),
       writer_(writer),
       providers_(providers),
       calendars_(calendars),
       clock_(clock),
       blocking_(std::move(blocking)),
-      options_(options) {}
+      options_(options),
+      flows_(flows) {}
 
 void JobProcessor::process(std::string job_id, std::function<void(ProcessResult)> done) {
   blocking_([this, job_id = std::move(job_id), done = std::move(done)]() mutable {
@@ -65,31 +67,46 @@ void JobProcessor::process(std::string job_id, std::function<void(ProcessResult)
       return done(from_claim(claim->status, std::move(claim->job)));
     }
     call_bank(std::move(*claim->job), std::move(*claim->transfer), request.lease_owner, true,
-              std::move(done), {});
+              false, std::move(done), {});
   });
 }
 
 void JobProcessor::run_claimed(Job job, RecurringTransfer transfer, std::string lease_owner,
                                std::function<void(ProcessResult)> done,
                                std::function<void()> answered) {
-  call_bank(std::move(job), std::move(transfer), std::move(lease_owner), false, std::move(done),
-            std::move(answered));
+  call_bank(std::move(job), std::move(transfer), std::move(lease_owner), false, true,
+            std::move(done), std::move(answered));
 }
 
 void JobProcessor::call_bank(Job job, RecurringTransfer transfer, std::string lease_owner,
-                             bool return_job, std::function<void(ProcessResult)> done,
+                             bool return_job, bool reserved,
+                             std::function<void(ProcessResult)> done,
                              std::function<void()> answered) {
   Provider* provider = providers_.find(job.provider);
+  ProviderFlow* flow = flows_ && provider ? flows_->find(job.provider) : nullptr;
+  const Timestamp started = clock_.now();
+  // An outcome without a call: `code` says why.
+  auto no_call = [&](std::string code, std::string message,
+                     std::optional<std::chrono::seconds> retry_after, bool paused) {
+    TransferResult answer{Outcome::kUnavailable, std::nullopt,       std::nullopt,
+                          std::move(code),       std::move(message), std::nullopt};
+    answer.retry_after = retry_after;
+    if (answered) answered();
+    complete(job, transfer, std::move(lease_owner), return_job, answer, paused, std::move(done));
+  };
+  if (flow && !reserved) {
+    // The process endpoint: no call while the provider is paused or deferred; the job waits,
+    // its retries kept, until then.
+    if (auto until = flow->blocked_until(started)) {
+      return no_call("provider_paused", "provider '" + job.provider + "' is paused or deferred",
+                     std::chrono::ceil<std::chrono::seconds>(*until - started), true);
+    }
+    flow->started_unreserved(started);
+  }
   if (!provider) {
     // A configuration fault, not the bank's answer: retried, so fixing the configuration heals it.
-    TransferResult answer{Outcome::kUnavailable,
-                          std::nullopt,
-                          std::nullopt,
-                          "provider_not_configured",
-                          "no provider named '" + job.provider + "' is configured",
-                          std::nullopt};
-    if (answered) answered();
-    return complete(job, transfer, std::move(lease_owner), return_job, answer, std::move(done));
+    return no_call("provider_not_configured",
+                   "no provider named '" + job.provider + "' is configured", std::nullopt, false);
   }
   TransferRequest request{
       .idempotency_key = job.idempotency_key,
@@ -112,17 +129,18 @@ void JobProcessor::call_bank(Job job, RecurringTransfer transfer, std::string le
   provider->execute(std::move(request), [this, job = std::move(job), transfer = std::move(transfer),
                                          lease_owner = std::move(lease_owner), return_job,
                                          done = std::move(done), answered = std::move(answered),
-                                         called = std::chrono::steady_clock::now()](
+                                         flow, started, called = std::chrono::steady_clock::now()](
                                             const TransferResult& answer) mutable {
     metrics_.bank_answered(job.provider, answer.outcome, std::chrono::steady_clock::now() - called);
+    bool paused = flow && flow->answered(answer, started, clock_.now());
     if (answered) answered();
-    complete(job, transfer, std::move(lease_owner), return_job, answer, std::move(done));
+    complete(job, transfer, std::move(lease_owner), return_job, answer, paused, std::move(done));
   });
 }
 
 void JobProcessor::complete(const Job& job, const RecurringTransfer& transfer,
                             std::string lease_owner, bool return_job, const TransferResult& answer,
-                            std::function<void(ProcessResult)> done) {
+                            bool provider_paused, std::function<void(ProcessResult)> done) {
   Timestamp now = clock_.now();
   Completion c;
   c.job_id = job.id;
@@ -146,9 +164,11 @@ void JobProcessor::complete(const Job& job, const RecurringTransfer& transfer,
       // A bank that answers a refusal with a transfer object (Unit "Rejected", Treasury Prime
       // "error") gave it an id: kept, so the job points at the bank's record of the refusal.
       c.provider_reference = answer.reference;
-    } else if (answer.http_status == 429) {
-      // SPEC section 8: a rate limit says "not now", not "no": the job waits for as long as the
-      // bank asked (else the backoff its next retry would have), and keeps its retries.
+    } else if (answer.http_status == 429 || provider_paused) {
+      // SPEC section 8: a rate limit says "not now", not "no", and a failure while the provider
+      // is paused is the outage's, not the job's (the call that opened the circuit, answers of
+      // calls made before it did, failed probes, calls not made): the job waits for as long as
+      // the bank asked (else the backoff its next retry would have), and keeps its retries.
       c.status = JobStatus::kRetry;
       c.next_attempt_at = answer.retry_after ? now + *answer.retry_after
                                              : options_.retry.next_attempt(now, job.retries + 1);

@@ -21,6 +21,7 @@
 #include "core/error.hpp"
 #include "core/executor.hpp"
 #include "core/model.hpp"
+#include "flow/provider_flow.hpp"
 #include "jobs/completion_writer.hpp"
 #include "jobs/job_metrics.hpp"
 #include "jobs/retry_policy.hpp"
@@ -62,14 +63,17 @@ struct ProcessResult {
 class JobProcessor {
  public:
   // Claims and reads run on `blocking`; outcomes are written through `writer` (group commit).
+  // Every bank call's answer is reported to `flows` (optional); a job processed through
+  // process() is not called while its provider is paused or deferred.
   JobProcessor(Store& store, CompletionWriter& writer, const ProviderRegistry& providers,
                const CalendarSet& calendars, const Clock& clock, Executor blocking,
-               ProcessorOptions options);
+               ProcessorOptions options, const FlowControl* flows = nullptr);
 
   void process(std::string job_id, std::function<void(ProcessResult)> done);
 
   // Continues with a job the caller already claimed under `lease_owner` (the built-in loops
-  // claim in batches): the bank call and the outcome, as process() does after its claim.
+  // claim in batches), its call reserved with the provider's flow control: the bank call and the
+  // outcome, as process() does after its claim.
   // `answered` (optional) runs as soon as the bank answered, before the outcome is written:
   // the loops free the job's in-flight slot there, so claiming the next jobs overlaps the
   // write of these outcomes. `done` gets no job: the loops do not read it.
@@ -80,16 +84,22 @@ class JobProcessor {
   int max_retries() const { return options_.retry.max_retries; }
   // The bank calls and outcomes so far, for GET /metrics.
   const JobMetrics& metrics() const { return metrics_; }
+  // Each provider's flow control (nullptr when none was given), for /readyz and /metrics.
+  const FlowControl* flows() const { return flows_; }
 
   // Moves a FAILED job to RETRY, due now, with a fresh round of retries (POST /v1/jobs/{id}/retry).
   Result<Job> retry_failed(std::string_view job_id);
 
  private:
   // `return_job`: whether `done` needs the job as written (see Completion::return_job).
+  // `reserved`: the caller reserved the call with the provider's flow control.
   void call_bank(Job job, RecurringTransfer transfer, std::string lease_owner, bool return_job,
-                 std::function<void(ProcessResult)> done, std::function<void()> answered);
+                 bool reserved, std::function<void(ProcessResult)> done,
+                 std::function<void()> answered);
+  // `provider_paused`: the answer left the provider's circuit open or probing (or no call was
+  // made because it was).
   void complete(const Job& job, const RecurringTransfer& transfer, std::string lease_owner,
-                bool return_job, const TransferResult& answer,
+                bool return_job, const TransferResult& answer, bool provider_paused,
                 std::function<void(ProcessResult)> done);
 
   Store& store_;
@@ -99,6 +109,7 @@ class JobProcessor {
   const Clock& clock_;
   Executor blocking_;
   ProcessorOptions options_;
+  const FlowControl* flows_;
   JobMetrics metrics_;
 };
 

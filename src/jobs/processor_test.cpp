@@ -78,7 +78,7 @@ class JobProcessorTest : public JobsTest {
 };
 
 TEST_F(JobProcessorTest, TheBankGetsTheRailOptionsAndAttemptAndTheJobItsStatus) {
-  TransferResult pending{Outcome::kUnavailable, 503, {}, "unavailable", "try later", "{}"};
+  TransferResult pending{Outcome::kUnavailable, 500, {}, "internal_error", "try later", "{}"};
   pending.bank_status = "pending_submission";
   TransferResult sent{Outcome::kSucceeded, 201, "tr_1", {}, {}, {}};
   sent.bank_status = "Sent";
@@ -127,8 +127,8 @@ TEST_F(JobProcessorTest, ATransferWithoutOptionsSendsThemEmpty) {
 }
 
 TransferResult unavailable(bool unknown) {
-  TransferResult r{Outcome::kUnavailable, {}, {}, unknown ? "timeout" : "unavailable", "", {}};
-  if (!unknown) r.http_status = 503;
+  TransferResult r{Outcome::kUnavailable, {}, {}, unknown ? "timeout" : "internal_error", "", {}};
+  if (!unknown) r.http_status = 500;
   r.outcome_unknown = unknown;
   return r;
 }
@@ -204,6 +204,64 @@ TEST_F(JobProcessorTest, ARateLimitDefersTheJobWithoutUsingARetry) {
   ASSERT_TRUE(failed.job);
   EXPECT_EQ(failed.job->status, JobStatus::kFailed);
   EXPECT_EQ(bank_->requests.size(), 6u);
+}
+
+// The same processor with flow control over "bank": its circuit opens after 2 failures in a row
+// and probes again after 10 s.
+class JobProcessorFlowTest : public JobProcessorTest {
+ protected:
+  void SetUp() override {
+    JobProcessorTest::SetUp();
+    flows_ = std::make_unique<FlowControl>(
+        std::map<std::string, FlowLimits>{{"bank", {}}},
+        CircuitOptions{.threshold = 2, .first_wait = 10s, .max_wait = 10s});
+    ProcessorOptions options;
+    options.retry.backoff_base = 0s;
+    processor_ = std::make_unique<JobProcessor>(*store_, *writer_, providers_, calendars_, clock_,
+                                                inline_executor(), options, flows_.get());
+  }
+  void TearDown() override {
+    JobProcessorTest::TearDown();
+    flows_.reset();
+  }
+  std::unique_ptr<FlowControl> flows_;
+};
+
+// SPEC section 8: failures before the circuit opens count; the one that opens it, those while it
+// is open and calls not made because of it do not. Nothing reaches the bank while it is open.
+TEST_F(JobProcessorFlowTest, AnOutageUsesNoRetryOnceTheProviderIsPaused) {
+  TransferResult down{Outcome::kUnavailable, 503, {}, "unavailable", "maintenance", {}};
+  TransferResult ok{Outcome::kSucceeded, 201, "tr_9", {}, {}, {}};
+  bank_->answers = {down, down, down, ok};
+  const std::string job_id = first_job(ach_transfer("bank"));
+
+  ProcessResult first = process(job_id);
+  ASSERT_TRUE(first.job);
+  EXPECT_EQ(first.job->retries, 1);  // the provider still looked up
+  ProcessResult second = process(job_id);  // the second failure in a row pauses it
+  ASSERT_TRUE(second.job);
+  EXPECT_EQ(std::pair(second.job->status, second.job->retries), std::pair(JobStatus::kRetry, 1));
+  ASSERT_EQ(flows_->find("bank")->snapshot(clock_.now()).state, CircuitState::kOpen);
+
+  for (int i = 0; i < 5; ++i) {  // paused: no call, no retry used, due when it may probe
+    ProcessResult waiting = process(job_id);
+    ASSERT_TRUE(waiting.job);
+    EXPECT_EQ(waiting.job->status, JobStatus::kRetry);
+    EXPECT_EQ(waiting.job->retries, 1);
+    EXPECT_EQ(waiting.job->next_attempt_at, kT0 + 10s);
+  }
+  EXPECT_EQ(bank_->requests.size(), 2u);
+
+  clock_.advance(10s);
+  ProcessResult probe = process(job_id);  // the probe fails: still paused, retry kept
+  ASSERT_TRUE(probe.job);
+  EXPECT_EQ(std::pair(probe.job->status, probe.job->retries), std::pair(JobStatus::kRetry, 1));
+  clock_.advance(10s);
+  ProcessResult back = process(job_id);
+  ASSERT_TRUE(back.job);
+  EXPECT_EQ(back.job->result, JobResult::kSucceeded);
+  EXPECT_EQ(flows_->find("bank")->snapshot(clock_.now()).state, CircuitState::kClosed);
+  EXPECT_EQ(bank_->requests.size(), 4u);
 }
 
 TEST_F(JobProcessorTest, ARefusalWithTheBanksTransferIdKeepsIt) {

@@ -5,10 +5,12 @@
 
 namespace rtjobs {
 
-JobProducer::JobProducer(Store& store, JobProcessor& processor, CallGate& calls,
-                         InFlightLimit& unwritten, const Clock& clock, JobProducerOptions options)
+JobProducer::JobProducer(Store& store, JobProcessor& processor, const FlowControl& flows,
+                         InFlightLimit& calls, InFlightLimit& unwritten, const Clock& clock,
+                         JobProducerOptions options)
     : store_(store),
       processor_(processor),
+      flows_(flows),
       calls_(calls),
       unwritten_(unwritten),
       clock_(clock),
@@ -16,56 +18,79 @@ JobProducer::JobProducer(Store& store, JobProcessor& processor, CallGate& calls,
       worker_(options_.name, options_.interval, [this] { return tick(); }) {}
 
 bool JobProducer::tick() {
-  int slots = unwritten_.take(std::min(options_.batch, calls_.room()));
-  if (slots == 0) return false;  // woken again when a call or a write is done
-  // The jobs that get a call slot now start at once; the rest wait in the gate, at most
-  // calls_.rounds() call durations, which their lease then covers on top of the call's own.
-  int started = calls_.take(slots);
-  int rounds = started < slots ? calls_.rounds() : 0;
-  Timestamp now = clock_.now();
-  DueClaimRequest request{new_uuid_v7(now),
-                          now,
-                          now + processor_.lease() * (1 + rounds),
-                          slots,
-                          options_.pending,
-                          options_.retries,
-                          processor_.max_retries()};
-  auto claims = store_.claim_due_jobs(request);
-  if (!claims) {
-    for (int i = 0; i < started; ++i) calls_.leave();
-    unwritten_.give_back(slots);
-    log::error("claiming due jobs failed",
-               {{"worker", options_.name}, {"error", claims.error().message}});
-    return false;
+  const std::vector<ProviderFlow*>& providers = flows_.all();
+  if (providers.empty()) return false;
+  // A call slot is free once the bank answered; the write slot once the outcome is committed.
+  // Both are taken here and given back by each job (or below, for what was not claimed).
+  int slots = unwritten_.take(options_.batch);
+  int room = calls_.take(slots);
+  unwritten_.give_back(slots - room);
+  if (room == 0) return false;  // woken again when a call or a write is done
+  const Timestamp now = clock_.now();
+  bool more = false;
+  bool limited = false;  // a provider could make no call now: wake when it can
+  int left = room;
+  for (size_t i = 0; i < providers.size() && left > 0; ++i) {
+    ProviderFlow& flow = *providers[(next_provider_ + i) % providers.size()];
+    int allowed = flow.reserve(left, now);
+    if (allowed == 0) {
+      limited = true;
+      continue;
+    }
+    int claimed = claim_and_call(flow, allowed, now);
+    if (claimed < 0) break;
+    if (claimed == allowed) more = true;  // a full claim: more may be due
+    left -= claimed;
   }
-  int used = 0;
-  for (ClaimResult& claim : *claims) {
-    if (claim.status != ClaimStatus::kClaimed) continue;  // skipped (transfer paused): done
-    // A call slot is free once the bank answered; the write slot once the outcome is
-    // committed. Claiming the next jobs thus overlaps the group commit of these; the lease
-    // guards each job until its outcome is written.
-    auto call = [this, job = std::move(*claim.job), transfer = std::move(*claim.transfer),
-                 owner = request.lease_owner]() mutable {
-      processor_.run_claimed(
-          std::move(job), std::move(transfer), std::move(owner),
-          [this](const ProcessResult&) {
-            unwritten_.give_back();
-            worker_.wake();
-          },
-          [this] {
-            calls_.leave();
-            worker_.wake();
-          });
-    };
-    if (used++ < started) {
-      call();
-    } else {
-      calls_.wait(std::move(call));
+  next_provider_ = (next_provider_ + 1) % providers.size();
+  calls_.give_back(left);
+  unwritten_.give_back(left);
+  if (!more && limited) {
+    if (auto at = flows_.ready_at(now)) {
+      worker_.wake_after(std::chrono::duration_cast<std::chrono::milliseconds>(*at - now));
     }
   }
-  for (int i = used; i < started; ++i) calls_.leave();
-  unwritten_.give_back(slots - used);
-  return static_cast<int>(claims->size()) == slots;  // a full batch: more may be due
+  return more;
+}
+
+int JobProducer::claim_and_call(ProviderFlow& flow, int wanted, Timestamp now) {
+  DueClaimRequest request{new_uuid_v7(now),
+                          now,
+                          now + processor_.lease(),
+                          wanted,
+                          options_.pending,
+                          options_.retries,
+                          processor_.max_retries(),
+                          flow.name()};
+  auto claims = store_.claim_due_jobs(request);
+  if (!claims) {
+    flow.release(wanted);
+    log::error("claiming due jobs failed", {{"worker", options_.name},
+                                            {"provider", flow.name()},
+                                            {"error", claims.error().message}});
+    return -1;
+  }
+  int calls = 0;
+  for (ClaimResult& claim : *claims) {
+    if (claim.status != ClaimStatus::kClaimed) continue;  // skipped (transfer paused): done
+    ++calls;
+    processor_.run_claimed(
+        std::move(*claim.job), std::move(*claim.transfer), request.lease_owner,
+        [this](const ProcessResult&) {
+          unwritten_.give_back();
+          worker_.wake();
+        },
+        [this] {
+          calls_.give_back();
+          worker_.wake();
+        });
+  }
+  // Skipped and cancelled jobs took a place in the claim but make no call.
+  flow.release(wanted - calls);
+  int not_called = static_cast<int>(claims->size()) - calls;
+  calls_.give_back(not_called);
+  unwritten_.give_back(not_called);
+  return static_cast<int>(claims->size());
 }
 
 }  // namespace rtjobs

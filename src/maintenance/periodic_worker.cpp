@@ -27,6 +27,16 @@ void PeriodicWorker::wake() {
   cv_.notify_one();
 }
 
+void PeriodicWorker::wake_after(std::chrono::milliseconds delay) {
+  auto at = std::chrono::steady_clock::now() + std::max(delay, std::chrono::milliseconds(0));
+  {
+    std::lock_guard lock(mutex_);
+    if (wake_at_ && *wake_at_ <= at) return;
+    wake_at_ = at;
+  }
+  cv_.notify_one();
+}
+
 void PeriodicWorker::stop() {
   {
     std::lock_guard lock(mutex_);
@@ -46,9 +56,20 @@ void PeriodicWorker::run() {
       log::error("worker tick threw", {{"worker", name_}, {"error", e.what()}});
     }
     std::unique_lock lock(mutex_);
-    if (!more) cv_.wait_for(lock, interval_, [this] { return woken_ || stopping_; });
+    if (!more) {
+      // A wake_after() during the wait shortens it: the predicate sees the earlier time.
+      auto until = std::chrono::steady_clock::now() + interval_;
+      while (!woken_ && !stopping_) {
+        auto deadline = wake_at_ ? std::min(until, *wake_at_) : until;
+        if (cv_.wait_until(lock, deadline) == std::cv_status::timeout &&
+            std::chrono::steady_clock::now() >= (wake_at_ ? std::min(until, *wake_at_) : until)) {
+          break;
+        }
+      }
+    }
     if (stopping_) break;
     woken_ = false;
+    wake_at_.reset();
   }
   log::debug("worker stopped", {{"worker", name_}});
 }

@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -23,6 +24,9 @@ class PeriodicWorker {
 
   void start();
   void wake();
+  // The next tick comes within `delay` (or earlier when woken); from any thread, the tick's own
+  // included. For a loop that knows when its next work can start (a rate limit's tokens).
+  void wake_after(std::chrono::milliseconds delay);
   // Finishes the current tick and joins the thread. Idempotent.
   void stop();
 
@@ -38,6 +42,7 @@ class PeriodicWorker {
   std::condition_variable cv_;
   bool woken_ = false;     // guarded by mutex_
   bool stopping_ = false;  // guarded by mutex_
+  std::optional<std::chrono::steady_clock::time_point> wake_at_;  // guarded by mutex_
 };
 
 }  // namespace rtjobs

@@ -85,6 +85,10 @@ class Processing(E2ECase):
         status, body, _ = self.process(server, job["id"])
         self.assertEqual((status, body["status"]), (200, "FAILED"))
         self.assertEqual(len(attempts_for(self.baas, job["idempotency_key"])), 4)
+        # A success in between shows the bank up: the next failure is this job's again (five
+        # failures in a row would pause the provider, and a failure while paused uses no retry).
+        ok = self.first_job(server, self.create_transfer(server, source="acc_ok")["id"])
+        self.assertEqual(self.process(server, ok["id"])[1]["result"], "SUCCEEDED")
         # An operator's retry gives it another round, with the same idempotency key.
         status, body, _ = server.http.post(f"/v1/jobs/{job['id']}/retry")
         self.assertEqual((status, body["status"], body["retries"]), (200, "RETRY", 0))

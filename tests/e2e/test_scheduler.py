@@ -79,11 +79,12 @@ class Scheduler(E2ECase):
         self.assertEqual((job["result"], job["retries"]), ("SUCCEEDED", 1))
         self.assertEqual(len([t for t in self.baas.transfers() if t["idempotency_key"] == job["idempotency_key"]]), 1)
 
-    def test_jobs_waiting_for_a_call_slot_keep_their_lease(self):
-        # Loops off while the four jobs are created, so one claim takes them all: with
-        # RT_CONCURRENCY=1 one goes to the bank and three wait. Each call takes 0.7 s and the
-        # lease of a call is 2 s, so the last would wait 2.1 s: its lease must cover the wait,
-        # or the rescuer would take it back and the bank would be called twice for it.
+    def test_with_one_call_slot_jobs_are_claimed_one_at_a_time(self):
+        # Loops off while the four jobs are created, so all four are due at once. With
+        # RT_CONCURRENCY=1 the loop claims only what it can call at once (issue 14): one job,
+        # then the next when the bank answers. Each call takes 0.7 s and a lease is 2 s: had the
+        # four been claimed together, the last would wait 2.1 s under its lease and the rescuer
+        # would take it back, so the bank would be called twice for it.
         server = self.start_server()
         transfers = [self.create_transfer(server, source=f"slow700_acc{i}") for i in range(4)]
         server.stop()
