@@ -17,7 +17,14 @@ std::string_view openapi_document() {
   "paths": {
     "/healthz": {"get": {"summary": "Liveness", "security": [], "responses": {"200": {"description": "Alive"}}}},
     "/readyz": {"get": {"summary": "Readiness (the database answers)", "security": [],
-      "responses": {"200": {"description": "Ready"}, "503": {"description": "Database unavailable"}}}},
+      "description": "200 while the database answers, even with providers paused (their jobs wait; the others run): paused_providers names them.",
+      "responses": {"200": {"description": "Ready", "content": {"application/json": {"schema": {"type": "object",
+          "required": ["status", "paused_providers"], "properties": {"status": {"type": "string", "enum": ["ready"]},
+          "paused_providers": {"type": "array", "items": {"type": "object", "required": ["provider", "state", "reason"], "properties": {
+            "provider": {"type": "string"}, "state": {"type": "string", "enum": ["paused", "probing"]},
+            "reason": {"type": "string", "description": "The answer that paused it, e.g. HTTP 503"}}}}}},
+          "example": {"status": "ready", "paused_providers": [{"provider": "increase", "state": "paused", "reason": "HTTP 503 unavailable"}]}}}},
+        "503": {"description": "Database unavailable"}}}},
     "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "Prometheus text format",
       "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
     "/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3 document"}}}},
