@@ -81,6 +81,9 @@ class Provider {
   // takes book transfers without provider_options.
   virtual Result<void> check_transfer(const TransferSpec& spec) const;
   virtual void execute(TransferRequest request, std::function<void(TransferResult)> done) = 0;
+  // Whether execute() always calls `done` before it returns (the sandbox): such a call never
+  // holds a call slot past the loop that starts it.
+  virtual bool answers_inline() const { return false; }
 };
 
 }  // namespace rtjobs

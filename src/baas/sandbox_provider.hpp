@@ -30,6 +30,7 @@ class SandboxProvider final : public Provider {
   std::string_view name() const override { return name_; }
   std::chrono::milliseconds timeout() const override { return timeout_; }
   void execute(TransferRequest request, std::function<void(TransferResult)> done) override;
+  bool answers_inline() const override { return true; }
 
   // The answer execute() gives, without the callback.
   static TransferResult answer(const TransferRequest& request);

@@ -81,6 +81,11 @@ class JobProcessor {
                    std::function<void(ProcessResult)> done, std::function<void()> answered = {});
 
   std::chrono::milliseconds lease() const { return options_.lease; }
+  // Whether the provider answers inside its call (Provider::answers_inline).
+  bool answers_inline(std::string_view provider) const {
+    const Provider* p = providers_.find(provider);
+    return p && p->answers_inline();
+  }
   int max_retries() const { return options_.retry.max_retries; }
   // The bank calls and outcomes so far, for GET /metrics.
   const JobMetrics& metrics() const { return metrics_; }

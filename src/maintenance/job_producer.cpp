@@ -20,31 +20,35 @@ JobProducer::JobProducer(Store& store, JobProcessor& processor, const FlowContro
 bool JobProducer::tick() {
   const std::vector<ProviderFlow*>& providers = flows_.all();
   if (providers.empty()) return false;
-  // A call slot is free once the bank answered; the write slot once the outcome is committed.
-  // Both are taken here and given back by each job (or below, for what was not claimed).
-  int slots = unwritten_.take(options_.batch);
-  int room = calls_.take(slots);
-  unwritten_.give_back(slots - room);
-  if (room == 0) return false;  // woken again when a call or a write is done
+  // A write slot is free once a job's outcome is committed, a call slot once the bank answered.
+  // Both are taken here and given back by each job (or below, for what was not claimed). A
+  // provider that answers inside its call (the sandbox) needs no call slot: its calls are over
+  // before the claim loop goes on.
+  int writes = unwritten_.take(options_.batch);
+  if (writes == 0) return false;  // woken again when a write is done
+  int calls = calls_.take(writes);
   const Timestamp now = clock_.now();
   bool more = false;
   bool limited = false;  // a provider could make no call now: wake when it can
-  int left = room;
-  for (size_t i = 0; i < providers.size() && left > 0; ++i) {
+  for (size_t i = 0; i < providers.size() && writes > 0; ++i) {
     ProviderFlow& flow = *providers[(next_provider_ + i) % providers.size()];
-    int allowed = flow.reserve(left, now);
+    const bool inline_calls = processor_.answers_inline(flow.name());
+    int wanted = inline_calls ? writes : calls;
+    if (wanted == 0) continue;
+    int allowed = flow.reserve(wanted, now);
     if (allowed == 0) {
       limited = true;
       continue;
     }
-    int claimed = claim_and_call(flow, allowed, now);
+    int claimed = claim_and_call(flow, allowed, inline_calls, now);
     if (claimed < 0) break;
     if (claimed == allowed) more = true;  // a full claim: more may be due
-    left -= claimed;
+    writes -= claimed;
+    if (!inline_calls) calls -= claimed;
   }
   next_provider_ = (next_provider_ + 1) % providers.size();
-  calls_.give_back(left);
-  unwritten_.give_back(left);
+  calls_.give_back(calls);
+  unwritten_.give_back(writes);
   if (!more && limited) {
     if (auto at = flows_.ready_at(now)) {
       worker_.wake_after(std::chrono::duration_cast<std::chrono::milliseconds>(*at - now));
@@ -53,7 +57,7 @@ bool JobProducer::tick() {
   return more;
 }
 
-int JobProducer::claim_and_call(ProviderFlow& flow, int wanted, Timestamp now) {
+int JobProducer::claim_and_call(ProviderFlow& flow, int wanted, bool inline_calls, Timestamp now) {
   DueClaimRequest request{new_uuid_v7(now),
                           now,
                           now + processor_.lease(),
@@ -70,25 +74,26 @@ int JobProducer::claim_and_call(ProviderFlow& flow, int wanted, Timestamp now) {
                                             {"error", claims.error().message}});
     return -1;
   }
-  int calls = 0;
+  int called = 0;
   for (ClaimResult& claim : *claims) {
     if (claim.status != ClaimStatus::kClaimed) continue;  // skipped (transfer paused): done
-    ++calls;
+    ++called;
     processor_.run_claimed(
         std::move(*claim.job), std::move(*claim.transfer), request.lease_owner,
         [this](const ProcessResult&) {
           unwritten_.give_back();
           worker_.wake();
         },
-        [this] {
+        [this, inline_calls] {
+          if (inline_calls) return;
           calls_.give_back();
           worker_.wake();
         });
   }
   // Skipped and cancelled jobs took a place in the claim but make no call.
-  flow.release(wanted - calls);
-  int not_called = static_cast<int>(claims->size()) - calls;
-  calls_.give_back(not_called);
+  flow.release(wanted - called);
+  int not_called = static_cast<int>(claims->size()) - called;
+  if (!inline_calls) calls_.give_back(not_called);
   unwritten_.give_back(not_called);
   return static_cast<int>(claims->size());
 }

@@ -46,7 +46,8 @@ class JobProducer {
   bool tick();
   // Claims up to `wanted` jobs of one provider and starts their calls; returns how many
   // claims came back (skipped and cancelled ones included), or -1 when the claim failed.
-  int claim_and_call(ProviderFlow& flow, int wanted, Timestamp now);
+  // `inline_calls`: the provider answers inside its calls, which then hold no call slot.
+  int claim_and_call(ProviderFlow& flow, int wanted, bool inline_calls, Timestamp now);
 
   Store& store_;
   JobProcessor& processor_;

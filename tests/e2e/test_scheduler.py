@@ -28,11 +28,13 @@ class Scheduler(E2ECase):
         self.assertEqual(len([t for t in self.baas.transfers() if t["idempotency_key"] == job["idempotency_key"]]), 1)
 
     def test_a_flaky_bank_finishes_after_retries_and_a_down_bank_fails(self):
+        # One after the other: five failures in a row, whichever jobs they come from, would pause
+        # the provider (SPEC section 8), and a failure while paused uses no retry.
         server = self.start_server(LOOPS_ON)
         flaky = self.create_transfer(server, source="flaky2_acc")
-        down = self.create_transfer(server, source="down_acc")
         job = self.wait_for(server, self.first_job(server, flaky["id"])["id"], {"FINISHED"})
         self.assertEqual((job["result"], job["retries"]), ("SUCCEEDED", 2))
+        down = self.create_transfer(server, source="down_acc")
         job = self.wait_for(server, self.first_job(server, down["id"])["id"], {"FAILED"})
         self.assertEqual(job["retries"], 3)
         status, rows, _ = server.http.get(f"/v1/jobs/{job['id']}/provider-statuses")
