@@ -1,4 +1,4 @@
-"""Rows 1, 2 and 4: burn-down. N due jobs are seeded straight into the database, then
+"""Rows 1, 2 and 4: burn-down (rows 7-10, bench/flow.py, reuse its seeding and wait_drained). N due jobs are seeded straight into the database, then
 `rtjobs serve` (built-in scheduler on) is started and timed from its start until no due job is
 left (polled in the database every 20 ms). Each job: claim, BaaS call, final state, next
 occurrence ensured. Also records the server's peak resident memory (VmHWM) at the end.
@@ -27,7 +27,6 @@ def burn_down(ctx, backend, jobs, provider="sandbox", concurrency=None, config=N
         rtjobs_migrate(ctx, url)
         seed_pg(url, jobs, provider)
         counter = PsqlSession(url)
-        remaining_sql, any_left_sql = REMAINING_PG, ANY_LEFT_PG
         commits_before = pg_commits(url)
     else:
         db = ctx.fresh_dir(name) / "rtjobs.db"
@@ -35,7 +34,6 @@ def burn_down(ctx, backend, jobs, provider="sandbox", concurrency=None, config=N
         rtjobs_migrate(ctx, url)
         seed_sqlite(db, jobs, provider)
         counter = SqliteCounter(db)
-        remaining_sql, any_left_sql = REMAINING_SQLITE, ANY_LEFT_SQLITE
     log(f"{name}: {jobs} jobs seeded, starting rtjobs serve")
 
     env = {"RT_HORIZON_MONTHS": "1", "RT_SCHEDULER_ENABLED": "true",
@@ -46,26 +44,8 @@ def burn_down(ctx, backend, jobs, provider="sandbox", concurrency=None, config=N
     pg_work = PgWork(url) if backend == "postgres" else None
     server = Rtjobs(ctx, url, name, env, config=config)
     perf = start_perf(ctx, name, server.proc.pid)
-    polls = 0
     try:
-        last_left, last_progress = jobs, time.monotonic()
-        last_count = last_progress
-        while True:
-            time.sleep(POLL_SECONDS)
-            left = int(counter.scalar(any_left_sql))
-            polls += 1
-            if left == 0:
-                break
-            now = time.monotonic()
-            if now - last_count < COUNT_SECONDS:
-                continue
-            left = int(counter.scalar(remaining_sql))
-            polls += 1
-            last_count = now
-            if left < last_left:
-                last_left, last_progress = left, now
-            elif now - last_progress > STALL_SECONDS:
-                raise RuntimeError(f"{name}: stuck at {left} jobs left:\n{server.log_tail()}")
+        polls = wait_drained(counter, backend, jobs, name, [server])
         seconds = time.monotonic() - server.started
         hwm_kib = server.status_kib("VmHWM")
         server_cpu = server.cpu_seconds()
@@ -91,6 +71,38 @@ def burn_down(ctx, backend, jobs, provider="sandbox", concurrency=None, config=N
     if next_created != jobs:
         log(f"{name}: WARNING {next_created} next occurrences created for {jobs} jobs")
     return result
+
+
+def wait_drained(counter, backend, jobs, name, servers, on_count=None,
+                 stall_seconds=STALL_SECONDS):
+    """Waits until no due job is left (asked every POLL_SECONDS); returns the queries it made.
+    Every COUNT_SECONDS it counts the jobs left, calls on_count(left) (the outage row switches
+    the bank with it) and gives up, showing the servers' logs, after stall_seconds without
+    progress. `counter` is a PsqlSession or SqliteCounter on the database `backend`."""
+    any_left_sql = ANY_LEFT_PG if backend == "postgres" else ANY_LEFT_SQLITE
+    remaining_sql = REMAINING_PG if backend == "postgres" else REMAINING_SQLITE
+    polls = 0
+    last_left, last_progress = jobs, time.monotonic()
+    last_count = last_progress
+    while True:
+        time.sleep(POLL_SECONDS)
+        left = int(counter.scalar(any_left_sql))
+        polls += 1
+        if left == 0:
+            return polls
+        now = time.monotonic()
+        if now - last_count < COUNT_SECONDS:
+            continue
+        left = int(counter.scalar(remaining_sql))
+        polls += 1
+        last_count = now
+        if on_count:
+            on_count(left)
+        if left < last_left:
+            last_left, last_progress = left, now
+        elif now - last_progress > stall_seconds:
+            tails = "\n".join(s.log_tail() for s in servers)
+            raise RuntimeError(f"{name}: stuck at {left} jobs left:\n{tails}")
 
 
 def pg_commits(url):

@@ -90,6 +90,18 @@ class BenchContext:
             "endpoint_jobs": env_int("BENCH_ENDPOINT_JOBS", 1000),
             "backup_rows": env_int("BENCH_BACKUP_ROWS", 100000 if q else 1000000),
             "backup_small_rows": env_int("BENCH_BACKUP_SMALL_ROWS", 10000 if q else 100000),
+            # Rows 7-10, flow control toward a bank (bench/flow.py).
+            "flow_max_rps": env_int("BENCH_FLOW_MAX_RPS", 500),
+            "flow_latency_ms": env_int("BENCH_FLOW_LATENCY_MS", 200),
+            "flow_concurrency": env_int("BENCH_FLOW_CONCURRENCY", 256),
+            "spike_jobs": env_int("BENCH_SPIKE_JOBS", 5000 if q else 100000),
+            "outage_jobs": env_int("BENCH_OUTAGE_JOBS", 5000 if q else 50000),
+            "outage_seconds": env_int("BENCH_OUTAGE_SECONDS", 15 if q else 300),
+            "scale_jobs": env_int("BENCH_SCALE_JOBS", 10000 if q else 100000),
+            "scale_latency_ms": env_int("BENCH_SCALE_LATENCY_MS", 100),
+            "scale_concurrency": env_int("BENCH_SCALE_CONCURRENCY", 1024),
+            "shared_jobs": env_int("BENCH_SHARED_JOBS", 5000 if q else 50000),
+            "shared_instances": env_int("BENCH_SHARED_INSTANCES", 2),
         }
         tmp = Path(os.environ.get("BENCH_TMP") or tempfile.mkdtemp(prefix="rtjobs-bench-"))
         tmp.mkdir(parents=True, exist_ok=True)
@@ -272,13 +284,15 @@ def rtjobs_migrate(ctx, database_url):
 
 
 class FakeBaas:
-    """tools/fake_baas/server.js on an ephemeral port."""
+    """tools/fake_baas/server.js on an ephemeral port; max_rps makes it a rate-limited bank."""
 
-    def __init__(self, latency_ms=0):
-        self.proc = subprocess.Popen(
-            ["node", str(ROOT / "tools/fake_baas/server.js"), "--port", "0", "--host",
-             "127.0.0.1", "--latency-ms", str(latency_ms)],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    def __init__(self, latency_ms=0, max_rps=None):
+        args = ["node", str(ROOT / "tools/fake_baas/server.js"), "--port", "0", "--host",
+                "127.0.0.1", "--latency-ms", str(latency_ms)]
+        if max_rps:
+            args += ["--max-rps", str(max_rps)]
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                     text=True)
         self.port = int(json.loads(self.proc.stdout.readline())["listening"])
         self.base_url = f"http://127.0.0.1:{self.port}"
 
@@ -286,9 +300,28 @@ class FakeBaas:
         with urllib.request.urlopen(self.base_url + "/_control/stats", timeout=10) as r:
             return json.loads(r.read())
 
+    def cpu_seconds(self):
+        """User + system CPU time the fake has used so far."""
+        fields = _proc_stat(self.proc.pid)
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def control(self, path, body):
+        """POST /_control/{path} with a JSON body (the outage switch, the rate limit)."""
+        req = urllib.request.Request(f"{self.base_url}/_control/{path}",
+                                     data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return json.loads(r.read())
+
     def stop(self):
         self.proc.terminate()
         self.proc.wait(timeout=10)
+
+
+def http_get_text(url, timeout=10):
+    req = urllib.request.Request(url, headers={"Authorization": f"Bearer {TOKEN}"})
+    with urllib.request.urlopen(req, timeout=timeout) as r:
+        return r.read().decode()
 
 
 def http_get_json(url, timeout=10):

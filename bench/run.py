@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Runs the benchmark rows of docs/BENCHMARKS.md and prints one table: every rtjobs figure
-beside its reference measured in the same run, the ratio and the target (issue 6).
+beside its reference measured in the same run, the ratio and the target (issues 6 and 14).
 
 Normally started by scripts/bench.sh, which installs the tools, builds rtjobs and starts the
 benchmark's own PostgreSQL. Directly: python3 bench/run.py [--quick] [--rows 1,2,5]
@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import burn_down  # noqa: E402
 import endpoint  # noqa: E402
+import flow  # noqa: E402
 import latency  # noqa: E402
 import memory  # noqa: E402
 from common import BENCH, ROOT, BenchContext, PgWork, log, run_json  # noqa: E402
@@ -130,6 +131,14 @@ def measure_all(ctx, rows):
         r.measure("idle", memory.run_idle, ctx)
         r.measure("backup", memory.run_backup, ctx)
         r.measure("backup_bench", memory.run_backup_bench, ctx)
+    # Flow control toward a bank: (row, figure, function, its arguments after ctx).
+    for row, key, fn, *args in ((7, "spike_unset", flow.run_spike, None),
+                                (7, "spike_set", flow.run_spike, ctx.sizes["flow_max_rps"]),
+                                (8, "outage", flow.run_outage),
+                                (9, "scale", flow.run_scale),
+                                (10, "shared", flow.run_shared)):
+        if row in rows:
+            r.measure(key, fn, ctx, *args)
     return r
 
 
@@ -161,7 +170,7 @@ def build_rows(ctx, r, rows):
     out = []
 
     def failed(row, measure, *names):
-        if int(row[0]) not in rows:
+        if int(re.match(r"\d+", row).group()) not in rows:
             return True
         errs = [f"{n}: {r.errors[n][:60]}" for n in names if n in r.errors]
         if errs:
@@ -293,6 +302,96 @@ def build_rows(ctx, r, rows):
                               f"{small['jobs']:,} jobs",
                         f"{large['peak_rss_mib']:.1f} MiB", f"{small['peak_rss_mib']:.1f} MiB",
                         f"{mratio:.2f}x", "<= 1.2x", verdict(mratio <= 1.2)))
+    out += flow_rows(r, rows, failed)
+    return out
+
+
+def cpu_cell(d):
+    """CPU per job of a flow drain: rtjobs, the fake bank, the whole machine."""
+    return (f"CPU/job rtjobs {d['server_cpu_us_per_job']:.0f} us, bank "
+            f"{d['bank_cpu_us_per_job']:.0f} us, machine {d['machine_cpu_us_per_job']:.0f} us")
+
+
+def flow_rows(r, rows, failed):
+    """Rows 7-10, flow control toward a bank (bench/flow.py)."""
+    out = []
+
+    def bank_cell(d):
+        b = d["bank"]
+        return (f"429s {d['share_429']:.2%} ({b['rate_limited']:,} of {b['requests']:,} calls); "
+                f"FAILED {d['failed']:,}")
+
+    for row, key, target_429 in (("7", "spike_unset", 0.02), ("7b", "spike_set", 0.0)):
+        if failed(row, "month-end spike", key):
+            continue
+        d = r.get(key)
+        ratio = d["seconds"] / d["ideal_seconds"]
+        setting = f"max_rps = {d['provider_max_rps']}" if d["provider_max_rps"] else "max_rps unset"
+        out.append((row, f"month-end spike, {d['jobs']:,} jobs, bank {d['latency_ms']} ms with "
+                         f"--max-rps {d['bank_max_rps']}, C={d['concurrency']}, provider {setting}",
+                    f"drained in {d['seconds']:.1f} s ({fmt_rate(d['jobs_per_s'])}); "
+                    + bank_cell(d),
+                    f"ideal N/{d['bank_max_rps']} = {d['ideal_seconds']:.1f} s",
+                    f"{ratio:.2f}x", f"<= 1.15x, 429s {'<= 2%' if target_429 else '= 0'}, "
+                                     "FAILED 0",
+                    verdict(ratio <= 1.15 and d["share_429"] <= target_429
+                            and d["failed"] == 0)))
+    d = r.get("spike_unset")
+    if d and 7 in rows:
+        m, lowered = d["metrics"][0], d["rates_lowered"][0]
+        shown = ", ".join(str(x) for x in lowered[:6]) + (", ..." if len(lowered) > 6 else "")
+        out.append(("7c", "  how rtjobs found the limit (max_rps unset): rate lowered after 429 "
+                          "(log), 429s seen and deferrals (/metrics)",
+                    f"lowered {len(lowered)} times ({shown}); {m.get('rate_limited_total', 0):,.0f}"
+                    f" 429s, {m.get('deferrals_total', 0):,.0f} deferrals",
+                    f"bank's busiest second {d['bank']['accepted_max_per_second']:,} accepted",
+                    "-", "(info)", "-"))
+    if not failed("8", "outage", "outage"):
+        d = r.get("outage")
+        ratio = d["after_seconds"] / d["ideal_after_seconds"]
+        out.append(("8", f"outage: bank ({d['latency_ms']} ms, --max-rps {d['bank_max_rps']}, "
+                         f"provider max_rps {d['provider_max_rps']}) answers 503 for "
+                         f"{d['outage_measured_seconds']:.0f} s at {d['left_at_down']:,} of "
+                         f"{d['jobs']:,} jobs left",
+                    f"drained {d['after_seconds']:.1f} s after it was back; FAILED {d['failed']:,};"
+                    f" retries used {d['retries']:,}",
+                    f"ideal {d['left_at_up']:,} left / {d['bank_max_rps']} = "
+                    f"{d['ideal_after_seconds']:.1f} s",
+                    f"{ratio:.2f}x", "<= 1.15x, FAILED 0, retries 0",
+                    verdict(ratio <= 1.15 and d["failed"] == 0 and d["retries"] == 0)))
+        m = d["metrics"][0]
+        out.append(("8b", "  the outage as seen by the bank and by rtjobs (/metrics)",
+                    f"paused {m.get('paused_total', 0):.0f} times; {d['jobs_retried']:,} jobs "
+                    f"used a retry; whole drain {d['seconds']:.0f} s",
+                    f"503s answered {d['bank']['outage_rejected']:,}", "-", "(info)", "-"))
+    if not failed("9", "latency-bound at scale", "scale"):
+        d = r.get("scale")
+        b, c = d["bound"], d["ceiling"]
+        ratio = b["jobs_per_s"] / d["reference_jobs_per_s"]
+        out.append(("9", f"latency-bound at scale, http provider, {b['latency_ms']} ms bank, no "
+                         f"limit, C={b['concurrency']}, {b['jobs']:,} jobs",
+                    f"{fmt_rate(b['jobs_per_s'])}, peak in flight {b['bank']['peak_in_flight']}; "
+                    + cpu_cell(b),
+                    f"ideal C/{b['latency_ms'] / 1000:g} s = {fmt_rate(d['ideal_jobs_per_s'])}; "
+                    f"ceiling (0 ms bank) {fmt_rate(c['jobs_per_s'])}; " + cpu_cell(c),
+                    f"{ratio:.0%}", ">= 80% of the lower", verdict(ratio >= 0.8)))
+    if not failed("10", "shared max_rps", "shared"):
+        d = r.get("shared")
+        busiest = d["bank"]["accepted_max_per_second"]
+        limit = d["bank_max_rps"] * 1.1
+        shares = " / ".join(f"{m.get('rate_limit', 0):g}" for m in d["metrics"])
+        out.append(("10", f"{d['instances']} instances, one PostgreSQL, provider max_rps = "
+                          f"{d['bank_max_rps']} each, bank --max-rps {d['bank_max_rps']}, "
+                          f"{d['latency_ms']} ms, {d['jobs']:,} jobs",
+                    f"bank's busiest second {busiest:,} accepted; 429s "
+                    f"{d['bank']['rate_limited']:,}; FAILED {d['failed']:,}; rates {shares}/s; "
+                    f"drained in {d['seconds']:.1f} s",
+                    f"{d['bank_max_rps']} x 1.1 = {limit:.0f}/s; ideal drain "
+                    f"{d['ideal_seconds']:.1f} s",
+                    f"{busiest / d['bank_max_rps']:.2f}x",
+                    f"<= {limit:.0f}/s, 0 429s, FAILED 0",
+                    verdict(busiest <= limit and d["bank"]["rate_limited"] == 0
+                            and d["failed"] == 0)))
     return out
 
 
@@ -327,7 +426,7 @@ def machine():
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="small sizes, a smoke run of minutes")
-    p.add_argument("--rows", default=os.environ.get("BENCH_ROWS", "1,2,3,4,5,6"),
+    p.add_argument("--rows", default=os.environ.get("BENCH_ROWS", "1,2,3,4,5,6,7,8,9,10"),
                    help="rows to run, e.g. 1,5")
     args = p.parse_args()
     rows = {int(x) for x in args.rows.split(",") if x.strip()}

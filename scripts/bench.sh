@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmarks rtjobs against its peers and the hardware, and prints one table (docs/BENCHMARKS.md).
-#   scripts/bench.sh            full run (about 15 minutes)
+#   scripts/bench.sh            full run (about 25 minutes; rows 7-10, flow control, about 16)
 #   scripts/bench.sh --quick    smoke run with small sizes (a few minutes)
 #   scripts/bench.sh --rows 1,5 only some rows
 # Installs what it needs (wrk, nginx, pgbench, Graphile Worker via npm ci), builds rtjobs
