@@ -5,6 +5,20 @@
 //
 // Thread-safety: every method may be called from any thread concurrently. The SQLite store
 // funnels its writes through one connection; the PostgreSQL store keeps a connection pool.
+//
+// Whose clock decides. On PostgreSQL, which several instances share, every decision on time —
+// a lease expired, a job due (due_at, next_attempt_at), an instance live — is taken on the
+// database server's clock, never on the `now` of a request: a claim's lease expires at the
+// server's now plus the lease's length (the request's lease_expires_at - now), and claims,
+// rescues and counts compare with the server's now. So instances whose clocks disagree by more
+// than a lease's margin never take a job from each other while it is at the bank. A claim or a
+// rescue records the instant it judged by (the jobs' updated_at, finished_at of a skip or a
+// cancel): a claimed job's lease_expires_at - updated_at is its lease. Other writes keep the
+// caller's instants (a completion's updated_at and finished_at; due_at; a completion's
+// next_attempt_at, whose backoff is then off by the caller's skew: a retry comes sooner or
+// later, never a second call while one is at the bank); retry_failed_job's job is due at once
+// on both clocks. SQLite is one machine's file, read by one machine's clock: it uses the
+// requests' `now` throughout. (PgStore::open with TimeSource::kCaller does too, for tests.)
 #pragma once
 
 #include <chrono>
@@ -195,6 +209,7 @@ class Store {
   // Atomically moves a due job to PROCESSING (or SKIPPED, see ClaimStatus). Due: PENDING or
   // IN_FLY with due_at <= now; RETRY with next_attempt_at <= now; PROCESSING whose lease expired
   // (claimed with retries = min(retries + 1, max_retries): the rescue counts as a retry).
+  // "now" and the lease: the database's clock on PostgreSQL (see the top of this file).
   // A due job of a CANCELLED transfer, whatever its state, becomes CANCELLED (kTerminal): it
   // never reaches the bank. Of a PAUSED transfer, a PENDING/IN_FLY job becomes SKIPPED; a RETRY
   // or lease-expired one (an attempt may have reached the bank) is left as it is, kNotDue, and
@@ -235,19 +250,20 @@ class Store {
   // CANCELLED one CANCELLED (kTerminal), RETRY jobs of a PAUSED one are passed over (they wait);
   // claimed ones come back as kClaimed with their transfer. Concurrent callers (threads, processes,
   // instances) never get the same job: PostgreSQL uses FOR UPDATE SKIP LOCKED. With a
-  // `provider`, only that provider's jobs are read (its own slice of each due index).
+  // `provider`, only that provider's jobs are read (its own slice of each due index). "now" and
+  // the lease: the database's clock on PostgreSQL, as for claim_job.
   virtual Result<std::vector<ClaimResult>> claim_due_jobs(const DueClaimRequest& request) = 0;
 
-  // PROCESSING jobs whose lease expired before `now` -> RETRY, retries = max(retries,
-  // min(retries + 1, max_retries)), lease cleared, last_error saying the lease expired, and
-  // next_attempt_at = the lease's expiry: the job stays claimable from the instant it was, so a
-  // claim that read the clock before the rescue committed still finds it due. At most `limit`
-  // jobs, the oldest leases first; returns how many.
+  // PROCESSING jobs whose lease expired before `now` (the database's, on PostgreSQL) -> RETRY,
+  // retries = max(retries, min(retries + 1, max_retries)), lease cleared, last_error saying the
+  // lease expired, and next_attempt_at = the lease's expiry: the job stays claimable from the
+  // instant it was, so a claim that read the clock before the rescue committed still finds it
+  // due. At most `limit` jobs, the oldest leases first; returns how many.
   virtual Result<int> rescue_expired_leases(Timestamp now, int max_retries, int limit) = 0;
 
-  // The backlog at `now`, for GET /metrics: PENDING/IN_FLY jobs with due_at <= now, and RETRY
-  // jobs with next_attempt_at <= now, each counted up to `cap` (a scrape stays cheap however
-  // large the backlog; a count equal to the cap means "at least").
+  // The backlog at `now` (the database's, on PostgreSQL), for GET /metrics: PENDING/IN_FLY jobs
+  // with due_at <= now, and RETRY jobs with next_attempt_at <= now, each counted up to `cap` (a
+  // scrape stays cheap however large the backlog; a count equal to the cap means "at least").
   struct DueCounts {
     int64_t pending = 0;
     int64_t retry = 0;

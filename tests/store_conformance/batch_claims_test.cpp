@@ -183,7 +183,7 @@ TEST_P(StoreConformance, ThreeProcessesClaimingDueBatchesClaimEachJobOnce) {
     if (pid == 0) {  // child: claims until nothing is left, writes one claimed id per line
       ::close(go[1]);
       ::close(report[0]);
-      auto s = open_store(url_);
+      auto s = open_test_store(url_);
       char c;
       if (::read(go[0], &c, 1) != 0 || !s) ::_exit(3);
       std::string out;

@@ -1,6 +1,7 @@
 // Store conformance (conformance.hpp): claiming one job (due, not due, retries, held and
 // expired leases, terminal and unknown jobs, paused and cancelled transfers), the IO threads'
-// job reader, and threads or processes racing to claim the same job.
+// job reader, leases and due times between instances whose clocks disagree, and threads or
+// processes racing to claim the same job.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "conformance.hpp"
+#include "core/clock.hpp"
 #include "core/uuid.hpp"
 
 namespace rtjobs::store_conformance {
@@ -240,6 +242,108 @@ TEST_P(StoreConformance, CancelledTransferCancelsDueJobs) {
   EXPECT_EQ(get(jobs[0].id).status, JobStatus::kCancelled);
 }
 
+// --- Instances whose clocks disagree ---
+//
+// On PostgreSQL, shared by several instances, leases and due times are judged by the database
+// server's clock, never by a request's `now` (store.hpp); SQLite, one machine's file, believes
+// the caller. These tests use stores opened as rtjobs opens them, and the real time (the
+// server's clock, on this machine): an instance's clock is the real time plus its skew.
+
+TEST_P(StoreConformance, ALeaseIsJudgedByTheDatabaseServersClockOnPostgreSql) {
+  const bool sqlite = GetParam() == "sqlite";
+  auto a = open_on_server_clock();  // instance A, its clock right
+  auto b = open_on_server_clock();  // instance B, its clock two minutes ahead
+  ASSERT_TRUE(a && b);
+  const Timestamp real = SystemClock().now();
+  const Timestamp b_now = real + 2min;
+  RecurringTransfer t = transfer();
+  auto jobs = create(t, {real - 1s, real - 1s, real - 1s});
+  auto claim_at = [](Store& s, const Job& j, const std::string& owner, Timestamp now,
+                     std::chrono::milliseconds lease) {
+    auto r = s.claim_job({j.id, owner, now, now + lease, 3});
+    EXPECT_TRUE(r) << (r ? "" : r.error().message);
+    return r ? *r : ClaimResult{};
+  };
+
+  // A claims the job for 30 s: the job is at the bank. B finds it expired by its own clock.
+  ClaimResult held = claim_at(*a, jobs[0], "instance-a", real, 30s);
+  ASSERT_EQ(held.status, ClaimStatus::kClaimed);
+  ClaimResult again = claim_at(*b, jobs[0], "instance-b", b_now, 30s);
+  if (sqlite) {  // one machine: its callers' clocks agree, and the one given is believed
+    EXPECT_EQ(again.status, ClaimStatus::kClaimed);
+    return;
+  }
+  // The lease was measured on the server's clock (this machine's: the real time).
+  ASSERT_TRUE(held.job && held.job->lease_expires_at);
+  EXPECT_GE(*held.job->lease_expires_at, real + 30s);
+  EXPECT_LT(*held.job->lease_expires_at, real + 90s);
+  // B neither takes the job over nor rescues it while A's lease runs on the server's clock.
+  EXPECT_EQ(again.status, ClaimStatus::kInProgress);
+  EXPECT_EQ(b->rescue_expired_leases(b_now, 3, 10).value(), 0);
+  expect_same(get(jobs[0].id), *held.job);
+
+  // Once the server's clock has passed a lease (0 ms: at once), B takes the job over, and a
+  // rescuer whose clock runs two minutes behind rescues another: the caller's clock, ahead or
+  // behind, changes nothing.
+  ASSERT_EQ(claim_at(*a, jobs[1], "instance-a", real, 0ms).status, ClaimStatus::kClaimed);
+  ClaimResult taken = claim_at(*b, jobs[1], "instance-b", b_now, 30s);
+  ASSERT_EQ(taken.status, ClaimStatus::kClaimed);
+  EXPECT_EQ(taken.job->lease_owner, "instance-b");
+  EXPECT_EQ(taken.job->retries, 1);
+  EXPECT_LT(*taken.job->lease_expires_at, b_now);  // B's 30 s, from the server's now
+  ASSERT_EQ(claim_at(*a, jobs[2], "instance-a", real, 0ms).status, ClaimStatus::kClaimed);
+  EXPECT_EQ(b->rescue_expired_leases(real - 2min, 3, 10).value(), 1);
+  EXPECT_EQ(get(jobs[2].id).status, JobStatus::kRetry);
+  EXPECT_EQ(get(jobs[0].id).lease_owner, "instance-a");  // still A's
+}
+
+TEST_P(StoreConformance, ADueTimeIsJudgedByTheDatabaseServersClockOnPostgreSql) {
+  const bool sqlite = GetParam() == "sqlite";
+  auto store = open_on_server_clock();
+  ASSERT_NE(store, nullptr);
+  const Timestamp real = SystemClock().now();
+  const Timestamp ahead = real + 2h;   // an instance's clock two hours ahead
+  const Timestamp behind = real - 2h;  // and one two hours behind
+  // A job due in an hour, a retry due in an hour, and a job due a second ago, by the real time.
+  RecurringTransfer t = transfer();
+  Job later = job(t, 1, real + 1h);
+  Job retry_later = job(t, 2, real - 1h, JobStatus::kRetry);
+  retry_later.next_attempt_at = real + 1h;
+  Job due = job(t, 3, real - 1s);
+  t.last_sequence = 3;
+  ASSERT_TRUE(store->create_transfer(t, {later, retry_later, due}));
+
+  // The instance ahead finds the two later jobs due by its clock; on PostgreSQL they are not.
+  auto counts = store->count_due_jobs(ahead, 100);
+  ASSERT_TRUE(counts) << counts.error().message;
+  EXPECT_EQ(counts->pending, sqlite ? 2 : 1);
+  EXPECT_EQ(counts->retry, sqlite ? 1 : 0);
+  auto one = store->claim_job({later.id, "ahead", ahead, ahead + 30s, 3});
+  ASSERT_TRUE(one) << one.error().message;
+  EXPECT_EQ(one->status, sqlite ? ClaimStatus::kClaimed : ClaimStatus::kNotDue);
+  auto retry = store->claim_job({retry_later.id, "ahead", ahead, ahead + 30s, 3});
+  ASSERT_TRUE(retry) << retry.error().message;
+  EXPECT_EQ(retry->status, sqlite ? ClaimStatus::kClaimed : ClaimStatus::kNotDue);
+  if (sqlite) return;  // SQLite believes the caller, as the claims above showed
+  expect_same(get(later.id), later);
+  expect_same(get(retry_later.id), retry_later);
+
+  // Nor does the batch claim of the instance ahead take them; only the job due now, and the
+  // instance behind, by whose clock it is not due for two hours, takes it as well.
+  auto by_ahead = store->claim_due_jobs({"ahead", ahead, ahead + 30s, 10, false, true, 3});
+  ASSERT_TRUE(by_ahead) << by_ahead.error().message;
+  EXPECT_TRUE(by_ahead->empty());
+  auto by_behind = store->claim_due_jobs({"behind", behind, behind + 30s, 10, true, true, 3});
+  ASSERT_TRUE(by_behind) << by_behind.error().message;
+  ASSERT_EQ(by_behind->size(), 1u);
+  EXPECT_EQ(by_behind->at(0).job->id, due.id);
+  ASSERT_TRUE(by_behind->at(0).job->lease_expires_at);
+  EXPECT_GE(*by_behind->at(0).job->lease_expires_at, real + 30s);  // 30 s on the server's clock
+  auto none = store->claim_due_jobs({"ahead", ahead, ahead + 30s, 10, true, true, 3});
+  ASSERT_TRUE(none) << none.error().message;
+  EXPECT_TRUE(none->empty());
+}
+
 // --- Racing claims of one job ---
 
 TEST_P(StoreConformance, TwentyThreadsClaimOneJobExactlyOneWins) {
@@ -281,7 +385,7 @@ TEST_P(StoreConformance, EightProcessesClaimOneJobExactlyOneWins) {
     ASSERT_GE(pid, 0);
     if (pid == 0) {  // child: its own store, waits for the start signal, reports by exit code
       ::close(go[1]);
-      auto s = open_store(url_);
+      auto s = open_test_store(url_);
       char c;
       if (::read(go[0], &c, 1) != 0 || !s) ::_exit(3);
       auto r = (*s)->claim_job({jobs[0].id, "proc-" + std::to_string(i), kT0, kT0 + 30s, 3});

@@ -11,6 +11,7 @@
 #include "core/uuid.hpp"
 #include "raw_db.hpp"
 #include "store/postgres/pg_schema.hpp"
+#include "store/postgres/pg_store.hpp"
 #include "store/sqlite/sqlite_schema.hpp"
 
 namespace rtjobs::store_conformance {
@@ -53,7 +54,20 @@ void StoreConformance::TearDown() {
   if (!dir_.empty()) std::filesystem::remove_all(dir_);
 }
 
+Result<std::unique_ptr<Store>> open_test_store(const std::string& url) {
+  if (url.starts_with("sqlite://")) return open_store(url);
+  auto s = PgStore::open(url, PgStore::TimeSource::kCaller);
+  if (!s) return std::unexpected(s.error());
+  return std::unique_ptr<Store>(std::move(*s));
+}
+
 std::unique_ptr<Store> StoreConformance::open() {
+  auto s = open_test_store(url_);
+  EXPECT_TRUE(s) << (s ? "" : s.error().message);
+  return s ? std::move(*s) : nullptr;
+}
+
+std::unique_ptr<Store> StoreConformance::open_on_server_clock() {
   auto s = open_store(url_);
   EXPECT_TRUE(s) << (s ? "" : s.error().message);
   return s ? std::move(*s) : nullptr;
@@ -164,7 +178,7 @@ std::string StoreConformance::database_before(int version) {
 }
 
 std::vector<int> StoreConformance::migrate_store(const std::string& url) {
-  auto opened = open_store(url);
+  auto opened = open_test_store(url);
   EXPECT_TRUE(opened) << opened.error().message;
   if (!opened) return {};
   store_ = std::move(*opened);

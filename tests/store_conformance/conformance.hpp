@@ -1,6 +1,9 @@
 // The Store conformance suite: every test runs against SQLite (a fresh temporary file) and
 // PostgreSQL (RT_TEST_POSTGRES_URL, schema dropped and recreated per test). Without
 // RT_TEST_POSTGRES_URL the PostgreSQL instances fail: a store change must pass on both.
+// Time is the fixed kT0 and what the tests add to it: on PostgreSQL the stores are opened to
+// read the requests' clock (not the server's, as rtjobs's are), so both backends decide alike;
+// the tests of the server's clock open theirs with open_on_server_clock().
 //
 // This header holds what the suite's files share: the fixtures (StoreConformance, and DueClaims
 // with its scene of due jobs), the fixed clock kT0, and the comparison helpers. Both fixtures are
@@ -38,8 +41,13 @@ class StoreConformance : public ::testing::TestWithParam<std::string> {
   void SetUp() override;
   void TearDown() override;
 
-  // Another store on the same database.
+  // Another store on the same database. Like store_, it judges leases and due times by the
+  // requests' `now` on both backends (on PostgreSQL it is opened with TimeSource::kCaller), so
+  // the tests move time by hand.
   std::unique_ptr<Store> open();
+  // A store as rtjobs opens it (open_store): on PostgreSQL it judges leases, due times and
+  // liveness by the database server's clock, whatever the requests' `now`.
+  std::unique_ptr<Store> open_on_server_clock();
 
   // A monthly transfer (not stored) created at kT0.
   RecurringTransfer transfer(TransferStatus status = TransferStatus::kActive,
@@ -113,6 +121,10 @@ class DueClaims : public StoreConformance {
   void expect_finished(const ClaimResult& c, const Job& expected, ClaimStatus status,
                        JobStatus job_status, Timestamp now);
 };
+
+// The store of `url` for the tests: open_store's, but on PostgreSQL with the requests' clock
+// (PgStore::TimeSource::kCaller), as SQLite always has.
+Result<std::unique_ptr<Store>> open_test_store(const std::string& url);
 
 // The id in upper case (the store accepts either).
 std::string normalize_upper(std::string s);

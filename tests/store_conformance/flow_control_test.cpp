@@ -153,6 +153,8 @@ TEST_P(StoreConformance, LivenessIsDecidedByTheDatabaseServersClockOnPostgreSql)
   // SQLite (one machine) believes the callers' clocks, so the first one has expired by the
   // second one's; PostgreSQL reads its own clock for both, so they agree both are live.
   const bool sqlite = GetParam() == "sqlite";
+  store_ = open_on_server_clock();
+  ASSERT_NE(store_, nullptr);
   EXPECT_EQ(beat(*store_, "instance-a", kT0, 1h), 1);
   EXPECT_EQ(beat(*store_, "instance-b", kT0 + 2h, 1h), sqlite ? 1 : 2);
   if (sqlite) {

@@ -1,15 +1,16 @@
 // PgStore's live instances (rtjobs_instance), which share each bank's rate limit (SPEC section
-// 8, flow control). Every time is the database server's (now()), so instances whose clocks
-// disagree still agree on who is live; the caller's `now` is not used.
+// 8, flow control). Every time is the database server's (now(), see db_now), so instances whose
+// clocks disagree still agree on who is live; the caller's `now` is used only by a store opened
+// with TimeSource::kCaller (tests).
 #include <algorithm>
 
+#include "store/postgres/pg_rows.hpp"
 #include "store/postgres/pg_store.hpp"
 
 namespace rtjobs {
 
 Result<int> PgStore::heartbeat_instance(std::string_view instance_id, Timestamp now,
                                         std::chrono::milliseconds ttl) {
-  (void)now;  // the server's clock decides (see the contract in store.hpp)
   // One transaction in one round trip (a pipeline), so now() is one instant for all of it. The
   // instance's own row first, then the others: the delete skips rows another heartbeat holds
   // (that instance writing its row, or deleting it), so it never waits, and a heartbeat waits
@@ -20,21 +21,28 @@ Result<int> PgStore::heartbeat_instance(std::string_view instance_id, Timestamp 
   static const std::string begin_sql = "BEGIN";
   static const std::string beat_sql =
       "INSERT INTO rtjobs_instance (id, expires_at, started_at)"
-      " VALUES ($1, now() + $2::bigint * interval '1 millisecond', now())"
+      " VALUES ($1, " +
+      store_detail::db_now("$3") + " + $2::bigint * interval '1 millisecond', " +
+      store_detail::db_now("$3") +
+      ")"
       " ON CONFLICT (id) DO UPDATE SET expires_at = EXCLUDED.expires_at";
   static const std::string live_sql =
       "WITH expired AS (DELETE FROM rtjobs_instance WHERE id IN (SELECT id FROM rtjobs_instance"
-      " WHERE expires_at <= now() AND id <> $1 FOR UPDATE SKIP LOCKED))"
-      " SELECT 1 + count(*) FROM rtjobs_instance WHERE expires_at > now() AND id <> $1";
+      " WHERE expires_at <= " +
+      store_detail::db_now("$2") +
+      " AND id <> $1 FOR UPDATE SKIP LOCKED))"
+      " SELECT 1 + count(*) FROM rtjobs_instance WHERE expires_at > " +
+      store_detail::db_now("$2") + " AND id <> $1";
   static const std::string commit_sql = "COMMIT";
   const std::string id(instance_id);
   auto run = [&]() -> Result<int> {
     auto c = pool_.acquire();
     if (!c) return std::unexpected(c.error());
-    auto results = (*c)->pipeline({{&begin_sql, {}},
-                                   {&beat_sql, {id, int64_t{std::max<int64_t>(ttl.count(), 0)}}},
-                                   {&live_sql, {id}},
-                                   {&commit_sql, {}}});
+    auto results =
+        (*c)->pipeline({{&begin_sql, {}},
+                        {&beat_sql, {id, int64_t{std::max<int64_t>(ttl.count(), 0)}, clock(now)}},
+                        {&live_sql, {id, clock(now)}},
+                        {&commit_sql, {}}});
     if (!results) return std::unexpected(results.error());
     for (const store_detail::PgResult& r : *results) {
       if (!r.ok()) {

@@ -39,28 +39,37 @@ Result<ClaimResult> PgStore::claim_job(const ClaimRequest& request) {
   // that read the transfer before the cancel committed either took the job first (the cancel
   // then leaves it at the bank, as any job claimed before it) or finds it CANCELLED on re-check;
   // a lease-expired job, which a cancel leaves alone, was claimed from the state before it.
+  // Due and expired are judged on the database's clock ($5, see db_now); the lease starts at
+  // that instant and lasts the request's lease ($3), and updated_at is that instant too, so
+  // the job records when it was claimed on the clock its lease runs on.
   static const std::string claim_sql =
       "UPDATE recurring_transfer_job j SET status = 'PROCESSING', lease_owner = $2,"
-      " lease_expires_at = $3::timestamptz, updated_at = $4::timestamptz,"
-      " retries = CASE WHEN j.status = 'PROCESSING'"
-      " THEN GREATEST(j.retries, LEAST(j.retries + 1, $5::integer)) ELSE j.retries END"
+      " lease_expires_at = " +
+      store_detail::lease_expiry("$5", "$3") + ", updated_at = " + store_detail::db_now("$5") +
+      ", retries = CASE WHEN j.status = 'PROCESSING'"
+      " THEN GREATEST(j.retries, LEAST(j.retries + 1, $4::integer)) ELSE j.retries END"
       " FROM recurring_transfer t WHERE j.id = $1::uuid AND t.id = j.recurring_transfer_id AND " +
-      store_detail::claim_due_sql("j", "$4::timestamptz") + " AND " +
+      store_detail::claim_due_sql("j", store_detail::db_now("$5")) + " AND " +
       store_detail::claim_outcome_sql("j", "t") + " = 'PROCESSING' RETURNING " +
       store_detail::qualified(store_detail::kJobColumns, "j") + ", " +
       store_detail::qualified(store_detail::kTransferColumns, "t");
-  static const std::string inspect_sql =
-      "SELECT " + store_detail::qualified(store_detail::kJobColumns, "j") +
-      ", t.status FROM recurring_transfer_job j JOIN recurring_transfer t"
-      " ON t.id = j.recurring_transfer_id WHERE j.id = $1::uuid";
+  // With the instant the database judges by, for decide_claim to judge as the claim did.
+  static const std::string inspect_sql = "SELECT " +
+                                         store_detail::qualified(store_detail::kJobColumns, "j") +
+                                         ", t.status, " + store_detail::db_now("$2") +
+                                         " FROM recurring_transfer_job j JOIN recurring_transfer t"
+                                         " ON t.id = j.recurring_transfer_id WHERE j.id = $1::uuid";
   // A due job of a PAUSED transfer is skipped; of a CANCELLED one, cancelled (a lease-expired
-  // one loses its lease).
+  // one loses its lease). Due on the database's clock ($2), which the job's finished_at and
+  // updated_at record, as the claim's.
   static const std::string finish_sql =
       "UPDATE recurring_transfer_job j SET status = " + store_detail::claim_outcome_sql("j", "t") +
-      ", finished_at = $2::timestamptz, updated_at = $2::timestamptz, lease_owner = NULL,"
+      ", finished_at = " + store_detail::db_now("$2") +
+      ", updated_at = " + store_detail::db_now("$2") +
+      ", lease_owner = NULL,"
       " lease_expires_at = NULL FROM recurring_transfer t"
       " WHERE j.id = $1::uuid AND t.id = j.recurring_transfer_id AND " +
-      store_detail::claim_due_sql("j", "$2::timestamptz") + " AND " +
+      store_detail::claim_due_sql("j", store_detail::db_now("$2")) + " AND " +
       store_detail::claim_outcome_sql("j", "t") + " IN ('SKIPPED', 'CANCELLED') RETURNING " +
       store_detail::qualified(store_detail::kJobColumns, "j");
 
@@ -69,13 +78,14 @@ Result<ClaimResult> PgStore::claim_job(const ClaimRequest& request) {
     if (!is_uuid(id)) return ClaimResult{ClaimStatus::kNotFound, {}, {}};
     auto c = pool_.acquire();
     if (!c) return std::unexpected(c.error());
-    std::string now = format_timestamp(request.now);
+    const SqlValue clock_now = clock(request.now);
     std::optional<Job> last_seen;
     // The state can change between the statements below; a few rounds settle any race.
     for (int round = 0; round < 3; ++round) {
-      auto claimed = (*c)->query(
-          claim_sql, {id, request.lease_owner, format_timestamp(request.lease_expires_at), now,
-                      int64_t{request.max_retries}});
+      auto claimed =
+          (*c)->query(claim_sql, {id, request.lease_owner,
+                                  store_detail::lease_ms(request.now, request.lease_expires_at),
+                                  int64_t{request.max_retries}, clock_now});
       if (!claimed) return std::unexpected(claimed.error());
       if (claimed->rows() == 1) {
         auto job = store_detail::read_job(PgRow(*claimed, 0), 0);
@@ -85,7 +95,7 @@ Result<ClaimResult> PgStore::claim_job(const ClaimRequest& request) {
         if (!transfer) return std::unexpected(transfer.error());
         return ClaimResult{ClaimStatus::kClaimed, std::move(*job), std::move(*transfer)};
       }
-      auto inspected = (*c)->query(inspect_sql, {id});
+      auto inspected = (*c)->query(inspect_sql, {id, clock_now});
       if (!inspected) return std::unexpected(inspected.error());
       auto job = job_at(*inspected);
       if (!job) return std::unexpected(job.error());
@@ -93,8 +103,11 @@ Result<ClaimResult> PgStore::claim_job(const ClaimRequest& request) {
       auto transfer_status =
           parse_transfer_status(inspected->text(0, store_detail::kJobColumnCount).value_or(""));
       if (!transfer_status) return fail(ErrorCode::kInternal, "bad transfer status");
+      auto db_now =
+          parse_timestamp(inspected->text(0, store_detail::kJobColumnCount + 1).value_or(""));
+      if (!db_now) return fail(ErrorCode::kInternal, "bad database time");
       last_seen = **job;
-      switch (store_detail::decide_claim(**job, *transfer_status, request.now)) {
+      switch (store_detail::decide_claim(**job, *transfer_status, *db_now)) {
         case ClaimAction::kNotDue:
           return ClaimResult{ClaimStatus::kNotDue, std::move(*job), {}};
         case ClaimAction::kInProgress:
@@ -107,7 +120,7 @@ Result<ClaimResult> PgStore::claim_job(const ClaimRequest& request) {
         case ClaimAction::kCancel:
           break;
       }
-      auto finished = (*c)->query(finish_sql, {id, now});
+      auto finished = (*c)->query(finish_sql, {id, clock_now});
       if (!finished) return std::unexpected(finished.error());
       auto done = job_at(*finished);
       if (!done) return std::unexpected(done.error());
@@ -115,9 +128,11 @@ Result<ClaimResult> PgStore::claim_job(const ClaimRequest& request) {
         ClaimStatus status =
             (*done)->status == JobStatus::kSkipped ? ClaimStatus::kSkipped : ClaimStatus::kTerminal;
         if (status == ClaimStatus::kSkipped) {  // perhaps the transfer's last occurrence
+          // Completed at the instant its job was skipped.
+          std::string at = format_timestamp((*done)->finished_at.value_or(request.now));
           auto completed =
               (*c)->query(store_detail::kCompleteIfDoneSql,
-                          {store_detail::uuid_array({(*done)->recurring_transfer_id}), now});
+                          {store_detail::uuid_array({(*done)->recurring_transfer_id}), at});
           if (!completed) return std::unexpected(completed.error());
         }
         return ClaimResult{status, std::move(*done), {}};
@@ -394,10 +409,13 @@ Result<Job> PgStore::retry_failed_job(std::string_view job_id, Timestamp now) {
   static const std::string lock_sql =
       "SELECT j.status, t.status FROM recurring_transfer_job j JOIN recurring_transfer t"
       " ON t.id = j.recurring_transfer_id WHERE j.id = $1::uuid FOR SHARE OF t";
-  // FAILED is terminal, so finished_at goes back to NULL: the job is live again, and due now.
+  // FAILED is terminal, so finished_at goes back to NULL: the job is live again, and due now:
+  // by the database's clock ($3, see db_now), which judges it, and by the caller's ($2).
   static const std::string retry_sql =
       "UPDATE recurring_transfer_job j SET status = 'RETRY', retries = 0,"
-      " next_attempt_at = $2::timestamptz, finished_at = NULL, updated_at = $2::timestamptz"
+      " next_attempt_at = LEAST($2::timestamptz, " +
+      store_detail::db_now("$3") +
+      "), finished_at = NULL, updated_at = $2::timestamptz"
       " FROM recurring_transfer t WHERE j.id = $1::uuid AND j.status = 'FAILED'"
       " AND t.id = j.recurring_transfer_id AND t.status <> 'CANCELLED' RETURNING " +
       store_detail::qualified(store_detail::kJobColumns, "j") + ", " +
@@ -409,7 +427,7 @@ Result<Job> PgStore::retry_failed_job(std::string_view job_id, Timestamp now) {
     if (!c) return std::unexpected(c.error());
     auto results = (*c)->pipeline({{&begin_sql, {}},
                                    {&lock_sql, {id}},
-                                   {&retry_sql, {id, format_timestamp(now)}},
+                                   {&retry_sql, {id, format_timestamp(now), clock(now)}},
                                    {&commit_sql, {}}});
     if (!results) return std::unexpected(results.error());
     for (const PgResult& r : *results) {

@@ -36,7 +36,9 @@ constexpr std::string_view kLeaseExpired =
     "lease expired: the process holding the job stopped before recording an outcome";
 
 // The claim statement of claim_due_jobs, for one provider ($7) or, with `any_provider`, for
-// each provider a due index holds (see due_index.hpp).
+// each provider a due index holds (see due_index.hpp). Due times are judged on the database's
+// clock ($2, see db_now); the leases start at that instant and last the request's lease ($3),
+// and the jobs' updated_at (finished_at, of those skipped or cancelled) is that instant too.
 //
 // Each branch walks its partial index in due order, one provider's slice at a time (a LATERAL
 // per provider), skipping rows another claimer has locked, and stops after `limit` rows of the
@@ -58,26 +60,30 @@ std::string due_claim_sql(bool any_provider) {
                 store_detail::providers_cte("retry_providers", store_detail::kRetryIndex, false)
           : "WITH pending_providers(provider) AS (SELECT $7::text),"
             " retry_providers(provider) AS (SELECT $7::text)";
+  const std::string now = store_detail::db_now("$2");
   return providers +
          ", pending AS MATERIALIZED (SELECT x.* FROM pending_providers p CROSS JOIN LATERAL"
          " (SELECT id, status, due_at AS at FROM recurring_transfer_job WHERE $5::boolean"
          " AND status IN ('PENDING', 'IN_FLY') AND provider = p.provider"
-         " AND due_at <= $2::timestamptz ORDER BY due_at LIMIT $4 FOR UPDATE SKIP LOCKED) x),"
+         " AND due_at <= " +
+         now +
+         " ORDER BY due_at LIMIT $4 FOR UPDATE SKIP LOCKED) x),"
          " retrying AS MATERIALIZED (SELECT x.* FROM retry_providers p CROSS JOIN LATERAL"
          " (SELECT id, status, next_attempt_at AS at FROM recurring_transfer_job r"
          " WHERE $6::boolean AND status = 'RETRY' AND provider = p.provider"
-         " AND next_attempt_at <= $2::timestamptz AND (SELECT " +
-         store_detail::claim_outcome_sql("r", "t") +
+         " AND next_attempt_at <= " +
+         now + " AND (SELECT " + store_detail::claim_outcome_sql("r", "t") +
          " FROM recurring_transfer t WHERE t.id = r.recurring_transfer_id) IS NOT NULL"
          " ORDER BY next_attempt_at LIMIT $4 FOR UPDATE SKIP LOCKED) x),"
          " due AS MATERIALIZED (SELECT * FROM pending UNION ALL SELECT * FROM retrying"
          " ORDER BY at, id LIMIT $4)"
          " UPDATE recurring_transfer_job j SET status = n.status,"
          " lease_owner = CASE WHEN n.status = 'PROCESSING' THEN $1 END,"
-         " lease_expires_at = CASE WHEN n.status = 'PROCESSING' THEN $3::timestamptz END,"
-         " finished_at = CASE WHEN n.status <> 'PROCESSING' THEN $2::timestamptz END,"
-         " updated_at = $2::timestamptz"
-         " FROM due, recurring_transfer t, LATERAL (SELECT " +
+         " lease_expires_at = CASE WHEN n.status = 'PROCESSING' THEN " +
+         store_detail::lease_expiry("$2", "$3") +
+         " END,"
+         " finished_at = CASE WHEN n.status <> 'PROCESSING' THEN " +
+         now + " END, updated_at = " + now + " FROM due, recurring_transfer t, LATERAL (SELECT " +
          store_detail::claim_outcome_sql("due", "t") +
          " AS status) n WHERE j.id = due.id AND t.id = j.recurring_transfer_id"
          " AND n.status IS NOT NULL RETURNING due.at, " +
@@ -99,8 +105,8 @@ Result<std::vector<ClaimResult>> PgStore::claim_due_jobs(const DueClaimRequest& 
     auto c = pool_.acquire();
     if (!c) return std::unexpected(c.error());
     std::vector<SqlValue> params{request.lease_owner,
-                                 format_timestamp(request.now),
-                                 format_timestamp(request.lease_expires_at),
+                                 clock(request.now),
+                                 store_detail::lease_ms(request.now, request.lease_expires_at),
                                  int64_t{request.limit},
                                  int64_t{request.pending},
                                  int64_t{request.retries}};
@@ -114,6 +120,7 @@ Result<std::vector<ClaimResult>> PgStore::claim_due_jobs(const DueClaimRequest& 
     std::vector<Row> rows;
     rows.reserve(static_cast<size_t>(r->rows()));
     std::vector<std::string> skipped_transfers;
+    Timestamp skipped_at = request.now;  // the statement's instant, which the skips record
     for (int i = 0; i < r->rows(); ++i) {
       PgRow row(*r, i);
       auto job = store_detail::read_job(row, 1);
@@ -128,6 +135,7 @@ Result<std::vector<ClaimResult>> PgStore::claim_due_jobs(const DueClaimRequest& 
                                                                 : ClaimStatus::kTerminal;
         if (claim.status == ClaimStatus::kSkipped) {
           skipped_transfers.push_back(claim.job->recurring_transfer_id);
+          skipped_at = claim.job->finished_at.value_or(request.now);
         }
       }
       rows.push_back({std::string(row.text(0).value_or("")), std::move(claim)});
@@ -137,7 +145,7 @@ Result<std::vector<ClaimResult>> PgStore::claim_due_jobs(const DueClaimRequest& 
     if (!skipped_transfers.empty()) {
       auto done =
           (*c)->query(store_detail::kCompleteIfDoneSql,
-                      {store_detail::uuid_array(skipped_transfers), format_timestamp(request.now)});
+                      {store_detail::uuid_array(skipped_transfers), format_timestamp(skipped_at)});
       if (!done) return std::unexpected(done.error());
     }
     // RETURNING has no defined order: give the results back oldest due first.
@@ -158,15 +166,18 @@ Result<int> PgStore::rescue_expired_leases(Timestamp now, int max_retries, int l
   // MATERIALIZED: the locked rows are picked once. Were the selection inlined into a join, it
   // could be re-scanned, skip the rows this statement just updated, and exceed the limit.
   // FOR UPDATE re-checks the conditions on a row changed since the snapshot (a job completed
-  // meanwhile is left alone).
+  // meanwhile is left alone). Expiry is judged on the database's clock ($1, see db_now), the
+  // clock the claims measured the leases on, and updated_at records that instant.
   static const std::string sql =
       "WITH expired AS MATERIALIZED (SELECT id FROM recurring_transfer_job"
-      " WHERE status = 'PROCESSING' AND lease_expires_at <= $1::timestamptz"
+      " WHERE status = 'PROCESSING' AND lease_expires_at <= " +
+      store_detail::db_now("$1") +
       " ORDER BY lease_expires_at LIMIT $3 FOR UPDATE SKIP LOCKED),"
       " rescued AS (UPDATE recurring_transfer_job j SET status = 'RETRY',"
       " next_attempt_at = j.lease_expires_at,"
       " retries = GREATEST(j.retries, LEAST(j.retries + 1, $2::integer)), lease_owner = NULL,"
-      " lease_expires_at = NULL, last_error = $4, updated_at = $1::timestamptz"
+      " lease_expires_at = NULL, last_error = $4, updated_at = " +
+      store_detail::db_now("$1") +
       " FROM expired WHERE j.id = expired.id RETURNING 1)"
       " SELECT count(*), CASE WHEN count(*) > 0 THEN " +
       std::string(store_detail::kNotifyJobsDue) + "::text END FROM rescued";
@@ -174,8 +185,8 @@ Result<int> PgStore::rescue_expired_leases(Timestamp now, int max_retries, int l
     if (limit <= 0) return 0;
     auto c = pool_.acquire();
     if (!c) return std::unexpected(c.error());
-    auto r = (*c)->query(sql, {format_timestamp(now), int64_t{max_retries}, int64_t{limit},
-                               std::string(kLeaseExpired)});
+    auto r = (*c)->query(
+        sql, {clock(now), int64_t{max_retries}, int64_t{limit}, std::string(kLeaseExpired)});
     if (!r) return std::unexpected(r.error());
     return std::stoi(std::string(r->text(0, 0).value_or("0")));
   };
@@ -187,22 +198,27 @@ Result<int> PgStore::rescue_expired_leases(Timestamp now, int max_retries, int l
 Result<Store::DueCounts> PgStore::count_due_jobs(Timestamp now, int64_t cap) {
   // Each count reads the claims' own partial index, one provider's due slice at a time (see
   // due_index.hpp), each slice up to the cap: the sum is exact below the cap, and at least the
-  // cap when one slice reaches it.
+  // cap when one slice reaches it. Due on the database's clock ($1, see db_now), as the claims.
+  static const std::string db_now = store_detail::db_now("$1");
   static const std::string sql =
       "WITH RECURSIVE " +
       store_detail::providers_cte("pending_providers", store_detail::kPendingIndex, false) + ", " +
       store_detail::providers_cte("retry_providers", store_detail::kRetryIndex, false) +
       " SELECT LEAST($2::bigint, (SELECT coalesce(sum((SELECT count(*) FROM (SELECT 1"
       " FROM recurring_transfer_job WHERE status IN ('PENDING', 'IN_FLY') AND provider = p.provider"
-      " AND due_at <= $1::timestamptz LIMIT $2::bigint) s)), 0)::bigint FROM pending_providers p)),"
+      " AND due_at <= " +
+      db_now +
+      " LIMIT $2::bigint) s)), 0)::bigint FROM pending_providers p)),"
       " LEAST($2::bigint, (SELECT coalesce(sum((SELECT count(*) FROM (SELECT 1"
       " FROM recurring_transfer_job WHERE status = 'RETRY' AND provider = p.provider"
-      " AND next_attempt_at <= $1::timestamptz LIMIT $2::bigint) s)), 0)::bigint"
+      " AND next_attempt_at <= " +
+      db_now +
+      " LIMIT $2::bigint) s)), 0)::bigint"
       " FROM retry_providers p))";
   auto run = [&]() -> Result<DueCounts> {
     auto c = pool_.acquire();
     if (!c) return std::unexpected(c.error());
-    auto r = (*c)->query(sql, {format_timestamp(now), std::max<int64_t>(cap, 0)});
+    auto r = (*c)->query(sql, {clock(now), std::max<int64_t>(cap, 0)});
     if (!r) return std::unexpected(r.error());
     return DueCounts{std::stoll(std::string(r->text(0, 0).value_or("0"))),
                      std::stoll(std::string(r->text(0, 1).value_or("0")))};

@@ -88,6 +88,34 @@ class ArrayLiteral {
   std::string out_ = "{";
 };
 
+// "Now" in a statement that decides a lease or a due time, from its parameter `param` (say
+// "$6"), which PgStore::clock() fills: NULL, hence the database server's now(), except in tests
+// with a manual clock; so instances whose clocks disagree judge every lease and due time on one
+// clock. Cut to milliseconds, the precision of every stored instant.
+// now(), the start of the transaction, rather than clock_timestamp(): each statement that
+// decides (a claim, a batch claim, a rescue, a count) is a transaction of its own, so now() is
+// the one instant the whole statement judges by, every row of a batch alike; it is stable, so
+// "due_at <= now()" stays an index condition of the due indexes (clock_timestamp() is
+// volatile: re-read per row, a filter over every job not yet due); and, read when the statement
+// starts, it never judges a lease expired later than the statement began. A claim that waited
+// for a row lock writes a lease that started before the wait, shorter by it: waits are on short
+// transactions (the batch claims never wait, SKIP LOCKED), far below a lease's margin.
+inline std::string db_now(std::string_view param) {
+  return "date_trunc('milliseconds', COALESCE(" + std::string(param) + "::timestamptz, now()))";
+}
+
+// The lease a claim writes: db_now(`clock`) plus `lease_ms` (a bigint parameter, the request's
+// lease_expires_at - now), so the lease is measured on the clock that judges it.
+inline std::string lease_expiry(std::string_view clock, std::string_view lease_ms) {
+  return "(" + db_now(clock) + " + " + std::string(lease_ms) +
+         "::bigint * interval '1 millisecond')";
+}
+
+// The request's lease length (lease_expires_at - now), the parameter of lease_expiry.
+inline int64_t lease_ms(Timestamp now, Timestamp lease_expires_at) {
+  return (lease_expires_at - now).count();
+}
+
 // SPEC section 3: a transfer whose last occurrence is terminal becomes COMPLETED, paused or not
 // (a PAUSED transfer's last occurrence ends SKIPPED). kCompleteTransfersSql is for a caller that
 // knows the schedules are exhausted; kCompleteIfDoneSql finds it out (no next occurrence is left

@@ -54,10 +54,15 @@ Result<Page<T>> list_page(store_detail::PgPool& pool, store_detail::ListQuery& q
 
 }  // namespace
 
-Result<std::unique_ptr<PgStore>> PgStore::open(const std::string& url) {
-  std::unique_ptr<PgStore> store(new PgStore(url));
+Result<std::unique_ptr<PgStore>> PgStore::open(const std::string& url, TimeSource time) {
+  std::unique_ptr<PgStore> store(new PgStore(url, time));
   if (auto r = store->ping(); !r) return std::unexpected(r.error());
   return store;
+}
+
+SqlValue PgStore::clock(Timestamp now) const {
+  if (time_ == TimeSource::kCaller) return format_timestamp(now);
+  return std::monostate{};
 }
 
 Result<MigrationReport> PgStore::migrate() {

@@ -7,6 +7,12 @@
 // other. Writers that make jobs due now send pg_notify inside their own statement (see
 // pg_listener.hpp).
 //
+// Whose clock: leases, due times and live instances are decided by the database server's clock
+// (now()), not by the `now` of the requests, so instances whose clocks disagree still agree on
+// who holds a job (see Store::claim_job). Tests that move time by hand open the store with
+// TimeSource::kCaller, which reads the requests' `now` instead, through the same statements (as
+// River's drivers take a stubbed time: `coalesce(@now, now())`).
+//
 // Thread-safe: every method may be called from any thread.
 #pragma once
 
@@ -22,9 +28,14 @@ class PgStore final : public Store {
  public:
   static constexpr int kPoolSize = 12;
 
+  // The clock that decides leases and due times. kDatabase (what open_store gives): the
+  // server's. kCaller: the requests' `now`, for tests with a manual clock.
+  enum class TimeSource { kDatabase, kCaller };
+
   // Opens the pool and verifies one connection, so a bad URL fails here (kUnavailable).
   // Does not migrate.
-  static Result<std::unique_ptr<PgStore>> open(const std::string& url);
+  static Result<std::unique_ptr<PgStore>> open(const std::string& url,
+                                               TimeSource time = TimeSource::kDatabase);
 
   std::string_view backend() const override { return "postgresql"; }
   Result<MigrationReport> migrate() override;
@@ -59,9 +70,15 @@ class PgStore final : public Store {
   std::unique_ptr<Subscription> subscribe_jobs_due(std::function<void()> on_jobs_due) override;
 
  private:
-  explicit PgStore(const std::string& url) : url_(url), pool_(url, kPoolSize) {}
+  PgStore(const std::string& url, TimeSource time)
+      : url_(url), time_(time), pool_(url, kPoolSize) {}
+
+  // The parameter behind store_detail::db_now(): NULL (the server's now()) or, with kCaller,
+  // the request's `now`.
+  store_detail::SqlValue clock(Timestamp now) const;
 
   const std::string url_;
+  const TimeSource time_;
   store_detail::PgPool pool_;
 };
 
