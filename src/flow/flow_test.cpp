@@ -189,6 +189,33 @@ TEST(ProviderFlow, A429LowersTheRateToWhatTheBankAcceptedThenClimbsBack) {
   EXPECT_LT(f.snapshot(resume + seconds(22)).rate, 400 * 1.02);
 }
 
+TEST(ProviderFlow, ALongRetryAfterSlowsTheClimbSoPausesStayATenthOfTheTime) {
+  // Two banks that accepted 400 of 1,000 calls: one asks for 1 s, the other for 30 s.
+  auto lowered = [](seconds retry_after) {
+    auto f = std::make_unique<ProviderFlow>("bank", FlowLimits{});
+    f->reserve(1000, kT0);
+    for (int i = 0; i < 400; ++i) f->answered(kOk, kT0, kT0);
+    for (int i = 0; i < 600; ++i) {
+      f->answered(answer(Outcome::kUnavailable, 429, retry_after), kT0, kT0);
+    }
+    f->reserve(1, kT0 + retry_after);
+    f->release(1);
+    return f;
+  };
+  auto quick = lowered(seconds(1));
+  auto slow = lowered(seconds(30));
+  Timestamp quick_start = kT0 + seconds(1);
+  Timestamp slow_start = kT0 + seconds(30);
+  EXPECT_DOUBLE_EQ(quick->snapshot(quick_start).rate, 380);
+  EXPECT_DOUBLE_EQ(slow->snapshot(slow_start).rate, 380);
+  quick->reserve(1, quick_start + seconds(20));
+  slow->reserve(1, slow_start + seconds(20));
+  EXPECT_NEAR(quick->snapshot(quick_start + seconds(20)).rate, 399, 1);  // back in 20 s
+  EXPECT_NEAR(slow->snapshot(slow_start + seconds(20)).rate, 381.3, 0.2);  // 300 s to climb
+  slow->reserve(1, slow_start + seconds(300));
+  EXPECT_NEAR(slow->snapshot(slow_start + seconds(300)).rate, 399, 1);
+}
+
 TEST(ProviderFlow, ARunOfFailuresPausesTheProviderAndAProbeResumesIt) {
   ProviderFlow f("bank", {}, {.threshold = 3, .first_wait = seconds(1), .max_wait = seconds(4)});
   EXPECT_EQ(f.reserve(10, kT0), 10);

@@ -106,6 +106,7 @@ class ProviderFlow {
   Timestamp last_decrease_{};                  // 429s of calls started before it are old news
   Timestamp last_climb_{};
   std::optional<Timestamp> deferred_until_;
+  std::chrono::milliseconds last_pause_{0};  // the last 429's deferral
   CircuitBreaker circuit_;
   std::string reason_;
   int in_flight_ = 0;
