@@ -4,9 +4,10 @@
 //   half-open --(the probe answers)--> closed;  --(the probe fails)--> open, wait doubled
 //
 // While open no call starts; half-open lets exactly one probe call through at a time. Any answer
-// that shows the bank working (a success, a refusal, a rate limit) closes it, even one from a call
-// started before it opened. The wait starts at `first_wait` and doubles up to `max_wait`. Not
-// thread-safe; ProviderFlow guards it.
+// that shows the bank working (a success, a refusal, a rate limit) closes it, if its call started
+// after the circuit opened; while closed, one whose call started after the last failure ends the
+// run. Answers to older calls describe the bank as it was and change nothing. The wait starts at
+// `first_wait` and doubles up to `max_wait`. Not thread-safe; ProviderFlow guards it.
 #pragma once
 
 #include <algorithm>
@@ -25,7 +26,7 @@ std::string_view to_string(CircuitState state);
 struct CircuitOptions {
   int threshold = 5;
   std::chrono::milliseconds first_wait{1000};
-  std::chrono::milliseconds max_wait{5000};
+  std::chrono::milliseconds max_wait{2000};
 };
 
 class CircuitBreaker {
@@ -67,16 +68,20 @@ class CircuitBreaker {
   // call started before the circuit opened says nothing new. Returns true when the state changed.
   bool record(bool working, Timestamp started, Timestamp now) {
     CircuitState before = state(now);
-    if (!working && before != CircuitState::kClosed && started < opened_at_) return false;
+    if (before != CircuitState::kClosed && started < opened_at_) return false;
     if (working) {
+      // An answer to a call started before the last failure showed the bank up then, not now:
+      // during an outage's first moments, late successes must not break the run.
+      if (before == CircuitState::kClosed && started < last_failure_) return false;
       failures_ = 0;
       wait_ = options_.first_wait;
       state_ = CircuitState::kClosed;
       probe_out_ = false;
     } else if (before == CircuitState::kHalfOpen && probe_out_) {
       open(now, std::min(wait_ * 2, options_.max_wait));
-    } else if (before == CircuitState::kClosed && ++failures_ >= options_.threshold) {
-      open(now, options_.first_wait);
+    } else if (before == CircuitState::kClosed) {
+      last_failure_ = now;
+      if (++failures_ >= options_.threshold) open(now, options_.first_wait);
     }
     return state_ != before;
   }
@@ -98,6 +103,7 @@ class CircuitBreaker {
   std::chrono::milliseconds wait_{options_.first_wait};
   Timestamp opened_at_{};
   Timestamp reopen_at_{};
+  Timestamp last_failure_{};  // while closed: when the last failure was answered
 };
 
 }  // namespace rtjobs

@@ -90,6 +90,25 @@ TEST(CircuitBreaker, OpensAfterARunProbesOneAtATimeAndBacksOff) {
   EXPECT_EQ(c.allowance(t3, 10), 10);
 }
 
+// Calls the bank took just before an outage answer late: they must not break the run of failures
+// nor close the circuit (issue 14's outage benchmark saw it open and close 9 times in 130 ms).
+TEST(CircuitBreaker, LateSuccessesOfOlderCallsChangeNothing) {
+  CircuitBreaker c({.threshold = 3, .first_wait = seconds(1), .max_wait = seconds(2)});
+  Timestamp before = kT0 - milliseconds(200);
+  c.record(false, kT0, kT0 + milliseconds(1));
+  EXPECT_FALSE(c.record(true, before, kT0 + milliseconds(2)));  // started before the failure
+  c.record(false, kT0, kT0 + milliseconds(3));
+  EXPECT_TRUE(c.record(false, kT0, kT0 + milliseconds(4)));  // the third in a row: open
+  EXPECT_FALSE(c.record(true, before, kT0 + milliseconds(5)));
+  EXPECT_EQ(c.state(kT0 + milliseconds(5)), CircuitState::kOpen);
+  // A success of a call started after the last failure does end a run.
+  CircuitBreaker d({.threshold = 2, .first_wait = seconds(1), .max_wait = seconds(2)});
+  d.record(false, kT0, kT0);
+  d.record(true, kT0 + milliseconds(1), kT0 + milliseconds(2));
+  EXPECT_FALSE(d.record(false, kT0, kT0 + milliseconds(3)));
+  EXPECT_EQ(d.state(kT0 + milliseconds(3)), CircuitState::kClosed);
+}
+
 TEST(CircuitBreaker, AnUnusedProbeCanBeTakenAgain) {
   CircuitBreaker c({.threshold = 1, .first_wait = seconds(1), .max_wait = seconds(1)});
   c.record(false, kT0, kT0);
@@ -117,22 +136,24 @@ TEST(ProviderFlow, MaxRpsHoldsInEveryOneSecondWindow) {
     for (size_t i = start; i < start + 1000; ++i) window += per_ms[i];
     worst = std::max(worst, window);
   }
-  EXPECT_LE(worst, 500);
-  EXPECT_GE(worst, 490);
+  EXPECT_LE(worst, 485);  // 97% of max_rps: 3% left for bunching on the way to the bank
+  EXPECT_GE(worst, 475);
 }
 
 TEST(ProviderFlow, InstancesShareTheLimits) {
   ProviderFlow f("bank", {.max_rps = 100, .max_in_flight = 10});
   f.set_instances(2, kT0);
   EXPECT_EQ(f.snapshot(kT0).rate, 50);
-  EXPECT_EQ(f.reserve(100, kT0), 2);  // the burst: 4% of 50 a second
+  EXPECT_EQ(f.reserve(100, kT0), 1);  // the burst: 2% of 50 a second, at least one call
   int got = 0;
   for (int ms = 1; ms <= 2000; ++ms) {
     int n = f.reserve(100, kT0 + milliseconds(ms));
     got += n;
     for (int i = 0; i < n; ++i) f.answered(kOk, kT0 + milliseconds(ms), kT0 + milliseconds(ms));
   }
-  EXPECT_NEAR(got, 95, 2);  // 95% of 50 a second for 2 s
+  // 95% of 50 a second for 2 s, less what a one-call bucket drops between millisecond polls.
+  EXPECT_GE(got, 88);
+  EXPECT_LE(got, 96);
   // max_in_flight 10 over 2 instances: 5 calls out at once.
   ProviderFlow g("bank", {.max_rps = {}, .max_in_flight = 10});
   g.set_instances(2, kT0);

@@ -231,8 +231,9 @@ std::optional<Timestamp> ProviderFlow::ready_at(Timestamp now) {
   if (state == CircuitState::kOpen) at = std::max(at, circuit_.reopen_at());
   if (state == CircuitState::kHalfOpen && circuit_.allowance(now, 1) == 0) return std::nullopt;
   if (in_flight_ >= in_flight_cap()) return std::nullopt;  // an answer frees a slot
-  // Wait for a useful batch rather than one call at a time: a tenth of a second's worth.
-  int batch = std::max(1, static_cast<int>(std::min(rate() * 0.1, 1e6)));
+  // Wait for a batch rather than one call at a time, but only half the bucket, so a late wake-up
+  // finds room left rather than tokens lost to a full bucket.
+  int batch = std::max(1, static_cast<int>(std::min(rate() * kBurstShare / 2, 1e6)));
   return std::max(at, bucket_.ready_at(batch, at));
 }
 

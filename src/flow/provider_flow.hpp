@@ -51,11 +51,11 @@ struct FlowSnapshot {
   uint64_t paused = 0;                      // times the circuit opened
 };
 
-// The bucket refills at 95% of the rate and holds 4% of it (at least one call), so any one-second
-// window sees at most 99% of the rate: max_rps holds per second, not only on average, with 1%
-// left for the network's jitter.
+// The bucket refills at 95% of the rate and holds 2% of it (at least one call), so any one-second
+// window sees at most 97% of the rate: max_rps holds per second, not only on average, with 3%
+// left for calls that reach the bank bunched (a busy machine, the network).
 inline constexpr double kRefillShare = 0.95;
-inline constexpr double kBurstShare = 0.04;
+inline constexpr double kBurstShare = 0.02;
 
 class ProviderFlow {
  public:
