@@ -74,7 +74,7 @@ TEST(CircuitBreaker, OpensAfterARunProbesOneAtATimeAndBacksOff) {
   EXPECT_EQ(c.state(t1), CircuitState::kHalfOpen);
   EXPECT_EQ(c.allowance(t1, 10), 1);
   c.started(1, t1);
-  EXPECT_EQ(c.allowance(t1, 10), 0);  // one probe at a time
+  EXPECT_EQ(c.allowance(t1, 10), 0);                         // one probe at a time
   EXPECT_TRUE(c.record(false, t1, t1 + milliseconds(100)));  // the probe failed: wait doubles
   EXPECT_EQ(c.reopen_at(), t1 + milliseconds(2100));
   Timestamp t2 = c.reopen_at();
@@ -231,7 +231,7 @@ TEST(ProviderFlow, ALongRetryAfterSlowsTheClimbSoPausesStayATenthOfTheTime) {
   EXPECT_DOUBLE_EQ(slow->snapshot(slow_start).rate, 380);
   quick->reserve(1, quick_start + seconds(20));
   slow->reserve(1, slow_start + seconds(20));
-  EXPECT_NEAR(quick->snapshot(quick_start + seconds(20)).rate, 399, 1);  // back in 20 s
+  EXPECT_NEAR(quick->snapshot(quick_start + seconds(20)).rate, 399, 1);    // back in 20 s
   EXPECT_NEAR(slow->snapshot(slow_start + seconds(20)).rate, 381.3, 0.2);  // 300 s to climb
   slow->reserve(1, slow_start + seconds(300));
   EXPECT_NEAR(slow->snapshot(slow_start + seconds(300)).rate, 399, 1);

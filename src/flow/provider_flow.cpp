@@ -194,7 +194,8 @@ void ProviderFlow::decide_decrease(Timestamp now) {
     }
   }
   // A bank that accepted nothing (every call 429) gets half of what was sent.
-  double base = accepted > 0 ? static_cast<double>(accepted) : std::max(1.0, static_cast<double>(started) / 2);
+  double base = accepted > 0 ? static_cast<double>(accepted)
+                             : std::max(1.0, static_cast<double>(started) / 2);
   base = std::min(base, rate());
   peak_ = std::max(peak_, base);
   ceiling_ = std::max(kLowestRate, base * kDecrease);
@@ -300,8 +301,7 @@ std::string FlowControl::render(Timestamp now) const {
                     auto value) {
     out << "# HELP " << metric << " " << help << "\n# TYPE " << metric << " " << type << "\n";
     for (const FlowSnapshot& s : all) {
-      out << metric << "{provider=\"" << prometheus_label(s.provider) << "\"} " << value(s)
-          << "\n";
+      out << metric << "{provider=\"" << prometheus_label(s.provider) << "\"} " << value(s) << "\n";
     }
   };
   out << "# HELP rtjobs_provider_state 1 for the provider's flow state: active, probing (one "

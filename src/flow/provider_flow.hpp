@@ -42,7 +42,7 @@ struct FlowLimits {
 struct FlowSnapshot {
   std::string provider;
   CircuitState state = CircuitState::kClosed;
-  std::string reason;  // the answer that paused it, while paused or probing
+  std::string reason;                     // the answer that paused it, while paused or probing
   double rate = TokenBucket::kUnlimited;  // calls a second this instance may start now
   int in_flight = 0;
   std::optional<Timestamp> deferred_until;  // a Retry-After still running
@@ -102,8 +102,9 @@ class ProviderFlow {
   TokenBucket bucket_;
   double ceiling_ = TokenBucket::kUnlimited;  // learnt from 429s
   double peak_ = 0;                           // the most a second the bank accepted before a 429
-  std::optional<Timestamp> decrease_pending_;  // a 429 came at this time; decided when deferral ends
-  Timestamp last_decrease_{};                  // 429s of calls started before it are old news
+  std::optional<Timestamp>
+      decrease_pending_;       // a 429 came at this time; decided when deferral ends
+  Timestamp last_decrease_{};  // 429s of calls started before it are old news
   Timestamp last_climb_{};
   std::optional<Timestamp> deferred_until_;
   std::chrono::milliseconds last_pause_{0};  // the last 429's deferral
