@@ -48,18 +48,41 @@ class BankApi {
                                                     const HttpAnswer& /*answer*/) const {
     return std::nullopt;
   }
+
+  // --- After the call (SPEC section 8, settlement and returns) ---
+
+  // Provider::follows_settlement for this bank.
+  virtual bool follows_settlement() const { return false; }
+  // The GET of the bank's transfer `reference` of `rail`; none when the bank has no look-up by
+  // id.
+  virtual std::optional<HttpCall> fetch_call(std::string_view /*reference*/, Rail /*rail*/) const {
+    return std::nullopt;
+  }
+  // The fetch's answer (Provider::fetch_transfer's errors).
+  virtual Result<TransferState> read_fetched(std::string_view reference, Rail rail,
+                                             const HttpAnswer& answer) const;
+  // Provider::read_webhook for this bank, with the provider's webhook secret (empty: none
+  // configured, so every delivery is kUnauthenticated).
+  virtual Result<std::vector<BankEvent>> read_webhook(const WebhookDelivery& delivery,
+                                                      std::string_view secret) const;
 };
 
 class BankProvider final : public Provider {
  public:
   // `timeout` bounds each HTTP call; a call-for-call look-up doubles what an attempt may take.
+  // `webhook_secret`: the provider's webhook_secret_env value (empty: takes no webhooks).
   BankProvider(std::string name, std::unique_ptr<BankApi> api,
-               std::unique_ptr<HttpTransport> transport, std::chrono::milliseconds timeout);
+               std::unique_ptr<HttpTransport> transport, std::chrono::milliseconds timeout,
+               std::string webhook_secret = {});
 
   std::string_view name() const override { return name_; }
   std::chrono::milliseconds timeout() const override { return attempt_timeout_; }
   Result<void> check_transfer(const TransferSpec& spec) const override;
   void execute(TransferRequest request, std::function<void(TransferResult)> done) override;
+  bool follows_settlement() const override { return api_->follows_settlement(); }
+  void fetch_transfer(std::string reference, Rail rail,
+                      std::function<void(Result<TransferState>)> done) override;
+  Result<std::vector<BankEvent>> read_webhook(const WebhookDelivery& delivery) const override;
 
  private:
   void create(std::shared_ptr<const TransferRequest> request,
@@ -69,6 +92,7 @@ class BankProvider final : public Provider {
   std::unique_ptr<BankApi> api_;
   std::unique_ptr<HttpTransport> transport_;
   std::chrono::milliseconds attempt_timeout_;
+  std::string webhook_secret_;  // never logged
 };
 
 }  // namespace rtjobs

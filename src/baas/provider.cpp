@@ -1,4 +1,5 @@
-// Provider::check_transfer's default: what the sandbox and the generic http protocol carry.
+// Provider's defaults: check_transfer takes what the sandbox and the generic http protocol
+// carry; a provider that settles at once has no look-up and takes no webhooks.
 #include "baas/provider.hpp"
 
 namespace rtjobs {
@@ -16,6 +17,17 @@ Result<void> check_book_transfer(std::string_view provider, const TransferSpec& 
 
 Result<void> Provider::check_transfer(const TransferSpec& spec) const {
   return check_book_transfer(name(), spec);
+}
+
+void Provider::fetch_transfer(std::string reference, Rail /*rail*/,
+                              std::function<void(Result<TransferState>)> done) {
+  done(fail(ErrorCode::kUnavailable,
+            "provider " + std::string(name()) + " has no look-up of transfer " + reference));
+}
+
+Result<std::vector<BankEvent>> Provider::read_webhook(const WebhookDelivery& /*delivery*/) const {
+  return fail(ErrorCode::kUnauthenticated,
+              "provider " + std::string(name()) + " takes no webhooks");
 }
 
 }  // namespace rtjobs

@@ -14,6 +14,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "core/error.hpp"
 #include "core/model.hpp"
@@ -64,6 +66,57 @@ struct TransferResult {
   // Unavailable, but the bank may have acted on the request (a timeout or a connection lost after
   // it was sent): only an attempt with the same idempotency key can tell.
   bool outcome_unknown = false;
+  // On success: kPending when the bank accepted the transfer but has still to settle it (an ACH
+  // transfer, a book transfer held for review), so rtjobs follows it (SPEC section 8); absent
+  // when the answer is final (a completed book transfer).
+  std::optional<SettlementStatus> settlement;
+};
+
+// What a bank says of a transfer after the call, from a look-up by the bank's id or a webhook
+// that carries the whole object (SPEC section 8, settlement and returns).
+struct TransferState {
+  std::string reference;  // the bank's transfer id
+  Rail rail = Rail::kAch;
+  // kPending (still on its way: the bank's pending, submitted, sent-but-not-settled states),
+  // kSettled, kReturned, or kCanceled (the bank canceled or rejected it after accepting it:
+  // no money moved). Never kUnknown.
+  SettlementStatus settlement = SettlementStatus::kPending;
+  std::string bank_status;  // as the bank spells it
+  // kReturned: the Nacha return code ("R01"); "R??" when the bank's reason has no known code.
+  std::optional<std::string> return_code;
+  // kCanceled: the bank's reason, normalised as declines are (bank::normalise_reason).
+  std::optional<std::string> code;
+  std::optional<std::string> message;  // the bank's own words, if any
+  std::optional<Timestamp> settled_at;  // kSettled/kReturned: when the bank says it settled
+  std::optional<int> http_status;       // of the look-up; absent for a webhook's object
+  std::string response_body;            // raw object or answer, at most 64 KiB
+};
+
+// One event of a bank's webhook delivery.
+struct BankEvent {
+  std::string event_id;  // the bank's id, the same on every redelivery: the dedupe key
+  std::string type;      // the bank's event type ("ach_transfer.updated")
+  // The bank's id of the transfer the event is about; absent for events about anything else
+  // (accounts, incoming transfers), which rtjobs accepts and ignores.
+  std::optional<std::string> reference;
+  std::optional<Rail> rail;  // which of the bank's transfer kinds `reference` is
+  // The transfer as the event carries it (Column sends the whole object); absent for thin
+  // events (Increase, Unit, Treasury Prime), whose transfer must be fetched.
+  std::optional<TransferState> state;
+};
+
+// A webhook request as received: header names in lower case, the body's raw bytes.
+struct WebhookDelivery {
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string_view body;
+  Timestamp now{};
+  // The header's value, or nullopt (`name` in lower case).
+  std::optional<std::string_view> header(std::string_view name) const {
+    for (const auto& [k, v] : headers) {
+      if (k == name) return v;
+    }
+    return std::nullopt;
+  }
 };
 
 // The check of a provider that carries book transfers without provider_options (the sandbox,
@@ -84,6 +137,22 @@ class Provider {
   // Whether execute() always calls `done` before it returns (the sandbox): such a call never
   // holds a call slot past the loop that starts it.
   virtual bool answers_inline() const { return false; }
+
+  // --- After the call (SPEC section 8, settlement and returns) ---
+
+  // Whether this provider's accepted transfers can still be pending (and so are followed).
+  virtual bool follows_settlement() const { return false; }
+  // Looks the transfer up by the bank's id. `done` is called exactly once, possibly on another
+  // thread: the transfer's state, or an Error: kNotFound when the bank has no such transfer,
+  // kUnavailable when it gave no readable answer (`retry_after` set in the message's stead is
+  // not needed: the follower backs off). The default has no look-up (kUnavailable).
+  virtual void fetch_transfer(std::string reference, Rail rail,
+                              std::function<void(Result<TransferState>)> done);
+  // Verifies a webhook delivery with the bank's own scheme and reads its events (several for
+  // Unit's batches). kUnauthenticated when no webhook secret is configured or the signature (or
+  // Treasury Prime's Basic credentials) is missing, wrong or stale; kInvalidArgument when the
+  // verified body is not the bank's event shape. The default takes no webhooks.
+  virtual Result<std::vector<BankEvent>> read_webhook(const WebhookDelivery& delivery) const;
 };
 
 }  // namespace rtjobs

@@ -242,6 +242,23 @@ std::vector<Setting> settings() {
        bool_setting("RT_RETRIES_ENABLED", &Config::retries_enabled)},
       {"RT_BACKUP_ENABLED", "backup_enabled",
        bool_setting("RT_BACKUP_ENABLED", &Config::backup_enabled)},
+      {"RT_REPRESENT_MAX", "represent_max",
+       int_setting("RT_REPRESENT_MAX", 0, 2,
+                   [](Config& c, long long v) { c.represent_max = static_cast<int>(v); })},
+      {"RT_REPRESENT_AFTER_DAYS", "represent_after_days",
+       int_setting("RT_REPRESENT_AFTER_DAYS", 0, 179,
+                   [](Config& c, long long v) { c.represent_after_days = static_cast<int>(v); })},
+      {"RT_PAUSE_ON_ACCOUNT_RETURN", "pause_on_account_return",
+       bool_setting("RT_PAUSE_ON_ACCOUNT_RETURN", &Config::pause_on_account_return)},
+      {"RT_SETTLEMENT_POLL_SECONDS", "settlement_poll_seconds",
+       int_setting("RT_SETTLEMENT_POLL_SECONDS", 1, 86400,
+                   [](Config& c, long long v) { c.settlement_poll = std::chrono::seconds(v); })},
+      {"RT_SETTLEMENT_POLL_MAX_SECONDS", "settlement_poll_max_seconds",
+       int_setting("RT_SETTLEMENT_POLL_MAX_SECONDS", 1, 604800,
+                   [](Config& c, long long v) { c.settlement_poll_max = std::chrono::seconds(v); })},
+      {"RT_SETTLEMENT_FOLLOW_DAYS", "settlement_follow_days",
+       int_setting("RT_SETTLEMENT_FOLLOW_DAYS", 1, 180,
+                   [](Config& c, long long v) { c.settlement_follow_days = static_cast<int>(v); })},
       {"RT_LOG_LEVEL", "log_level",
        [](Config& c, const std::string& raw) -> Result<void> {
          for (std::string_view l : {"debug", "info", "warn", "error"}) {
@@ -285,7 +302,8 @@ bool is_name(std::string_view s) {
 
 // The keys every provider type takes: its type, the timeout of one call, and the bank's limits.
 const std::vector<std::string_view>& common_provider_keys() {
-  static const std::vector<std::string_view> keys{"type", "timeout_ms", "max_rps", "max_in_flight"};
+  static const std::vector<std::string_view> keys{"type", "timeout_ms", "max_rps", "max_in_flight",
+                                                  "webhook_secret_env"};
   return keys;
 }
 
@@ -437,7 +455,9 @@ Result<ProviderConfig> parse_provider(const std::string& name, const toml::node&
   for (auto [key, variable, value] : {std::tuple{"token_env", &p.token_env, &p.token},
                                       std::tuple{"api_key_env", &p.api_key_env, &p.api_key},
                                       std::tuple{"key_id_env", &p.key_id_env, &p.key_id},
-                                      std::tuple{"secret_env", &p.secret_env, &p.secret}}) {
+                                      std::tuple{"secret_env", &p.secret_env, &p.secret},
+                                      std::tuple{"webhook_secret_env", &p.webhook_secret_env,
+                                                 &p.webhook_secret}}) {
     if (auto r = resolve_secret(*t, key, prefix, env, *variable, *value); !r) {
       return std::unexpected(r.error());
     }

@@ -33,6 +33,12 @@ struct ProviderConfig {
   std::string key_id;
   std::string secret_env;
   std::string secret;
+  // The secret the bank's webhooks are verified with (SPEC section 8): Increase's shared_secret
+  // ("whsec_..." or raw), Column's endpoint secret, Unit's webhook token, or for Treasury Prime
+  // the "basic_user:basic_secret" it sends as HTTP Basic. Unset: the provider takes no webhooks
+  // and its pending transfers are followed by polling alone.
+  std::string webhook_secret_env;
+  std::string webhook_secret;
   std::chrono::milliseconds timeout{10000};
   // The bank's requests a second, shared by all instances on one PostgreSQL; unset: unlimited.
   std::optional<double> max_rps;
@@ -60,6 +66,13 @@ struct Config {
   bool retries_enabled = true;
   bool backup_enabled = true;
   std::string log_level = "info";  // RT_LOG_LEVEL
+  // SPEC section 8, settlement and returns.
+  int represent_max = 0;                          // RT_REPRESENT_MAX, 0..2
+  int represent_after_days = 3;                   // RT_REPRESENT_AFTER_DAYS
+  bool pause_on_account_return = true;            // RT_PAUSE_ON_ACCOUNT_RETURN
+  std::chrono::seconds settlement_poll{900};      // RT_SETTLEMENT_POLL_SECONDS: first look-up
+  std::chrono::seconds settlement_poll_max{21600};  // RT_SETTLEMENT_POLL_MAX_SECONDS
+  int settlement_follow_days = 10;                // RT_SETTLEMENT_FOLLOW_DAYS
   // Always holds "sandbox" (type sandbox) unless the file redefines it.
   std::map<std::string, ProviderConfig> providers;
   // Operator holiday calendars: name -> path of a file with one YYYY-MM-DD per line.

@@ -14,6 +14,8 @@ std::string_view to_string(ErrorCode code) {
       return "unprocessable";
     case ErrorCode::kUnavailable:
       return "unavailable";
+    case ErrorCode::kUnauthenticated:
+      return "unauthenticated";
     case ErrorCode::kInternal:
       return "internal";
   }

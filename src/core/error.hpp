@@ -18,6 +18,7 @@ enum class ErrorCode {
   kConflict,       // state does not allow the operation (e.g. job not FAILED)
   kUnprocessable,  // e.g. idempotency key reused with another body
   kUnavailable,    // a dependency (database, object store, bank) cannot be reached
+  kUnauthenticated,  // a caller's credentials or signature did not verify (HTTP 401)
   kInternal,       // a bug or an invariant broken
 };
 

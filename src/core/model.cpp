@@ -33,9 +33,17 @@ constexpr std::array<std::pair<JobStatus, std::string_view>, 8> kJobStatus{{
     {JobStatus::kSkipped, "SKIPPED"},
     {JobStatus::kCancelled, "CANCELLED"},
 }};
-constexpr std::array<std::pair<JobResult, std::string_view>, 2> kJobResult{{
+constexpr std::array<std::pair<JobResult, std::string_view>, 3> kJobResult{{
     {JobResult::kSucceeded, "SUCCEEDED"},
     {JobResult::kDeclined, "DECLINED"},
+    {JobResult::kReturned, "RETURNED"},
+}};
+constexpr std::array<std::pair<SettlementStatus, std::string_view>, 5> kSettlement{{
+    {SettlementStatus::kPending, "pending"},
+    {SettlementStatus::kSettled, "settled"},
+    {SettlementStatus::kReturned, "returned"},
+    {SettlementStatus::kCanceled, "canceled"},
+    {SettlementStatus::kUnknown, "unknown"},
 }};
 constexpr std::array<std::pair<TransferStatus, std::string_view>, 4> kTransferStatus{{
     {TransferStatus::kActive, "ACTIVE"},
@@ -76,6 +84,15 @@ std::optional<TransferStatus> parse_transfer_status(std::string_view s) {
 std::optional<Frequency> parse_frequency(std::string_view s) { return find(kFrequency, s); }
 std::optional<BusinessDay> parse_business_day(std::string_view s) { return find(kBusinessDay, s); }
 std::optional<Rail> parse_rail(std::string_view s) { return find(kRail, s); }
+std::string_view to_string(SettlementStatus s) { return name_of(kSettlement, s); }
+std::optional<SettlementStatus> parse_settlement_status(std::string_view s) {
+  return find(kSettlement, s);
+}
+
+std::string bank_key(const Job& job) {
+  if (job.presentment == 0) return job.idempotency_key;
+  return job.idempotency_key + ":r" + std::to_string(job.presentment);
+}
 
 bool is_terminal(JobStatus s) {
   return s == JobStatus::kFinished || s == JobStatus::kFailed || s == JobStatus::kSkipped ||

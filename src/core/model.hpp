@@ -22,7 +22,11 @@ enum class JobStatus {
   kSkipped,
   kCancelled
 };
-enum class JobResult { kSucceeded, kDeclined };
+// RETURNED: the bank accepted the transfer and it came back later (an ACH return, SPEC 8).
+enum class JobResult { kSucceeded, kDeclined, kReturned };
+// Where an accepted transfer is on its way to its final state at the bank (SPEC section 8,
+// settlement and returns). kUnknown: the follow window ran out before the bank said.
+enum class SettlementStatus { kPending, kSettled, kReturned, kCanceled, kUnknown };
 enum class TransferStatus { kActive, kPaused, kCancelled, kCompleted };
 enum class Frequency { kDaily, kWeekly, kMonthly, kYearly };
 enum class BusinessDay { kNone, kFollowing, kPreceding, kModifiedFollowing };
@@ -36,12 +40,14 @@ std::string_view to_string(TransferStatus s);
 std::string_view to_string(Frequency f);
 std::string_view to_string(BusinessDay b);
 std::string_view to_string(Rail r);  // "book", "ach"
+std::string_view to_string(SettlementStatus s);  // "pending", "settled", ... (lower case)
 std::optional<JobStatus> parse_job_status(std::string_view s);
 std::optional<JobResult> parse_job_result(std::string_view s);
 std::optional<TransferStatus> parse_transfer_status(std::string_view s);
 std::optional<Frequency> parse_frequency(std::string_view s);
 std::optional<BusinessDay> parse_business_day(std::string_view s);
 std::optional<Rail> parse_rail(std::string_view s);
+std::optional<SettlementStatus> parse_settlement_status(std::string_view s);
 
 // FINISHED, FAILED, SKIPPED, CANCELLED: nothing more happens to the job.
 bool is_terminal(JobStatus s);
@@ -77,6 +83,9 @@ struct RecurringTransfer {
   std::optional<std::string> provider_options;
   Schedule schedule;
   TransferStatus status = TransferStatus::kActive;
+  // Why the transfer has its status when rtjobs changed it itself (an account-level ACH return
+  // paused it: "account_return:R02"); absent after a client's pause, resume or cancel.
+  std::optional<std::string> status_reason;
   int64_t last_sequence = 0;  // highest occurrence sequence created so far
   // due_at of the first occurrence not yet created; absent once the schedule is exhausted
   std::optional<Timestamp> next_occurrence_at;
@@ -108,7 +117,20 @@ struct Job {
   Timestamp created_at{};
   Timestamp updated_at{};
   std::optional<Timestamp> finished_at;
+  // SPEC section 8, settlement: absent where the rail settled at once (or nothing was accepted).
+  std::optional<SettlementStatus> settlement_status;
+  std::optional<Timestamp> settled_at;
+  std::optional<std::string> return_code;  // the Nacha code of the last return ("R01")
+  // How many times a returned occurrence was presented again (0..2): attempt n > 0 goes to the
+  // bank under the key "{idempotency_key}:r{n}" (bank_key()).
+  int presentment = 0;
+  // When the settlement follower looks the transfer up next (while settlement_status is
+  // pending); internal, not in the API.
+  std::optional<Timestamp> settlement_check_at;
 };
+
+// The idempotency key of the job's current presentment at the bank.
+std::string bank_key(const Job& job);
 
 struct ProviderStatus {
   std::string id;

@@ -18,6 +18,8 @@ int http_status(ErrorCode code) {
       return 422;
     case ErrorCode::kUnavailable:
       return 503;
+    case ErrorCode::kUnauthenticated:
+      return 401;
     case ErrorCode::kInternal:
       return 500;
   }

@@ -109,7 +109,7 @@ void JobProcessor::call_bank(Job job, RecurringTransfer transfer, std::string le
                    "no provider named '" + job.provider + "' is configured", std::nullopt, false);
   }
   TransferRequest request{
-      .idempotency_key = job.idempotency_key,
+      .idempotency_key = bank_key(job),
       .reference = job.id,
       .amount = transfer.amount,
       .currency = transfer.currency,
