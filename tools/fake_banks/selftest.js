@@ -5,8 +5,10 @@
 const { describe, it, before, after, beforeEach } = require('node:test');
 const assert = require('node:assert/strict');
 const path = require('node:path');
-const { startServer, exitStatus, call, flowControlSuite, maxRpsFlagSuite } = require('./test_support');
+const crypto = require('node:crypto');
+const { startServer, exitStatus, call, flowControlSuite, maxRpsFlagSuite, startReceiver } = require('./test_support');
 const { FlowControl } = require('./lib/flow_control');
+const { standardHeaders, standardKey, hmac } = require('./lib/webhooks');
 
 const SERVER = path.join(__dirname, 'server.js');
 
@@ -645,6 +647,370 @@ describe('bank-specific behaviour', () => {
       assert.equal(desc.status, 400);
     } finally {
       child.kill('SIGTERM');
+    }
+  });
+});
+
+// ---- settlement, returns and webhooks (README.md, "Settlement and returns", "Webhooks") ----
+
+// Signatures are checked here with node:crypto directly, not with the fakes' own code.
+const sign = (alg, key, text, enc) => crypto.createHmac(alg, key).update(text).digest(enc);
+
+// Per bank: where an ACH transfer is looked up, its state read back generically ("pending",
+// "submitted", "settled", "returned:R01", "canceled"), how a webhook delivery is verified (returning
+// a key that names the event: its id, or the body where the bank sends no id), how many webhooks a
+// creation and a settlement from pending send, and the bank's sandbox simulation calls.
+const LIFE = {
+  increase: {
+    secret: 'increase-shared-secret',
+    get: (id) => `/ach_transfers/${id}`,
+    state(o) {
+      if (o.status === 'returned') return `returned:${o.return.raw_return_reason_code}`;
+      if (o.status === 'submitted') return o.settlement ? 'settled' : 'submitted';
+      return o.status === 'pending_submission' ? 'pending' : o.status;
+    },
+    returnedR01(o) {
+      assert.equal(o.return.return_reason_code, 'insufficient_fund');
+      assert.equal(o.return.transfer_id, o.id);
+    },
+    verify(d, secret, transferId) {
+      const id = d.headers['webhook-id'];
+      const ts = d.headers['webhook-timestamp'];
+      assert.match(ts, /^\d+$/);
+      assert.ok(Math.abs(Number(ts) - Date.now() / 1000) < 300);
+      assert.equal(d.headers['webhook-signature'], `v1,${sign('sha256', Buffer.from(secret, 'utf8'), `${id}.${ts}.${d.body}`, 'base64')}`);
+      assert.equal(d.json.id, id);
+      assert.match(id, /^event_/);
+      assert.deepEqual(Object.keys(d.json), ['id', 'created_at', 'category', 'associated_object_type', 'associated_object_id', 'type']);
+      assert.equal(d.json.associated_object_id, transferId);
+      assert.equal(d.json.associated_object_type, 'ach_transfer');
+      assert.match(d.json.category, /^ach_transfer\.(created|updated)$/);
+      return id;
+    },
+    createdEvents: 1,
+    settleEvents: 2, // submitted, then settled: two ach_transfer.updated
+    cancelEvents: 1,
+    simSettle: (id) => ({ path: `/simulations/ach_transfers/${id}/settle` }),
+    simReturn: (id) => ({ path: `/simulations/ach_transfers/${id}/return`, body: { reason: 'insufficient_fund' } }),
+  },
+  column: {
+    secret: 'column-endpoint-secret',
+    get: (id) => `/transfers/ach/${id}`,
+    state(o) {
+      if (o.status === 'RETURNED') return `returned:${o.return_details[0].return_code}`;
+      return { INITIATED: 'pending', SUBMITTED: 'submitted', SETTLED: 'settled', CANCELED: 'canceled' }[o.status];
+    },
+    returnedR01(o) {
+      assert.ok(o.returned_at);
+      assert.equal(o.return_details[0].description, 'Insufficient Funds');
+    },
+    verify(d, secret, transferId) {
+      assert.equal(d.headers['column-signature'], sign('sha256', secret, d.body, 'hex'));
+      assert.match(d.headers['webhook-endpoint-id'], /^wend_/);
+      assert.match(d.json.id, /^evnt_/);
+      assert.match(d.json.type, /^ach\.outgoing_transfer\.(submitted|settled|returned|canceled)$/);
+      assert.equal(d.json.data.id, transferId);
+      assert.equal(d.json.type.split('.')[2], LIFE.column.state(d.json.data).split(':')[0]);
+      return d.json.id;
+    },
+    createdEvents: 0,
+    settleEvents: 2,
+    cancelEvents: 1,
+    simSettle: (id) => ({ path: '/simulate/transfers/ach/settle', body: { ach_transfer_id: id } }),
+    simReturn: null, // only through a RETURN_* counterparty (bank-specific test)
+  },
+  unit: {
+    secret: 'UNITWEBHOOKTOKEN====',
+    get: (id) => `/payments/${id}`,
+    state(o) {
+      const a = o.data.attributes;
+      if (a.status === 'Returned') return `returned:${{ InsufficientFunds: 'R01', AccountClosed: 'R02' }[a.reason]}`;
+      return { Pending: 'pending', Clearing: 'submitted', Sent: 'settled', Canceled: 'canceled' }[a.status];
+    },
+    returnedR01(o) {
+      assert.equal(o.data.attributes.reason, 'InsufficientFunds');
+    },
+    verify(d, secret, transferId) {
+      assert.equal(d.headers['x-unit-signature'], sign('sha1', secret, d.body, 'base64'));
+      assert.equal(d.json.data.length, 1);
+      const e = d.json.data[0];
+      assert.match(e.id, /^\d+$/);
+      assert.match(e.type, /^payment\.(created|clearing|sent|returned)$/);
+      assert.ok(e.attributes.createdAt);
+      assert.deepEqual(e.relationships.payment.data, { id: transferId, type: 'achPayment' });
+      return e.id;
+    },
+    createdEvents: 1,
+    settleEvents: 1, // a credit: Pending -> Sent
+    cancelEvents: 0, // no payment.canceled event is documented
+    simSettle: (id) => ({ path: '/sandbox/ach/transmit', body: { data: { type: 'transmitAchPayment',
+      relationships: { payment: { data: { type: 'achPayment', id } } } } } }),
+    simReturn: (id) => ({ path: '/sandbox/ach/return', body: { data: { type: 'returnAchPayment',
+      relationships: { payment: { data: { type: 'achPayment', id } } } } } }),
+  },
+  treasury_prime: {
+    secret: 'hook_user:hook_password',
+    get: (id) => `/ach/${id}`,
+    state(o) {
+      if (o.status === 'returned') return `returned:${o.error}`;
+      return { pending: 'pending', processing: 'submitted', sent: 'settled', canceled: 'canceled' }[o.status];
+    },
+    returnedR01(o) {
+      assert.equal(o.error, 'R01');
+    },
+    verify(d, secret, transferId) {
+      assert.equal(d.headers.authorization, `Basic ${Buffer.from(secret).toString('base64')}`);
+      assert.deepEqual(Object.keys(d.json), ['event', 'op', 'id', 'url']);
+      assert.equal(d.json.event, 'ach.update');
+      assert.equal(d.json.op, 'update');
+      assert.equal(d.json.id, transferId);
+      assert.ok(d.json.url.endsWith(`/ach/${transferId}`));
+      return null; // Treasury Prime's events carry no id (and one transfer's events are alike)
+    },
+    createdEvents: 0,
+    settleEvents: 2, // processing, then sent
+    cancelEvents: 1,
+    simSettle: (id) => ({ path: '/simulation', body: { type: 'ach.processing_sent', simulation: { ach_id: id } } }),
+    simReturn: (id) => ({ path: '/simulation', body: { type: 'ach.processing_returned', simulation: { ach_id: id } } }),
+  },
+};
+
+// The Standard Webhooks and Unit test vectors (BANKS.md part 2, [SW2] and [UA10]).
+describe('webhook signature schemes', () => {
+  it('signs the Standard Webhooks example exactly', () => {
+    const h = standardHeaders(standardKey('whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'), 'msg_p5jXN8AQM9LWM0D4loKWxJek',
+      1614265330, '{"test": 2432232314}');
+    assert.equal(h['webhook-signature'], 'v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=');
+  });
+  it('signs the Unit example exactly', () => {
+    const body = '{"data":[{"id":"46306092","type":"application.approved","attributes":{"createdAt":"2025-08-05T06:48:38.957Z","tags":{"key":"another-tag","test":"webhook-tag","number":"111"}},"relationships":{"application":{"data":{"id":"3895367","type":"individualApplication"}},"customer":{"data":{"id":"3310133","type":"individualCustomer"}}}}]}';
+    assert.equal(hmac('sha1', 'OB2HL5E3B4HJ7IVXRNL4YQKYIQIVJK36ZZLPZEFWZVSDSC7LLFJQ====', body, 'base64'),
+      'UUNz8ch1Ovjg+ijXUEwlAlWEktU=');
+  });
+});
+
+for (const [name, cfg] of Object.entries(BANKS)) {
+  const life = LIFE[name];
+  describe(`${name}: settlement, returns and webhooks`, () => {
+    let bank;
+    let hooks;
+    let n = 0;
+    const control = (p, body) => call(bank.base, body === undefined ? 'GET' : 'POST', `/_control/${p}`, { body });
+    const bankCall = (p, body, auth = cfg.auth) => call(bank.base, 'POST', p,
+      { headers: { ...auth, 'Content-Type': cfg.json }, body });
+    const state = async (id) => life.state((await call(bank.base, 'GET', life.get(id), { headers: cfg.auth })).json);
+    // Creates an ACH credit (Treasury Prime's with userdata.manual, so its simulations apply).
+    const createAch = async (source = 'acc_src', counterparty = null) => {
+      const req = cfg.request('ach', source, `life-${name}-${++n}`);
+      if (name === 'treasury_prime') req.body.userdata = { manual: true };
+      if (counterparty) req.body.counterparty_id = counterparty;
+      const r = await call(bank.base, 'POST', req.path, { headers: { ...cfg.auth, 'Content-Type': cfg.json, ...req.headers },
+        body: req.body });
+      return cfg.success(r, 'ach');
+    };
+    // Waits for `count` deliveries in all and verifies each; returns their event keys.
+    const delivered = async (count, transferIds) => {
+      const list = await hooks.count(count);
+      return list.map((d) => life.verify(d, life.secret, transferIds[d.json.data?.[0]?.relationships?.payment?.data?.id ??
+        d.json.associated_object_id ?? d.json.data?.id ?? d.json.id] || transferIds.only));
+    };
+
+    before(async () => {
+      hooks = await startReceiver();
+      bank = await startBank(name, [...cfg.args, '--webhook-url', hooks.url, '--webhook-secret', life.secret]);
+    });
+    after(async () => {
+      bank.stop();
+      await hooks.close();
+    });
+    beforeEach(async () => {
+      await control('reset', {});
+      hooks.reset();
+    });
+
+    it('settles, then returns after settlement, through the control API', async () => {
+      const id = await createAch();
+      assert.equal(await state(id), 'pending');
+      const settled = await control('settle', { id });
+      assert.equal(settled.status, 200);
+      assert.equal(life.state(settled.json), 'settled');
+      assert.equal(await state(id), 'settled');
+      const keys = await delivered(life.createdEvents + life.settleEvents, { only: id });
+      if (keys[0] !== null) assert.equal(new Set(keys).size, keys.length, 'a fresh event for every change');
+      const returned = await control('return', { id, code: 'R01' });
+      assert.equal(returned.status, 200);
+      const got = (await call(bank.base, 'GET', life.get(id), { headers: cfg.auth })).json;
+      assert.equal(life.state(got), 'returned:R01');
+      life.returnedR01(got);
+      await delivered(life.createdEvents + life.settleEvents + 1, { only: id });
+      for (const [p, body] of [['settle', { id }], ['return', { id, code: 'R02' }], ['cancel', { id }]]) {
+        const r = await control(p, body);
+        assert.equal(r.status, 409, p);
+        assert.equal(r.json.error.code, 'invalid_state');
+      }
+      assert.equal((await control('settle', { id: 'nope' })).status, 404);
+      assert.equal((await control('return', { id, code: 'X1' })).status, 400);
+      const stats = (await control('stats')).json;
+      assert.equal(stats.webhooks_sent, life.createdEvents + life.settleEvents + 1);
+      assert.equal(stats.webhooks_failed, 0);
+    });
+
+    it('returns before settlement and cancels only while pending', async () => {
+      const a = await createAch();
+      assert.equal((await control('return', { id: a, code: 'R02' })).status, 200);
+      assert.equal(await state(a), 'returned:R02');
+      const b = await createAch();
+      assert.equal((await control('cancel', { id: b })).status, 200);
+      assert.equal(await state(b), 'canceled');
+      assert.equal((await control('settle', { id: b })).status, 409);
+      const c = await createAch();
+      assert.equal((await control('settle', { id: c })).status, 200);
+      assert.equal((await control('cancel', { id: c })).status, 409);
+      // The book rail is final at once: nothing to follow.
+      const book = cfg.success(await call(bank.base, 'POST', cfg.request('book', 'acc_src', null).path,
+        { headers: { ...cfg.auth, 'Content-Type': cfg.json }, body: cfg.request('book', 'acc_src', null).body }), 'book');
+      assert.equal((await control('settle', { id: book })).status, 404);
+    });
+
+    it('moves on through the bank\'s own sandbox simulation', async () => {
+      const id = await createAch();
+      const settle = life.simSettle(id);
+      cfg.unauthorized(await bankCall(settle.path, settle.body, {}));
+      assert.equal((await bankCall(settle.path, settle.body)).status, 200);
+      assert.equal(await state(id), 'settled');
+      assert.equal((await bankCall(life.simSettle(id).path, life.simSettle(id).body)).status >= 400, true);
+      if (life.simReturn) {
+        const ret = life.simReturn(id);
+        assert.equal((await bankCall(ret.path, ret.body)).status, 200);
+        assert.equal(await state(id), 'returned:R01');
+      }
+      await delivered(life.createdEvents + life.settleEvents + (life.simReturn ? 1 : 0), { only: id });
+      const missing = life.simSettle('nope');
+      assert.equal((await bankCall(missing.path, missing.body)).status, 404);
+    });
+
+    it('retries a refused delivery with the same event, and counts it', async () => {
+      await control('webhook', { url: hooks.url, secret: life.secret, retry_base_ms: 20 });
+      hooks.answer = (d, i) => (i === 0 ? 500 : 200);
+      const id = await createAch();
+      await control('settle', { id });
+      const events = life.createdEvents + life.settleEvents;
+      const list = await hooks.until((l) => l.filter((d) => d.status === 200).length >= events);
+      const keys = list.map((d) => life.verify(d, life.secret, id));
+      assert.equal(list[0].status, 500);
+      if (keys[0] !== null) assert.equal(keys.filter((k) => k === keys[0]).length, 2, 'the retry carries the same event');
+      assert.equal(list.filter((d) => d.body === list[0].body).length >= 2, true);
+      const view = (await control('webhooks')).json;
+      const first = view.events.find((e) => e.attempts.some((a) => a.status === 500));
+      assert.deepEqual(first.attempts.map((a) => a.status), [500, 200]);
+      assert.equal(first.transfer_id, id);
+      assert.equal(first.delivered, true);
+      const stats = (await control('stats')).json;
+      assert.equal(stats.webhooks_failed, 1);
+      assert.equal(stats.webhooks_sent, events);
+    });
+
+    it('holds events and releases them in reverse order; replays one with its id', async () => {
+      assert.equal((await control('webhooks/hold', {})).status, 200);
+      const a = await createAch();
+      const b = await createAch();
+      await control('settle', { id: a });
+      await control('settle', { id: b });
+      const view = (await control('webhooks')).json;
+      const total = 2 * (life.createdEvents + life.settleEvents);
+      assert.equal(view.events.length, total);
+      assert.ok(view.events.every((e) => e.held && e.attempts.length === 0));
+      assert.equal(hooks.deliveries.length, 0);
+      const released = await control('webhooks/release', { order: 'reverse' });
+      assert.deepEqual(released.json.released, view.events.map((e) => e.event_id).reverse());
+      const list = await hooks.count(total);
+      assert.deepEqual(list.map((d) => d.body), view.events.map((e) => e.body).reverse());
+      for (const d of list) life.verify(d, life.secret, d.body.includes(a) ? a : b);
+      // Replay: the same event (id and body), signed afresh.
+      const last = view.events[view.events.length - 1];
+      assert.equal((await control('webhooks/replay', { event_id: last.event_id })).status, 200);
+      const again = (await hooks.count(total + 1))[total];
+      assert.equal(again.body, last.body);
+      assert.equal(life.verify(again, life.secret, last.transfer_id), life.verify(list[0], life.secret, last.transfer_id));
+      assert.equal((await control('webhooks/replay', { event_id: 'nope' })).status, 404);
+      assert.equal((await control('webhooks/release', { order: 'sideways' })).status, 400);
+    });
+
+    it('settles or returns every new ACH transfer after settle_after_ms', async () => {
+      assert.deepEqual((await control('settlement', { settle_after_ms: 20 })).json,
+        { settle_after_ms: 20, return_code: null });
+      const a = await createAch();
+      await hooks.count(life.createdEvents + life.settleEvents);
+      assert.equal(await state(a), 'settled');
+      await control('settlement', { settle_after_ms: 0, return_code: 'R02' });
+      const b = await createAch();
+      await hooks.count(2 * (life.createdEvents + life.settleEvents));
+      assert.equal(await state(b), 'returned:R02');
+      assert.equal((await control('settlement', { settle_after_ms: -1 })).status, 400);
+      await control('reset', {});
+      assert.deepEqual((await control('settlement', {})).json, { settle_after_ms: null, return_code: null });
+    });
+  });
+}
+
+describe('settlement: bank-specific', () => {
+  it('column: a RETURN_NSF counterparty is returned by the settle simulation; --settle-after-ms', async () => {
+    const hooks = await startReceiver();
+    const bank = await startBank('column', [...BANKS.column.args, '--settle-after-ms', '10',
+      '--webhook-url', hooks.url, '--webhook-secret', 's3']);
+    try {
+      const h = { ...BANKS.column.auth, 'Content-Type': 'application/json' };
+      const body = { amount: 5, currency_code: 'USD', type: 'DEBIT', entry_class_code: 'PPD', bank_account_id: 'a',
+        counterparty_id: 'RETURN_NSF' };
+      const made = await call(bank.base, 'POST', '/transfers/ach', { headers: h, body });
+      const id = made.json.id;
+      const list = await hooks.count(2); // settled on its own after 10 ms: submitted, settled
+      assert.deepEqual(list.map((d) => d.json.type), ['ach.outgoing_transfer.submitted', 'ach.outgoing_transfer.settled']);
+      assert.equal(list[1].json.data.status, 'SETTLED');
+      await call(bank.base, 'POST', '/_control/settlement', { body: { settle_after_ms: null } });
+      const second = await call(bank.base, 'POST', '/transfers/ach', { headers: h, body });
+      const r = await call(bank.base, 'POST', '/simulate/transfers/ach/settle', { headers: h,
+        body: { ach_transfer_id: second.json.id } });
+      assert.deepEqual([r.status, r.json], [200, {}]);
+      const got = await call(bank.base, 'GET', `/transfers/ach/${second.json.id}`, { headers: BANKS.column.auth });
+      assert.equal(got.json.status, 'RETURNED');
+      assert.equal(got.json.return_details[0].return_code, 'R01');
+      assert.notEqual(id, second.json.id);
+    } finally {
+      bank.stop();
+      await hooks.close();
+    }
+  });
+
+  it('treasury_prime: simulations need userdata.manual; unit: debits clear', async () => {
+    const tp = await startBank('treasury_prime', BANKS.treasury_prime.args);
+    const unit = await startBank('unit', BANKS.unit.args);
+    try {
+      const req = BANKS.treasury_prime.request('ach', 'acc', null);
+      const h = { ...BANKS.treasury_prime.auth, 'Content-Type': 'application/json' };
+      const made = await call(tp.base, 'POST', req.path, { headers: h, body: req.body });
+      const sim = await call(tp.base, 'POST', '/simulation', { headers: h,
+        body: { type: 'ach.processing_sent', simulation: { ach_id: made.json.id } } });
+      assert.equal(sim.status, 400);
+      assert.equal((await call(tp.base, 'GET', `/ach/${made.json.id}`, { headers: BANKS.treasury_prime.auth })).json.status, 'pending');
+
+      const uh = { ...BANKS.unit.auth, 'Content-Type': 'application/vnd.api+json' };
+      const debit = BANKS.unit.request('ach', 'acc', null);
+      debit.body.data.attributes.direction = 'Debit';
+      const payment = (await call(unit.base, 'POST', '/payments', { headers: uh, body: debit.body })).json.data;
+      const rel = { relationships: { payment: { data: { type: 'achPayment', id: payment.id } } } };
+      const status = async () => (await call(unit.base, 'GET', `/payments/${payment.id}`, { headers: BANKS.unit.auth })).json.data.attributes.status;
+      assert.equal((await call(unit.base, 'POST', '/sandbox/ach/clear', { headers: uh, body: { data: { type: 'clearAchPayment', ...rel } } })).status, 400);
+      assert.equal((await call(unit.base, 'POST', '/sandbox/ach/transmit', { headers: uh, body: { data: { type: 'transmitAchPayment', ...rel } } })).status, 200);
+      assert.equal(await status(), 'Clearing');
+      assert.equal((await call(unit.base, 'POST', '/_control/cancel', { body: { id: payment.id } })).status, 409);
+      assert.equal((await call(unit.base, 'POST', '/sandbox/ach/clear', { headers: uh, body: { data: { type: 'clearAchPayment', ...rel } } })).status, 200);
+      assert.equal(await status(), 'Sent');
+      // A debit's money arrives at settlement.
+      assert.equal((await call(unit.base, 'GET', '/_control/balances')).json.acc, String(10n ** 15n + 250n));
+    } finally {
+      tp.stop();
+      unit.stop();
     }
   });
 });

@@ -11,6 +11,7 @@
 
 const { createServer } = require('./lib/core');
 const { parseMaxRps } = require('./lib/flow_control');
+const { parseSettleAfterMs, NACHA } = require('./lib/settlement');
 
 const BANKS = {
   increase: './banks/increase',
@@ -20,7 +21,8 @@ const BANKS = {
 };
 
 const USAGE = 'usage: server.js --bank increase|column|unit|treasury_prime [--port N] [--host H] ' +
-  '[--latency-ms N] [--max-rps N] [--token T] [--api-key K] [--key-id I --secret S]\n';
+  '[--latency-ms N] [--max-rps N] [--token T] [--api-key K] [--key-id I --secret S] ' +
+  '[--settle-after-ms N [--return-code Rnn]] [--webhook-url URL --webhook-secret S]\n';
 
 function fatal(msg) {
   process.stderr.write(`fake_banks: ${msg}\n${USAGE}`);
@@ -35,7 +37,8 @@ function intArg(name, v) {
 
 function parseArgs(argv) {
   const opts = { bank: null, port: 0, host: '127.0.0.1', latencyMs: 0, maxRps: null,
-    token: null, apiKey: null, keyId: null, secret: null };
+    token: null, apiKey: null, keyId: null, secret: null,
+    settleAfterMs: null, returnCode: null, webhookUrl: null, webhookSecret: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => {
@@ -55,6 +58,19 @@ function parseArgs(argv) {
       case '--api-key': opts.apiKey = next(); break;
       case '--key-id': opts.keyId = next(); break;
       case '--secret': opts.secret = next(); break;
+      case '--settle-after-ms':
+        opts.settleAfterMs = parseSettleAfterMs(next());
+        if (opts.settleAfterMs === null) fatal('--settle-after-ms must be a non-negative integer');
+        break;
+      case '--return-code':
+        opts.returnCode = next();
+        if (!NACHA.test(opts.returnCode)) fatal('--return-code must look like R01');
+        break;
+      case '--webhook-url':
+        opts.webhookUrl = next();
+        if (!/^https?:\/\//.test(opts.webhookUrl)) fatal('--webhook-url must be an http(s) URL');
+        break;
+      case '--webhook-secret': opts.webhookSecret = next(); break;
       case '-h':
       case '--help':
         process.stdout.write(USAGE);
@@ -75,12 +91,13 @@ for (const c of bank.credentials) {
   if (!opts[c.opt]) fatal(`${opts.bank} needs ${bank.credentials.map((x) => `${x.flag} VALUE`).join(' ')}`);
 }
 
-const { server } = createServer(bank, opts);
+const { server, core } = createServer(bank, opts);
 server.on('error', (e) => {
   process.stderr.write(`fake_banks: ${e.message}\n`);
   process.exit(2);
 });
 server.listen({ port: opts.port, host: opts.host, backlog: 2048 }, () => {
+  core.base = `http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${server.address().port}`;
   process.stdout.write(`${JSON.stringify({ listening: server.address().port })}\n`);
 });
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(0));

@@ -7,6 +7,7 @@
 const { it } = require('node:test');
 const assert = require('node:assert/strict');
 const { spawn, spawnSync } = require('node:child_process');
+const http = require('node:http');
 
 // Starts `node <script> --port 0 --host 127.0.0.1 <args>` and resolves with {child, base, stop}
 // once it printed its port.
@@ -199,4 +200,65 @@ function maxRpsFlagSuite({ start, script, args, transfer, success, rateLimited }
   });
 }
 
-module.exports = { startServer, exitStatus, call, flowControlSuite, maxRpsFlagSuite };
+// A local webhook receiver. Every delivery is kept as {headers (lower-case names), body (raw
+// string), json, status (what it was answered)}; `answer(delivery, index)` picks the status (200
+// by default). `until(pred, ms)` resolves with the list once pred(list) holds: the tests wait on
+// deliveries, never on the clock.
+async function startReceiver() {
+  const deliveries = [];
+  const waiters = [];
+  const r = {
+    deliveries,
+    answer: () => 200,
+    url: null,
+    until(pred, ms = 15000) {
+      if (pred(deliveries)) return Promise.resolve(deliveries);
+      return new Promise((resolve, reject) => {
+        const w = { pred, resolve };
+        w.timer = setTimeout(() => {
+          waiters.splice(waiters.indexOf(w), 1);
+          reject(new Error(`webhook receiver: condition not met in ${ms} ms; got ${deliveries.length}: ` +
+            deliveries.map((d) => d.body).join('\n')));
+        }, ms);
+        waiters.push(w);
+      });
+    },
+    count: (n, ms) => r.until((list) => list.length >= n, ms),
+    reset() {
+      deliveries.length = 0;
+      r.answer = () => 200;
+    },
+    close: () => new Promise((resolve) => {
+      server.closeAllConnections();
+      server.close(resolve);
+    }),
+  };
+  const server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8');
+      let json = null;
+      try {
+        json = JSON.parse(body);
+      } catch (e) { /* kept raw */ }
+      const d = { method: req.method, headers: req.headers, body, json, status: null };
+      d.status = r.answer(d, deliveries.length);
+      deliveries.push(d);
+      res.writeHead(d.status, { 'Content-Type': 'text/plain' });
+      res.end('ok');
+      for (const w of waiters.slice()) {
+        if (w.pred(deliveries)) {
+          clearTimeout(w.timer);
+          waiters.splice(waiters.indexOf(w), 1);
+          w.resolve(deliveries);
+        }
+      }
+    });
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  r.url = `http://127.0.0.1:${server.address().port}/hook`;
+  return r;
+}
+
+module.exports = { startServer, exitStatus, call, flowControlSuite, maxRpsFlagSuite, startReceiver };

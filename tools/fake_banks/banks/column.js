@@ -7,6 +7,8 @@
 
 const { checkFields, isPlainObject, exactlyOne, checkDate } = require('../lib/validate');
 const { INVALID_JSON, header, isJsonContentType, basicCredentials, fingerprint } = require('../lib/core');
+const { hmac } = require('../lib/webhooks');
+const { describeReturn } = require('../lib/settlement');
 
 const KEY_HEADER = 'idempotency-key';
 const KEY_MAX = 255;
@@ -204,8 +206,70 @@ function retrieve(ctx, kind) {
     kind === 'book' ? DOCS.book : DOCS.ach);
 }
 
+// ---- after creation: settlement, returns, webhooks (README.md, "Settlement and returns") ----
+
+const STATUS = { submitted: 'SUBMITTED', settled: 'SETTLED', returned: 'RETURNED', canceled: 'CANCELED' };
+const STAMP = { submitted: 'submitted_at', settled: 'settled_at', returned: 'returned_at', canceled: 'canceled_at' };
+
+// Sandbox counterparties whose transfers the settle simulation returns instead (third-party code,
+// not on Column's page: BANKS.md part 2 [CA11]).
+const RETURNING_COUNTERPARTIES = { RETURN_NSF: 'R01', RETURN_ACCOUNT_CLOSED: 'R02', RETURN_STOP_PAYMENT: 'R08',
+  RETURN_UNAUTH: 'R10' };
+
+function lifecycle(core) {
+  // One webhook endpoint per process, named in every delivery's Webhook-Endpoint-Id.
+  if (!core.columnEndpointId) core.columnEndpointId = core.randomId('wend_', 27);
+  return {
+    follows: (object) => object.status === 'INITIATED',
+    hasSubmitted: () => true,
+    apply(rec, state, info) {
+      const o = rec.object;
+      o.status = STATUS[state];
+      o[STAMP[state]] = info.now;
+      o.updated_at = info.now;
+      if (state === 'returned') {
+        o.return_details = [{ return_code: info.code, description: describeReturn(info.code) }];
+      }
+    },
+    // The full object in every event; none for the state the creating request made (INITIATED).
+    event(rec, state, info) {
+      const id = core.randomId('evnt_', 27);
+      const type = `ach.outgoing_transfer.${state}`;
+      return { id, type, transfer_id: rec.id,
+        body: JSON.stringify({ id, created_at: info.now, type, data: structuredClone(rec.object) }) };
+    },
+    view: (rec) => rec.object,
+    // Column-Signature: hex HMAC-SHA256 of the raw body with the endpoint's secret.
+    sign: (e, secret) => ({ ...(secret === null ? {} : { 'Column-Signature': hmac('sha256', secret, e.body, 'hex') }),
+      'Webhook-Endpoint-Id': core.columnEndpointId }),
+  };
+}
+
+// POST /simulate/transfers/ach/settle {"ach_transfer_id"} (sandbox): settles an INITIATED or
+// SUBMITTED transfer (a RETURN_* counterparty's is returned instead). Answers {} (docs silent).
+function simulateSettle(ctx) {
+  const p = prepare(ctx, DOCS.ach);
+  if (p.answer) return p.answer;
+  const problems = checkFields(p.json, { ach_transfer_id: { type: 'string', required: true, minLength: 1 } });
+  if (problems.length) return invalidFields(problems, DOCS.ach);
+  const settlement = ctx.core.state.settlement;
+  const rec = settlement.find(p.json.ach_transfer_id);
+  if (!rec) {
+    return error(404, 'invalid_request_error', 'not_found', `ACH transfer ${p.json.ach_transfer_id} does not exist.`,
+      null, DOCS.ach);
+  }
+  const code = RETURNING_COUNTERPARTIES[rec.object.counterparty_id] || null;
+  const r = settlement.act(rec.id, code ? 'return' : 'settle', code);
+  if (r.error) {
+    return error(400, 'invalid_request_error', 'invalid_transfer_state',
+      `ACH transfer ${rec.id} is ${rec.object.status} and cannot be settled.`, {}, DOCS.ach);
+  }
+  return { status: 200, body: {} };
+}
+
 module.exports = {
   name: 'column',
+  lifecycle,
   contentType: 'application/json',
   behaviours: [],
   credentials: [{ flag: '--api-key', opt: 'apiKey' }],
@@ -245,5 +309,6 @@ module.exports = {
     { method: 'POST', path: /^\/transfers\/ach$/, handle: createAch },
     { method: 'GET', path: /^\/transfers\/book\/([^/]+)$/, handle: (ctx) => retrieve(ctx, 'book') },
     { method: 'GET', path: /^\/transfers\/ach\/([^/]+)$/, handle: (ctx) => retrieve(ctx, 'ach') },
+    { method: 'POST', path: /^\/simulate\/transfers\/ach\/settle$/, handle: simulateSettle },
   ],
 };

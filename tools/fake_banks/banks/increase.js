@@ -7,6 +7,7 @@
 
 const { checkFields, isPlainObject, checkDate } = require('../lib/validate');
 const { INVALID_JSON, header, isJsonContentType, fingerprint } = require('../lib/core');
+const { standardHeaders } = require('../lib/webhooks');
 
 const KEY_HEADER = 'idempotency-key';
 const KEY_MAX = 200;
@@ -229,8 +230,116 @@ function list(ctx, kind) {
   return { status: 200, body: { data: data.slice(0, limit), next_cursor: null } };
 }
 
+// ---- after creation: settlement, returns, webhooks (README.md, "Settlement and returns") ----
+
+// Nacha return code -> Increase's return_reason_code (increase-python ACHTransfer.return_).
+const RETURN_REASONS = {
+  R01: 'insufficient_fund', R02: 'account_closed', R03: 'no_account', R04: 'invalid_account_number_structure',
+  R05: 'unauthorized_debit_to_consumer_account_using_corporate_sec_code', R06: 'returned_per_odfi_request',
+  R07: 'authorization_revoked_by_customer', R08: 'payment_stopped', R09: 'uncollected_funds',
+  R10: 'customer_advised_unauthorized_improper_ineligible_or_incomplete',
+  R11: 'customer_advised_not_within_authorization_terms', R12: 'account_sold_to_another_dfi',
+  R13: 'invalid_ach_routing_number', R15: 'beneficiary_or_account_holder_deceased',
+  R16: 'account_frozen_entry_returned_per_ofac_instruction', R17: 'file_record_edit_criteria',
+  R19: 'amount_field_error', R20: 'non_transaction_account', R23: 'credit_entry_refused_by_receiver',
+  R24: 'duplicate_entry', R28: 'routing_number_check_digit_error', R29: 'corporate_customer_advised_not_authorized',
+  R34: 'limited_participation_dfi', R85: 'incorrectly_coded_outbound_international_payment',
+};
+const RETURN_CODES = Object.fromEntries(Object.entries(RETURN_REASONS).map(([code, reason]) => [reason, code]));
+
+// The second banking day after `iso` (UTC): when administrative returns are expected by.
+function bankingDaysAfter(iso, n) {
+  const d = new Date(iso);
+  for (let left = n; left > 0;) {
+    d.setUTCDate(d.getUTCDate() + 1);
+    if (d.getUTCDay() !== 0 && d.getUTCDay() !== 6) left--;
+  }
+  return d.toISOString();
+}
+
+function lifecycle(core) {
+  const eventId = () => core.randomId('event_', 20, ID_ALPHABET);
+  const thinEvent = (rec, category, now) => {
+    const id = eventId();
+    return { id, type: category, transfer_id: rec.id, body: JSON.stringify({ id, created_at: now, category,
+      associated_object_type: 'ach_transfer', associated_object_id: rec.id, type: 'event' }) };
+  };
+  return {
+    follows: (object) => object.status === 'pending_submission',
+    hasSubmitted: () => true,
+    apply(rec, state, info) {
+      const o = rec.object;
+      switch (state) {
+        case 'submitted':
+          o.status = 'submitted';
+          o.submission = { submitted_at: info.now, trace_number: String(core.numericId()).padStart(15, '0'),
+            effective_date: info.now.slice(0, 10), expected_funds_settlement_at: bankingDaysAfter(info.now, 1),
+            administrative_returns_expected_by: bankingDaysAfter(info.now, 2),
+            expected_settlement_schedule: o.preferred_effective_date.settlement_schedule ?? 'future_dated' };
+          break;
+        case 'settled': // the status stays `submitted`; settlement is filled
+          o.settlement = { settled_at: info.now };
+          break;
+        case 'returned':
+          o.status = 'returned';
+          o.return = { created_at: info.now, raw_return_reason_code: info.code,
+            return_reason_code: RETURN_REASONS[info.code] || 'other',
+            trace_number: o.submission ? o.submission.trace_number : null,
+            transaction_id: core.randomId('transaction_', 20, ID_ALPHABET), transfer_id: rec.id };
+          break;
+        case 'canceled':
+          o.status = 'canceled';
+          o.cancellation = { canceled_at: info.now, canceled_by: null };
+          break;
+        default: break;
+      }
+    },
+    // No "returned" category: every change is ach_transfer.updated.
+    event: (rec, state, info) => thinEvent(rec, 'ach_transfer.updated', info.now),
+    created: (rec) => thinEvent(rec, 'ach_transfer.created', rec.object.created_at),
+    view: (rec) => rec.object,
+    // Standard Webhooks, the key being the UTF-8 bytes of the shared secret as configured.
+    sign: (e, secret, ts) => (secret === null ? { 'webhook-id': e.event_id, 'webhook-timestamp': String(ts) }
+      : standardHeaders(Buffer.from(secret, 'utf8'), e.event_id, ts, e.body)),
+  };
+}
+
+const SIMULATION_FIELDS = {
+  submit: {},
+  settle: { inbound_funds_hold_behavior: { type: 'string', enum: ['release_immediately', 'release_after_3_days'] } },
+  return: { reason: { type: 'string', enum: Object.keys(RETURN_CODES) } },
+};
+
+// POST /simulations/ach_transfers/{id}/submit|settle|return (sandbox): 200 with the transfer.
+// submit needs pending_submission; settle submits first when needed; return needs `submitted`.
+function simulate(ctx, action) {
+  if (ctx.json !== undefined) {
+    if (!isJsonContentType(ctx.req) || ctx.json === INVALID_JSON || !isPlainObject(ctx.json)) {
+      return problem(400, 'malformed_request_error', 'The request could not be parsed.',
+        'The body must be a JSON object sent with Content-Type: application/json.');
+    }
+    const problems = checkFields(ctx.json, SIMULATION_FIELDS[action]);
+    if (problems.length) return invalidParameters(problems);
+  }
+  const settlement = ctx.core.state.settlement;
+  const rec = settlement.find(ctx.params[0]);
+  if (!rec) {
+    return problem(404, 'object_not_found_error', 'No object exists with the specified identifier.',
+      `No ACH Transfer with the ID ${ctx.params[0]} exists.`);
+  }
+  const allowed = { submit: ['pending'], settle: ['pending', 'submitted'], return: ['submitted', 'settled'] }[action];
+  if (!allowed.includes(rec.state)) {
+    return problem(409, 'invalid_operation_error', INVALID_OPERATION,
+      `The ACH Transfer is ${rec.object.status}${rec.state === 'settled' ? ' and settled' : ''}.`);
+  }
+  const code = action === 'return' ? RETURN_CODES[(ctx.json && ctx.json.reason) || 'no_account'] : null;
+  settlement.act(rec.id, action, code);
+  return { status: 200, body: rec.object };
+}
+
 module.exports = {
   name: 'increase',
+  lifecycle,
   contentType: 'application/json',
   behaviours: [],
   credentials: [{ flag: '--token', opt: 'token' }],
@@ -284,5 +393,8 @@ module.exports = {
     { method: 'GET', path: /^\/ach_transfers$/, handle: (ctx) => list(ctx, 'ach') },
     { method: 'GET', path: /^\/account_transfers\/([^/]+)$/, handle: (ctx) => retrieve(ctx, 'book') },
     { method: 'GET', path: /^\/ach_transfers\/([^/]+)$/, handle: (ctx) => retrieve(ctx, 'ach') },
+    { method: 'POST', path: /^\/simulations\/ach_transfers\/([^/]+)\/submit$/, handle: (ctx) => simulate(ctx, 'submit') },
+    { method: 'POST', path: /^\/simulations\/ach_transfers\/([^/]+)\/settle$/, handle: (ctx) => simulate(ctx, 'settle') },
+    { method: 'POST', path: /^\/simulations\/ach_transfers\/([^/]+)\/return$/, handle: (ctx) => simulate(ctx, 'return') },
   ],
 };

@@ -163,8 +163,9 @@ function createAch(ctx) {
 }
 
 // GET /book/{id}: a book transfer is asynchronous, so the first look after creation finds it
-// completed (pending -> sent). GET /ach/{id}: ACHs stay pending (the sandbox sends them at the
-// top of the hour; the fake never does).
+// completed (pending -> sent). GET /ach/{id}: ACHs stay pending until the settlement control, a
+// simulation or --settle-after-ms moves them on (the sandbox sends them at the top of the hour;
+// the fake never does on its own).
 function retrieve(ctx, kind) {
   const object = ctx.core.findObject(ctx.params[0], kind);
   if (!object) return error(404, 'Not found');
@@ -175,8 +176,60 @@ function retrieve(ctx, kind) {
   return { status: 200, body: object };
 }
 
+// ---- after creation: settlement, returns, webhooks (README.md, "Settlement and returns") ----
+
+const STATUS = { submitted: 'processing', settled: 'sent', returned: 'returned', canceled: 'canceled' };
+
+function lifecycle(core) {
+  return {
+    follows: (object) => object.status === 'pending',
+    hasSubmitted: () => true,
+    apply(rec, state, info) {
+      const o = rec.object;
+      o.status = STATUS[state];
+      o.updated_at = info.now;
+      if (state === 'returned') o.error = info.code;
+    },
+    // A thin ach.update for every change (no event id in the body: the fake's own id names it in
+    // /_control/webhooks only).
+    event: (rec) => ({ id: core.randomId('tpevent_', 14), type: 'ach.update', transfer_id: rec.id,
+      body: JSON.stringify({ event: 'ach.update', op: 'update', id: rec.id, url: `${core.baseUrl()}/ach/${rec.id}` }) }),
+    view: (rec) => rec.object,
+    // No signature: the Basic credentials configured with the webhook ("user:password").
+    sign: (e, secret) => (secret === null ? {} : { Authorization: `Basic ${Buffer.from(secret, 'utf8').toString('base64')}` }),
+  };
+}
+
+// POST /simulation {"type": "ach.processing_sent"|"ach.processing_returned", "simulation":
+// {"ach_id"}} (sandbox): only for ACHs created with userdata.manual = true. processing_sent:
+// pending/processing -> sent; processing_returned: -> returned with error "R01" (choosing the code
+// is not documented: chosen). Answers 200 {"id": "sim_...", "type", "simulation"} (shape chosen).
+function simulate(ctx) {
+  const p = prepare(ctx);
+  if (p.answer) return p.answer;
+  const problems = checkFields(p.json, {
+    type: { type: 'string', required: true, enum: ['ach.processing_sent', 'ach.processing_returned'] },
+    simulation: { type: 'object', required: true },
+  });
+  if (!problems.length) {
+    problems.push(...checkFields(p.json.simulation, { ach_id: { type: 'string', required: true, minLength: 1 } },
+      'simulation.'));
+  }
+  if (problems.length) return invalid(problems);
+  const settlement = ctx.core.state.settlement;
+  const rec = settlement.find(p.json.simulation.ach_id);
+  if (!rec) return error(404, 'Not found');
+  if (!(isPlainObject(rec.object.userdata) && rec.object.userdata.manual === true))
+    return error(400, 'ACH simulations need an ACH created with userdata.manual = true');
+  const returned = p.json.type === 'ach.processing_returned';
+  const r = settlement.act(rec.id, returned ? 'return' : 'settle', returned ? 'R01' : null);
+  if (r.error) return error(400, `ACH ${rec.id} is ${rec.object.status}`);
+  return { status: 200, body: { id: ctx.core.randomId('sim_', 14), type: p.json.type, simulation: p.json.simulation } };
+}
+
 module.exports = {
   name: 'treasury_prime',
+  lifecycle,
   contentType: 'application/json',
   behaviours: ['core502'],
   credentials: [{ flag: '--key-id', opt: 'keyId' }, { flag: '--secret', opt: 'secret' }],
@@ -211,5 +264,6 @@ module.exports = {
     { method: 'POST', path: /^\/ach$/, handle: createAch },
     { method: 'GET', path: /^\/book\/([^/]+)$/, handle: (ctx) => retrieve(ctx, 'book') },
     { method: 'GET', path: /^\/ach\/([^/]+)$/, handle: (ctx) => retrieve(ctx, 'ach') },
+    { method: 'POST', path: /^\/simulation$/, handle: simulate },
   ],
 };

@@ -7,6 +7,7 @@
 
 const { checkFields, isPlainObject } = require('../lib/validate');
 const { INVALID_JSON, fingerprint } = require('../lib/core');
+const { hmac } = require('../lib/webhooks');
 
 const MEDIA_TYPE = 'application/vnd.api+json';
 const KEY_MAX = 255;
@@ -224,8 +225,96 @@ function list(ctx) {
     meta: { pagination: { total: data.length, limit, offset } } } };
 }
 
+// ---- after creation: settlement, returns, webhooks (README.md, "Settlement and returns") ----
+
+// Nacha return code -> Unit's return reason (https://unit.co/docs/api/ach-returns, R01-R15);
+// beyond R15 the names are chosen; anything else `Other` (docs silent).
+const RETURN_REASONS = {
+  R01: 'InsufficientFunds', R02: 'AccountClosed', R03: 'NoAccount', R04: 'InvalidAccountNumberStructure',
+  R05: 'UnauthorizedDebitToConsumer', R06: 'ReturnedPerOdfiRequest', R07: 'AuthorizationRevokedByCustomer',
+  R08: 'PaymentStopped', R09: 'UncollectedFunds', R10: 'CustomerAdvisesNotAuthorized',
+  R11: 'CheckTruncationEntryReturned', R12: 'BranchSoldToAnotherDfi', R13: 'RdfiNotQualifiedToParticipate',
+  R14: 'RepresentativePayeeDeceasedOrUnableToContinue', R15: 'BeneficiaryOrBankAccountHolderDeceased',
+  R16: 'AccountFrozen', R20: 'NonTransactionAccount', R29: 'CorporateCustomerAdvisedNotAuthorized',
+};
+const STATUS = { submitted: 'Clearing', settled: 'Sent', returned: 'Returned', canceled: 'Canceled' };
+// No payment.canceled event is documented: a cancel sends nothing (docs silent: harsher reading).
+const EVENT = { submitted: 'payment.clearing', settled: 'payment.sent', returned: 'payment.returned' };
+
+function lifecycle(core) {
+  const event = (rec, type, attributes) => {
+    const id = core.numericId();
+    const o = rec.object;
+    return { id, type, transfer_id: rec.id, body: JSON.stringify({ data: [{ id, type,
+      attributes: { createdAt: new Date().toISOString(), ...attributes },
+      relationships: { payment: { data: { id: rec.id, type: 'achPayment' } },
+        account: { data: { id: o.relationships.account.data.id, type: 'account' } } } }] }) };
+  };
+  return {
+    follows: (object) => object.type === 'achPayment' && object.attributes.status === 'Pending',
+    // Debits go Pending -> Clearing -> Sent; credits Pending -> Sent.
+    hasSubmitted: (rec) => rec.direction === 'debit',
+    apply(rec, state, info) {
+      const a = rec.object.attributes;
+      a.status = STATUS[state];
+      if (state === 'settled') a.settlementDate = info.now.slice(0, 10);
+      if (state === 'returned') a.reason = RETURN_REASONS[info.code] || 'Other';
+    },
+    event(rec, state, info) {
+      if (!EVENT[state]) return null;
+      const a = rec.object.attributes;
+      return event(rec, EVENT[state], { previousStatus: STATUS[info.from] || 'Pending', status: a.status,
+        ...(state === 'returned' ? { reason: a.reason } : {}) });
+    },
+    created: (rec) => event(rec, 'payment.created', { status: 'Pending', amount: rec.object.attributes.amount,
+      direction: rec.object.attributes.direction, description: rec.object.attributes.description }),
+    view: (rec) => ({ data: rec.object }),
+    // X-Unit-Signature: base64 HMAC-SHA1 of the raw body with the webhook's token.
+    sign: (e, secret) => (secret === null ? {} : { 'X-Unit-Signature': hmac('sha1', secret, e.body, 'base64') }),
+  };
+}
+
+// POST /sandbox/ach/transmit | clear | return (sandbox), body {"data": {"type": "transmitAchPayment"
+// | "clearAchPayment" | "returnAchPayment", "relationships": {"payment": {"data": {"type":
+// "achPayment", "id"}}}}} -> 200 {"data": payment}. transmit: Pending -> Sent (credit) or Clearing
+// (debit); clear: Clearing -> Sent; return: Sent or Clearing -> Returned, reason InsufficientFunds
+// (no reason field is documented: chosen).
+const SIMULATIONS = {
+  transmit: { type: 'transmitAchPayment', from: ['pending'] },
+  clear: { type: 'clearAchPayment', from: ['submitted'] },
+  return: { type: 'returnAchPayment', from: ['submitted', 'settled'] },
+};
+
+function simulate(ctx, name) {
+  const sim = SIMULATIONS[name];
+  if ((ctx.req.headers['content-type'] || '').trim().toLowerCase() !== MEDIA_TYPE) {
+    return errors(415, 'Unsupported Media Type', `Content-Type must be ${MEDIA_TYPE} without parameters.`);
+  }
+  if (ctx.json === INVALID_JSON || !isPlainObject(ctx.json)) {
+    return errors(400, 'Bad Request', 'The body must be a JSON:API document.', { code: 'invalid_json' });
+  }
+  const top = checkFields(ctx.json, { data: { type: 'object', required: true } });
+  const problems = top.length ? top : checkFields(ctx.json.data, {
+    type: { type: 'string', required: true, enum: [sim.type] },
+    relationships: { type: 'object', required: true },
+  }, 'data.');
+  if (!problems.length) problems.push(...checkRelationships(ctx.json.data.relationships, { payment: ['achPayment'] }));
+  if (problems.length) return invalid(problems);
+  const id = ctx.json.data.relationships.payment.data.id;
+  const settlement = ctx.core.state.settlement;
+  const rec = settlement.find(id);
+  if (!rec) return errors(404, 'Not Found', `Payment ${id} not found.`);
+  if (!sim.from.includes(rec.state)) {
+    return errors(400, 'Bad Request', `Payment ${id} is ${rec.object.attributes.status}.`, { code: 'invalid_state' });
+  }
+  const action = name === 'return' ? 'return' : (name === 'clear' || rec.direction === 'credit' ? 'settle' : 'submit');
+  settlement.act(id, action, name === 'return' ? 'R01' : null);
+  return { status: 200, body: { data: rec.object } };
+}
+
 module.exports = {
   name: 'unit',
+  lifecycle,
   contentType: 'application/vnd.api+json; charset=utf-8',
   behaviours: [],
   credentials: [{ flag: '--token', opt: 'token' }],
@@ -262,5 +351,8 @@ module.exports = {
     { method: 'POST', path: /^\/payments$/, handle: createPayment },
     { method: 'GET', path: /^\/payments$/, handle: list },
     { method: 'GET', path: /^\/payments\/([^/]+)$/, handle: retrieve },
+    { method: 'POST', path: /^\/sandbox\/ach\/transmit$/, handle: (ctx) => simulate(ctx, 'transmit') },
+    { method: 'POST', path: /^\/sandbox\/ach\/clear$/, handle: (ctx) => simulate(ctx, 'clear') },
+    { method: 'POST', path: /^\/sandbox\/ach\/return$/, handle: (ctx) => simulate(ctx, 'return') },
   ],
 };

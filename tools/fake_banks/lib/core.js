@@ -8,6 +8,8 @@ const http = require('http');
 const crypto = require('crypto');
 const { isPlainObject, canonical } = require('./validate');
 const { FlowControl, dropConnection } = require('./flow_control');
+const { Webhooks } = require('./webhooks');
+const { Settlement } = require('./settlement');
 
 const MAX_BODY = 1024 * 1024;
 const START_BALANCE = 10n ** 15n; // unknown accounts start rich (minor units)
@@ -36,6 +38,8 @@ function randomString(n, alphabet = ALNUM) {
 function freshState(latencyMs, maxRps) {
   return {
     latencyMs,
+    webhooks: null, // Webhooks (./webhooks.js), set by Core.reset
+    settlement: null, // Settlement (./settlement.js): ACH transfers after their creation
     flow: new FlowControl(maxRps), // --max-rps and the outage switch, with their counters
     behaviours: new Map(), // account -> behaviour text set through the control API
     balances: new Map(), // account -> BigInt minor units
@@ -61,7 +65,26 @@ class Core {
   }
 
   reset() {
-    this.state = freshState(this.opts.latencyMs, this.opts.maxRps);
+    if (this.state) {
+      this.state.webhooks.close();
+      this.state.settlement.close();
+    }
+    const st = freshState(this.opts.latencyMs, this.opts.maxRps);
+    // The bank's lifecycle adapter (README.md, "Settlement and returns"): how its ACH transfers
+    // look in each state, its webhook events and their signature.
+    const adapter = this.bank.lifecycle(this);
+    st.webhooks = new Webhooks({ sign: adapter.sign, url: this.opts.webhookUrl ?? null,
+      secret: this.opts.webhookSecret ?? null });
+    st.settlement = new Settlement({ adapter, webhooks: st.webhooks,
+      settleAfterMs: this.opts.settleAfterMs ?? null, returnCode: this.opts.returnCode ?? null,
+      money: (account, delta) => st.balances.set(account, this.balance(account, st) + delta) });
+    this.adapter = adapter;
+    this.state = st;
+  }
+
+  // This fake's own base URL (for links in webhook bodies); set once listening.
+  baseUrl() {
+    return this.base || 'http://127.0.0.1';
   }
 
   randomId(prefix, n = 20, alphabet = ALNUM) {
@@ -80,11 +103,11 @@ class Core {
     return parseBehaviour(m[1]);
   }
 
-  balance(account) {
-    let b = this.state.balances.get(account);
+  balance(account, st = this.state) {
+    let b = st.balances.get(account);
     if (b === undefined) {
       b = START_BALANCE;
-      this.state.balances.set(account, b);
+      st.balances.set(account, b);
     }
     return b;
   }
@@ -195,7 +218,15 @@ class Core {
     const now = new Date().toISOString();
     const answer = spec.render(outcome, { id, now, behaviour: behaviour.name });
     if (outcome === 'ok' && spec.executes !== false) this.execute(spec, id, now);
-    if (answer.object) this.state.objects.set(id, { kind: spec.kind, object: structuredClone(answer.object) });
+    if (answer.object) {
+      const object = structuredClone(answer.object);
+      this.state.objects.set(id, { kind: spec.kind, object });
+      // An accepted ACH transfer is on its way: followed until it settles, returns or is canceled.
+      if (spec.kind === 'ach' && outcome === 'ok' && this.adapter.follows(object)) {
+        const rec = { id, object, direction: spec.direction, source: spec.source, minor: spec.minor };
+        this.state.settlement.track(rec, { created: this.adapter.created ? this.adapter.created(rec) : null });
+      }
+    }
     this.remember(spec.key, spec.fingerprint, answer, answer.object ? id : null);
     // slow<MS>: the money moved already; only the answer is late.
     if (behaviour.name === 'slow') answer.delayMs = behaviour.n;
@@ -309,7 +340,11 @@ class Core {
     if (req.method === 'GET') {
       if (path === '/_control/transfers') return sendJson(res, 200, { transfers: st.transfers });
       if (path === '/_control/attempts') return sendJson(res, 200, { attempts: st.attempts });
-      if (path === '/_control/stats') return sendJson(res, 200, { ...st.stats, ...st.flow.stats });
+      if (path === '/_control/stats') {
+        return sendJson(res, 200, { ...st.stats, ...st.flow.stats, ...st.webhooks.stats });
+      }
+      const hooks = st.webhooks.control('GET', path, {});
+      if (hooks) return sendJson(res, hooks.status, hooks.body);
       if (path === '/_control/balances') {
         return sendJson(res, 200, Object.fromEntries([...st.balances].map(([a, b]) => [a, b.toString()])));
       }
@@ -329,8 +364,9 @@ class Core {
         this.reset();
         return sendJson(res, 200, { reset: true });
       }
-      const flow = this.state.flow.control(path, body);
-      if (flow) return sendJson(res, flow.status, flow.body);
+      const handled = this.state.flow.control(path, body) || this.state.settlement.control(path, body) ||
+        this.state.webhooks.control('POST', path, body);
+      if (handled) return sendJson(res, handled.status, handled.body);
       if (path === '/_control/latency') {
         if (!Number.isSafeInteger(body.ms) || body.ms < 0)
           return sendJson(res, 400, controlError('invalid_request', 'ms must be a non-negative integer'));
