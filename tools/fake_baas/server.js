@@ -3,6 +3,7 @@
 // Node 20, built-in modules only. See README.md for the behaviours and the control API.
 //
 //   node tools/fake_baas/server.js --port 0 --host 127.0.0.1 [--token T] [--latency-ms N] [--max-rps N]
+//        [--settle] [--settle-after-ms N [--return-code Rnn]] [--webhook-url URL --webhook-secret S]
 //
 // On start it prints one line to stdout: {"listening": PORT}.
 'use strict';
@@ -11,15 +12,20 @@ const http = require('http');
 const crypto = require('crypto');
 // Flow control (--max-rps, the outage switch) is the fake banks' own, so both fakes count alike.
 const { FlowControl, dropConnection, parseMaxRps } = require('../fake_banks/lib/flow_control');
+// So are the life of a transfer after the call and the webhooks out (README.md, "Settlement").
+const { Settlement, NACHA, parseSettleAfterMs, describeReturn } = require('../fake_banks/lib/settlement');
+const { Webhooks, standardHeaders, standardKey } = require('../fake_banks/lib/webhooks');
 
 const MAX_BODY = 1024 * 1024;
 const START_BALANCE = 10n ** 15n; // unknown accounts start rich (minor units)
-const USAGE = 'usage: server.js --port N --host H [--token T] [--latency-ms N] [--max-rps N]\n';
+const USAGE = 'usage: server.js --port N --host H [--token T] [--latency-ms N] [--max-rps N] [--settle] ' +
+  '[--settle-after-ms N [--return-code Rnn]] [--webhook-url URL --webhook-secret S]\n';
 const INVALID_JSON = Symbol('invalid JSON');
 const TOO_BIG = Symbol('body over 1 MiB');
 
 function parseArgs(argv) {
-  const opts = { port: 0, host: '127.0.0.1', token: '', latencyMs: 0, maxRps: null };
+  const opts = { port: 0, host: '127.0.0.1', token: '', latencyMs: 0, maxRps: null, pending: false,
+    settleAfterMs: null, returnCode: null, webhookUrl: null, webhookSecret: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => {
@@ -33,7 +39,19 @@ function parseArgs(argv) {
     else if (a === '--max-rps') {
       opts.maxRps = parseMaxRps(next());
       if (opts.maxRps === null) fatal('--max-rps must be a positive integer');
-    } else if (a === '--help' || a === '-h') {
+    } else if (a === '--settle') opts.pending = true;
+    else if (a === '--settle-after-ms') {
+      opts.settleAfterMs = parseSettleAfterMs(next());
+      if (opts.settleAfterMs === null) fatal('--settle-after-ms must be a non-negative integer');
+      opts.pending = true;
+    } else if (a === '--return-code') {
+      opts.returnCode = next();
+      if (!NACHA.test(opts.returnCode)) fatal('--return-code must look like R01');
+    } else if (a === '--webhook-url') {
+      opts.webhookUrl = next();
+      if (!/^https?:\/\//.test(opts.webhookUrl)) fatal('--webhook-url must be an http(s) URL');
+    } else if (a === '--webhook-secret') opts.webhookSecret = next();
+    else if (a === '--help' || a === '-h') {
       process.stdout.write(USAGE);
       process.exit(0);
     } else fatal(`unknown argument ${a}`);
@@ -54,10 +72,52 @@ function fatal(msg) {
 
 const opts = parseArgs(process.argv.slice(2));
 
+// ---- the transfer after the call: pending -> settled | returned | canceled ----
+// The object GET /transfers/{id} answers, and every webhook carries in `data`.
+function transferView(rec) {
+  const o = { id: rec.id, status: rec.state };
+  if (rec.settledAt) o.settled_at = rec.settledAt;
+  if (rec.returnCode) {
+    o.return_code = rec.returnCode;
+    o.reason = describeReturn(rec.returnCode);
+  }
+  return o;
+}
+
+const lifecycle = {
+  hasSubmitted: () => false,
+  apply(rec, s, info) {
+    if (s === 'settled') rec.settledAt = info.now;
+    if (s === 'returned') rec.returnCode = info.code;
+  },
+  // Standard Webhooks: a fresh msg_ id per event, body {type, timestamp, data}.
+  event(rec, s, info) {
+    const id = `msg_${crypto.randomBytes(12).toString('hex')}`;
+    return { id, type: 'transfer.updated', transfer_id: rec.id,
+      body: JSON.stringify({ type: 'transfer.updated', timestamp: info.now, data: transferView(rec) }) };
+  },
+  view: transferView,
+  sign: (e, secret, ts) => (secret === null ? { 'webhook-id': e.event_id, 'webhook-timestamp': String(ts) }
+    : standardHeaders(standardKey(secret), e.event_id, ts, e.body)),
+};
+
 // ---- state (reset by POST /_control/reset) ----
 let state;
 function reset() {
+  if (state) {
+    state.webhooks.close();
+    state.settlement.close();
+  }
+  const webhooks = new Webhooks({ sign: lifecycle.sign, url: opts.webhookUrl, secret: opts.webhookSecret });
   state = {
+    pending: opts.pending, // --settle: transfers are answered pending and settle later
+    webhooks,
+    // A return or a cancel moves the money back from the destination to the source.
+    settlement: new Settlement({ adapter: lifecycle, webhooks, settleAfterMs: opts.settleAfterMs,
+      returnCode: opts.returnCode, money: (rec, delta) => {
+        state.balances.set(rec.source, balance(rec.source) + delta);
+        state.balances.set(rec.destination, balance(rec.destination) - delta);
+      } }),
     latencyMs: opts.latencyMs,
     flow: new FlowControl(opts.maxRps), // --max-rps and the outage switch, with their counters
     behaviours: new Map(), // account -> behaviour string
@@ -160,7 +220,11 @@ function decide(req, key) {
       reference: req.reference ?? null, executed_at: executedAt };
     state.transfers.push(transfer);
     state.stats.executed++;
-    result = { status: 201, body: { id, status: 'executed', idempotency_key: key,
+    // Followed from here: pending until settled (with --settle), else settled at once.
+    state.settlement.track({ id, direction: 'credit', source: req.source_account,
+      destination: req.destination_account, minor: amount, settledAt: state.pending ? null : executedAt },
+    { state: state.pending ? 'pending' : 'settled' });
+    result = { status: 201, body: { id, status: state.pending ? 'pending' : 'executed', idempotency_key: key,
       amount: req.amount, currency: req.currency, source_account: req.source_account,
       destination_account: req.destination_account, reference: req.reference ?? null,
       executed_at: executedAt } };
@@ -276,7 +340,9 @@ function handleControl(req, res, path) {
   if (req.method === 'GET') {
     if (path === '/_control/transfers') return send(res, 200, { transfers: state.transfers });
     if (path === '/_control/attempts') return send(res, 200, { attempts: state.attempts });
-    if (path === '/_control/stats') return send(res, 200, { ...state.stats, ...state.flow.stats });
+    if (path === '/_control/stats') return send(res, 200, { ...state.stats, ...state.flow.stats, ...state.webhooks.stats });
+    const hooks = state.webhooks.control('GET', path, {});
+    if (hooks) return send(res, hooks.status, hooks.body);
     if (path === '/_control/balances')
       return send(res, 200, Object.fromEntries([...state.balances].map(([a, b]) => [a, b.toString()])));
     return send(res, 404, errorBody('not_found', `no route GET ${path}`));
@@ -289,8 +355,16 @@ function handleControl(req, res, path) {
       reset();
       return send(res, 200, { reset: true });
     }
-    const flow = state.flow.control(path, body);
-    if (flow) return send(res, flow.status, flow.body);
+    if (path === '/_control/settlement' && body.pending !== undefined) {
+      if (typeof body.pending !== 'boolean') return send(res, 400, errorBody('invalid_request', 'pending must be a boolean'));
+      state.pending = body.pending;
+    }
+    const handled = state.flow.control(path, body) || state.settlement.control(path, body) ||
+      state.webhooks.control('POST', path, body);
+    if (handled) {
+      if (path === '/_control/settlement' && handled.status === 200) handled.body.pending = state.pending;
+      return send(res, handled.status, handled.body);
+    }
     if (path === '/_control/latency') {
       if (!Number.isSafeInteger(body.ms) || body.ms < 0)
         return send(res, 400, errorBody('invalid_request', 'ms must be a non-negative integer'));
@@ -310,6 +384,19 @@ function handleControl(req, res, path) {
   });
 }
 
+// GET /transfers/{id}: the transfer's state, with the same bearer token as POST /transfers.
+function lookUp(req, res, rawId) {
+  if (opts.token && req.headers.authorization !== `Bearer ${opts.token}`)
+    return send(res, 401, errorBody('unauthorized', 'missing or wrong bearer token'));
+  let id = rawId;
+  try {
+    id = decodeURIComponent(rawId);
+  } catch (e) { /* an id that does not exist */ }
+  const rec = state.settlement.find(id);
+  if (!rec) return send(res, 404, errorBody('not_found', `no transfer ${id}`));
+  return send(res, 200, transferView(rec));
+}
+
 const server = http.createServer((req, res) => {
   const path = req.url.split('?')[0];
   if (path.startsWith('/_control/')) return handleControl(req, res, path);
@@ -323,6 +410,8 @@ const server = http.createServer((req, res) => {
     return send(res, h.status, h.body, h.headers);
   }
   if (path === '/transfers') return send(res, 405, errorBody('method_not_allowed', req.method));
+  const m = /^\/transfers\/([^/]+)$/.exec(path);
+  if (m && req.method === 'GET') return lookUp(req, res, m[1]);
   return send(res, 404, errorBody('not_found', `no route ${req.method} ${path}`));
 });
 server.keepAliveTimeout = 120000;

@@ -77,7 +77,7 @@ class Core {
       secret: this.opts.webhookSecret ?? null });
     st.settlement = new Settlement({ adapter, webhooks: st.webhooks,
       settleAfterMs: this.opts.settleAfterMs ?? null, returnCode: this.opts.returnCode ?? null,
-      money: (account, delta) => st.balances.set(account, this.balance(account, st) + delta) });
+      money: (rec, delta) => st.balances.set(rec.source, this.balance(rec.source, st) + delta) });
     this.adapter = adapter;
     this.state = st;
   }

@@ -34,8 +34,8 @@ function describeReturn(code) {
 const FINAL = new Set(['returned', 'canceled']);
 
 class Settlement {
-  // money(account, BigInt delta): moves the ledger. settleAfterMs/returnCode: the start-up
-  // configuration (null: transfers wait for a control call).
+  // money(rec, BigInt delta): moves the ledger (the source account gains delta).
+  // settleAfterMs/returnCode: the start-up configuration (null: transfers wait for a control call).
   constructor({ adapter, webhooks, money, settleAfterMs = null, returnCode = null }) {
     this.adapter = adapter;
     this.webhooks = webhooks;
@@ -114,9 +114,9 @@ class Settlement {
   // arrives at settlement and leaves again if it is returned afterwards.
   moveMoney(rec, state, from) {
     if (rec.direction === 'credit') {
-      if (state === 'returned' || state === 'canceled') this.money(rec.source, rec.minor);
-    } else if (state === 'settled') this.money(rec.source, rec.minor);
-    else if (state === 'returned' && from === 'settled') this.money(rec.source, -rec.minor);
+      if (state === 'returned' || state === 'canceled') this.money(rec, rec.minor);
+    } else if (state === 'settled') this.money(rec, rec.minor);
+    else if (state === 'returned' && from === 'settled') this.money(rec, -rec.minor);
   }
 
   // The control routes; returns {status, body} or null for another path.
