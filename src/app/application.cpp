@@ -12,6 +12,8 @@
 #include "http/api.hpp"
 #include "http/server.hpp"
 #include "jobs/processor.hpp"
+#include "jobs/bank_webhooks.hpp"
+#include "jobs/settlement_metrics.hpp"
 #include "jobs/transfer_service.hpp"
 #include "flow/provider_flow.hpp"
 #include "maintenance/flow_heartbeat.hpp"
@@ -19,6 +21,7 @@
 #include "maintenance/in_flight_limit.hpp"
 #include "maintenance/job_producer.hpp"
 #include "maintenance/lease_rescuer.hpp"
+#include "maintenance/settlement_follower.hpp"
 #include "schedule/calendar.hpp"
 #include "store/store.hpp"
 
@@ -36,6 +39,9 @@ struct Application::Impl {
   std::unique_ptr<CompletionWriter> completions;
   std::unique_ptr<JobProcessor> processor;
   std::unique_ptr<TransferService> transfers;
+  SettlementMetrics settlement_metrics;
+  std::unique_ptr<SettlementFollower> follower;         // settlement and returns
+  std::unique_ptr<BankWebhookIntake> bank_webhooks;     // POST /v1/bank-webhooks/{provider}
   std::unique_ptr<InFlightLimit> in_flight;  // bank calls of the loops (RT_CONCURRENCY)
   std::unique_ptr<InFlightLimit> unwritten;  // claimed jobs whose outcome is not committed
   std::unique_ptr<JobProducer> scheduler;    // due PENDING jobs (RT_SCHEDULER_ENABLED)
@@ -94,6 +100,18 @@ void start_loops(Application::Impl& s) {
   s.rescuer = std::make_unique<LeaseRescuer>(*s.store, s.clock, c.max_retries, rescue_every);
   s.horizon = std::make_unique<HorizonExtender>(*s.store, *s.calendars, s.clock, c.horizon_months,
                                                 std::chrono::minutes(1));
+  SettlementOptions settlement;
+  settlement.poll = c.settlement_poll;
+  settlement.poll_max = c.settlement_poll_max;
+  settlement.follow_window = std::chrono::hours(24 * c.settlement_follow_days);
+  settlement.represent_max = c.represent_max;
+  settlement.represent_after = std::chrono::hours(24 * c.represent_after_days);
+  settlement.pause_on_account_return = c.pause_on_account_return;
+  s.follower = std::make_unique<SettlementFollower>(*s.store, *s.providers, s.flows.get(), s.clock,
+                                                    settlement, &s.settlement_metrics);
+  s.bank_webhooks = std::make_unique<BankWebhookIntake>(
+      *s.store, *s.providers, s.clock, s.store->backend() == "sqlite" ? 1 : 3,
+      [&s] { s.follower->wake(); });
   auto wake = [&s] {
     if (s.scheduler) s.scheduler->wake();
     if (s.retrier) s.retrier->wake();
@@ -107,6 +125,7 @@ void start_loops(Application::Impl& s) {
   if (s.heartbeat) s.heartbeat->start();
   s.rescuer->start();
   s.horizon->start();
+  s.follower->start();
 }
 
 }  // namespace
@@ -155,6 +174,7 @@ Result<std::unique_ptr<Application>> Application::start(Config config) {
   options.retry = RetryPolicy{c.max_retries, c.retry_backoff};
   options.horizon_months = c.horizon_months;
   options.lease = lease_for(longest_timeout);
+  options.settlement_poll = c.settlement_poll;
   // SQLite has one writer; PostgreSQL overlaps a few round trips.
   const int writers = s.store->backend() == "sqlite" ? 1 : 3;
   s.completions = std::make_unique<CompletionWriter>(*s.store, writers, 1000);
@@ -176,7 +196,8 @@ Result<std::unique_ptr<Application>> Application::start(Config config) {
   }
 
   s.api = std::make_unique<http::Api>(http::ApiDependencies{
-      *s.store, *s.processor, *s.transfers, s.clock, blocking, c.api_token, s.backups.get()});
+      *s.store, *s.processor, *s.transfers, s.clock, blocking, c.api_token, s.backups.get(),
+      s.bank_webhooks.get(), &s.settlement_metrics});
   http::ServerOptions server_options;
   server_options.host = c.listen_host;
   server_options.port = c.listen_port;
@@ -218,6 +239,7 @@ void Application::stop(std::chrono::milliseconds deadline) {
   if (s.heartbeat) s.heartbeat->stop();
   if (s.rescuer) s.rescuer->stop();
   if (s.horizon) s.horizon->stop();
+  if (s.follower) s.follower->stop();
   if (s.blocking_pool) s.blocking_pool->join();
   // Bank calls still open past the deadline end as "shutdown" (retried later with the same
   // key); then every queued outcome is written before the store closes.

@@ -12,7 +12,7 @@ namespace {
 
 using enum ColumnKind;
 
-constexpr std::array<Column, 19> kJobColumns{{
+constexpr std::array<Column, 24> kJobColumns{{
     {"id", kText},
     {"recurring_transfer_id", kText},
     {"sequence", kInteger},
@@ -32,6 +32,12 @@ constexpr std::array<Column, 19> kJobColumns{{
     {"updated_at", kTimestamp},
     {"finished_at", kTimestamp},
     {"bank_status", kText, true},  // SQLite migration 2, PostgreSQL migration 6
+    // SQLite migration 4, PostgreSQL migration 8 (settlement)
+    {"settlement_status", kText, true},
+    {"settled_at", kTimestamp, true},
+    {"return_code", kText, true},
+    {"presentment", kInteger, true},
+    {"settlement_check_at", kTimestamp, true},
 }};
 
 constexpr std::array<Column, 10> kStatusColumns{{

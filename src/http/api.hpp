@@ -20,6 +20,8 @@ namespace rtjobs {
 class Store;
 class JobProcessor;
 class TransferService;
+class BankWebhookIntake;
+class SettlementMetrics;
 namespace backup {
 class BackupService;
 }
@@ -35,6 +37,9 @@ struct ApiDependencies {
   Executor blocking;
   std::optional<std::string> api_token;      // none: no authentication (loopback only)
   backup::BackupService* backups = nullptr;  // none: /v1/backups answers 404
+  // none: /v1/bank-webhooks/{provider} is not served
+  BankWebhookIntake* bank_webhooks = nullptr;
+  SettlementMetrics* settlement_metrics = nullptr;  // none: not in /metrics
 };
 
 class Api {

@@ -5,6 +5,7 @@
 #include "http/errors.hpp"
 #include "http/routes.hpp"
 #include "jobs/processor.hpp"
+#include "jobs/settlement_metrics.hpp"
 #include "store/store.hpp"
 
 namespace rtjobs::http {
@@ -21,6 +22,16 @@ std::string due_jobs_gauge(const RouteContext& ctx) {
          std::to_string(kDueCountCap) + ").\n# TYPE rtjobs_jobs_due gauge\n" +
          "rtjobs_jobs_due{kind=\"pending\"} " + std::to_string(due->pending) + "\n" +
          "rtjobs_jobs_due{kind=\"retry\"} " + std::to_string(due->retry) + "\n";
+}
+
+// The bank webhook events stored and not yet applied (the follower's backlog).
+std::string bank_events_gauge(const RouteContext& ctx) {
+  auto pending = ctx.deps.store.count_pending_bank_events(kDueCountCap);
+  if (!pending) return {};
+  return "# HELP rtjobs_bank_events_pending Bank webhook events stored and not yet applied "
+         "(counted up to " +
+         std::to_string(kDueCountCap) + ").\n# TYPE rtjobs_bank_events_pending gauge\n" +
+         "rtjobs_bank_events_pending " + std::to_string(*pending) + "\n";
 }
 
 }  // namespace
@@ -65,6 +76,9 @@ void add_health_routes(Router& router, const RouteContext& ctx) {
       r.body = ctx.metrics.render() + ctx.deps.processor.metrics().render() + due_jobs_gauge(ctx);
       if (const FlowControl* flows = ctx.deps.processor.flows()) {
         r.body += flows->render(ctx.deps.clock.now());
+      }
+      if (ctx.deps.settlement_metrics) {
+        r.body += ctx.deps.settlement_metrics->render() + bank_events_gauge(ctx);
       }
       return r;
     });

@@ -155,6 +155,22 @@ Response list_jobs(const RouteContext& ctx, const Request& req,
                             "status");
     }
   }
+  if (auto it = req.query.find("result"); it != req.query.end()) {
+    filter.result = parse_job_result(it->second);
+    if (!filter.result) {
+      return error_response(400, "invalid_argument",
+                            "result must be one of SUCCEEDED, DECLINED, RETURNED", "result");
+    }
+  }
+  if (auto it = req.query.find("settlement_status"); it != req.query.end()) {
+    filter.settlement_status = parse_settlement_status(it->second);
+    if (!filter.settlement_status) {
+      return error_response(400, "invalid_argument",
+                            "settlement_status must be one of pending, settled, returned, "
+                            "canceled, unknown",
+                            "settlement_status");
+    }
+  }
   if (auto it = req.query.find("recurring_transfer_id"); it != req.query.end()) {
     if (!is_uuid(it->second)) {
       return error_response(400, "invalid_argument", "recurring_transfer_id must be a UUID",
@@ -184,7 +200,9 @@ void add_job_routes(Router& router, const RouteContext& ctx) {
   });
 
   router.add("GET", "/v1/jobs", [ctx](const Request& req, const Respond& respond) {
-    if (auto q = check_query(req, {"status", "recurring_transfer_id", "limit", "cursor"}); !q) {
+    if (auto q = check_query(req, {"status", "result", "settlement_status",
+                                   "recurring_transfer_id", "limit", "cursor"});
+        !q) {
       return respond(error_response(q.error()));
     }
     run_blocking(ctx, req, respond, [ctx, req] { return list_jobs(ctx, req, std::nullopt); });

@@ -301,6 +301,7 @@ json to_json(const RecurringTransfer& t) {
       {"provider_options", provider_options_json(t.provider_options)},
       {"schedule", to_json(t.schedule)},
       {"status", to_string(t.status)},
+      {"status_reason", optional_json(t.status_reason)},
       {"idempotency_key", optional_json(t.idempotency_key)},
       {"created_at", format_timestamp(t.created_at)},
       {"updated_at", format_timestamp(t.updated_at)},
@@ -310,6 +311,7 @@ json to_json(const RecurringTransfer& t) {
 json to_json(const Job& j) {
   auto ts = [](Timestamp t) { return format_timestamp(t); };
   auto result = [](JobResult r) { return std::string(to_string(r)); };
+  auto settlement = [](SettlementStatus st) { return std::string(to_string(st)); };
   return json{
       {"id", j.id},
       {"recurring_transfer_id", j.recurring_transfer_id},
@@ -330,6 +332,10 @@ json to_json(const Job& j) {
       {"created_at", format_timestamp(j.created_at)},
       {"updated_at", format_timestamp(j.updated_at)},
       {"finished_at", optional_json(j.finished_at, ts)},
+      {"settlement_status", optional_json(j.settlement_status, settlement)},
+      {"settled_at", optional_json(j.settled_at, ts)},
+      {"return_code", optional_json(j.return_code)},
+      {"presentment", j.presentment},
   };
 }
 
@@ -418,6 +424,7 @@ std::string job_json(const Job& j) {
   w.time("lease_expires_at", j.lease_expires_at);
   w.text("lease_owner", j.lease_owner);
   w.time("next_attempt_at", j.next_attempt_at);
+  w.number("presentment", j.presentment);
   w.text("provider", j.provider);
   w.text("provider_reference", j.provider_reference);
   w.text("recurring_transfer_id", j.recurring_transfer_id);
@@ -427,8 +434,15 @@ std::string job_json(const Job& j) {
     w.null("result");
   }
   w.number("retries", j.retries);
+  w.text("return_code", j.return_code);
   w.date("scheduled_for", j.scheduled_for);
   w.number("sequence", j.sequence);
+  w.time("settled_at", j.settled_at);
+  if (j.settlement_status) {
+    w.text("settlement_status", to_string(*j.settlement_status));
+  } else {
+    w.null("settlement_status");
+  }
   w.text("status", to_string(j.status));
   w.time("updated_at", j.updated_at);
   if (!w.close()) return dump(to_json(j));

@@ -103,7 +103,9 @@ void add_transfer_routes(Router& router, const RouteContext& ctx) {
              [ctx](const Request& req, const Respond& respond) {
                auto id = uuid_param(req, "id", "id");
                if (!id) return respond(error_response(id.error()));
-               if (auto q = check_query(req, {"status", "limit", "cursor"}); !q) {
+               if (auto q = check_query(
+                       req, {"status", "result", "settlement_status", "limit", "cursor"});
+                   !q) {
                  return respond(error_response(q.error()));
                }
                run_blocking(ctx, req, respond, [ctx, req, id = *id] {

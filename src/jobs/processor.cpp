@@ -153,6 +153,10 @@ void JobProcessor::complete(const Job& job, const RecurringTransfer& transfer,
     c.status = JobStatus::kFinished;
     c.result = JobResult::kSucceeded;
     c.provider_reference = answer.reference;
+    if (answer.settlement == SettlementStatus::kPending) {
+      c.settlement_status = SettlementStatus::kPending;
+      c.settlement_check_at = now + options_.settlement_poll;
+    }
   } else {
     c.provider_status = ProviderStatus{
         new_uuid_v7(now),   job.id,      transfer.id,    job.provider,         job.retries + 1,

@@ -35,6 +35,9 @@ struct ProcessorOptions {
   int horizon_months = 2;
   // How long a claim holds a job: see lease_for().
   std::chrono::milliseconds lease{20000};
+  // A transfer the bank accepted as pending is first looked up this long after (SPEC section 8;
+  // the SettlementFollower takes it from there).
+  std::chrono::seconds settlement_poll{900};
 };
 
 // The lease for a provider timeout: the timeout plus a margin of the same length, at most 60 s

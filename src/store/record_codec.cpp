@@ -14,11 +14,12 @@ const std::string_view kTransferColumns =
     "description, frequency, \"interval\", day_of_week, day_of_month, \"month\", start_date, "
     "end_date, \"count\", timezone, execution_time, business_day, calendar, status, "
     "last_sequence, next_occurrence_at, idempotency_key, request_hash, created_at, updated_at, "
-    "rail, provider_options";
+    "rail, provider_options, status_reason";
 const std::string_view kJobColumns =
     "id, recurring_transfer_id, sequence, scheduled_for, due_at, status, result, retries, "
     "next_attempt_at, provider, idempotency_key, provider_reference, last_error, lease_owner, "
-    "lease_expires_at, created_at, updated_at, finished_at, bank_status";
+    "lease_expires_at, created_at, updated_at, finished_at, bank_status, settlement_status, "
+    "settled_at, return_code, presentment, settlement_check_at";
 const std::string_view kProviderStatusColumns =
     "id, job_id, recurring_transfer_id, provider, attempt, http_status, code, message, "
     "response_body, created_at";
@@ -181,7 +182,8 @@ std::vector<SqlValue> transfer_values(const RecurringTransfer& t) {
           format_timestamp(t.created_at),
           format_timestamp(t.updated_at),
           std::string(to_string(t.rail)),
-          opt_text(t.provider_options)};
+          opt_text(t.provider_options),
+          opt_text(t.status_reason)};
 }
 
 std::vector<SqlValue> job_values(const Job& j) {
@@ -203,7 +205,13 @@ std::vector<SqlValue> job_values(const Job& j) {
           format_timestamp(j.created_at),
           format_timestamp(j.updated_at),
           opt_time(j.finished_at),
-          opt_text(j.bank_status)};
+          opt_text(j.bank_status),
+          j.settlement_status ? SqlValue(std::string(to_string(*j.settlement_status)))
+                              : SqlValue(std::monostate{}),
+          opt_time(j.settled_at),
+          opt_text(j.return_code),
+          int64_t{j.presentment},
+          opt_time(j.settlement_check_at)};
 }
 
 std::vector<SqlValue> provider_status_values(const ProviderStatus& p) {
@@ -258,6 +266,7 @@ Result<RecurringTransfer> read_transfer(const RowView& row, int first) {
   t.updated_at = r.time();
   t.rail = r.named(parse_rail);
   t.provider_options = r.opt_text();
+  t.status_reason = r.opt_text();
   if (auto st = r.status(); !st) return std::unexpected(st.error());
   return t;
 }
@@ -284,6 +293,11 @@ Result<Job> read_job(const RowView& row, int first) {
   j.updated_at = r.time();
   j.finished_at = r.opt_time();
   j.bank_status = r.opt_text();
+  j.settlement_status = r.opt_named(parse_settlement_status);
+  j.settled_at = r.opt_time();
+  j.return_code = r.opt_text();
+  j.presentment = static_cast<int>(r.integer());
+  j.settlement_check_at = r.opt_time();
   if (auto st = r.status(); !st) return std::unexpected(st.error());
   return j;
 }

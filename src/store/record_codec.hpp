@@ -42,8 +42,8 @@ class RowView {
 extern const std::string_view kTransferColumns;
 extern const std::string_view kJobColumns;
 extern const std::string_view kProviderStatusColumns;
-inline constexpr int kTransferColumnCount = 29;
-inline constexpr int kJobColumnCount = 19;
+inline constexpr int kTransferColumnCount = 30;
+inline constexpr int kJobColumnCount = 24;
 inline constexpr int kProviderStatusColumnCount = 10;
 
 // "a, b" with alias "t" -> "t.a, t.b".

@@ -51,6 +51,8 @@ struct TransferFilter {
 // Jobs list in creation order (UUIDv7 id order), which for one transfer is sequence order.
 struct JobFilter {
   std::optional<JobStatus> status;
+  std::optional<JobResult> result;
+  std::optional<SettlementStatus> settlement_status;
   std::optional<std::string> recurring_transfer_id;
   int limit = 50;
   std::optional<std::string> cursor;
@@ -101,6 +103,12 @@ struct Completion {
   std::optional<std::string> bank_status;
   std::optional<std::string> last_error;
   std::optional<ProviderStatus> provider_status;  // a non-success BaaS answer, if any
+  // With FINISHED: the job's settlement from this answer (kPending while the bank has still to
+  // settle, absent when final at once) and when the settlement follower first looks it up; a
+  // FINISHED completion also clears settled_at and return_code (of an earlier presentment).
+  // RETRY and FAILED leave the settlement columns as they are.
+  std::optional<SettlementStatus> settlement_status;
+  std::optional<Timestamp> settlement_check_at;
   // The transfer's next occurrences up to the horizon (sequence > the transfer's last_sequence
   // when claimed). Inserted unless a job with the same (transfer, sequence) exists; the
   // transfer's last_sequence becomes the greatest sequence among them.
@@ -148,6 +156,62 @@ struct Extension {
   std::vector<Job> new_jobs;
   std::optional<Timestamp> next_occurrence_at;
   bool schedule_exhausted = false;
+};
+
+// --- Settlement and returns (SPEC section 8) ---
+
+// A bank webhook event in the inbox (table bank_webhook_event): stored when the request is
+// answered, applied afterwards by the settlement follower.
+struct BankEventRecord {
+  std::string id;  // UUIDv7
+  std::string provider;
+  std::string event_id;  // the bank's; empty when the bank gives none (never deduplicated)
+  std::string event_type;
+  std::optional<std::string> reference;  // the bank's transfer id, if the event is about one
+  std::optional<Rail> rail;
+  std::optional<std::string> payload;  // the transfer's state the event carried (JSON text)
+  Timestamp received_at{};
+  int attempts = 0;  // claims so far, this one included
+};
+
+// What a bank said of one followed transfer, and the rules to apply it by.
+struct SettlementUpdate {
+  std::string provider;
+  std::optional<std::string> job_id;  // polling knows the job; a webhook finds it by reference
+  std::string reference;              // the bank's transfer id: must still be the job's
+  // kUnknown: the follow window ran out (applies only to a pending job).
+  SettlementStatus settlement = SettlementStatus::kPending;
+  std::string bank_status;
+  std::optional<std::string> return_code;  // kReturned
+  std::optional<std::string> code;         // kCanceled: the bank's reason
+  std::optional<std::string> message;
+  std::optional<Timestamp> settled_at;
+  std::optional<int> http_status;
+  std::optional<std::string> response_body;
+  Timestamp now{};
+  std::optional<Timestamp> next_check_at;  // still pending: when the follower looks again
+  // The return rules: re-presentment of R01/R09 and the pause on an account-level return.
+  int represent_max = 0;
+  std::chrono::seconds represent_after{std::chrono::hours(72)};
+  bool pause_on_account_return = true;
+  // The inbox event this update comes from: marked applied (with the outcome) in the same
+  // transaction, so an event is applied once even across a crash.
+  std::optional<std::string> bank_event_id;
+};
+
+enum class SettlementOutcome {
+  kApplied,         // the job's settlement moved forward
+  kRepresented,     // returned R01/R09 and presented again: RETRY, presentment + 1
+  kTransferPaused,  // returned for an account-level reason: RETURNED, and its transfer PAUSED
+  kUnchanged,       // nothing new: a duplicate, a late or out-of-order event, still pending
+  kNotFollowed,     // the job was not accepted by the bank (declined, failed, ...): ignored
+  kUnknownTransfer,  // no job of this provider has this reference
+};
+std::string_view to_string(SettlementOutcome o);  // "applied", "represented", ...
+
+struct SettlementResult {
+  SettlementOutcome outcome = SettlementOutcome::kUnknownTransfer;
+  std::optional<Job> job;  // the job after the update (absent for kUnknownTransfer)
 };
 
 enum class TransferAction { kPause, kResume, kCancel };
@@ -285,6 +349,46 @@ class Store {
   // Deletes the instance's row (a graceful shutdown), so the others count it out at their next
   // heartbeat instead of after its ttl. An unknown id is not an error.
   virtual Result<void> leave_instance(std::string_view instance_id) = 0;
+
+  // --- Settlement and returns (SPEC section 8; rules in store/settlement_rules.hpp) ---
+
+  // Applies what banks said of followed transfers, in ONE transaction, each as
+  // store_detail::decide_settlement decides against the job and its transfer as they are in the
+  // transaction (so a settled never overwrites a returned, a late pending never moves a job
+  // back, whatever the order of arrival): the job's row, a provider-status row for every change,
+  // the transfer's pause, and the inbox event's applied_at. Results in input order.
+  virtual Result<std::vector<SettlementResult>> apply_settlements(
+      std::span<const SettlementUpdate> updates) = 0;
+
+  // Stores webhook events in the inbox, one transaction; an event whose (provider, event_id) is
+  // already stored is not stored again. Returns, in input order, whether each was new.
+  virtual Result<std::vector<bool>> accept_bank_events(
+      std::span<const BankEventRecord> events) = 0;
+  // Claims up to `limit` inbox events not yet applied whose next attempt is due at `now`, oldest
+  // first, moving their next attempt to `retry_at` (a crashed claimer's events come back then)
+  // and counting the attempt. Concurrent callers never get the same event.
+  virtual Result<std::vector<BankEventRecord>> claim_bank_events(Timestamp now,
+                                                                 Timestamp retry_at,
+                                                                 int limit) = 0;
+  // Settles an inbox event without a SettlementUpdate: applied (`retry_at` absent; `outcome`
+  // says how, e.g. "not_a_transfer"), or to be tried again at `retry_at` with `error`.
+  virtual Result<void> finish_bank_event(std::string_view id, Timestamp now,
+                                         std::string_view outcome,
+                                         std::optional<std::string> error,
+                                         std::optional<Timestamp> retry_at) = 0;
+  // Inbox events not yet applied, counted up to `cap` (for /metrics).
+  virtual Result<int64_t> count_pending_bank_events(int64_t cap) = 0;
+  // Deletes up to `limit` inbox events applied before `before` (kept until then to recognise a
+  // bank's redelivery); returns how many.
+  virtual Result<int> purge_bank_events(Timestamp before, int limit) = 0;
+
+  // Claims up to `limit` of `provider`'s jobs whose settlement is pending and whose next look-up
+  // is due at `now` (the database's clock on PostgreSQL), oldest first, moving that look-up to
+  // `check_again_at` so no other follower looks them up meanwhile.
+  virtual Result<std::vector<Job>> claim_settlement_checks(std::string_view provider,
+                                                           Timestamp now,
+                                                           Timestamp check_again_at,
+                                                           int limit) = 0;
 
   // ACTIVE or PAUSED transfers whose next_occurrence_at <= until, earliest first.
   virtual Result<std::vector<RecurringTransfer>> transfers_to_extend(Timestamp until,

@@ -187,13 +187,20 @@ Result<std::vector<CompletionResult>> PgStore::complete_jobs(
       " provider_reference = COALESCE(c.provider_reference, j.provider_reference),"
       " last_error = c.last_error, finished_at = c.finished_at, lease_owner = NULL,"
       " lease_expires_at = NULL, updated_at = c.written_at,"
-      " bank_status = COALESCE(c.bank_status, j.bank_status)"
+      " bank_status = COALESCE(c.bank_status, j.bank_status),"
+      " settlement_status = CASE WHEN c.status = 'FINISHED' THEN c.settlement_status"
+      " ELSE j.settlement_status END,"
+      " settlement_check_at = CASE WHEN c.status = 'FINISHED' THEN c.settlement_check_at"
+      " ELSE j.settlement_check_at END,"
+      " settled_at = CASE WHEN c.status = 'FINISHED' THEN NULL ELSE j.settled_at END,"
+      " return_code = CASE WHEN c.status = 'FINISHED' THEN NULL ELSE j.return_code END"
       " FROM (SELECT DISTINCT ON (job_id, owner) * FROM unnest($1::uuid[], $2::text[],"
       " $3::text[], $4::text[], $5::integer[], $6::timestamptz[], $7::text[], $8::text[],"
       " $9::timestamptz[], $10::timestamptz[], $11::bigint[], $12::timestamptz[],"
-      " $13::boolean[], $14::text[]) WITH ORDINALITY AS u(job_id, owner, status, result, retries,"
-      " next_attempt_at, provider_reference, last_error, finished_at, written_at, new_sequence,"
-      " next_occurrence_at, notify, bank_status, ord) ORDER BY job_id, owner, ord) c"
+      " $13::boolean[], $14::text[], $15::text[], $16::timestamptz[]) WITH ORDINALITY AS"
+      " u(job_id, owner, status, result, retries, next_attempt_at, provider_reference,"
+      " last_error, finished_at, written_at, new_sequence, next_occurrence_at, notify,"
+      " bank_status, settlement_status, settlement_check_at, ord) ORDER BY job_id, owner, ord) c"
       " WHERE j.id = c.job_id AND j.lease_owner = c.owner"
       " RETURNING " +
       store_detail::qualified(store_detail::kJobColumns, "j") +
@@ -201,15 +208,15 @@ Result<std::vector<CompletionResult>> PgStore::complete_jobs(
       " st AS (INSERT INTO recurring_transfer_provider_status (" +
       std::string(store_detail::kProviderStatusColumns) + ") SELECT " +
       store_detail::qualified(store_detail::kProviderStatusColumns, "s") +
-      " FROM unnest($15::uuid[], $16::uuid[], $17::uuid[], $18::text[], $19::integer[],"
-      " $20::integer[], $21::text[], $22::text[], $23::text[], $24::timestamptz[])"
+      " FROM unnest($17::uuid[], $18::uuid[], $19::uuid[], $20::text[], $21::integer[],"
+      " $22::integer[], $23::text[], $24::text[], $25::text[], $26::timestamptz[])"
       " WITH ORDINALITY AS s(" +
       std::string(store_detail::kProviderStatusColumns) +
       ", ord) JOIN upd ON upd.ord = s.ord WHERE s.id IS NOT NULL ORDER BY s.ord),"
       " nj AS (INSERT INTO recurring_transfer_job (" +
       kJobCols + ") SELECT " + store_detail::qualified(store_detail::kJobColumns, "n") +
-      " FROM unnest(" + store_detail::job_unnest_args(25) + ", $" +
-      std::to_string(25 + store_detail::kJobColumnCount) + "::bigint[]) AS n(" + kJobCols +
+      " FROM unnest(" + store_detail::job_unnest_args(27) + ", $" +
+      std::to_string(27 + store_detail::kJobColumnCount) + "::bigint[]) AS n(" + kJobCols +
       ", parent) JOIN upd ON upd.ord = n.parent ORDER BY n.recurring_transfer_id, n.sequence,"
       " n.parent ON CONFLICT (recurring_transfer_id, sequence) DO NOTHING),"
       " tr AS (UPDATE recurring_transfer t SET last_sequence = a.new_sequence,"
@@ -262,7 +269,7 @@ Result<std::vector<CompletionResult>> PgStore::complete_jobs(
 
     std::vector<std::string> locked_via;
     // One array per column of the completions, of their provider statuses, and the new jobs.
-    constexpr int kCompletionColumns = 14;
+    constexpr int kCompletionColumns = 16;
     std::vector<ArrayLiteral> columns(kCompletionColumns +
                                       store_detail::kProviderStatusColumnCount);
     std::vector<Job> new_jobs;
@@ -318,6 +325,12 @@ Result<std::vector<CompletionResult>> PgStore::complete_jobs(
       add(11, next_occurrence_at);
       add(12, std::string(retry_now || store_detail::any_due(k.new_jobs, k.now) ? "t" : "f"));
       add(13, k.bank_status);
+      std::optional<std::string> settlement;
+      if (k.settlement_status) settlement = std::string(to_string(*k.settlement_status));
+      std::optional<std::string> check_at;
+      if (k.settlement_check_at) check_at = format_timestamp(*k.settlement_check_at);
+      add(14, settlement);
+      add(15, check_at);
       if (k.provider_status) {
         auto status = store_detail::provider_status_values(*k.provider_status);
         for (int col = 0; col < store_detail::kProviderStatusColumnCount; ++col) {

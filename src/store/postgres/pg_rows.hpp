@@ -148,7 +148,8 @@ inline std::string job_unnest_args(int first) {
   static constexpr std::array<std::string_view, kJobColumnCount> kTypes{
       "uuid",        "uuid",        "bigint",      "date",        "timestamptz", "text", "text",
       "integer",     "timestamptz", "text",        "text",        "text",        "text", "text",
-      "timestamptz", "timestamptz", "timestamptz", "timestamptz", "text"};
+      "timestamptz", "timestamptz", "timestamptz", "timestamptz", "text",   "text",        "timestamptz",
+      "text",        "integer",     "timestamptz"};
   std::string out;
   for (int i = 0; i < kJobColumnCount; ++i) {
     if (i > 0) out += ", ";

@@ -242,13 +242,59 @@ CREATE TABLE rtjobs_instance (
 );
 )sql";
 
-constexpr std::array<PgMigration, 7> kMigrations{{{1, kMigration1},
+// SPEC section 8, settlement and returns: a job's result RETURNED and its settlement columns,
+// the transfer's status_reason, and the inbox of bank webhook events (kept until applied, then
+// for dedupe). Columns without defaults or with a constant one: no table rewrite.
+constexpr const char* kMigration8 = R"sql(
+ALTER TABLE recurring_transfer_job DROP CONSTRAINT recurring_transfer_job_result_check,
+  ADD CONSTRAINT recurring_transfer_job_result_check
+    CHECK (result IN ('SUCCEEDED', 'DECLINED', 'RETURNED'));
+ALTER TABLE recurring_transfer ADD COLUMN status_reason text;
+ALTER TABLE recurring_transfer_job
+  ADD COLUMN settlement_status text
+    CHECK (settlement_status IN ('pending', 'settled', 'returned', 'canceled', 'unknown')),
+  ADD COLUMN settled_at timestamptz,
+  ADD COLUMN return_code text,
+  ADD COLUMN presentment integer NOT NULL DEFAULT 0,
+  ADD COLUMN settlement_check_at timestamptz;
+-- The settlement follower's scan (the pending transfers to look up, per provider), and the
+-- look-up of a bank's webhook by the bank's transfer id.
+CREATE INDEX recurring_transfer_job_settlement_idx
+  ON recurring_transfer_job (provider, settlement_check_at) WHERE settlement_status = 'pending';
+CREATE INDEX recurring_transfer_job_reference_idx
+  ON recurring_transfer_job (provider, provider_reference) WHERE provider_reference IS NOT NULL;
+
+CREATE TABLE bank_webhook_event (
+  id uuid PRIMARY KEY,
+  provider text NOT NULL,
+  event_id text NOT NULL,
+  event_type text NOT NULL,
+  reference text,
+  rail text,
+  payload text,
+  received_at timestamptz NOT NULL,
+  attempts integer NOT NULL DEFAULT 0,
+  next_attempt_at timestamptz,
+  applied_at timestamptz,
+  outcome text,
+  last_error text
+);
+CREATE UNIQUE INDEX bank_webhook_event_dedupe_idx ON bank_webhook_event (provider, event_id)
+  WHERE event_id <> '';
+CREATE INDEX bank_webhook_event_due_idx ON bank_webhook_event (next_attempt_at)
+  WHERE applied_at IS NULL;
+CREATE INDEX bank_webhook_event_applied_idx ON bank_webhook_event (applied_at)
+  WHERE applied_at IS NOT NULL;
+)sql";
+
+constexpr std::array<PgMigration, 8> kMigrations{{{1, kMigration1},
                                                   {2, kMigration2},
                                                   {3, kMigration3},
                                                   {4, kMigration4},
                                                   {5, kMigration5},
                                                   {6, kMigration6},
-                                                  {7, kMigration7}}};
+                                                  {7, kMigration7},
+                                                  {8, kMigration8}}};
 
 }  // namespace
 

@@ -177,7 +177,7 @@ Result<RecurringTransfer> PgStore::change_transfer_status(std::string_view id,
   // horizon extender never looks at the transfer again; resuming wakes the schedulers for the
   // jobs that are due.
   static const std::string transfer_sql =
-      "UPDATE recurring_transfer SET status = $4, updated_at = $5::timestamptz,"
+      "UPDATE recurring_transfer SET status = $4, status_reason = NULL, updated_at = $5::timestamptz,"
       " next_occurrence_at = CASE WHEN $4 = 'CANCELLED' THEN NULL ELSE next_occurrence_at END"
       " WHERE id = $1::uuid AND status IN ($2, $3) RETURNING " +
       kTransferCols + ", CASE WHEN $4 = 'ACTIVE' THEN " +
@@ -260,6 +260,10 @@ Result<std::optional<Job>> PgStore::get_job(std::string_view id) {
 Result<Page<Job>> PgStore::list_jobs(const JobFilter& filter) {
   store_detail::ListQuery q('$', store_detail::kJobColumns, "recurring_transfer_job");
   if (filter.status) q.where("status", "=", std::string(to_string(*filter.status)));
+  if (filter.result) q.where("result", "=", std::string(to_string(*filter.result)));
+  if (filter.settlement_status) {
+    q.where("settlement_status", "=", std::string(to_string(*filter.settlement_status)));
+  }
   if (filter.recurring_transfer_id) {
     if (!is_uuid(*filter.recurring_transfer_id)) return Page<Job>{};  // as SQLite: no match
     q.where("recurring_transfer_id", "=",

@@ -66,6 +66,19 @@ class PgStore final : public Store {
                                  std::chrono::milliseconds ttl) override;
   Result<void> leave_instance(std::string_view instance_id) override;
 
+  Result<std::vector<SettlementResult>> apply_settlements(
+      std::span<const SettlementUpdate> updates) override;
+  Result<std::vector<bool>> accept_bank_events(std::span<const BankEventRecord> events) override;
+  Result<std::vector<BankEventRecord>> claim_bank_events(Timestamp now, Timestamp retry_at,
+                                                         int limit) override;
+  Result<void> finish_bank_event(std::string_view id, Timestamp now, std::string_view outcome,
+                                 std::optional<std::string> error,
+                                 std::optional<Timestamp> retry_at) override;
+  Result<int64_t> count_pending_bank_events(int64_t cap) override;
+  Result<int> purge_bank_events(Timestamp before, int limit) override;
+  Result<std::vector<Job>> claim_settlement_checks(std::string_view provider, Timestamp now,
+                                                   Timestamp check_again_at, int limit) override;
+
   // LISTEN rtjobs_jobs_due on a dedicated connection (see pg_listener.hpp).
   std::unique_ptr<Subscription> subscribe_jobs_due(std::function<void()> on_jobs_due) override;
 

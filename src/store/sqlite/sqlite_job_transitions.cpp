@@ -136,7 +136,11 @@ Result<CompletionResult> apply_completion(Connection& c, const Completion& k, co
       "UPDATE recurring_transfer_job SET status = ?3, result = ?4, retries = ?5,"
       " next_attempt_at = ?6, provider_reference = COALESCE(?7, provider_reference),"
       " last_error = ?8, finished_at = ?9, lease_owner = NULL, lease_expires_at = NULL,"
-      " updated_at = ?10, bank_status = COALESCE(?11, bank_status)"
+      " updated_at = ?10, bank_status = COALESCE(?11, bank_status),"
+      " settlement_status = IIF(?3 = 'FINISHED', ?12, settlement_status),"
+      " settlement_check_at = IIF(?3 = 'FINISHED', ?13, settlement_check_at),"
+      " settled_at = IIF(?3 = 'FINISHED', NULL, settled_at),"
+      " return_code = IIF(?3 = 'FINISHED', NULL, return_code)"
       " WHERE id = ?1 AND status = 'PROCESSING' AND lease_owner = ?2"
       " RETURNING ";
   static const std::string update_sql = set_sql + kJobCols;
@@ -156,7 +160,9 @@ Result<CompletionResult> apply_completion(Connection& c, const Completion& k, co
       store_detail::opt_text(k.last_error),
       is_terminal(k.status) ? SqlValue(now) : SqlValue(),
       now,
-      store_detail::opt_text(k.bank_status)};
+      store_detail::opt_text(k.bank_status),
+      k.settlement_status ? SqlValue(std::string(to_string(*k.settlement_status))) : SqlValue(),
+      store_detail::opt_time(k.settlement_check_at)};
   CompletionResult out{CompletionStatus::kWritten, std::nullopt};
   transfer_id.clear();
   if (k.return_job) {

@@ -134,8 +134,59 @@ CREATE TABLE rtjobs_instance (
 ) STRICT;
 )sql";
 
-constexpr std::array<SqliteMigration, 3> kMigrations{
-    {{1, kMigration1}, {2, kMigration2}, {3, kMigration3}}};
+// SPEC section 8, settlement and returns: the job's settlement columns, the transfer's
+// status_reason, and the inbox of bank webhook events (kept until applied, then for dedupe).
+// A result RETURNED: SQLite cannot alter a CHECK constraint, and rebuilding the jobs table would
+// rewrite every row, so the table's stored definition is edited in place, the procedure the
+// SQLite documentation gives for a change that only widens a constraint (every stored row
+// already meets the new one); the runner then bumps schema_version (bump_schema_version).
+constexpr const char* kMigration4 = R"sql(
+PRAGMA writable_schema = ON;
+UPDATE sqlite_schema SET sql = replace(sql, 'CHECK (result IN (''SUCCEEDED'', ''DECLINED''))',
+  'CHECK (result IN (''SUCCEEDED'', ''DECLINED'', ''RETURNED''))')
+  WHERE type = 'table' AND name = 'recurring_transfer_job';
+PRAGMA writable_schema = OFF;
+ALTER TABLE recurring_transfer ADD COLUMN status_reason TEXT;
+ALTER TABLE recurring_transfer_job ADD COLUMN settlement_status TEXT
+  CHECK (settlement_status IN ('pending', 'settled', 'returned', 'canceled', 'unknown'));
+ALTER TABLE recurring_transfer_job ADD COLUMN settled_at TEXT;
+ALTER TABLE recurring_transfer_job ADD COLUMN return_code TEXT;
+ALTER TABLE recurring_transfer_job ADD COLUMN presentment INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE recurring_transfer_job ADD COLUMN settlement_check_at TEXT;
+-- The settlement follower's scan (the pending transfers to look up, per provider), and the
+-- look-up of a bank's webhook by the bank's transfer id.
+CREATE INDEX recurring_transfer_job_settlement_idx
+  ON recurring_transfer_job (provider, settlement_check_at) WHERE settlement_status = 'pending';
+CREATE INDEX recurring_transfer_job_reference_idx
+  ON recurring_transfer_job (provider, provider_reference) WHERE provider_reference IS NOT NULL;
+
+CREATE TABLE bank_webhook_event (
+  id TEXT PRIMARY KEY NOT NULL,
+  provider TEXT NOT NULL,
+  event_id TEXT NOT NULL,
+  event_type TEXT NOT NULL,
+  reference TEXT,
+  rail TEXT,
+  payload TEXT,
+  received_at TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at TEXT,
+  applied_at TEXT,
+  outcome TEXT,
+  last_error TEXT
+) STRICT;
+CREATE UNIQUE INDEX bank_webhook_event_dedupe_idx ON bank_webhook_event (provider, event_id)
+  WHERE event_id <> '';
+CREATE INDEX bank_webhook_event_due_idx ON bank_webhook_event (next_attempt_at)
+  WHERE applied_at IS NULL;
+CREATE INDEX bank_webhook_event_applied_idx ON bank_webhook_event (applied_at)
+  WHERE applied_at IS NOT NULL;
+)sql";
+
+constexpr std::array<SqliteMigration, 4> kMigrations{{{1, kMigration1, false},
+                                                      {2, kMigration2, false},
+                                                      {3, kMigration3, false},
+                                                      {4, kMigration4, true}}};
 
 }  // namespace
 

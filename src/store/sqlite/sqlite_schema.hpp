@@ -9,6 +9,9 @@ namespace rtjobs::store_detail {
 struct SqliteMigration {
   int version;
   const char* sql;  // DDL only, no values
+  // The migration edited sqlite_schema: the runner increments PRAGMA schema_version in the same
+  // transaction, so every connection re-reads the schema.
+  bool bump_schema_version;
 };
 
 std::span<const SqliteMigration> sqlite_migrations();

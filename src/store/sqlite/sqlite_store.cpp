@@ -124,6 +124,18 @@ Result<MigrationReport> SqliteStore::migrate() {
       if (!r) return std::unexpected(r.error());
       if (present) return false;
       if (auto e = c.exec(m.sql); !e) return std::unexpected(e.error());
+      if (m.bump_schema_version) {
+        int64_t version = 0;
+        auto v = c.run("PRAGMA schema_version", {}, [&](const RowView& row) -> Result<void> {
+          version = std::stoll(std::string(row.text(0).value_or("0")));
+          return {};
+        });
+        if (!v) return std::unexpected(v.error());
+        // A pragma takes no parameters; the value is the integer just read.
+        const std::string bump_sql = "PRAGMA schema_version = " + std::to_string(version + 1);
+        auto bump = c.exec(bump_sql.c_str());
+        if (!bump) return std::unexpected(bump.error());
+      }
       auto ins = c.run("INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
                        {int64_t{m.version}, format_timestamp(SystemClock().now())});
       if (!ins) return std::unexpected(ins.error());
@@ -204,7 +216,7 @@ Result<RecurringTransfer> SqliteStore::change_transfer_status(std::string_view i
   // The state change: ?2/?3 are the states it may start from. Cancelling clears
   // next_occurrence_at, so the horizon extender never looks at the transfer again.
   static const std::string transfer_sql =
-      "UPDATE recurring_transfer SET status = ?4, updated_at = ?5,"
+      "UPDATE recurring_transfer SET status = ?4, status_reason = NULL, updated_at = ?5,"
       " next_occurrence_at = IIF(?4 = 'CANCELLED', NULL, next_occurrence_at)"
       " WHERE id = ?1 AND status IN (?2, ?3) RETURNING " +
       kTransferCols;
@@ -248,6 +260,10 @@ Result<std::optional<Job>> SqliteStore::get_job(std::string_view id) {
 Result<Page<Job>> SqliteStore::list_jobs(const JobFilter& filter) {
   store_detail::ListQuery q('?', store_detail::kJobColumns, "recurring_transfer_job");
   if (filter.status) q.where("status", "=", std::string(to_string(*filter.status)));
+  if (filter.result) q.where("result", "=", std::string(to_string(*filter.result)));
+  if (filter.settlement_status) {
+    q.where("settlement_status", "=", std::string(to_string(*filter.settlement_status)));
+  }
   if (filter.recurring_transfer_id) {
     q.where("recurring_transfer_id", "=",
             store_detail::normalize_id(*filter.recurring_transfer_id));
