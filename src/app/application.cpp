@@ -9,13 +9,13 @@
 #include "backup/backup_service.hpp"
 #include "core/clock.hpp"
 #include "core/log.hpp"
+#include "flow/provider_flow.hpp"
 #include "http/api.hpp"
 #include "http/server.hpp"
-#include "jobs/processor.hpp"
 #include "jobs/bank_webhooks.hpp"
+#include "jobs/processor.hpp"
 #include "jobs/settlement_metrics.hpp"
 #include "jobs/transfer_service.hpp"
-#include "flow/provider_flow.hpp"
 #include "maintenance/flow_heartbeat.hpp"
 #include "maintenance/horizon_extender.hpp"
 #include "maintenance/in_flight_limit.hpp"
@@ -40,12 +40,12 @@ struct Application::Impl {
   std::unique_ptr<JobProcessor> processor;
   std::unique_ptr<TransferService> transfers;
   SettlementMetrics settlement_metrics;
-  std::unique_ptr<SettlementFollower> follower;         // settlement and returns
-  std::unique_ptr<BankWebhookIntake> bank_webhooks;     // POST /v1/bank-webhooks/{provider}
-  std::unique_ptr<InFlightLimit> in_flight;  // bank calls of the loops (RT_CONCURRENCY)
-  std::unique_ptr<InFlightLimit> unwritten;  // claimed jobs whose outcome is not committed
-  std::unique_ptr<JobProducer> scheduler;    // due PENDING jobs (RT_SCHEDULER_ENABLED)
-  std::unique_ptr<JobProducer> retrier;      // due RETRY jobs (RT_RETRIES_ENABLED)
+  std::unique_ptr<SettlementFollower> follower;      // settlement and returns
+  std::unique_ptr<BankWebhookIntake> bank_webhooks;  // POST /v1/bank-webhooks/{provider}
+  std::unique_ptr<InFlightLimit> in_flight;          // bank calls of the loops (RT_CONCURRENCY)
+  std::unique_ptr<InFlightLimit> unwritten;          // claimed jobs whose outcome is not committed
+  std::unique_ptr<JobProducer> scheduler;            // due PENDING jobs (RT_SCHEDULER_ENABLED)
+  std::unique_ptr<JobProducer> retrier;              // due RETRY jobs (RT_RETRIES_ENABLED)
   std::unique_ptr<LeaseRescuer> rescuer;
   std::unique_ptr<FlowHeartbeat> heartbeat;  // shares the banks' limits among instances
   std::unique_ptr<HorizonExtender> horizon;
@@ -91,9 +91,8 @@ void start_loops(Application::Impl& s) {
         JobProducerOptions{"retries", false, true, batch, std::chrono::seconds(1)});
   }
   // Shares of the banks' limits are only needed where a provider sets one.
-  bool shared = std::ranges::any_of(c.providers, [](const auto& p) {
-    return p.second.max_rps || p.second.max_in_flight;
-  });
+  bool shared = std::ranges::any_of(
+      c.providers, [](const auto& p) { return p.second.max_rps || p.second.max_in_flight; });
   if (shared) s.heartbeat = std::make_unique<FlowHeartbeat>(*s.store, *s.flows, s.clock);
   auto rescue_every = std::clamp(s.processor->lease() / 4, std::chrono::milliseconds(250),
                                  std::chrono::milliseconds(5000));
@@ -109,9 +108,9 @@ void start_loops(Application::Impl& s) {
   settlement.pause_on_account_return = c.pause_on_account_return;
   s.follower = std::make_unique<SettlementFollower>(*s.store, *s.providers, s.flows.get(), s.clock,
                                                     settlement, &s.settlement_metrics);
-  s.bank_webhooks = std::make_unique<BankWebhookIntake>(
-      *s.store, *s.providers, s.clock, s.store->backend() == "sqlite" ? 1 : 3,
-      [&s] { s.follower->wake(); });
+  s.bank_webhooks = std::make_unique<BankWebhookIntake>(*s.store, *s.providers, s.clock,
+                                                        s.store->backend() == "sqlite" ? 1 : 3,
+                                                        [&s] { s.follower->wake(); });
   auto wake = [&s] {
     if (s.scheduler) s.scheduler->wake();
     if (s.retrier) s.retrier->wake();
@@ -195,9 +194,9 @@ Result<std::unique_ptr<Application>> Application::start(Config config) {
     s.backup_cron->start();
   }
 
-  s.api = std::make_unique<http::Api>(http::ApiDependencies{
-      *s.store, *s.processor, *s.transfers, s.clock, blocking, c.api_token, s.backups.get(),
-      s.bank_webhooks.get(), &s.settlement_metrics});
+  s.api = std::make_unique<http::Api>(
+      http::ApiDependencies{*s.store, *s.processor, *s.transfers, s.clock, blocking, c.api_token,
+                            s.backups.get(), s.bank_webhooks.get(), &s.settlement_metrics});
   http::ServerOptions server_options;
   server_options.host = c.listen_host;
   server_options.port = c.listen_port;

@@ -50,8 +50,8 @@ void add_bank_webhook_routes(Router& router, const RouteContext& ctx) {
                 // The refusal says which check failed, never the expected signature.
                 return respond(error_response(accepted.error(), rid));
               }
-              respond(json_response(200, {{"received", accepted->events},
-                                          {"duplicates", accepted->duplicates}}));
+              respond(json_response(
+                  200, {{"received", accepted->events}, {"duplicates", accepted->duplicates}}));
             });
       },
       RouteOptions{.public_route = true});

@@ -43,31 +43,30 @@ void add_health_routes(Router& router, const RouteContext& ctx) {
              },
              {.public_route = true});
 
-  router.add("GET", "/readyz",
-             [ctx](const Request& req, const Respond& respond) {
-               run_blocking(ctx, req, respond, [ctx] {
-                 auto ping = ctx.deps.store.ping();
-                 if (!ping) {
-                   return json_response(
-                       503,
-                       {{"status", "unavailable"},
-                        {"error",
-                         {{"code", "unavailable"}, {"message", "the database does not answer"}}}});
-                 }
-                 // Still ready: a paused provider's jobs wait, every other provider's run.
-                 nlohmann::json paused = nlohmann::json::array();
-                 if (const FlowControl* flows = ctx.deps.processor.flows()) {
-                   for (const FlowSnapshot& f : flows->snapshot(ctx.deps.clock.now())) {
-                     if (f.state == CircuitState::kClosed) continue;
-                     paused.push_back({{"provider", f.provider},
-                                       {"state", to_string(f.state)},
-                                       {"reason", f.reason}});
-                   }
-                 }
-                 return json_response(200, {{"status", "ready"}, {"paused_providers", paused}});
-               });
-             },
-             {.public_route = true});
+  router.add(
+      "GET", "/readyz",
+      [ctx](const Request& req, const Respond& respond) {
+        run_blocking(ctx, req, respond, [ctx] {
+          auto ping = ctx.deps.store.ping();
+          if (!ping) {
+            return json_response(
+                503, {{"status", "unavailable"},
+                      {"error",
+                       {{"code", "unavailable"}, {"message", "the database does not answer"}}}});
+          }
+          // Still ready: a paused provider's jobs wait, every other provider's run.
+          nlohmann::json paused = nlohmann::json::array();
+          if (const FlowControl* flows = ctx.deps.processor.flows()) {
+            for (const FlowSnapshot& f : flows->snapshot(ctx.deps.clock.now())) {
+              if (f.state == CircuitState::kClosed) continue;
+              paused.push_back(
+                  {{"provider", f.provider}, {"state", to_string(f.state)}, {"reason", f.reason}});
+            }
+          }
+          return json_response(200, {{"status", "ready"}, {"paused_providers", paused}});
+        });
+      },
+      {.public_route = true});
 
   router.add("GET", "/metrics", [ctx](const Request& req, const Respond& respond) {
     run_blocking(ctx, req, respond, [ctx] {

@@ -200,8 +200,8 @@ void add_job_routes(Router& router, const RouteContext& ctx) {
   });
 
   router.add("GET", "/v1/jobs", [ctx](const Request& req, const Respond& respond) {
-    if (auto q = check_query(req, {"status", "result", "settlement_status",
-                                   "recurring_transfer_id", "limit", "cursor"});
+    if (auto q = check_query(req, {"status", "result", "settlement_status", "recurring_transfer_id",
+                                   "limit", "cursor"});
         !q) {
       return respond(error_response(q.error()));
     }

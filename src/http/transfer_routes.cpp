@@ -99,23 +99,22 @@ void add_transfer_routes(Router& router, const RouteContext& ctx) {
                });
   }
 
-  router.add("GET", "/v1/recurring-transfers/{id}/jobs",
-             [ctx](const Request& req, const Respond& respond) {
-               auto id = uuid_param(req, "id", "id");
-               if (!id) return respond(error_response(id.error()));
-               if (auto q = check_query(
-                       req, {"status", "result", "settlement_status", "limit", "cursor"});
-                   !q) {
-                 return respond(error_response(q.error()));
-               }
-               run_blocking(ctx, req, respond, [ctx, req, id = *id] {
-                 auto t = ctx.deps.store.get_transfer(id);
-                 if (!t) return error_response(t.error(), req.request_id);
-                 if (!*t)
-                   return error_response(404, "not_found", "no recurring transfer with this id");
-                 return list_jobs(ctx, req, id);
-               });
-             });
+  router.add(
+      "GET", "/v1/recurring-transfers/{id}/jobs",
+      [ctx](const Request& req, const Respond& respond) {
+        auto id = uuid_param(req, "id", "id");
+        if (!id) return respond(error_response(id.error()));
+        if (auto q = check_query(req, {"status", "result", "settlement_status", "limit", "cursor"});
+            !q) {
+          return respond(error_response(q.error()));
+        }
+        run_blocking(ctx, req, respond, [ctx, req, id = *id] {
+          auto t = ctx.deps.store.get_transfer(id);
+          if (!t) return error_response(t.error(), req.request_id);
+          if (!*t) return error_response(404, "not_found", "no recurring transfer with this id");
+          return list_jobs(ctx, req, id);
+        });
+      });
 }
 
 }  // namespace rtjobs::http

@@ -80,16 +80,16 @@ Result<TransferState> parse_transfer_state(std::string_view text) {
 }
 
 BankWebhookIntake::BankWebhookIntake(Store& store, const ProviderRegistry& providers,
-                                     const Clock& clock, int writers,
-                                     std::function<void()> on_new)
+                                     const Clock& clock, int writers, std::function<void()> on_new)
     : store_(store),
       providers_(providers),
       clock_(clock),
       on_new_(std::move(on_new)),
-      writer_([this](std::span<const std::vector<BankEventRecord>> batch) {
-        return store_deliveries(store_, batch);
-      },
-              writers, 500, "bank webhook events") {}
+      writer_(
+          [this](std::span<const std::vector<BankEventRecord>> batch) {
+            return store_deliveries(store_, batch);
+          },
+          writers, 500, "bank webhook events") {}
 
 void BankWebhookIntake::accept(std::string_view provider, const WebhookDelivery& delivery,
                                std::function<void(Result<WebhookAccepted>)> done) {
@@ -122,14 +122,14 @@ void BankWebhookIntake::accept(std::string_view provider, const WebhookDelivery&
   }
   const int count = static_cast<int>(records.size());
   if (count == 0) return done(WebhookAccepted{});
-  writer_.write(std::move(records), [this, count, done = std::move(done)](
-                                        Result<std::vector<bool>> stored) {
-    if (!stored) return done(std::unexpected(std::move(stored.error())));
-    WebhookAccepted accepted{count, 0};
-    for (bool fresh : *stored) accepted.duplicates += fresh ? 0 : 1;
-    if (accepted.duplicates < count && on_new_) on_new_();
-    done(accepted);
-  });
+  writer_.write(std::move(records),
+                [this, count, done = std::move(done)](Result<std::vector<bool>> stored) {
+                  if (!stored) return done(std::unexpected(std::move(stored.error())));
+                  WebhookAccepted accepted{count, 0};
+                  for (bool fresh : *stored) accepted.duplicates += fresh ? 0 : 1;
+                  if (accepted.duplicates < count && on_new_) on_new_();
+                  done(accepted);
+                });
 }
 
 }  // namespace rtjobs

@@ -66,8 +66,8 @@ void JobProcessor::process(std::string job_id, std::function<void(ProcessResult)
       }
       return done(from_claim(claim->status, std::move(claim->job)));
     }
-    call_bank(std::move(*claim->job), std::move(*claim->transfer), request.lease_owner, true,
-              false, std::move(done), {});
+    call_bank(std::move(*claim->job), std::move(*claim->transfer), request.lease_owner, true, false,
+              std::move(done), {});
   });
 }
 

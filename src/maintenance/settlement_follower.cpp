@@ -197,14 +197,13 @@ void SettlementFollower::fetch_all(Round& round, Timestamp now) {
     ProviderFlow* flow = flows_ ? flows_->find(lookup.provider) : nullptr;
     // The answer lands in `lookup` (round outlives the wait below); the provider calls back
     // exactly once, on its own thread.
-    provider->fetch_transfer(
-        lookup.reference, lookup.rail,
-        [this, shared, &lookup, flow, now](Result<TransferState> answer) {
-          if (flow) flow->answered(flow_answer(answer), now, clock_.now());
-          std::lock_guard lock(shared->mutex);
-          lookup.answer = std::move(answer);
-          if (--shared->left == 0) shared->done.notify_all();
-        });
+    provider->fetch_transfer(lookup.reference, lookup.rail,
+                             [this, shared, &lookup, flow, now](Result<TransferState> answer) {
+                               if (flow) flow->answered(flow_answer(answer), now, clock_.now());
+                               std::lock_guard lock(shared->mutex);
+                               lookup.answer = std::move(answer);
+                               if (--shared->left == 0) shared->done.notify_all();
+                             });
   }
   std::unique_lock lock(shared->mutex);
   shared->done.wait(lock, [&] { return shared->left == 0; });
@@ -221,7 +220,8 @@ Result<void> SettlementFollower::apply(Round& round, Timestamp now) {
     return u;
   };
   auto next_check = [&](const Job& job) {
-    auto age = std::chrono::duration_cast<std::chrono::seconds>(now - job.finished_at.value_or(now));
+    auto age =
+        std::chrono::duration_cast<std::chrono::seconds>(now - job.finished_at.value_or(now));
     return now + std::clamp(age / 2, options_.poll, options_.poll_max);
   };
   for (SettlementUpdate& u : round.updates) {  // the unknowns of claim_checks

@@ -66,8 +66,7 @@ bool is_account_return(std::string_view code) {
 }
 
 SettlementDecision decide_settlement(const Job& job, TransferStatus transfer,
-                                     const SettlementUpdate& update,
-                                     const std::string& status_id) {
+                                     const SettlementUpdate& update, const std::string& status_id) {
   SettlementDecision d;
   const bool accepted = job.status == JobStatus::kFinished &&
                         (job.result == JobResult::kSucceeded || job.result == JobResult::kReturned);
@@ -75,8 +74,8 @@ SettlementDecision decide_settlement(const Job& job, TransferStatus transfer,
     // A job whose settlement was followed and has ended (canceled: DECLINED; returned and
     // presented again: RETRY, or FAILED after it) keeps what it became: later news of that
     // transfer is a duplicate, not a job the bank never accepted.
-    d.outcome = job.settlement_status ? SettlementOutcome::kUnchanged
-                                      : SettlementOutcome::kNotFollowed;
+    d.outcome =
+        job.settlement_status ? SettlementOutcome::kUnchanged : SettlementOutcome::kNotFollowed;
     return d;
   }
   if (job.provider_reference != update.reference) return d;  // an earlier presentment's transfer
@@ -104,9 +103,9 @@ SettlementDecision decide_settlement(const Job& job, TransferStatus transfer,
   after.settlement_status = update.settlement;
   after.settlement_check_at.reset();
   d.outcome = SettlementOutcome::kApplied;
-  ProviderStatus row{status_id,          job.id,      job.recurring_transfer_id,
-                     job.provider,       job.retries + 1, update.http_status,
-                     std::nullopt,       update.message,  update.response_body,
+  ProviderStatus row{status_id,    job.id,          job.recurring_transfer_id,
+                     job.provider, job.retries + 1, update.http_status,
+                     std::nullopt, update.message,  update.response_body,
                      update.now};
   switch (update.settlement) {
     case SettlementStatus::kPending:

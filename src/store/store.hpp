@@ -200,11 +200,11 @@ struct SettlementUpdate {
 };
 
 enum class SettlementOutcome {
-  kApplied,         // the job's settlement moved forward
-  kRepresented,     // returned R01/R09 and presented again: RETRY, presentment + 1
-  kTransferPaused,  // returned for an account-level reason: RETURNED, and its transfer PAUSED
-  kUnchanged,       // nothing new: a duplicate, a late or out-of-order event, still pending
-  kNotFollowed,     // the job was not accepted by the bank (declined, failed, ...): ignored
+  kApplied,          // the job's settlement moved forward
+  kRepresented,      // returned R01/R09 and presented again: RETRY, presentment + 1
+  kTransferPaused,   // returned for an account-level reason: RETURNED, and its transfer PAUSED
+  kUnchanged,        // nothing new: a duplicate, a late or out-of-order event, still pending
+  kNotFollowed,      // the job was not accepted by the bank (declined, failed, ...): ignored
   kUnknownTransfer,  // no job of this provider has this reference
 };
 std::string_view to_string(SettlementOutcome o);  // "applied", "represented", ...
@@ -362,19 +362,16 @@ class Store {
 
   // Stores webhook events in the inbox, one transaction; an event whose (provider, event_id) is
   // already stored is not stored again. Returns, in input order, whether each was new.
-  virtual Result<std::vector<bool>> accept_bank_events(
-      std::span<const BankEventRecord> events) = 0;
+  virtual Result<std::vector<bool>> accept_bank_events(std::span<const BankEventRecord> events) = 0;
   // Claims up to `limit` inbox events not yet applied whose next attempt is due at `now`, oldest
   // first, moving their next attempt to `retry_at` (a crashed claimer's events come back then)
   // and counting the attempt. Concurrent callers never get the same event.
-  virtual Result<std::vector<BankEventRecord>> claim_bank_events(Timestamp now,
-                                                                 Timestamp retry_at,
+  virtual Result<std::vector<BankEventRecord>> claim_bank_events(Timestamp now, Timestamp retry_at,
                                                                  int limit) = 0;
   // Settles an inbox event without a SettlementUpdate: applied (`retry_at` absent; `outcome`
   // says how, e.g. "not_a_transfer"), or to be tried again at `retry_at` with `error`.
   virtual Result<void> finish_bank_event(std::string_view id, Timestamp now,
-                                         std::string_view outcome,
-                                         std::optional<std::string> error,
+                                         std::string_view outcome, std::optional<std::string> error,
                                          std::optional<Timestamp> retry_at) = 0;
   // Inbox events not yet applied, counted up to `cap` (for /metrics).
   virtual Result<int64_t> count_pending_bank_events(int64_t cap) = 0;
@@ -385,10 +382,8 @@ class Store {
   // Claims up to `limit` of `provider`'s jobs whose settlement is pending and whose next look-up
   // is due at `now` (the database's clock on PostgreSQL), oldest first, moving that look-up to
   // `check_again_at` so no other follower looks them up meanwhile.
-  virtual Result<std::vector<Job>> claim_settlement_checks(std::string_view provider,
-                                                           Timestamp now,
-                                                           Timestamp check_again_at,
-                                                           int limit) = 0;
+  virtual Result<std::vector<Job>> claim_settlement_checks(std::string_view provider, Timestamp now,
+                                                           Timestamp check_again_at, int limit) = 0;
 
   // ACTIVE or PAUSED transfers whose next_occurrence_at <= until, earliest first.
   virtual Result<std::vector<RecurringTransfer>> transfers_to_extend(Timestamp until,

@@ -57,7 +57,6 @@ Result<void> all_ok(store_detail::PgConnection& c, const std::vector<PgResult>& 
   return {};
 }
 
-
 }  // namespace
 
 Result<std::vector<SettlementResult>> PgStore::apply_settlements(
@@ -113,8 +112,8 @@ Result<std::vector<SettlementResult>> PgStore::apply_settlements(
     std::vector<SqlValue> match{store_detail::uuid_array(ids), providers.str(), references.str()};
     auto c = pool_.acquire();
     if (!c) return std::unexpected(c.error());
-    auto read = (*c)->pipeline(
-        {{&begin_sql, {}}, {&lock_transfers_sql, match}, {&read_jobs_sql, match}});
+    auto read =
+        (*c)->pipeline({{&begin_sql, {}}, {&lock_transfers_sql, match}, {&read_jobs_sql, match}});
     if (!read) return std::unexpected(read.error());
     if (auto ok = all_ok(**c, *read); !ok) return std::unexpected(ok.error());
 
@@ -154,8 +153,8 @@ Result<std::vector<SettlementResult>> PgStore::apply_settlements(
       }
       SettlementResult result;
       if (locked) {
-        auto d = store_detail::decide_settlement(locked->job, locked->transfer, u,
-                                                 new_uuid_v7(u.now));
+        auto d =
+            store_detail::decide_settlement(locked->job, locked->transfer, u, new_uuid_v7(u.now));
         result.outcome = d.outcome;
         if (d.job) {
           const Job& j = *d.job;
@@ -176,8 +175,9 @@ Result<std::vector<SettlementResult>> PgStore::apply_settlements(
           writes.push_back({&status_sql, store_detail::provider_status_values(*d.provider_status)});
         }
         if (d.pause_reason) {
-          writes.push_back({&pause_sql, {locked->job.recurring_transfer_id, *d.pause_reason,
-                                         format_timestamp(u.now)}});
+          writes.push_back(
+              {&pause_sql,
+               {locked->job.recurring_transfer_id, *d.pause_reason, format_timestamp(u.now)}});
           for (auto& [id, other] : jobs) {
             if (other.job.recurring_transfer_id == locked->job.recurring_transfer_id) {
               other.transfer = TransferStatus::kPaused;
@@ -187,8 +187,9 @@ Result<std::vector<SettlementResult>> PgStore::apply_settlements(
         result.job = locked->job;
       }
       if (u.bank_event_id && is_uuid(*u.bank_event_id)) {
-        writes.push_back({&event_sql, {*u.bank_event_id, format_timestamp(u.now),
-                                       std::string(to_string(result.outcome))}});
+        writes.push_back(
+            {&event_sql,
+             {*u.bank_event_id, format_timestamp(u.now), std::string(to_string(result.outcome))}});
       }
       out.push_back(std::move(result));
     }
@@ -307,9 +308,8 @@ Result<int> PgStore::purge_bank_events(Timestamp before, int limit) {
   return std::stoi(std::string(r->text(0, 0).value_or("0")));
 }
 
-Result<std::vector<Job>> PgStore::claim_settlement_checks(std::string_view provider,
-                                                          Timestamp now, Timestamp check_again_at,
-                                                          int limit) {
+Result<std::vector<Job>> PgStore::claim_settlement_checks(std::string_view provider, Timestamp now,
+                                                          Timestamp check_again_at, int limit) {
   // RETURNING has no defined order: the claimed rows are sorted by when they were due.
   static const std::string sql =
       "WITH due AS (SELECT id, settlement_check_at AS was FROM recurring_transfer_job"

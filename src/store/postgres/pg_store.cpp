@@ -177,7 +177,8 @@ Result<RecurringTransfer> PgStore::change_transfer_status(std::string_view id,
   // horizon extender never looks at the transfer again; resuming wakes the schedulers for the
   // jobs that are due.
   static const std::string transfer_sql =
-      "UPDATE recurring_transfer SET status = $4, status_reason = NULL, updated_at = $5::timestamptz,"
+      "UPDATE recurring_transfer SET status = $4, status_reason = NULL, updated_at = "
+      "$5::timestamptz,"
       " next_occurrence_at = CASE WHEN $4 = 'CANCELLED' THEN NULL ELSE next_occurrence_at END"
       " WHERE id = $1::uuid AND status IN ($2, $3) RETURNING " +
       kTransferCols + ", CASE WHEN $4 = 'ACTIVE' THEN " +

@@ -66,7 +66,7 @@ Result<std::vector<T>> claim_in_order(Connection& c, const std::string& select_s
 
 // The job an update is about, with its transfer's status.
 Result<std::optional<std::pair<Job, TransferStatus>>> find_job(Connection& c,
-                                                              const SettlementUpdate& u) {
+                                                               const SettlementUpdate& u) {
   static const std::string by_id_sql =
       "SELECT " + store_detail::qualified(store_detail::kJobColumns, "j") +
       ", t.status FROM recurring_transfer_job j JOIN recurring_transfer t"
@@ -112,17 +112,16 @@ Result<SettlementResult> apply_one(Connection& c, const SettlementUpdate& u) {
     out.outcome = d.outcome;
     if (d.job) {
       const Job& j = *d.job;
-      auto up = c.run(
-          job_sql,
-          {j.id, std::string(to_string(j.status)),
-           j.result ? SqlValue(std::string(to_string(*j.result))) : SqlValue(), int64_t{j.retries},
-           store_detail::opt_time(j.next_attempt_at), store_detail::opt_text(j.last_error),
-           store_detail::opt_time(j.finished_at), format_timestamp(j.updated_at),
-           store_detail::opt_text(j.bank_status),
-           j.settlement_status ? SqlValue(std::string(to_string(*j.settlement_status)))
-                               : SqlValue(),
-           store_detail::opt_time(j.settled_at), store_detail::opt_text(j.return_code),
-           int64_t{j.presentment}, store_detail::opt_time(j.settlement_check_at)});
+      auto up = c.run(job_sql,
+                      {j.id, std::string(to_string(j.status)),
+                       j.result ? SqlValue(std::string(to_string(*j.result))) : SqlValue(),
+                       int64_t{j.retries}, store_detail::opt_time(j.next_attempt_at),
+                       store_detail::opt_text(j.last_error), store_detail::opt_time(j.finished_at),
+                       format_timestamp(j.updated_at), store_detail::opt_text(j.bank_status),
+                       j.settlement_status ? SqlValue(std::string(to_string(*j.settlement_status)))
+                                           : SqlValue(),
+                       store_detail::opt_time(j.settled_at), store_detail::opt_text(j.return_code),
+                       int64_t{j.presentment}, store_detail::opt_time(j.settlement_check_at)});
       if (!up) return std::unexpected(up.error());
     }
     if (d.provider_status) {
@@ -130,8 +129,8 @@ Result<SettlementResult> apply_one(Connection& c, const SettlementUpdate& u) {
       if (!ins) return std::unexpected(ins.error().context("inserting provider status"));
     }
     if (d.pause_reason) {
-      auto up = c.run(pause_sql, {job.recurring_transfer_id, *d.pause_reason,
-                                  format_timestamp(u.now)});
+      auto up =
+          c.run(pause_sql, {job.recurring_transfer_id, *d.pause_reason, format_timestamp(u.now)});
       if (!up) return std::unexpected(up.error().context("pausing transfer"));
     }
     out.job = d.job ? std::move(d.job) : std::optional<Job>(job);
@@ -164,8 +163,7 @@ Result<std::vector<SettlementResult>> SqliteStore::apply_settlements(
   return r;
 }
 
-Result<std::vector<bool>> SqliteStore::accept_bank_events(
-    std::span<const BankEventRecord> events) {
+Result<std::vector<bool>> SqliteStore::accept_bank_events(std::span<const BankEventRecord> events) {
   static const std::string sql =
       "INSERT INTO bank_webhook_event (" + std::string(kEventColumns) +
       ", next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?8)"
@@ -175,10 +173,10 @@ Result<std::vector<bool>> SqliteStore::accept_bank_events(
     std::vector<bool> out;
     out.reserve(events.size());
     for (const BankEventRecord& e : events) {
-      auto ins = c.run(sql, {e.id, e.provider, e.event_id, e.event_type,
-                             store_detail::opt_text(e.reference),
-                             e.rail ? SqlValue(std::string(to_string(*e.rail))) : SqlValue(),
-                             store_detail::opt_text(e.payload), format_timestamp(e.received_at)});
+      auto ins = c.run(
+          sql, {e.id, e.provider, e.event_id, e.event_type, store_detail::opt_text(e.reference),
+                e.rail ? SqlValue(std::string(to_string(*e.rail))) : SqlValue(),
+                store_detail::opt_text(e.payload), format_timestamp(e.received_at)});
       if (!ins) return std::unexpected(ins.error());
       out.push_back(*ins > 0);
     }
@@ -189,8 +187,7 @@ Result<std::vector<bool>> SqliteStore::accept_bank_events(
 }
 
 Result<std::vector<BankEventRecord>> SqliteStore::claim_bank_events(Timestamp now,
-                                                                    Timestamp retry_at,
-                                                                    int limit) {
+                                                                    Timestamp retry_at, int limit) {
   static const std::string select_sql =
       "SELECT id FROM bank_webhook_event WHERE applied_at IS NULL AND next_attempt_at <= ?1"
       " ORDER BY next_attempt_at, id LIMIT ?2";
@@ -201,9 +198,8 @@ Result<std::vector<BankEventRecord>> SqliteStore::claim_bank_events(Timestamp no
   auto r = write<std::vector<BankEventRecord>>(
       [&](Connection& c) -> Result<std::vector<BankEventRecord>> {
         return claim_in_order<BankEventRecord>(c, select_sql,
-                                               {format_timestamp(now), int64_t{limit}},
-                                               update_sql, {format_timestamp(retry_at)},
-                                               read_event);
+                                               {format_timestamp(now), int64_t{limit}}, update_sql,
+                                               {format_timestamp(retry_at)}, read_event);
       });
   if (!r) return std::unexpected(r.error().context("claiming bank webhook events"));
   return r;
@@ -261,8 +257,7 @@ Result<int> SqliteStore::purge_bank_events(Timestamp before, int limit) {
 
 Result<std::vector<Job>> SqliteStore::claim_settlement_checks(std::string_view provider,
                                                               Timestamp now,
-                                                              Timestamp check_again_at,
-                                                              int limit) {
+                                                              Timestamp check_again_at, int limit) {
   static const std::string select_sql =
       "SELECT id FROM recurring_transfer_job WHERE provider = ?1 AND settlement_status = 'pending'"
       " AND settlement_check_at <= ?2 ORDER BY settlement_check_at, id LIMIT ?3";
@@ -271,10 +266,9 @@ Result<std::vector<Job>> SqliteStore::claim_settlement_checks(std::string_view p
       " WHERE id IN (SELECT value FROM json_each(?1)) RETURNING " +
       kJobCols;
   auto r = write<std::vector<Job>>([&](Connection& c) -> Result<std::vector<Job>> {
-    return claim_in_order<Job>(c, select_sql,
-                               {std::string(provider), format_timestamp(now), int64_t{limit}},
-                               update_sql, {format_timestamp(check_again_at)},
-                               store_detail::read_job);
+    return claim_in_order<Job>(
+        c, select_sql, {std::string(provider), format_timestamp(now), int64_t{limit}}, update_sql,
+        {format_timestamp(check_again_at)}, store_detail::read_job);
   });
   if (!r) return std::unexpected(r.error().context("claiming settlement checks"));
   return r;
