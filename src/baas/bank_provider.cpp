@@ -10,13 +10,24 @@ Result<void> BankApi::check_transfer(std::string_view provider, const TransferSp
   return check_book_transfer(provider, spec);
 }
 
+Result<TransferState> BankApi::read_fetched(std::string_view reference, Rail /*rail*/,
+                                            const HttpAnswer& /*answer*/) const {
+  return fail(ErrorCode::kUnavailable, "no look-up of transfer " + std::string(reference));
+}
+
+Result<std::vector<BankEvent>> BankApi::read_webhook(const WebhookDelivery& /*delivery*/,
+                                                     std::string_view /*secret*/) const {
+  return fail(ErrorCode::kUnauthenticated, "this bank's webhooks are not read");
+}
+
 BankProvider::BankProvider(std::string name, std::unique_ptr<BankApi> api,
                            std::unique_ptr<HttpTransport> transport,
-                           std::chrono::milliseconds timeout)
+                           std::chrono::milliseconds timeout, std::string webhook_secret)
     : name_(std::move(name)),
       api_(std::move(api)),
       transport_(std::move(transport)),
-      attempt_timeout_(api_->lookup_call(TransferRequest{}) ? 2 * timeout : timeout) {}
+      attempt_timeout_(api_->lookup_call(TransferRequest{}) ? 2 * timeout : timeout),
+      webhook_secret_(std::move(webhook_secret)) {}
 
 Result<void> BankProvider::check_transfer(const TransferSpec& spec) const {
   return api_->check_transfer(name_, spec);
@@ -58,6 +69,35 @@ void BankProvider::create(std::shared_ptr<const TransferRequest> request,
     done(answer.failure == HttpAnswer::Failure::kNone ? api_->read_answer(*request, answer)
                                                       : bank::no_answer(answer));
   });
+}
+
+void BankProvider::fetch_transfer(std::string reference, Rail rail,
+                                  std::function<void(Result<TransferState>)> done) {
+  auto call = api_->fetch_call(reference, rail);
+  if (!call) {
+    // Answered on the transfer thread, as a look-up's answer would be.
+    transport_->post([this, reference = std::move(reference), done = std::move(done)]() mutable {
+      done(fail(ErrorCode::kUnavailable,
+                "provider " + name_ + " has no look-up of transfer " + reference));
+    });
+    return;
+  }
+  transport_->send(std::move(*call), [this, reference = std::move(reference), rail,
+                                      done = std::move(done)](const HttpAnswer& answer) {
+    if (answer.failure != HttpAnswer::Failure::kNone) {
+      return done(fail(ErrorCode::kUnavailable, "provider " + name_ + ": looking up transfer " +
+                                                    reference + ": " + answer.error));
+    }
+    done(api_->read_fetched(reference, rail, answer));
+  });
+}
+
+Result<std::vector<BankEvent>> BankProvider::read_webhook(const WebhookDelivery& delivery) const {
+  if (webhook_secret_.empty()) {
+    return fail(ErrorCode::kUnauthenticated,
+                "provider " + name_ + " has no webhook_secret_env configured");
+  }
+  return api_->read_webhook(delivery, webhook_secret_);
 }
 
 }  // namespace rtjobs

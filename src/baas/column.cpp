@@ -7,12 +7,20 @@
 // Errors are {type, code, message, documentation_url, details}: 400 covers both refusals and
 // validation; a code about the idempotency key is never a refusal. Column offers no look-up by
 // idempotency key: a re-attempt relies on the key's replay of a successful request.
+//
+// Settlement: GET /transfers/{ach,book}/{id}. An ACH transfer is pending until SETTLED or
+// COMPLETED (settled), RETURNED (return_details[0].return_code) or CANCELED/REJECTED; a book
+// transfer is final at COMPLETED, pending while on HOLD. Webhooks carry the whole transfer in
+// `data`, read exactly as a look-up's answer; Column-Signature is the hex HMAC-SHA256 of the raw
+// body with the endpoint's secret (no timestamp: duplicates are dropped by event id).
 #include <utility>
 
 #include <nlohmann/json.hpp>
 
 #include "baas/bank_answer.hpp"
 #include "baas/banks.hpp"
+#include "baas/transfer_state.hpp"
+#include "baas/webhook_signature.hpp"
 
 namespace rtjobs {
 namespace {
@@ -33,6 +41,50 @@ const std::vector<OptionField> kAchOptions{
 };
 
 bool is_account_number(std::string_view id) { return id.starts_with("acno_"); }
+
+std::string path_of(Rail rail) {
+  return rail == Rail::kBook ? "/transfers/book" : "/transfers/ach";
+}
+
+// Column's error shape: {type, code, message, ...}.
+bool is_column_error(const nlohmann::json& json) {
+  return bank::string_field(json, "code") || bank::string_field(json, "type");
+}
+
+// The rail of an event about one of rtjobs' transfers, by its type's prefix.
+std::optional<Rail> rail_of_event(std::string_view type) {
+  if (type.starts_with("ach.outgoing_transfer.")) return Rail::kAch;
+  if (type.starts_with("book.transfer.")) return Rail::kBook;
+  return std::nullopt;
+}
+
+// An ACH or book transfer object as its settlement; nullopt without an id and status.
+std::optional<TransferState> read_state(const nlohmann::json& transfer, TransferState state) {
+  if (!bank::read_id_and_status(transfer, state)) return std::nullopt;
+  const std::string& status = state.bank_status;
+  auto settled_at = bank::string_field(transfer, "settled_at");
+  if (!settled_at) settled_at = bank::string_field(transfer, "completed_at");
+  if (settled_at) state.settled_at = bank::parse_rfc3339(*settled_at);
+  if (status == "SETTLED" || status == "COMPLETED") {
+    state.settlement = SettlementStatus::kSettled;
+  } else if (status == "RETURNED") {
+    const auto details = transfer.find("return_details");
+    const nlohmann::json first =
+        details != transfer.end() && details->is_array() && !details->empty() ? (*details)[0]
+                                                                              : nlohmann::json();
+    std::optional<std::string> code;
+    if (auto raw = bank::string_field(first, "return_code")) code = bank::nacha_code(*raw);
+    bank::mark_returned(state, std::move(code),
+                        bank::string_field(first, "description").value_or(""));
+  } else if (status == "CANCELED" || status == "REJECTED") {
+    bank::mark_canceled(state, status);
+  } else {
+    // INITIATED, MANUAL_REVIEW, SUBMITTED, HOLD; and RETURN_DISHONORED / RETURN_CONTESTED, a
+    // return in dispute whose money may still move either way: followed, never guessed.
+    state.settlement = SettlementStatus::kPending;
+  }
+  return state;
+}
 
 class ColumnApi final : public BankApi {
  public:
@@ -75,12 +127,12 @@ class ColumnApi final : public BankApi {
     }
     if (!request.description.empty()) body["description"] = request.description;
     body.update(*options);
-    return bank::json_post(base_url_ + (book ? "/transfers/book" : "/transfers/ach"), body,
+    return bank::json_post(base_url_ + path_of(request.rail), body,
                            {"Content-Type: application/json", "Accept: application/json", "Expect:",
                             "Idempotency-Key: " + request.idempotency_key, auth_header_});
   }
 
-  TransferResult read_answer(const TransferRequest& /*request*/,
+  TransferResult read_answer(const TransferRequest& request,
                              const HttpAnswer& answer) const override {
     const nlohmann::json json = bank::parse_json(answer.body);
     if (answer.status >= 200 && answer.status <= 299) {
@@ -95,7 +147,12 @@ class ColumnApi final : public BankApi {
         return bank::declined_transfer(answer, *id, *status, bank::normalise_reason(*status),
                                        "Column transfer " + *id + " is " + *status);
       }
-      return bank::succeeded(answer, *id, *status);
+      TransferResult r = bank::succeeded(answer, *id, *status);
+      // Every ACH transfer has still to settle; a book transfer is final once COMPLETED.
+      if (request.rail == Rail::kAch || *status != "COMPLETED") {
+        r.settlement = SettlementStatus::kPending;
+      }
+      return r;
     }
     auto code = bank::string_field(json, "code");
     auto type = bank::string_field(json, "type");
@@ -113,6 +170,46 @@ class ColumnApi final : public BankApi {
       return bank::unavailable(answer, reason, message);
     }
     return bank::declined(answer, bank::normalise_reason(reason), message);
+  }
+
+  bool follows_settlement() const override { return true; }
+
+  std::optional<HttpCall> fetch_call(std::string_view reference, Rail rail) const override {
+    return bank::http_get(base_url_ + path_of(rail) + "/" + bank::percent_encode(reference),
+                          {"Accept: application/json", auth_header_});
+  }
+
+  Result<TransferState> read_fetched(std::string_view reference, Rail rail,
+                                     const HttpAnswer& answer) const override {
+    return bank::read_look_up(answer, rail, "Column", reference, is_column_error, read_state);
+  }
+
+  Result<std::vector<BankEvent>> read_webhook(const WebhookDelivery& delivery,
+                                              std::string_view secret) const override {
+    if (auto ok =
+            bank::verify_body_signature(delivery, "column-signature", "Column-Signature",
+                                        bank::hex_decode, bank::hmac_sha256(secret, delivery.body));
+        !ok) {
+      return std::unexpected(ok.error());
+    }
+    const nlohmann::json event = bank::parse_json(delivery.body);
+    auto id = bank::string_field(event, "id");
+    auto type = bank::string_field(event, "type");
+    if (!id || id->empty() || !type) return invalid("body", "not a Column event: no id or type");
+    BankEvent out;
+    out.event_id = std::move(*id);
+    out.type = std::move(*type);
+    if (const auto rail = rail_of_event(out.type)) {
+      const nlohmann::json data = event.contains("data") ? event["data"] : nlohmann::json();
+      auto state = read_state(data, bank::delivered(data, *rail));
+      if (!state) {
+        return invalid("body", "Column event " + out.type + " without a transfer in data");
+      }
+      out.reference = state->reference;
+      out.rail = rail;
+      out.state = std::move(*state);
+    }
+    return std::vector<BankEvent>{std::move(out)};
   }
 
  private:

@@ -1,3 +1,20 @@
+// The rtjobs BaaS protocol (SPEC section 5), extended here for settlement (SPEC section 8):
+//
+//   POST {base_url}/transfers   2xx {"id", "status"?}: "status": "pending" means the bank has
+//                               still to settle the transfer (rtjobs follows it); no status, or
+//                               any other ("settled", "completed", "executed"), is final at
+//                               once, so servers written before this extension keep working.
+//   GET  {base_url}/transfers/{id}   (Authorization: Bearer <token>, id percent-encoded)
+//        2xx: the transfer object {"id", "status": "pending" | "settled" | "returned" |
+//             "canceled", "return_code"?: "R01", "settled_at"?: RFC 3339, "reason"?: text};
+//             "completed" reads as "settled", an unknown status as "pending";
+//        404 {"error": {"code", "message"}}: no such transfer; anything else: unavailable.
+//   Webhooks: POST to rtjobs' /v1/bank-webhooks/{provider}, signed with Standard Webhooks
+//        (headers webhook-id, webhook-timestamp, webhook-signature "v1,<base64 HMAC-SHA256 of
+//        id.timestamp.body>", ±5 minutes). The secret is "whsec_<base64>" (key: the decoded
+//        bytes) or any other text (key: its bytes). Body {"type": "transfer.updated",
+//        "timestamp", "data": <transfer object as GET answers it>}; the event id is webhook-id.
+//        Other types are accepted and ignored.
 #include "baas/http_provider.hpp"
 
 #include <utility>
@@ -5,9 +22,36 @@
 #include <nlohmann/json.hpp>
 
 #include "baas/bank_answer.hpp"
+#include "baas/transfer_state.hpp"
+#include "baas/webhook_signature.hpp"
 
 namespace rtjobs {
 namespace {
+
+// A transfer object of the protocol as its settlement; nullopt without an id and status.
+std::optional<TransferState> read_state(const nlohmann::json& transfer, TransferState state) {
+  if (!bank::read_id_and_status(transfer, state)) return std::nullopt;
+  const std::string& status = state.bank_status;
+  if (auto at = bank::string_field(transfer, "settled_at"))
+    state.settled_at = bank::parse_rfc3339(*at);
+  const auto reason = bank::string_field(transfer, "reason");
+  if (status == "settled" || status == "completed") {
+    state.settlement = SettlementStatus::kSettled;
+  } else if (status == "returned") {
+    std::optional<std::string> code;
+    if (auto raw = bank::string_field(transfer, "return_code")) code = bank::nacha_code(*raw);
+    bank::mark_returned(state, std::move(code), reason.value_or(""));
+  } else if (status == "canceled") {
+    bank::mark_canceled(state, reason.value_or(status));
+  } else {
+    state.settlement = SettlementStatus::kPending;
+  }
+  return state;
+}
+
+bool is_protocol_error(const nlohmann::json& json) {
+  return json.is_object() && json.contains("error") && json["error"].is_object();
+}
 
 class RtjobsApi final : public BankApi {
  public:
@@ -43,16 +87,18 @@ class RtjobsApi final : public BankApi {
     const int status = answer.status;
     if (status >= 200 && status <= 299) {
       auto id = bank::string_field(json, "id");
-      TransferResult r = bank::succeeded(answer, id.value_or(""), "");
+      const auto bank_status = bank::string_field(json, "status");
+      TransferResult r = bank::succeeded(answer, id.value_or(""), bank_status.value_or(""));
       if (!id || id->empty()) {
         r.reference.reset();
         r.message = "the bank answered " + std::to_string(status) + " without a transfer id";
       }
+      if (bank_status == "pending") r.settlement = SettlementStatus::kPending;
       return r;
     }
     std::string code = "http_" + std::to_string(status);
     std::string message = "the bank answered HTTP " + std::to_string(status);
-    if (json.is_object() && json.contains("error")) {
+    if (is_protocol_error(json)) {
       code = bank::string_field(json["error"], "code").value_or(code);
       message = bank::string_field(json["error"], "message").value_or(message);
     }
@@ -60,6 +106,49 @@ class RtjobsApi final : public BankApi {
       return bank::unavailable(answer, code, message);
     }
     return bank::declined(answer, code, message);
+  }
+
+  bool follows_settlement() const override { return true; }
+
+  std::optional<HttpCall> fetch_call(std::string_view reference, Rail /*rail*/) const override {
+    HttpCall call =
+        bank::http_get(url_ + "/" + bank::percent_encode(reference), {"Accept: application/json"});
+    if (!auth_header_.empty()) call.headers.push_back(auth_header_);
+    return call;
+  }
+
+  Result<TransferState> read_fetched(std::string_view reference, Rail rail,
+                                     const HttpAnswer& answer) const override {
+    return bank::read_look_up(answer, rail, "the bank's", reference, is_protocol_error, read_state);
+  }
+
+  Result<std::vector<BankEvent>> read_webhook(const WebhookDelivery& delivery,
+                                              std::string_view secret) const override {
+    auto key = bank::standard_webhook_key(secret);
+    if (!key) {
+      return bank::unauthenticated(
+          "the configured webhook secret starts with whsec_ but is not "
+          "base64 after it");
+    }
+    const std::string keys[] = {std::move(*key)};
+    if (auto ok = bank::verify_standard_webhook(delivery, keys); !ok) {
+      return std::unexpected(ok.error());
+    }
+    const nlohmann::json json = bank::parse_json(delivery.body);
+    auto type = bank::string_field(json, "type");
+    if (!type) return invalid("body", "not an rtjobs protocol event: no type");
+    BankEvent out;
+    out.event_id = std::string(delivery.header("webhook-id").value_or(""));
+    out.type = std::move(*type);
+    if (out.type.starts_with("transfer.")) {
+      const nlohmann::json data = json.contains("data") ? json["data"] : nlohmann::json();
+      auto state = read_state(data, bank::delivered(data, Rail::kBook));
+      if (!state) return invalid("body", out.type + " without a transfer id and status in data");
+      out.reference = state->reference;
+      out.rail = Rail::kBook;
+      out.state = std::move(*state);
+    }
+    return std::vector<BankEvent>{std::move(out)};
   }
 
  private:

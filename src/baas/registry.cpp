@@ -76,7 +76,7 @@ Result<std::unique_ptr<Provider>> build(const std::string& name, const ProviderC
     return std::unexpected(std::move(error).context("provider " + name));
   }
   return std::unique_ptr<Provider>(std::make_unique<BankProvider>(
-      name, std::move(*api), std::move(*transport), provider.timeout));
+      name, std::move(*api), std::move(*transport), provider.timeout, provider.webhook_secret));
 }
 
 }  // namespace
