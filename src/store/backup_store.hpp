@@ -3,9 +3,10 @@
 // lives outside src/store/.
 //
 // The eligible set: jobs in FINISHED, FAILED, SKIPPED or CANCELLED whose scheduled_for is
-// before `cutoff`, and every provider-status row of those jobs. export_eligible() streams both
-// from one consistent snapshot (PostgreSQL: one COPY per table in a REPEATABLE READ read-only
-// transaction; SQLite: one read transaction with stepping statements), so memory stays flat.
+// before `cutoff` and whose settlement is not pending (SPEC section 8: still followed), and every
+// provider-status row of those jobs. export_eligible() streams both from one consistent snapshot
+// (PostgreSQL: one COPY per table in a REPEATABLE READ read-only transaction; SQLite: one read
+// transaction with stepping statements), so memory stays flat.
 //
 // delete_backed_up() deletes exactly what was exported and nothing else: a provider-status row
 // only by its exported id and only with its job, a job only if its id and updated_at still
@@ -127,6 +128,9 @@ Result<std::unique_ptr<BackupStore>> open_backup_store(std::string_view database
 // Shared by both implementations.
 namespace store_detail {
 extern const std::string_view kBackupColumns;  // recurring_transfer_backup, in table order
+// A job's settlement is no longer followed (SPEC section 8); ANDed to a job's terminal status.
+inline constexpr std::string_view kNotFollowed =
+    " AND coalesce(settlement_status, '') <> 'pending'";
 inline constexpr std::string_view kTerminalStatuses =
     "('FINISHED', 'FAILED', 'SKIPPED', 'CANCELLED')";
 std::vector<SqlValue> backup_record_values(const BackupRecord& record);

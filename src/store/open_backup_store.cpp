@@ -18,8 +18,15 @@ std::string store_detail::restore_insert_sql(BackupTable table, char placeholder
   bool jobs = table == BackupTable::kJobs;
   std::string_view columns = jobs ? kJobColumns : kProviderStatusColumns;
   int count = jobs ? kJobColumnCount : kProviderStatusColumnCount;
+  std::string values;
+  for (int i = 1; i <= count; ++i) {
+    std::string p = placeholders(placeholder, 1, i);
+    // A backup older than the settlement columns has no presentment: the column's default.
+    if (jobs && i == kJobPresentmentColumn + 1) p = "coalesce(" + p + ", 0)";
+    values += (i > 1 ? ", " : "") + p;
+  }
   return "INSERT INTO " + std::string(table_name(table)) + " (" + std::string(columns) +
-         ") VALUES (" + placeholders(placeholder, count) + ") ON CONFLICT DO NOTHING";
+         ") VALUES (" + values + ") ON CONFLICT DO NOTHING";
 }
 
 std::optional<BackupTable> parse_backup_table(std::string_view name) {

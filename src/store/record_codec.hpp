@@ -44,6 +44,7 @@ extern const std::string_view kJobColumns;
 extern const std::string_view kProviderStatusColumns;
 inline constexpr int kTransferColumnCount = 30;
 inline constexpr int kJobColumnCount = 24;
+inline constexpr int kJobPresentmentColumn = 22;  // 0-based, in kJobColumns
 inline constexpr int kProviderStatusColumnCount = 10;
 
 // "a, b" with alias "t" -> "t.a, t.b".

@@ -15,18 +15,24 @@ using store_detail::SqlValue;
 namespace {
 
 const std::string kTerminal(store_detail::kTerminalStatuses);
+// SPEC section 8: a job whose settlement is still followed (pending) is not eligible: its
+// transfer may still be returned, and the follower must find it.
+const std::string kStillFollowed(store_detail::kNotFollowed);
+const std::string kStillFollowedJ = " AND coalesce(j.settlement_status, '') <> 'pending'";
 // COPY takes no parameters: the cutoff goes in with set_config() (local to the export's
 // transaction) and is read back once per statement (an InitPlan), not per row.
 const std::string kSetCutoff = "SELECT set_config('rtjobs.backup_cutoff', $1, true)";
 const std::string kCutoff = "(SELECT current_setting('rtjobs.backup_cutoff')::date)";
 const std::string kExportJobs = "COPY (SELECT " + std::string(store_detail::kJobColumns) +
                                 " FROM recurring_transfer_job WHERE status IN " + kTerminal +
-                                " AND scheduled_for < " + kCutoff + " ORDER BY id) TO STDOUT";
+                                kStillFollowed + " AND scheduled_for < " + kCutoff +
+                                " ORDER BY id) TO STDOUT";
 const std::string kExportStatuses =
     "COPY (SELECT " + store_detail::qualified(store_detail::kProviderStatusColumns, "ps") +
     " FROM recurring_transfer_provider_status ps JOIN recurring_transfer_job j"
     " ON j.id = ps.job_id WHERE j.status IN " +
-    kTerminal + " AND j.scheduled_for < " + kCutoff + " ORDER BY ps.job_id, ps.id) TO STDOUT";
+    kTerminal + kStillFollowedJ + " AND j.scheduled_for < " + kCutoff +
+    " ORDER BY ps.job_id, ps.id) TO STDOUT";
 // One batch's deletion, in one statement. The batch's jobs travel as arrays of their exported
 // (id, updated_at) ($1, $2) with the batch's first and last job id ($3, $4): the id range keeps
 // the plan on the primary key (and the status table's (job_id, id) index) whatever the table's
@@ -41,7 +47,7 @@ const std::string kDeleteBatch =
     "WITH dj AS (DELETE FROM recurring_transfer_job j USING unnest($1::uuid[], "
     "$2::timestamptz[]) AS k(id, updated_at) WHERE j.id BETWEEN $3::uuid AND $4::uuid AND j.id "
     "= k.id AND j.updated_at = k.updated_at AND j.status IN " +
-    kTerminal +
+    kTerminal + kStillFollowedJ +
     " AND NOT EXISTS (SELECT 1 FROM recurring_transfer_provider_status ps WHERE ps.job_id = j.id"
     " AND ps.id NOT IN (SELECT unnest($5::uuid[]))) RETURNING j.id),"
     " ds AS (DELETE FROM recurring_transfer_provider_status ps USING dj WHERE ps.job_id BETWEEN"

@@ -21,14 +21,18 @@ namespace {
 using Connection = store_detail::SqliteConnection;
 
 const std::string kTerminal(store_detail::kTerminalStatuses);
+// SPEC section 8: a job whose settlement is still followed (pending) is not eligible: its
+// transfer may still be returned, and the follower must find it.
+const std::string kStillFollowed(store_detail::kNotFollowed);
+const std::string kStillFollowedJ = " AND coalesce(j.settlement_status, '') <> 'pending'";
 const std::string kExportJobs = "SELECT " + std::string(store_detail::kJobColumns) +
                                 " FROM recurring_transfer_job WHERE status IN " + kTerminal +
-                                " AND scheduled_for < ?1 ORDER BY id";
+                                kStillFollowed + " AND scheduled_for < ?1 ORDER BY id";
 const std::string kExportStatuses =
     "SELECT " + store_detail::qualified(store_detail::kProviderStatusColumns, "ps") +
     " FROM recurring_transfer_provider_status ps JOIN recurring_transfer_job j"
     " ON j.id = ps.job_id WHERE j.status IN " +
-    kTerminal + " AND j.scheduled_for < ?1 ORDER BY ps.job_id, ps.id";
+    kTerminal + kStillFollowedJ + " AND j.scheduled_for < ?1 ORDER BY ps.job_id, ps.id";
 // A batch's keys travel as one JSON array each (?1): jobs as [id, updated_at], provider-status
 // rows as [id, job_id, the job's exported updated_at]. CROSS JOIN keeps the array as the outer
 // loop (each key one primary-key lookup); the planner would otherwise scan the table per key.
@@ -40,7 +44,7 @@ const std::string kDeleteStatuses =
     "DELETE FROM recurring_transfer_provider_status WHERE (id, job_id) IN (SELECT k.value ->> 0, "
     "j.id FROM json_each(?1) AS k CROSS JOIN recurring_transfer_job AS j ON j.id = k.value ->> 1 "
     "AND j.updated_at = k.value ->> 2 WHERE +j.status IN " +
-    kTerminal +
+    kTerminal + kStillFollowedJ +
     " AND NOT EXISTS (SELECT 1 FROM recurring_transfer_provider_status o WHERE o.job_id = j.id"
     " AND o.id NOT IN (SELECT value ->> 0 FROM json_each(?1))))";
 // Jobs still as exported and terminal, with no provider-status row left.
@@ -48,7 +52,7 @@ const std::string kDeleteJobs =
     "DELETE FROM recurring_transfer_job WHERE id IN (SELECT j.id FROM json_each(?1) AS k CROSS "
     "JOIN recurring_transfer_job AS j ON j.id = k.value ->> 0 AND j.updated_at = k.value ->> 1 "
     "WHERE +j.status IN " +
-    kTerminal +
+    kTerminal + kStillFollowedJ +
     " AND NOT EXISTS (SELECT 1 FROM recurring_transfer_provider_status ps WHERE ps.job_id = "
     "j.id))";
 const std::string kLastBackup = "SELECT max(backup_at) FROM recurring_transfer_backup";
