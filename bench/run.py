@@ -26,6 +26,7 @@ import endpoint  # noqa: E402
 import flow  # noqa: E402
 import latency  # noqa: E402
 import memory  # noqa: E402
+import settlement  # noqa: E402
 from common import BENCH, ROOT, BenchContext, PgWork, log, run_json  # noqa: E402
 
 
@@ -139,6 +140,10 @@ def measure_all(ctx, rows):
                                 (10, "shared", flow.run_shared)):
         if row in rows:
             r.measure(key, fn, ctx, *args)
+    # Bank-webhook ingestion (issue 15), one figure per database (bench/settlement.py).
+    if 11 in rows:
+        for backend in ("sqlite", "postgres"):
+            r.measure("settle_" + backend, settlement.run_one, ctx, backend)
     return r
 
 
@@ -392,6 +397,8 @@ def flow_rows(r, rows, failed):
                     f"<= {limit:.0f}/s, 0 429s, FAILED 0",
                     verdict(busiest <= limit and d["bank"]["rate_limited"] == 0
                             and d["failed"] == 0)))
+    if 11 in rows:
+        out.extend(settlement.table_rows(r))
     return out
 
 
@@ -426,7 +433,7 @@ def machine():
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="small sizes, a smoke run of minutes")
-    p.add_argument("--rows", default=os.environ.get("BENCH_ROWS", "1,2,3,4,5,6,7,8,9,10"),
+    p.add_argument("--rows", default=os.environ.get("BENCH_ROWS", "1,2,3,4,5,6,7,8,9,10,11"),
                    help="rows to run, e.g. 1,5")
     args = p.parse_args()
     rows = {int(x) for x in args.rows.split(",") if x.strip()}

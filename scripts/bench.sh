@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Benchmarks rtjobs against its peers and the hardware, and prints one table (docs/BENCHMARKS.md).
-#   scripts/bench.sh            full run (about 25 minutes; rows 7-10, flow control, about 16)
+#   scripts/bench.sh            full run (about 27 minutes; rows 7-10, flow control, about 16)
 #   scripts/bench.sh --quick    smoke run with small sizes (a few minutes)
 #   scripts/bench.sh --rows 1,5 only some rows
+#   scripts/bench.sh --rows 11  bank-webhook ingestion alone, SQLite and PostgreSQL (about 2 minutes)
 # Installs what it needs (wrk, nginx, pgbench, Graphile Worker via npm ci), builds rtjobs
 # Release into build-bench/, and runs its own PostgreSQL (.run/bench-pg, port 54339), apart from
 # the tests'. Sizes are overridable by environment (BENCH_JOBS=5000 ...; see docs/BENCHMARKS.md).
