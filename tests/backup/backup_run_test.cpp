@@ -2,6 +2,7 @@
 // ManualClock, eligibility, the CSV round trip through restore, byte-identical CSV from SQLite
 // and PostgreSQL, and crash safety (a failure mid-delete loses nothing; a re-run converges).
 #include <gtest/gtest.h>
+#include <algorithm>
 
 #include <unistd.h>
 
@@ -204,6 +205,32 @@ TEST_P(BackupRunTest, LiveJobsAreNeverTouched) {
   EXPECT_EQ(db_->count(kStatuses), 4);
 }
 
+// SPEC section 8: a FINISHED job whose settlement is still pending may yet be returned, and the
+// follower must find it: it is not eligible. Settled, returned and unknown ones are.
+TEST_P(BackupRunTest, JobsWhoseSettlementIsStillFollowedStay) {
+  std::vector<Job> jobs;
+  for (int seq = 1; seq <= 4; ++seq) {
+    jobs.push_back(
+        db_->add_job(transfer_, seq, JobStatus::kFinished, "2025-01-0" + std::to_string(seq)));
+    db_->add_status(jobs.back(), 1, "accepted");
+  }
+  const char p = db_->placeholder_style();
+  const std::string set = std::string("UPDATE recurring_transfer_job SET settlement_status = ") +
+                          p + "1 WHERE id = " + p + "2";
+  db_->exec(set, {std::string("pending"), jobs[0].id});
+  db_->exec(set, {std::string("returned"), jobs[1].id});
+  db_->exec(set, {std::string("unknown"), jobs[2].id});
+  auto r = run(true);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->outcome, BackupOutcome::kBackedUp);
+  EXPECT_EQ(r->job_rows, 3);
+  EXPECT_EQ(db_->count(kJobs), 1);
+  EXPECT_EQ(db_->count(kStatuses), 1);
+  auto left = db_->store().get_job(jobs[0].id);
+  ASSERT_TRUE(left && *left);
+  EXPECT_EQ((*left)->settlement_status, SettlementStatus::kPending);
+}
+
 TEST_P(BackupRunTest, CsvRoundTripsEveryColumnByteForByteThroughRestore) {
   int seq = 0;
   for (auto status :
@@ -281,17 +308,24 @@ std::string csv_of(const std::vector<csv::Record>& records, const std::vector<si
 }
 
 TEST_P(BackupRunTest, RestoreTakesABackupMadeBeforeBankStatusAndPlacesFieldsByTheirNames) {
+  // Also before the settlement columns (SPEC section 8), which come after bank_status.
   auto job = db_->add_job(transfer_, 1, JobStatus::kFinished, "2026-02-01");
   ASSERT_TRUE(job.bank_status);
   const std::string current = db_->dump(BackupTable::kJobs);
   const std::vector<csv::Record> records = records_of(current);
   ASSERT_EQ(records.size(), 2u);
   const size_t n = records[0].size();
-  ASSERT_EQ(records[0].back(), "bank_status");
+  // bank_status and the settlement columns after it came later.
+  const size_t b = static_cast<size_t>(
+      std::find(records[0].begin(), records[0].end(), "bank_status") - records[0].begin());
+  ASSERT_LT(b, n);
+  const size_t presentment = static_cast<size_t>(
+      std::find(records[0].begin(), records[0].end(), "presentment") - records[0].begin());
+  ASSERT_GT(presentment, b);
 
-  // A job object as a binary before bank_status wrote it: every column but that one.
-  std::vector<size_t> before(n - 1);
-  for (size_t i = 0; i < n - 1; ++i) before[i] = i;
+  // A job object as a binary before bank_status wrote it: every column before those.
+  std::vector<size_t> before(b);
+  for (size_t i = 0; i < b; ++i) before[i] = i;
   fs::create_directories(dir_);
   std::ofstream(dir_ / "old.csv", std::ios::binary) << csv_of(records, before);
   auto empty = TestDb::create(GetParam(), "restore");
@@ -306,16 +340,20 @@ TEST_P(BackupRunTest, RestoreTakesABackupMadeBeforeBankStatusAndPlacesFieldsByTh
   ASSERT_TRUE(got && *got);
   EXPECT_EQ((*got)->provider_reference, job.provider_reference);
   EXPECT_FALSE((*got)->bank_status);
+  EXPECT_FALSE((*got)->settlement_status);
+  EXPECT_EQ((*got)->presentment, 0);
   std::vector<csv::Record> expected = records;
-  expected[1].back().reset();
+  for (size_t i = b; i < n; ++i) expected[1][i].reset();
+  expected[1][presentment] = "0";  // the column's default
   std::vector<size_t> all(n);
   for (size_t i = 0; i < n; ++i) all[i] = i;
   EXPECT_EQ(empty->dump(BackupTable::kJobs), csv_of(expected, all));
 
-  // The columns in another order (bank_status first, id last) restore the same row.
+  // The columns in another order (the later ones first, id last) restore the same row.
   ASSERT_TRUE(empty->try_exec("DELETE FROM recurring_transfer_job"));
-  std::vector<size_t> reordered{n - 1};
-  for (size_t i = 1; i < n - 1; ++i) reordered.push_back(i);
+  std::vector<size_t> reordered;
+  for (size_t i = b; i < n; ++i) reordered.push_back(i);
+  for (size_t i = 1; i < b; ++i) reordered.push_back(i);
   reordered.push_back(0);
   std::ofstream(dir_ / "reordered.csv", std::ios::binary) << csv_of(records, reordered);
   restored = restorer.restore((dir_ / "reordered.csv").string(), {});
@@ -598,14 +636,30 @@ TEST(BackupCsv, SameRowsGiveByteIdenticalCsvFromSqliteAndPostgres) {
               ") VALUES (" +
               store_detail::placeholders(db->placeholder_style(), store_detail::kJobColumnCount) +
               ")",
-          {id, t.id, int64_t{seq}, "2026-01-0" + std::to_string(seq), "2026-01-01T09:00:00.000Z",
+          {id,
+           t.id,
+           int64_t{seq},
+           "2026-01-0" + std::to_string(seq),
+           "2026-01-01T09:00:00.000Z",
            seq == 2 ? "FAILED" : "FINISHED",
-           seq == 2 ? SqlValueNull() : store_detail::SqlValue("DECLINED"), int64_t{seq},
-           SqlValueNull(), "sandbox", t.id + ":" + std::to_string(seq),
-           "ref \"" + std::to_string(seq) + "\"", seq == 2 ? "a,\r\nb" : "", SqlValueNull(),
-           SqlValueNull(), "2026-01-01T09:00:00.000Z", "2026-01-01T09:00:01.500Z",
+           seq == 2 ? SqlValueNull() : store_detail::SqlValue("DECLINED"),
+           int64_t{seq},
+           SqlValueNull(),
+           "sandbox",
+           t.id + ":" + std::to_string(seq),
+           "ref \"" + std::to_string(seq) + "\"",
+           seq == 2 ? "a,\r\nb" : "",
+           SqlValueNull(),
+           SqlValueNull(),
+           "2026-01-01T09:00:00.000Z",
+           "2026-01-01T09:00:01.500Z",
            "2026-01-01T09:00:01.000Z",
-           seq == 3 ? SqlValueNull() : store_detail::SqlValue("Rejected, \"R01\"\r\n")});
+           seq == 3 ? SqlValueNull() : store_detail::SqlValue("Rejected, \"R01\"\r\n"),
+           seq == 2 ? SqlValueNull() : store_detail::SqlValue(seq == 1 ? "settled" : "returned"),
+           seq == 1 ? store_detail::SqlValue("2026-01-02T00:00:00.250Z") : SqlValueNull(),
+           seq == 3 ? store_detail::SqlValue("R09") : SqlValueNull(),
+           int64_t{seq - 1},
+           SqlValueNull()});
       db->exec(
           "INSERT INTO recurring_transfer_provider_status (" +
               std::string(store_detail::kProviderStatusColumns) + ") VALUES (" +

@@ -195,6 +195,11 @@ Job TestDb::add_job(const RecurringTransfer& t, int64_t sequence, JobStatus stat
     j.provider_reference = "ref-" + std::to_string(sequence);
     j.bank_status = "Sent, \"settled\" — ✓";
     j.finished_at = now;
+    // Every settlement column filled, so the CSV round trips carry them.
+    j.settlement_status = SettlementStatus::kSettled;
+    j.settled_at = now + std::chrono::milliseconds(1);
+    j.return_code = "R01";
+    j.presentment = 1;
   }
   if (status == JobStatus::kFailed) j.last_error = "bank said: \"no\", twice\r\nthen hung up";
   j.retries = status == JobStatus::kFailed ? 3 : 0;
