@@ -36,7 +36,7 @@ struct SettlementOptions {
   int represent_max = 0;
   std::chrono::seconds represent_after{std::chrono::hours(72)};
   bool pause_on_account_return = true;
-  int batch = 200;                              // events, and look-ups per provider, a round
+  int batch = 500;                              // events, and look-ups per provider, a round
   std::chrono::milliseconds interval{1000};     // rounds when nothing wakes the follower
   std::chrono::hours keep_events{24 * 30};      // applied events kept to recognise redeliveries
   std::chrono::hours give_up_fetching{24 * 3};  // a thin event whose transfer never fetched
