@@ -254,8 +254,9 @@ std::vector<Setting> settings() {
        int_setting("RT_SETTLEMENT_POLL_SECONDS", 1, 86400,
                    [](Config& c, long long v) { c.settlement_poll = std::chrono::seconds(v); })},
       {"RT_SETTLEMENT_POLL_MAX_SECONDS", "settlement_poll_max_seconds",
-       int_setting("RT_SETTLEMENT_POLL_MAX_SECONDS", 1, 604800,
-                   [](Config& c, long long v) { c.settlement_poll_max = std::chrono::seconds(v); })},
+       int_setting(
+           "RT_SETTLEMENT_POLL_MAX_SECONDS", 1, 604800,
+           [](Config& c, long long v) { c.settlement_poll_max = std::chrono::seconds(v); })},
       {"RT_SETTLEMENT_FOLLOW_DAYS", "settlement_follow_days",
        int_setting("RT_SETTLEMENT_FOLLOW_DAYS", 1, 180,
                    [](Config& c, long long v) { c.settlement_follow_days = static_cast<int>(v); })},
@@ -452,12 +453,12 @@ Result<ProviderConfig> parse_provider(const std::string& name, const toml::node&
                                              ".base_url must be an http:// or https:// URL, got " +
                                              quoted(redact_url(p.base_url)));
   }
-  for (auto [key, variable, value] : {std::tuple{"token_env", &p.token_env, &p.token},
-                                      std::tuple{"api_key_env", &p.api_key_env, &p.api_key},
-                                      std::tuple{"key_id_env", &p.key_id_env, &p.key_id},
-                                      std::tuple{"secret_env", &p.secret_env, &p.secret},
-                                      std::tuple{"webhook_secret_env", &p.webhook_secret_env,
-                                                 &p.webhook_secret}}) {
+  for (auto [key, variable, value] :
+       {std::tuple{"token_env", &p.token_env, &p.token},
+        std::tuple{"api_key_env", &p.api_key_env, &p.api_key},
+        std::tuple{"key_id_env", &p.key_id_env, &p.key_id},
+        std::tuple{"secret_env", &p.secret_env, &p.secret},
+        std::tuple{"webhook_secret_env", &p.webhook_secret_env, &p.webhook_secret}}) {
     if (auto r = resolve_secret(*t, key, prefix, env, *variable, *value); !r) {
       return std::unexpected(r.error());
     }
@@ -561,6 +562,12 @@ Result<Config> load_config(const std::optional<std::string>& config_file, const 
                                 std::to_string(c.concurrency) + "), got " +
                                 std::to_string(*p.max_in_flight));
     }
+  }
+  if (c.settlement_poll_max < c.settlement_poll) {
+    return invalid("RT_SETTLEMENT_POLL_MAX_SECONDS",
+                   "RT_SETTLEMENT_POLL_MAX_SECONDS must be at least RT_SETTLEMENT_POLL_SECONDS (" +
+                       std::to_string(c.settlement_poll.count()) + "), got " +
+                       std::to_string(c.settlement_poll_max.count()));
   }
   return c;
 }

@@ -385,5 +385,50 @@ TEST(Config, Loopback) {
   EXPECT_FALSE(is_loopback_host("10.0.0.1"));
 }
 
+TEST(Config, SettlementSettings) {
+  auto c = load_config(std::nullopt, env_of({}));
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->represent_max, 0);
+  EXPECT_EQ(c->represent_after_days, 3);
+  EXPECT_TRUE(c->pause_on_account_return);
+  EXPECT_EQ(c->settlement_poll, std::chrono::seconds(900));
+  EXPECT_EQ(c->settlement_poll_max, std::chrono::seconds(21600));
+  EXPECT_EQ(c->settlement_follow_days, 10);
+
+  c = load_config(std::nullopt, env_of({{"RT_REPRESENT_MAX", "2"},
+                                        {"RT_REPRESENT_AFTER_DAYS", "0"},
+                                        {"RT_PAUSE_ON_ACCOUNT_RETURN", "false"},
+                                        {"RT_SETTLEMENT_POLL_SECONDS", "5"},
+                                        {"RT_SETTLEMENT_POLL_MAX_SECONDS", "5"},
+                                        {"RT_SETTLEMENT_FOLLOW_DAYS", "60"}}));
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->represent_max, 2);
+  EXPECT_EQ(c->represent_after_days, 0);
+  EXPECT_FALSE(c->pause_on_account_return);
+  EXPECT_EQ(c->settlement_poll, std::chrono::seconds(5));
+  EXPECT_EQ(c->settlement_follow_days, 60);
+
+  // Nacha allows at most two re-presentments.
+  c = load_config(std::nullopt, env_of({{"RT_REPRESENT_MAX", "3"}}));
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().field, "RT_REPRESENT_MAX");
+  c = load_config(std::nullopt, env_of({{"RT_SETTLEMENT_POLL_SECONDS", "600"},
+                                        {"RT_SETTLEMENT_POLL_MAX_SECONDS", "60"}}));
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().field, "RT_SETTLEMENT_POLL_MAX_SECONDS");
+}
+
+TEST(Config, WebhookSecretIsReadFromItsVariable) {
+  TempFile f(
+      "[providers.inc]\ntype = \"increase\"\ntoken_env = \"INC_TOKEN\"\n"
+      "webhook_secret_env = \"INC_HOOK\"\n");
+  auto c = load_config(f.path(), env_of({{"INC_TOKEN", "t"}, {"INC_HOOK", "whsec_abc"}}));
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->providers.at("inc").webhook_secret, "whsec_abc");
+  c = load_config(f.path(), env_of({{"INC_TOKEN", "t"}}));
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().field, "providers.inc.webhook_secret_env");
+}
+
 }  // namespace
 }  // namespace rtjobs
