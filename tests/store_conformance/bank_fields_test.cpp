@@ -213,31 +213,9 @@ TEST_P(StoreConformance, ABatchThatReturnsNoJobWritesTheBankStatusToo) {
 constexpr int kTransferColumnsBefore = 27;
 constexpr int kJobColumnsBefore = 18;
 
-std::string leading_columns(std::string_view columns, int count) {
-  size_t end = 0;
-  for (int i = 0; i < count; ++i) end = columns.find(',', end + (i > 0 ? 1 : 0));
-  return std::string(columns.substr(0, end));
-}
-
 // Inserts naming only the columns a binary built before the migration knows.
 void insert_old(RawDb& db, const RecurringTransfer& t, const std::vector<Job>& jobs) {
-  auto values = store_detail::transfer_values(t);
-  values.resize(kTransferColumnsBefore);
-  auto r = db.run("INSERT INTO recurring_transfer (" +
-                      leading_columns(store_detail::kTransferColumns, kTransferColumnsBefore) +
-                      ") VALUES (" +
-                      store_detail::placeholders(db.style(), kTransferColumnsBefore) + ")",
-                  values);
-  ASSERT_TRUE(r) << r.error().message;
-  for (const Job& j : jobs) {
-    auto job_values = store_detail::job_values(j);
-    job_values.resize(kJobColumnsBefore);
-    r = db.run("INSERT INTO recurring_transfer_job (" +
-                   leading_columns(store_detail::kJobColumns, kJobColumnsBefore) + ") VALUES (" +
-                   store_detail::placeholders(db.style(), kJobColumnsBefore) + ")",
-               job_values);
-    ASSERT_TRUE(r) << r.error().message;
-  }
+  db.insert_leading(t, jobs, kTransferColumnsBefore, kJobColumnsBefore);
 }
 
 TEST_P(StoreConformance, TheMigrationKeepsTheRowsOfAnOlderSchemaWhichAnOlderBinaryStillWrites) {

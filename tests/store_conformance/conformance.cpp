@@ -332,6 +332,7 @@ void expect_same(const RecurringTransfer& a, const RecurringTransfer& b) {
   EXPECT_EQ(a.request_hash, b.request_hash);
   EXPECT_EQ(format_timestamp(a.created_at), format_timestamp(b.created_at));
   EXPECT_EQ(format_timestamp(a.updated_at), format_timestamp(b.updated_at));
+  EXPECT_EQ(a.status_reason, b.status_reason);
 }
 
 void expect_same(const Job& a, const Job& b) {
@@ -355,6 +356,11 @@ void expect_same(const Job& a, const Job& b) {
   EXPECT_EQ(format_timestamp(a.created_at), format_timestamp(b.created_at));
   EXPECT_EQ(format_timestamp(a.updated_at), format_timestamp(b.updated_at));
   EXPECT_EQ(ts(a.finished_at), ts(b.finished_at));
+  EXPECT_EQ(a.settlement_status, b.settlement_status);
+  EXPECT_EQ(ts(a.settled_at), ts(b.settled_at));
+  EXPECT_EQ(a.return_code, b.return_code);
+  EXPECT_EQ(a.presentment, b.presentment);
+  EXPECT_EQ(ts(a.settlement_check_at), ts(b.settlement_check_at));
 }
 
 ProviderStatus status_row(const Job& j, int attempt, Timestamp at, std::optional<int> http) {

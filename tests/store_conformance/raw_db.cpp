@@ -78,6 +78,37 @@ void RawDb::migrate_before(int version) {
   }
 }
 
+namespace {
+
+// "a, b, c" cut after its first `count` names.
+std::string leading_columns(std::string_view columns, int count) {
+  size_t end = 0;
+  for (int i = 0; i < count; ++i) end = columns.find(',', end + (i > 0 ? 1 : 0));
+  return std::string(columns.substr(0, end));
+}
+
+}  // namespace
+
+void RawDb::insert_leading(const RecurringTransfer& t, const std::vector<Job>& jobs,
+                           int transfer_columns, int job_columns) {
+  auto values = store_detail::transfer_values(t);
+  values.resize(size_t(transfer_columns));
+  auto r = run("INSERT INTO recurring_transfer (" +
+                   leading_columns(store_detail::kTransferColumns, transfer_columns) +
+                   ") VALUES (" + store_detail::placeholders(style(), transfer_columns) + ")",
+               values);
+  ASSERT_TRUE(r) << r.error().message;
+  for (const Job& j : jobs) {
+    auto job_values = store_detail::job_values(j);
+    job_values.resize(size_t(job_columns));
+    r = run("INSERT INTO recurring_transfer_job (" +
+                leading_columns(store_detail::kJobColumns, job_columns) + ") VALUES (" +
+                store_detail::placeholders(style(), job_columns) + ")",
+            job_values);
+    ASSERT_TRUE(r) << r.error().message;
+  }
+}
+
 void RawDb::apply(int version, const char* sql) {
   auto r = script(sql);
   ASSERT_TRUE(r) << "migration " << version << ": " << r.error().message;

@@ -33,6 +33,12 @@ class RawDb {
   // The schema as the migrations before `version` left it, recorded as the stores record them.
   void migrate_before(int version);
 
+  // Inserts a transfer and its jobs naming only the first `transfer_columns` and `job_columns`
+  // of the current column lists (record_codec.hpp): what a binary built before the columns
+  // after them were appended wrote. A failure is a gtest failure.
+  void insert_leading(const RecurringTransfer& t, const std::vector<Job>& jobs,
+                      int transfer_columns, int job_columns);
+
  private:
   void apply(int version, const char* sql);
 
