@@ -499,8 +499,8 @@ class WebhookSettlement(SettlementCase):
         # An unknown provider: 404.
         status, answer = self.deliver("no_such_bank", body, signed)
         self.assertEqual(status, 404, answer)
-        # Nothing moved: the job is still pending a while later (one follower round is 1 s).
-        time.sleep(1.5)
+        # Nothing was stored (each refusal is answered before anything is written), so nothing
+        # can move the job.
         after = self.job(job["id"])
         self.assertEqual((after["settlement_status"], after["settled_at"]), ("pending", None), after)
 
@@ -577,10 +577,14 @@ class PollingSettlement(SettlementCase):
             self.assertEqual([e for e in self.hook_events(bank, job["provider_reference"])
                               if e["attempts"]], [])
         self.settle_each(sent, check)
-        # Settled transfers are not looked up any more.
+        # Settled transfers are not looked up any more: a pending witness at each bank is looked
+        # up twice after the count is taken (so the follower went round at least once more).
         counts = {bank: len(self.lookups(bank, job["provider_reference"]))
                   for bank, (_, job) in sent.items()}
-        time.sleep(2.5)
+        witnesses = {bank: self.send_pending(bank)[1]["provider_reference"] for bank in sent}
+        for bank, reference in witnesses.items():
+            self.wait_for(f"two look-ups of the {bank} witness",
+                          lambda: len(self.lookups(bank, reference)) >= 2)
         for bank, (_, job) in sent.items():
             self.assertLessEqual(len(self.lookups(bank, job["provider_reference"])),
                                  counts[bank] + 1, bank)
