@@ -380,7 +380,8 @@ class Store {
   virtual Result<int> purge_bank_events(Timestamp before, int limit) = 0;
 
   // Claims up to `limit` of `provider`'s jobs whose settlement is pending and whose next look-up
-  // is due at `now` (the database's clock on PostgreSQL), oldest first, moving that look-up to
+  // is due at `now` (the caller's clock on both backends: it decides when to ask, never whether
+  // money moves), oldest first, moving that look-up to
   // `check_again_at` so no other follower looks them up meanwhile.
   virtual Result<std::vector<Job>> claim_settlement_checks(std::string_view provider, Timestamp now,
                                                            Timestamp check_again_at, int limit) = 0;
