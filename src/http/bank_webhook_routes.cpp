@@ -23,7 +23,10 @@ void add_bank_webhook_routes(Router& router, const RouteContext& ctx) {
         ctx.deps.bank_webhooks->accept(
             provider, delivery,
             [ctx, provider, respond, rid = req.request_id](Result<WebhookAccepted> accepted) {
-              if (ctx.deps.settlement_metrics) {
+              // A provider not configured is not counted: its name comes from the caller, and
+              // a label per made-up name would grow /metrics without bound.
+              const bool configured = accepted || accepted.error().code != ErrorCode::kNotFound;
+              if (ctx.deps.settlement_metrics && configured) {
                 std::string_view result = "accepted";
                 if (!accepted) {
                   switch (accepted.error().code) {
