@@ -23,7 +23,8 @@ std::string store_detail::restore_insert_sql(BackupTable table, char placeholder
     std::string p = placeholders(placeholder, 1, i);
     // A backup older than the settlement columns has no presentment: the column's default.
     if (jobs && i == kJobPresentmentColumn + 1) p = "coalesce(" + p + ", 0)";
-    values += (i > 1 ? ", " : "") + p;
+    if (i > 1) values += ", ";
+    values += p;
   }
   return "INSERT INTO " + std::string(table_name(table)) + " (" + std::string(columns) +
          ") VALUES (" + values + ") ON CONFLICT DO NOTHING";

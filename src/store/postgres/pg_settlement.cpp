@@ -228,6 +228,7 @@ Result<std::vector<bool>> PgStore::accept_bank_events(std::span<const BankEventR
       columns[7].add(format_timestamp(e.received_at));
     }
     std::vector<SqlValue> params;
+    params.reserve(columns.size());
     for (const ArrayLiteral& column : columns) params.emplace_back(column.str());
     auto c = pool_.acquire();
     if (!c) return std::unexpected(c.error());
