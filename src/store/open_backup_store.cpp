@@ -22,7 +22,8 @@ std::string store_detail::restore_insert_sql(BackupTable table, char placeholder
   for (int i = 1; i <= count; ++i) {
     std::string p = placeholders(placeholder, 1, i);
     // A backup older than the settlement columns has no presentment: the column's default.
-    if (jobs && i == kJobPresentmentColumn + 1) p = "coalesce(" + p + ", 0)";
+    if (jobs && i == kJobPresentmentColumn + 1)
+      p = std::string("coalesce(").append(p).append(", 0)");
     if (i > 1) values += ", ";
     values += p;
   }
