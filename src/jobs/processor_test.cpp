@@ -264,6 +264,38 @@ TEST_F(JobProcessorFlowTest, AnOutageUsesNoRetryOnceTheProviderIsPaused) {
   EXPECT_EQ(bank_->requests.size(), 4u);
 }
 
+// SPEC section 8: a transfer the bank accepted as pending is followed, first looked up after
+// the settlement poll; one final at once is not followed.
+TEST_F(JobProcessorTest, APendingAcceptanceIsFollowedFromTheSettlementPoll) {
+  TransferResult pending{Outcome::kSucceeded, 201, "tr_p", {}, {}, "{}"};
+  pending.bank_status = "pending";
+  pending.settlement = SettlementStatus::kPending;
+  TransferResult final_at_once{Outcome::kSucceeded, 201, "tr_f", {}, {}, "{}"};
+  bank_->answers = {pending, final_at_once};
+
+  const std::string followed = first_job(ach_transfer("bank"));
+  ProcessResult r = process(followed);
+  ASSERT_TRUE(r.job);
+  EXPECT_EQ(r.job->result, JobResult::kSucceeded);
+  EXPECT_EQ(r.job->settlement_status, SettlementStatus::kPending);
+  EXPECT_EQ(r.job->settlement_check_at, kT0 + ProcessorOptions{}.settlement_poll);
+  Job stored = store_->get_job(followed).value().value();
+  EXPECT_EQ(stored.settlement_status, SettlementStatus::kPending);
+  EXPECT_EQ(stored.settlement_check_at, kT0 + ProcessorOptions{}.settlement_poll);
+
+  NewTransfer other = ach_transfer("bank");
+  other.source_account = "acct-other";
+  const std::string settled = first_job(other);
+  ProcessResult s = process(settled);
+  ASSERT_TRUE(s.job);
+  EXPECT_EQ(s.job->result, JobResult::kSucceeded);
+  EXPECT_FALSE(s.job->settlement_status);
+  EXPECT_FALSE(s.job->settlement_check_at);
+  stored = store_->get_job(settled).value().value();
+  EXPECT_FALSE(stored.settlement_status);
+  EXPECT_FALSE(stored.settlement_check_at);
+}
+
 TEST_F(JobProcessorTest, ARefusalWithTheBanksTransferIdKeepsIt) {
   TransferResult rejected{Outcome::kDeclined, 201, "pay_9", "insufficient_funds", "Rejected", "{}"};
   rejected.bank_status = "Rejected";

@@ -94,7 +94,7 @@ Result<void> SettlementFollower::claim_events(Round& round, Timestamp now) {
   // Thin events need a call to their bank: as many as its flow control allows now.
   std::map<std::string, int> calls;
   for (const BankEventRecord& e : *events) {
-    if (!e.payload && e.reference) ++calls[e.provider];
+    if (!e.payload && e.reference && providers_.find(e.provider)) ++calls[e.provider];
   }
   for (auto& [provider, n] : calls) {
     ProviderFlow* flow = flows_ ? flows_->find(provider) : nullptr;
@@ -119,6 +119,8 @@ Result<void> SettlementFollower::claim_events(Round& round, Timestamp now) {
           Lookup{e.provider, std::move(reference), rail, std::nullopt, e, std::move(*state)});
     } else if (!e.reference) {
       finish(e, "not_a_transfer", std::nullopt, std::nullopt);
+    } else if (!providers_.find(e.provider)) {
+      finish(e, "unknown_provider", "no provider of that name is configured", std::nullopt);
     } else if (now - e.received_at > options_.give_up_fetching) {
       log::error("bank event given up: its transfer could not be fetched",
                  {{"provider", e.provider}, {"event_id", e.event_id}, {"reference", *e.reference}});
@@ -131,6 +133,10 @@ Result<void> SettlementFollower::claim_events(Round& round, Timestamp now) {
       finish(e, "deferred", "the provider's flow control allows no call now",
              now + std::chrono::seconds(1));
     }
+  }
+  for (const auto& [provider, unused] : calls) {
+    ProviderFlow* flow = flows_ ? flows_->find(provider) : nullptr;
+    if (flow) flow->release(unused);
   }
   return {};
 }
