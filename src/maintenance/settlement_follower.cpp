@@ -80,7 +80,10 @@ Result<bool> SettlementFollower::follow_once() {
   const Timestamp now = clock_.now();
   Round round;
   if (auto r = claim_events(round, now); !r) return std::unexpected(r.error());
-  if (auto r = claim_checks(round, now); !r) return std::unexpected(r.error());
+  if (auto r = claim_checks(round, now); !r) {
+    // The look-ups already reserved (the inbox's, other providers') still go out and are applied.
+    log::error("claiming settlement look-ups failed", {{"error", r.error().message}});
+  }
   fetch_all(round, now);
   if (auto r = apply(round, clock_.now()); !r) return std::unexpected(r.error());
   purge(now);
@@ -171,7 +174,11 @@ Result<void> SettlementFollower::claim_checks(Round& round, Timestamp now) {
       auto rail = rails.find(job.recurring_transfer_id);
       if (rail == rails.end()) {
         auto transfer = store_.get_transfer(job.recurring_transfer_id);
-        if (!transfer) return std::unexpected(transfer.error());
+        if (!transfer) {
+          // The look-ups claimed so far still go out (follow_once goes on); the rest go back.
+          if (flow) flow->release(allowed - used);
+          return std::unexpected(transfer.error());
+        }
         rail = rails.emplace(job.recurring_transfer_id, *transfer ? (*transfer)->rail : Rail::kAch)
                    .first;
       }
