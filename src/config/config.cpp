@@ -563,6 +563,11 @@ Result<Config> load_config(const std::optional<std::string>& config_file, const 
                                 std::to_string(*p.max_in_flight));
     }
   }
+  // The longest wait between look-ups follows a first wait set above its default, unless it is
+  // set too (then a smaller one is an error).
+  if (!raw.contains("RT_SETTLEMENT_POLL_MAX_SECONDS")) {
+    c.settlement_poll_max = std::max(c.settlement_poll_max, c.settlement_poll);
+  }
   if (c.settlement_poll_max < c.settlement_poll) {
     return invalid("RT_SETTLEMENT_POLL_MAX_SECONDS",
                    "RT_SETTLEMENT_POLL_MAX_SECONDS must be at least RT_SETTLEMENT_POLL_SECONDS (" +

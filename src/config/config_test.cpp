@@ -412,6 +412,10 @@ TEST(Config, SettlementSettings) {
   c = load_config(std::nullopt, env_of({{"RT_REPRESENT_MAX", "3"}}));
   ASSERT_FALSE(c);
   EXPECT_EQ(c.error().field, "RT_REPRESENT_MAX");
+  // A first wait above the default longest one raises it, unless that is set too.
+  c = load_config(std::nullopt, env_of({{"RT_SETTLEMENT_POLL_SECONDS", "86400"}}));
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->settlement_poll_max, std::chrono::seconds(86400));
   c = load_config(std::nullopt, env_of({{"RT_SETTLEMENT_POLL_SECONDS", "600"},
                                         {"RT_SETTLEMENT_POLL_MAX_SECONDS", "60"}}));
   ASSERT_FALSE(c);
