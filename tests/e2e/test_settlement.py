@@ -15,6 +15,8 @@ its tests (the test methods of a class never depend on each other's jobs):
 - Represent: re-presentment of R01 (RT_REPRESENT_MAX=2, RT_REPRESENT_AFTER_DAYS=0) and an R02
   with RT_PAUSE_ON_ACCOUNT_RETURN=false.
 - CrashBetweenAcceptAndApply: kill -9 with an accepted, not yet applied, thin Increase event.
+- GenericProtocol: the rtjobs BaaS protocol's settlement extension (tools/fake_baas --settle:
+  GET /transfers/{id}, Standard Webhooks with a whsec_ secret), one server per test.
 """
 import base64
 import hashlib
@@ -28,7 +30,7 @@ import tempfile
 import time
 import uuid
 
-from harness import (BANK_TYPES, Database, FakeBank, Server, bank_provider_config,
+from harness import (BANK_TYPES, Database, E2ECase, FakeBank, Server, bank_provider_config,
                      for_each_backend, main)
 from test_banks import ACH_OPTIONS, PROVIDER, BanksCase
 from test_banks import GET_PATH as BANK_GET_PATH
@@ -716,6 +718,83 @@ class CrashBetweenAcceptAndApply(SettlementCase):
                          ("FINISHED", "SUCCEEDED", "settled"), final)
         self.assertEqual(len(self.at_bank(bank, job["idempotency_key"])), 1)
 
+
+
+@for_each_backend
+class GenericProtocol(E2ECase):
+    """The generic http provider against tools/fake_baas answering transfers pending: settled
+    and returned by its Standard Webhooks (whsec_ secret, key = the decoded bytes), and a
+    delivery signed with another secret refused."""
+
+    def setUp(self):
+        super().setUp()
+        status, body, _ = self.baas.http.post("/_control/settlement", {"pending": True})
+        self.assertEqual(status, 200, body)
+        self.secret = "whsec_" + base64.b64encode(uuid.uuid4().bytes * 2).decode()
+        self.server = self.start_server(
+            env={"E2E_GENERIC_HOOK": self.secret, "RT_SCHEDULER_ENABLED": "true",
+                 "RT_SETTLEMENT_POLL_SECONDS": "3600"},
+            extra_config='webhook_secret_env = "E2E_GENERIC_HOOK"\n')
+        url = f"http://127.0.0.1:{self.server.port}/v1/bank-webhooks/bank"
+        status, body, _ = self.baas.http.post(
+            "/_control/webhook", {"url": url, "secret": self.secret, "retry_base_ms": 200})
+        self.assertEqual(status, 200, body)
+
+    def pending_job(self):
+        """A transfer due now, executed by the scheduler and accepted pending by the bank."""
+        transfer = self.create_transfer(self.server)
+        deadline = time.time() + WAIT
+        while time.time() < deadline:
+            job = self.first_job(self.server, transfer["id"])
+            if job["status"] in TERMINAL:
+                break
+            time.sleep(0.1)
+        self.assertEqual((job["status"], job["result"], job["settlement_status"]),
+                         ("FINISHED", "SUCCEEDED", "pending"), job)
+        return job
+
+    def settled_state(self, job_id, state):
+        deadline = time.time() + WAIT
+        while time.time() < deadline:
+            status, job, _ = self.server.http.get(f"/v1/jobs/{job_id}")
+            self.assertEqual(status, 200, job)
+            if job["settlement_status"] == state:
+                return job
+            time.sleep(0.1)
+        self.fail(f"job {job_id} never {state}: {job}")
+
+    def test_settled_and_returned_by_the_generic_protocols_webhooks(self):
+        settled, returned = self.pending_job(), self.pending_job()
+        status, body, _ = self.baas.http.post("/_control/settle",
+                                              {"id": settled["provider_reference"]})
+        self.assertEqual(status, 200, body)
+        status, body, _ = self.baas.http.post(
+            "/_control/return", {"id": returned["provider_reference"], "code": "R09"})
+        self.assertEqual(status, 200, body)
+        job = self.settled_state(settled["id"], "settled")
+        self.assertIsNotNone(job["settled_at"])
+        job = self.settled_state(returned["id"], "returned")
+        self.assertEqual((job["status"], job["result"], job["return_code"]),
+                         ("FINISHED", "RETURNED", "R09"), job)
+
+    def test_a_delivery_signed_with_another_secret_is_refused(self):
+        job = self.pending_job()
+        other = "whsec_" + base64.b64encode(uuid.uuid4().bytes * 2).decode()
+        body = json.dumps({"type": "transfer.updated",
+                           "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                           "data": {"id": job["provider_reference"], "status": "settled"}}).encode()
+        key = base64.b64decode(other[len("whsec_"):])
+        event_id, ts = "msg_" + uuid.uuid4().hex, int(time.time())
+        signature = base64.b64encode(hmac.new(key, f"{event_id}.{ts}.".encode() + body,
+                                              hashlib.sha256).digest()).decode()
+        status, answer, _ = self.server.http.post(
+            "/v1/bank-webhooks/bank", body, token=None,
+            headers={"webhook-id": event_id, "webhook-timestamp": str(ts),
+                     "webhook-signature": "v1," + signature})
+        self.assertEqual(status, 401, answer)
+        # Refused before anything was stored: the job is as it was.
+        status, after, _ = self.server.http.get(f"/v1/jobs/{job['id']}")
+        self.assertEqual(after["settlement_status"], "pending", after)
 
 if __name__ == "__main__":
     main()
