@@ -2,6 +2,8 @@
 // carry; a provider that settles at once has no look-up and takes no webhooks.
 #include "baas/provider.hpp"
 
+#include <utility>
+
 namespace rtjobs {
 
 Result<void> check_book_transfer(std::string_view provider, const TransferSpec& spec) {
@@ -21,8 +23,10 @@ Result<void> Provider::check_transfer(const TransferSpec& spec) const {
 
 void Provider::fetch_transfer(std::string reference, Rail /*rail*/,
                               std::function<void(Result<TransferState>)> done) {
-  done(fail(ErrorCode::kUnavailable,
-            "provider " + std::string(name()) + " has no look-up of transfer " + reference));
+  std::string message = std::move(reference);
+  message.insert(0, "provider " + std::string(name()) + " has no look-up of transfer ");
+  auto answer = std::move(done);  // called once, as every provider's `done`
+  answer(fail(ErrorCode::kUnavailable, std::move(message)));
 }
 
 Result<std::vector<BankEvent>> Provider::read_webhook(const WebhookDelivery& /*delivery*/) const {
