@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "baas/bank_test_support.hpp"
 #include "baas/banks.hpp"
 #include "baas/http_provider.hpp"
 #include "baas/webhook_signature.hpp"
@@ -15,7 +16,7 @@ namespace {
 using nlohmann::json;
 using std::chrono::seconds;
 
-constexpr const char* kUrl = "https://bank.test";
+using bank_test::kUrl;
 
 Timestamp unix_time(int64_t s) { return Timestamp(seconds(s)); }
 

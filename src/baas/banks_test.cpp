@@ -9,31 +9,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include "baas/bank_test_support.hpp"
+
 namespace rtjobs {
 namespace {
 
-constexpr const char* kUrl = "https://bank.test";
-
-HttpAnswer answer(int status, std::string body, std::optional<std::string> retry_after = {}) {
-  HttpAnswer a;
-  a.status = status;
-  a.body = std::move(body);
-  a.retry_after = std::move(retry_after);
-  return a;
-}
-
-TransferRequest request(Rail rail = Rail::kBook) {
-  TransferRequest r;
-  r.idempotency_key = "key-1";
-  r.reference = "job-1";
-  r.amount = 5000;
-  r.currency = "USD";
-  r.source_account = "src";
-  r.destination_account = "dst";
-  r.description = "rent";
-  r.rail = rail;
-  return r;
-}
+using bank_test::answer;
+using bank_test::kUrl;
+using bank_test::request;
 
 struct NamedApi {
   const char* bank;

@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "baas/bank_test_support.hpp"
 #include "baas/banks.hpp"
 #include "baas/http_provider.hpp"
 
@@ -17,27 +18,9 @@ namespace {
 
 using nlohmann::json;
 
-constexpr const char* kUrl = "https://bank.test";
-
-HttpAnswer answer(int status, std::string body) {
-  HttpAnswer a;
-  a.status = status;
-  a.body = std::move(body);
-  return a;
-}
-
-TransferRequest request(Rail rail) {
-  TransferRequest r;
-  r.idempotency_key = "key-1";
-  r.reference = "job-1";
-  r.amount = 5000;
-  r.currency = "USD";
-  r.source_account = "src";
-  r.destination_account = "dst";
-  r.description = "rent";
-  r.rail = rail;
-  return r;
-}
+using bank_test::answer;
+using bank_test::kUrl;
+using bank_test::request;
 
 // Reads `body` as a 200 look-up answer of `rail`; fails the test on an error.
 TransferState fetched(const BankApi& api, Rail rail, const json& body) {

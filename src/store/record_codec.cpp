@@ -1,6 +1,7 @@
 #include "store/record_codec.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <charconv>
 
@@ -23,6 +24,9 @@ const std::string_view kJobColumns =
 const std::string_view kProviderStatusColumns =
     "id, job_id, recurring_transfer_id, provider, attempt, http_status, code, message, "
     "response_body, created_at";
+
+const std::string_view kBankEventColumns =
+    "id, provider, event_id, event_type, reference, rail, payload, received_at, attempts";
 
 SqlValue opt_text(const std::optional<std::string>& s) {
   return s ? SqlValue(*s) : SqlValue(std::monostate{});
@@ -478,6 +482,67 @@ Error invalid_transition(TransferAction action, TransferStatus current) {
       "cannot " + std::string(verb) + " a transfer that is " + std::string(to_string(current)),
       {},
       "invalid_transition"};
+}
+
+Result<BankEventRecord> read_bank_event(const RowView& row, int first) {
+  ColumnReader r(row, first, "bank_webhook_event");
+  BankEventRecord e;
+  e.id = r.text();
+  e.provider = r.text();
+  e.event_id = r.text();
+  e.event_type = r.text();
+  e.reference = r.opt_text();
+  e.rail = r.opt_named(parse_rail);
+  e.payload = r.opt_text();
+  e.received_at = r.time();
+  e.attempts = static_cast<int>(r.integer());
+  if (auto st = r.status(); !st) return std::unexpected(st.error());
+  return e;
+}
+
+namespace {
+constexpr std::array<std::string_view, 13> kSettlementWrites{"status",
+                                                             "result",
+                                                             "retries",
+                                                             "next_attempt_at",
+                                                             "last_error",
+                                                             "finished_at",
+                                                             "updated_at",
+                                                             "bank_status",
+                                                             "settlement_status",
+                                                             "settled_at",
+                                                             "return_code",
+                                                             "presentment",
+                                                             "settlement_check_at"};
+}  // namespace
+
+std::string settlement_update_sql(char style) {
+  std::string sql = "UPDATE recurring_transfer_job SET ";
+  for (size_t i = 0; i < kSettlementWrites.size(); ++i) {
+    if (i > 0) sql += ", ";
+    sql.append(kSettlementWrites[i])
+        .append(" = ")
+        .append(placeholders(style, 1, static_cast<int>(i) + 2));
+  }
+  return sql + " WHERE id = " + placeholders(style, 1, 1);
+}
+
+std::vector<SqlValue> settlement_update_values(const Job& j) {
+  return {j.id,
+          std::string(to_string(j.status)),
+          j.result ? SqlValue(std::string(to_string(*j.result))) : SqlValue(std::monostate{}),
+          int64_t{j.retries},
+          opt_time(j.next_attempt_at),
+          opt_text(j.last_error),
+          opt_time(j.finished_at),
+          format_timestamp(j.updated_at),
+          opt_text(j.bank_status),
+          j.settlement_status ? SqlValue(std::string(to_string(*j.settlement_status)))
+                              : SqlValue(std::monostate{}),
+          opt_time(j.settled_at),
+          opt_text(j.return_code),
+          int64_t{j.presentment},
+          opt_time(j.settlement_check_at)};
 }
 
 }  // namespace rtjobs::store_detail

@@ -42,6 +42,8 @@ class RowView {
 extern const std::string_view kTransferColumns;
 extern const std::string_view kJobColumns;
 extern const std::string_view kProviderStatusColumns;
+// The bank webhook inbox (bank_webhook_event) as BankEventRecord reads it; not part of backups.
+extern const std::string_view kBankEventColumns;
 inline constexpr int kTransferColumnCount = 30;
 inline constexpr int kJobColumnCount = 24;
 inline constexpr int kJobPresentmentColumn = 22;  // 0-based, in kJobColumns
@@ -61,6 +63,12 @@ std::vector<SqlValue> provider_status_values(const ProviderStatus& p);
 Result<RecurringTransfer> read_transfer(const RowView& row, int first = 0);
 Result<Job> read_job(const RowView& row, int first = 0);
 Result<ProviderStatus> read_provider_status(const RowView& row, int first = 0);
+Result<BankEventRecord> read_bank_event(const RowView& row, int first = 0);
+
+// What applying a bank's news writes to a job (Store::apply_settlements): one UPDATE by id in a
+// backend's placeholder style, and its parameters (the id first).
+std::string settlement_update_sql(char style);
+std::vector<SqlValue> settlement_update_values(const Job& j);
 
 // Paging cursors: base64url of the last id of the page. A cursor that does not decode to a
 // UUID is kInvalidArgument with field "cursor".

@@ -26,24 +26,7 @@ using store_detail::SqlValue;
 namespace {
 
 const std::string kJobCols(store_detail::kJobColumns);
-constexpr const char* kEventColumns =
-    "id, provider, event_id, event_type, reference, rail, payload, received_at, attempts";
-
-Result<BankEventRecord> read_event(const RowView& row, int /*first*/) {
-  BankEventRecord e;
-  e.id = std::string(row.text(0).value_or(""));
-  e.provider = std::string(row.text(1).value_or(""));
-  e.event_id = std::string(row.text(2).value_or(""));
-  e.event_type = std::string(row.text(3).value_or(""));
-  if (auto v = row.text(4)) e.reference = std::string(*v);
-  if (auto v = row.text(5)) e.rail = parse_rail(*v);
-  if (auto v = row.text(6)) e.payload = std::string(*v);
-  auto received = parse_timestamp(row.text(7).value_or(""));
-  if (!received) return fail(ErrorCode::kInternal, "reading bank_webhook_event: bad received_at");
-  e.received_at = *received;
-  e.attempts = std::stoi(std::string(row.text(8).value_or("0")));
-  return e;
-}
+const std::string kEventColumns(store_detail::kBankEventColumns);
 
 Result<void> all_ok(store_detail::PgConnection& c, const std::vector<PgResult>& results) {
   for (size_t s = 0; s < results.size(); ++s) {
@@ -79,12 +62,7 @@ Result<std::vector<SettlementResult>> PgStore::apply_settlements(
       ", t.status FROM recurring_transfer_job j JOIN recurring_transfer t"
       " ON t.id = j.recurring_transfer_id" +
       matching + " ORDER BY j.id FOR NO KEY UPDATE OF j";
-  static const std::string job_sql =
-      "UPDATE recurring_transfer_job SET status = $2, result = $3, retries = $4::integer,"
-      " next_attempt_at = $5::timestamptz, last_error = $6, finished_at = $7::timestamptz,"
-      " updated_at = $8::timestamptz, bank_status = $9, settlement_status = $10,"
-      " settled_at = $11::timestamptz, return_code = $12, presentment = $13::integer,"
-      " settlement_check_at = $14::timestamptz WHERE id = $1::uuid";
+  static const std::string job_sql = store_detail::settlement_update_sql('$');
   static const std::string status_sql =
       "INSERT INTO recurring_transfer_provider_status (" +
       std::string(store_detail::kProviderStatusColumns) + ") VALUES (" +
@@ -158,17 +136,7 @@ Result<std::vector<SettlementResult>> PgStore::apply_settlements(
         result.outcome = d.outcome;
         if (d.job) {
           const Job& j = *d.job;
-          writes.push_back(
-              {&job_sql,
-               {j.id, std::string(to_string(j.status)),
-                j.result ? SqlValue(std::string(to_string(*j.result))) : SqlValue(),
-                int64_t{j.retries}, store_detail::opt_time(j.next_attempt_at),
-                store_detail::opt_text(j.last_error), store_detail::opt_time(j.finished_at),
-                format_timestamp(j.updated_at), store_detail::opt_text(j.bank_status),
-                j.settlement_status ? SqlValue(std::string(to_string(*j.settlement_status)))
-                                    : SqlValue(),
-                store_detail::opt_time(j.settled_at), store_detail::opt_text(j.return_code),
-                int64_t{j.presentment}, store_detail::opt_time(j.settlement_check_at)}});
+          writes.push_back({&job_sql, store_detail::settlement_update_values(j)});
           locked->job = j;
         }
         if (d.provider_status) {
@@ -209,7 +177,7 @@ Result<std::vector<bool>> PgStore::accept_bank_events(std::span<const BankEventR
   // One statement for the batch; a (provider, event_id) already stored, or twice in the batch,
   // is inserted once (DO NOTHING skips rows conflicting within the statement too).
   static const std::string sql =
-      "INSERT INTO bank_webhook_event (" + std::string(kEventColumns) +
+      "INSERT INTO bank_webhook_event (" + kEventColumns +
       ", next_attempt_at) SELECT id, provider, event_id, event_type, reference, rail, payload,"
       " received_at, 0, received_at FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[],"
       " $5::text[], $6::text[], $7::text[], $8::timestamptz[]) WITH ORDINALITY AS e(id, provider,"
@@ -258,13 +226,13 @@ Result<std::vector<BankEventRecord>> PgStore::claim_bank_events(Timestamp now, T
       " ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED),"
       " claimed AS (UPDATE bank_webhook_event e SET next_attempt_at = $2::timestamptz,"
       " attempts = e.attempts + 1 FROM due WHERE e.id = due.id RETURNING " +
-      store_detail::qualified(kEventColumns, "e") + ", due.was) SELECT " +
-      std::string(kEventColumns) + " FROM claimed ORDER BY was, id";
+      store_detail::qualified(kEventColumns, "e") + ", due.was) SELECT " + kEventColumns +
+      " FROM claimed ORDER BY was, id";
   auto c = pool_.acquire();
   if (!c) return std::unexpected(c.error().context("claiming bank webhook events"));
   auto r = (*c)->query(sql, {format_timestamp(now), format_timestamp(retry_at), int64_t{limit}});
   if (!r) return std::unexpected(r.error().context("claiming bank webhook events"));
-  return store_detail::rows_of<BankEventRecord>(*r, read_event);
+  return store_detail::rows_of<BankEventRecord>(*r, store_detail::read_bank_event);
 }
 
 Result<void> PgStore::finish_bank_event(std::string_view id, Timestamp now,

@@ -19,24 +19,7 @@ namespace {
 
 using Connection = store_detail::SqliteConnection;
 
-constexpr const char* kEventColumns =
-    "id, provider, event_id, event_type, reference, rail, payload, received_at, attempts";
-
-Result<BankEventRecord> read_event(const RowView& row, int /*first*/) {
-  BankEventRecord e;
-  e.id = std::string(row.text(0).value_or(""));
-  e.provider = std::string(row.text(1).value_or(""));
-  e.event_id = std::string(row.text(2).value_or(""));
-  e.event_type = std::string(row.text(3).value_or(""));
-  if (auto v = row.text(4)) e.reference = std::string(*v);
-  if (auto v = row.text(5)) e.rail = parse_rail(*v);
-  if (auto v = row.text(6)) e.payload = std::string(*v);
-  auto received = parse_timestamp(row.text(7).value_or(""));
-  if (!received) return fail(ErrorCode::kInternal, "reading bank_webhook_event: bad received_at");
-  e.received_at = *received;
-  e.attempts = std::stoi(std::string(row.text(8).value_or("0")));
-  return e;
-}
+const std::string kEventColumns(store_detail::kBankEventColumns);
 
 // Claims, in one write transaction, the rows `select_sql` picks (their ids, in its order):
 // `update_sql` (?1 the ids as a JSON array, then `update_params`) moves them and returns them.
@@ -92,11 +75,7 @@ Result<std::optional<std::pair<Job, TransferStatus>>> find_job(Connection& c,
 }
 
 Result<SettlementResult> apply_one(Connection& c, const SettlementUpdate& u) {
-  static const std::string job_sql =
-      "UPDATE recurring_transfer_job SET status = ?2, result = ?3, retries = ?4,"
-      " next_attempt_at = ?5, last_error = ?6, finished_at = ?7, updated_at = ?8,"
-      " bank_status = ?9, settlement_status = ?10, settled_at = ?11, return_code = ?12,"
-      " presentment = ?13, settlement_check_at = ?14 WHERE id = ?1";
+  static const std::string job_sql = store_detail::settlement_update_sql('?');
   static const std::string pause_sql =
       "UPDATE recurring_transfer SET status = 'PAUSED', status_reason = ?2, updated_at = ?3"
       " WHERE id = ?1 AND status = 'ACTIVE'";
@@ -111,17 +90,7 @@ Result<SettlementResult> apply_one(Connection& c, const SettlementUpdate& u) {
     auto d = store_detail::decide_settlement(job, transfer_status, u, new_uuid_v7(u.now));
     out.outcome = d.outcome;
     if (d.job) {
-      const Job& j = *d.job;
-      auto up = c.run(job_sql,
-                      {j.id, std::string(to_string(j.status)),
-                       j.result ? SqlValue(std::string(to_string(*j.result))) : SqlValue(),
-                       int64_t{j.retries}, store_detail::opt_time(j.next_attempt_at),
-                       store_detail::opt_text(j.last_error), store_detail::opt_time(j.finished_at),
-                       format_timestamp(j.updated_at), store_detail::opt_text(j.bank_status),
-                       j.settlement_status ? SqlValue(std::string(to_string(*j.settlement_status)))
-                                           : SqlValue(),
-                       store_detail::opt_time(j.settled_at), store_detail::opt_text(j.return_code),
-                       int64_t{j.presentment}, store_detail::opt_time(j.settlement_check_at)});
+      auto up = c.run(job_sql, store_detail::settlement_update_values(*d.job));
       if (!up) return std::unexpected(up.error());
     }
     if (d.provider_status) {
@@ -165,7 +134,7 @@ Result<std::vector<SettlementResult>> SqliteStore::apply_settlements(
 
 Result<std::vector<bool>> SqliteStore::accept_bank_events(std::span<const BankEventRecord> events) {
   static const std::string sql =
-      "INSERT INTO bank_webhook_event (" + std::string(kEventColumns) +
+      "INSERT INTO bank_webhook_event (" + kEventColumns +
       ", next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?8)"
       " ON CONFLICT (provider, event_id) WHERE event_id <> '' DO NOTHING";
   if (events.empty()) return std::vector<bool>{};
@@ -194,12 +163,12 @@ Result<std::vector<BankEventRecord>> SqliteStore::claim_bank_events(Timestamp no
   static const std::string update_sql =
       "UPDATE bank_webhook_event SET next_attempt_at = ?2, attempts = attempts + 1"
       " WHERE id IN (SELECT value FROM json_each(?1)) RETURNING " +
-      std::string(kEventColumns);
+      kEventColumns;
   auto r = write<std::vector<BankEventRecord>>(
       [&](Connection& c) -> Result<std::vector<BankEventRecord>> {
-        return claim_in_order<BankEventRecord>(c, select_sql,
-                                               {format_timestamp(now), int64_t{limit}}, update_sql,
-                                               {format_timestamp(retry_at)}, read_event);
+        return claim_in_order<BankEventRecord>(
+            c, select_sql, {format_timestamp(now), int64_t{limit}}, update_sql,
+            {format_timestamp(retry_at)}, store_detail::read_bank_event);
       });
   if (!r) return std::unexpected(r.error().context("claiming bank webhook events"));
   return r;
