@@ -959,6 +959,51 @@ TEST_P(StoreConformance, TwoFollowersNeverClaimTheSameJob) {
   }
 }
 
+// A return that presents an R01 again, racing a client's cancel of the transfer from another
+// connection: the cancel is wholly before the apply (no re-presentment: the job stays RETURNED)
+// or wholly after it (it cancels the RETRY the re-presentment made). Never a RETRY job, which
+// would send money again, on a CANCELLED transfer.
+TEST_P(StoreConformance, AReturnRacingACancelNeverLeavesAPresentmentToSend) {
+  std::unique_ptr<Store> one = open();
+  std::unique_ptr<Store> two = open();
+  ASSERT_TRUE(one && two);
+  constexpr int kRounds = 40;
+  int represented_first = 0;
+  int cancelled_first = 0;
+  for (int round = 0; round < kRounds; ++round) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    RecurringTransfer t = transfer();
+    t.provider = kBank;
+    Job j = follow(*store_, create(t, {kT0}).front(), kT0, "ref-" + std::to_string(round));
+    const Timestamp now = kT0 + 48h;
+    SettlementUpdate u = returned(j, "R01", now);
+    u.represent_max = 2;
+    bool applied = false;
+    bool cancelled = false;
+    std::thread a([&] {
+      auto r = one->apply_settlements(std::vector<SettlementUpdate>{u});
+      applied = r && r->size() == 1;
+    });
+    std::thread b(
+        [&] { cancelled = bool(two->change_transfer_status(t.id, TransferAction::kCancel, now)); });
+    a.join();
+    b.join();
+    ASSERT_TRUE(applied && cancelled);
+    Job after = get(j.id);
+    EXPECT_EQ(after.return_code, "R01");
+    if (after.status == JobStatus::kCancelled) {  // the apply came first
+      EXPECT_EQ(after.presentment, 1);
+      ++represented_first;
+    } else {  // the cancel came first: nothing presented again
+      EXPECT_EQ(after.status, JobStatus::kFinished);
+      EXPECT_EQ(after.result, JobResult::kReturned);
+      EXPECT_EQ(after.presentment, 0);
+      ++cancelled_first;
+    }
+  }
+  EXPECT_EQ(represented_first + cancelled_first, kRounds);
+}
+
 // --- The migration that brought them ---
 
 // The column lists of a binary built before the migration: the current lists without the
