@@ -528,21 +528,26 @@ std::string settlement_update_sql(char style) {
 }
 
 std::vector<SqlValue> settlement_update_values(const Job& j) {
-  return {j.id,
-          std::string(to_string(j.status)),
-          j.result ? SqlValue(std::string(to_string(*j.result))) : SqlValue(std::monostate{}),
-          int64_t{j.retries},
-          opt_time(j.next_attempt_at),
-          opt_text(j.last_error),
-          opt_time(j.finished_at),
-          format_timestamp(j.updated_at),
-          opt_text(j.bank_status),
-          j.settlement_status ? SqlValue(std::string(to_string(*j.settlement_status)))
-                              : SqlValue(std::monostate{}),
-          opt_time(j.settled_at),
-          opt_text(j.return_code),
-          int64_t{j.presentment},
-          opt_time(j.settlement_check_at)};
+  // The job's values by column, picked in kSettlementWrites' order (positions found once).
+  static const std::array<size_t, kSettlementWrites.size()> kPositions = [] {
+    std::vector<std::string_view> names;
+    for (std::string_view rest = kJobColumns; !rest.empty();) {
+      size_t comma = rest.find(", ");
+      names.push_back(rest.substr(0, comma));
+      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 2);
+    }
+    std::array<size_t, kSettlementWrites.size()> at{};
+    for (size_t i = 0; i < at.size(); ++i) {
+      at[i] = static_cast<size_t>(std::find(names.begin(), names.end(), kSettlementWrites[i]) -
+                                  names.begin());
+    }
+    return at;
+  }();
+  std::vector<SqlValue> all = job_values(j);
+  std::vector<SqlValue> out{all.front()};  // id
+  out.reserve(kPositions.size() + 1);
+  for (size_t at : kPositions) out.push_back(std::move(all.at(at)));
+  return out;
 }
 
 }  // namespace rtjobs::store_detail
