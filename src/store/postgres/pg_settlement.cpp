@@ -20,7 +20,6 @@ using store_detail::ArrayLiteral;
 using store_detail::PgResult;
 using store_detail::PgRow;
 using store_detail::PgStatement;
-using store_detail::RowView;
 using store_detail::SqlValue;
 
 namespace {
