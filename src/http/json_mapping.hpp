@@ -1,9 +1,7 @@
-// JSON mapping of the API (SPEC sections 1, 3, 4): domain records to JSON objects with the
-// table's column names (instants "2026-11-28T00:00:00.000Z", dates "2026-11-28", money as an
-// integer of minor units), and create-transfer request bodies to NewTransfer with strict
-// validation: unknown fields, wrong types and out-of-range values are kInvalidArgument errors
-// naming the field ("schedule.day_of_month"). Only http/*.cpp include this header.
-// Stateless; thread-safe.
+// JSON mapping of the API (SPEC sections 1, 3, 4): the records' JSON (core/object_json.hpp),
+// and create-transfer request bodies to NewTransfer with strict validation: unknown fields,
+// wrong types and out-of-range values are kInvalidArgument errors naming the field
+// ("schedule.day_of_month"). Only http/*.cpp include this header. Stateless; thread-safe.
 #pragma once
 
 #include <cstddef>
@@ -12,17 +10,15 @@
 
 #include "core/error.hpp"
 #include "core/model.hpp"
+#include "core/object_json.hpp"
 #include "jobs/transfer_service.hpp"
 
 namespace rtjobs::http {
 
-nlohmann::json to_json(const Job& job);
-// dump(to_json(job)), byte for byte, written straight into a string: the process endpoint's
-// hot answer, without building a JSON tree.
-std::string job_json(const Job& job);
-nlohmann::json to_json(const RecurringTransfer& transfer);
-nlohmann::json to_json(const Schedule& schedule);
-nlohmann::json to_json(const ProviderStatus& status);
+// The records' JSON lives in core (events carry it too); the API's names for it.
+using rtjobs::dump;
+using rtjobs::job_json;
+using rtjobs::to_json;
 
 // The largest provider_options accepted, as compact JSON.
 inline constexpr size_t kMaxProviderOptionsBytes = 16 * 1024;
@@ -36,8 +32,5 @@ Result<NewTransfer> parse_new_transfer(std::string_view body);
 
 // Parses a JSON body that must be an object; errors name "body".
 Result<nlohmann::json> parse_json_object(std::string_view body);
-
-// Serializes with invalid UTF-8 replaced rather than throwing.
-std::string dump(const nlohmann::json& value);
 
 }  // namespace rtjobs::http

@@ -214,6 +214,105 @@ struct SettlementResult {
   std::optional<Job> job;  // the job after the update (absent for kUnknownTransfer)
 };
 
+// --- Events to the main API (SPEC section 8) ---
+//
+// Every state change a client cares about writes an event in the same transaction (the outbox,
+// table `event`; store/events.hpp names the types and builds them from the rows as written). A
+// dispatcher fans each event out to the endpoints registered at the time (one
+// `webhook_delivery` per endpoint whose filter matches) and delivers them; the outbox is not
+// part of the backup.
+
+enum class EndpointStatus { kEnabled, kDisabled };
+std::string_view to_string(EndpointStatus s);  // "enabled", "disabled"
+
+struct WebhookEndpoint {
+  std::string id;  // UUIDv7
+  std::string url;
+  std::optional<std::string> description;
+  std::vector<std::string> event_types;  // empty: every type
+  // `whsec_` + base64 of 24 random bytes. Only create and rotate answers show it.
+  std::string secret;
+  // After a rotation the old secret signs too (a second signature) until it expires.
+  std::optional<std::string> previous_secret;
+  std::optional<Timestamp> previous_secret_expires_at;
+  EndpointStatus status = EndpointStatus::kEnabled;
+  // The first failed attempt since the last delivered one; cleared by a delivered attempt.
+  std::optional<Timestamp> failing_since;
+  std::optional<Timestamp> disabled_at;
+  Timestamp created_at{};
+  Timestamp updated_at{};
+};
+
+struct Event {
+  std::string id;    // UUIDv7, the `webhook-id` of every try of every delivery of it
+  std::string type;  // "job.succeeded", ...
+  std::optional<std::string> transfer_id;  // the transfer it concerns (events are in order per
+                                           // transfer); absent for an endpoint's own event
+  std::optional<std::string> job_id;
+  Timestamp created_at{};
+  std::string data;  // the job or transfer object as written by the change (JSON text)
+};
+
+enum class DeliveryStatus { kPending, kDelivered, kFailed };
+std::string_view to_string(DeliveryStatus s);  // "pending", "delivered", "failed"
+
+struct WebhookDeliveryRecord {
+  std::string id;  // UUIDv7
+  std::string event_id;
+  std::string event_type;
+  std::string endpoint_id;
+  std::optional<std::string> transfer_id;
+  DeliveryStatus status = DeliveryStatus::kPending;
+  int attempts = 0;
+  Timestamp next_attempt_at{};
+  std::optional<Timestamp> last_attempt_at;
+  std::optional<int> last_http_status;  // the last attempt's answer (absent: none came)
+  std::optional<std::string> last_error;
+  std::optional<std::string> replay_of;  // the delivery a replay copies
+  Timestamp created_at{};
+  std::optional<Timestamp> finished_at;  // delivered or failed
+};
+
+// One claimed delivery with what sending it needs.
+struct DeliveryTask {
+  WebhookDeliveryRecord delivery;
+  Event event;
+  std::string url;
+  std::vector<std::string> secrets;  // current first, then a previous one not yet expired
+};
+
+// What one attempt gave.
+struct DeliveryAttempt {
+  std::string delivery_id;
+  std::string lease;  // the claim's, which must still hold (else nothing is written)
+  Timestamp now{};
+  bool delivered = false;  // a 2xx answer
+  std::optional<int> http_status;
+  std::optional<std::string> error;
+  // Not delivered: when to try again; absent: the delivery has failed for good.
+  std::optional<Timestamp> next_attempt_at;
+};
+
+// What finish_webhook_deliveries wrote for one attempt.
+struct DeliveryOutcome {
+  bool written = false;  // false: the lease was lost (another claim has it); nothing written
+  // The endpoint was disabled by this attempt: it had failed since at least
+  // `disable_after` ago. A `webhook_endpoint.disabled` event was written with it.
+  bool endpoint_disabled = false;
+};
+
+struct DeliveryFilter {
+  std::optional<std::string> endpoint_id;
+  std::optional<DeliveryStatus> status;
+  int limit = 50;  // 1..500, validated by the caller
+  std::optional<std::string> cursor;
+};
+
+struct EventBacklog {
+  int64_t pending = 0;  // deliveries pending + events not fanned out, each counted up to the cap
+  std::optional<Timestamp> oldest;  // created_at of the oldest event not yet delivered
+};
+
 enum class TransferAction { kPause, kResume, kCancel };
 
 // A live subscription (see Store::subscribe_jobs_due); it stops listening when destroyed.
@@ -385,6 +484,66 @@ class Store {
   // `check_again_at` so no other follower looks them up meanwhile.
   virtual Result<std::vector<Job>> claim_settlement_checks(std::string_view provider, Timestamp now,
                                                            Timestamp check_again_at, int limit) = 0;
+
+  // --- Events to the main API (SPEC section 8) ---
+
+  virtual Result<WebhookEndpoint> create_webhook_endpoint(const WebhookEndpoint& endpoint) = 0;
+  virtual Result<std::optional<WebhookEndpoint>> get_webhook_endpoint(std::string_view id) = 0;
+  // In creation order; limit 1..500.
+  virtual Result<Page<WebhookEndpoint>> list_webhook_endpoints(
+      int limit, std::optional<std::string> cursor) = 0;
+  // Deletes the endpoint and its deliveries (pending ones are not sent). kNotFound if unknown.
+  virtual Result<void> delete_webhook_endpoint(std::string_view id) = 0;
+  // The endpoint's secret becomes `secret`; the current one becomes previous_secret until
+  // `previous_expires_at` (replacing an earlier previous one). kNotFound if unknown.
+  virtual Result<WebhookEndpoint> rotate_webhook_secret(std::string_view id, std::string secret,
+                                                        Timestamp previous_expires_at,
+                                                        Timestamp now) = 0;
+  // An operator enables a disabled endpoint again (failing_since cleared). kNotFound if unknown.
+  virtual Result<WebhookEndpoint> enable_webhook_endpoint(std::string_view id, Timestamp now) = 0;
+
+  // Fans out up to `limit` events not yet fanned out, oldest (id) first, in one transaction:
+  // one pending delivery (due at `now`) per ENABLED endpoint created at or before the event
+  // whose event_types is empty or holds the event's type; the event is then fanned out (even to
+  // no endpoint). Concurrent callers never fan out the same event. Returns how many events.
+  virtual Result<int> fan_out_events(Timestamp now, int limit) = 0;
+
+  // Claims up to `limit` pending deliveries due at `now` of enabled endpoints, oldest event
+  // first, under `lease` until `lease_until` (a crashed dispatcher's deliveries come back
+  // then), counting the attempt. A delivery is not claimed while an earlier event (id order) of
+  // the same transfer is not fanned out yet, or has a pending delivery to the same endpoint
+  // (claimed or not): per transfer and endpoint, in order. Concurrent callers never get the same
+  // delivery (SKIP LOCKED on PostgreSQL).
+  virtual Result<std::vector<DeliveryTask>> claim_webhook_deliveries(Timestamp now,
+                                                                     std::string_view lease,
+                                                                     Timestamp lease_until,
+                                                                     int limit) = 0;
+
+  // Writes attempts' outcomes in ONE transaction, each under its own lease: delivered (with
+  // finished_at), pending again at next_attempt_at, or failed. A delivered attempt clears the
+  // endpoint's failing_since; a failed one sets it if unset, and disables the endpoint (with
+  // an event) when it is older than `now - disable_after`. Results in input order.
+  virtual Result<std::vector<DeliveryOutcome>> finish_webhook_deliveries(
+      std::span<const DeliveryAttempt> attempts, std::chrono::seconds disable_after) = 0;
+
+  // Newest first; with a filter by endpoint and/or status.
+  virtual Result<Page<WebhookDeliveryRecord>> list_webhook_deliveries(
+      const DeliveryFilter& filter) = 0;
+  virtual Result<std::optional<WebhookDeliveryRecord>> get_webhook_delivery(
+      std::string_view id) = 0;
+  // A new pending delivery of the same event to the same endpoint, due now (replay_of = id).
+  // kNotFound for an unknown delivery.
+  virtual Result<WebhookDeliveryRecord> replay_webhook_delivery(std::string_view id,
+                                                                Timestamp now) = 0;
+
+  // Deletes up to `limit` events created before `before` that are fanned out and have no
+  // pending delivery, with their deliveries; returns how many events.
+  virtual Result<int> purge_events(Timestamp before, int limit) = 0;
+  // For /metrics, counted up to `cap`.
+  virtual Result<EventBacklog> event_backlog(int64_t cap) = 0;
+  // Events in id order after `after` (all when absent), at most `limit`: for tests and for
+  // an operator's look at the outbox.
+  virtual Result<std::vector<Event>> list_events(std::optional<std::string> after, int limit) = 0;
 
   // ACTIVE or PAUSED transfers whose next_occurrence_at <= until, earliest first.
   virtual Result<std::vector<RecurringTransfer>> transfers_to_extend(Timestamp until,

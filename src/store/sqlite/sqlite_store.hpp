@@ -68,6 +68,31 @@ class SqliteStore final : public Store {
   Result<std::vector<Job>> claim_settlement_checks(std::string_view provider, Timestamp now,
                                                    Timestamp check_again_at, int limit) override;
 
+  // Events to the main API (sqlite_webhooks.cpp)
+  Result<WebhookEndpoint> create_webhook_endpoint(const WebhookEndpoint& endpoint) override;
+  Result<std::optional<WebhookEndpoint>> get_webhook_endpoint(std::string_view id) override;
+  Result<Page<WebhookEndpoint>> list_webhook_endpoints(int limit,
+                                                       std::optional<std::string> cursor) override;
+  Result<void> delete_webhook_endpoint(std::string_view id) override;
+  Result<WebhookEndpoint> rotate_webhook_secret(std::string_view id, std::string secret,
+                                                Timestamp previous_expires_at,
+                                                Timestamp now) override;
+  Result<WebhookEndpoint> enable_webhook_endpoint(std::string_view id, Timestamp now) override;
+  Result<int> fan_out_events(Timestamp now, int limit) override;
+  Result<std::vector<DeliveryTask>> claim_webhook_deliveries(Timestamp now, std::string_view lease,
+                                                             Timestamp lease_until,
+                                                             int limit) override;
+  Result<std::vector<DeliveryOutcome>> finish_webhook_deliveries(
+      std::span<const DeliveryAttempt> attempts, std::chrono::seconds disable_after) override;
+  Result<Page<WebhookDeliveryRecord>> list_webhook_deliveries(
+      const DeliveryFilter& filter) override;
+  Result<std::optional<WebhookDeliveryRecord>> get_webhook_delivery(std::string_view id) override;
+  Result<WebhookDeliveryRecord> replay_webhook_delivery(std::string_view id,
+                                                        Timestamp now) override;
+  Result<int> purge_events(Timestamp before, int limit) override;
+  Result<EventBacklog> event_backlog(int64_t cap) override;
+  Result<std::vector<Event>> list_events(std::optional<std::string> after, int limit) override;
+
   std::unique_ptr<JobReader> open_job_reader() override;
 
  private:
