@@ -20,7 +20,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# npm packages of the test tools (the local S3 server), pinned by their package-lock.json.
-if [ ! -d tools/s3rver/node_modules ]; then
-  (cd tools/s3rver && npm ci --no-audit --no-fund --loglevel=error)
-fi
+# npm packages of the test tools (the local S3 server; the webhook receiver, which verifies
+# rtjobs' events with the Standard Webhooks reference library), pinned by their package-lock.json.
+for tool in s3rver webhook_receiver; do
+  if [ ! -d "tools/$tool/node_modules" ]; then
+    (cd "tools/$tool" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+done
