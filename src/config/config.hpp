@@ -24,7 +24,7 @@ struct ProviderConfig {
   std::string name;
   // "sandbox", "http", "treasury_prime", "increase", "column" or "unit"
   std::string type;
-  std::string base_url;  // the bank's sandbox URL when the table does not set it
+  std::string base_url;   // the bank's sandbox URL when the table does not set it
   std::string token_env;  // http (optional), increase, unit: the bearer token
   std::string token;
   std::string api_key_env;  // column: HTTP Basic with a blank user name
@@ -67,12 +67,22 @@ struct Config {
   bool backup_enabled = true;
   std::string log_level = "info";  // RT_LOG_LEVEL
   // SPEC section 8, settlement and returns.
-  int represent_max = 0;                          // RT_REPRESENT_MAX, 0..2
-  int represent_after_days = 3;                   // RT_REPRESENT_AFTER_DAYS
-  bool pause_on_account_return = true;            // RT_PAUSE_ON_ACCOUNT_RETURN
-  std::chrono::seconds settlement_poll{900};      // RT_SETTLEMENT_POLL_SECONDS: first look-up
+  int represent_max = 0;                            // RT_REPRESENT_MAX, 0..2
+  int represent_after_days = 3;                     // RT_REPRESENT_AFTER_DAYS
+  bool pause_on_account_return = true;              // RT_PAUSE_ON_ACCOUNT_RETURN
+  std::chrono::seconds settlement_poll{900};        // RT_SETTLEMENT_POLL_SECONDS: first look-up
   std::chrono::seconds settlement_poll_max{21600};  // RT_SETTLEMENT_POLL_MAX_SECONDS
-  int settlement_follow_days = 10;                // RT_SETTLEMENT_FOLLOW_DAYS
+  int settlement_follow_days = 10;                  // RT_SETTLEMENT_FOLLOW_DAYS
+  // SPEC section 8, events to the main API.
+  bool webhooks_enabled = true;              // RT_WEBHOOKS_ENABLED: this instance delivers events
+  bool webhook_allow_private = false;        // RT_WEBHOOK_ALLOW_PRIVATE: loopback/private endpoints
+  std::chrono::seconds webhook_timeout{15};  // RT_WEBHOOK_TIMEOUT_SECONDS
+  std::chrono::hours webhook_retry_window{72};      // RT_WEBHOOK_RETRY_HOURS
+  std::chrono::milliseconds webhook_backoff{5000};  // RT_WEBHOOK_BACKOFF_MS: the first retry
+  std::chrono::seconds webhook_backoff_max{3600};   // RT_WEBHOOK_BACKOFF_MAX_SECONDS
+  std::chrono::hours webhook_disable_after{120};    // RT_WEBHOOK_DISABLE_AFTER_HOURS
+  int webhook_concurrency = 64;                     // RT_WEBHOOK_CONCURRENCY
+  int event_retention_days = 7;                     // RT_EVENT_RETENTION_DAYS
   // Always holds "sandbox" (type sandbox) unless the file redefines it.
   std::map<std::string, ProviderConfig> providers;
   // Operator holiday calendars: name -> path of a file with one YYYY-MM-DD per line.

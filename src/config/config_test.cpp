@@ -422,6 +422,37 @@ TEST(Config, SettlementSettings) {
   EXPECT_EQ(c.error().field, "RT_SETTLEMENT_POLL_MAX_SECONDS");
 }
 
+TEST(Config, EventSettings) {
+  auto c = load_config(std::nullopt, env_of({}));
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_TRUE(c->webhooks_enabled);
+  EXPECT_FALSE(c->webhook_allow_private);
+  EXPECT_EQ(c->webhook_timeout, std::chrono::seconds(15));
+  EXPECT_EQ(c->webhook_retry_window, std::chrono::hours(72));
+  EXPECT_EQ(c->webhook_disable_after, std::chrono::hours(120));
+  EXPECT_EQ(c->event_retention_days, 7);
+
+  c = load_config(std::nullopt, env_of({{"RT_WEBHOOKS_ENABLED", "false"},
+                                        {"RT_WEBHOOK_ALLOW_PRIVATE", "true"},
+                                        {"RT_WEBHOOK_BACKOFF_MS", "50"},
+                                        {"RT_WEBHOOK_BACKOFF_MAX_SECONDS", "2"},
+                                        {"RT_EVENT_RETENTION_DAYS", "30"}}));
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_FALSE(c->webhooks_enabled);
+  EXPECT_TRUE(c->webhook_allow_private);
+  EXPECT_EQ(c->webhook_backoff, std::chrono::milliseconds(50));
+  EXPECT_EQ(c->webhook_backoff_max, std::chrono::seconds(2));
+  EXPECT_EQ(c->event_retention_days, 30);
+
+  // A timeout above the Standard Webhooks' 15 s is still bounded.
+  c = load_config(std::nullopt, env_of({{"RT_WEBHOOK_TIMEOUT_SECONDS", "600"}}));
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().field, "RT_WEBHOOK_TIMEOUT_SECONDS");
+  c = load_config(std::nullopt, env_of({{"RT_EVENT_RETENTION_DAYS", "0"}}));
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().field, "RT_EVENT_RETENTION_DAYS");
+}
+
 TEST(Config, WebhookSecretIsReadFromItsVariable) {
   TempFile f(
       "[providers.inc]\ntype = \"increase\"\ntoken_env = \"INC_TOKEN\"\n"
