@@ -344,5 +344,29 @@ TEST(WebhookSignature, Rfc3339AndEncodings) {
   EXPECT_FALSE(bank::same_bytes("abc", "ab"));
 }
 
+// The Standard Webhooks reference libraries' signing vector (libraries/go/webhook_test.go,
+// TestWebhookSign): a sender's signature must be exactly this.
+TEST(WebhookSignature, SignsTheStandardWebhooksVector) {
+  const auto key = bank::standard_webhook_key("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
+  ASSERT_TRUE(key);
+  EXPECT_EQ(bank::sign_standard_webhook(*key, "msg_p5jXN8AQM9LWM0D4loKWxJek", "1614265330",
+                                        R"({"test": 2432232314})"),
+            "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+}
+
+TEST(WebhookSignature, WhatIsSignedVerifies) {
+  const std::string current = "current-key", previous = "previous-key";
+  const std::string body = R"({"type":"job.succeeded"})";
+  const std::string header = bank::sign_standard_webhook(current, "evt_1", "1772463845", body) +
+                             " " +
+                             bank::sign_standard_webhook(previous, "evt_1", "1772463845", body);
+  const auto d = delivery(
+      {{"webhook-id", "evt_1"}, {"webhook-timestamp", "1772463845"}, {"webhook-signature", header}},
+      body, unix_time(1772463845));
+  EXPECT_TRUE(bank::verify_standard_webhook(d, std::vector<std::string>{current}));
+  EXPECT_TRUE(bank::verify_standard_webhook(d, std::vector<std::string>{previous}));
+  EXPECT_FALSE(bank::verify_standard_webhook(d, std::vector<std::string>{"another-key"}));
+}
+
 }  // namespace
 }  // namespace rtjobs

@@ -8,7 +8,10 @@
 #include <unordered_map>
 #include <utility>
 
+#include <sys/socket.h>
+
 #include "core/log.hpp"
+#include "core/net_address.hpp"
 #include "core/thread_name.hpp"
 
 namespace rtjobs {
@@ -27,12 +30,24 @@ struct Pending {
   curl_slist* headers = nullptr;
   std::string response;  // at most HttpAnswer::kMaxBody bytes
   char error[CURL_ERROR_SIZE] = {};
+  std::string refused;  // an address not dialled (refuse_private_addresses), for the error
 
   Pending() = default;
   Pending(const Pending&) = delete;
   Pending& operator=(const Pending&) = delete;
   ~Pending() { curl_slist_free_all(headers); }
 };
+
+// CURLOPT_OPENSOCKETFUNCTION with refuse_private_addresses: no socket for an address that is
+// not public, so libcurl tries the host's next address or fails with CURLE_COULDNT_CONNECT.
+curl_socket_t open_public_socket(void* user, curlsocktype purpose, curl_sockaddr* address) {
+  auto* pending = static_cast<Pending*>(user);
+  if (purpose == CURLSOCKTYPE_IPCXN && !is_public_address(&address->addr)) {
+    pending->refused = address_text(&address->addr);
+    return CURL_SOCKET_BAD;
+  }
+  return ::socket(address->family, address->socktype, address->protocol);
+}
 
 size_t on_response_bytes(char* data, size_t size, size_t count, void* user) {
   auto* pending = static_cast<Pending*>(user);
@@ -84,6 +99,10 @@ HttpAnswer read_answer(CURL* easy, CURLcode code, Pending& pending) {
     return a;
   }
   std::string detail = pending.error[0] != '\0' ? pending.error : curl_easy_strerror(code);
+  if (!pending.refused.empty()) {
+    detail = "refused to connect to a private address (" + pending.refused +
+             "; RT_WEBHOOK_ALLOW_PRIVATE=true allows it): " + detail;
+  }
   // Once libcurl got to sending (pre-transfer time set), the bank may have the request.
   curl_off_t pretransfer = 0;
   curl_easy_getinfo(easy, CURLINFO_PRETRANSFER_TIME_T, &pretransfer);
@@ -112,11 +131,12 @@ class HttpTransport::Engine {
   Engine(const HttpTransportOptions& options, CURLM* multi)
       : timeout_ms_(options.timeout.count()),
         connect_timeout_ms_(std::min(options.connect_timeout, options.timeout).count()),
+        refuse_private_(options.refuse_private_addresses),
         multi_(multi) {
     curl_multi_setopt(multi_, CURLMOPT_MAX_HOST_CONNECTIONS, long{options.max_connections});
     curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, long{options.max_connections});
-    thread_ = std::thread([this] {
-      name_this_thread("rt-baas");
+    thread_ = std::thread([this, name = options.thread_name] {
+      name_this_thread(name);
       run();
     });
   }
@@ -222,6 +242,11 @@ class HttpTransport::Engine {
     curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(easy, CURLOPT_USERAGENT, "rtjobs");
+    // Redirects are not followed (CURLOPT_FOLLOWLOCATION stays off): see the header.
+    if (refuse_private_) {
+      curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, &open_public_socket);
+      curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, pending.get());
+    }
     if (curl_multi_add_handle(multi_, easy) != CURLM_OK) {
       curl_easy_cleanup(easy);
       complete(*pending, failed(HttpAnswer::Failure::kInternal, "curl_multi_add_handle failed"));
@@ -248,6 +273,7 @@ class HttpTransport::Engine {
 
   const int64_t timeout_ms_;
   const int64_t connect_timeout_ms_;
+  const bool refuse_private_;
   CURLM* const multi_;
   std::thread thread_;
 
@@ -261,7 +287,7 @@ class HttpTransport::Engine {
   std::vector<CURL*> idle_;  // pooled easy handles
 };
 
-Result<std::unique_ptr<HttpTransport>> HttpTransport::create(HttpTransportOptions options) {
+Result<std::unique_ptr<HttpTransport>> HttpTransport::create(const HttpTransportOptions& options) {
   if (options.timeout <= std::chrono::milliseconds::zero()) {
     return invalid("timeout_ms", "must be positive");
   }

@@ -9,6 +9,10 @@
 // transport stops the thread and answers every call still queued or in flight with kShutdown.
 // send() is thread-safe; the destructor must not race with it. Header values (credentials) are
 // never logged. libcurl's proxy environment variables (https_proxy, no_proxy) apply.
+//
+// Redirects are never followed (no CURLOPT_FOLLOWLOCATION): a 3xx is an answer like any other.
+// A bank must not move a payment call elsewhere, and a webhook receiver must not send rtjobs to
+// an address the URL checks never saw.
 #pragma once
 
 #include <chrono>
@@ -16,6 +20,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/error.hpp"
@@ -56,11 +61,18 @@ struct HttpTransportOptions {
   // Connections kept to the bank at most; calls beyond it wait for a free connection (their
   // wait counts toward `timeout`).
   int max_connections = 256;
+  // Refuse to connect to an address that is not public (core/net_address.hpp), judged at
+  // connect time on the address actually dialled, so a DNS answer that changed after the URL was
+  // checked cannot reach a private range. Such a call fails kNotSent with an error naming the
+  // refusal. Through a proxy (https_proxy) it is the proxy's address that is judged. For webhook
+  // endpoints (RT_WEBHOOK_ALLOW_PRIVATE=false); the banks' URLs are the operator's own.
+  bool refuse_private_addresses = false;
+  std::string thread_name = "rt-baas";  // the transfer thread's name (at most 15 characters)
 };
 
 class HttpTransport {
  public:
-  static Result<std::unique_ptr<HttpTransport>> create(HttpTransportOptions options);
+  static Result<std::unique_ptr<HttpTransport>> create(const HttpTransportOptions& options);
   ~HttpTransport();
 
   HttpTransport(const HttpTransport&) = delete;

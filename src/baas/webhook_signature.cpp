@@ -57,6 +57,14 @@ std::vector<std::string_view> split(std::string_view text, char separator) {
   return parts;
 }
 
+// What a Standard Webhooks signature signs.
+std::string signed_content(std::string_view id, std::string_view timestamp, std::string_view body) {
+  std::string content;
+  content.reserve(id.size() + timestamp.size() + body.size() + 2);
+  content.append(id).append(".").append(timestamp).append(".").append(body);
+  return content;
+}
+
 }  // namespace
 
 std::string hmac_sha256(std::string_view key, std::string_view message) {
@@ -191,6 +199,11 @@ std::optional<std::string> standard_webhook_key(std::string_view secret) {
   return std::string(secret);
 }
 
+std::string sign_standard_webhook(std::string_view key, std::string_view id,
+                                  std::string_view timestamp, std::string_view body) {
+  return "v1," + base64_encode(hmac_sha256(key, signed_content(id, timestamp, body)));
+}
+
 Result<void> verify_standard_webhook(const WebhookDelivery& delivery,
                                      std::span<const std::string> keys) {
   auto id = delivery.header("webhook-id");
@@ -209,9 +222,7 @@ Result<void> verify_standard_webhook(const WebhookDelivery& delivery,
   if (!within_tolerance(Timestamp(std::chrono::seconds(seconds)), delivery.now)) {
     return unauthenticated("webhook-timestamp is more than 5 minutes from now");
   }
-  std::string content;
-  content.reserve(id->size() + timestamp->size() + delivery.body.size() + 2);
-  content.append(*id).append(".").append(*timestamp).append(".").append(delivery.body);
+  const std::string content = signed_content(*id, *timestamp, delivery.body);
   std::vector<std::string> expected;
   expected.reserve(keys.size());
   for (const auto& key : keys) expected.push_back(hmac_sha256(key, content));

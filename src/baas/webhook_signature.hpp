@@ -61,6 +61,11 @@ Result<void> verify_body_signature(const WebhookDelivery& delivery, std::string_
 Result<void> verify_standard_webhook(const WebhookDelivery& delivery,
                                      std::span<const std::string> keys);
 
+// The `webhook-signature` entry a sender puts on a Standard Webhooks message: "v1," + base64 of
+// HMAC-SHA256(key, id + "." + timestamp + "." + body); `key` as standard_webhook_key gives it.
+std::string sign_standard_webhook(std::string_view key, std::string_view id,
+                                  std::string_view timestamp, std::string_view body);
+
 // The HMAC key of a Standard Webhooks secret: a `whsec_<base64>` secret's decoded bytes, any
 // other secret's own bytes. nullopt when a `whsec_` secret is not base64.
 std::optional<std::string> standard_webhook_key(std::string_view secret);
