@@ -7,6 +7,7 @@
 
 #include "core/time_format.hpp"
 #include "core/uuid.hpp"
+#include "store/column_reader.hpp"
 
 namespace rtjobs::store_detail {
 
@@ -70,89 +71,6 @@ std::string execution_time_text(int minutes) {
   std::snprintf(buf, sizeof buf, "%02d:%02d", (minutes / 60) % 24, minutes % 60);
   return buf;
 }
-
-// Reads columns in order, remembering the first failure so mapping code stays linear.
-class ColumnReader {
- public:
-  ColumnReader(const RowView& row, int first, std::string_view table)
-      : row_(row), next_(first), table_(table) {}
-
-  std::optional<std::string> opt_text() {
-    auto v = row_.text(next_++);
-    return v ? std::optional<std::string>(std::string(*v)) : std::nullopt;
-  }
-  std::string text() { return require(opt_text()); }
-  std::optional<int64_t> opt_int() {
-    auto v = row_.text(next_++);
-    if (!v) return std::nullopt;
-    int64_t out = 0;
-    auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), out);
-    if (ec != std::errc{} || end != v->data() + v->size()) bad(*v);
-    return out;
-  }
-  int64_t integer() { return require(opt_int()); }
-  std::optional<int> opt_small() {
-    auto v = opt_int();
-    return v ? std::optional<int>(static_cast<int>(*v)) : std::nullopt;
-  }
-  std::optional<Timestamp> opt_time() {
-    auto v = row_.text(next_++);
-    if (!v) return std::nullopt;
-    auto t = parse_timestamp(*v);
-    if (!t) bad(*v);
-    return t.value_or(Timestamp{});
-  }
-  Timestamp time() { return require(opt_time()); }
-  std::optional<Date> opt_date() {
-    auto v = row_.text(next_++);
-    if (!v) return std::nullopt;
-    auto d = parse_date(*v);
-    if (!d) bad(*v);
-    return d.value_or(Date{});
-  }
-  Date date() { return require(opt_date()); }
-  template <class E>
-  E named(std::optional<E> (*parse)(std::string_view)) {
-    auto v = row_.text(next_);
-    auto e = v ? parse(*v) : std::nullopt;
-    if (!e) bad(v.value_or("NULL"));
-    ++next_;
-    return e.value_or(E{});
-  }
-  template <class E>
-  std::optional<E> opt_named(std::optional<E> (*parse)(std::string_view)) {
-    if (!row_.text(next_)) {
-      ++next_;
-      return std::nullopt;
-    }
-    return named(parse);
-  }
-
-  Result<void> status() const {
-    if (error_.empty()) return {};
-    return fail(ErrorCode::kInternal, "reading " + std::string(table_) + ": " + error_);
-  }
-
- private:
-  template <class T>
-  T require(std::optional<T> v) {
-    if (!v) {
-      if (error_.empty()) error_ = "column " + std::to_string(next_ - 1) + " is NULL";
-      return T{};
-    }
-    return std::move(*v);
-  }
-  void bad(std::string_view v) {
-    if (error_.empty()) {
-      error_ = "column " + std::to_string(next_ - 1) + " holds '" + std::string(v) + "'";
-    }
-  }
-
-  const RowView& row_;
-  int next_;
-  std::string_view table_;
-  std::string error_;
-};
 
 }  // namespace
 
@@ -375,7 +293,7 @@ void ListQuery::where(std::string_view column, std::string_view op, SqlValue val
 std::string ListQuery::sql(int limit) {
   int n = limit < 1 ? 1 : (limit > 500 ? 500 : limit);
   params_.emplace_back(std::in_place_type<int64_t>, int64_t{n} + 1);
-  return select_ + where_ + " ORDER BY id LIMIT " + style_ + std::to_string(params_.size());
+  return select_ + where_ + order_ + style_ + std::to_string(params_.size());
 }
 
 std::string normalize_id(std::string_view id) {

@@ -83,6 +83,8 @@ class ListQuery {
   ListQuery(char style, std::string_view columns, std::string_view table);
   // Adds "<column> <op> <placeholder>" (column and op are constants of the caller).
   void where(std::string_view column, std::string_view op, SqlValue value);
+  // ORDER BY id DESC: the newest first (UUIDv7 ids), the cursor then pages with id < last.
+  void newest_first() { order_ = " ORDER BY id DESC LIMIT "; }
   // The SQL and its parameters, for `limit` (clamped to 1..500) rows per page.
   std::string sql(int limit);
   const std::vector<SqlValue>& params() const { return params_; }
@@ -91,6 +93,7 @@ class ListQuery {
   char style_;
   std::string select_;
   std::string where_;
+  std::string order_ = " ORDER BY id LIMIT ";
   std::vector<SqlValue> params_;
 };
 
