@@ -143,7 +143,11 @@ TEST(CheckWebhookUrlTest, RefusesPrivateAddressesUnlessAllowed) {
   EXPECT_EQ(refusal("HTTP://10.0.0.7"),
             "url resolves to a private address (10.0.0.7); set RT_WEBHOOK_ALLOW_PRIVATE=true to "
             "allow it");
-  EXPECT_TRUE(refusal("http://localhost:9/").starts_with("url resolves to a private address ("));
+  // Other spellings of loopback resolve to it, and it is the address that is judged.
+  for (const char* url : {"http://localhost:9/", "http://2130706433/", "http://0x7f.1/",
+                          "http://127.1/", "http://[::ffff:127.0.0.1]/", "http://0/"}) {
+    EXPECT_TRUE(refusal(url).starts_with("url resolves to a private address (")) << url;
+  }
   EXPECT_EQ(refusal("http://127.0.0.1:8080/hook", true), "");
   EXPECT_EQ(refusal("https://[::1]/", true), "");
 }
