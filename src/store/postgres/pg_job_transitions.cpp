@@ -5,7 +5,9 @@
 
 #include "core/time_format.hpp"
 #include "core/uuid.hpp"
+#include "store/events.hpp"
 #include "store/postgres/pg_listener.hpp"
+#include "store/postgres/pg_outbox.hpp"
 #include "store/postgres/pg_rows.hpp"
 #include "store/postgres/pg_store.hpp"
 
@@ -73,6 +75,7 @@ Result<ClaimResult> PgStore::claim_job(const ClaimRequest& request) {
       store_detail::claim_outcome_sql("j", "t") + " IN ('SKIPPED', 'CANCELLED') RETURNING " +
       store_detail::qualified(store_detail::kJobColumns, "j");
 
+  static const std::string begin_sql = "BEGIN";
   std::string id = store_detail::normalize_id(request.job_id);
   auto run = [&]() -> Result<ClaimResult> {
     if (!is_uuid(id)) return ClaimResult{ClaimStatus::kNotFound, {}, {}};
@@ -120,23 +123,36 @@ Result<ClaimResult> PgStore::claim_job(const ClaimRequest& request) {
         case ClaimAction::kCancel:
           break;
       }
-      auto finished = (*c)->query(finish_sql, {id, clock_now});
+      // A transaction: the skip or cancel, perhaps the transfer's completion, and their events.
+      auto finished =
+          store_detail::run_checked(**c, {{&begin_sql, {}}, {&finish_sql, {id, clock_now}}});
       if (!finished) return std::unexpected(finished.error());
-      auto done = job_at(*finished);
+      auto done = job_at((*finished)[1]);
       if (!done) return std::unexpected(done.error());
-      if (*done) {
-        ClaimStatus status =
-            (*done)->status == JobStatus::kSkipped ? ClaimStatus::kSkipped : ClaimStatus::kTerminal;
-        if (status == ClaimStatus::kSkipped) {  // perhaps the transfer's last occurrence
-          // Completed at the instant its job was skipped.
-          std::string at = format_timestamp((*done)->finished_at.value_or(request.now));
-          auto completed =
-              (*c)->query(store_detail::kCompleteIfDoneSql,
-                          {store_detail::uuid_array({(*done)->recurring_transfer_id}), at});
-          if (!completed) return std::unexpected(completed.error());
-        }
-        return ClaimResult{status, std::move(*done), {}};
+      if (!*done) {
+        if (auto r = (*c)->exec("COMMIT"); !r) return std::unexpected(r.error());
+        continue;
       }
+      const Job& ended = **done;
+      const Timestamp at = ended.finished_at.value_or(request.now);
+      std::vector<Event> events{store_detail::job_event(
+          store_detail::job_event_type(ended).value_or("job.cancelled"), ended, at)};
+      ClaimStatus status =
+          ended.status == JobStatus::kSkipped ? ClaimStatus::kSkipped : ClaimStatus::kTerminal;
+      if (status == ClaimStatus::kSkipped) {  // perhaps the transfer's last occurrence
+        // Completed at the instant its job was skipped.
+        auto completed = (*c)->query(
+            store_detail::kCompleteIfDoneSql,
+            {store_detail::uuid_array({ended.recurring_transfer_id}), format_timestamp(at)});
+        if (!completed) return std::unexpected(completed.error());
+        if (auto e = store_detail::add_completed_events(*completed, events); !e) {
+          return std::unexpected(e.error());
+        }
+      }
+      if (auto r = store_detail::commit_with_events(**c, events); !r) {
+        return std::unexpected(r.error());
+      }
+      return ClaimResult{status, std::move(*done), {}};
     }
     return ClaimResult{ClaimStatus::kInProgress, std::move(last_seen), {}};
   };
@@ -148,7 +164,6 @@ Result<ClaimResult> PgStore::claim_job(const ClaimRequest& request) {
 Result<std::vector<CompletionResult>> PgStore::complete_jobs(
     std::span<const Completion> completions) {
   static const std::string begin_sql = "BEGIN";
-  static const std::string commit_sql = "COMMIT";
   // Lock order (see pg_maintenance.cpp): the transfers whose rows a completion will update
   // (new jobs, or a COMPLETED check) are locked first, in id order, before any job row; their
   // new jobs are inserted under that lock. The ids come from the jobs, server-side.
@@ -227,9 +242,9 @@ Result<std::vector<CompletionResult>> PgStore::complete_jobs(
       " WHERE t.id = a.recurring_transfer_id AND a.new_sequence > t.last_sequence)"
       " SELECT ord, CASE WHEN notify THEN " +
       std::string(store_detail::kNotifyJobsDue) + "::text END";
-  // The batch as above, answering with each written job too, or only with its position.
+  // The batch as above, answering with each written job: its event is built from it, and the
+  // callers that want it (return_job) get it.
   static const std::string completion_jobs_sql = completion_sql + ", " + kJobCols + " FROM upd";
-  static const std::string completion_only_sql = completion_sql + " FROM upd";
   // A separate statement, after the batch's writes: it sees them all (one statement sees a
   // single snapshot, not its own updates), and, the transfer being locked since the start,
   // every completion of the transfer that committed before. Only for the exhausted completions,
@@ -246,7 +261,7 @@ Result<std::vector<CompletionResult>> PgStore::complete_jobs(
       " AND NOT EXISTS (SELECT 1"
       " FROM recurring_transfer_job o WHERE o.recurring_transfer_id = t.id"
       " AND o.status NOT IN " +
-      kTerminal + ")";
+      kTerminal + ") RETURNING " + store_detail::qualified(store_detail::kTransferColumns, "t");
   static const std::string select_jobs_sql =
       "SELECT " + kJobCols + " FROM recurring_transfer_job WHERE id = ANY($1::uuid[])";
 
@@ -352,38 +367,46 @@ Result<std::vector<CompletionResult>> PgStore::complete_jobs(
     batch.push_back({&begin_sql, {}});
     batch.push_back({&generic_plans_sql, {}});
     batch.push_back({&lock_transfers_sql, {store_detail::uuid_array(locked_via)}});
-    const bool return_jobs = std::any_of(completions.begin(), completions.end(),
-                                         [](const Completion& k) { return k.return_job; });
-    batch.push_back({return_jobs ? &completion_jobs_sql : &completion_only_sql, std::move(params)});
+    batch.push_back({&completion_jobs_sql, std::move(params)});
     if (any_exhausted) {
       batch.push_back({&completed_sql, {exhausted_ids.str(), exhausted_at.str()}});
     }
-    batch.push_back({&commit_sql, {}});
 
+    // Two round trips for the whole batch: the writes, answering with the rows as written;
+    // then their events (built here from those rows) with the COMMIT.
     auto c = pool_.acquire();
     if (!c) return std::unexpected(c.error());
-    auto results = (*c)->pipeline(batch);
+    auto results = store_detail::run_checked(**c, batch);
     if (!results) return std::unexpected(results.error());
-    for (size_t s = 0; s < results->size(); ++s) {
-      const PgResult& r = (*results)[s];
-      if (r.ok()) continue;
-      (void)(*c)->exec("ROLLBACK");
-      return fail(ErrorCode::kUnavailable, "statement " + std::to_string(s + 1) +
-                                               " of the batch: " + r.error_message() +
-                                               " (SQLSTATE " + r.sqlstate() + ")");
-    }
     const PgResult& written = (*results)[3];
+    std::vector<std::optional<Job>> after(order.size());  // by position in job id order
     for (int row = 0; row < written.rows(); ++row) {
       auto ord = written.text(row, 0);
       size_t n = 0;
       if (ord) std::from_chars(ord->data(), ord->data() + ord->size(), n);
       if (n < 1 || n > order.size()) return fail(ErrorCode::kInternal, "bad completion index");
-      CompletionResult& result = out[order[n - 1]];
-      result.status = CompletionStatus::kWritten;
-      if (!completions[order[n - 1]].return_job) continue;
       auto job = store_detail::read_job(PgRow(written, row), 2);
       if (!job) return std::unexpected(job.error());
-      result.job = std::move(*job);
+      after[n - 1] = std::move(*job);
+    }
+    std::vector<Event> events;
+    events.reserve(order.size());
+    for (size_t n = 0; n < order.size(); ++n) {
+      if (!after[n]) continue;
+      const Completion& k = completions[order[n]];
+      auto type = store_detail::job_event_type(*after[n]);
+      if (type) events.push_back(store_detail::job_event(*type, *after[n], k.now));
+      CompletionResult& result = out[order[n]];
+      result.status = CompletionStatus::kWritten;
+      if (k.return_job) result.job = std::move(after[n]);
+    }
+    if (any_exhausted) {
+      if (auto e = store_detail::add_completed_events((*results)[4], events); !e) {
+        return std::unexpected(e.error());
+      }
+    }
+    if (auto done = store_detail::commit_with_events(**c, events); !done) {
+      return std::unexpected(done.error());
     }
     std::vector<std::string> lost;
     for (size_t i : order) {
@@ -418,7 +441,6 @@ Result<Job> PgStore::retry_failed_job(std::string_view job_id, Timestamp now) {
   // cancel's: the cancel is wholly before the retry (which then finds the transfer CANCELLED and
   // writes nothing) or wholly after it (and cancels the RETRY job with the others).
   static const std::string begin_sql = "BEGIN";
-  static const std::string commit_sql = "COMMIT";
   static const std::string lock_sql =
       "SELECT j.status, t.status FROM recurring_transfer_job j JOIN recurring_transfer t"
       " ON t.id = j.recurring_transfer_id WHERE j.id = $1::uuid FOR SHARE OF t";
@@ -438,18 +460,19 @@ Result<Job> PgStore::retry_failed_job(std::string_view job_id, Timestamp now) {
     if (!is_uuid(id)) return fail(ErrorCode::kNotFound, "no job " + id);
     auto c = pool_.acquire();
     if (!c) return std::unexpected(c.error());
-    auto results = (*c)->pipeline({{&begin_sql, {}},
-                                   {&lock_sql, {id}},
-                                   {&retry_sql, {id, format_timestamp(now), clock(now)}},
-                                   {&commit_sql, {}}});
+    // The retry, then its job.retrying event with the COMMIT.
+    auto results =
+        store_detail::run_checked(**c, {{&begin_sql, {}},
+                                        {&lock_sql, {id}},
+                                        {&retry_sql, {id, format_timestamp(now), clock(now)}}});
     if (!results) return std::unexpected(results.error());
-    for (const PgResult& r : *results) {
-      if (r.ok()) continue;
-      (void)(*c)->exec("ROLLBACK");
-      return fail(ErrorCode::kUnavailable, r.error_message() + " (SQLSTATE " + r.sqlstate() + ")");
-    }
     auto job = job_at((*results)[2]);
     if (!job) return std::unexpected(job.error());
+    std::vector<Event> events;
+    if (*job) events.push_back(store_detail::job_event("job.retrying", **job, now));
+    if (auto done = store_detail::commit_with_events(**c, events); !done) {
+      return std::unexpected(done.error());
+    }
     if (*job) return std::move(**job);
     const PgResult& found = (*results)[1];
     if (found.rows() == 0) return fail(ErrorCode::kNotFound, "no job " + id);

@@ -16,7 +16,9 @@
 #include "core/time_format.hpp"
 #include "core/uuid.hpp"
 #include "store/due_index.hpp"
+#include "store/events.hpp"
 #include "store/postgres/pg_listener.hpp"
+#include "store/postgres/pg_outbox.hpp"
 #include "store/postgres/pg_rows.hpp"
 #include "store/postgres/pg_store.hpp"
 
@@ -97,6 +99,7 @@ Result<std::vector<ClaimResult>> PgStore::claim_due_jobs(const DueClaimRequest& 
   // One statement (see due_claim_sql).
   static const std::string one_provider_sql = due_claim_sql(false);
   static const std::string any_provider_sql = due_claim_sql(true);
+  static const std::string begin_sql = "BEGIN";
 
   auto run = [&]() -> Result<std::vector<ClaimResult>> {
     if (request.limit <= 0 || (!request.pending && !request.retries)) {
@@ -111,8 +114,13 @@ Result<std::vector<ClaimResult>> PgStore::claim_due_jobs(const DueClaimRequest& 
                                  int64_t{request.pending},
                                  int64_t{request.retries}};
     if (!request.provider.empty()) params.emplace_back(request.provider);
-    auto r = (*c)->query(request.provider.empty() ? any_provider_sql : one_provider_sql, params);
-    if (!r) return std::unexpected(r.error());
+    // A transaction: the jobs it skips or cancels commit with their events (and, for a skipped
+    // last occurrence, the transfer's completion with its own), one more round trip per batch.
+    auto claimed = store_detail::run_checked(
+        **c, {{&begin_sql, {}},
+              {request.provider.empty() ? &any_provider_sql : &one_provider_sql, params}});
+    if (!claimed) return std::unexpected(claimed.error());
+    const PgResult* r = &(*claimed)[1];
     struct Row {
       std::string at;  // same-width UTC text, so it sorts as time
       ClaimResult claim;
@@ -140,6 +148,19 @@ Result<std::vector<ClaimResult>> PgStore::claim_due_jobs(const DueClaimRequest& 
       }
       rows.push_back({std::string(row.text(0).value_or("")), std::move(claim)});
     }
+    // RETURNING has no defined order: give the results back oldest due first (and a transfer's
+    // events in the order of its jobs).
+    std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
+      return std::tie(a.at, a.claim.job->id) < std::tie(b.at, b.claim.job->id);
+    });
+    std::vector<Event> events;
+    for (const Row& row : rows) {
+      const Job& job = *row.claim.job;
+      if (row.claim.status == ClaimStatus::kClaimed) continue;
+      events.push_back(
+          store_detail::job_event(store_detail::job_event_type(job).value_or("job.cancelled"), job,
+                                  job.finished_at.value_or(request.now)));
+    }
     // A skipped job may have been its transfer's last occurrence (a statement of its own, which
     // sees the skip).
     if (!skipped_transfers.empty()) {
@@ -147,11 +168,13 @@ Result<std::vector<ClaimResult>> PgStore::claim_due_jobs(const DueClaimRequest& 
           (*c)->query(store_detail::kCompleteIfDoneSql,
                       {store_detail::uuid_array(skipped_transfers), format_timestamp(skipped_at)});
       if (!done) return std::unexpected(done.error());
+      if (auto e = store_detail::add_completed_events(*done, events); !e) {
+        return std::unexpected(e.error());
+      }
     }
-    // RETURNING has no defined order: give the results back oldest due first.
-    std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
-      return std::tie(a.at, a.claim.job->id) < std::tie(b.at, b.claim.job->id);
-    });
+    if (auto done = store_detail::commit_with_events(**c, events); !done) {
+      return std::unexpected(done.error());
+    }
     std::vector<ClaimResult> out;
     out.reserve(rows.size());
     for (Row& row : rows) out.push_back(std::move(row.claim));
@@ -177,18 +200,32 @@ Result<int> PgStore::rescue_expired_leases(Timestamp now, int max_retries, int l
       " next_attempt_at = j.lease_expires_at,"
       " retries = GREATEST(j.retries, LEAST(j.retries + 1, $2::integer)), lease_owner = NULL,"
       " lease_expires_at = NULL, last_error = $4, updated_at = " +
-      store_detail::db_now("$1") +
-      " FROM expired WHERE j.id = expired.id RETURNING 1)"
-      " SELECT count(*), CASE WHEN count(*) > 0 THEN " +
-      std::string(store_detail::kNotifyJobsDue) + "::text END FROM rescued";
+      store_detail::db_now("$1") + " FROM expired WHERE j.id = expired.id RETURNING " +
+      store_detail::qualified(store_detail::kJobColumns, "j") + ") SELECT " + kJobCols + ", " +
+      std::string(store_detail::kNotifyJobsDue) + "::text FROM rescued";
+  static const std::string begin_sql = "BEGIN";
+  // A transaction: the rescued jobs commit with their job.retrying events.
   auto run = [&]() -> Result<int> {
     if (limit <= 0) return 0;
     auto c = pool_.acquire();
     if (!c) return std::unexpected(c.error());
-    auto r = (*c)->query(
-        sql, {clock(now), int64_t{max_retries}, int64_t{limit}, std::string(kLeaseExpired)});
+    auto r = store_detail::run_checked(
+        **c,
+        {{&begin_sql, {}},
+         {&sql, {clock(now), int64_t{max_retries}, int64_t{limit}, std::string(kLeaseExpired)}}});
     if (!r) return std::unexpected(r.error());
-    return std::stoi(std::string(r->text(0, 0).value_or("0")));
+    auto jobs = store_detail::rows_of<Job>((*r)[1], store_detail::read_job);
+    if (!jobs) return std::unexpected(jobs.error());
+    std::sort(jobs->begin(), jobs->end(), [](const Job& a, const Job& b) { return a.id < b.id; });
+    std::vector<Event> events;
+    events.reserve(jobs->size());
+    for (const Job& job : *jobs) {
+      events.push_back(store_detail::job_event("job.retrying", job, job.updated_at));
+    }
+    if (auto done = store_detail::commit_with_events(**c, events); !done) {
+      return std::unexpected(done.error());
+    }
+    return static_cast<int>(jobs->size());
   };
   auto r = run();
   if (!r) return std::unexpected(r.error().context("rescuing expired leases"));
@@ -351,7 +388,16 @@ Result<int> PgStore::extend_transfers(std::span<const Extension> extensions) {
         }
       }
     }
-    if (auto r = (*c)->exec("COMMIT"); !r) return std::unexpected(r.error());
+    // The transfers the batch completed, with their transfer.completed events.
+    std::vector<Event> events;
+    for (size_t s = 2; s < results->size(); ++s) {
+      if (auto e = store_detail::add_completed_events((*results)[s], events); !e) {
+        return rollback(e.error());
+      }
+    }
+    if (auto r = store_detail::commit_with_events(**c, events); !r) {
+      return std::unexpected(r.error());
+    }
     return inserted;
   };
   auto r = run();

@@ -38,6 +38,29 @@ Result<std::optional<T>> first_of(const PgResult& result, Result<T> (*read)(cons
   return std::move(*v);
 }
 
+// One page of a list query: the cursor bound (the next page's ids come after the cursor's, in
+// the query's order: before it when the query lists the newest first), the query on a pooled
+// connection, the rows read.
+template <class T, class Reader>
+Result<Page<T>> list_page(PgPool& pool, ListQuery& q, const std::optional<std::string>& cursor,
+                          int limit, Reader read, std::string_view what,
+                          bool newest_first = false) {
+  if (newest_first) q.newest_first();
+  if (cursor) {
+    auto after = decode_cursor(*cursor);
+    if (!after) return std::unexpected(after.error());
+    q.where("id", newest_first ? "<" : ">", *after);
+  }
+  std::string sql = q.sql(limit);
+  auto c = pool.acquire();
+  if (!c) return std::unexpected(c.error().context(what));
+  auto r = (*c)->query(sql, q.params());
+  if (!r) return std::unexpected(r.error().context(what));
+  auto rows = rows_of<T>(*r, read);
+  if (!rows) return std::unexpected(rows.error());
+  return finish_page(std::move(*rows), limit);
+}
+
 // Ids (already checked with is_uuid, so no quoting is needed) as a PostgreSQL array literal,
 // for "= ANY($1::uuid[])": one parameter for any number of ids.
 inline std::string uuid_array(const std::vector<std::string>& ids) {
@@ -119,14 +142,18 @@ inline int64_t lease_ms(Timestamp now, Timestamp lease_expires_at) {
 // SPEC section 3: a transfer whose last occurrence is terminal becomes COMPLETED, paused or not
 // (a PAUSED transfer's last occurrence ends SKIPPED). kCompleteTransfersSql is for a caller that
 // knows the schedules are exhausted; kCompleteIfDoneSql finds it out (no next occurrence is left
-// to create). $1 the transfers (uuid[]), $2 now.
-inline const std::string kCompleteTransfersSql =
+// to create). $1 the transfers (uuid[]), $2 now. Both return the transfers they completed, for
+// their transfer.completed events.
+inline const std::string kCompleteTransfersWhere =
     "UPDATE recurring_transfer t SET status = 'COMPLETED', updated_at = $2::timestamptz"
     " WHERE t.id = ANY($1::uuid[]) AND t.status IN ('ACTIVE', 'PAUSED')"
     " AND NOT EXISTS (SELECT 1 FROM recurring_transfer_job o WHERE o.recurring_transfer_id = t.id"
     " AND o.status NOT IN ('FINISHED', 'FAILED', 'SKIPPED', 'CANCELLED'))";
-inline const std::string kCompleteIfDoneSql =
-    kCompleteTransfersSql + " AND t.next_occurrence_at IS NULL";
+inline const std::string kCompleteTransfersSql =
+    kCompleteTransfersWhere + " RETURNING " + qualified(kTransferColumns, "t");
+inline const std::string kCompleteIfDoneSql = kCompleteTransfersWhere +
+                                              " AND t.next_occurrence_at IS NULL RETURNING " +
+                                              qualified(kTransferColumns, "t");
 
 // Job rows as one array parameter per column, in kJobColumns order: the server reads arrays far
 // faster than JSON (json_populate_recordset was a third of a batch completion's time).

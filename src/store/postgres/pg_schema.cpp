@@ -287,14 +287,77 @@ CREATE INDEX bank_webhook_event_applied_idx ON bank_webhook_event (applied_at)
   WHERE applied_at IS NOT NULL;
 )sql";
 
-constexpr std::array<PgMigration, 8> kMigrations{{{1, kMigration1},
+// SPEC section 8, events to the main API: the outbox (event), written in the transaction of each
+// change, the endpoints it is delivered to, and one delivery per (event, endpoint). No foreign
+// key from an event to a job or a transfer: a backup's purge deletes jobs, their events stay.
+// Not part of backups.
+constexpr const char* kMigration9 = R"sql(
+CREATE TABLE event (
+  id uuid PRIMARY KEY,
+  type text NOT NULL,
+  recurring_transfer_id uuid,
+  job_id uuid,
+  created_at timestamptz NOT NULL,
+  data text NOT NULL,
+  fanned_out boolean NOT NULL DEFAULT false
+);
+-- The fan-out's scan, and the claims' "an earlier event of the transfer is not fanned out".
+CREATE INDEX event_unfanned_idx ON event (id) WHERE NOT fanned_out;
+CREATE INDEX event_unfanned_transfer_idx ON event (recurring_transfer_id, id)
+  WHERE NOT fanned_out;
+CREATE INDEX event_created_idx ON event (created_at);
+
+CREATE TABLE webhook_endpoint (
+  id uuid PRIMARY KEY,
+  url text NOT NULL,
+  description text,
+  event_types text NOT NULL DEFAULT '',
+  secret text NOT NULL,
+  previous_secret text,
+  previous_secret_expires_at timestamptz,
+  status text NOT NULL CHECK (status IN ('enabled', 'disabled')),
+  failing_since timestamptz,
+  disabled_at timestamptz,
+  created_at timestamptz NOT NULL,
+  updated_at timestamptz NOT NULL
+);
+
+CREATE TABLE webhook_delivery (
+  id uuid PRIMARY KEY,
+  event_id uuid NOT NULL REFERENCES event (id) ON DELETE CASCADE,
+  endpoint_id uuid NOT NULL REFERENCES webhook_endpoint (id) ON DELETE CASCADE,
+  event_type text NOT NULL,
+  recurring_transfer_id uuid,
+  status text NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
+  attempts integer NOT NULL DEFAULT 0,
+  next_attempt_at timestamptz NOT NULL,
+  lease text,
+  lease_expires_at timestamptz,
+  last_attempt_at timestamptz,
+  last_http_status integer,
+  last_error text,
+  replay_of uuid,
+  created_at timestamptz NOT NULL,
+  finished_at timestamptz
+);
+-- The claims' scan, and their "an earlier event of the transfer is pending to this endpoint".
+CREATE INDEX webhook_delivery_due_idx ON webhook_delivery (next_attempt_at)
+  WHERE status = 'pending';
+CREATE INDEX webhook_delivery_order_idx
+  ON webhook_delivery (endpoint_id, recurring_transfer_id, event_id) WHERE status = 'pending';
+CREATE INDEX webhook_delivery_endpoint_idx ON webhook_delivery (endpoint_id, id);
+CREATE INDEX webhook_delivery_event_idx ON webhook_delivery (event_id);
+)sql";
+
+constexpr std::array<PgMigration, 9> kMigrations{{{1, kMigration1},
                                                   {2, kMigration2},
                                                   {3, kMigration3},
                                                   {4, kMigration4},
                                                   {5, kMigration5},
                                                   {6, kMigration6},
                                                   {7, kMigration7},
-                                                  {8, kMigration8}}};
+                                                  {8, kMigration8},
+                                                  {9, kMigration9}}};
 
 }  // namespace
 

@@ -10,12 +10,15 @@
 
 #include "core/time_format.hpp"
 #include "core/uuid.hpp"
+#include "store/events.hpp"
+#include "store/postgres/pg_outbox.hpp"
 #include "store/postgres/pg_rows.hpp"
 #include "store/postgres/pg_store.hpp"
 #include "store/settlement_rules.hpp"
 
 namespace rtjobs {
 
+using store_detail::all_ok;
 using store_detail::ArrayLiteral;
 using store_detail::PgResult;
 using store_detail::PgRow;
@@ -26,18 +29,6 @@ namespace {
 
 const std::string kJobCols(store_detail::kJobColumns);
 const std::string kEventColumns(store_detail::kBankEventColumns);
-
-Result<void> all_ok(store_detail::PgConnection& c, const std::vector<PgResult>& results) {
-  for (size_t s = 0; s < results.size(); ++s) {
-    const PgResult& r = results[s];
-    if (r.ok()) continue;
-    (void)c.exec("ROLLBACK");
-    return fail(ErrorCode::kUnavailable, "statement " + std::to_string(s + 1) + ": " +
-                                             r.error_message() + " (SQLSTATE " + r.sqlstate() +
-                                             ")");
-  }
-  return {};
-}
 
 }  // namespace
 
@@ -52,8 +43,11 @@ Result<std::vector<SettlementResult>> PgStore::apply_settlements(
   static const std::string matching =
       " WHERE j.id = ANY($1::uuid[]) OR (j.provider, j.provider_reference) IN"
       " (SELECT p, r FROM unnest($2::text[], $3::text[]) AS k(p, r))";
+  // The transfers as locked: a pause's transfer.paused event is the row as locked with the
+  // pause applied (pause_sql below, which nothing else can change meanwhile).
   static const std::string lock_transfers_sql =
-      "SELECT 1 FROM recurring_transfer WHERE id IN (SELECT j.recurring_transfer_id"
+      "SELECT " + std::string(store_detail::kTransferColumns) +
+      " FROM recurring_transfer WHERE id IN (SELECT j.recurring_transfer_id"
       " FROM recurring_transfer_job j" +
       matching + ") ORDER BY id FOR NO KEY UPDATE";
   static const std::string read_jobs_sql =
@@ -116,9 +110,19 @@ Result<std::vector<SettlementResult>> PgStore::apply_settlements(
       jobs.emplace(std::move(id), Locked{std::move(*job), *transfer});
     }
 
+    std::map<std::string, RecurringTransfer> transfers;
+    auto locked_transfers =
+        store_detail::rows_of<RecurringTransfer>((*read)[1], store_detail::read_transfer);
+    if (!locked_transfers) return std::unexpected(locked_transfers.error());
+    for (RecurringTransfer& t : *locked_transfers) {
+      std::string id = t.id;
+      transfers.emplace(std::move(id), std::move(t));
+    }
+
     std::vector<SettlementResult> out;
     out.reserve(updates.size());
     std::vector<PgStatement> writes;
+    std::vector<Event> events;
     for (const SettlementUpdate& u : updates) {
       Locked* locked = nullptr;
       if (u.job_id) {
@@ -141,10 +145,22 @@ Result<std::vector<SettlementResult>> PgStore::apply_settlements(
         if (d.provider_status) {
           writes.push_back({&status_sql, store_detail::provider_status_values(*d.provider_status)});
         }
+        if (d.job) {
+          for (Event& e : store_detail::settlement_events(d.outcome, locked->job, u.now)) {
+            events.push_back(std::move(e));
+          }
+        }
         if (d.pause_reason) {
           writes.push_back(
               {&pause_sql,
                {locked->job.recurring_transfer_id, *d.pause_reason, format_timestamp(u.now)}});
+          auto t = transfers.find(locked->job.recurring_transfer_id);
+          if (t != transfers.end() && t->second.status == TransferStatus::kActive) {
+            t->second.status = TransferStatus::kPaused;
+            t->second.status_reason = *d.pause_reason;
+            t->second.updated_at = u.now;
+            events.push_back(store_detail::transfer_event("transfer.paused", t->second, u.now));
+          }
           for (auto& [id, other] : jobs) {
             if (other.job.recurring_transfer_id == locked->job.recurring_transfer_id) {
               other.transfer = TransferStatus::kPaused;
@@ -160,6 +176,7 @@ Result<std::vector<SettlementResult>> PgStore::apply_settlements(
       }
       out.push_back(std::move(result));
     }
+    store_detail::add_events(writes, events);
     writes.push_back({&commit_sql, {}});
     auto written = (*c)->pipeline(writes);
     if (!written) return std::unexpected(written.error());

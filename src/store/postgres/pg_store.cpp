@@ -5,14 +5,15 @@
 
 #include "core/time_format.hpp"
 #include "core/uuid.hpp"
+#include "store/events.hpp"
 #include "store/postgres/pg_listener.hpp"
+#include "store/postgres/pg_outbox.hpp"
 #include "store/postgres/pg_rows.hpp"
 #include "store/postgres/pg_schema.hpp"
 
 namespace rtjobs {
 
 using store_detail::first_of;
-using store_detail::PgResult;
 using store_detail::rows_of;
 using store_detail::SqlValue;
 
@@ -30,26 +31,6 @@ Result<std::optional<Job>> select_job(store_detail::PgConnection& c, const std::
   auto r = c.query(sql, {id});
   if (!r) return std::unexpected(r.error());
   return first_of<Job>(*r, store_detail::read_job);
-}
-
-// One page of a list query: the cursor bound, the query on a pooled connection, the rows read.
-template <class T, class Reader>
-Result<Page<T>> list_page(store_detail::PgPool& pool, store_detail::ListQuery& q,
-                          const std::optional<std::string>& cursor, int limit, Reader read,
-                          std::string_view what) {
-  if (cursor) {
-    auto after = store_detail::decode_cursor(*cursor);
-    if (!after) return std::unexpected(after.error());
-    q.where("id", ">", *after);
-  }
-  std::string sql = q.sql(limit);
-  auto c = pool.acquire();
-  if (!c) return std::unexpected(c.error().context(what));
-  auto r = (*c)->query(sql, q.params());
-  if (!r) return std::unexpected(r.error().context(what));
-  auto rows = rows_of<T>(*r, read);
-  if (!rows) return std::unexpected(rows.error());
-  return store_detail::finish_page(std::move(*rows), limit);
 }
 
 }  // namespace
@@ -116,18 +97,21 @@ Result<void> PgStore::ping() {
 
 Result<CreateTransferResult> PgStore::create_transfer(const RecurringTransfer& transfer,
                                                       const std::vector<Job>& jobs) {
-  // One statement: the transfer and its jobs commit together, and the jobs are only inserted
-  // when the transfer was (an existing idempotency key inserts nothing).
+  // One statement: the transfer, its jobs and its transfer.created event commit together, and
+  // the jobs and the event are only inserted when the transfer was (an existing idempotency key
+  // inserts nothing). The event is built from the transfer as given, which is the row as
+  // written: the insert stores it as it is.
+  constexpr int kFlag = store_detail::kTransferColumnCount + store_detail::kJobColumnCount + 1;
   static const std::string insert_sql =
       "WITH t AS (INSERT INTO recurring_transfer (" + kTransferCols + ") VALUES (" +
       store_detail::placeholders('$', store_detail::kTransferColumnCount) +
       ") ON CONFLICT (idempotency_key) DO NOTHING RETURNING " + kTransferCols +
       "), j AS (INSERT INTO recurring_transfer_job (" + kJobCols + ") SELECT " + kJobCols +
       " FROM unnest(" + store_detail::job_unnest_args(store_detail::kTransferColumnCount + 1) +
-      ") AS n(" + kJobCols + ") WHERE EXISTS (SELECT 1 FROM t)) SELECT " + kTransferCols +
-      ", CASE WHEN $" +
-      std::to_string(store_detail::kTransferColumnCount + store_detail::kJobColumnCount + 1) +
-      "::boolean THEN " + std::string(store_detail::kNotifyJobsDue) + "::text END FROM t";
+      ") AS n(" + kJobCols + ") WHERE EXISTS (SELECT 1 FROM t)), e AS (" +
+      store_detail::insert_events_sql(kFlag + 1) + " WHERE EXISTS (SELECT 1 FROM t)) SELECT " +
+      kTransferCols + ", CASE WHEN $" + std::to_string(kFlag) + "::boolean THEN " +
+      std::string(store_detail::kNotifyJobsDue) + "::text END FROM t";
   static const std::string by_key_sql = kSelectTransfer + " WHERE idempotency_key = $1";
   auto run = [&]() -> Result<CreateTransferResult> {
     auto c = pool_.acquire();
@@ -135,6 +119,10 @@ Result<CreateTransferResult> PgStore::create_transfer(const RecurringTransfer& t
     std::vector<SqlValue> params = store_detail::transfer_values(transfer);
     for (SqlValue& column : store_detail::job_arrays(jobs)) params.push_back(std::move(column));
     params.push_back(int64_t{store_detail::any_due(jobs, transfer.created_at)});
+    for (SqlValue& column : store_detail::event_arrays(
+             {store_detail::transfer_event("transfer.created", transfer, transfer.created_at)})) {
+      params.push_back(std::move(column));
+    }
     auto r = (*c)->query(insert_sql, params);
     if (!r) return std::unexpected(r.error());
     auto inserted = first_of<RecurringTransfer>(*r, store_detail::read_transfer);
@@ -167,8 +155,8 @@ Result<std::optional<RecurringTransfer>> PgStore::get_transfer(std::string_view 
 Result<Page<RecurringTransfer>> PgStore::list_transfers(const TransferFilter& filter) {
   store_detail::ListQuery q('$', store_detail::kTransferColumns, "recurring_transfer");
   if (filter.status) q.where("status", "=", std::string(to_string(*filter.status)));
-  return list_page<RecurringTransfer>(pool_, q, filter.cursor, filter.limit,
-                                      store_detail::read_transfer, "listing transfers");
+  return store_detail::list_page<RecurringTransfer>(
+      pool_, q, filter.cursor, filter.limit, store_detail::read_transfer, "listing transfers");
 }
 
 Result<RecurringTransfer> PgStore::change_transfer_status(std::string_view id,
@@ -195,7 +183,8 @@ Result<RecurringTransfer> PgStore::change_transfer_status(std::string_view id,
       "UPDATE recurring_transfer_job SET status = 'CANCELLED', finished_at = $2::timestamptz,"
       " updated_at = $2::timestamptz WHERE recurring_transfer_id = $1::uuid"
       " AND status IN ('PENDING', 'IN_FLY', 'RETRY') AND EXISTS (SELECT 1 FROM recurring_transfer"
-      " WHERE id = $1::uuid AND status IN ('ACTIVE', 'PAUSED'))";
+      " WHERE id = $1::uuid AND status IN ('ACTIVE', 'PAUSED')) RETURNING " +
+      kJobCols;
   static const std::string begin_sql = "BEGIN";
   static const std::string commit_sql = "COMMIT";
   static const std::string status_sql = "SELECT status FROM recurring_transfer WHERE id = $1";
@@ -206,31 +195,40 @@ Result<RecurringTransfer> PgStore::change_transfer_status(std::string_view id,
     std::string at = format_timestamp(now);
     std::vector<SqlValue> params{key, std::string(to_string(from)),
                                  std::string(to_string(also_from)), std::string(to_string(to)), at};
+    // One transaction, two round trips: the change, then its events (from the rows as written)
+    // with the COMMIT.
+    std::vector<store_detail::PgStatement> batch{{&begin_sql, {}}};
+    if (action == TransferAction::kCancel) {
+      batch.push_back({&lock_sql, {key}});
+      batch.push_back({&cancel_jobs_sql, {key, at}});
+    }
+    batch.push_back({&transfer_sql, params});
     auto c = pool_.acquire();
     if (!c) return std::unexpected(c.error());
-    std::optional<PgResult> changed_rows;
-    if (action == TransferAction::kCancel) {
-      auto results = (*c)->pipeline({{&begin_sql, {}},
-                                     {&lock_sql, {key}},
-                                     {&cancel_jobs_sql, {key, at}},
-                                     {&transfer_sql, params},
-                                     {&commit_sql, {}}});
-      if (!results) return std::unexpected(results.error());
-      for (const PgResult& r : *results) {
-        if (!r.ok()) {
-          (void)(*c)->exec("ROLLBACK");
-          return fail(ErrorCode::kUnavailable,
-                      r.error_message() + " (SQLSTATE " + r.sqlstate() + ")");
-        }
-      }
-      changed_rows = std::move((*results)[3]);
-    } else {
-      auto r = (*c)->query(transfer_sql, params);
-      if (!r) return std::unexpected(r.error());
-      changed_rows = std::move(*r);
-    }
-    auto changed = first_of<RecurringTransfer>(*changed_rows, store_detail::read_transfer);
+    auto results = store_detail::run_checked(**c, batch);
+    if (!results) return std::unexpected(results.error());
+    auto changed = first_of<RecurringTransfer>(results->back(), store_detail::read_transfer);
     if (!changed) return std::unexpected(changed.error());
+    std::vector<Event> events;
+    if (*changed) {
+      events.push_back(store_detail::transfer_event(
+          store_detail::transfer_event_type((*changed)->status), **changed, now));
+    }
+    if (action == TransferAction::kCancel) {
+      auto cancelled = rows_of<Job>((*results)[2], store_detail::read_job);
+      if (!cancelled) return std::unexpected(cancelled.error());
+      std::sort(cancelled->begin(), cancelled->end(),
+                [](const Job& a, const Job& b) { return a.id < b.id; });
+      for (const Job& job : *cancelled) {
+        events.push_back(store_detail::job_event("job.cancelled", job, now));
+      }
+    }
+    std::vector<store_detail::PgStatement> finish;
+    store_detail::add_events(finish, events);
+    finish.push_back({&commit_sql, {}});
+    if (auto done = store_detail::run_checked(**c, finish); !done) {
+      return std::unexpected(done.error());
+    }
     if (*changed) return std::move(**changed);
     auto found = (*c)->query(status_sql, {key});
     if (!found) return std::unexpected(found.error());
@@ -270,8 +268,8 @@ Result<Page<Job>> PgStore::list_jobs(const JobFilter& filter) {
     q.where("recurring_transfer_id", "=",
             store_detail::normalize_id(*filter.recurring_transfer_id));
   }
-  return list_page<Job>(pool_, q, filter.cursor, filter.limit, store_detail::read_job,
-                        "listing jobs");
+  return store_detail::list_page<Job>(pool_, q, filter.cursor, filter.limit, store_detail::read_job,
+                                      "listing jobs");
 }
 
 Result<std::vector<ProviderStatus>> PgStore::list_provider_statuses(std::string_view job_id) {

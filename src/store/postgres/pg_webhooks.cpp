@@ -1,79 +1,505 @@
-// PgStore's events to the main API: TRANSITIONAL stubs, replaced by the implementation.
+// PgStore's events to the main API: the endpoints, fanning the outbox's events out to them, and
+// the dispatcher's claims and outcomes of deliveries (see Store, "Events to the main API").
+//
+// Whose clock: the callers' `now` throughout. These times decide when a delivery is tried
+// (again) and when a dispatcher's claim runs out, never whether money moves; a delivery claimed
+// twice after a claim ran out is a duplicate the receiver recognises by its webhook-id.
+//
+// Lock order: an endpoint's row before its deliveries' rows (finish_webhook_deliveries locks
+// the endpoints first, as deleting an endpoint does before its cascade); the fan-out locks the
+// events (SKIP LOCKED), then shares the endpoints' keys (FOR KEY SHARE: a concurrent delete
+// waits for the fan-out's inserts instead of failing them). The claims lock only deliveries,
+// with SKIP LOCKED: they never wait.
+#include <algorithm>
+#include <charconv>
+#include <map>
+
+#include "core/time_format.hpp"
+#include "core/uuid.hpp"
+#include "store/events.hpp"
+#include "store/outbox_codec.hpp"
+#include "store/postgres/pg_outbox.hpp"
+#include "store/postgres/pg_rows.hpp"
 #include "store/postgres/pg_store.hpp"
 
 namespace rtjobs {
 
-Result<WebhookEndpoint> PgStore::create_webhook_endpoint(const WebhookEndpoint& /*endpoint*/) {
-  return fail(ErrorCode::kInternal, "create_webhook_endpoint: not implemented");
+using store_detail::ArrayLiteral;
+using store_detail::first_of;
+using store_detail::PgResult;
+using store_detail::PgRow;
+using store_detail::PgStatement;
+using store_detail::SqlValue;
+
+namespace {
+
+const std::string kEndpointCols(store_detail::kEndpointColumns);
+const std::string kDeliveryCols(store_detail::kDeliveryColumns);
+const std::string kEventCols(store_detail::kEventColumns);
+const std::string kBegin = "BEGIN";
+
+Result<WebhookEndpoint> endpoint_or_not_found(Result<PgResult> r, std::string_view id) {
+  if (!r) return std::unexpected(r.error());
+  auto e = first_of<WebhookEndpoint>(*r, store_detail::read_endpoint);
+  if (!e) return std::unexpected(e.error());
+  if (!*e) return fail(ErrorCode::kNotFound, "no webhook endpoint " + std::string(id));
+  return std::move(**e);
 }
 
-Result<std::optional<WebhookEndpoint>> PgStore::get_webhook_endpoint(std::string_view /*id*/) {
-  return fail(ErrorCode::kInternal, "get_webhook_endpoint: not implemented");
+// Whether `endpoint` takes `event`: it existed when the event was written, and its filter is
+// empty or names the event's type.
+bool takes(const WebhookEndpoint& endpoint, const Event& event) {
+  if (endpoint.created_at > event.created_at) return false;
+  return endpoint.event_types.empty() ||
+         std::find(endpoint.event_types.begin(), endpoint.event_types.end(), event.type) !=
+             endpoint.event_types.end();
 }
 
-Result<Page<WebhookEndpoint>> PgStore::list_webhook_endpoints(
-    int /*limit*/, std::optional<std::string> /*cursor*/) {
-  return fail(ErrorCode::kInternal, "list_webhook_endpoints: not implemented");
+}  // namespace
+
+Result<WebhookEndpoint> PgStore::create_webhook_endpoint(const WebhookEndpoint& endpoint) {
+  static const std::string sql =
+      "INSERT INTO webhook_endpoint (" + kEndpointCols + ") VALUES (" +
+      store_detail::placeholders('$', store_detail::kEndpointColumnCount) + ") RETURNING " +
+      kEndpointCols;
+  auto c = pool_.acquire();
+  if (!c) return std::unexpected(c.error().context("creating webhook endpoint"));
+  auto r =
+      endpoint_or_not_found((*c)->query(sql, store_detail::endpoint_values(endpoint)), endpoint.id);
+  if (!r) return std::unexpected(r.error().context("creating webhook endpoint " + endpoint.id));
+  return r;
 }
 
-Result<void> PgStore::delete_webhook_endpoint(std::string_view /*id*/) {
-  return fail(ErrorCode::kInternal, "delete_webhook_endpoint: not implemented");
+Result<std::optional<WebhookEndpoint>> PgStore::get_webhook_endpoint(std::string_view id) {
+  static const std::string sql = "SELECT " + kEndpointCols + " FROM webhook_endpoint WHERE id = $1";
+  if (!is_uuid(id)) return std::nullopt;
+  std::string key = store_detail::normalize_id(id);
+  auto c = pool_.acquire();
+  if (!c) return std::unexpected(c.error().context("reading webhook endpoint " + key));
+  auto r = (*c)->query(sql, {key});
+  if (!r) return std::unexpected(r.error().context("reading webhook endpoint " + key));
+  return first_of<WebhookEndpoint>(*r, store_detail::read_endpoint);
 }
 
-Result<WebhookEndpoint> PgStore::rotate_webhook_secret(std::string_view /*id*/,
-                                                       std::string /*secret*/,
-                                                       Timestamp /*previous_expires_at*/,
-                                                       Timestamp /*now*/) {
-  return fail(ErrorCode::kInternal, "rotate_webhook_secret: not implemented");
+Result<Page<WebhookEndpoint>> PgStore::list_webhook_endpoints(int limit,
+                                                              std::optional<std::string> cursor) {
+  store_detail::ListQuery q('$', store_detail::kEndpointColumns, "webhook_endpoint");
+  return store_detail::list_page<WebhookEndpoint>(
+      pool_, q, cursor, limit, store_detail::read_endpoint, "listing webhook endpoints");
 }
 
-Result<WebhookEndpoint> PgStore::enable_webhook_endpoint(std::string_view /*id*/,
-                                                         Timestamp /*now*/) {
-  return fail(ErrorCode::kInternal, "enable_webhook_endpoint: not implemented");
+Result<void> PgStore::delete_webhook_endpoint(std::string_view id) {
+  // Its deliveries go with it (ON DELETE CASCADE).
+  static const std::string sql = "DELETE FROM webhook_endpoint WHERE id = $1 RETURNING id";
+  std::string key = store_detail::normalize_id(id);
+  if (!is_uuid(key)) return fail(ErrorCode::kNotFound, "no webhook endpoint " + key);
+  auto c = pool_.acquire();
+  if (!c) return std::unexpected(c.error().context("deleting webhook endpoint " + key));
+  auto r = (*c)->query(sql, {key});
+  if (!r) return std::unexpected(r.error().context("deleting webhook endpoint " + key));
+  if (r->rows() == 0) return fail(ErrorCode::kNotFound, "no webhook endpoint " + key);
+  return {};
 }
 
-Result<int> PgStore::fan_out_events(Timestamp /*now*/, int /*limit*/) {
-  return fail(ErrorCode::kInternal, "fan_out_events: not implemented");
+Result<WebhookEndpoint> PgStore::rotate_webhook_secret(std::string_view id, std::string secret,
+                                                       Timestamp previous_expires_at,
+                                                       Timestamp now) {
+  // SET reads the row as it was: the current secret becomes the previous one.
+  static const std::string sql =
+      "UPDATE webhook_endpoint SET previous_secret = secret, secret = $2,"
+      " previous_secret_expires_at = $3::timestamptz, updated_at = $4::timestamptz"
+      " WHERE id = $1 RETURNING " +
+      kEndpointCols;
+  std::string key = store_detail::normalize_id(id);
+  if (!is_uuid(key)) return fail(ErrorCode::kNotFound, "no webhook endpoint " + key);
+  auto c = pool_.acquire();
+  if (!c) return std::unexpected(c.error().context("rotating the secret of " + key));
+  auto r = endpoint_or_not_found(
+      (*c)->query(sql, {key, std::move(secret), format_timestamp(previous_expires_at),
+                        format_timestamp(now)}),
+      key);
+  if (!r) return std::unexpected(r.error().context("rotating the secret of " + key));
+  return r;
 }
 
-Result<std::vector<DeliveryTask>> PgStore::claim_webhook_deliveries(Timestamp /*now*/,
-                                                                    std::string_view /*lease*/,
-                                                                    Timestamp /*lease_until*/,
-                                                                    int /*limit*/) {
-  return fail(ErrorCode::kInternal, "claim_webhook_deliveries: not implemented");
+Result<WebhookEndpoint> PgStore::enable_webhook_endpoint(std::string_view id, Timestamp now) {
+  static const std::string sql =
+      "UPDATE webhook_endpoint SET status = 'enabled', failing_since = NULL, disabled_at = NULL,"
+      " updated_at = $2::timestamptz WHERE id = $1 RETURNING " +
+      kEndpointCols;
+  std::string key = store_detail::normalize_id(id);
+  if (!is_uuid(key)) return fail(ErrorCode::kNotFound, "no webhook endpoint " + key);
+  auto c = pool_.acquire();
+  if (!c) return std::unexpected(c.error().context("enabling webhook endpoint " + key));
+  auto r = endpoint_or_not_found((*c)->query(sql, {key, format_timestamp(now)}), key);
+  if (!r) return std::unexpected(r.error().context("enabling webhook endpoint " + key));
+  return r;
+}
+
+Result<int> PgStore::fan_out_events(Timestamp now, int limit) {
+  // Two round trips: the events (locked, SKIP LOCKED: concurrent fan-outs take disjoint events)
+  // and the enabled endpoints; then, matched here, the deliveries, the events marked, COMMIT.
+  static const std::string events_sql = "SELECT " + kEventCols +
+                                        " FROM event WHERE NOT fanned_out ORDER BY id LIMIT $1"
+                                        " FOR UPDATE SKIP LOCKED";
+  static const std::string endpoints_sql = "SELECT " + kEndpointCols +
+                                           " FROM webhook_endpoint WHERE status = 'enabled'"
+                                           " ORDER BY id FOR KEY SHARE";
+  static const std::string deliveries_sql =
+      "INSERT INTO webhook_delivery (id, event_id, endpoint_id, event_type, recurring_transfer_id,"
+      " status, attempts, next_attempt_at, created_at) SELECT d.id, d.event_id, d.endpoint_id,"
+      " d.event_type, d.recurring_transfer_id, 'pending', 0, $6::timestamptz, $6::timestamptz"
+      " FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::uuid[])"
+      " AS d(id, event_id, endpoint_id, event_type, recurring_transfer_id)";
+  static const std::string fanned_sql =
+      "UPDATE event SET fanned_out = true WHERE id = ANY($1::uuid[])";
+  static const std::string commit_sql = "COMMIT";
+  auto run = [&]() -> Result<int> {
+    if (limit <= 0) return 0;
+    auto c = pool_.acquire();
+    if (!c) return std::unexpected(c.error());
+    auto read = store_detail::run_checked(
+        **c, {{&kBegin, {}}, {&events_sql, {int64_t{limit}}}, {&endpoints_sql, {}}});
+    if (!read) return std::unexpected(read.error());
+    auto events = store_detail::rows_of<Event>((*read)[1], store_detail::read_event);
+    if (!events) return std::unexpected(events.error());
+    auto endpoints =
+        store_detail::rows_of<WebhookEndpoint>((*read)[2], store_detail::read_endpoint);
+    if (!endpoints) return std::unexpected(endpoints.error());
+    if (events->empty()) {
+      if (auto r = (*c)->exec("COMMIT"); !r) return std::unexpected(r.error());
+      return 0;
+    }
+    std::vector<ArrayLiteral> columns(5);
+    std::vector<std::string> ids;
+    ids.reserve(events->size());
+    for (const Event& e : *events) {  // in id order: earlier events get the smaller delivery ids
+      ids.push_back(e.id);
+      for (const WebhookEndpoint& endpoint : *endpoints) {
+        if (!takes(endpoint, e)) continue;
+        columns[0].add(new_uuid_v7(now));
+        columns[1].add(e.id);
+        columns[2].add(endpoint.id);
+        columns[3].add(e.type);
+        columns[4].add(store_detail::opt_text(e.transfer_id));
+      }
+    }
+    std::vector<SqlValue> params;
+    params.reserve(columns.size() + 1);
+    for (const ArrayLiteral& column : columns) params.emplace_back(column.str());
+    params.emplace_back(format_timestamp(now));
+    auto written = store_detail::run_checked(**c, {{&deliveries_sql, std::move(params)},
+                                                   {&fanned_sql, {store_detail::uuid_array(ids)}},
+                                                   {&commit_sql, {}}});
+    if (!written) return std::unexpected(written.error());
+    return static_cast<int>(events->size());
+  };
+  auto r = run();
+  if (!r) return std::unexpected(r.error().context("fanning out events"));
+  return r;
+}
+
+Result<std::vector<DeliveryTask>> PgStore::claim_webhook_deliveries(Timestamp now,
+                                                                    std::string_view lease,
+                                                                    Timestamp lease_until,
+                                                                    int limit) {
+  // One statement. A delivery is claimable when due ($1, the caller's clock: see the top),
+  // unleased or its lease run out, its endpoint enabled, and it is next of its transfer for its
+  // endpoint: no pending delivery of an earlier event of the transfer to the same endpoint
+  // (claimed by another dispatcher or not: pending until delivered or failed), and no earlier
+  // event of the transfer still waiting for its fan-out (its deliveries do not exist yet).
+  // FOR UPDATE re-checks a row another claimer changed and committed meanwhile (its new lease
+  // excludes it); SKIP LOCKED passes over the rows one holds. MATERIALIZED: the selection runs
+  // once (see rescue_expired_leases). The previous secret signs too until it expires.
+  static const std::string sql =
+      "WITH picked AS MATERIALIZED (SELECT d.id FROM webhook_delivery d JOIN webhook_endpoint w"
+      " ON w.id = d.endpoint_id AND w.status = 'enabled'"
+      " WHERE d.status = 'pending' AND d.next_attempt_at <= $1::timestamptz"
+      " AND (d.lease_expires_at IS NULL OR d.lease_expires_at <= $1::timestamptz)"
+      " AND NOT EXISTS (SELECT 1 FROM webhook_delivery p WHERE p.status = 'pending'"
+      " AND p.endpoint_id = d.endpoint_id AND p.recurring_transfer_id = d.recurring_transfer_id"
+      " AND p.event_id < d.event_id)"
+      " AND NOT EXISTS (SELECT 1 FROM event e WHERE NOT e.fanned_out"
+      " AND e.recurring_transfer_id = d.recurring_transfer_id AND e.id < d.event_id)"
+      " ORDER BY d.event_id, d.id LIMIT $4 FOR UPDATE OF d SKIP LOCKED)"
+      " UPDATE webhook_delivery d SET lease = $2, lease_expires_at = $3::timestamptz,"
+      " attempts = d.attempts + 1 FROM picked, event e, webhook_endpoint w"
+      " WHERE d.id = picked.id AND e.id = d.event_id AND w.id = d.endpoint_id RETURNING " +
+      store_detail::qualified(store_detail::kDeliveryColumns, "d") + ", " +
+      store_detail::qualified(store_detail::kEventColumns, "e") +
+      ", w.url, w.secret, CASE WHEN w.previous_secret_expires_at > $1::timestamptz"
+      " THEN w.previous_secret END";
+  auto run = [&]() -> Result<std::vector<DeliveryTask>> {
+    std::vector<DeliveryTask> out;
+    if (limit <= 0) return out;
+    auto c = pool_.acquire();
+    if (!c) return std::unexpected(c.error());
+    auto r = (*c)->query(sql, {format_timestamp(now), std::string(lease),
+                               format_timestamp(lease_until), int64_t{limit}});
+    if (!r) return std::unexpected(r.error());
+    constexpr int kEventAt = store_detail::kDeliveryColumnCount;
+    constexpr int kUrlAt = kEventAt + store_detail::kEventColumnCount;
+    out.reserve(static_cast<size_t>(r->rows()));
+    for (int i = 0; i < r->rows(); ++i) {
+      PgRow row(*r, i);
+      auto delivery = store_detail::read_delivery(row, 0);
+      if (!delivery) return std::unexpected(delivery.error());
+      auto event = store_detail::read_event(row, kEventAt);
+      if (!event) return std::unexpected(event.error());
+      DeliveryTask task{std::move(*delivery),
+                        std::move(*event),
+                        std::string(row.text(kUrlAt).value_or("")),
+                        {std::string(row.text(kUrlAt + 1).value_or(""))}};
+      if (auto previous = row.text(kUrlAt + 2)) task.secrets.emplace_back(*previous);
+      out.push_back(std::move(task));
+    }
+    // RETURNING has no defined order: the oldest event first.
+    std::sort(out.begin(), out.end(), [](const DeliveryTask& a, const DeliveryTask& b) {
+      return std::tie(a.delivery.event_id, a.delivery.id) <
+             std::tie(b.delivery.event_id, b.delivery.id);
+    });
+    return out;
+  };
+  auto r = run();
+  if (!r) return std::unexpected(r.error().context("claiming webhook deliveries"));
+  return r;
 }
 
 Result<std::vector<DeliveryOutcome>> PgStore::finish_webhook_deliveries(
-    std::span<const DeliveryAttempt> /*attempts*/, std::chrono::seconds /*disable_after*/) {
-  return fail(ErrorCode::kInternal, "finish_webhook_deliveries: not implemented");
+    std::span<const DeliveryAttempt> attempts, std::chrono::seconds disable_after) {
+  // Two round trips for the batch: the endpoints locked and read, and the attempts written, each
+  // under its own lease (one set-based statement); then the endpoints' new state, decided here
+  // attempt by attempt in input order, their disabled events, and COMMIT.
+  static const std::string endpoints_sql =
+      "SELECT " + kEndpointCols +
+      " FROM webhook_endpoint WHERE id IN (SELECT endpoint_id FROM webhook_delivery"
+      " WHERE id = ANY($1::uuid[])) ORDER BY id FOR NO KEY UPDATE";
+  // A delivery named twice under the same lease (a duplicate outcome) is written once, by the
+  // first (DISTINCT ON).
+  static const std::string attempts_sql =
+      "UPDATE webhook_delivery d SET status = CASE WHEN a.delivered THEN 'delivered'"
+      " WHEN a.next_attempt_at IS NULL THEN 'failed' ELSE 'pending' END,"
+      " next_attempt_at = COALESCE(a.next_attempt_at, d.next_attempt_at), lease = NULL,"
+      " lease_expires_at = NULL, last_attempt_at = a.at, last_http_status = a.http_status,"
+      " last_error = a.error, finished_at = CASE WHEN a.delivered OR a.next_attempt_at IS NULL"
+      " THEN a.at END FROM (SELECT DISTINCT ON (id, lease) * FROM unnest($1::uuid[], $2::text[],"
+      " $3::timestamptz[], $4::boolean[], $5::integer[], $6::text[], $7::timestamptz[])"
+      " WITH ORDINALITY AS a(id, lease, at, delivered, http_status, error, next_attempt_at, ord)"
+      " ORDER BY id, lease, ord) a WHERE d.id = a.id AND d.lease = a.lease"
+      " AND d.status = 'pending' RETURNING a.ord, d.endpoint_id";
+  static const std::string endpoint_update_sql =
+      "UPDATE webhook_endpoint w SET failing_since = u.failing_since, status = u.status,"
+      " disabled_at = u.disabled_at, updated_at = u.updated_at FROM unnest($1::uuid[],"
+      " $2::timestamptz[], $3::text[], $4::timestamptz[], $5::timestamptz[])"
+      " AS u(id, failing_since, status, disabled_at, updated_at) WHERE w.id = u.id";
+  static const std::string commit_sql = "COMMIT";
+  auto run = [&]() -> Result<std::vector<DeliveryOutcome>> {
+    std::vector<DeliveryOutcome> out(attempts.size());
+    std::vector<ArrayLiteral> columns(7);
+    std::vector<std::string> ids;
+    for (const DeliveryAttempt& a : attempts) {
+      std::string id = store_detail::normalize_id(a.delivery_id);
+      if (!is_uuid(id)) id = "00000000-0000-0000-0000-000000000000";  // matches no delivery
+      columns[0].add(id);
+      columns[1].add(a.lease);
+      columns[2].add(format_timestamp(a.now));
+      columns[3].add(std::string(a.delivered ? "t" : "f"));
+      columns[4].add(store_detail::opt_int(a.http_status));
+      columns[5].add(store_detail::opt_text(a.error));
+      columns[6].add(store_detail::opt_time(a.next_attempt_at));
+      ids.push_back(std::move(id));
+    }
+    std::vector<SqlValue> params;
+    params.reserve(columns.size());
+    for (const ArrayLiteral& column : columns) params.emplace_back(column.str());
+    auto c = pool_.acquire();
+    if (!c) return std::unexpected(c.error());
+    auto read = store_detail::run_checked(**c, {{&kBegin, {}},
+                                                {&endpoints_sql, {store_detail::uuid_array(ids)}},
+                                                {&attempts_sql, std::move(params)}});
+    if (!read) return std::unexpected(read.error());
+    auto endpoints =
+        store_detail::rows_of<WebhookEndpoint>((*read)[1], store_detail::read_endpoint);
+    if (!endpoints) return std::unexpected(endpoints.error());
+    std::map<std::string, WebhookEndpoint> by_id;
+    for (WebhookEndpoint& e : *endpoints) {
+      std::string id = e.id;
+      by_id.emplace(std::move(id), std::move(e));
+    }
+    std::vector<std::string> endpoint_of(attempts.size());
+    const PgResult& written = (*read)[2];
+    for (int row = 0; row < written.rows(); ++row) {
+      auto ord = written.text(row, 0);
+      size_t n = 0;
+      if (ord) std::from_chars(ord->data(), ord->data() + ord->size(), n);
+      if (n < 1 || n > attempts.size()) return fail(ErrorCode::kInternal, "bad attempt index");
+      out[n - 1].written = true;
+      endpoint_of[n - 1] = std::string(written.text(row, 1).value_or(""));
+    }
+    // The endpoints' failing_since and status, attempt by attempt.
+    std::map<std::string, bool> changed;
+    std::vector<Event> events;
+    for (size_t i = 0; i < attempts.size(); ++i) {
+      if (!out[i].written) continue;
+      auto it = by_id.find(endpoint_of[i]);
+      if (it == by_id.end()) continue;
+      WebhookEndpoint& e = it->second;
+      const DeliveryAttempt& a = attempts[i];
+      if (a.delivered) {
+        if (e.failing_since) changed[e.id] = true;
+        e.failing_since.reset();
+        continue;
+      }
+      if (!e.failing_since) {
+        e.failing_since = a.now;
+        changed[e.id] = true;
+      }
+      if (e.status == EndpointStatus::kEnabled && *e.failing_since <= a.now - disable_after) {
+        e.status = EndpointStatus::kDisabled;
+        e.disabled_at = a.now;
+        e.updated_at = a.now;
+        changed[e.id] = true;
+        out[i].endpoint_disabled = true;
+        events.push_back(store_detail::endpoint_disabled_event(e, a.now));
+      }
+    }
+    std::vector<PgStatement> finish;
+    if (!changed.empty()) {
+      std::vector<ArrayLiteral> update(5);
+      for (const auto& [id, yes] : changed) {
+        const WebhookEndpoint& e = by_id.at(id);
+        update[0].add(e.id);
+        update[1].add(store_detail::opt_time(e.failing_since));
+        update[2].add(to_string(e.status));
+        update[3].add(store_detail::opt_time(e.disabled_at));
+        update[4].add(format_timestamp(e.updated_at));
+      }
+      std::vector<SqlValue> values;
+      values.reserve(update.size());
+      for (const ArrayLiteral& column : update) values.emplace_back(column.str());
+      finish.push_back({&endpoint_update_sql, std::move(values)});
+    }
+    store_detail::add_events(finish, events);
+    finish.push_back({&commit_sql, {}});
+    auto done = store_detail::run_checked(**c, finish);
+    if (!done) return std::unexpected(done.error());
+    return out;
+  };
+  if (attempts.empty()) return std::vector<DeliveryOutcome>{};
+  auto r = run();
+  if (!r) return std::unexpected(r.error().context("finishing webhook deliveries"));
+  return r;
 }
 
-Result<Page<WebhookDeliveryRecord>> PgStore::list_webhook_deliveries(
-    const DeliveryFilter& /*filter*/) {
-  return fail(ErrorCode::kInternal, "list_webhook_deliveries: not implemented");
+Result<Page<WebhookDeliveryRecord>> PgStore::list_webhook_deliveries(const DeliveryFilter& filter) {
+  store_detail::ListQuery q('$', store_detail::kDeliveryColumns, "webhook_delivery");
+  if (filter.endpoint_id) {
+    if (!is_uuid(*filter.endpoint_id)) return Page<WebhookDeliveryRecord>{};  // no match
+    q.where("endpoint_id", "=", store_detail::normalize_id(*filter.endpoint_id));
+  }
+  if (filter.status) q.where("status", "=", std::string(to_string(*filter.status)));
+  return store_detail::list_page<WebhookDeliveryRecord>(pool_, q, filter.cursor, filter.limit,
+                                                        store_detail::read_delivery,
+                                                        "listing webhook deliveries", true);
 }
 
-Result<std::optional<WebhookDeliveryRecord>> PgStore::get_webhook_delivery(
-    std::string_view /*id*/) {
-  return fail(ErrorCode::kInternal, "get_webhook_delivery: not implemented");
+Result<std::optional<WebhookDeliveryRecord>> PgStore::get_webhook_delivery(std::string_view id) {
+  static const std::string sql = "SELECT " + kDeliveryCols + " FROM webhook_delivery WHERE id = $1";
+  if (!is_uuid(id)) return std::nullopt;
+  std::string key = store_detail::normalize_id(id);
+  auto c = pool_.acquire();
+  if (!c) return std::unexpected(c.error().context("reading webhook delivery " + key));
+  auto r = (*c)->query(sql, {key});
+  if (!r) return std::unexpected(r.error().context("reading webhook delivery " + key));
+  return first_of<WebhookDeliveryRecord>(*r, store_detail::read_delivery);
 }
 
-Result<WebhookDeliveryRecord> PgStore::replay_webhook_delivery(std::string_view /*id*/,
-                                                               Timestamp /*now*/) {
-  return fail(ErrorCode::kInternal, "replay_webhook_delivery: not implemented");
+Result<WebhookDeliveryRecord> PgStore::replay_webhook_delivery(std::string_view id, Timestamp now) {
+  static const std::string sql =
+      "INSERT INTO webhook_delivery (id, event_id, endpoint_id, event_type, recurring_transfer_id,"
+      " status, attempts, next_attempt_at, replay_of, created_at) SELECT $2, event_id,"
+      " endpoint_id, event_type, recurring_transfer_id, 'pending', 0, $3::timestamptz, id,"
+      " $3::timestamptz FROM webhook_delivery WHERE id = $1 RETURNING " +
+      kDeliveryCols;
+  std::string key = store_detail::normalize_id(id);
+  auto run = [&]() -> Result<WebhookDeliveryRecord> {
+    if (!is_uuid(key)) return fail(ErrorCode::kNotFound, "no webhook delivery " + key);
+    auto c = pool_.acquire();
+    if (!c) return std::unexpected(c.error());
+    auto r = (*c)->query(sql, {key, new_uuid_v7(now), format_timestamp(now)});
+    if (!r) return std::unexpected(r.error());
+    auto d = first_of<WebhookDeliveryRecord>(*r, store_detail::read_delivery);
+    if (!d) return std::unexpected(d.error());
+    if (!*d) return fail(ErrorCode::kNotFound, "no webhook delivery " + key);
+    return std::move(**d);
+  };
+  auto r = run();
+  if (!r) return std::unexpected(r.error().context("replaying webhook delivery " + key));
+  return r;
 }
 
-Result<int> PgStore::purge_events(Timestamp /*before*/, int /*limit*/) {
-  return fail(ErrorCode::kInternal, "purge_events: not implemented");
+Result<int> PgStore::purge_events(Timestamp before, int limit) {
+  // The events' deliveries go with them (ON DELETE CASCADE).
+  static const std::string sql =
+      "WITH d AS (DELETE FROM event WHERE id IN (SELECT e.id FROM event e"
+      " WHERE e.created_at < $1::timestamptz AND e.fanned_out AND NOT EXISTS (SELECT 1"
+      " FROM webhook_delivery w WHERE w.event_id = e.id AND w.status = 'pending')"
+      " ORDER BY e.created_at LIMIT $2 FOR UPDATE SKIP LOCKED) RETURNING 1)"
+      " SELECT count(*) FROM d";
+  if (limit <= 0) return 0;
+  auto c = pool_.acquire();
+  if (!c) return std::unexpected(c.error().context("purging events"));
+  auto r = (*c)->query(sql, {format_timestamp(before), int64_t{limit}});
+  if (!r) return std::unexpected(r.error().context("purging events"));
+  return std::stoi(std::string(r->text(0, 0).value_or("0")));
 }
 
-Result<EventBacklog> PgStore::event_backlog(int64_t /*cap*/) {
-  return fail(ErrorCode::kInternal, "event_backlog: not implemented");
+Result<EventBacklog> PgStore::event_backlog(int64_t cap) {
+  // Each count reads a partial index up to the cap. The oldest event not yet delivered: the
+  // first not fanned out, or the first with a pending delivery.
+  static const std::string sql =
+      "SELECT LEAST($1::bigint, (SELECT count(*) FROM (SELECT 1 FROM webhook_delivery"
+      " WHERE status = 'pending' LIMIT $1::bigint) p)) + LEAST($1::bigint, (SELECT count(*)"
+      " FROM (SELECT 1 FROM event WHERE NOT fanned_out LIMIT $1::bigint) e)),"
+      " LEAST((SELECT created_at FROM event WHERE NOT fanned_out ORDER BY id LIMIT 1),"
+      " (SELECT created_at FROM event WHERE id = (SELECT event_id FROM webhook_delivery"
+      " WHERE status = 'pending' ORDER BY event_id LIMIT 1)))";
+  auto run = [&]() -> Result<EventBacklog> {
+    auto c = pool_.acquire();
+    if (!c) return std::unexpected(c.error());
+    auto r = (*c)->query(sql, {std::max<int64_t>(cap, 0)});
+    if (!r) return std::unexpected(r.error());
+    EventBacklog out;
+    out.pending = std::stoll(std::string(r->text(0, 0).value_or("0")));
+    if (auto oldest = r->text(0, 1)) {
+      auto t = parse_timestamp(*oldest);
+      if (!t) return fail(ErrorCode::kInternal, "bad event time");
+      out.oldest = *t;
+    }
+    return out;
+  };
+  auto r = run();
+  if (!r) return std::unexpected(r.error().context("counting the event backlog"));
+  return r;
 }
 
-Result<std::vector<Event>> PgStore::list_events(std::optional<std::string> /*after*/,
-                                                int /*limit*/) {
-  return fail(ErrorCode::kInternal, "list_events: not implemented");
+Result<std::vector<Event>> PgStore::list_events(std::optional<std::string> after, int limit) {
+  static const std::string sql = "SELECT " + kEventCols +
+                                 " FROM event WHERE $1::uuid IS NULL OR id > $1::uuid"
+                                 " ORDER BY id LIMIT $2";
+  SqlValue from = std::monostate{};
+  if (after) {
+    if (!is_uuid(*after)) {
+      return std::unexpected(
+          Error{ErrorCode::kInvalidArgument, "after: not an event id", "after", {}});
+    }
+    from = store_detail::normalize_id(*after);
+  }
+  auto c = pool_.acquire();
+  if (!c) return std::unexpected(c.error().context("listing events"));
+  auto r = (*c)->query(sql, {from, int64_t{std::max(limit, 0)}});
+  if (!r) return std::unexpected(r.error().context("listing events"));
+  return store_detail::rows_of<Event>(*r, store_detail::read_event);
 }
 
 }  // namespace rtjobs

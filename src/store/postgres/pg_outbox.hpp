@@ -1,0 +1,97 @@
+// The outbox's one write (internal to src/store/postgres): the events of a change, inserted by
+// the change's own transaction as one statement whatever their number (one array parameter per
+// column), so no change commits without its events and a rolled-back one leaves none. Callers
+// pipeline it with their COMMIT: the events are built (store/events.hpp) from the rows as the
+// transaction's earlier statements returned them.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/time_format.hpp"
+#include "store/events.hpp"
+#include "store/postgres/pg_connection.hpp"
+#include "store/postgres/pg_rows.hpp"
+#include "store/store.hpp"
+
+namespace rtjobs::store_detail {
+
+// The insert, its event_arrays parameters from $first on (for a statement of its own, 1).
+inline std::string insert_events_sql(int first) {
+  auto p = [&](int i, std::string_view type) {
+    return "$" + std::to_string(first + i) + "::" + std::string(type) + "[]";
+  };
+  return "INSERT INTO event (id, type, recurring_transfer_id, job_id, created_at, data)"
+         " SELECT * FROM unnest(" +
+         p(0, "uuid") + ", " + p(1, "text") + ", " + p(2, "uuid") + ", " + p(3, "uuid") + ", " +
+         p(4, "timestamptz") + ", " + p(5, "text") + ")";
+}
+inline const std::string kInsertEventsSql = insert_events_sql(1);
+
+// The parameters of insert_events_sql: one array per column.
+inline std::vector<SqlValue> event_arrays(const std::vector<Event>& events) {
+  std::vector<ArrayLiteral> columns(6);
+  for (const Event& e : events) {
+    columns[0].add(e.id);
+    columns[1].add(e.type);
+    columns[2].add(opt_text(e.transfer_id));
+    columns[3].add(opt_text(e.job_id));
+    columns[4].add(format_timestamp(e.created_at));
+    columns[5].add(e.data);
+  }
+  std::vector<SqlValue> out;
+  out.reserve(columns.size());
+  for (const ArrayLiteral& column : columns) out.emplace_back(column.str());
+  return out;
+}
+
+// Appends the insert of `events` to a pipeline (nothing when there are none).
+inline void add_events(std::vector<PgStatement>& batch, const std::vector<Event>& events) {
+  if (!events.empty()) batch.push_back({&kInsertEventsSql, event_arrays(events)});
+}
+
+// The statements of a pipeline all succeeded; otherwise the transaction is rolled back and the
+// first failure returned (kUnavailable: the batch can be tried again).
+inline Result<void> all_ok(PgConnection& c, const std::vector<PgResult>& results) {
+  for (size_t s = 0; s < results.size(); ++s) {
+    const PgResult& r = results[s];
+    if (r.ok()) continue;
+    (void)c.exec("ROLLBACK");
+    return fail(ErrorCode::kUnavailable, "statement " + std::to_string(s + 1) + ": " +
+                                             r.error_message() + " (SQLSTATE " + r.sqlstate() +
+                                             ")");
+  }
+  return {};
+}
+
+// Runs `batch` in one round trip and checks it (see all_ok).
+inline Result<std::vector<PgResult>> run_checked(PgConnection& c,
+                                                 const std::vector<PgStatement>& batch) {
+  auto results = c.pipeline(batch);
+  if (!results) return std::unexpected(results.error());
+  if (auto ok = all_ok(c, *results); !ok) return std::unexpected(ok.error());
+  return results;
+}
+
+// Ends the transaction open on `c`: its events, then COMMIT, in one round trip.
+inline Result<void> commit_with_events(PgConnection& c, const std::vector<Event>& events) {
+  static const std::string commit_sql = "COMMIT";
+  std::vector<PgStatement> batch;
+  add_events(batch, events);
+  batch.push_back({&commit_sql, {}});
+  auto done = run_checked(c, batch);
+  if (!done) return std::unexpected(done.error());
+  return {};
+}
+
+// transfer.completed for each transfer a kCompleteTransfersSql or kCompleteIfDoneSql returned.
+inline Result<void> add_completed_events(const PgResult& completed, std::vector<Event>& events) {
+  auto transfers = rows_of<RecurringTransfer>(completed, read_transfer);
+  if (!transfers) return std::unexpected(transfers.error());
+  for (const RecurringTransfer& t : *transfers) {
+    events.push_back(transfer_event("transfer.completed", t, t.updated_at));
+  }
+  return {};
+}
+
+}  // namespace rtjobs::store_detail
