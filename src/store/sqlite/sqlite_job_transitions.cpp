@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/time_format.hpp"
+#include "store/events.hpp"
 #include "store/sqlite/sqlite_queries.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 
@@ -99,10 +100,15 @@ Result<ClaimResult> SqliteStore::claim_job(const ClaimRequest& request) {
         std::string status = skip ? "SKIPPED" : "CANCELLED";
         auto done = query_one<Job>(c, finish_sql, {id, status, now}, store_detail::read_job);
         if (!done) return std::unexpected(done.error());
-        if (skip && *done) {  // perhaps the transfer's last occurrence
-          auto up = c.run(kCompleteIfDone, {(*done)->recurring_transfer_id, now});
+        if (!*done) return fail(ErrorCode::kInternal, "job " + id + " vanished");
+        std::vector<Event> events{
+            store_detail::job_event(skip ? "job.skipped" : "job.cancelled", **done, request.now)};
+        if (skip) {  // perhaps the transfer's last occurrence
+          auto up = complete_transfer(c, kCompleteIfDone, (*done)->recurring_transfer_id,
+                                      request.now, events);
           if (!up) return std::unexpected(up.error());
         }
+        if (auto ins = insert_events(c, events); !ins) return std::unexpected(ins.error());
         return ClaimResult{
             skip ? ClaimStatus::kSkipped : ClaimStatus::kTerminal, std::move(*done), {}};
       }
@@ -125,14 +131,15 @@ Result<ClaimResult> SqliteStore::claim_job(const ClaimRequest& request) {
 
 namespace {
 
-// Applies one completion inside the caller's transaction; `transfer_id` receives the job's
-// transfer when the write was done. The guarded UPDATE of the job comes first; when it changes
-// no row the lease was lost and nothing else is written. The statements after it cannot fail
-// for this completion alone (only an I/O or a constraint error, which fails the whole batch), so
-// no savepoint is needed.
+// Applies one completion inside the caller's transaction and adds its event to `events`;
+// `transfer_id` receives the job's transfer when the write was done. The guarded UPDATE of the
+// job comes first, returning the job as written (the event's data); when it changes no row the
+// lease was lost and nothing else is written. The statements after it cannot fail for this
+// completion alone (only an I/O or a constraint error, which fails the whole batch), so no
+// savepoint is needed.
 Result<CompletionResult> apply_completion(Connection& c, const Completion& k, const std::string& id,
-                                          std::string& transfer_id) {
-  static const std::string set_sql =
+                                          std::string& transfer_id, std::vector<Event>& events) {
+  static const std::string update_sql =
       "UPDATE recurring_transfer_job SET status = ?3, result = ?4, retries = ?5,"
       " next_attempt_at = ?6, provider_reference = COALESCE(?7, provider_reference),"
       " last_error = ?8, finished_at = ?9, lease_owner = NULL, lease_expires_at = NULL,"
@@ -142,9 +149,8 @@ Result<CompletionResult> apply_completion(Connection& c, const Completion& k, co
       " settled_at = IIF(?3 = 'FINISHED', NULL, settled_at),"
       " return_code = IIF(?3 = 'FINISHED', NULL, return_code)"
       " WHERE id = ?1 AND status = 'PROCESSING' AND lease_owner = ?2"
-      " RETURNING ";
-  static const std::string update_sql = set_sql + kJobCols;
-  static const std::string update_only_sql = set_sql + "recurring_transfer_id";
+      " RETURNING " +
+      kJobCols;
   static const std::string sequence_sql =
       "UPDATE recurring_transfer SET last_sequence = ?2, next_occurrence_at = ?4, updated_at = ?3"
       " WHERE id = ?1 AND last_sequence < ?2";
@@ -163,42 +169,36 @@ Result<CompletionResult> apply_completion(Connection& c, const Completion& k, co
       store_detail::opt_text(k.bank_status),
       k.settlement_status ? SqlValue(std::string(to_string(*k.settlement_status))) : SqlValue(),
       store_detail::opt_time(k.settlement_check_at)};
-  CompletionResult out{CompletionStatus::kWritten, std::nullopt};
   transfer_id.clear();
-  if (k.return_job) {
-    auto updated = query_one<Job>(c, update_sql, values, store_detail::read_job);
-    if (!updated) return std::unexpected(updated.error());
-    if (*updated) {
-      transfer_id = (*updated)->recurring_transfer_id;
-      out.job = std::move(**updated);
-    }
-  } else {
-    auto r = c.run(update_only_sql, values, [&](const RowView& row) -> Result<void> {
-      transfer_id = row.text(0).value_or("");
-      return {};
-    });
-    if (!r) return std::unexpected(r.error());
-  }
-  if (transfer_id.empty()) {
+  auto updated = query_one<Job>(c, update_sql, values, store_detail::read_job);
+  if (!updated) return std::unexpected(updated.error());
+  if (!*updated) {
     auto found = select_job(c, id);
     if (!found) return std::unexpected(found.error());
     return CompletionResult{CompletionStatus::kLeaseLost, std::move(*found)};
+  }
+  const Job& job = **updated;
+  transfer_id = job.recurring_transfer_id;
+  if (auto type = store_detail::job_event_type(job)) {
+    events.push_back(store_detail::job_event(*type, job, k.now));
   }
   if (k.provider_status) {
     auto ins = c.run(kInsertStatus, store_detail::provider_status_values(*k.provider_status));
     if (!ins) return std::unexpected(ins.error().context("inserting provider status"));
   }
   int64_t last_sequence = 0;
-  for (const Job& job : k.new_jobs) {
-    auto ins = c.run(kInsertJob, store_detail::job_values(job));
+  for (const Job& next : k.new_jobs) {
+    auto ins = c.run(kInsertJob, store_detail::job_values(next));
     if (!ins) return std::unexpected(ins.error().context("inserting next job"));
-    last_sequence = std::max(last_sequence, job.sequence);
+    last_sequence = std::max(last_sequence, next.sequence);
   }
   if (last_sequence > 0) {
     auto up = c.run(sequence_sql, {transfer_id, last_sequence, now,
                                    store_detail::opt_time(k.next_occurrence_at)});
     if (!up) return std::unexpected(up.error().context("updating last_sequence"));
   }
+  CompletionResult out{CompletionStatus::kWritten, std::nullopt};
+  if (k.return_job) out.job = std::move(**updated);
   return out;
 }
 
@@ -212,9 +212,11 @@ Result<std::vector<CompletionResult>> SqliteStore::complete_jobs(
         std::vector<CompletionResult> out;
         out.reserve(completions.size());
         std::vector<std::string> transfer_ids(completions.size());
+        std::vector<Event> events;
+        events.reserve(completions.size());
         for (size_t i = 0; i < completions.size(); ++i) {
           std::string id = store_detail::normalize_id(completions[i].job_id);
-          auto written = apply_completion(c, completions[i], id, transfer_ids[i]);
+          auto written = apply_completion(c, completions[i], id, transfer_ids[i], events);
           if (!written) return std::unexpected(written.error().context("completing job " + id));
           out.push_back(std::move(*written));
         }
@@ -224,10 +226,11 @@ Result<std::vector<CompletionResult>> SqliteStore::complete_jobs(
         for (size_t i = 0; i < completions.size(); ++i) {
           const Completion& k = completions[i];
           if (!k.schedule_exhausted || out[i].status != CompletionStatus::kWritten) continue;
-          auto up = c.run(kCompleteTransfer, {transfer_ids[i], format_timestamp(k.now)});
+          auto up = complete_transfer(c, kCompleteTransfer, transfer_ids[i], k.now, events);
           if (!up)
             return std::unexpected(up.error().context("completing transfer " + transfer_ids[i]));
         }
+        if (auto ins = insert_events(c, events); !ins) return std::unexpected(ins.error());
         return out;
       });
   if (!r) {
@@ -259,6 +262,8 @@ Result<Job> SqliteStore::retry_failed_job(std::string_view job_id, Timestamp now
     auto retried = query_one<Job>(c, sql, {id, format_timestamp(now)}, store_detail::read_job);
     if (!retried) return std::unexpected(retried.error());
     if (!*retried) return fail(ErrorCode::kInternal, "job " + id + " was not retried");
+    auto ins = insert_events(c, {store_detail::job_event("job.retrying", **retried, now)});
+    if (!ins) return std::unexpected(ins.error());
     return std::move(**retried);
   });
   if (!r) return std::unexpected(r.error().context("retrying job " + id));

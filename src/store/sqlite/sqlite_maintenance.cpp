@@ -14,6 +14,7 @@
 
 #include "core/time_format.hpp"
 #include "store/due_index.hpp"
+#include "store/events.hpp"
 #include "store/sqlite/sqlite_queries.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 
@@ -126,6 +127,7 @@ Result<std::vector<ClaimResult>> SqliteStore::claim_due_jobs(const DueClaimReque
     std::sort(jobs->begin(), jobs->end(),
               [&](const Job& a, const Job& b) { return position[a.id] < position[b.id]; });
     std::vector<ClaimResult> out;
+    std::vector<Event> events;
     for (Job& job : *jobs) {
       switch (job.status) {
         case JobStatus::kProcessing: {
@@ -135,16 +137,20 @@ Result<std::vector<ClaimResult>> SqliteStore::claim_due_jobs(const DueClaimReque
           break;
         }
         case JobStatus::kSkipped: {  // perhaps its transfer's last occurrence
-          auto up = c.run(kCompleteIfDone, {job.recurring_transfer_id, now});
+          events.push_back(store_detail::job_event("job.skipped", job, request.now));
+          auto up =
+              complete_transfer(c, kCompleteIfDone, job.recurring_transfer_id, request.now, events);
           if (!up) return std::unexpected(up.error());
           out.push_back({ClaimStatus::kSkipped, std::move(job), std::nullopt});
           break;
         }
         default:  // CANCELLED with its transfer
+          events.push_back(store_detail::job_event("job.cancelled", job, request.now));
           out.push_back({ClaimStatus::kTerminal, std::move(job), std::nullopt});
           break;
       }
     }
+    if (auto ins = insert_events(c, events); !ins) return std::unexpected(ins.error());
     return out;
   });
   if (!r) return std::unexpected(r.error().context("claiming due jobs"));
@@ -158,10 +164,23 @@ Result<int> SqliteStore::rescue_expired_leases(Timestamp now, int max_retries, i
       " lease_expires_at = NULL, last_error = ?4, updated_at = ?1"
       " WHERE id IN (SELECT id FROM recurring_transfer_job"
       " INDEXED BY recurring_transfer_job_lease_idx WHERE status = 'PROCESSING'"
-      " AND lease_expires_at <= ?1 ORDER BY lease_expires_at LIMIT ?3)";
-  auto r = write<int>([&](Connection& c) {
-    return c.run(sql, {format_timestamp(now), int64_t{max_retries}, int64_t{std::max(limit, 0)},
-                       std::string(kLeaseExpired)});
+      " AND lease_expires_at <= ?1 ORDER BY lease_expires_at LIMIT ?3) RETURNING " +
+      kJobCols;
+  auto r = write<int>([&](Connection& c) -> Result<int> {
+    auto rescued = query<Job>(c, sql,
+                              {format_timestamp(now), int64_t{max_retries},
+                               int64_t{std::max(limit, 0)}, std::string(kLeaseExpired)},
+                              store_detail::read_job);
+    if (!rescued) return std::unexpected(rescued.error());
+    // RETURNING has no defined order: the events go in job order (a transfer's in sequence).
+    std::sort(rescued->begin(), rescued->end(),
+              [](const Job& a, const Job& b) { return a.id < b.id; });
+    std::vector<Event> events;
+    events.reserve(rescued->size());
+    for (const Job& job : *rescued)
+      events.push_back(store_detail::job_event("job.retrying", job, now));
+    if (auto ins = insert_events(c, events); !ins) return std::unexpected(ins.error());
+    return static_cast<int>(rescued->size());
   });
   if (!r) return std::unexpected(r.error().context("rescuing expired leases"));
   return r;
@@ -219,6 +238,7 @@ Result<int> SqliteStore::extend_transfers(std::span<const Extension> extensions)
       " WHERE id = ?1 AND last_sequence < ?2";
   auto sorted = store_detail::sorted_extensions(extensions);
   if (!sorted) return std::unexpected(sorted.error());
+  std::vector<Event> events;  // the transfers it completes
   // One extension, inside the batch's transaction.
   auto extend = [&](Connection& c, const std::string& id, const Extension& e) -> Result<int> {
     std::string now = format_timestamp(e.now);
@@ -248,18 +268,20 @@ Result<int> SqliteStore::extend_transfers(std::span<const Extension> extensions)
       if (!up) return std::unexpected(up.error().context("updating last_sequence"));
     }
     if (e.schedule_exhausted) {
-      auto up = c.run(kCompleteTransfer, {id, now});
+      auto up = complete_transfer(c, kCompleteTransfer, id, e.now, events);
       if (!up) return std::unexpected(up.error().context("completing transfer"));
     }
     return inserted;
   };
   auto r = write<int>([&](Connection& c) -> Result<int> {
     int inserted = 0;
+    events.clear();
     for (const store_detail::ExtensionItem& item : *sorted) {
       auto n = extend(c, item.transfer_id, *item.extension);
       if (!n) return std::unexpected(n.error().context("transfer " + item.transfer_id));
       inserted += *n;
     }
+    if (auto ins = insert_events(c, events); !ins) return std::unexpected(ins.error());
     return inserted;
   });
   if (!r) {

@@ -1,6 +1,9 @@
 #include "store/sqlite/sqlite_queries.hpp"
 
 #include "core/log.hpp"
+#include "core/time_format.hpp"
+#include "store/events.hpp"
+#include "store/outbox_codec.hpp"
 
 namespace rtjobs::store_detail::sqlite {
 
@@ -24,6 +27,26 @@ std::string json_array(const std::vector<std::string>& values) {
     out += '"';
   }
   return out + "]";
+}
+
+Result<void> complete_transfer(SqliteConnection& c, const std::string& sql,
+                               const std::string& transfer_id, Timestamp now,
+                               std::vector<Event>& events) {
+  auto completed =
+      query_one<RecurringTransfer>(c, sql, {transfer_id, format_timestamp(now)}, read_transfer);
+  if (!completed) return std::unexpected(completed.error());
+  if (*completed) events.push_back(transfer_event("transfer.completed", **completed, now));
+  return {};
+}
+
+Result<void> insert_events(SqliteConnection& c, const std::vector<Event>& events) {
+  static const std::string sql = "INSERT INTO event (" + std::string(kEventColumns) +
+                                 ") SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3,"
+                                 " value ->> 4, value ->> 5 FROM json_each(?1)";
+  if (events.empty()) return {};
+  auto r = c.run(sql, {events_json(events)});
+  if (!r) return std::unexpected(r.error().context("inserting events"));
+  return {};
 }
 
 }  // namespace rtjobs::store_detail::sqlite

@@ -10,6 +10,7 @@
 #include "core/model.hpp"
 #include "store/record_codec.hpp"
 #include "store/sqlite/sqlite_connection.hpp"
+#include "store/store.hpp"
 
 namespace rtjobs::store_detail::sqlite {
 
@@ -32,13 +33,16 @@ inline const std::string kInsertStatus = "INSERT INTO recurring_transfer_provide
 // SPEC section 3: a transfer whose last occurrence is terminal becomes COMPLETED, paused or not
 // (a PAUSED transfer's last occurrence ends SKIPPED). kCompleteTransfer is for a caller that
 // knows the schedule is exhausted; kCompleteIfDone finds it out (no next occurrence is left to
-// create). ?1 the transfer, ?2 now.
-inline const std::string kCompleteTransfer =
+// create). ?1 the transfer, ?2 now. Both return the transfer when it was completed (see
+// complete_transfer).
+inline const std::string kCompleteWhere =
     "UPDATE recurring_transfer SET status = 'COMPLETED', updated_at = ?2"
     " WHERE id = ?1 AND status IN ('ACTIVE', 'PAUSED')"
     " AND NOT EXISTS (SELECT 1 FROM recurring_transfer_job WHERE recurring_transfer_id = ?1"
     " AND status NOT IN ('FINISHED', 'FAILED', 'SKIPPED', 'CANCELLED'))";
-inline const std::string kCompleteIfDone = kCompleteTransfer + " AND next_occurrence_at IS NULL";
+inline const std::string kCompleteTransfer = kCompleteWhere + " RETURNING " + kTransferCols;
+inline const std::string kCompleteIfDone =
+    kCompleteWhere + " AND next_occurrence_at IS NULL RETURNING " + kTransferCols;
 
 // Every row of `sql`, read with `read`.
 template <class T>
@@ -74,5 +78,15 @@ Result<std::optional<Job>> select_job(SqliteConnection& c, const std::string& id
 // A JSON array of strings, for "IN (SELECT value FROM json_each(?N))" (one statement for any
 // number of ids).
 std::string json_array(const std::vector<std::string>& values);
+
+// Runs kCompleteTransfer or kCompleteIfDone (`sql`) for the transfer at `now`; when it became
+// COMPLETED, adds its transfer.completed event to `events`.
+Result<void> complete_transfer(SqliteConnection& c, const std::string& sql,
+                               const std::string& transfer_id, Timestamp now,
+                               std::vector<Event>& events);
+
+// Inserts a change's events in its transaction, all with one statement (none when empty): the
+// outbox (store/events.hpp).
+Result<void> insert_events(SqliteConnection& c, const std::vector<Event>& events);
 
 }  // namespace rtjobs::store_detail::sqlite

@@ -183,10 +183,74 @@ CREATE INDEX bank_webhook_event_applied_idx ON bank_webhook_event (applied_at)
   WHERE applied_at IS NOT NULL;
 )sql";
 
-constexpr std::array<SqliteMigration, 4> kMigrations{{{1, kMigration1, false},
+// SPEC section 8, events to the main API: the outbox (event), written in the transaction of
+// each change, the endpoints that receive it and one delivery per event and endpoint. No foreign
+// key from event to the jobs' tables: the backup deletes jobs, their events stay until sent. The
+// partial indexes hold only the work left: events not fanned out yet, pending deliveries.
+constexpr const char* kMigration5 = R"sql(
+CREATE TABLE event (
+  id TEXT PRIMARY KEY NOT NULL,
+  type TEXT NOT NULL,
+  recurring_transfer_id TEXT,
+  job_id TEXT,
+  created_at TEXT NOT NULL,
+  data TEXT NOT NULL,
+  fanned_out INTEGER NOT NULL DEFAULT 0
+) STRICT;
+CREATE INDEX event_unfanned_idx ON event (id) WHERE fanned_out = 0;
+CREATE INDEX event_transfer_unfanned_idx ON event (recurring_transfer_id, id)
+  WHERE fanned_out = 0;
+CREATE INDEX event_created_idx ON event (created_at);
+
+CREATE TABLE webhook_endpoint (
+  id TEXT PRIMARY KEY NOT NULL,
+  url TEXT NOT NULL,
+  description TEXT,
+  event_types TEXT NOT NULL DEFAULT '',
+  secret TEXT NOT NULL,
+  previous_secret TEXT,
+  previous_secret_expires_at TEXT,
+  status TEXT NOT NULL CHECK (status IN ('enabled', 'disabled')),
+  failing_since TEXT,
+  disabled_at TEXT,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE webhook_delivery (
+  id TEXT PRIMARY KEY NOT NULL,
+  event_id TEXT NOT NULL REFERENCES event (id) ON DELETE CASCADE,
+  endpoint_id TEXT NOT NULL REFERENCES webhook_endpoint (id) ON DELETE CASCADE,
+  event_type TEXT NOT NULL,
+  recurring_transfer_id TEXT,
+  status TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at TEXT NOT NULL,
+  lease TEXT,
+  lease_expires_at TEXT,
+  last_attempt_at TEXT,
+  last_http_status INTEGER,
+  last_error TEXT,
+  replay_of TEXT,
+  created_at TEXT NOT NULL,
+  finished_at TEXT
+) STRICT;
+-- The dispatcher's scan (due pending deliveries), its order per transfer and endpoint (an
+-- earlier event's pending delivery holds the later ones back), the deliveries of an endpoint
+-- (its list, and the cascade of its deletion) and of an event (the purge, the cascade).
+CREATE INDEX webhook_delivery_due_idx ON webhook_delivery (next_attempt_at)
+  WHERE status = 'pending';
+CREATE INDEX webhook_delivery_order_idx
+  ON webhook_delivery (endpoint_id, recurring_transfer_id, event_id) WHERE status = 'pending';
+CREATE INDEX webhook_delivery_endpoint_idx ON webhook_delivery (endpoint_id, id);
+CREATE INDEX webhook_delivery_event_idx ON webhook_delivery (event_id);
+)sql";
+
+constexpr std::array<SqliteMigration, 5> kMigrations{{{1, kMigration1, false},
                                                       {2, kMigration2, false},
                                                       {3, kMigration3, false},
-                                                      {4, kMigration4, true}}};
+                                                      {4, kMigration4, true},
+                                                      {5, kMigration5, false}}};
 
 }  // namespace
 

@@ -5,6 +5,7 @@
 
 #include "core/time_format.hpp"
 #include "core/uuid.hpp"
+#include "store/events.hpp"
 #include "store/settlement_rules.hpp"
 #include "store/sqlite/sqlite_queries.hpp"
 #include "store/sqlite/sqlite_store.hpp"
@@ -74,11 +75,14 @@ Result<std::optional<std::pair<Job, TransferStatus>>> find_job(Connection& c,
   return found;
 }
 
-Result<SettlementResult> apply_one(Connection& c, const SettlementUpdate& u) {
+// Applies one update inside the batch's transaction and adds its events to `events`.
+Result<SettlementResult> apply_one(Connection& c, const SettlementUpdate& u,
+                                   std::vector<Event>& events) {
   static const std::string job_sql = store_detail::settlement_update_sql('?');
   static const std::string pause_sql =
       "UPDATE recurring_transfer SET status = 'PAUSED', status_reason = ?2, updated_at = ?3"
-      " WHERE id = ?1 AND status = 'ACTIVE'";
+      " WHERE id = ?1 AND status = 'ACTIVE' RETURNING " +
+      kTransferCols;
   static const std::string event_sql =
       "UPDATE bank_webhook_event SET applied_at = ?2, outcome = ?3, last_error = NULL"
       " WHERE id = ?1";
@@ -97,10 +101,18 @@ Result<SettlementResult> apply_one(Connection& c, const SettlementUpdate& u) {
       auto ins = c.run(kInsertStatus, store_detail::provider_status_values(*d.provider_status));
       if (!ins) return std::unexpected(ins.error().context("inserting provider status"));
     }
+    if (d.job) {
+      for (Event& e : store_detail::settlement_events(d.outcome, *d.job, u.now)) {
+        events.push_back(std::move(e));
+      }
+    }
     if (d.pause_reason) {
-      auto up =
-          c.run(pause_sql, {job.recurring_transfer_id, *d.pause_reason, format_timestamp(u.now)});
-      if (!up) return std::unexpected(up.error().context("pausing transfer"));
+      auto paused = query_one<RecurringTransfer>(
+          c, pause_sql, {job.recurring_transfer_id, *d.pause_reason, format_timestamp(u.now)},
+          store_detail::read_transfer);
+      if (!paused) return std::unexpected(paused.error().context("pausing transfer"));
+      if (*paused)
+        events.push_back(store_detail::transfer_event("transfer.paused", **paused, u.now));
     }
     out.job = d.job ? std::move(d.job) : std::optional<Job>(job);
   }
@@ -121,11 +133,13 @@ Result<std::vector<SettlementResult>> SqliteStore::apply_settlements(
       [&](Connection& c) -> Result<std::vector<SettlementResult>> {
         std::vector<SettlementResult> out;
         out.reserve(updates.size());
+        std::vector<Event> events;
         for (const SettlementUpdate& u : updates) {
-          auto applied = apply_one(c, u);
+          auto applied = apply_one(c, u, events);
           if (!applied) return std::unexpected(applied.error().context("transfer " + u.reference));
           out.push_back(std::move(*applied));
         }
+        if (auto ins = insert_events(c, events); !ins) return std::unexpected(ins.error());
         return out;
       });
   if (!r) return std::unexpected(r.error().context("applying settlements"));

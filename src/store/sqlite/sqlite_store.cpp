@@ -4,6 +4,7 @@
 
 #include "core/time_format.hpp"
 #include "core/uuid.hpp"
+#include "store/events.hpp"
 #include "store/sqlite/sqlite_queries.hpp"
 #include "store/sqlite/sqlite_schema.hpp"
 
@@ -180,6 +181,8 @@ Result<CreateTransferResult> SqliteStore::create_transfer(const RecurringTransfe
     auto stored = select_transfer(c, transfer.id);
     if (!stored) return std::unexpected(stored.error());
     if (!*stored) return fail(ErrorCode::kInternal, "transfer vanished after insert");
+    auto event = store_detail::transfer_event("transfer.created", **stored, transfer.created_at);
+    if (auto ins = insert_events(c, {event}); !ins) return std::unexpected(ins.error());
     return CreateTransferResult{std::move(**stored), true};
   });
   if (!r) return std::unexpected(r.error().context("creating transfer " + transfer.id));
@@ -222,7 +225,9 @@ Result<RecurringTransfer> SqliteStore::change_transfer_status(std::string_view i
       kTransferCols;
   static const std::string jobs_sql =
       "UPDATE recurring_transfer_job SET status = 'CANCELLED', finished_at = ?2, updated_at = ?2"
-      " WHERE recurring_transfer_id = ?1 AND status IN ('PENDING', 'IN_FLY', 'RETRY')";
+      " WHERE recurring_transfer_id = ?1 AND status IN ('PENDING', 'IN_FLY', 'RETRY')"
+      " RETURNING " +
+      kJobCols;
   auto [from, also_from, to] = store_detail::transfer_transition(action);
   std::string key = store_detail::normalize_id(id);
   std::string at = format_timestamp(now);
@@ -239,11 +244,18 @@ Result<RecurringTransfer> SqliteStore::change_transfer_status(std::string_view i
       if (!*found) return fail(ErrorCode::kNotFound, "no transfer " + key);
       return std::unexpected(store_detail::invalid_transition(action, (*found)->status));
     }
+    // The transfer's event first, then its cancelled jobs' in job order.
+    std::vector<Event> events{
+        store_detail::transfer_event(store_detail::transfer_event_type(to), **changed, now)};
     if (to == TransferStatus::kCancelled) {
-      if (auto jobs = c.run(jobs_sql, {key, at}); !jobs) {
-        return std::unexpected(jobs.error().context("cancelling jobs"));
-      }
+      auto jobs = query<Job>(c, jobs_sql, {key, at}, store_detail::read_job);
+      if (!jobs) return std::unexpected(jobs.error().context("cancelling jobs"));
+      std::sort(jobs->begin(), jobs->end(),
+                [](const Job& a, const Job& b) { return a.sequence < b.sequence; });
+      for (const Job& job : *jobs)
+        events.push_back(store_detail::job_event("job.cancelled", job, now));
     }
+    if (auto ins = insert_events(c, events); !ins) return std::unexpected(ins.error());
     return std::move(**changed);
   });
   if (!r) return std::unexpected(r.error().context("transfer " + key));
