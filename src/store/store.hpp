@@ -499,7 +499,8 @@ class Store {
   virtual Result<WebhookEndpoint> rotate_webhook_secret(std::string_view id, std::string secret,
                                                         Timestamp previous_expires_at,
                                                         Timestamp now) = 0;
-  // An operator enables a disabled endpoint again (failing_since cleared). kNotFound if unknown.
+  // An operator enables a disabled endpoint again (failing_since and disabled_at cleared).
+  // kNotFound if unknown.
   virtual Result<WebhookEndpoint> enable_webhook_endpoint(std::string_view id, Timestamp now) = 0;
 
   // Fans out up to `limit` events not yet fanned out, oldest (id) first, in one transaction:
