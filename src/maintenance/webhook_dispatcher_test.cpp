@@ -213,6 +213,23 @@ TEST_F(WebhookDispatcherTest, APrivateAddressIsRefusedAtConnectTimeUnlessAllowed
   EXPECT_TRUE(receiver.requests().empty());
 }
 
+TEST_F(WebhookDispatcherTest, ARedirectIsNotFollowed) {
+  Receiver receiver;
+  ASSERT_TRUE(receiver.listening());
+  receiver.script({307});
+  const std::string ep = endpoint(receiver.url());
+  transfer();
+  auto d = dispatcher();
+  d->start();
+  auto redirected = tried_once(ep);
+  ASSERT_TRUE(redirected);
+  EXPECT_EQ(redirected->status, DeliveryStatus::kPending);
+  EXPECT_EQ(redirected->last_http_status, 307);
+  d->stop();
+  ASSERT_EQ(receiver.requests().size(), 1u);
+  EXPECT_EQ(receiver.requests().front().target, "/hooks");
+}
+
 TEST_F(WebhookDispatcherTest, EventsOfATransferArriveInOrder) {
   Receiver receiver;
   ASSERT_TRUE(receiver.listening());

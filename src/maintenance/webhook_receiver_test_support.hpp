@@ -1,6 +1,7 @@
 // A webhook receiver for the dispatcher's tests (*_test.cpp only): a plain-socket HTTP/1.1
 // server on 127.0.0.1 that records every request and answers each with the next status of its
-// script (200 once the script is used up), closing the connection after each answer. One thread,
+// script (200 once the script is used up; a 3xx points to /elsewhere), closing the connection
+// after each answer. One thread,
 // one connection at a time. Tests wait on it with deadlines, never with sleeps.
 #pragma once
 
@@ -145,7 +146,8 @@ class Receiver {
     const std::string out =
         "HTTP/1.1 " + std::to_string(status) +
         " X\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(body.size()) +
-        "\r\nConnection: close\r\n\r\n" + body;
+        "\r\nConnection: close\r\n" +
+        (status / 100 == 3 ? "Location: " + url("/elsewhere") + "\r\n" : "") + "\r\n" + body;
     (void)::send(c, out.data(), out.size(), MSG_NOSIGNAL);
   }
 
