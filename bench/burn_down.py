@@ -20,7 +20,9 @@ STALL_SECONDS = 60    # no progress for this long: give up
 
 
 def burn_down(ctx, backend, jobs, provider="sandbox", concurrency=None, config=None,
-              name=None):
+              name=None, extra_env=None, before_start=None, after_drained=None):
+    """`before_start(url)` runs once the jobs are seeded, `after_drained(server, url)` once they
+    are drained, before the server stops (its answer is the result's "after")."""
     name = name or f"burn-{backend}-{provider}"
     if backend == "postgres":
         url = ctx.pg_url
@@ -34,12 +36,15 @@ def burn_down(ctx, backend, jobs, provider="sandbox", concurrency=None, config=N
         rtjobs_migrate(ctx, url)
         seed_sqlite(db, jobs, provider)
         counter = SqliteCounter(db)
+    if before_start:
+        before_start(url)
     log(f"{name}: {jobs} jobs seeded, starting rtjobs serve")
 
     env = {"RT_HORIZON_MONTHS": "1", "RT_SCHEDULER_ENABLED": "true",
            "RT_RETRIES_ENABLED": "true", "RT_BACKUP_ENABLED": "false"}
     if concurrency:
         env["RT_CONCURRENCY"] = str(concurrency)
+    env.update(extra_env or {})
     busy_before = machine_busy_seconds()
     pg_work = PgWork(url) if backend == "postgres" else None
     server = Rtjobs(ctx, url, name, env, config=config)
@@ -51,6 +56,7 @@ def burn_down(ctx, backend, jobs, provider="sandbox", concurrency=None, config=N
         server_cpu = server.cpu_seconds()
         machine_cpu = machine_busy_seconds() - busy_before
         next_created = int(counter.scalar(NEXT_CREATED_SQL))
+        after = after_drained(server, url) if after_drained else None
     finally:
         stop_perf(perf)
         server.stop()
@@ -60,6 +66,8 @@ def burn_down(ctx, backend, jobs, provider="sandbox", concurrency=None, config=N
               # CPU per job: the server's own, and the whole machine's (database included).
               "server_cpu_us_per_job": server_cpu / jobs * 1e6,
               "machine_cpu_us_per_job": machine_cpu / jobs * 1e6}
+    if after is not None:
+        result["after"] = after
     if pg_work:
         # What PostgreSQL did, and the transactions the server committed, per job (its backends
         # flush their counters when it disconnects). Taken out: the poller's start-up and

@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import burn_down  # noqa: E402
 import endpoint  # noqa: E402
+import events  # noqa: E402
 import flow  # noqa: E402
 import latency  # noqa: E402
 import memory  # noqa: E402
@@ -144,6 +145,9 @@ def measure_all(ctx, rows):
     if 11 in rows:
         for backend in ("sqlite", "postgres"):
             r.measure("settle_" + backend, settlement.run_one, ctx, backend)
+    # Events to the main API (issue 16): the PostgreSQL burn-down with webhooks on and off.
+    if 12 in rows:
+        r.measure("events", events.run, ctx)
     return r
 
 
@@ -399,6 +403,17 @@ def flow_rows(r, rows, failed):
                             and d["failed"] == 0)))
     if 11 in rows:
         out.extend(settlement.table_rows(r))
+    if not failed("12", "events to the main API", "events"):
+        d = r.get("events")
+        on, off = d["on"], d["off"]
+        rounds = ", ".join(f"{x:.2f}" for x in d["ratios"])
+        out.append(("12", f"PostgreSQL burn-down, {on['jobs']:,} jobs, with one webhook endpoint "
+                          "(local receiver verifying each delivery) vs none",
+                    f"{fmt_rate(on['jobs_per_s'])}; {on['after']['events']:,} events delivered "
+                    f"at {on['after']['events_per_s']:,.0f}/s (start to last delivery)",
+                    f"{fmt_rate(off['jobs_per_s'])} without an endpoint",
+                    f"{d['ratio']:.2f}x (rounds {rounds})", ">= 0.85x",
+                    verdict(d["ratio"] >= 0.85)))
     return out
 
 
@@ -433,7 +448,7 @@ def machine():
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="small sizes, a smoke run of minutes")
-    p.add_argument("--rows", default=os.environ.get("BENCH_ROWS", "1,2,3,4,5,6,7,8,9,10,11"),
+    p.add_argument("--rows", default=os.environ.get("BENCH_ROWS", "1,2,3,4,5,6,7,8,9,10,11,12"),
                    help="rows to run, e.g. 1,5")
     args = p.parse_args()
     rows = {int(x) for x in args.rows.split(",") if x.strip()}

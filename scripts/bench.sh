@@ -4,6 +4,7 @@
 #   scripts/bench.sh --quick    smoke run with small sizes (a few minutes)
 #   scripts/bench.sh --rows 1,5 only some rows
 #   scripts/bench.sh --rows 11  bank-webhook ingestion alone, SQLite and PostgreSQL (about 2 minutes)
+#   scripts/bench.sh --rows 12  events to the main API: the PostgreSQL burn-down, webhooks on vs off
 # Installs what it needs (wrk, nginx, pgbench, Graphile Worker via npm ci), builds rtjobs
 # Release into build-bench/, and runs its own PostgreSQL (.run/bench-pg, port 54339), apart from
 # the tests'. Sizes are overridable by environment (BENCH_JOBS=5000 ...; see docs/BENCHMARKS.md).

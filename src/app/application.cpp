@@ -22,6 +22,8 @@
 #include "maintenance/job_producer.hpp"
 #include "maintenance/lease_rescuer.hpp"
 #include "maintenance/settlement_follower.hpp"
+#include "maintenance/webhook_dispatcher.hpp"
+#include "maintenance/webhook_metrics.hpp"
 #include "schedule/calendar.hpp"
 #include "store/store.hpp"
 
@@ -42,10 +44,12 @@ struct Application::Impl {
   SettlementMetrics settlement_metrics;
   std::unique_ptr<SettlementFollower> follower;      // settlement and returns
   std::unique_ptr<BankWebhookIntake> bank_webhooks;  // POST /v1/bank-webhooks/{provider}
-  std::unique_ptr<InFlightLimit> in_flight;          // bank calls of the loops (RT_CONCURRENCY)
-  std::unique_ptr<InFlightLimit> unwritten;          // claimed jobs whose outcome is not committed
-  std::unique_ptr<JobProducer> scheduler;            // due PENDING jobs (RT_SCHEDULER_ENABLED)
-  std::unique_ptr<JobProducer> retrier;              // due RETRY jobs (RT_RETRIES_ENABLED)
+  WebhookMetrics webhook_metrics;
+  std::unique_ptr<WebhookDispatcher> webhooks;  // events to the main API (RT_WEBHOOKS_ENABLED)
+  std::unique_ptr<InFlightLimit> in_flight;     // bank calls of the loops (RT_CONCURRENCY)
+  std::unique_ptr<InFlightLimit> unwritten;     // claimed jobs whose outcome is not committed
+  std::unique_ptr<JobProducer> scheduler;       // due PENDING jobs (RT_SCHEDULER_ENABLED)
+  std::unique_ptr<JobProducer> retrier;         // due RETRY jobs (RT_RETRIES_ENABLED)
   std::unique_ptr<LeaseRescuer> rescuer;
   std::unique_ptr<FlowHeartbeat> heartbeat;  // shares the banks' limits among instances
   std::unique_ptr<HorizonExtender> horizon;
@@ -194,9 +198,34 @@ Result<std::unique_ptr<Application>> Application::start(Config config) {
     s.backup_cron->start();
   }
 
-  s.api = std::make_unique<http::Api>(
-      http::ApiDependencies{*s.store, *s.processor, *s.transfers, s.clock, blocking, c.api_token,
-                            s.backups.get(), s.bank_webhooks.get(), &s.settlement_metrics});
+  if (c.webhooks_enabled) {
+    WebhookDispatcherOptions hooks;
+    hooks.timeout = c.webhook_timeout;
+    hooks.lease = c.webhook_timeout + std::chrono::seconds(30);
+    hooks.retry_window = c.webhook_retry_window;
+    hooks.backoff_base = c.webhook_backoff;
+    hooks.backoff_max = c.webhook_backoff_max;
+    hooks.disable_after = c.webhook_disable_after;
+    hooks.concurrency = c.webhook_concurrency;
+    hooks.retention = std::chrono::hours(24 * c.event_retention_days);
+    hooks.allow_private = c.webhook_allow_private;
+    try {
+      s.webhooks =
+          std::make_unique<WebhookDispatcher>(*s.store, s.clock, hooks, &s.webhook_metrics);
+    } catch (const std::exception& e) {
+      return fail(ErrorCode::kInternal,
+                  std::string("starting the webhook dispatcher: ") + e.what());
+    }
+    s.webhooks->start();
+  }
+
+  http::ApiDependencies deps{
+      *s.store,        *s.processor,          *s.transfers,         s.clock, blocking, c.api_token,
+      s.backups.get(), s.bank_webhooks.get(), &s.settlement_metrics};
+  deps.webhook_allow_private = c.webhook_allow_private;
+  deps.webhook_metrics = &s.webhook_metrics;
+  if (s.webhooks) deps.wake_webhooks = [&s] { s.webhooks->wake(); };
+  s.api = std::make_unique<http::Api>(std::move(deps));
   http::ServerOptions server_options;
   server_options.host = c.listen_host;
   server_options.port = c.listen_port;
@@ -239,6 +268,7 @@ void Application::stop(std::chrono::milliseconds deadline) {
   if (s.rescuer) s.rescuer->stop();
   if (s.horizon) s.horizon->stop();
   if (s.follower) s.follower->stop();
+  if (s.webhooks) s.webhooks->stop();
   if (s.blocking_pool) s.blocking_pool->join();
   // Bank calls still open past the deadline end as "shutdown" (retried later with the same
   // key); then every queued outcome is written before the store closes.

@@ -31,6 +31,7 @@ Api::Api(ApiDependencies deps) : impl_(std::make_unique<Impl>(std::move(deps))) 
   add_transfer_routes(impl_->router, impl_->ctx);
   add_backup_routes(impl_->router, impl_->ctx);
   add_bank_webhook_routes(impl_->router, impl_->ctx);
+  add_webhook_routes(impl_->router, impl_->ctx);
 }
 
 Api::~Api() = default;

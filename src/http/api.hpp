@@ -8,6 +8,7 @@
 // asynchronous. Thread-safe; the dependencies must outlive the Api.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -22,6 +23,7 @@ class JobProcessor;
 class TransferService;
 class BankWebhookIntake;
 class SettlementMetrics;
+class WebhookMetrics;
 namespace backup {
 class BackupService;
 }
@@ -40,6 +42,12 @@ struct ApiDependencies {
   // none: /v1/bank-webhooks/{provider} is not served
   BankWebhookIntake* bank_webhooks = nullptr;
   SettlementMetrics* settlement_metrics = nullptr;  // none: not in /metrics
+  // Events to the main API: endpoints on loopback or private addresses accepted
+  // (RT_WEBHOOK_ALLOW_PRIVATE); the dispatcher woken for a replay; its metrics (none: not in
+  // /metrics).
+  bool webhook_allow_private = false;
+  std::function<void()> wake_webhooks;
+  WebhookMetrics* webhook_metrics = nullptr;
 };
 
 class Api {

@@ -6,6 +6,7 @@
 #include "http/routes.hpp"
 #include "jobs/processor.hpp"
 #include "jobs/settlement_metrics.hpp"
+#include "maintenance/webhook_metrics.hpp"
 #include "store/store.hpp"
 
 namespace rtjobs::http {
@@ -78,6 +79,12 @@ void add_health_routes(Router& router, const RouteContext& ctx) {
       }
       if (ctx.deps.settlement_metrics) {
         r.body += ctx.deps.settlement_metrics->render() + bank_events_gauge(ctx);
+      }
+      if (ctx.deps.webhook_metrics) {
+        // Without the store's answer, the counter alone (as the other gauges do).
+        auto backlog = ctx.deps.store.event_backlog(kDueCountCap);
+        r.body += ctx.deps.webhook_metrics->render(
+            backlog ? std::optional<EventBacklog>(*backlog) : std::nullopt, ctx.deps.clock.now());
       }
       return r;
     });

@@ -127,13 +127,53 @@ std::string_view openapi_document() {
         "400": {"$ref": "#/components/responses/Error"},
         "401": {"description": "Missing, wrong or stale signature: nothing stored", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
         "404": {"$ref": "#/components/responses/Error"}, "413": {"$ref": "#/components/responses/Error"},
-        "503": {"$ref": "#/components/responses/Error"}}}}
+        "503": {"$ref": "#/components/responses/Error"}}}},
+    "/v1/webhook-endpoints": {
+      "post": {"summary": "Register an endpoint for events (Standard Webhooks)",
+        "description": "Every event after its creation whose type the endpoint takes is POSTed to url as {type, timestamp, data} with the headers webhook-id (the event id, the same on every try), webhook-timestamp and webhook-signature (v1,<base64 HMAC-SHA256 of id.timestamp.body with the secret's key>), until a 2xx answer within 15 s; retried with exponential backoff and jitter for 3 days. Events of one transfer arrive in order. The url must be http(s) and resolve to public addresses unless RT_WEBHOOK_ALLOW_PRIVATE=true; redirects are not followed.",
+        "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "required": ["url"], "properties": {
+          "url": {"type": "string", "maxLength": 2048}, "event_types": {"type": "array", "minItems": 1, "items": {"$ref": "#/components/schemas/EventType"}, "description": "Absent: every type"},
+          "description": {"type": "string", "maxLength": 255, "nullable": true}}}}}},
+        "responses": {"201": {"description": "Created; the secret is shown only here and after a rotation", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/WebhookEndpointWithSecret"}}}},
+          "400": {"$ref": "#/components/responses/Error"}}},
+      "get": {"summary": "List endpoints (never their secrets)", "parameters": [{"$ref": "#/components/parameters/Limit"}, {"$ref": "#/components/parameters/Cursor"}],
+        "responses": {"200": {"description": "A page", "content": {"application/json": {"schema": {"type": "object", "properties": {
+          "data": {"type": "array", "items": {"$ref": "#/components/schemas/WebhookEndpoint"}}, "next_cursor": {"type": "string", "nullable": true}}}}}}}}},
+    "/v1/webhook-endpoints/{id}": {
+      "get": {"summary": "Get an endpoint", "parameters": [{"$ref": "#/components/parameters/Id"}],
+        "responses": {"200": {"description": "The endpoint", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/WebhookEndpoint"}}}}, "404": {"$ref": "#/components/responses/Error"}}},
+      "delete": {"summary": "Delete an endpoint and its deliveries (pending ones are not sent)", "parameters": [{"$ref": "#/components/parameters/Id"}],
+        "responses": {"200": {"description": "Deleted", "content": {"application/json": {"schema": {"type": "object", "properties": {"id": {"type": "string"}, "deleted": {"type": "boolean"}}}}}}, "404": {"$ref": "#/components/responses/Error"}}}},
+    "/v1/webhook-endpoints/{id}/rotate-secret": {"post": {"summary": "A new secret; the old one signs too (a second signature) for 24 hours",
+      "parameters": [{"$ref": "#/components/parameters/Id"}],
+      "responses": {"200": {"description": "The endpoint with its new secret", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/WebhookEndpointWithSecret"}}}}, "404": {"$ref": "#/components/responses/Error"}}}},
+    "/v1/webhook-endpoints/{id}/enable": {"post": {"summary": "Enable an endpoint the dispatcher disabled after it failed for days",
+      "parameters": [{"$ref": "#/components/parameters/Id"}],
+      "responses": {"200": {"description": "The endpoint", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/WebhookEndpoint"}}}}, "404": {"$ref": "#/components/responses/Error"}}}},
+    "/v1/webhook-deliveries": {"get": {"summary": "Deliveries of events to endpoints, newest first, with their attempts",
+      "parameters": [{"name": "endpoint_id", "in": "query", "schema": {"type": "string", "format": "uuid"}},
+        {"name": "status", "in": "query", "schema": {"type": "string", "enum": ["pending", "delivered", "failed"]}},
+        {"$ref": "#/components/parameters/Limit"}, {"$ref": "#/components/parameters/Cursor"}],
+      "responses": {"200": {"description": "A page", "content": {"application/json": {"schema": {"type": "object", "properties": {
+        "data": {"type": "array", "items": {"$ref": "#/components/schemas/WebhookDelivery"}}, "next_cursor": {"type": "string", "nullable": true}}}}}},
+        "400": {"$ref": "#/components/responses/Error"}}}},
+    "/v1/webhook-deliveries/{id}": {"get": {"summary": "Get a delivery", "parameters": [{"$ref": "#/components/parameters/Id"}],
+      "responses": {"200": {"description": "The delivery", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/WebhookDelivery"}}}}, "404": {"$ref": "#/components/responses/Error"}}}},
+    "/v1/webhook-deliveries/{id}/replay": {"post": {"summary": "Send a delivery's event again (the same webhook-id), as a new delivery",
+      "parameters": [{"$ref": "#/components/parameters/Id"}],
+      "responses": {"201": {"description": "The new delivery", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/WebhookDelivery"}}}}, "404": {"$ref": "#/components/responses/Error"}}}},
+    "/v1/events": {"get": {"summary": "The outbox's events in order (kept RT_EVENT_RETENTION_DAYS after delivery)",
+      "parameters": [{"name": "after", "in": "query", "schema": {"type": "string", "format": "uuid"}, "description": "Events after this one"}, {"$ref": "#/components/parameters/Limit"}],
+      "responses": {"200": {"description": "A page", "content": {"application/json": {"schema": {"type": "object", "properties": {
+        "data": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}}, "next_cursor": {"type": "string", "nullable": true, "description": "Pass as after"}}}}}},
+        "400": {"$ref": "#/components/responses/Error"}}}}
   },
   "components": {
     "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
     "parameters": {
       "JobId": {"name": "job_id", "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}},
       "TransferId": {"name": "id", "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}},
+      "Id": {"name": "id", "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}},
       "Limit": {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}},
       "Cursor": {"name": "cursor", "in": "query", "schema": {"type": "string"}, "description": "Opaque, from next_cursor"}
     },
@@ -145,6 +185,30 @@ std::string_view openapi_document() {
         "data": {"type": "array", "items": {"$ref": "#/components/schemas/Job"}}, "next_cursor": {"type": "string", "nullable": true}}}}}}
     },
     "schemas": {
+      "EventType": {"type": "string", "enum": ["job.succeeded", "job.declined", "job.retrying", "job.failed", "job.skipped", "job.cancelled",
+        "job.settled", "job.returned", "transfer.created", "transfer.paused", "transfer.resumed", "transfer.cancelled", "transfer.completed",
+        "webhook_endpoint.disabled"]},
+      "Event": {"type": "object", "description": "The body POSTed to an endpoint: type, timestamp and data (a Job for job.*, a Transfer for transfer.*, a WebhookEndpoint for webhook_endpoint.disabled), as written by the change", "properties": {
+        "id": {"type": "string", "format": "uuid", "description": "The webhook-id header (not in a delivered body)"}, "type": {"$ref": "#/components/schemas/EventType"},
+        "created_at": {"type": "string", "format": "date-time", "description": "The body's timestamp"}, "data": {"type": "object"}}},
+      "WebhookEndpoint": {"type": "object", "properties": {
+        "id": {"type": "string", "format": "uuid"}, "url": {"type": "string"}, "description": {"type": "string", "nullable": true},
+        "event_types": {"type": "array", "items": {"$ref": "#/components/schemas/EventType"}, "description": "Empty: every type"},
+        "status": {"type": "string", "enum": ["enabled", "disabled"]},
+        "failing_since": {"type": "string", "format": "date-time", "nullable": true, "description": "First failed attempt since the last delivered one"},
+        "disabled_at": {"type": "string", "format": "date-time", "nullable": true},
+        "previous_secret_expires_at": {"type": "string", "format": "date-time", "nullable": true, "description": "Until then the secret before the last rotation signs too"},
+        "created_at": {"type": "string", "format": "date-time"}, "updated_at": {"type": "string", "format": "date-time"}}},
+      "WebhookEndpointWithSecret": {"allOf": [{"$ref": "#/components/schemas/WebhookEndpoint"},
+        {"type": "object", "required": ["secret"], "properties": {"secret": {"type": "string", "pattern": "^whsec_", "description": "Shown once: at creation and after a rotation"}}}]},
+      "WebhookDelivery": {"type": "object", "properties": {
+        "id": {"type": "string", "format": "uuid"}, "event_id": {"type": "string", "format": "uuid"}, "event_type": {"$ref": "#/components/schemas/EventType"},
+        "endpoint_id": {"type": "string", "format": "uuid"}, "recurring_transfer_id": {"type": "string", "format": "uuid", "nullable": true},
+        "status": {"type": "string", "enum": ["pending", "delivered", "failed"]}, "attempts": {"type": "integer"},
+        "next_attempt_at": {"type": "string", "format": "date-time", "nullable": true}, "last_attempt_at": {"type": "string", "format": "date-time", "nullable": true},
+        "last_http_status": {"type": "integer", "nullable": true, "description": "The last attempt's answer; null when none came"},
+        "last_error": {"type": "string", "nullable": true}, "replay_of": {"type": "string", "format": "uuid", "nullable": true},
+        "created_at": {"type": "string", "format": "date-time"}, "finished_at": {"type": "string", "format": "date-time", "nullable": true}}},
       "ErrorBody": {"type": "object", "required": ["code", "message"], "properties": {
         "code": {"type": "string"}, "message": {"type": "string"}, "field": {"type": "string"}}},
       "Error": {"type": "object", "required": ["error"], "properties": {"error": {"$ref": "#/components/schemas/ErrorBody"}}},

@@ -30,6 +30,7 @@ void add_job_routes(Router& router, const RouteContext& ctx);
 void add_transfer_routes(Router& router, const RouteContext& ctx);
 void add_backup_routes(Router& router, const RouteContext& ctx);
 void add_bank_webhook_routes(Router& router, const RouteContext& ctx);
+void add_webhook_routes(Router& router, const RouteContext& ctx);
 
 // GET /v1/jobs, and GET /v1/recurring-transfers/{id}/jobs with `transfer_id` (blocking).
 Response list_jobs(const RouteContext& ctx, const Request& req,
