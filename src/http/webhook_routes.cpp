@@ -176,16 +176,15 @@ Response list_events(const RouteContext& ctx, const Request& req) {
 
 // A route whose only parameter is the id of an endpoint or a delivery, run on the blocking pool.
 template <class Work>
-void with_id(Router& router, const RouteContext& ctx, std::string method, std::string path,
-             Work work) {
-  router.add(
-      std::move(method), std::move(path), [ctx, work](const Request& req, const Respond& respond) {
-        auto id = uuid_param(req, "id", "id");
-        if (!id) return respond(error_response(id.error()));
-        if (auto q = check_query(req, {}); !q) return respond(error_response(q.error()));
-        run_blocking(ctx, req, respond,
-                     [ctx, work, id = *id, rid = req.request_id] { return work(ctx, id, rid); });
-      });
+void with_id(Router& router, const RouteContext& ctx, const std::string& method,
+             const std::string& path, Work work) {
+  router.add(method, path, [ctx, work](const Request& req, const Respond& respond) {
+    auto id = uuid_param(req, "id", "id");
+    if (!id) return respond(error_response(id.error()));
+    if (auto q = check_query(req, {}); !q) return respond(error_response(q.error()));
+    run_blocking(ctx, req, respond,
+                 [ctx, work, id = *id, rid = req.request_id] { return work(ctx, id, rid); });
+  });
 }
 
 }  // namespace
