@@ -273,6 +273,14 @@ struct WebhookDeliveryRecord {
   std::optional<Timestamp> finished_at;  // delivered or failed
 };
 
+// The next_attempt_at of a pending delivery that waits: for an earlier pending delivery of its
+// transfer to the same endpoint (set by fan_out_events), or for its endpoint to be enabled again
+// (set when the endpoint is disabled). Never due, so a claim's scan of the due deliveries passes
+// over a dead endpoint's backlog instead of reading it every round; finishing the earlier
+// delivery, or enabling the endpoint, makes it due. An API answer shows it as this instant.
+inline constexpr Timestamp kDeliveryWaiting{
+    std::chrono::sys_days{std::chrono::year{9999} / 12 / 31}};
+
 // One claimed delivery with what sending it needs.
 struct DeliveryTask {
   WebhookDeliveryRecord delivery;
@@ -499,14 +507,20 @@ class Store {
   virtual Result<WebhookEndpoint> rotate_webhook_secret(std::string_view id, std::string secret,
                                                         Timestamp previous_expires_at,
                                                         Timestamp now) = 0;
-  // An operator enables a disabled endpoint again (failing_since and disabled_at cleared).
-  // kNotFound if unknown.
+  // An operator enables a disabled endpoint again (failing_since and disabled_at cleared), in
+  // one transaction with its waiting deliveries that no earlier pending one of their transfer
+  // holds back (the heads): due at `now`; the others keep waiting behind them. kNotFound if
+  // unknown.
   virtual Result<WebhookEndpoint> enable_webhook_endpoint(std::string_view id, Timestamp now) = 0;
 
   // Fans out up to `limit` events not yet fanned out, oldest (id) first, in one transaction:
-  // one pending delivery (due at `now`) per ENABLED endpoint created at or before the event
-  // whose event_types is empty or holds the event's type; the event is then fanned out (even to
-  // no endpoint). Concurrent callers never fan out the same event. Returns how many events.
+  // one pending delivery per ENABLED endpoint created at or before the event whose event_types
+  // is empty or holds the event's type; the event is then fanned out (even to no endpoint). The
+  // delivery is due at `now`, or waits (kDeliveryWaiting) when its transfer already has a
+  // pending delivery of an earlier event to that endpoint (one without a transfer never waits).
+  // A missed wait (another instance's earlier delivery not committed yet) only costs the claims
+  // a row to pass over; a delivery is never left waiting without a pending earlier one.
+  // Concurrent callers never fan out the same event. Returns how many events.
   virtual Result<int> fan_out_events(Timestamp now, int limit) = 0;
 
   // Claims up to `limit` pending deliveries due at `now` of enabled endpoints, oldest event
@@ -514,7 +528,8 @@ class Store {
   // then), counting the attempt. A delivery is not claimed while an earlier event (id order) of
   // the same transfer is not fanned out yet, or has a pending delivery to the same endpoint
   // (claimed or not): per transfer and endpoint, in order. Concurrent callers never get the same
-  // delivery (SKIP LOCKED on PostgreSQL).
+  // delivery (SKIP LOCKED on PostgreSQL). The scan reads the due deliveries only (an index on
+  // next_attempt_at): waiting ones cost nothing.
   virtual Result<std::vector<DeliveryTask>> claim_webhook_deliveries(Timestamp now,
                                                                      std::string_view lease,
                                                                      Timestamp lease_until,
@@ -523,7 +538,11 @@ class Store {
   // Writes attempts' outcomes in ONE transaction, each under its own lease: delivered (with
   // finished_at), pending again at next_attempt_at, or failed. A delivered attempt clears the
   // endpoint's failing_since; a failed one sets it if unset, and disables the endpoint (with
-  // an event) when it is older than `now - disable_after`. Results in input order.
+  // an event) when it is older than `now - disable_after`. A delivery that leaves pending
+  // (delivered or failed) releases the next one of its transfer to its endpoint (the pending
+  // one with the smallest later event id): due at the attempt's `now` if it was waiting. The
+  // pending deliveries of an endpoint disabled by the batch (or before it) wait. Results in
+  // input order.
   virtual Result<std::vector<DeliveryOutcome>> finish_webhook_deliveries(
       std::span<const DeliveryAttempt> attempts, std::chrono::seconds disable_after) = 0;
 
@@ -532,7 +551,9 @@ class Store {
       const DeliveryFilter& filter) = 0;
   virtual Result<std::optional<WebhookDeliveryRecord>> get_webhook_delivery(
       std::string_view id) = 0;
-  // A new pending delivery of the same event to the same endpoint, due now (replay_of = id).
+  // A new pending delivery of the same event to the same endpoint, due now (replay_of = id):
+  // it never waits, and holds back the transfer's later deliveries to the endpoint until it
+  // leaves pending (then releasing the next one, as any delivery does).
   // kNotFound for an unknown delivery.
   virtual Result<WebhookDeliveryRecord> replay_webhook_delivery(std::string_view id,
                                                                 Timestamp now) = 0;

@@ -6,13 +6,16 @@
 // twice after a claim ran out is a duplicate the receiver recognises by its webhook-id.
 //
 // Lock order: an endpoint's row before its deliveries' rows (finish_webhook_deliveries locks
-// the endpoints first, as deleting an endpoint does before its cascade); the fan-out locks the
-// events (SKIP LOCKED), then shares the endpoints' keys (FOR KEY SHARE: a concurrent delete
-// waits for the fan-out's inserts instead of failing them). The claims lock only deliveries,
-// with SKIP LOCKED: they never wait.
+// the endpoints first, as enabling one and deleting one do before their deliveries); the
+// fan-out locks the events (SKIP LOCKED), then shares the endpoints (FOR SHARE, in id order: a
+// finish, an enable or a delete of one of them waits for the fan-out's inserts, or the fan-out
+// for them; see fan_out_events). The claims lock only deliveries, with SKIP LOCKED: they never
+// wait.
 #include <algorithm>
 #include <charconv>
 #include <map>
+#include <set>
+#include <utility>
 
 #include "core/time_format.hpp"
 #include "core/uuid.hpp"
@@ -123,34 +126,73 @@ Result<WebhookEndpoint> PgStore::rotate_webhook_secret(std::string_view id, std:
 }
 
 Result<WebhookEndpoint> PgStore::enable_webhook_endpoint(std::string_view id, Timestamp now) {
+  // The endpoint's row first (locked until COMMIT), then, in a statement of its own so that it
+  // reads what a finish or a fan-out that held the row committed, the waiting deliveries no
+  // earlier pending one of their transfer holds back: due now.
   static const std::string sql =
       "UPDATE webhook_endpoint SET status = 'enabled', failing_since = NULL, disabled_at = NULL,"
       " updated_at = $2::timestamptz WHERE id = $1 RETURNING " +
       kEndpointCols;
+  static const std::string heads_sql =
+      "UPDATE webhook_delivery d SET next_attempt_at = $2::timestamptz WHERE d.status = 'pending'"
+      " AND d.endpoint_id = $1 AND d.next_attempt_at = $3::timestamptz AND NOT EXISTS (SELECT 1"
+      " FROM webhook_delivery p WHERE p.status = 'pending' AND p.endpoint_id = d.endpoint_id"
+      " AND p.recurring_transfer_id = d.recurring_transfer_id AND p.event_id < d.event_id)";
+  static const std::string commit_sql = "COMMIT";
   std::string key = store_detail::normalize_id(id);
   if (!is_uuid(key)) return fail(ErrorCode::kNotFound, "no webhook endpoint " + key);
-  auto c = pool_.acquire();
-  if (!c) return std::unexpected(c.error().context("enabling webhook endpoint " + key));
-  auto r = endpoint_or_not_found((*c)->query(sql, {key, format_timestamp(now)}), key);
+  auto run = [&]() -> Result<WebhookEndpoint> {
+    auto c = pool_.acquire();
+    if (!c) return std::unexpected(c.error());
+    std::string at = format_timestamp(now);
+    auto done =
+        store_detail::run_checked(**c, {{&kBegin, {}},
+                                        {&sql, {key, at}},
+                                        {&heads_sql, {key, at, format_timestamp(kDeliveryWaiting)}},
+                                        {&commit_sql, {}}});
+    if (!done) return std::unexpected(done.error());
+    return endpoint_or_not_found(std::move((*done)[1]), key);
+  };
+  auto r = run();
   if (!r) return std::unexpected(r.error().context("enabling webhook endpoint " + key));
   return r;
 }
 
 Result<int> PgStore::fan_out_events(Timestamp now, int limit) {
   // Two round trips: the events (locked, SKIP LOCKED: concurrent fan-outs take disjoint events)
-  // and the enabled endpoints; then, matched here, the deliveries, the events marked, COMMIT.
+  // and the enabled endpoints (shared); then, matched here, the deliveries, the events marked,
+  // COMMIT.
+  //
+  // A delivery waits (kDeliveryWaiting) behind a pending one of an earlier event of its transfer
+  // to its endpoint: one of this batch (`behind`, decided here: the INSERT cannot see its own
+  // rows) or one committed before the INSERT's statement began. It must never wait with no
+  // pending earlier one left to release it (READ COMMITTED, two instances):
+  // - Two fan-outs of E1 < E2 of one transfer: the one inserting E2's delivery sees E1's only
+  //   if E1's fan-out committed, and E1's then waits for nothing; unseen, E2's is due at once
+  //   and the claims' NOT EXISTS holds it back (a missed wait costs a scanned row, no more).
+  // - A finish of the earlier delivery P racing this insert of W: both hold P's endpoint row
+  //   (FOR SHARE here, FOR NO KEY UPDATE there) from their first round trip to COMMIT, so one
+  //   commits before the other's next statement begins. The finish first: this INSERT, a later
+  //   statement, reads P as delivered or failed, and W waits only behind another pending one,
+  //   whose finish releases it. The fan-out first: the finish's release, a later statement,
+  //   reads W. Likewise a disable (W parked with the rest, or the endpoint no longer enabled
+  //   when this read locks it) and an enable (its heads read after W committed, or W inserted
+  //   after its releases committed).
   static const std::string events_sql = "SELECT " + kEventCols +
                                         " FROM event WHERE NOT fanned_out ORDER BY id LIMIT $1"
                                         " FOR UPDATE SKIP LOCKED";
   static const std::string endpoints_sql = "SELECT " + kEndpointCols +
                                            " FROM webhook_endpoint WHERE status = 'enabled'"
-                                           " ORDER BY id FOR KEY SHARE";
+                                           " ORDER BY id FOR SHARE";
   static const std::string deliveries_sql =
       "INSERT INTO webhook_delivery (id, event_id, endpoint_id, event_type, recurring_transfer_id,"
       " status, attempts, next_attempt_at, created_at) SELECT d.id, d.event_id, d.endpoint_id,"
-      " d.event_type, d.recurring_transfer_id, 'pending', 0, $6::timestamptz, $6::timestamptz"
-      " FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::uuid[])"
-      " AS d(id, event_id, endpoint_id, event_type, recurring_transfer_id)";
+      " d.event_type, d.recurring_transfer_id, 'pending', 0, CASE WHEN d.behind OR EXISTS"
+      " (SELECT 1 FROM webhook_delivery p WHERE p.status = 'pending'"
+      " AND p.endpoint_id = d.endpoint_id AND p.recurring_transfer_id = d.recurring_transfer_id"
+      " AND p.event_id < d.event_id) THEN $8::timestamptz ELSE $7::timestamptz END,"
+      " $7::timestamptz FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::uuid[],"
+      " $6::boolean[]) AS d(id, event_id, endpoint_id, event_type, recurring_transfer_id, behind)";
   static const std::string fanned_sql =
       "UPDATE event SET fanned_out = true WHERE id = ANY($1::uuid[])";
   static const std::string commit_sql = "COMMIT";
@@ -170,24 +212,28 @@ Result<int> PgStore::fan_out_events(Timestamp now, int limit) {
       if (auto r = (*c)->exec("COMMIT"); !r) return std::unexpected(r.error());
       return 0;
     }
-    std::vector<ArrayLiteral> columns(5);
+    std::vector<ArrayLiteral> columns(6);
     std::vector<std::string> ids;
     ids.reserve(events->size());
+    std::set<std::pair<std::string, std::string>> transfers;  // (endpoint, transfer) so far
     for (const Event& e : *events) {  // in id order: earlier events get the smaller delivery ids
       ids.push_back(e.id);
       for (const WebhookEndpoint& endpoint : *endpoints) {
         if (!takes(endpoint, e)) continue;
+        bool behind = e.transfer_id && !transfers.emplace(endpoint.id, *e.transfer_id).second;
         columns[0].add(new_uuid_v7(now));
         columns[1].add(e.id);
         columns[2].add(endpoint.id);
         columns[3].add(e.type);
         columns[4].add(store_detail::opt_text(e.transfer_id));
+        columns[5].add(std::string(behind ? "t" : "f"));
       }
     }
     std::vector<SqlValue> params;
-    params.reserve(columns.size() + 1);
+    params.reserve(columns.size() + 2);
     for (const ArrayLiteral& column : columns) params.emplace_back(column.str());
     params.emplace_back(format_timestamp(now));
+    params.emplace_back(format_timestamp(kDeliveryWaiting));
     auto written = store_detail::run_checked(**c, {{&deliveries_sql, std::move(params)},
                                                    {&fanned_sql, {store_detail::uuid_array(ids)}},
                                                    {&commit_sql, {}}});
@@ -211,9 +257,14 @@ Result<std::vector<DeliveryTask>> PgStore::claim_webhook_deliveries(Timestamp no
   // FOR UPDATE re-checks a row another claimer changed and committed meanwhile (its new lease
   // excludes it); SKIP LOCKED passes over the rows one holds. MATERIALIZED: the selection runs
   // once (see rescue_expired_leases). The previous secret signs too until it expires.
+  // `due` reads the due index first: its cost follows the due deliveries, whatever the waiting
+  // backlog and the delivered history (the planner would otherwise walk event_id's index in
+  // the claim's order and filter every row it passes).
   static const std::string sql =
-      "WITH picked AS MATERIALIZED (SELECT d.id FROM webhook_delivery d JOIN webhook_endpoint w"
-      " ON w.id = d.endpoint_id AND w.status = 'enabled'"
+      "WITH due AS MATERIALIZED (SELECT id FROM webhook_delivery WHERE status = 'pending'"
+      " AND next_attempt_at <= $1::timestamptz),"
+      " picked AS MATERIALIZED (SELECT d.id FROM due JOIN webhook_delivery d ON d.id = due.id"
+      " JOIN webhook_endpoint w ON w.id = d.endpoint_id AND w.status = 'enabled'"
       " WHERE d.status = 'pending' AND d.next_attempt_at <= $1::timestamptz"
       " AND (d.lease_expires_at IS NULL OR d.lease_expires_at <= $1::timestamptz)"
       " AND NOT EXISTS (SELECT 1 FROM webhook_delivery p WHERE p.status = 'pending'"
@@ -269,7 +320,10 @@ Result<std::vector<DeliveryOutcome>> PgStore::finish_webhook_deliveries(
     std::span<const DeliveryAttempt> attempts, std::chrono::seconds disable_after) {
   // Two round trips for the batch: the endpoints locked and read, and the attempts written, each
   // under its own lease (one set-based statement); then the endpoints' new state, decided here
-  // attempt by attempt in input order, their disabled events, and COMMIT.
+  // attempt by attempt in input order, the releases of the deliveries next after those that
+  // left pending, the disabled endpoints' pending deliveries made to wait, their disabled
+  // events, and COMMIT. The releases run after the endpoints' locks were taken, so they read
+  // every delivery a fan-out sharing those endpoints inserted (see fan_out_events).
   static const std::string endpoints_sql =
       "SELECT " + kEndpointCols +
       " FROM webhook_endpoint WHERE id IN (SELECT endpoint_id FROM webhook_delivery"
@@ -286,7 +340,27 @@ Result<std::vector<DeliveryOutcome>> PgStore::finish_webhook_deliveries(
       " $3::timestamptz[], $4::boolean[], $5::integer[], $6::text[], $7::timestamptz[])"
       " WITH ORDINALITY AS a(id, lease, at, delivered, http_status, error, next_attempt_at, ord)"
       " ORDER BY id, lease, ord) a WHERE d.id = a.id AND d.lease = a.lease"
-      " AND d.status = 'pending' RETURNING a.ord, d.endpoint_id";
+      " AND d.status = 'pending' RETURNING a.ord, d.endpoint_id, d.recurring_transfer_id,"
+      " d.event_id";
+  // For each (endpoint, transfer, event) that left pending: the next pending deliveries of the
+  // transfer to the endpoint (every one of that event: a replay may share it), if they wait
+  // and the endpoint is enabled (as this transaction left it).
+  static const std::string release_sql =
+      "UPDATE webhook_delivery d SET next_attempt_at = r.at FROM (SELECT r.endpoint_id,"
+      " r.transfer_id, r.at, (SELECT p.event_id FROM webhook_delivery p"
+      " WHERE p.status = 'pending' AND p.endpoint_id = r.endpoint_id"
+      " AND p.recurring_transfer_id = r.transfer_id AND p.event_id > r.event_id"
+      " ORDER BY p.event_id LIMIT 1) AS next_event"
+      " FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::timestamptz[])"
+      " AS r(endpoint_id, transfer_id, event_id, at)) r JOIN webhook_endpoint w"
+      " ON w.id = r.endpoint_id AND w.status = 'enabled' WHERE d.status = 'pending'"
+      " AND d.endpoint_id = r.endpoint_id AND d.recurring_transfer_id = r.transfer_id"
+      " AND d.event_id = r.next_event AND d.next_attempt_at = $5::timestamptz";
+  // A disabled endpoint's pending deliveries wait until it is enabled again (which releases
+  // the heads); also those in flight when it was disabled, as they come back pending.
+  static const std::string park_sql =
+      "UPDATE webhook_delivery SET next_attempt_at = $2::timestamptz WHERE status = 'pending'"
+      " AND endpoint_id = ANY($1::uuid[]) AND next_attempt_at <> $2::timestamptz";
   static const std::string endpoint_update_sql =
       "UPDATE webhook_endpoint w SET failing_since = u.failing_since, status = u.status,"
       " disabled_at = u.disabled_at, updated_at = u.updated_at FROM unnest($1::uuid[],"
@@ -327,6 +401,8 @@ Result<std::vector<DeliveryOutcome>> PgStore::finish_webhook_deliveries(
       by_id.emplace(std::move(id), std::move(e));
     }
     std::vector<std::string> endpoint_of(attempts.size());
+    std::vector<ArrayLiteral> released(4);  // endpoint, transfer, event, at
+    int releases = 0;
     const PgResult& written = (*read)[2];
     for (int row = 0; row < written.rows(); ++row) {
       auto ord = written.text(row, 0);
@@ -335,6 +411,15 @@ Result<std::vector<DeliveryOutcome>> PgStore::finish_webhook_deliveries(
       if (n < 1 || n > attempts.size()) return fail(ErrorCode::kInternal, "bad attempt index");
       out[n - 1].written = true;
       endpoint_of[n - 1] = std::string(written.text(row, 1).value_or(""));
+      const DeliveryAttempt& a = attempts[n - 1];
+      auto transfer_id = written.text(row, 2);
+      if ((a.delivered || !a.next_attempt_at) && transfer_id) {
+        released[0].add(endpoint_of[n - 1]);
+        released[1].add(*transfer_id);
+        released[2].add(written.text(row, 3).value_or(""));
+        released[3].add(format_timestamp(a.now));
+        ++releases;
+      }
     }
     // The endpoints' failing_since and status, attempt by attempt.
     std::map<std::string, bool> changed;
@@ -378,6 +463,25 @@ Result<std::vector<DeliveryOutcome>> PgStore::finish_webhook_deliveries(
       values.reserve(update.size());
       for (const ArrayLiteral& column : update) values.emplace_back(column.str());
       finish.push_back({&endpoint_update_sql, std::move(values)});
+    }
+    const std::string waiting = format_timestamp(kDeliveryWaiting);
+    if (releases > 0) {
+      std::vector<SqlValue> values;
+      values.reserve(released.size() + 1);
+      for (const ArrayLiteral& column : released) values.emplace_back(column.str());
+      values.emplace_back(waiting);
+      finish.push_back({&release_sql, std::move(values)});
+    }
+    std::vector<std::string> disabled;
+    for (size_t i = 0; i < attempts.size(); ++i) {
+      auto it = out[i].written ? by_id.find(endpoint_of[i]) : by_id.end();
+      if (it != by_id.end() && it->second.status == EndpointStatus::kDisabled &&
+          std::find(disabled.begin(), disabled.end(), it->first) == disabled.end()) {
+        disabled.push_back(it->first);
+      }
+    }
+    if (!disabled.empty()) {
+      finish.push_back({&park_sql, {store_detail::uuid_array(disabled), waiting}});
     }
     store_detail::add_events(finish, events);
     finish.push_back({&commit_sql, {}});

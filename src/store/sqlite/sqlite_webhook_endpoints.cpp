@@ -1,5 +1,6 @@
 // SqliteStore's webhook endpoints (SPEC section 8, events to the main API): an operator's
-// registrations, their secrets' rotation and re-enabling after the dispatcher disabled one.
+// registrations, their secrets' rotation and re-enabling after the dispatcher disabled one
+// (its waiting deliveries released in the same transaction).
 #include "core/time_format.hpp"
 #include "store/outbox_codec.hpp"
 #include "store/sqlite/sqlite_queries.hpp"
@@ -105,9 +106,22 @@ Result<WebhookEndpoint> SqliteStore::enable_webhook_endpoint(std::string_view id
       "UPDATE webhook_endpoint SET status = 'enabled', failing_since = NULL, disabled_at = NULL,"
       " updated_at = ?2 WHERE id = ?1 RETURNING " +
       kEndpointCols;
+  // The waiting deliveries no earlier pending one of their transfer holds back: due now.
+  static const std::string heads_sql =
+      "UPDATE webhook_delivery SET next_attempt_at = ?2 WHERE status = 'pending'"
+      " AND endpoint_id = ?1 AND next_attempt_at = ?3 AND NOT EXISTS (SELECT 1"
+      " FROM webhook_delivery AS p INDEXED BY webhook_delivery_order_idx"
+      " WHERE p.status = 'pending' AND p.endpoint_id = ?1"
+      " AND p.recurring_transfer_id = webhook_delivery.recurring_transfer_id"
+      " AND p.event_id < webhook_delivery.event_id)";
   std::string key = store_detail::normalize_id(id);
-  auto r = write<WebhookEndpoint>([&](Connection& c) {
-    return update_endpoint(c, sql, {key, format_timestamp(now)});
+  auto r = write<WebhookEndpoint>([&](Connection& c) -> Result<WebhookEndpoint> {
+    std::string at = format_timestamp(now);
+    auto enabled = update_endpoint(c, sql, {key, at});
+    if (!enabled) return enabled;
+    auto heads = c.run(heads_sql, {key, at, format_timestamp(kDeliveryWaiting)});
+    if (!heads) return std::unexpected(heads.error().context("releasing its deliveries"));
+    return enabled;
   });
   if (!r) return std::unexpected(r.error().context("enabling webhook endpoint " + key));
   return r;

@@ -6,7 +6,9 @@
 // (threads or processes on the same file) never fan out the same event nor claim the same
 // delivery, and the per-transfer order is judged against committed state only.
 #include <algorithm>
+#include <set>
 #include <unordered_map>
+#include <utility>
 
 #include "core/time_format.hpp"
 #include "core/uuid.hpp"
@@ -29,14 +31,17 @@ const std::string kEventCols(store_detail::kEventColumns);
 const std::string kDeliveryCols(store_detail::kDeliveryColumns);
 const std::string kEndpointCols(store_detail::kEndpointColumns);
 
-// The deliveries of one fan-out: [id, event_id, endpoint_id, event_type, transfer_id] per row,
-// as one JSON parameter of a single INSERT.
+// The deliveries of one fan-out: [id, event_id, endpoint_id, event_type, transfer_id, behind]
+// per row, as one JSON parameter of a single INSERT. `behind`: an earlier event of the batch has
+// a delivery of the same transfer to the same endpoint (the INSERT cannot see its own rows).
 struct NewDeliveries {
   std::string json = "[";
   int count = 0;
+  std::set<std::pair<std::string, std::string>> transfers;  // (endpoint, transfer) so far
 
   void add(const std::string& id, std::string_view event_id, std::string_view endpoint_id,
            std::string_view event_type, std::optional<std::string_view> transfer_id) {
+    bool behind = transfer_id && !transfers.emplace(endpoint_id, *transfer_id).second;
     json += count++ > 0 ? ",[" : "[";
     store_detail::append_json_text(json, id);
     json += ',';
@@ -47,7 +52,7 @@ struct NewDeliveries {
     store_detail::append_json_text(json, event_type);
     json += ',';
     store_detail::append_json_text(json, transfer_id);
-    json += ']';
+    json += behind ? ",1]" : ",0]";
   }
 };
 
@@ -73,7 +78,9 @@ Result<DeliveryTask> read_task(const RowView& row, int first, Timestamp now) {
 }
 
 // Writes one attempt's outcome under its lease, and what it says of the endpoint; adds the
-// endpoint's disabled event to `events` when the attempt disabled it.
+// endpoint's disabled event to `events` when the attempt disabled it. A delivery leaving pending
+// releases the next one of its transfer to an enabled endpoint; a disabled endpoint's pending
+// deliveries wait (see Store::finish_webhook_deliveries).
 Result<DeliveryOutcome> finish_one(Connection& c, const DeliveryAttempt& a,
                                    std::chrono::seconds disable_after, std::vector<Event>& events) {
   static const std::string delivery_sql =
@@ -81,46 +88,79 @@ Result<DeliveryOutcome> finish_one(Connection& c, const DeliveryAttempt& a,
       " last_attempt_at = ?3, last_http_status = ?5, last_error = ?6,"
       " next_attempt_at = IIF(?4 = 'pending', ?7, next_attempt_at),"
       " finished_at = IIF(?4 = 'pending', NULL, ?3)"
-      " WHERE id = ?1 AND lease = ?2 AND status = 'pending' RETURNING endpoint_id";
+      " WHERE id = ?1 AND lease = ?2 AND status = 'pending'"
+      " RETURNING endpoint_id, recurring_transfer_id, event_id";
   static const std::string recovered_sql =
-      "UPDATE webhook_endpoint SET failing_since = NULL WHERE id = ?1";
+      "UPDATE webhook_endpoint SET failing_since = NULL WHERE id = ?1 RETURNING status";
   static const std::string failing_sql =
-      "UPDATE webhook_endpoint SET failing_since = COALESCE(failing_since, ?2) WHERE id = ?1";
+      "UPDATE webhook_endpoint SET failing_since = COALESCE(failing_since, ?2) WHERE id = ?1"
+      " RETURNING status";
   static const std::string disable_sql =
       "UPDATE webhook_endpoint SET status = 'disabled', disabled_at = ?2, updated_at = ?2"
       " WHERE id = ?1 AND status = 'enabled' AND failing_since <= ?3 RETURNING " +
       kEndpointCols;
+  // The next pending delivery of the transfer to the endpoint (every one of that event: a
+  // replay may share it), if it waits.
+  static const std::string release_sql =
+      "UPDATE webhook_delivery SET next_attempt_at = ?4 WHERE status = 'pending'"
+      " AND endpoint_id = ?1 AND recurring_transfer_id = ?2 AND next_attempt_at = ?5"
+      " AND event_id = (SELECT min(event_id) FROM webhook_delivery"
+      " INDEXED BY webhook_delivery_order_idx WHERE status = 'pending' AND endpoint_id = ?1"
+      " AND recurring_transfer_id = ?2 AND event_id > ?3)";
+  static const std::string park_sql =
+      "UPDATE webhook_delivery SET next_attempt_at = ?2 WHERE status = 'pending'"
+      " AND endpoint_id = ?1 AND next_attempt_at <> ?2";
   DeliveryStatus status = a.delivered         ? DeliveryStatus::kDelivered
                           : a.next_attempt_at ? DeliveryStatus::kPending
                                               : DeliveryStatus::kFailed;
   std::string now = format_timestamp(a.now);
   std::optional<std::string> endpoint_id;
+  std::optional<std::string> transfer_id;
+  std::string event_id;
   auto up = c.run(delivery_sql,
                   {store_detail::normalize_id(a.delivery_id), a.lease, now,
                    std::string(to_string(status)), store_detail::opt_int(a.http_status),
                    store_detail::opt_text(a.error), store_detail::opt_time(a.next_attempt_at)},
                   [&](const RowView& row) -> Result<void> {
                     endpoint_id = std::string(row.text(0).value_or(""));
+                    if (auto t = row.text(1)) transfer_id = std::string(*t);
+                    event_id = std::string(row.text(2).value_or(""));
                     return {};
                   });
   if (!up) return std::unexpected(up.error());
   DeliveryOutcome out;
   if (!endpoint_id) return out;  // the lease was lost
   out.written = true;
+  std::string endpoint_status;
+  auto read_status = [&](const RowView& row) -> Result<void> {
+    endpoint_status = std::string(row.text(0).value_or(""));
+    return {};
+  };
   if (a.delivered) {
-    auto recovered = c.run(recovered_sql, {*endpoint_id});
+    auto recovered = c.run(recovered_sql, {*endpoint_id}, read_status);
     if (!recovered) return std::unexpected(recovered.error());
-    return out;
+  } else {
+    auto failing = c.run(failing_sql, {*endpoint_id, now}, read_status);
+    if (!failing) return std::unexpected(failing.error());
+    auto disabled = query_one<WebhookEndpoint>(
+        c, disable_sql, {*endpoint_id, now, format_timestamp(a.now - disable_after)},
+        store_detail::read_endpoint);
+    if (!disabled) return std::unexpected(disabled.error());
+    if (*disabled) {
+      out.endpoint_disabled = true;
+      endpoint_status = "disabled";
+      events.push_back(store_detail::endpoint_disabled_event(**disabled, a.now));
+    }
   }
-  auto failing = c.run(failing_sql, {*endpoint_id, now});
-  if (!failing) return std::unexpected(failing.error());
-  auto disabled = query_one<WebhookEndpoint>(
-      c, disable_sql, {*endpoint_id, now, format_timestamp(a.now - disable_after)},
-      store_detail::read_endpoint);
-  if (!disabled) return std::unexpected(disabled.error());
-  if (*disabled) {
-    out.endpoint_disabled = true;
-    events.push_back(store_detail::endpoint_disabled_event(**disabled, a.now));
+  const std::string waiting = format_timestamp(kDeliveryWaiting);
+  if (endpoint_status != "enabled") {
+    // Disabled (now or earlier, this attempt being one in flight then): nothing is due until
+    // it is enabled again, which releases the heads.
+    auto parked = c.run(park_sql, {*endpoint_id, waiting});
+    if (!parked) return std::unexpected(parked.error());
+  } else if (status != DeliveryStatus::kPending && transfer_id) {
+    auto released = c.run(release_sql, {*endpoint_id, *transfer_id, event_id, now, waiting});
+    if (!released) return std::unexpected(released.error());
   }
   return out;
 }
@@ -133,7 +173,10 @@ int64_t count_of(std::optional<std::string_view> text) {
 
 Result<int> SqliteStore::fan_out_events(Timestamp now, int limit) {
   // The oldest events not fanned out, each with every endpoint that takes it (none: one row
-  // with a NULL endpoint, so the event is still marked).
+  // with a NULL endpoint, so the event is still marked). A delivery behind a pending one of an
+  // earlier event of its transfer to its endpoint waits (kDeliveryWaiting): in this batch, or
+  // already stored; the one write transaction sees every finish before or after it whole, so
+  // the earlier one's finish releases it.
   static const std::string select_sql =
       "SELECT e.id, e.type, e.recurring_transfer_id, w.id FROM (SELECT id, type,"
       " recurring_transfer_id, created_at FROM event INDEXED BY event_unfanned_idx"
@@ -145,7 +188,10 @@ Result<int> SqliteStore::fan_out_events(Timestamp now, int limit) {
       "INSERT INTO webhook_delivery (id, event_id, endpoint_id, event_type,"
       " recurring_transfer_id, status, attempts, next_attempt_at, created_at)"
       " SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, 'pending', 0,"
-      " ?2, ?2 FROM json_each(?1)";
+      " IIF(value ->> 5 OR EXISTS (SELECT 1 FROM webhook_delivery AS p"
+      " INDEXED BY webhook_delivery_order_idx WHERE p.status = 'pending'"
+      " AND p.endpoint_id = value ->> 2 AND p.recurring_transfer_id = value ->> 4"
+      " AND p.event_id < value ->> 1), ?3, ?2), ?2 FROM json_each(?1)";
   static const std::string mark_sql =
       "UPDATE event SET fanned_out = 1 WHERE id IN (SELECT value FROM json_each(?1))";
   auto r = write<int>([&](Connection& c) -> Result<int> {
@@ -166,7 +212,7 @@ Result<int> SqliteStore::fan_out_events(Timestamp now, int limit) {
     if (event_ids.empty()) return 0;
     std::string at = format_timestamp(now);
     if (deliveries.count > 0) {
-      auto ins = c.run(insert_sql, {deliveries.json + "]", at});
+      auto ins = c.run(insert_sql, {deliveries.json + "]", at, format_timestamp(kDeliveryWaiting)});
       if (!ins) return std::unexpected(ins.error().context("inserting deliveries"));
     }
     auto marked = c.run(mark_sql, {json_array(event_ids)});
