@@ -1,8 +1,9 @@
 // Store conformance (conformance.hpp): events to the main API from two stores on one database at
 // once, as two rtjobs instances run their dispatchers. Fan-outs racing each other fan each
-// event out once; claims racing each other never take the same delivery; and a transfer's
-// events reach an endpoint in order across claimers: a later event is not claimed while an
-// earlier one is pending, whichever store holds it.
+// event out once; claims racing each other never take the same delivery; a transfer's events
+// reach an endpoint in order across claimers: a later event is not claimed while an earlier one
+// is pending, whichever store holds it; and a fan-out racing the finish of the delivery its new
+// one waits behind never leaves that one waiting for good.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -221,6 +222,93 @@ TEST_P(StoreConformance, WebhooksLaterEventWaitsForEarlierOneHeldByTheOtherStore
   ASSERT_EQ(next->size(), 1u);
   EXPECT_EQ(next->front().event.id, events[1].id);
   EXPECT_EQ(next->front().event.type, "transfer.paused");
+}
+
+// One store fans out each transfer's next event while the other finishes the deliveries of the
+// earlier ones at the same moment (a barrier lines them up), round after round: whichever
+// commits first, the new delivery that waits behind a finished one is released (or never
+// waits). Afterwards everything is delivered, in order, once; no delivery is left waiting.
+TEST_P(StoreConformance, WebhooksAFinishRacingAFanOutNeverLeavesADeliveryWaiting) {
+  std::vector<WebhookEndpoint> endpoints{endpoint("https://a.example/hook"),
+                                         endpoint("https://b.example/hook")};
+  for (const WebhookEndpoint& e : endpoints) ASSERT_TRUE(store_->create_webhook_endpoint(e));
+  constexpr int kTransfers = 8;
+  constexpr int kRounds = 30;
+  std::vector<std::string> transfer_ids;
+  for (int i = 0; i < kTransfers; ++i) {
+    RecurringTransfer t = transfer();
+    create(t, {kT0 + 24h});
+    transfer_ids.push_back(t.id);
+  }
+  auto fanner = open();
+  auto finisher = open();
+  ASSERT_EQ(fanner->fan_out_events(kNow, 100).value_or(-1), kTransfers);
+
+  std::map<std::pair<std::string, std::string>, std::string> last;  // (endpoint, transfer)
+  std::vector<std::string> violations;
+  // Checks that each claim is the next event of its transfer for its endpoint (event ids grow).
+  auto check_order = [&](const std::vector<DeliveryTask>& tasks) {
+    for (const DeliveryTask& task : tasks) {
+      std::string& before = last[{task.delivery.endpoint_id, *task.delivery.transfer_id}];
+      if (task.event.id <= before) violations.push_back("out of order: " + task.event.id);
+      before = task.event.id;
+    }
+  };
+  auto finish_all = [&](Store& store, const std::vector<DeliveryTask>& tasks,
+                        const std::string& lease) {
+    std::vector<DeliveryAttempt> attempts;
+    attempts.reserve(tasks.size());
+    for (const DeliveryTask& task : tasks) attempts.push_back(delivered(task, lease));
+    auto outcomes = store.finish_webhook_deliveries(attempts, std::chrono::hours(24));
+    EXPECT_TRUE(outcomes) << outcomes.error().message;
+  };
+
+  std::barrier step(2);
+  std::thread fanning([&]() {
+    for (int round = 0; round < kRounds; ++round) {
+      for (const std::string& id : transfer_ids) {  // one more event of each transfer
+        auto action = round % 2 == 0 ? TransferAction::kPause : TransferAction::kResume;
+        EXPECT_TRUE(fanner->change_transfer_status(id, action, kT0 + std::chrono::seconds(round)));
+      }
+      step.arrive_and_wait();  // fan out while the other store finishes
+      auto n = fanner->fan_out_events(kNow, 100);
+      EXPECT_TRUE(n) << n.error().message;
+      step.arrive_and_wait();
+    }
+  });
+  for (int round = 0; round < kRounds; ++round) {
+    const std::string lease = "finisher-" + std::to_string(round);
+    auto tasks = finisher->claim_webhook_deliveries(kNow, lease, kNow + 10min, 100);
+    EXPECT_TRUE(tasks) << tasks.error().message;
+    if (tasks) check_order(*tasks);
+    step.arrive_and_wait();  // finish while the other store fans out
+    if (tasks) finish_all(*finisher, *tasks, lease);
+    step.arrive_and_wait();
+  }
+  fanning.join();
+
+  // Whatever is left comes due in turn: a delivery left waiting would never be claimed.
+  for (int round = 0; round < kRounds * 2 + 2; ++round) {
+    ASSERT_TRUE(finisher->fan_out_events(kNow, 1000));
+    const std::string lease = "drain-" + std::to_string(round);
+    auto tasks = finisher->claim_webhook_deliveries(kNow, lease, kNow + 10min, 1000);
+    ASSERT_TRUE(tasks) << tasks.error().message;
+    if (tasks->empty()) break;
+    check_order(*tasks);
+    finish_all(*finisher, *tasks, lease);
+  }
+  EXPECT_TRUE(violations.empty()) << violations.front();
+  const size_t events = all_events(*store_).size();
+  EXPECT_EQ(events, static_cast<size_t>(kTransfers * (kRounds + 1)));
+  std::vector<WebhookDeliveryRecord> all = all_deliveries(*store_);
+  EXPECT_EQ(all.size(), events * endpoints.size());
+  for (const WebhookDeliveryRecord& d : all) {
+    EXPECT_EQ(d.status, DeliveryStatus::kDelivered)
+        << d.id << " due " << format_timestamp(d.next_attempt_at);
+  }
+  auto backlog = store_->event_backlog(1000);
+  ASSERT_TRUE(backlog) << backlog.error().message;
+  EXPECT_EQ(backlog->pending, 0);
 }
 
 }  // namespace rtjobs::store_conformance
