@@ -147,6 +147,8 @@ nlohmann::json to_json(const WebhookDeliveryRecord& d) {
   auto text = [](const std::optional<std::string>& v) {
     return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
   };
+  const bool waiting =
+      d.status == DeliveryStatus::kPending && d.next_attempt_at == kDeliveryWaiting;
   return nlohmann::json{
       {"id", d.id},
       {"event_id", d.event_id},
@@ -155,7 +157,9 @@ nlohmann::json to_json(const WebhookDeliveryRecord& d) {
       {"recurring_transfer_id", text(d.transfer_id)},
       {"status", to_string(d.status)},
       {"attempts", d.attempts},
-      {"next_attempt_at", d.status == DeliveryStatus::kPending
+      // Waiting: held back by an earlier delivery of its transfer, or its endpoint disabled.
+      {"waiting", waiting},
+      {"next_attempt_at", d.status == DeliveryStatus::kPending && !waiting
                               ? nlohmann::json(format_timestamp(d.next_attempt_at))
                               : nlohmann::json(nullptr)},
       {"last_attempt_at", optional_time(d.last_attempt_at)},

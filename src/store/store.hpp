@@ -277,7 +277,8 @@ struct WebhookDeliveryRecord {
 // transfer to the same endpoint (set by fan_out_events), or for its endpoint to be enabled again
 // (set when the endpoint is disabled). Never due, so a claim's scan of the due deliveries passes
 // over a dead endpoint's backlog instead of reading it every round; finishing the earlier
-// delivery, or enabling the endpoint, makes it due. An API answer shows it as this instant.
+// delivery, or enabling the endpoint, makes it due. The API shows it as "waiting": true with a
+// null next_attempt_at.
 inline constexpr Timestamp kDeliveryWaiting{
     std::chrono::sys_days{std::chrono::year{9999} / 12 / 31}};
 

@@ -263,6 +263,11 @@ class Delivery(EventsCase):
         status, pending, _ = server.http.get(
             f"/v1/webhook-deliveries?endpoint_id={endpoint['id']}&status=pending&limit=500")
         self.assertEqual(len(pending["data"]), 14)
+        # The later events of each transfer wait behind its first: not due, so the dispatcher's
+        # claims pass over them.
+        waiting = [d for d in pending["data"] if d["waiting"]]
+        self.assertEqual(len(waiting), 12, pending["data"])
+        self.assertTrue(all(d["next_attempt_at"] is None for d in waiting))
         self.assertTrue(all(not r["verified"] or r["answered"] == 503
                             for r in self.receiver.received("down")))
         tried = {r["webhook_id"] for r in self.receiver.received("down")}
