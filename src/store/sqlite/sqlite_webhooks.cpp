@@ -227,11 +227,15 @@ Result<std::vector<DeliveryTask>> SqliteStore::claim_webhook_deliveries(Timestam
                                                                         std::string_view lease,
                                                                         Timestamp lease_until,
                                                                         int limit) {
-  // Due pending deliveries of enabled endpoints whose lease is free or expired, oldest event
-  // first, held back while an earlier event of their transfer is not fanned out yet or has a
-  // pending delivery to the same endpoint (a NULL transfer matches neither: no order to keep).
+  // Due pending deliveries of enabled endpoints whose lease is free or expired, the longest due
+  // first (then the oldest event), held back while an earlier event of their transfer is not
+  // fanned out yet or has a pending delivery to the same endpoint (a NULL transfer matches
+  // neither: no order to keep). A claimed delivery is due again when its lease runs out
+  // (next_attempt_at = the lease's end), so the due index holds only deliveries to send: the
+  // scan in its order stops at the limit, whatever the number in flight or the backlog.
   static const std::string claim_sql =
-      "UPDATE webhook_delivery SET lease = ?2, lease_expires_at = ?3, attempts = attempts + 1"
+      "UPDATE webhook_delivery SET lease = ?2, lease_expires_at = ?3, next_attempt_at = ?3,"
+      " attempts = attempts + 1"
       " WHERE id IN (SELECT d.id FROM webhook_delivery AS d"
       " INDEXED BY webhook_delivery_due_idx JOIN webhook_endpoint AS w ON w.id = d.endpoint_id"
       " WHERE d.status = 'pending' AND d.next_attempt_at <= ?1"
@@ -241,7 +245,7 @@ Result<std::vector<DeliveryTask>> SqliteStore::claim_webhook_deliveries(Timestam
       " AND NOT EXISTS (SELECT 1 FROM webhook_delivery AS p WHERE p.status = 'pending'"
       " AND p.endpoint_id = d.endpoint_id AND p.recurring_transfer_id = d.recurring_transfer_id"
       " AND p.event_id < d.event_id)"
-      " ORDER BY d.event_id, d.id LIMIT ?4) RETURNING id";
+      " ORDER BY d.next_attempt_at, d.event_id LIMIT ?4) RETURNING id";
   static const std::string tasks_sql =
       "SELECT " + store_detail::qualified(store_detail::kDeliveryColumns, "d") + ", " +
       store_detail::qualified(store_detail::kEventColumns, "e") +
