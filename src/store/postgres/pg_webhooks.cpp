@@ -295,14 +295,26 @@ Result<std::vector<DeliveryTask>> PgStore::claim_webhook_deliveries(Timestamp no
       store_detail::qualified(store_detail::kEventColumns, "e") +
       ", w.url, w.secret, CASE WHEN w.previous_secret_expires_at > $1::timestamptz"
       " THEN w.previous_secret END";
+  static const std::string custom_plans_sql = "SET LOCAL plan_cache_mode = force_custom_plan";
+  static const std::string commit_sql = "COMMIT";
   auto run = [&]() -> Result<std::vector<DeliveryTask>> {
     std::vector<DeliveryTask> out;
     if (limit <= 0) return out;
     auto c = pool_.acquire();
     if (!c) return std::unexpected(c.error());
-    auto r = (*c)->query(sql, {format_timestamp(now), std::string(lease),
-                               format_timestamp(lease_until), int64_t{limit}});
-    if (!r) return std::unexpected(r.error());
+    // Planned for each claim with its parameters, in one round trip: a plan cached on the
+    // connection (generic, after five runs) is made from the tables as they were then, and
+    // one made while the outbox was empty walked every delivery per candidate until the next
+    // ANALYZE (a minute of 0.2-0.4 s claims after a fresh migration).
+    std::vector<PgStatement> batch{{&kBegin, {}},
+                                   {&custom_plans_sql, {}},
+                                   {&sql,
+                                    {format_timestamp(now), std::string(lease),
+                                     format_timestamp(lease_until), int64_t{limit}}},
+                                   {&commit_sql, {}}};
+    auto results = store_detail::run_checked(**c, batch);
+    if (!results) return std::unexpected(results.error());
+    const PgResult* r = &(*results)[2];
     constexpr int kEventAt = store_detail::kDeliveryColumnCount;
     constexpr int kUrlAt = kEventAt + store_detail::kEventColumnCount;
     out.reserve(static_cast<size_t>(r->rows()));
