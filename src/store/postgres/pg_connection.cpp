@@ -1,6 +1,7 @@
 #include "store/postgres/pg_connection.hpp"
 
 #include <chrono>
+#include <thread>
 #include <variant>
 
 namespace rtjobs::store_detail {
@@ -185,7 +186,9 @@ bool PgConnection::reusable() const {
          PQpipelineStatus(conn_) == PQ_PIPELINE_OFF;
 }
 
-PgLease::~PgLease() {
+PgLease::~PgLease() { give_back(); }
+
+void PgLease::give_back() {
   if (pool_ && conn_) pool_->release(std::move(conn_));
 }
 
@@ -219,6 +222,39 @@ void PgPool::release(std::unique_ptr<PgConnection> conn) {
     --open_;  // broken or left inside a transaction: discard, a new one replaces it lazily
   }
   returned_.notify_one();
+}
+
+Result<bool> transaction_committed(PgPool& pool, const std::string& xid,
+                                   std::chrono::milliseconds patience) {
+  static const std::string status_sql = "SELECT pg_xact_status($1::xid8)";
+  const auto deadline = std::chrono::steady_clock::now() + patience;
+  auto pause = std::chrono::milliseconds(20);
+  Error last{ErrorCode::kUnavailable, "not asked", {}, {}};
+  for (;;) {
+    auto c = pool.acquire();
+    if (c) {
+      auto r = (*c)->query(status_sql, {xid});
+      if (r) {
+        std::string status(r->text(0, 0).value_or(""));
+        if (status == "committed") return true;
+        if (status == "aborted") return false;
+        last = Error{ErrorCode::kUnavailable,
+                     "transaction " + xid + " is " + (status.empty() ? "unknown" : status),
+                     {},
+                     {}};
+      } else {
+        last = r.error();
+      }
+    } else {
+      last = c.error();
+    }
+    if (std::chrono::steady_clock::now() + pause > deadline) {
+      return std::unexpected(
+          last.context("looking up the outcome of a COMMIT whose answer was lost"));
+    }
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::milliseconds(1000));
+  }
 }
 
 }  // namespace rtjobs::store_detail

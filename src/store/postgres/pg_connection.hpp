@@ -10,6 +10,7 @@
 
 #include <libpq-fe.h>
 
+#include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <memory>
@@ -83,6 +84,9 @@ class PgConnection {
 
   // Connected and outside any transaction: safe to hand to the next user.
   bool reusable() const;
+  // False once the connection to the server is lost (the outcome of a statement sent but not
+  // answered is then unknown).
+  bool connected() const { return conn_ && PQstatus(conn_) == CONNECTION_OK; }
 
  private:
   explicit PgConnection(PGconn* conn) : conn_(conn) {}
@@ -103,6 +107,9 @@ class PgLease {
   ~PgLease();
   PgConnection* operator->() { return conn_.get(); }
   PgConnection& operator*() { return *conn_; }
+  // Gives the connection back now (a broken one is discarded), e.g. to borrow another.
+  void give_back();
+  bool held() const { return conn_ != nullptr; }
 
  private:
   PgPool* pool_;
@@ -126,5 +133,16 @@ class PgPool {
   std::vector<std::unique_ptr<PgConnection>> idle_;  // guarded by mutex_
   int open_ = 0;                                     // guarded by mutex_
 };
+
+// A transaction's id, for asking after a COMMIT whose answer was lost: pipelined inside the
+// transaction, it answers one row with the id as text.
+inline const std::string kTransactionIdSql = "SELECT pg_current_xact_id()::text";
+
+// Whether transaction `xid` (kTransactionIdSql) committed, asked of the server on a connection
+// of `pool` (pg_xact_status) after the connection that sent its COMMIT was lost. While the server
+// still has it in progress (its backend has not yet seen the connection end), asks again, for up
+// to `patience`. An error when the server cannot say: the outcome stays unknown.
+Result<bool> transaction_committed(PgPool& pool, const std::string& xid,
+                                   std::chrono::milliseconds patience);
 
 }  // namespace rtjobs::store_detail

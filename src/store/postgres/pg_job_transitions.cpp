@@ -371,6 +371,7 @@ Result<std::vector<CompletionResult>> PgStore::complete_jobs(
     if (any_exhausted) {
       batch.push_back({&completed_sql, {exhausted_ids.str(), exhausted_at.str()}});
     }
+    batch.push_back({&store_detail::kTransactionIdSql, {}});
 
     // Two round trips for the whole batch: the writes, answering with the rows as written;
     // then their events (built here from those rows) with the COMMIT.
@@ -405,7 +406,8 @@ Result<std::vector<CompletionResult>> PgStore::complete_jobs(
         return std::unexpected(e.error());
       }
     }
-    if (auto done = store_detail::commit_with_events(**c, events); !done) {
+    std::string xid(results->back().text(0, 0).value_or(""));
+    if (auto done = store_detail::commit_with_events(*c, pool_, xid, events); !done) {
       return std::unexpected(done.error());
     }
     std::vector<std::string> lost;
@@ -413,8 +415,16 @@ Result<std::vector<CompletionResult>> PgStore::complete_jobs(
       if (out[i].status == CompletionStatus::kLeaseLost) lost.push_back(ids[i]);
     }
     if (lost.empty()) return out;
-    // The jobs as found, for the completions whose lease was lost (rare: one more read).
-    auto found = (*c)->query(select_jobs_sql, {store_detail::uuid_array(lost)});
+    // The jobs as found, for the completions whose lease was lost (rare: one more read), on
+    // another connection if the commit's was lost.
+    std::optional<store_detail::PgLease> other;
+    if (!c->held()) {
+      auto again = pool_.acquire();
+      if (!again) return std::unexpected(again.error());
+      other.emplace(std::move(*again));
+    }
+    store_detail::PgConnection& reader = other ? **other : **c;
+    auto found = reader.query(select_jobs_sql, {store_detail::uuid_array(lost)});
     if (!found) return std::unexpected(found.error().context("reading jobs whose lease was lost"));
     auto jobs = store_detail::rows_of<Job>(*found, store_detail::read_job);
     if (!jobs) return std::unexpected(jobs.error());

@@ -84,6 +84,22 @@ inline Result<void> commit_with_events(PgConnection& c, const std::vector<Event>
   return {};
 }
 
+// As above, for a transaction that answered its id (kTransactionIdSql) in an earlier round
+// trip: when the connection is lost before the COMMIT's answer, the server is asked whether it
+// committed, so a commit that landed is reported as one (not as a failure, whose retry would
+// find its own write and call it a lost lease). A COMMIT that did not land, or whose outcome
+// cannot be learned, is the commit's error.
+inline Result<void> commit_with_events(PgLease& lease, PgPool& pool, const std::string& xid,
+                                       const std::vector<Event>& events) {
+  auto done = commit_with_events(*lease, events);
+  if (done || lease->connected()) return done;
+  lease.give_back();  // the pool may have no other connection to ask with
+  auto committed = transaction_committed(pool, xid, std::chrono::seconds(10));
+  if (!committed) return std::unexpected(done.error().context(committed.error().message));
+  if (*committed) return {};
+  return done;
+}
+
 // transfer.completed for each transfer a kCompleteTransfersSql or kCompleteIfDoneSql returned.
 inline Result<void> add_completed_events(const PgResult& completed, std::vector<Event>& events) {
   auto transfers = rows_of<RecurringTransfer>(completed, read_transfer);
