@@ -26,6 +26,12 @@ inline constexpr DueIndex kPendingIndex{"recurring_transfer_job_due_idx",
                                         "status IN ('PENDING', 'IN_FLY')"};
 inline constexpr DueIndex kRetryIndex{"recurring_transfer_job_retry_idx", "status = 'RETRY'"};
 
+// Appended to a read of recurring_transfer_job through kRetryIndex: a retry of a PAUSED transfer
+// waits for the resume (decide_claim), so it is not due work.
+inline constexpr std::string_view kNotPausedTransfer =
+    " AND NOT EXISTS (SELECT 1 FROM recurring_transfer t"
+    " WHERE t.id = recurring_transfer_job.recurring_transfer_id AND t.status = 'PAUSED')";
+
 // "<cte>(provider) AS (...)", one element of a WITH RECURSIVE: the distinct providers `index`
 // holds, in order, each found by one probe of the index past the previous one, then a NULL row
 // (which the reader skips, or matches nothing with). `indexed_by` names the index in the probes

@@ -236,6 +236,7 @@ Result<Store::DueCounts> PgStore::count_due_jobs(Timestamp now, int64_t cap) {
   // Each count reads the claims' own partial index, one provider's due slice at a time (see
   // due_index.hpp), each slice up to the cap: the sum is exact below the cap, and at least the
   // cap when one slice reaches it. Due on the database's clock ($1, see db_now), as the claims.
+  // A retry of a PAUSED transfer is not due: it waits for the resume (decide_claim).
   static const std::string db_now = store_detail::db_now("$1");
   static const std::string sql =
       "WITH RECURSIVE " +
@@ -249,7 +250,7 @@ Result<Store::DueCounts> PgStore::count_due_jobs(Timestamp now, int64_t cap) {
       " LEAST($2::bigint, (SELECT coalesce(sum((SELECT count(*) FROM (SELECT 1"
       " FROM recurring_transfer_job WHERE status = 'RETRY' AND provider = p.provider"
       " AND next_attempt_at <= " +
-      db_now +
+      db_now + std::string(store_detail::kNotPausedTransfer) +
       " LIMIT $2::bigint) s)), 0)::bigint"
       " FROM retry_providers p))";
   auto run = [&]() -> Result<DueCounts> {

@@ -188,7 +188,8 @@ Result<int> SqliteStore::rescue_expired_leases(Timestamp now, int max_retries, i
 
 Result<Store::DueCounts> SqliteStore::count_due_jobs(Timestamp now, int64_t cap) {
   // As on PostgreSQL (the sum of each provider's due slice of the claims' index, each up to
-  // the cap), with every read naming its index.
+  // the cap, without the retries that wait for their transfer's resume), with every read
+  // naming its index.
   static const std::string sql =
       "WITH RECURSIVE " +
       store_detail::providers_cte("pending_providers", store_detail::kPendingIndex, true) + ", " +
@@ -199,7 +200,8 @@ Result<Store::DueCounts> SqliteStore::count_due_jobs(Timestamp now, int64_t cap)
       " LIMIT ?2))), 0) FROM pending_providers AS p)),"
       " min(?2, (SELECT coalesce(sum((SELECT count(*) FROM (SELECT 1"
       " FROM recurring_transfer_job INDEXED BY recurring_transfer_job_retry_idx"
-      " WHERE status = 'RETRY' AND provider = p.provider AND next_attempt_at <= ?1"
+      " WHERE status = 'RETRY' AND provider = p.provider AND next_attempt_at <= ?1" +
+      std::string(store_detail::kNotPausedTransfer) +
       " LIMIT ?2))), 0) FROM retry_providers AS p))";
   DueCounts counts;
   auto r = read<int>([&](Connection& c) {
