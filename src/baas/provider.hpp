@@ -46,13 +46,6 @@ struct TransferSpec {
   std::string_view description;
 };
 
-// How SPEC sections 2 and 8 classify a BaaS answer.
-enum class Outcome {
-  kSucceeded,    // the bank accepted the transfer
-  kDeclined,     // the bank refused the customer's transfer: final, not retried
-  kUnavailable,  // no final answer (5xx, 408, 429, 401/403, key conflicts, timeouts): retried
-};
-
 struct TransferResult {
   Outcome outcome = Outcome::kUnavailable;
   std::optional<int> http_status;        // absent when no HTTP answer came
@@ -86,7 +79,7 @@ struct TransferState {
   std::optional<std::string> return_code;
   // kCanceled: the bank's reason, normalised as declines are (bank::normalise_reason).
   std::optional<std::string> code;
-  std::optional<std::string> message;  // the bank's own words, if any
+  std::optional<std::string> message;   // the bank's own words, if any
   std::optional<Timestamp> settled_at;  // kSettled/kReturned: when the bank says it settled
   std::optional<int> http_status;       // of the look-up; absent for a webhook's object
   std::string response_body;            // raw object or answer, at most 64 KiB

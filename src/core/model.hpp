@@ -28,6 +28,12 @@ enum class JobResult { kSucceeded, kDeclined, kReturned };
 // settlement and returns). kUnknown: the follow window ran out before the bank said.
 enum class SettlementStatus { kPending, kSettled, kReturned, kCanceled, kUnknown };
 enum class TransferStatus { kActive, kPaused, kCancelled, kCompleted };
+// How SPEC sections 2 and 8 classify a BaaS answer.
+enum class Outcome {
+  kSucceeded,    // the bank accepted the transfer
+  kDeclined,     // the bank refused the customer's transfer: final, not retried
+  kUnavailable,  // no final answer (5xx, 408, 429, 401/403, key conflicts, timeouts): retried
+};
 enum class Frequency { kDaily, kWeekly, kMonthly, kYearly };
 enum class BusinessDay { kNone, kFollowing, kPreceding, kModifiedFollowing };
 // The payment rail a transfer moves on (SPEC section 8): a book transfer between two accounts
@@ -39,7 +45,7 @@ std::string_view to_string(JobResult r);
 std::string_view to_string(TransferStatus s);
 std::string_view to_string(Frequency f);
 std::string_view to_string(BusinessDay b);
-std::string_view to_string(Rail r);  // "book", "ach"
+std::string_view to_string(Rail r);              // "book", "ach"
 std::string_view to_string(SettlementStatus s);  // "pending", "settled", ... (lower case)
 std::optional<JobStatus> parse_job_status(std::string_view s);
 std::optional<JobResult> parse_job_result(std::string_view s);

@@ -5,6 +5,7 @@
 #include "core/log.hpp"
 #include "core/uuid.hpp"
 #include "jobs/occurrences.hpp"
+#include "jobs/state_machine.hpp"
 
 namespace rtjobs {
 namespace {
@@ -146,12 +147,20 @@ void JobProcessor::complete(const Job& job, const RecurringTransfer& transfer,
   c.job_id = job.id;
   c.lease_owner = std::move(lease_owner);
   c.now = now;
-  c.retries = job.retries;
   c.return_job = return_job;
   c.bank_status = answer.bank_status;
+  AttemptOutcome decided = decide_outcome(job.retries,
+                                          {.outcome = answer.outcome,
+                                           .rate_limited = answer.http_status == 429,
+                                           .provider_paused = provider_paused,
+                                           .outcome_unknown = answer.outcome_unknown,
+                                           .retry_after = answer.retry_after},
+                                          options_.retry, now);
+  c.status = decided.status;
+  c.result = decided.result;
+  c.retries = decided.retries;
+  c.next_attempt_at = decided.next_attempt_at;
   if (answer.outcome == Outcome::kSucceeded) {
-    c.status = JobStatus::kFinished;
-    c.result = JobResult::kSucceeded;
     c.provider_reference = answer.reference;
     if (answer.settlement == SettlementStatus::kPending) {
       c.settlement_status = SettlementStatus::kPending;
@@ -162,30 +171,9 @@ void JobProcessor::complete(const Job& job, const RecurringTransfer& transfer,
         new_uuid_v7(now),   job.id,      transfer.id,    job.provider,         job.retries + 1,
         answer.http_status, answer.code, answer.message, answer.response_body, now};
     c.last_error = describe(answer);
-    if (answer.outcome == Outcome::kDeclined) {
-      c.status = JobStatus::kFinished;
-      c.result = JobResult::kDeclined;
-      // A bank that answers a refusal with a transfer object (Unit "Rejected", Treasury Prime
-      // "error") gave it an id: kept, so the job points at the bank's record of the refusal.
-      c.provider_reference = answer.reference;
-    } else if (answer.http_status == 429 || provider_paused) {
-      // SPEC section 8: a rate limit says "not now", not "no", and a failure while the provider
-      // is paused is the outage's, not the job's (the call that opened the circuit, answers of
-      // calls made before it did, failed probes, calls not made): the job waits for as long as
-      // the bank asked (else the backoff its next retry would have), and keeps its retries.
-      c.status = JobStatus::kRetry;
-      c.next_attempt_at = answer.retry_after ? now + *answer.retry_after
-                                             : options_.retry.next_attempt(now, job.retries + 1);
-    } else if (job.retries >= options_.retry.max_retries && !answer.outcome_unknown) {
-      c.status = JobStatus::kFailed;
-    } else {
-      // SPEC section 8: an unknown outcome (the bank may have executed the transfer) never
-      // fails the job; one more attempt under the same key settles it. Retries stay at most
-      // the maximum, as a rescued lease's do.
-      c.status = JobStatus::kRetry;
-      c.retries = std::min(job.retries + 1, std::max(job.retries, options_.retry.max_retries));
-      c.next_attempt_at = options_.retry.next_attempt(now, c.retries);
-    }
+    // A bank that answers a refusal with a transfer object (Unit "Rejected", Treasury Prime
+    // "error") gave it an id: kept, so the job points at the bank's record of the refusal.
+    if (answer.outcome == Outcome::kDeclined) c.provider_reference = answer.reference;
   }
   auto next = next_occurrences(transfer, calendars_, now, options_.horizon_months);
   if (!next)

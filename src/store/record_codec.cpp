@@ -327,28 +327,6 @@ Result<std::vector<ExtensionItem>> sorted_extensions(std::span<const Extension> 
   return items;
 }
 
-ClaimAction decide_claim(const Job& job, TransferStatus transfer_status, Timestamp now) {
-  switch (job.status) {
-    case JobStatus::kPending:
-    case JobStatus::kInFly:
-      if (job.due_at > now) return ClaimAction::kNotDue;
-      if (transfer_status == TransferStatus::kPaused) return ClaimAction::kSkip;
-      break;
-    case JobStatus::kRetry:
-      if (job.next_attempt_at && *job.next_attempt_at > now) return ClaimAction::kNotDue;
-      if (transfer_status == TransferStatus::kPaused) return ClaimAction::kNotDue;  // waits
-      break;
-    case JobStatus::kProcessing:
-      if (job.lease_expires_at && *job.lease_expires_at > now) return ClaimAction::kInProgress;
-      if (transfer_status == TransferStatus::kPaused) return ClaimAction::kNotDue;  // waits
-      break;
-    default:
-      return ClaimAction::kTerminal;
-  }
-  if (transfer_status == TransferStatus::kCancelled) return ClaimAction::kCancel;
-  return ClaimAction::kClaim;
-}
-
 std::string claim_due_sql(std::string_view job, std::string_view now) {
   std::string j(job);
   std::string at(now);
@@ -367,7 +345,7 @@ std::string claim_outcome_sql(std::string_view job, std::string_view transfer) {
 }
 
 Error retry_refusal(std::string_view job_id, JobStatus job, TransferStatus transfer) {
-  if (transfer == TransferStatus::kCancelled) {
+  if (decide_operator_retry(job, transfer) == RetryDecision::kTransferCancelled) {
     return Error{ErrorCode::kConflict,
                  "job " + std::string(job_id) + ": its recurring transfer is cancelled", "job_id",
                  "transfer_cancelled"};

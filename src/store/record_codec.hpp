@@ -18,6 +18,7 @@
 #include "core/clock.hpp"
 #include "core/error.hpp"
 #include "core/model.hpp"
+#include "jobs/state_machine.hpp"
 #include "store/store.hpp"
 
 namespace rtjobs::store_detail {
@@ -121,19 +122,10 @@ struct ExtensionItem {
 };
 Result<std::vector<ExtensionItem>> sorted_extensions(std::span<const Extension> extensions);
 
-// What a claim attempt must do with a job, given its transfer's status (SPEC section 2; the
-// rules of Store::claim_job). A due job (PENDING/IN_FLY past due_at, RETRY past
-// next_attempt_at, PROCESSING past its lease) of a CANCELLED transfer is cancelled, whatever its
-// state: it never reaches the bank. Of a PAUSED transfer, a PENDING/IN_FLY job is skipped, and a
-// RETRY or lease-expired one (an attempt may already have reached the bank) waits, kNotDue,
-// until the transfer is resumed.
-enum class ClaimAction { kClaim, kSkip, kCancel, kNotDue, kInProgress, kTerminal };
-ClaimAction decide_claim(const Job& job, TransferStatus transfer_status, Timestamp now);
-
-// decide_claim in SQL, for the statements that decide in the database (both dialects). `job`
-// and `transfer` name the job's row and its transfer's row (an alias, or a row with a `status`
-// column); `now` is the instant, in the dialect's placeholder style.
-// The job is due: not kNotDue/kInProgress/kTerminal before its transfer is looked at.
+// decide_claim (jobs/state_machine.hpp) in SQL, for the statements that decide in the database
+// (both dialects). `job` and `transfer` name the job's row and its transfer's row (an alias, or a
+// row with a `status` column); `now` is the instant, in the dialect's placeholder style. The job is
+// due: not kNotDue/kInProgress/kTerminal before its transfer is looked at.
 std::string claim_due_sql(std::string_view job, std::string_view now);
 // What a claim makes of a due job: 'PROCESSING' (kClaim), 'SKIPPED' (kSkip), 'CANCELLED'
 // (kCancel), or NULL when it waits (kNotDue: a RETRY or lease-expired job of a PAUSED transfer).

@@ -32,62 +32,6 @@ TEST(Columns, QualifiesAndCountsPlaceholders) {
   EXPECT_EQ(placeholders('?', 1), "?1");
 }
 
-Job job_in(JobStatus status) {
-  Job j;
-  j.status = status;
-  j.due_at = kNow;
-  return j;
-}
-
-TEST(DecideClaim, FollowsTheClaimRules) {
-  using enum ClaimAction;
-  EXPECT_EQ(decide_claim(job_in(JobStatus::kPending), TransferStatus::kActive, kNow), kClaim);
-  EXPECT_EQ(decide_claim(job_in(JobStatus::kInFly), TransferStatus::kActive, kNow), kClaim);
-  EXPECT_EQ(decide_claim(job_in(JobStatus::kPending), TransferStatus::kActive,
-                         kNow - std::chrono::milliseconds(1)),
-            kNotDue);
-  EXPECT_EQ(decide_claim(job_in(JobStatus::kPending), TransferStatus::kPaused, kNow), kSkip);
-  EXPECT_EQ(decide_claim(job_in(JobStatus::kPending), TransferStatus::kCancelled, kNow), kCancel);
-  Job retry = job_in(JobStatus::kRetry);
-  retry.next_attempt_at = kNow + std::chrono::seconds(1);
-  EXPECT_EQ(decide_claim(retry, TransferStatus::kActive, kNow), kNotDue);
-  retry.next_attempt_at = kNow;
-  EXPECT_EQ(decide_claim(retry, TransferStatus::kActive, kNow), kClaim);
-  EXPECT_EQ(decide_claim(retry, TransferStatus::kCompleted, kNow), kClaim);  // retried from FAILED
-  Job held = job_in(JobStatus::kProcessing);
-  held.lease_expires_at = kNow + std::chrono::seconds(1);
-  EXPECT_EQ(decide_claim(held, TransferStatus::kActive, kNow), kInProgress);
-  held.lease_expires_at = kNow;
-  EXPECT_EQ(decide_claim(held, TransferStatus::kActive, kNow), kClaim);
-  for (JobStatus s :
-       {JobStatus::kFinished, JobStatus::kFailed, JobStatus::kSkipped, JobStatus::kCancelled}) {
-    EXPECT_EQ(decide_claim(job_in(s), TransferStatus::kActive, kNow), kTerminal);
-    EXPECT_EQ(decide_claim(job_in(s), TransferStatus::kCancelled, kNow), kTerminal);
-  }
-}
-
-// A job of a CANCELLED transfer never reaches the bank, whatever its state; an attempted job
-// (RETRY, lease expired) of a PAUSED transfer waits, answered as not due; one not due yet stays so.
-TEST(DecideClaim, CancelledNeverClaimedPausedRetriesWait) {
-  using enum ClaimAction;
-  Job retry = job_in(JobStatus::kRetry);
-  retry.next_attempt_at = kNow;
-  Job expired = job_in(JobStatus::kProcessing);
-  expired.lease_expires_at = kNow;
-  for (const Job& j : {job_in(JobStatus::kPending), job_in(JobStatus::kInFly), retry, expired}) {
-    EXPECT_EQ(decide_claim(j, TransferStatus::kCancelled, kNow), kCancel) << to_string(j.status);
-  }
-  EXPECT_EQ(decide_claim(retry, TransferStatus::kPaused, kNow), kNotDue);
-  EXPECT_EQ(decide_claim(expired, TransferStatus::kPaused, kNow), kNotDue);
-  Job retry_later = retry;
-  retry_later.next_attempt_at = kNow + std::chrono::seconds(1);
-  EXPECT_EQ(decide_claim(retry_later, TransferStatus::kCancelled, kNow), kNotDue);
-  Job held = expired;
-  held.lease_expires_at = kNow + std::chrono::seconds(1);
-  EXPECT_EQ(decide_claim(held, TransferStatus::kCancelled, kNow), kInProgress);
-  EXPECT_EQ(decide_claim(held, TransferStatus::kPaused, kNow), kInProgress);
-}
-
 TEST(RetryRefusal, NamesACancelledTransferFirst) {
   Error cancelled = retry_refusal("j1", JobStatus::kFailed, TransferStatus::kCancelled);
   EXPECT_EQ(cancelled.code, ErrorCode::kConflict);

@@ -385,7 +385,7 @@ class Store {
   // A due job of a CANCELLED transfer, whatever its state, becomes CANCELLED (kTerminal): it
   // never reaches the bank. Of a PAUSED transfer, a PENDING/IN_FLY job becomes SKIPPED; a RETRY
   // or lease-expired one (an attempt may have reached the bank) is left as it is, kNotDue, and
-  // is claimed once the transfer is resumed (store_detail::decide_claim has the rules).
+  // is claimed once the transfer is resumed (decide_claim has the rules).
   virtual Result<ClaimResult> claim_job(const ClaimRequest& request) = 0;
 
   // Writes many processing outcomes (see Completion) in ONE transaction: group commit, one

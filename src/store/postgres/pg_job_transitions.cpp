@@ -13,7 +13,6 @@
 
 namespace rtjobs {
 
-using store_detail::ClaimAction;
 using store_detail::PgResult;
 using store_detail::PgRow;
 using store_detail::PgStatement;
@@ -110,7 +109,7 @@ Result<ClaimResult> PgStore::claim_job(const ClaimRequest& request) {
           parse_timestamp(inspected->text(0, store_detail::kJobColumnCount + 1).value_or(""));
       if (!db_now) return fail(ErrorCode::kInternal, "bad database time");
       last_seen = **job;
-      switch (store_detail::decide_claim(**job, *transfer_status, *db_now)) {
+      switch (decide_claim(**job, *transfer_status, *db_now)) {
         case ClaimAction::kNotDue:
           return ClaimResult{ClaimStatus::kNotDue, std::move(*job), {}};
         case ClaimAction::kInProgress:

@@ -9,7 +9,6 @@
 
 namespace rtjobs {
 
-using store_detail::ClaimAction;
 using store_detail::RowView;
 using store_detail::SqlValue;
 using namespace store_detail::sqlite;
@@ -66,7 +65,7 @@ Result<ClaimResult> SqliteStore::claim_job(const ClaimRequest& request) {
         if (!found) return std::unexpected(found.error());
         if (!*found) return ClaimResult{ClaimStatus::kNotFound, std::nullopt, std::nullopt};
         Job& job = (*found)->job;
-        switch (store_detail::decide_claim(job, (*found)->transfer_status, request.now)) {
+        switch (decide_claim(job, (*found)->transfer_status, request.now)) {
           case ClaimAction::kNotDue:
             return ClaimResult{ClaimStatus::kNotDue, std::move(job), {}};
           case ClaimAction::kInProgress:
@@ -84,7 +83,7 @@ Result<ClaimResult> SqliteStore::claim_job(const ClaimRequest& request) {
     if (!found) return std::unexpected(found.error());
     if (!*found) return ClaimResult{ClaimStatus::kNotFound, std::nullopt, std::nullopt};
     Job& job = (*found)->job;
-    ClaimAction action = store_detail::decide_claim(job, (*found)->transfer_status, request.now);
+    ClaimAction action = decide_claim(job, (*found)->transfer_status, request.now);
     switch (action) {
       case ClaimAction::kNotDue:
         return ClaimResult{ClaimStatus::kNotDue, std::move(job), {}};
