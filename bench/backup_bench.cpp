@@ -128,9 +128,10 @@ void backup_child(const std::string& url, const fs::path& dir) {
               std::string((*store)->backend()).c_str(), static_cast<long long>(r->job_rows),
               static_cast<long long>(r->provider_status_rows),
               static_cast<long long>(r->deleted_job_rows), bytes / 1048576.0, secs);
-  std::fprintf(stderr, "  %-10s export %lld ms, verify %lld ms, delete %lld ms\n",
+  std::fprintf(stderr, "  %-10s export %lld ms, upload %lld ms, verify %lld ms, delete %lld ms\n",
                std::string((*store)->backend()).c_str(), static_cast<long long>(r->export_ms),
-               static_cast<long long>(r->verify_ms), static_cast<long long>(r->delete_ms));
+               static_cast<long long>(r->upload_ms), static_cast<long long>(r->verify_ms),
+               static_cast<long long>(r->delete_ms));
   std::fflush(stdout);
 }
 

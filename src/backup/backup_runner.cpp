@@ -1,10 +1,12 @@
 #include "backup/backup_runner.hpp"
 
 #include <chrono>
+#include <filesystem>
 #include <mutex>
 #include <thread>
 
 #include "backup/backup_tables.hpp"
+#include "backup/spool_file.hpp"
 #include "core/log.hpp"
 #include "core/time_format.hpp"
 #include "core/uuid.hpp"
@@ -22,33 +24,43 @@ int64_t lap_ms(std::chrono::steady_clock::time_point& start) {
   return static_cast<int64_t>(ms);
 }
 
-// One table's object: created at its first row, fed in chunks of about kFlushBytes.
-class TableExport {
+// One table's CSV: spooled to a local file while the export's snapshot is open (add, end),
+// uploaded after it closed (upload). Spooled in chunks of about kFlushBytes.
+class TableSpool {
  public:
-  TableExport(ObjectStore& objects, BackupTable table, Timestamp now)
-      : objects_(objects), spec_(table_spec(table)), key_(object_key(spec_.name, now)) {}
+  TableSpool(BackupTable table, SpoolFile file)
+      : spec_(table_spec(table)), file_(std::move(file)) {}
 
   Result<void> add(const store_detail::RowView& row) {
-    if (!writer_) {
-      auto writer = objects_.create(key_);
-      if (!writer) return std::unexpected(writer.error().context("creating " + objects_.url(key_)));
-      writer_ = std::move(*writer);
-      append_header(spec_, buffer_);
-    }
+    if (rows_ == 0) append_header(spec_, buffer_);
     if (auto r = append_row(spec_, row, buffer_); !r) return r;
     ++rows_;
     if (buffer_.size() >= kFlushBytes) return flush();
     return {};
   }
 
-  // Completes the object (nothing when no row came).
-  Result<void> finish() {
-    if (!writer_) return {};
-    if (auto r = flush(); !r) return r;
-    auto info = writer_->finish();
-    if (!info) return std::unexpected(info.error().context("writing " + objects_.url(key_)));
+  // After the table's last row.
+  Result<void> end() { return flush(); }
+
+  // Writes the spooled CSV to `key` (nothing when no row came), reading it back in chunks.
+  Result<void> upload(ObjectStore& objects, const std::string& key) {
+    if (rows_ == 0) return {};
+    const std::string url = objects.url(key);
+    auto writer = objects.create(key);
+    if (!writer) return std::unexpected(writer.error().context("creating " + url));
+    if (auto r = file_.rewind(); !r) return r;
+    std::string chunk(kFlushBytes, '\0');
+    for (;;) {
+      auto n = file_.read(chunk);
+      if (!n) return std::unexpected(n.error());
+      if (*n == 0) break;
+      if (auto r = (*writer)->write(std::string_view(chunk).substr(0, *n)); !r) {
+        return std::unexpected(r.error().context("writing " + url));
+      }
+    }
+    auto info = (*writer)->finish();
+    if (!info) return std::unexpected(info.error().context("writing " + url));
     info_ = std::move(*info);
-    writer_.reset();
     return {};
   }
 
@@ -58,20 +70,24 @@ class TableExport {
 
  private:
   Result<void> flush() {
-    auto r = writer_->write(buffer_);
+    auto r = file_.append(buffer_);
     buffer_.clear();
-    if (!r) return std::unexpected(r.error().context("writing " + objects_.url(key_)));
-    return {};
+    return r;
   }
 
-  ObjectStore& objects_;
   const TableSpec& spec_;
-  const std::string key_;
-  std::unique_ptr<ObjectWriter> writer_;
+  SpoolFile file_;
   std::string buffer_;
   int64_t rows_ = 0;
   std::optional<ObjectInfo> info_;
 };
+
+// A TableSpool of `table` with its file in `dir`.
+Result<TableSpool> table_spool(BackupTable table, const std::filesystem::path& dir) {
+  auto file = SpoolFile::create(dir, "the CSV of " + std::string(table_name(table)));
+  if (!file) return std::unexpected(file.error());
+  return TableSpool(table, std::move(*file));
+}
 
 std::string json_string(std::string_view s) {
   std::string out = "\"";
@@ -110,6 +126,7 @@ Result<BackupResult> BackupRunner::run(bool force) {
                              {"provider_status_rows", result->provider_status_rows},
                              {"deleted_job_rows", result->deleted_job_rows},
                              {"export_ms", result->export_ms},
+                             {"upload_ms", result->upload_ms},
                              {"verify_ms", result->verify_ms},
                              {"delete_ms", result->delete_ms}});
   }
@@ -130,31 +147,45 @@ Result<BackupResult> BackupRunner::run_locked(bool force) {
   const Date cutoff = cutoff_date(now, options_.policy.backup_before_months);
   result.cutoff = cutoff;
 
-  // Export and upload; nothing is deleted before every object is verified.
+  // Export: the eligible rows from one snapshot into local spool files (each table's CSV, and
+  // the rows' identities). The snapshot closes when export_eligible() returns, before anything
+  // is uploaded: an upload may take long (S3 retries and their sleeps), and an open snapshot
+  // holds back PostgreSQL's vacuum and SQLite's checkpoints for as long as it lasts.
   auto lap = std::chrono::steady_clock::now();
-  auto spool = ExportSpool::create();
-  if (!spool) return std::unexpected(spool.error());
-  TableExport jobs(objects_, BackupTable::kJobs, now);
-  TableExport statuses(objects_, BackupTable::kProviderStatuses, now);
+  const std::filesystem::path dir = spool_directory(options_.spool_dir);
+  auto spool = ExportSpool::create(dir);
+  if (!spool) return std::unexpected(spool.error().context("backup export"));
+  auto jobs = table_spool(BackupTable::kJobs, dir);
+  if (!jobs) return std::unexpected(jobs.error().context("backup export"));
+  auto statuses = table_spool(BackupTable::kProviderStatuses, dir);
+  if (!statuses) return std::unexpected(statuses.error().context("backup export"));
   ExportSink sink{
       .job = [&](const store_detail::RowView& row) -> Result<void> {
-        if (auto r = jobs.add(row); !r) return r;
+        if (auto r = jobs->add(row); !r) return r;
         // columns: 0 id, 16 updated_at (record_codec's kJobColumns order)
         return spool->add_job(row.text(0).value_or(""), row.text(16).value_or(""));
       },
-      .jobs_done = [&] { return jobs.finish(); },
+      .jobs_done = [&] { return jobs->end(); },
       .provider_status = [&](const store_detail::RowView& row) -> Result<void> {
-        if (auto r = statuses.add(row); !r) return r;
+        if (auto r = statuses->add(row); !r) return r;
         return spool->add_status(row.text(0).value_or(""), row.text(1).value_or(""));
       },
   };
   if (auto r = store_.export_eligible(cutoff, sink); !r) {
     return std::unexpected(r.error().context("backup export"));
   }
-  if (auto r = statuses.finish(); !r) return std::unexpected(r.error().context("backup export"));
-  result.job_rows = jobs.rows();
-  result.provider_status_rows = statuses.rows();
+  if (auto r = statuses->end(); !r) return std::unexpected(r.error().context("backup export"));
+  result.job_rows = jobs->rows();
+  result.provider_status_rows = statuses->rows();
   result.export_ms = lap_ms(lap);
+
+  // Upload, then verify; nothing is deleted before every object is verified.
+  for (TableSpool* t : {&*jobs, &*statuses}) {
+    if (auto r = t->upload(objects_, object_key(t->table(), now)); !r) {
+      return std::unexpected(r.error().context("backup upload (no row deleted)"));
+    }
+  }
+  result.upload_ms = lap_ms(lap);
 
   BackupRecord record;
   record.backup_at = now;
@@ -163,7 +194,7 @@ Result<BackupResult> BackupRunner::run_locked(bool force) {
   record.provider_status_rows = result.provider_status_rows;
   record.objects = "[";
   record.checksums = "{";
-  for (const TableExport* t : {&jobs, &statuses}) {
+  for (const TableSpool* t : {&*jobs, &*statuses}) {
     if (!t->info()) continue;
     const ObjectInfo& info = *t->info();
     if (auto r = objects_.verify(info); !r) {

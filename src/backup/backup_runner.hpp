@@ -4,11 +4,13 @@
 // 1. Take the run lock (another run anywhere: kConflict, reason "backup_in_progress").
 // 2. No saved timestamp: this is the first run. Otherwise, unless forced, SKIPPED when fewer
 //    than RT_MONTHLY_BACKUP months passed since it.
-// 3. Stream the eligible rows from one database snapshot into one CSV object per table (a table
-//    without rows gets no object), spooling each exported row's identity (job: id and
-//    updated_at; provider status: id and job_id) to an unlinked temporary file, so memory does
-//    not grow with the row count.
-// 4. Verify every object (object_store.hpp). Until here nothing was deleted.
+// 3. Stream the eligible rows from one database snapshot into local spool files (spool_file.hpp):
+//    one CSV per table, and each exported row's identity (job: id and updated_at; provider
+//    status: id and job_id), so memory does not grow with the row count. The snapshot closes
+//    here, before the upload: a long upload (S3 retries and their sleeps) must not hold back
+//    PostgreSQL's vacuum or SQLite's checkpoints.
+// 4. Upload each table's CSV as one object (a table without rows gets no object), then verify
+//    every object (object_store.hpp). Until here nothing was deleted.
 // 5. Delete exactly the spooled rows, in batches of one transaction each (provider statuses of
 //    a batch's jobs first, then the jobs; backup_store.hpp says which rows are kept because they
 //    changed since the export). A few batches run at once, on threads of the run; the first
@@ -21,14 +23,17 @@
 // deleted in the database; they are in the verified object and the next run exports them again
 // into its own object. So the same row may sit in two objects; restore skips rows already
 // present, so restoring both is harmless. A kill between 5 and 6 leaves the timestamp unsaved;
-// the next due run backs up whatever is eligible then and saves it.
+// the next due run backs up whatever is eligible then and saves it. The spool files have no name
+// from the start, so a failure or a kill at any step leaves none behind.
 //
 // Thread-safety: run() may be called from any thread; the run lock serialises runs. The store's
 // delete_backed_up() is called from several threads at once (one batch each).
 #pragma once
 
+#include <filesystem>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "backup/backup_rules.hpp"
@@ -63,7 +68,8 @@ struct BackupResult {
   Timestamp run_at{};
   std::optional<Date> cutoff;  // absent when SKIPPED
   // Wall time of each step, for the log line (operators see where a long run went).
-  int64_t export_ms = 0;  // export and upload
+  int64_t export_ms = 0;  // export to the local spool files
+  int64_t upload_ms = 0;
   int64_t verify_ms = 0;
   int64_t delete_ms = 0;
 };
@@ -74,13 +80,16 @@ struct BackupRunnerOptions {
   // Deletion transactions run side by side (on PostgreSQL each is a server process of its own,
   // so the deletion uses both of its cores).
   size_t delete_workers = 2;
+  // Where each table's CSV and the exported rows' identities are spooled between the export and
+  // the upload (spool_file.hpp); empty: the system's temporary directory (TMPDIR, else /tmp).
+  std::filesystem::path spool_dir;
 };
 
 class BackupRunner {
  public:
   BackupRunner(BackupStore& store, ObjectStore& objects, const Clock& clock,
                BackupRunnerOptions options)
-      : store_(store), objects_(objects), clock_(clock), options_(options) {}
+      : store_(store), objects_(objects), clock_(clock), options_(std::move(options)) {}
 
   Result<BackupResult> run(bool force);
 

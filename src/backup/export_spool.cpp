@@ -1,28 +1,23 @@
 #include "backup/export_spool.hpp"
 
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstring>
 #include <string>
 
+#include "backup/spool_file.hpp"
+
 namespace rtjobs::backup {
 namespace {
+
+constexpr std::string_view kWhat = "the exported rows' ids";
 
 Error spool_error(std::string_view what) {
   return Error{ErrorCode::kUnavailable,
                "backup spool: " + std::string(what) + ": " + std::strerror(errno),
                {},
                {}};
-}
-
-Result<void> write_pair(FILE* f, std::string_view a, std::string_view b) {
-  std::string line;
-  line.reserve(a.size() + b.size() + 2);
-  line.append(a).push_back('\t');
-  line.append(b).push_back('\n');
-  if (std::fwrite(line.data(), 1, line.size(), f) != line.size()) {
-    return std::unexpected(spool_error("writing"));
-  }
-  return {};
 }
 
 // Reads "a\tb\n"; false at the end.
@@ -43,11 +38,35 @@ Result<bool> read_pair(FILE* f, std::string& a, std::string& b) {
 
 }  // namespace
 
-Result<ExportSpool> ExportSpool::create() {
-  File jobs(std::tmpfile(), &std::fclose);
-  File statuses(std::tmpfile(), &std::fclose);
-  if (!jobs || !statuses) return std::unexpected(spool_error("creating a temporary file"));
-  return ExportSpool(std::move(jobs), std::move(statuses));
+Result<ExportSpool> ExportSpool::create(const std::filesystem::path& dir) {
+  auto open = [&]() -> Result<File> {
+    auto file = SpoolFile::create(dir, std::string(kWhat));
+    if (!file) return std::unexpected(file.error());
+    int fd = file->release();
+    File f(::fdopen(fd, "w+"), &std::fclose);
+    if (!f) {
+      ::close(fd);
+      return std::unexpected(spool_error("opening a temporary file"));
+    }
+    return f;
+  };
+  auto jobs = open();
+  if (!jobs) return std::unexpected(jobs.error());
+  auto statuses = open();
+  if (!statuses) return std::unexpected(statuses.error());
+  return ExportSpool(dir, std::move(*jobs), std::move(*statuses));
+}
+
+Result<void> ExportSpool::write_pair(FILE* f, std::string_view a, std::string_view b) {
+  std::string line;
+  line.reserve(a.size() + b.size() + 2);
+  line.append(a).push_back('\t');
+  line.append(b).push_back('\n');
+  if (std::fwrite(line.data(), 1, line.size(), f) != line.size()) {
+    return std::unexpected(SpoolFile::write_error(errno, dir_, kWhat, written_));
+  }
+  written_ += static_cast<int64_t>(line.size());
+  return {};
 }
 
 Result<void> ExportSpool::add_job(std::string_view id, std::string_view updated_at) {
@@ -60,7 +79,7 @@ Result<void> ExportSpool::add_status(std::string_view id, std::string_view job_i
 
 Result<void> ExportSpool::rewind() {
   if (std::fflush(jobs_.get()) != 0 || std::fflush(statuses_.get()) != 0) {
-    return std::unexpected(spool_error("flushing"));
+    return std::unexpected(SpoolFile::write_error(errno, dir_, kWhat, written_));
   }
   if (std::fseek(jobs_.get(), 0, SEEK_SET) != 0 || std::fseek(statuses_.get(), 0, SEEK_SET) != 0) {
     return std::unexpected(spool_error("rewinding"));
