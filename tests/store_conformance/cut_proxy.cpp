@@ -15,6 +15,7 @@ namespace {
 
 int connect_to(const std::string& host, int port) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<uint16_t>(port));
@@ -59,6 +60,7 @@ CutProxy::CutProxy(const std::string& server_url) {
   if (host_ == "localhost") host_ = "127.0.0.1";
 
   listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (listener_ < 0) throw std::runtime_error("CutProxy: no socket");
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
