@@ -2,7 +2,7 @@
 
 - Idle: `rtjobs serve` started on an empty database (all loops on), VmRSS after 3 s.
 - Backup: N terminal job rows old enough for the backup are seeded in PostgreSQL
-  (bench/seed_backup_pg.sql); a fresh `rtjobs serve` runs POST /v1/backups {"force": true}
+  (bench/seed_backup_pg.sql); a fresh `rtjobs serve` runs POST /v1/backups?wait=true {"force": true}
   (to file://), timed end to end (export, upload, verification, delete). The reference is
   PostgreSQL's own `COPY (SELECT ...) TO STDOUT CSV` of the same rows into a file. Peak memory is
   the server's VmHWM after the backup, at the small and the large size (a streaming backup keeps
@@ -66,7 +66,7 @@ def backup_once(ctx, rows):
     server = Rtjobs(ctx, url, f"backup-{rows}", env)
     try:
         request = urllib.request.Request(
-            f"http://127.0.0.1:{server.port}/v1/backups", data=b'{"force": true}', method="POST",
+            f"http://127.0.0.1:{server.port}/v1/backups?wait=true", data=b'{"force": true}', method="POST",
             headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"})
         started = time.monotonic()
         with urllib.request.urlopen(request, timeout=3600) as r:

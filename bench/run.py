@@ -279,7 +279,7 @@ def build_rows(ctx, r, rows):
         b = r.get("backup")
         small, large = b["small"], b["large"]
         ratio = large["seconds"] / large["copy_seconds"]
-        out.append(("6c", f"backup of {large['rows']:,} job rows (POST /v1/backups, file://)",
+        out.append(("6c", f"backup of {large['rows']:,} job rows (POST /v1/backups?wait=true, file://)",
                     f"{large['seconds']:.2f} s",
                     f"PG COPY (SELECT ...) TO STDOUT CSV {large['copy_seconds']:.2f} s",
                     f"{ratio:.2f}x", "<= 2.0x", verdict(ratio <= 2.0)))

@@ -263,6 +263,9 @@ void Application::stop(std::chrono::milliseconds deadline) {
   if (s.unwritten && !s.unwritten->drain(s.drain_deadline)) {
     log::warn("job outcomes still unwritten at shutdown", {{"jobs", s.unwritten->in_flight()}});
   }
+  // A backup run in progress stops (recorded failed; what it had not deleted stays, and is in
+  // its verified objects), so shutdown does not wait for an upload; then the cron.
+  if (s.backups) s.backups->stop_runs();
   if (s.backup_cron) s.backup_cron->stop();
   if (s.heartbeat) s.heartbeat->stop();
   if (s.rescuer) s.rescuer->stop();

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <filesystem>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "backup/backup_tables.hpp"
@@ -24,6 +25,13 @@ int64_t lap_ms(std::chrono::steady_clock::time_point& start) {
   return static_cast<int64_t>(ms);
 }
 
+// The run's answer to a stop request (BackupProgress::stop), checked between rows, chunks and
+// deletion batches.
+Result<void> check_stop(const BackupProgress& progress) {
+  if (!progress.stop.load(std::memory_order_relaxed)) return {};
+  return fail(ErrorCode::kUnavailable, "stopped: the server is shutting down");
+}
+
 // One table's CSV: spooled to a local file while the export's snapshot is open (add, end),
 // uploaded after it closed (upload). Spooled in chunks of about kFlushBytes.
 class TableSpool {
@@ -42,8 +50,9 @@ class TableSpool {
   // After the table's last row.
   Result<void> end() { return flush(); }
 
-  // Writes the spooled CSV to `key` (nothing when no row came), reading it back in chunks.
-  Result<void> upload(ObjectStore& objects, const std::string& key) {
+  // Writes the spooled CSV to `key` (nothing when no row came), reading it back in chunks;
+  // `progress` counts the bytes sent, and its stop flag ends the upload.
+  Result<void> upload(ObjectStore& objects, const std::string& key, BackupProgress& progress) {
     if (rows_ == 0) return {};
     const std::string url = objects.url(key);
     auto writer = objects.create(key);
@@ -54,9 +63,11 @@ class TableSpool {
       auto n = file_.read(chunk);
       if (!n) return std::unexpected(n.error());
       if (*n == 0) break;
+      if (auto r = check_stop(progress); !r) return r;
       if (auto r = (*writer)->write(std::string_view(chunk).substr(0, *n)); !r) {
         return std::unexpected(r.error().context("writing " + url));
       }
+      progress.uploaded_bytes.fetch_add(static_cast<int64_t>(*n), std::memory_order_relaxed);
     }
     auto info = (*writer)->finish();
     if (!info) return std::unexpected(info.error().context("writing " + url));
@@ -109,6 +120,46 @@ std::string_view to_string(BackupOutcome outcome) {
   return "?";
 }
 
+std::string_view to_string(BackupPhase phase) {
+  switch (phase) {
+    case BackupPhase::kStarting:
+      return "starting";
+    case BackupPhase::kExport:
+      return "export";
+    case BackupPhase::kUpload:
+      return "upload";
+    case BackupPhase::kVerify:
+      return "verify";
+    case BackupPhase::kDelete:
+      return "delete";
+    case BackupPhase::kRecord:
+      return "record";
+    case BackupPhase::kDone:
+      return "done";
+  }
+  return "?";
+}
+
+std::string result_json(const BackupResult& r) {
+  nlohmann::json objects = nlohmann::json::array();
+  for (const auto& o : r.objects) {
+    objects.push_back({{"table", o.table},
+                       {"url", o.url},
+                       {"rows", o.rows},
+                       {"bytes", o.bytes},
+                       {"sha256", o.sha256}});
+  }
+  nlohmann::json doc = {
+      {"outcome", to_string(r.outcome)},
+      {"timestamp_saved", r.timestamp_saved},
+      {"job_rows", r.job_rows},
+      {"provider_status_rows", r.provider_status_rows},
+      {"objects", objects},
+      {"run_at", format_timestamp(r.run_at)},
+      {"cutoff", r.cutoff ? nlohmann::json(format_date(*r.cutoff)) : nlohmann::json(nullptr)}};
+  return doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 Result<BackupResult> BackupRunner::run(bool force) {
   auto lock = store_.try_lock_run();
   if (!lock) return std::unexpected(lock.error().context("backup run"));
@@ -116,7 +167,12 @@ Result<BackupResult> BackupRunner::run(bool force) {
     Error e{ErrorCode::kConflict, "another backup run is in progress", {}, "backup_in_progress"};
     return std::unexpected(e);
   }
-  auto result = run_locked(force);
+  BackupProgress progress;
+  return run_locked(force, progress);
+}
+
+Result<BackupResult> BackupRunner::run_locked(bool force, BackupProgress& progress) {
+  auto result = run_steps(force, progress);
   if (!result) {
     log::error("backup run failed", {{"error", result.error().message}});
   } else {
@@ -133,7 +189,8 @@ Result<BackupResult> BackupRunner::run(bool force) {
   return result;
 }
 
-Result<BackupResult> BackupRunner::run_locked(bool force) {
+Result<BackupResult> BackupRunner::run_steps(bool force, BackupProgress& progress) {
+  if (auto r = check_stop(progress); !r) return std::unexpected(r.error());
   BackupResult result;
   const Timestamp now = clock_.now();
   result.run_at = now;
@@ -142,6 +199,7 @@ Result<BackupResult> BackupRunner::run_locked(bool force) {
   const bool first = !last->has_value();
   if (!first && !force && !months_passed(**last, now, options_.policy.monthly_backup)) {
     result.outcome = BackupOutcome::kSkipped;
+    progress.phase = BackupPhase::kDone;
     return result;
   }
   const Date cutoff = cutoff_date(now, options_.policy.backup_before_months);
@@ -151,6 +209,7 @@ Result<BackupResult> BackupRunner::run_locked(bool force) {
   // the rows' identities). The snapshot closes when export_eligible() returns, before anything
   // is uploaded: an upload may take long (S3 retries and their sleeps), and an open snapshot
   // holds back PostgreSQL's vacuum and SQLite's checkpoints for as long as it lasts.
+  progress.phase = BackupPhase::kExport;
   auto lap = std::chrono::steady_clock::now();
   const std::filesystem::path dir = spool_directory(options_.spool_dir);
   auto spool = ExportSpool::create(dir);
@@ -161,13 +220,17 @@ Result<BackupResult> BackupRunner::run_locked(bool force) {
   if (!statuses) return std::unexpected(statuses.error().context("backup export"));
   ExportSink sink{
       .job = [&](const store_detail::RowView& row) -> Result<void> {
+        if (auto r = check_stop(progress); !r) return r;
         if (auto r = jobs->add(row); !r) return r;
+        progress.job_rows.fetch_add(1, std::memory_order_relaxed);
         // columns: 0 id, 16 updated_at (record_codec's kJobColumns order)
         return spool->add_job(row.text(0).value_or(""), row.text(16).value_or(""));
       },
       .jobs_done = [&] { return jobs->end(); },
       .provider_status = [&](const store_detail::RowView& row) -> Result<void> {
+        if (auto r = check_stop(progress); !r) return r;
         if (auto r = statuses->add(row); !r) return r;
+        progress.provider_status_rows.fetch_add(1, std::memory_order_relaxed);
         return spool->add_status(row.text(0).value_or(""), row.text(1).value_or(""));
       },
   };
@@ -180,8 +243,9 @@ Result<BackupResult> BackupRunner::run_locked(bool force) {
   result.export_ms = lap_ms(lap);
 
   // Upload, then verify; nothing is deleted before every object is verified.
+  progress.phase = BackupPhase::kUpload;
   for (TableSpool* t : {&*jobs, &*statuses}) {
-    if (auto r = t->upload(objects_, object_key(t->table(), now)); !r) {
+    if (auto r = t->upload(objects_, object_key(t->table(), now), progress); !r) {
       return std::unexpected(r.error().context("backup upload (no row deleted)"));
     }
   }
@@ -194,6 +258,7 @@ Result<BackupResult> BackupRunner::run_locked(bool force) {
   record.provider_status_rows = result.provider_status_rows;
   record.objects = "[";
   record.checksums = "{";
+  progress.phase = BackupPhase::kVerify;
   for (const TableSpool* t : {&*jobs, &*statuses}) {
     if (!t->info()) continue;
     const ObjectInfo& info = *t->info();
@@ -220,8 +285,9 @@ Result<BackupResult> BackupRunner::run_locked(bool force) {
   result.verify_ms = lap_ms(lap);
 
   // Delete what the verified objects hold, batch by batch.
+  progress.phase = BackupPhase::kDelete;
   if (auto r = spool->rewind(); !r) return std::unexpected(r.error());
-  auto deleted = delete_spooled(*spool);
+  auto deleted = delete_spooled(*spool, progress);
   if (!deleted) {
     return std::unexpected(deleted.error().context(
         "deleting backed-up rows (the rows not yet deleted stay, and are in the verified "
@@ -233,6 +299,7 @@ Result<BackupResult> BackupRunner::run_locked(bool force) {
 
   result.outcome = result.job_rows > 0 ? BackupOutcome::kBackedUp : BackupOutcome::kNothingToBackUp;
   if (first || result.outcome == BackupOutcome::kBackedUp) {
+    progress.phase = BackupPhase::kRecord;
     record.id = new_uuid_v7(now);
     record.created_at = now;
     if (auto r = store_.insert_backup(record); !r) {
@@ -240,10 +307,11 @@ Result<BackupResult> BackupRunner::run_locked(bool force) {
     }
     result.timestamp_saved = true;
   }
+  progress.phase = BackupPhase::kDone;
   return result;
 }
 
-Result<DeleteCounts> BackupRunner::delete_spooled(ExportSpool& spool) {
+Result<DeleteCounts> BackupRunner::delete_spooled(ExportSpool& spool, BackupProgress& progress) {
   std::mutex mutex;
   Result<void> status;  // the first failure; guarded by mutex, like the spool and `total`
   DeleteCounts total;
@@ -254,6 +322,10 @@ Result<DeleteCounts> BackupRunner::delete_spooled(ExportSpool& spool) {
       {
         std::lock_guard lock(mutex);
         if (!status) return;
+        if (auto r = check_stop(progress); !r) {
+          status = std::unexpected(r.error());
+          return;
+        }
         if (auto r = spool.next_batch(options_.delete_batch, jobs, statuses); !r) {
           status = std::unexpected(r.error());
           return;
@@ -268,6 +340,9 @@ Result<DeleteCounts> BackupRunner::delete_spooled(ExportSpool& spool) {
       }
       total.jobs += deleted->jobs;
       total.provider_statuses += deleted->provider_statuses;
+      progress.deleted_job_rows.fetch_add(deleted->jobs, std::memory_order_relaxed);
+      progress.deleted_provider_status_rows.fetch_add(deleted->provider_statuses,
+                                                      std::memory_order_relaxed);
     }
   };
   {

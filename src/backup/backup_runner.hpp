@@ -30,6 +30,7 @@
 // delete_backed_up() is called from several threads at once (one batch each).
 #pragma once
 
+#include <atomic>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -74,6 +75,29 @@ struct BackupResult {
   int64_t delete_ms = 0;
 };
 
+// The steps of a run, as a run's progress shows them (GET /v1/backups/{id}).
+enum class BackupPhase { kStarting, kExport, kUpload, kVerify, kDelete, kRecord, kDone };
+std::string_view to_string(BackupPhase phase);
+
+// What a run reports as it goes, and how it is asked to stop. The run's threads write it; any
+// thread reads it (BackupRuns writes it to the run's row about once a second).
+struct BackupProgress {
+  std::atomic<BackupPhase> phase{BackupPhase::kStarting};
+  std::atomic<int64_t> job_rows{0};  // exported so far
+  std::atomic<int64_t> provider_status_rows{0};
+  std::atomic<int64_t> uploaded_bytes{0};  // CSV bytes sent to the object store
+  std::atomic<int64_t> deleted_job_rows{0};
+  std::atomic<int64_t> deleted_provider_status_rows{0};
+  // Set from another thread to end the run early (the server is stopping): it fails at its next
+  // row, chunk or deletion batch. Before the deletion nothing was deleted; during it, the rows
+  // not deleted yet stay and are in the verified objects (as for any failure, see above).
+  std::atomic<bool> stop{false};
+};
+
+// The result as POST /v1/backups answers it (SPEC section 4): outcome, timestamp_saved, row
+// counts, objects, run_at, cutoff; a JSON object's text.
+std::string result_json(const BackupResult& result);
+
 struct BackupRunnerOptions {
   BackupPolicy policy;
   size_t delete_batch = 10000;  // jobs per deletion transaction
@@ -91,12 +115,16 @@ class BackupRunner {
                BackupRunnerOptions options)
       : store_(store), objects_(objects), clock_(clock), options_(std::move(options)) {}
 
+  // Takes the run lock, then runs.
   Result<BackupResult> run(bool force);
+  // Runs for a caller that holds the run lock already (BackupRuns), reporting to `progress`.
+  // Logs the outcome or the error.
+  Result<BackupResult> run_locked(bool force, BackupProgress& progress);
 
  private:
-  Result<BackupResult> run_locked(bool force);
+  Result<BackupResult> run_steps(bool force, BackupProgress& progress);
   // Step 5: deletes the spooled rows, options_.delete_workers batches at a time.
-  Result<DeleteCounts> delete_spooled(ExportSpool& spool);
+  Result<DeleteCounts> delete_spooled(ExportSpool& spool, BackupProgress& progress);
 
   BackupStore& store_;
   ObjectStore& objects_;

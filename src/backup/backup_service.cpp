@@ -32,7 +32,7 @@ Result<std::unique_ptr<BackupService>> BackupService::open(const Config& config,
       new BackupService(config, clock, std::move(s3), std::move(*store), std::move(*objects)));
 }
 
-Result<BackupResult> BackupService::run(bool force) { return runner_.run(force); }
+Result<BackupResult> BackupService::run(bool force) { return runs_.run(force); }
 
 Result<BackupHistory> BackupService::history(int limit) {
   BackupHistory h;
@@ -59,7 +59,7 @@ Result<std::unique_ptr<BackupCron>> BackupService::make_cron() {
   auto leadership = store_->leadership();
   if (!leadership) return std::unexpected(leadership.error());
   return std::make_unique<BackupCron>(std::move(*schedule), *zone, clock_, std::move(*leadership),
-                                      [this] { return runner_.run(false); });
+                                      [this] { return runs_.run(false); });
 }
 
 }  // namespace rtjobs::backup

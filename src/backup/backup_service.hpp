@@ -22,6 +22,7 @@
 
 #include "backup/backup_cron.hpp"
 #include "backup/backup_runner.hpp"
+#include "backup/backup_runs.hpp"
 #include "backup/object_store.hpp"
 #include "backup/restore.hpp"
 #include "config/config.hpp"
@@ -60,6 +61,21 @@ class BackupService {
   std::unique_ptr<BackupStore> store_;
   std::unique_ptr<ObjectStore> objects_;
   BackupRunner runner_;
+
+  // --- Backup runs (backup_runs.hpp): POST /v1/backups, GET /v1/backups/{id}. run() and the
+  // cron go through them too, so every run is recorded and shown. ---
+ public:
+  // Starts a run on a thread of its own (BackupRuns::start).
+  Result<BackupRunRecord> start_run(bool force, BackupRuns::Done done = {},
+                                    std::string* in_progress = nullptr) {
+    return runs_.start(force, std::move(done), in_progress);
+  }
+  Result<std::optional<BackupRunRecord>> get_run(std::string_view id) { return runs_.get(id); }
+  // At shutdown: a run in progress stops (and is recorded failed), later ones are refused.
+  void stop_runs() { runs_.stop(); }
+
+ private:
+  BackupRuns runs_{*store_, runner_, clock_};  // last: stopped and joined before the rest goes
 };
 
 }  // namespace rtjobs::backup

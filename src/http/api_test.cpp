@@ -25,7 +25,8 @@ TEST(OpenApi, IsAnOpenApi3DocumentOfTheRoutes) {
         "/v1/jobs/process", "/v1/jobs", "/v1/jobs/{job_id}", "/v1/jobs/{job_id}/provider-statuses",
         "/v1/jobs/{job_id}/retry", "/v1/recurring-transfers", "/v1/recurring-transfers/{id}",
         "/v1/recurring-transfers/{id}/jobs", "/v1/recurring-transfers/{id}/pause",
-        "/v1/recurring-transfers/{id}/resume", "/v1/recurring-transfers/{id}/cancel"}) {
+        "/v1/recurring-transfers/{id}/resume", "/v1/recurring-transfers/{id}/cancel", "/v1/backups",
+        "/v1/backups/{id}"}) {
     EXPECT_TRUE(doc["paths"].contains(path)) << path;
   }
 }

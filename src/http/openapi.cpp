@@ -166,7 +166,33 @@ std::string_view openapi_document() {
       "parameters": [{"name": "after", "in": "query", "schema": {"type": "string", "format": "uuid"}, "description": "Events after this one"}, {"$ref": "#/components/parameters/Limit"}],
       "responses": {"200": {"description": "A page", "content": {"application/json": {"schema": {"type": "object", "properties": {
         "data": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}}, "next_cursor": {"type": "string", "nullable": true, "description": "Pass as after"}}}}}},
-        "400": {"$ref": "#/components/responses/Error"}}}}
+        "400": {"$ref": "#/components/responses/Error"}}}},
+    "/v1/backups": {
+      "post": {"summary": "Start a backup-and-delete run now, by the cron's rules (SPEC section 6)",
+        "description": "Answers 202 with the run and Location: /v1/backups/{id}; the run goes on a thread of its own and GET /v1/backups/{id} shows its phase and progress. With wait=true the answer comes when the run ends: 200 with its result, or the run's error (503 when the database or the object store failed), for scripts. One run at a time among all instances sharing the database: 409 backup_in_progress names the run in progress. 404 when the server runs without backups.",
+        "parameters": [{"name": "wait", "in": "query", "schema": {"type": "boolean", "default": false}, "description": "true or false; true: answer when the run ends, 200 with its result"}],
+        "requestBody": {"required": false, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "properties": {
+          "force": {"type": "boolean", "default": false, "description": "Skip the RT_MONTHLY_BACKUP months check"}}}}}},
+        "responses": {
+          "202": {"description": "The run, started", "headers": {"Location": {"description": "/v1/backups/{id}", "schema": {"type": "string"}}},
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/BackupRun"}}}},
+          "200": {"description": "wait=true: the run's result", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/BackupResult"}}}},
+          "400": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"},
+          "409": {"description": "backup_in_progress; Location and error.run_id name the run in progress when it is known",
+            "headers": {"Location": {"description": "/v1/backups/{id} of the run in progress", "schema": {"type": "string"}}},
+            "content": {"application/json": {"schema": {"type": "object", "required": ["error"], "properties": {"error": {"allOf": [
+              {"$ref": "#/components/schemas/ErrorBody"}, {"type": "object", "properties": {"run_id": {"type": "string", "format": "uuid"}}}]}}}}}},
+          "503": {"$ref": "#/components/responses/Error"}}},
+      "get": {"summary": "The backups that saved a timestamp, newest first, and the last one's timestamp",
+        "parameters": [{"$ref": "#/components/parameters/Limit"}],
+        "responses": {"200": {"description": "History", "content": {"application/json": {"schema": {"type": "object", "required": ["data", "last_backup_at", "next_cursor"], "properties": {
+          "data": {"type": "array", "items": {"$ref": "#/components/schemas/Backup"}},
+          "last_backup_at": {"type": "string", "format": "date-time", "nullable": true}, "next_cursor": {"type": "string", "nullable": true}}}}}},
+          "400": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}}}},
+    "/v1/backups/{id}": {"get": {"summary": "A backup run with its phase and progress, from any instance sharing the database",
+      "parameters": [{"$ref": "#/components/parameters/Id"}],
+      "responses": {"200": {"description": "The run", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/BackupRun"}}}},
+        "400": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}}}}
   },
   "components": {
     "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
@@ -210,6 +236,33 @@ std::string_view openapi_document() {
         "last_http_status": {"type": "integer", "nullable": true, "description": "The last attempt's answer; null when none came"},
         "last_error": {"type": "string", "nullable": true}, "replay_of": {"type": "string", "format": "uuid", "nullable": true},
         "created_at": {"type": "string", "format": "date-time"}, "finished_at": {"type": "string", "format": "date-time", "nullable": true}}},
+      "BackupResult": {"type": "object", "required": ["outcome", "timestamp_saved", "job_rows", "provider_status_rows", "objects", "run_at", "cutoff"], "properties": {
+        "outcome": {"type": "string", "enum": ["SKIPPED", "NOTHING_TO_BACK_UP", "BACKED_UP"]}, "timestamp_saved": {"type": "boolean"},
+        "job_rows": {"type": "integer"}, "provider_status_rows": {"type": "integer"},
+        "objects": {"type": "array", "items": {"type": "object", "properties": {"table": {"type": "string"}, "url": {"type": "string"},
+          "rows": {"type": "integer"}, "bytes": {"type": "integer"}, "sha256": {"type": "string"}}}},
+        "run_at": {"type": "string", "format": "date-time"}, "cutoff": {"type": "string", "format": "date", "nullable": true, "description": "Null when SKIPPED"}}},
+      "BackupRun": {"type": "object", "required": ["id", "status", "phase", "force", "progress", "started_at", "heartbeat_at", "finished_at", "result", "error"], "properties": {
+        "id": {"type": "string", "format": "uuid"},
+        "status": {"type": "string", "enum": ["running", "succeeded", "failed"],
+          "description": "failed with an error starting with interrupted: its process stopped before it finished (no heartbeat for 30 s, or the next run found it left running)"},
+        "phase": {"type": "string", "enum": ["starting", "export", "upload", "verify", "delete", "record", "done"], "description": "Where the run is, or where it stopped"},
+        "force": {"type": "boolean"},
+        "progress": {"type": "object", "required": ["job_rows", "provider_status_rows", "uploaded_bytes", "deleted_job_rows", "deleted_provider_status_rows"],
+          "description": "So far, written about once a second", "properties": {
+          "job_rows": {"type": "integer", "description": "Exported"}, "provider_status_rows": {"type": "integer", "description": "Exported"},
+          "uploaded_bytes": {"type": "integer"}, "deleted_job_rows": {"type": "integer"}, "deleted_provider_status_rows": {"type": "integer"}}},
+        "started_at": {"type": "string", "format": "date-time"},
+        "heartbeat_at": {"type": "string", "format": "date-time", "nullable": true, "description": "The run's last write, on the database's clock (at least every 5 s while it runs); null in the 202"},
+        "finished_at": {"type": "string", "format": "date-time", "nullable": true},
+        "result": {"allOf": [{"$ref": "#/components/schemas/BackupResult"}], "nullable": true, "description": "When succeeded: the answer of POST /v1/backups?wait=true"},
+        "error": {"type": "string", "nullable": true, "description": "When failed"}}},
+      "Backup": {"type": "object", "properties": {
+        "id": {"type": "string", "format": "uuid"}, "backup_at": {"type": "string", "format": "date-time", "description": "The saved timestamp"},
+        "cutoff": {"type": "string", "format": "date-time"}, "job_rows": {"type": "integer"}, "provider_status_rows": {"type": "integer"},
+        "objects": {"type": "array", "items": {"type": "string"}}, "bytes": {"type": "integer"},
+        "checksums": {"type": "object", "additionalProperties": {"type": "string"}, "description": "Object URL -> sha256:<hex>"},
+        "created_at": {"type": "string", "format": "date-time"}}},
       "ErrorBody": {"type": "object", "required": ["code", "message"], "properties": {
         "code": {"type": "string"}, "message": {"type": "string"}, "field": {"type": "string"}}},
       "Error": {"type": "object", "required": ["error"], "properties": {"error": {"$ref": "#/components/schemas/ErrorBody"}}},

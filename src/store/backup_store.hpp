@@ -20,6 +20,7 @@
 // disjoint batches; history reads may come from any thread (they take their own connection).
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -76,6 +77,8 @@ struct DeleteCounts {
   int64_t provider_statuses = 0;
 };
 
+struct BackupRunRecord;  // a backup run's row: the block at the end of this file
+
 // Held while a backup runs; releasing it (destruction) lets the next run start.
 class BackupLock {
  public:
@@ -120,6 +123,25 @@ class BackupStore {
   // The cron's leadership, held on a connection of its own (PostgreSQL: a session advisory
   // lock; SQLite: one instance per database file, so always the leader).
   virtual Result<std::unique_ptr<BackupLeadership>> leadership() = 0;
+
+  // --- Backup runs: the rows behind POST /v1/backups and GET /v1/backups/{id} --------------
+  // (BackupRunRecord, at the end of this file, says what they hold; heartbeats and the
+  // staleness bound are the database's clock, so instances whose clocks differ agree.)
+
+  // Ends every run still "running" as failed (error kInterruptedRun, finished at its last
+  // heartbeat) and inserts `run` (status "running", heartbeat now), in one transaction. The
+  // caller holds the run lock, so none of the runs it ends had a live owner.
+  virtual Result<void> begin_backup_run(const BackupRunRecord& run) = 0;
+  // Writes the run's status, phase, counts, finished_at, result and error, and its heartbeat
+  // (now). kNotFound when there is no such run.
+  virtual Result<void> update_backup_run(const BackupRunRecord& run) = 0;
+  // The run `id` (a UUID), with heartbeat_stale set when it is "running" and its last heartbeat
+  // is older than `stale_after`.
+  virtual Result<std::optional<BackupRunRecord>> get_backup_run(
+      std::string_view id, std::chrono::milliseconds stale_after) = 0;
+  // The newest "running" run whose last heartbeat is within `stale_after`, if any.
+  virtual Result<std::optional<BackupRunRecord>> running_backup_run(
+      std::chrono::milliseconds stale_after) = 0;
 };
 
 // Opens the BackupStore of a database URL (same forms as open_store). Does not migrate.
@@ -138,6 +160,48 @@ Result<BackupRecord> read_backup_record(const RowView& row);
 // Restore's insert of one row of `table`, skipping a row already present; `placeholder` is the
 // backend's parameter style ('$' or '?').
 std::string restore_insert_sql(BackupTable table, char placeholder);
+}  // namespace store_detail
+
+// --- Backup runs ----------------------------------------------------------------------------
+// One row of backup_run (SQLite migration 6, PostgreSQL 10) per run of the backup, whoever
+// started it (POST /v1/backups, the cron, `rtjobs backup run`), so any instance sharing the
+// database answers GET /v1/backups/{id}. The process running it writes the row: created
+// "running" with the run lock held, then its phase and counts with a heartbeat (about once a
+// second, backup_runs.hpp), then "succeeded" with the result or "failed" with the error, before
+// it lets the run lock go. A row left "running" by a process that died keeps its last
+// heartbeat: readers see it stale, and the next run ends it (begin_backup_run).
+struct BackupRunRecord {
+  std::string id;      // UUID v7
+  std::string status;  // "running", "succeeded" or "failed"
+  std::string phase;   // backup_runner.hpp's BackupPhase, as text
+  bool force = false;
+  // Progress so far: rows exported, CSV bytes uploaded, rows deleted.
+  int64_t job_rows = 0;
+  int64_t provider_status_rows = 0;
+  int64_t uploaded_bytes = 0;
+  int64_t deleted_job_rows = 0;
+  int64_t deleted_provider_status_rows = 0;
+  Timestamp started_at{};
+  std::optional<Timestamp> finished_at;
+  std::optional<std::string> result;  // JSON object text, when succeeded
+  std::optional<std::string> error;   // when failed
+  // Read only (written by the store from the database's clock):
+  std::optional<Timestamp> heartbeat_at;
+  bool heartbeat_stale = false;  // "running" with no heartbeat within the reader's bound
+};
+
+namespace store_detail {
+// The error of a run ended by begin_backup_run because its owner was gone.
+inline constexpr std::string_view kInterruptedRun =
+    "interrupted: the process running it stopped (killed, or cut off from the database) before "
+    "it finished; rows it had not deleted are backed up again by the next run";
+extern const std::string_view kBackupRunColumns;  // backup_run without heartbeat_at, in order
+inline constexpr int kBackupRunColumnCount = 13;
+std::vector<SqlValue> backup_run_values(const BackupRunRecord& run);
+// update_backup_run's values: id, status, phase, the five counts, finished_at, result, error.
+std::vector<SqlValue> backup_run_update_values(const BackupRunRecord& run);
+// A row of kBackupRunColumns followed by heartbeat_at and the stale flag (true/t/1).
+Result<BackupRunRecord> read_backup_run(const RowView& row);
 }  // namespace store_detail
 
 }  // namespace rtjobs

@@ -392,6 +392,19 @@ class BeforeDeletes : public BackupStore {
   }
   Result<std::unique_ptr<BackupLock>> try_lock_run() override { return inner_.try_lock_run(); }
   Result<std::unique_ptr<BackupLeadership>> leadership() override { return inner_.leadership(); }
+  Result<void> begin_backup_run(const BackupRunRecord& r) override {
+    return inner_.begin_backup_run(r);
+  }
+  Result<void> update_backup_run(const BackupRunRecord& r) override {
+    return inner_.update_backup_run(r);
+  }
+  Result<std::optional<BackupRunRecord>> get_backup_run(std::string_view id,
+                                                        std::chrono::milliseconds s) override {
+    return inner_.get_backup_run(id, s);
+  }
+  Result<std::optional<BackupRunRecord>> running_backup_run(std::chrono::milliseconds s) override {
+    return inner_.running_backup_run(s);
+  }
 
  private:
   BackupStore& inner_;

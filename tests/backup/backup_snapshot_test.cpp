@@ -11,7 +11,6 @@
 
 #include <cerrno>
 #include <chrono>
-#include <condition_variable>
 #include <cstring>
 #include <filesystem>
 #include <mutex>
@@ -21,6 +20,7 @@
 #include "backup/file_object_store.hpp"
 #include "backup_test_db.hpp"
 #include "core/time_format.hpp"
+#include "gated_objects.hpp"
 #include "store/postgres/pg_connection.hpp"
 #include "store/sqlite/sqlite_connection.hpp"
 
@@ -29,81 +29,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
-
-// A gate the test opens: writers stop at their first write (or at finish) until it opens.
-class Gate {
- public:
-  // Called by a writer: records that the upload started and waits for open().
-  void pass() {
-    std::unique_lock lock(mutex_);
-    ++reached_;
-    changed_.notify_all();
-    changed_.wait(lock, [&] { return open_; });
-  }
-  bool wait_reached(std::chrono::milliseconds timeout) {
-    std::unique_lock lock(mutex_);
-    return changed_.wait_for(lock, timeout, [&] { return reached_ > 0; });
-  }
-  void open() {
-    std::lock_guard lock(mutex_);
-    open_ = true;
-    changed_.notify_all();
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable changed_;
-  int reached_ = 0;    // guarded by mutex_
-  bool open_ = false;  // guarded by mutex_
-};
-
-class GatedWriter final : public backup::ObjectWriter {
- public:
-  GatedWriter(std::unique_ptr<backup::ObjectWriter> inner, Gate& gate)
-      : inner_(std::move(inner)), gate_(gate) {}
-  Result<void> write(std::string_view bytes) override {
-    pass_once();
-    return inner_->write(bytes);
-  }
-  Result<backup::ObjectInfo> finish() override {
-    pass_once();
-    return inner_->finish();
-  }
-
- private:
-  void pass_once() {
-    if (!passed_) gate_.pass();
-    passed_ = true;
-  }
-  std::unique_ptr<backup::ObjectWriter> inner_;
-  Gate& gate_;
-  bool passed_ = false;
-};
-
-class GatedObjects final : public backup::ObjectStore {
- public:
-  GatedObjects(backup::ObjectStore& inner, Gate& gate) : inner_(inner), gate_(gate) {}
-  std::string url(std::string_view key) const override { return inner_.url(key); }
-  Result<std::unique_ptr<backup::ObjectWriter>> create(std::string_view key) override {
-    auto w = inner_.create(key);
-    if (!w) return std::unexpected(w.error());
-    return std::unique_ptr<backup::ObjectWriter>(new GatedWriter(std::move(*w), gate_));
-  }
-  Result<std::optional<backup::ObjectInfo>> head(std::string_view key) override {
-    return inner_.head(key);
-  }
-  Result<void> verify(const backup::ObjectInfo& written) override { return inner_.verify(written); }
-  Result<void> get(std::string_view key, const backup::ChunkSink& sink) override {
-    return inner_.get(key, sink);
-  }
-  Result<std::vector<backup::ObjectInfo>> list(std::string_view prefix) override {
-    return inner_.list(prefix);
-  }
-
- private:
-  backup::ObjectStore& inner_;
-  Gate& gate_;
-};
 
 class BackupSnapshotTest : public ::testing::TestWithParam<Backend> {
  protected:

@@ -43,6 +43,15 @@ class PgBackupStore final : public BackupStore {
   Result<std::unique_ptr<BackupLock>> try_lock_run() override;
   Result<std::unique_ptr<BackupLeadership>> leadership() override;
 
+  // --- Backup runs (pg_backup_runs.cpp): on the pool; heartbeats and the staleness bound on
+  // the server's clock (now()), so instances whose clocks differ agree ---
+  Result<void> begin_backup_run(const BackupRunRecord& run) override;
+  Result<void> update_backup_run(const BackupRunRecord& run) override;
+  Result<std::optional<BackupRunRecord>> get_backup_run(
+      std::string_view id, std::chrono::milliseconds stale_after) override;
+  Result<std::optional<BackupRunRecord>> running_backup_run(
+      std::chrono::milliseconds stale_after) override;
+
  private:
   explicit PgBackupStore(const std::string& url) : url_(url), pool_(url, 3) {}
 

@@ -349,15 +349,40 @@ CREATE INDEX webhook_delivery_endpoint_idx ON webhook_delivery (endpoint_id, id)
 CREATE INDEX webhook_delivery_event_idx ON webhook_delivery (event_id);
 )sql";
 
-constexpr std::array<PgMigration, 9> kMigrations{{{1, kMigration1},
-                                                  {2, kMigration2},
-                                                  {3, kMigration3},
-                                                  {4, kMigration4},
-                                                  {5, kMigration5},
-                                                  {6, kMigration6},
-                                                  {7, kMigration7},
-                                                  {8, kMigration8},
-                                                  {9, kMigration9}}};
+// Backup runs (POST /v1/backups answers 202 with one; GET /v1/backups/{id} on any instance):
+// one row per run, written by the process running it with a heartbeat on the server's clock
+// (backup_store.hpp). The partial index is the look-up of the run in progress. Not part of
+// backups.
+constexpr const char* kMigration10 = R"sql(
+CREATE TABLE backup_run (
+  id uuid PRIMARY KEY,
+  status text NOT NULL CHECK (status IN ('running', 'succeeded', 'failed')),
+  phase text NOT NULL,
+  forced boolean NOT NULL,
+  job_rows bigint NOT NULL,
+  provider_status_rows bigint NOT NULL,
+  uploaded_bytes bigint NOT NULL,
+  deleted_job_rows bigint NOT NULL,
+  deleted_provider_status_rows bigint NOT NULL,
+  started_at timestamptz NOT NULL,
+  finished_at timestamptz,
+  result text,
+  error text,
+  heartbeat_at timestamptz NOT NULL
+);
+CREATE INDEX backup_run_running_idx ON backup_run (started_at) WHERE status = 'running';
+)sql";
+
+constexpr std::array<PgMigration, 10> kMigrations{{{1, kMigration1},
+                                                   {2, kMigration2},
+                                                   {3, kMigration3},
+                                                   {4, kMigration4},
+                                                   {5, kMigration5},
+                                                   {6, kMigration6},
+                                                   {7, kMigration7},
+                                                   {8, kMigration8},
+                                                   {9, kMigration9},
+                                                   {10, kMigration10}}};
 
 }  // namespace
 

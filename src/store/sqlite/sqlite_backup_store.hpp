@@ -39,6 +39,15 @@ class SqliteBackupStore final : public BackupStore {
   Result<std::unique_ptr<BackupLock>> try_lock_run() override;
   Result<std::unique_ptr<BackupLeadership>> leadership() override;
 
+  // --- Backup runs (sqlite_backup_runs.cpp): on the writer, under writer_mutex_; heartbeats
+  // and the staleness bound on the database host's clock (strftime('now')) ---
+  Result<void> begin_backup_run(const BackupRunRecord& run) override;
+  Result<void> update_backup_run(const BackupRunRecord& run) override;
+  Result<std::optional<BackupRunRecord>> get_backup_run(
+      std::string_view id, std::chrono::milliseconds stale_after) override;
+  Result<std::optional<BackupRunRecord>> running_backup_run(
+      std::chrono::milliseconds stale_after) override;
+
  private:
   using Connection = store_detail::SqliteConnection;
   SqliteBackupStore(std::string path, std::unique_ptr<Connection> reader,

@@ -246,11 +246,35 @@ CREATE INDEX webhook_delivery_endpoint_idx ON webhook_delivery (endpoint_id, id)
 CREATE INDEX webhook_delivery_event_idx ON webhook_delivery (event_id);
 )sql";
 
-constexpr std::array<SqliteMigration, 5> kMigrations{{{1, kMigration1, false},
+// Backup runs (POST /v1/backups answers 202 with one; GET /v1/backups/{id}): one row per run,
+// written by the process running it with a heartbeat (backup_store.hpp). The partial index is
+// the look-up of the run in progress. Not part of backups.
+constexpr const char* kMigration6 = R"sql(
+CREATE TABLE backup_run (
+  id TEXT PRIMARY KEY NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('running', 'succeeded', 'failed')),
+  phase TEXT NOT NULL,
+  forced INTEGER NOT NULL,
+  job_rows INTEGER NOT NULL,
+  provider_status_rows INTEGER NOT NULL,
+  uploaded_bytes INTEGER NOT NULL,
+  deleted_job_rows INTEGER NOT NULL,
+  deleted_provider_status_rows INTEGER NOT NULL,
+  started_at TEXT NOT NULL,
+  finished_at TEXT,
+  result TEXT,
+  error TEXT,
+  heartbeat_at TEXT NOT NULL
+) STRICT;
+CREATE INDEX backup_run_running_idx ON backup_run (started_at) WHERE status = 'running';
+)sql";
+
+constexpr std::array<SqliteMigration, 6> kMigrations{{{1, kMigration1, false},
                                                       {2, kMigration2, false},
                                                       {3, kMigration3, false},
                                                       {4, kMigration4, true},
-                                                      {5, kMigration5, false}}};
+                                                      {5, kMigration5, false},
+                                                      {6, kMigration6, false}}};
 
 }  // namespace
 
