@@ -9,6 +9,7 @@
 #include "http/errors.hpp"
 #include "http/json_mapping.hpp"
 #include "http/routes.hpp"
+#include "http/text.hpp"
 
 namespace rtjobs::http {
 
@@ -64,7 +65,10 @@ void Api::handle(Request request, Respond respond) const {
   // Every answer passes here: request id header, the log line, the metrics. The route is a view
   // of the router's text, which outlives every request.
   Respond finish = [&metrics = impl_->metrics, respond = std::move(respond),
-                    method = request.method, path = request.path, route = request.route,
+                    method = request.method,
+                    // The log is JSON lines in UTF-8: a path's bad bytes read as U+FFFD there.
+                    path = is_valid_utf8(request.path) ? request.path : to_valid_utf8(request.path),
+                    route = request.route,
                     request_id = request.request_id,
                     received = request.received_at](Response response) {
     auto elapsed = std::chrono::steady_clock::now() - received;
@@ -82,6 +86,10 @@ void Api::handle(Request request, Respond respond) const {
   };
 
   if (match.kind == Router::Match::Kind::kNotFound) return finish(not_found_response());
+  // Before the token check: Authorization is compared, so it is checked as text too.
+  if (auto bad = check_request_text(request, match.options.all_headers)) {
+    return finish(error_response(*bad));
+  }
   if (!match.options.public_route) {
     if (auto denied = impl.auth.check(request)) return finish(std::move(*denied));
   }

@@ -8,16 +8,36 @@
 
 #include "http/errors.hpp"
 #include "http/routes.hpp"
+#include "http/text.hpp"
 #include "jobs/bank_webhooks.hpp"
 #include "jobs/settlement_metrics.hpp"
 
 namespace rtjobs::http {
+namespace {
+
+// A body that is JSON (every bank's is) with no string holding U+0000; one that does not parse
+// is left to the adapter unless its bad bytes are in a string.
+std::optional<Error> check_body_text(std::string_view body) {
+  auto doc = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded()) {
+    Error e = unparsable_json_error(body);
+    if (e.field != "body") return e;
+    return std::nullopt;
+  }
+  if (auto ok = check_json_text(doc); !ok) return ok.error();
+  return std::nullopt;
+}
+
+}  // namespace
 
 void add_bank_webhook_routes(Router& router, const RouteContext& ctx) {
   if (!ctx.deps.bank_webhooks) return;
   router.add(
       "POST", "/v1/bank-webhooks/{provider}",
       [ctx](const Request& req, const Respond& respond) {
+        // The events' ids, types and references are stored: a string with U+0000, or a body
+        // whose strings are not UTF-8, is refused naming the field (http/text.hpp).
+        if (auto bad = check_body_text(req.body)) return respond(error_response(*bad));
         WebhookDelivery delivery{req.headers, req.body, ctx.deps.clock.now()};
         const std::string provider = req.params.at("provider");
         ctx.deps.bank_webhooks->accept(
@@ -57,7 +77,8 @@ void add_bank_webhook_routes(Router& router, const RouteContext& ctx) {
                   200, {{"received", accepted->events}, {"duplicates", accepted->duplicates}}));
             });
       },
-      RouteOptions{.public_route = true});
+      // The adapters read the headers they verify, and store the event id one of them carries.
+      RouteOptions{.public_route = true, .all_headers = true});
 }
 
 }  // namespace rtjobs::http

@@ -8,6 +8,8 @@
 
 #include "core/log.hpp"
 #include "core/time_format.hpp"
+#include "http/text.hpp"
+#include "store/events.hpp"
 
 namespace rtjobs::http {
 namespace {
@@ -30,11 +32,15 @@ class ObjectReader {
     return &*it;
   }
 
-  Result<std::optional<std::string>> string(std::string_view name, size_t max_len = 255) {
+  // Every text field of a request body is read here, and checked as its kind (http/text.hpp):
+  // identifiers refuse every control character, free text keeps them but U+0000.
+  Result<std::optional<std::string>> string(std::string_view name, size_t max_len = 255,
+                                            TextKind kind = TextKind::kIdentifier) {
     const json* v = get(name);
     if (!v) return std::optional<std::string>();
     if (!v->is_string()) return invalid(field(name), field(name) + " must be a string");
     const auto& s = v->get_ref<const std::string&>();
+    if (auto ok = check_text(field(name), s, kind); !ok) return std::unexpected(ok.error());
     if (s.size() > max_len) {
       return invalid(field(name),
                      field(name) + " must be at most " + std::to_string(max_len) + " characters");
@@ -218,11 +224,30 @@ Result<Schedule> parse_schedule(const json& v) {
 
 // "rail": "book" (the default) or "ach".
 Result<Rail> parse_rail_field(ObjectReader& r) {
-  const json* v = r.get("rail");
-  if (!v) return Rail::kBook;
-  auto rail = v->is_string() ? parse_rail(v->get_ref<const std::string&>()) : std::nullopt;
+  auto v = r.string("rail", 16);
+  if (v && !*v) return Rail::kBook;
+  auto rail = v ? parse_rail(**v) : std::nullopt;
   if (!rail) return invalid("rail", "rail must be \"book\" or \"ach\"");
   return *rail;
+}
+
+// Every key and string of a provider_options value, at any depth, as identifiers.
+Result<void> check_options_text(const json& v, const std::string& path) {
+  if (v.is_string()) {
+    return check_text(path, v.get_ref<const std::string&>(), TextKind::kIdentifier);
+  }
+  if (v.is_object()) {
+    for (auto it = v.begin(); it != v.end(); ++it) {
+      std::string p = path + "." + it.key();
+      if (auto ok = check_text(p, it.key(), TextKind::kIdentifier); !ok) return ok;
+      if (auto ok = check_options_text(it.value(), p); !ok) return ok;
+    }
+  } else if (v.is_array()) {
+    for (size_t i = 0; i < v.size(); ++i) {
+      if (auto ok = check_options_text(v[i], path + "[" + std::to_string(i) + "]"); !ok) return ok;
+    }
+  }
+  return {};
 }
 
 // "provider_options": an object, kept as its compact text (what the adapter reads and the
@@ -232,6 +257,8 @@ Result<std::optional<std::string>> parse_provider_options(ObjectReader& r) {
   if (!v) return std::optional<std::string>();
   if (!v->is_object()) return invalid("provider_options", "provider_options must be an object");
   if (v->empty()) return std::optional<std::string>();
+  // The options go to the bank (ACH descriptors, names, memos): identifiers, names and values.
+  if (auto ok = check_options_text(*v, "provider_options"); !ok) return std::unexpected(ok.error());
   std::string text = dump(*v);
   if (text.size() > kMaxProviderOptionsBytes) {
     return invalid("provider_options", "provider_options must be at most " +
@@ -245,8 +272,10 @@ Result<std::optional<std::string>> parse_provider_options(ObjectReader& r) {
 
 Result<json> parse_json_object(std::string_view body) {
   json v = json::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (v.is_discarded()) return invalid("body", "the request body is not valid JSON");
+  if (v.is_discarded()) return std::unexpected(unparsable_json_error(body));
   if (!v.is_object()) return invalid("body", "the request body must be a JSON object");
+  // U+0000 in any string, keys included, whatever reads it next (http/text.hpp).
+  if (auto ok = check_json_text(v); !ok) return std::unexpected(ok.error());
   return v;
 }
 
@@ -290,7 +319,7 @@ Result<NewTransfer> parse_new_transfer(std::string_view body) {
   }
   t.currency = *currency;
 
-  auto description = r.string("description", 1000);
+  auto description = r.string("description", 1000, TextKind::kFreeText);
   if (!description) return std::unexpected(description.error());
   t.description = description->value_or("");
 
@@ -309,6 +338,39 @@ Result<NewTransfer> parse_new_transfer(std::string_view body) {
 
   if (auto u = r.reject_unknown(); !u) return std::unexpected(u.error());
   return t;
+}
+
+Result<WebhookEndpointBody> parse_webhook_endpoint(std::string_view body) {
+  auto doc = parse_json_object(body);
+  if (!doc) return std::unexpected(doc.error());
+  ObjectReader r(*doc, "");
+  WebhookEndpointBody e;
+  auto url = r.string("url", kMaxWebhookUrl);
+  if (!url) return std::unexpected(url.error());
+  if (!*url) return invalid("url", "url is required");
+  e.url = std::move(**url);
+  if (const json* types = r.get("event_types")) {
+    if (!types->is_array() || types->empty()) {
+      return invalid("event_types",
+                     "event_types must be a non-empty array of event types (omit it for all)");
+    }
+    for (const json& t : *types) {
+      if (!t.is_string() || !store_detail::is_event_type(t.get_ref<const std::string&>())) {
+        return invalid("event_types", "event_types holds an unknown event type " +
+                                          (t.is_string() ? to_valid_utf8(t.get<std::string>())
+                                                         : dump(t)));
+      }
+      const auto& type = t.get_ref<const std::string&>();
+      if (std::find(e.event_types.begin(), e.event_types.end(), type) == e.event_types.end()) {
+        e.event_types.push_back(type);
+      }
+    }
+  }
+  auto description = r.string("description", kMaxWebhookDescription, TextKind::kFreeText);
+  if (!description) return std::unexpected(description.error());
+  e.description = std::move(*description);
+  if (auto u = r.reject_unknown(); !u) return std::unexpected(u.error());
+  return e;
 }
 
 }  // namespace rtjobs::http

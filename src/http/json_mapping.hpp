@@ -6,7 +6,10 @@
 
 #include <cstddef>
 #include <nlohmann/json_fwd.hpp>
+#include <optional>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/error.hpp"
 #include "core/model.hpp"
@@ -30,7 +33,20 @@ inline constexpr size_t kMaxProviderOptionsBytes = 16 * 1024;
 // idempotency_key and request_hash are left for the caller.
 Result<NewTransfer> parse_new_transfer(std::string_view body);
 
-// Parses a JSON body that must be an object; errors name "body".
+// Parses a JSON body that must be an object; errors name "body", or the field whose string holds
+// U+0000, invalid UTF-8 or an unescaped control character (http/text.hpp). Every request body
+// the API maps is read through here.
 Result<nlohmann::json> parse_json_object(std::string_view body);
+
+// The body of POST /v1/webhook-endpoints: {"url", "event_types"?, "description"?}, strict. The
+// url is checked only as text here (check_webhook_url resolves it).
+inline constexpr size_t kMaxWebhookUrl = 2048;
+inline constexpr size_t kMaxWebhookDescription = 255;
+struct WebhookEndpointBody {
+  std::string url;
+  std::vector<std::string> event_types;  // known types, each once; empty: every type
+  std::optional<std::string> description;
+};
+Result<WebhookEndpointBody> parse_webhook_endpoint(std::string_view body);
 
 }  // namespace rtjobs::http

@@ -11,6 +11,7 @@ namespace rtjobs::http {
 namespace {
 
 using nlohmann::json;
+using namespace std::string_literals;
 
 json valid_body() {
   return json{{"external_id", "ext-1"},
@@ -278,6 +279,138 @@ TEST(JsonMapping, JobJsonCarriesTheBankStatus) {
   EXPECT_EQ(job_json(j), dump(to_json(j)));
   j.bank_status = "Überwiesen";  // not ASCII: the slow path, same bytes
   EXPECT_EQ(job_json(j), dump(to_json(j)));
+}
+
+// Every text field of a create-transfer body, as a JSON pointer and its kind (http/text.hpp).
+struct TextField {
+  const char* pointer;
+  const char* name;
+  bool free_text;
+};
+constexpr TextField kTransferText[] = {
+    {"/external_id", "external_id", false},
+    {"/provider", "provider", false},
+    {"/source_account", "source_account", false},
+    {"/destination_account", "destination_account", false},
+    {"/currency", "currency", false},
+    {"/description", "description", true},
+    {"/rail", "rail", false},
+    {"/schedule/frequency", "schedule.frequency", false},
+    {"/schedule/start_date", "schedule.start_date", false},
+    {"/schedule/end_date", "schedule.end_date", false},
+    {"/schedule/timezone", "schedule.timezone", false},
+    {"/schedule/execution_time", "schedule.execution_time", false},
+    {"/schedule/business_day", "schedule.business_day", false},
+    {"/schedule/calendar", "schedule.calendar", false},
+    {"/provider_options/memo", "provider_options.memo", false},
+};
+
+TEST(JsonMapping, EveryTextFieldRefusesNulAndIdentifiersEveryControlCharacter) {
+  for (const TextField& f : kTransferText) {
+    for (int c = 0; c < 0x20; ++c) {
+      for (int del : {0, 1}) {
+        char ch = del ? '\x7F' : static_cast<char>(c);
+        if (del && c > 0) continue;
+        json body = valid_body();
+        body["rail"] = "book";
+        body["schedule"]["end_date"] = "2099-12-31";
+        json::json_pointer ptr(f.pointer);
+        std::string value = body.contains(ptr) ? body[ptr].get<std::string>() : "m";
+        value.insert(1, 1, ch);
+        body[ptr] = value;
+        auto t = parse_new_transfer(body.dump());
+        if (f.free_text && ch != 0) {
+          ASSERT_TRUE(t) << f.name << " " << c << ": " << t.error().message;
+          EXPECT_EQ(t->description, value) << c;  // kept, byte for byte
+          continue;
+        }
+        ASSERT_FALSE(t) << f.name << " " << c;
+        EXPECT_EQ(t.error().field, f.name) << c << ": " << t.error().message;
+        EXPECT_EQ(t.error().code, ErrorCode::kInvalidArgument);
+      }
+    }
+  }
+}
+
+TEST(JsonMapping, NulAnywhereInTheBodyIsNamed) {
+  json body = valid_body();
+  body["provider_options"] = {{"nested", {{"deep", json::array({"ok", "n\0"s})}}}};
+  auto t = parse_new_transfer(body.dump());
+  ASSERT_FALSE(t);
+  EXPECT_EQ(t.error().field, "provider_options.nested.deep[1]");
+  body = valid_body();
+  body["surprise\0"s] = 1;  // an unknown field's name: named as sent
+  t = parse_new_transfer(body.dump());
+  ASSERT_FALSE(t);
+  EXPECT_EQ(t.error().field, "surprise\0"s);
+  // The bytes a client's JSON library writes for NUL.
+  t = parse_new_transfer(R"({"source_account": "acc\u0000evil"})");
+  ASSERT_FALSE(t);
+  EXPECT_EQ(t.error().field, "source_account");
+}
+
+TEST(JsonMapping, ProviderOptionsNamesAndValuesAreIdentifiers) {
+  for (const json& options : {json{{"me\x01mo", "x"}}, json{{"memo", "a\x1F" "b"}},
+                              json{{"memo", {{"inner", "a\nb"}}}}, json{{"list", {"a\x7F"}}}}) {
+    json body = valid_body();
+    body["provider_options"] = options;
+    auto t = parse_new_transfer(body.dump());
+    ASSERT_FALSE(t) << options.dump();
+    EXPECT_TRUE(t.error().field.starts_with("provider_options.")) << t.error().field;
+  }
+  json body = valid_body();
+  body["provider_options"] = {{"memo", "caf\u00e9 \u2603"}};
+  auto t = parse_new_transfer(body.dump());
+  ASSERT_TRUE(t) << t.error().message;
+  EXPECT_EQ(json::parse(*t->provider_options), body["provider_options"]);
+}
+
+TEST(JsonMapping, RawBadBytesAreNamedByTheirField) {
+  std::string body = valid_body().dump();
+  std::string bad = body;
+  bad.replace(bad.find("acc_a"), 5, "acc\xFF");
+  auto t = parse_new_transfer(bad);
+  ASSERT_FALSE(t);
+  EXPECT_EQ(t.error().field, "source_account");
+  bad = body;
+  bad.replace(bad.find("rent"), 4, "re\tnt");  // a tab JSON wants escaped
+  t = parse_new_transfer(bad);
+  ASSERT_FALSE(t);
+  EXPECT_EQ(t.error().field, "description");
+  bad = body;
+  bad.replace(bad.find("rent"), 4, "re\x7Fnt");  // DEL needs no escape in JSON: free text keeps it
+  t = parse_new_transfer(bad);
+  ASSERT_TRUE(t) << t.error().message;
+  EXPECT_EQ(t->description, "re\x7Fnt");
+}
+
+TEST(JsonMapping, WebhookEndpointBody) {
+  auto e = parse_webhook_endpoint(
+      R"({"url": "https://example.com/h", "event_types": ["job.failed", "job.failed"],
+          "description": "ledger\u0001\ttabs"})");
+  ASSERT_TRUE(e) << e.error().message;
+  EXPECT_EQ(e->url, "https://example.com/h");
+  EXPECT_EQ(e->event_types, std::vector<std::string>{"job.failed"});
+  EXPECT_EQ(e->description, "ledger\x01\ttabs");
+  auto field_of = [](const std::string& body) {
+    auto r = parse_webhook_endpoint(body);
+    return r ? std::string("(none)") : r.error().field;
+  };
+  EXPECT_EQ(field_of(R"({"url": "https://e.com/\u0000x"})"), "url");
+  EXPECT_EQ(field_of(R"({"url": "https://e.com/\u0001x"})"), "url");
+  EXPECT_EQ(field_of(R"({"url": "https://e.com/", "description": "a\u0000b"})"), "description");
+  EXPECT_EQ(field_of(R"({"url": "https://e.com/", "event_types": ["job.failed\u0000"]})"),
+            "event_types[0]");
+  EXPECT_EQ(field_of(R"({"url": "https://e.com/", "event_types": ["job.failed\u0001"]})"),
+            "event_types");
+  EXPECT_EQ(field_of("{\"url\": \"https://e.com/\", \"description\": \"a\xC3\x28\"}"),
+            "description");
+  EXPECT_EQ(field_of(R"({"url": "https://e.com/", "colour": "blue"})"), "colour");
+  EXPECT_EQ(field_of(R"({"event_types": ["job.failed"]})"), "url");
+  EXPECT_EQ(field_of(R"({"url": 7})"), "url");
+  EXPECT_EQ(field_of(R"({"url": "https://e.com/", "description": ")" + std::string(256, 'd') +
+                     "\"}"),
+            "description");
 }
 
 TEST(Errors, MapsCodesToStatuses) {

@@ -11,7 +11,7 @@ std::string_view openapi_document() {
   "info": {
     "title": "rtjobs",
     "version": "1.0.0",
-    "description": "Jobs server for recurring bank transfers. Errors are {\"error\": {\"code\", \"message\", \"field\"}}."
+    "description": "Jobs server for recurring bank transfers. Errors are {\"error\": {\"code\", \"message\", \"field\"}}. Text is stored byte for byte or refused with 400 naming its field, header or query parameter: U+0000 and invalid UTF-8 everywhere; the other control characters (U+0001-U+001F, U+007F) everywhere but in description fields, which keep them."
   },
   "security": [{"bearer": []}],
   "paths": {
@@ -61,7 +61,7 @@ std::string_view openapi_document() {
         "409": {"description": "job_not_failed", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}}}},
     "/v1/recurring-transfers": {
       "post": {"summary": "Create a recurring transfer",
-        "parameters": [{"name": "Idempotency-Key", "in": "header", "schema": {"type": "string", "maxLength": 255}}],
+        "parameters": [{"name": "Idempotency-Key", "in": "header", "schema": {"type": "string", "maxLength": 255}, "description": "1 to 255 bytes of UTF-8 without control characters"}],
         "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/NewTransfer"},
           "examples": {
             "book": {"summary": "A monthly book transfer (every provider carries these)", "value": {

@@ -17,6 +17,9 @@ namespace rtjobs::http {
 
 struct RouteOptions {
   bool public_route = false;  // true: no bearer token needed (/healthz, /readyz)
+  // true: the handler may read any header, so each is checked as text (http/text.hpp); else
+  // only the ones the API reads (Authorization, Idempotency-Key).
+  bool all_headers = false;
 };
 
 class Router {

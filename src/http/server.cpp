@@ -6,10 +6,13 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <sys/resource.h>
+
 #include <charconv>
 #include <future>
 #include <iterator>
@@ -22,6 +25,7 @@
 #include "core/log.hpp"
 #include "core/thread_name.hpp"
 #include "http/errors.hpp"
+#include "http/text.hpp"
 
 namespace rtjobs::http {
 namespace {
@@ -115,6 +119,13 @@ class Session : public std::enable_shared_from_this<Session> {
         r = error_response(413, "payload_too_large", "the request body exceeds 1 MiB");
       } else if (ec == bhttp::error::header_limit) {
         r = error_response(431, "headers_too_large", "the request headers are too large");
+      } else if (auto name = header_with_control(std::string_view(
+                     static_cast<const char*>(buffer_.data().data()), buffer_.size()))) {
+        // Beast refuses a control character in a header value without saying which header.
+        r = error_response(400, "invalid_argument",
+                           "the header " + *name +
+                               " must not contain control characters (U+0000 to U+001F, U+007F)",
+                           *name);
       } else {
         r = error_response(400, "bad_request", "malformed HTTP request");
       }
@@ -247,17 +258,61 @@ struct Server::Impl {
   bool stopped = false;
   size_t next_ioc = 0;  // round robin of new connections over the IO threads
 
+  // Accept errors (EMFILE when the open-file limit is reached, ENFILE, ENOBUFS) last as long as
+  // their cause: retried at once, the accept loop would spin a core and log each failure (300,000
+  // lines a second). The next accept waits, 10 ms doubling to 1 s while they persist, and the
+  // failures are logged one line per kAcceptLogEvery with the count of those not logged. All of
+  // it on the acceptor's thread (the first io_context), like the accept handlers.
+  static constexpr std::chrono::milliseconds kFirstAcceptDelay{10};
+  static constexpr std::chrono::milliseconds kMaxAcceptDelay{1000};
+  static constexpr std::chrono::seconds kAcceptLogEvery{10};
+  std::unique_ptr<net::steady_timer> accept_timer;  // on the first io_context
+  std::chrono::milliseconds accept_delay{0};        // 0: the last accept succeeded
+  uint64_t accept_failures = 0;  // since the last "recovered" line
+  uint64_t accept_unlogged = 0;  // since the last "failed" line
+  std::optional<std::chrono::steady_clock::time_point> accept_logged_at;
+  std::optional<std::chrono::steady_clock::time_point> accept_recovery_logged_at;
+
   net::io_context& next_context() { return *shared->iocs[next_ioc++ % shared->iocs.size()]; }
 
   void accept() {
     acceptor->async_accept(next_context(), [this](beast::error_code ec, tcp::socket socket) {
       if (ec == net::error::operation_aborted || !acceptor->is_open()) return;
-      if (!ec) {
-        std::make_shared<Session>(shared, std::move(socket))->start();
-        accept_waiting();
-      } else {
-        log::warn("http accept failed", {{"error", ec.message()}});
+      if (ec == net::error::connection_aborted) return accept();  // that client left: the next
+      if (ec) return accept_failed(ec);
+      accept_delay = std::chrono::milliseconds(0);
+      if (accept_failures > 0) {
+        // Also at most a line per kAcceptLogEvery: a server hovering at its limit succeeds and
+        // fails in turn.
+        auto now = std::chrono::steady_clock::now();
+        if (!accept_recovery_logged_at || now - *accept_recovery_logged_at >= kAcceptLogEvery) {
+          log::info("http accept recovered", {{"failures", accept_failures}});
+          accept_recovery_logged_at = now;
+          accept_failures = 0;
+        }
       }
+      std::make_shared<Session>(shared, std::move(socket))->start();
+      accept_waiting();
+      accept();
+    });
+  }
+
+  void accept_failed(const beast::error_code& ec) {
+    accept_delay = accept_delay.count() == 0 ? kFirstAcceptDelay
+                                             : std::min(accept_delay * 2, kMaxAcceptDelay);
+    ++accept_failures;
+    ++accept_unlogged;
+    auto now = std::chrono::steady_clock::now();
+    if (!accept_logged_at || now - *accept_logged_at >= kAcceptLogEvery) {
+      log::warn("http accept failed", {{"error", ec.message()},
+                                       {"failures", accept_unlogged},
+                                       {"retry_in_ms", accept_delay.count()}});
+      accept_logged_at = now;
+      accept_unlogged = 0;
+    }
+    accept_timer->expires_after(accept_delay);
+    accept_timer->async_wait([this](beast::error_code wait_ec) {
+      if (wait_ec || !acceptor->is_open()) return;
       accept();
     });
   }
@@ -298,7 +353,34 @@ Server::Server(ServerOptions options, Handler handler) : impl_(std::make_unique<
 
 Server::~Server() { stop(std::chrono::milliseconds(1000)); }
 
+namespace {
+
+// Each connection holds a file: the soft open-file limit (often 1,024) would stop the accepts of a
+// server holding a couple of thousand idle keep-alive connections long before anything else
+// does. It is raised to the hard limit, as far as kMaxOpenFiles, once per process.
+void raise_open_file_limit() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    constexpr rlim_t kMaxOpenFiles = 1 << 20;
+    rlimit limit{};
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+    rlim_t want = limit.rlim_max == RLIM_INFINITY ? kMaxOpenFiles
+                                                  : std::min(limit.rlim_max, kMaxOpenFiles);
+    if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < want) {
+      rlim_t before = limit.rlim_cur;
+      limit.rlim_cur = want;
+      if (setrlimit(RLIMIT_NOFILE, &limit) == 0) {
+        log::info("open-file limit raised", {{"from", static_cast<int64_t>(before)},
+                                             {"to", static_cast<int64_t>(want)}});
+      }
+    }
+  });
+}
+
+}  // namespace
+
 Result<void> Server::start() {
+  raise_open_file_limit();
   auto& s = *impl_->shared;
   std::string host = s.options.host == "localhost" ? "127.0.0.1" : s.options.host;
   beast::error_code ec;
@@ -322,6 +404,7 @@ Result<void> Server::start() {
   impl_->port = local.port();
   acceptor->non_blocking(true, ec);
   impl_->acceptor = std::move(acceptor);
+  impl_->accept_timer = std::make_unique<net::steady_timer>(*s.iocs.front());
   for (auto& ioc : s.iocs) impl_->work.push_back(net::make_work_guard(*ioc));
   impl_->accept();
   for (auto& ioc : s.iocs) {
@@ -348,6 +431,7 @@ void Server::stop(std::chrono::milliseconds deadline) {
     net::post(*shared->iocs.front(), [this, &closed] {
       beast::error_code ec;
       impl_->acceptor->close(ec);
+      impl_->accept_timer->cancel();
       closed.set_value();
     });
     if (!impl_->threads.empty()) closed.get_future().wait();
@@ -372,6 +456,7 @@ void Server::stop(std::chrono::milliseconds deadline) {
   for (auto& ioc : shared->iocs) ioc->stop();
   for (auto& t : impl_->threads) t.join();
   impl_->threads.clear();
+  impl_->accept_timer.reset();
   impl_->acceptor.reset();
 }
 

@@ -7,6 +7,9 @@
 //
 // Limits: request bodies over body_limit get 413, headers over header_limit 431, malformed
 // requests 400; a connection idle (or slow to send its request) for idle_timeout is closed.
+// Failed accepts (EMFILE at the open-file limit) are retried after 10 ms, doubling to 1 s while
+// they last, and logged at most once per 10 s with their count; start() raises the soft
+// open-file limit to the hard one.
 //
 // stop() shuts down gracefully: the listener closes, idle connections close, in-flight requests
 // finish and get their answer (with "Connection: close"), and whatever is left at the deadline

@@ -111,6 +111,27 @@ TEST(Server, RejectsLargeBodiesWith413) {
   server.stop(std::chrono::seconds(1));
 }
 
+// Beast refuses a control character in a header value; the answer names the header.
+TEST(Server, NamesTheHeaderWithAControlCharacter) {
+  Server server(ServerOptions{.port = 0}, echo_handler());
+  ASSERT_TRUE(server.start());
+  for (char c : {'\0', '\x01', '\x1F', '\x7F'}) {
+    net::io_context ioc;
+    tcp::socket socket(ioc);
+    socket.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), server.port()));
+    std::string request = "POST /x HTTP/1.1\r\nHost: a\r\nIdempotency-Key: k";
+    request += c;
+    request += "x\r\nContent-Length: 0\r\n\r\n";
+    net::write(socket, net::buffer(request));
+    beast::flat_buffer buffer;
+    bhttp::response<bhttp::string_body> res;
+    bhttp::read(socket, buffer, res);
+    EXPECT_EQ(res.result_int(), 400) << static_cast<int>(c);
+    EXPECT_NE(res.body().find("\"field\":\"Idempotency-Key\""), std::string::npos) << res.body();
+  }
+  server.stop(std::chrono::seconds(1));
+}
+
 TEST(Server, ClosesIdleConnections) {
   ServerOptions options{.port = 0};
   options.idle_timeout = std::chrono::milliseconds(200);

@@ -30,8 +30,6 @@ namespace {
 
 using nlohmann::json;
 
-constexpr size_t kMaxUrl = 2048;
-constexpr size_t kMaxDescription = 255;
 constexpr auto kRotationOverlap = std::chrono::hours(24);
 
 // `whsec_` and the base64 of 24 random bytes (192 bits), the form the Standard Webhooks
@@ -51,48 +49,14 @@ json with_secret(const WebhookEndpoint& endpoint) {
   return out;
 }
 
-// The create body: strict, every error names its field.
+// The create body (json_mapping.hpp: strict, every error names its field), then the url's host.
 Result<WebhookEndpoint> parse_endpoint(std::string_view body, bool allow_private) {
-  auto parsed = parse_json_object(body);
+  auto parsed = parse_webhook_endpoint(body);
   if (!parsed) return std::unexpected(parsed.error());
-  const json& v = *parsed;
-  for (const auto& [key, value] : v.items()) {
-    if (key != "url" && key != "event_types" && key != "description") {
-      return invalid(key, "unknown field " + key);
-    }
-  }
   WebhookEndpoint e;
-  auto url = v.find("url");
-  if (url == v.end() || url->is_null()) return invalid("url", "url is required");
-  if (!url->is_string()) return invalid("url", "url must be a string");
-  e.url = url->get<std::string>();
-  if (e.url.size() > kMaxUrl) {
-    return invalid("url", "url must be at most " + std::to_string(kMaxUrl) + " characters");
-  }
-  if (auto types = v.find("event_types"); types != v.end() && !types->is_null()) {
-    if (!types->is_array() || types->empty()) {
-      return invalid("event_types",
-                     "event_types must be a non-empty array of event types (omit it for all)");
-    }
-    for (const json& t : *types) {
-      if (!t.is_string() || !store_detail::is_event_type(t.get_ref<const std::string&>())) {
-        return invalid("event_types", "event_types holds an unknown event type " +
-                                          (t.is_string() ? t.get<std::string>() : t.dump()));
-      }
-      auto type = t.get<std::string>();
-      if (std::find(e.event_types.begin(), e.event_types.end(), type) == e.event_types.end()) {
-        e.event_types.push_back(std::move(type));
-      }
-    }
-  }
-  if (auto d = v.find("description"); d != v.end() && !d->is_null()) {
-    if (!d->is_string()) return invalid("description", "description must be a string");
-    if (d->get_ref<const std::string&>().size() > kMaxDescription) {
-      return invalid("description", "description must be at most " +
-                                        std::to_string(kMaxDescription) + " characters");
-    }
-    e.description = d->get<std::string>();
-  }
+  e.url = std::move(parsed->url);
+  e.event_types = std::move(parsed->event_types);
+  e.description = std::move(parsed->description);
   // Last: it resolves the host.
   if (auto checked = check_webhook_url(e.url, allow_private); !checked) {
     return std::unexpected(checked.error());
