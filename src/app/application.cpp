@@ -188,7 +188,8 @@ Result<std::unique_ptr<Application>> Application::start(Config config) {
 
   start_loops(s);
 
-  auto backups = backup::BackupService::open(c, s.clock);
+  // On SQLite the backup writes through the store's one writer: one writer per process.
+  auto backups = backup::BackupService::open(c, s.clock, {}, s.store.get());
   if (!backups) return std::unexpected(backups.error().context("configuring backups"));
   s.backups = std::move(*backups);
   if (c.backup_enabled) {

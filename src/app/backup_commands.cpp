@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <optional>
+#include <string>
 
 #include "backup/backup_service.hpp"
 #include "core/clock.hpp"
@@ -33,16 +35,17 @@ std::unique_ptr<backup::BackupService> open_service(const Config& config, const 
   return std::move(*service);
 }
 
-void draw_progress(int64_t read, int64_t total) {
+void draw_progress(backup::RestorePhase phase, int64_t read, int64_t total) {
   constexpr int kWidth = 40;
+  const std::string label(backup::to_string(phase));
   if (total > 0) {
     int filled = static_cast<int>(kWidth * std::min<int64_t>(read, total) / total);
-    std::fprintf(stderr, "\r[%.*s%*s] %3d%% %lld/%lld bytes", filled,
+    std::fprintf(stderr, "\r%-11s [%.*s%*s] %3d%% %lld/%lld bytes", label.c_str(), filled,
                  "########################################", kWidth - filled, "",
                  static_cast<int>(100 * std::min<int64_t>(read, total) / total),
                  static_cast<long long>(read), static_cast<long long>(total));
   } else {
-    std::fprintf(stderr, "\r%lld bytes read", static_cast<long long>(read));
+    std::fprintf(stderr, "\r%-11s %lld bytes read", label.c_str(), static_cast<long long>(read));
   }
   std::fflush(stderr);
 }
@@ -74,7 +77,14 @@ int run_restore_command(const Config& config, const std::string& source) {
   if (!service) return 1;
   backup::RestoreProgress progress;
   const bool terminal = isatty(STDERR_FILENO) == 1;
-  if (terminal) progress = draw_progress;
+  std::optional<backup::RestorePhase> drawn;  // each phase on a line of its own
+  if (terminal) {
+    progress = [&drawn](backup::RestorePhase phase, int64_t read, int64_t total) {
+      if (drawn && *drawn != phase) std::fputc('\n', stderr);
+      drawn = phase;
+      draw_progress(phase, read, total);
+    };
+  }
   auto result = service->restore(source, progress);
   if (terminal) std::fputc('\n', stderr);
   if (!result) {

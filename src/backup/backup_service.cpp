@@ -18,13 +18,13 @@ BackupService::BackupService(const Config& config, const Clock& clock, S3Setting
                                          .backup_before_months = config.backup_before_months}}) {}
 
 Result<std::unique_ptr<BackupService>> BackupService::open(const Config& config, const Clock& clock,
-                                                           const Env& env) {
+                                                           const Env& env, Store* main_store) {
   Env lookup = env ? env : [](const char* name) -> std::optional<std::string> {
     const char* v = std::getenv(name);
     return v ? std::optional<std::string>(v) : std::nullopt;
   };
   S3Settings s3 = s3_settings_from_env(lookup, config.s3_endpoint, config.s3_region);
-  auto store = open_backup_store(config.database_url);
+  auto store = open_backup_store(config.database_url, main_store);
   if (!store) return std::unexpected(store.error());
   auto objects = open_object_store(config.backup_url, s3);
   if (!objects) return std::unexpected(objects.error());

@@ -40,8 +40,11 @@ class BackupService {
   using Env = std::function<std::optional<std::string>(const char*)>;
 
   // Reads the AWS credentials and AWS_REGION from `env` (default: the process environment).
+  // `main_store`: the server's Store on RT_DATABASE_URL, inside `rtjobs serve` (it must outlive
+  // the service): on SQLite the backup then writes through its one writer (open_backup_store).
   static Result<std::unique_ptr<BackupService>> open(const Config& config, const Clock& clock,
-                                                     const Env& env = {});
+                                                     const Env& env = {},
+                                                     Store* main_store = nullptr);
 
   Result<BackupResult> run(bool force);
   Result<BackupHistory> history(int limit = 100);

@@ -4,53 +4,86 @@
 #include <array>
 #include <charconv>
 #include <chrono>
+#include <climits>
+#include <cstdint>
 
+#include "core/model.hpp"
 #include "core/time_format.hpp"
+#include "core/uuid.hpp"
 
 namespace rtjobs::backup {
 namespace {
 
 using enum ColumnKind;
 
+// Restore's rules for text columns (ValueRule::check): nullptr when `value` is acceptable.
+const char* terminal_job_status(std::string_view value) {
+  auto status = parse_job_status(value);
+  if (status && is_terminal(*status)) return nullptr;
+  return "must be FINISHED, FAILED, SKIPPED or CANCELLED: a backup holds terminal jobs only, and "
+         "a job restored in another state would be sent to the bank";
+}
+
+const char* job_result(std::string_view value) {
+  return parse_job_result(value) ? nullptr : "must be SUCCEEDED, DECLINED or RETURNED";
+}
+
+const char* settlement_not_pending(std::string_view value) {
+  auto status = parse_settlement_status(value);
+  if (!status) return "must be settled, returned, canceled or unknown";
+  if (*status == SettlementStatus::kPending) {
+    return "must not be pending: a job whose settlement is still followed is never backed up "
+           "(SPEC section 8)";
+  }
+  return nullptr;
+}
+
+const char* no_lease(std::string_view) { return "must be empty: a terminal job holds no lease"; }
+
+constexpr int64_t kInt32Max = INT32_MAX;  // PostgreSQL's integer
+constexpr ValueRule kId{.required = true, .uuid = true};
+constexpr ValueRule kRequired{.required = true};
+constexpr ValueRule kCount{.required = true, .min = 0, .max = kInt32Max};
+
 constexpr std::array<Column, 24> kJobColumns{{
-    {"id", kText},
-    {"recurring_transfer_id", kText},
-    {"sequence", kInteger},
-    {"scheduled_for", kDate},
-    {"due_at", kTimestamp},
-    {"status", kText},
-    {"result", kText},
-    {"retries", kInteger},
+    {"id", kText, false, kId},
+    {"recurring_transfer_id", kText, false, kId},
+    {"sequence", kInteger, false, {.required = true, .min = 1}},
+    {"scheduled_for", kDate, false, kRequired},
+    {"due_at", kTimestamp, false, kRequired},
+    {"status", kText, false, {.required = true, .check = terminal_job_status}},
+    {"result", kText, false, {.check = job_result}},
+    {"retries", kInteger, false, kCount},
     {"next_attempt_at", kTimestamp},
-    {"provider", kText},
-    {"idempotency_key", kText},
+    {"provider", kText, false, kRequired},
+    {"idempotency_key", kText, false, kRequired},
     {"provider_reference", kText},
     {"last_error", kText},
-    {"lease_owner", kText},
+    {"lease_owner", kText, false, {.check = no_lease}},
     {"lease_expires_at", kTimestamp},
-    {"created_at", kTimestamp},
-    {"updated_at", kTimestamp},
+    {"created_at", kTimestamp, false, kRequired},
+    {"updated_at", kTimestamp, false, kRequired},
     {"finished_at", kTimestamp},
     {"bank_status", kText, true},  // SQLite migration 2, PostgreSQL migration 6
     // SQLite migration 4, PostgreSQL migration 8 (settlement)
-    {"settlement_status", kText, true},
+    {"settlement_status", kText, true, {.check = settlement_not_pending}},
     {"settled_at", kTimestamp, true},
     {"return_code", kText, true},
-    {"presentment", kInteger, true},
+    {"presentment", kInteger, true, {.max = kInt32Max}},  // NULL: the column's default, 0
     {"settlement_check_at", kTimestamp, true},
 }};
 
 constexpr std::array<Column, 10> kStatusColumns{{
-    {"id", kText},
-    {"job_id", kText},
-    {"recurring_transfer_id", kText},
-    {"provider", kText},
-    {"attempt", kInteger},
-    {"http_status", kInteger},
+    {"id", kText, false, kId},
+    {"job_id", kText, false, kId},
+    {"recurring_transfer_id", kText, false, kId},
+    {"provider", kText, false, kRequired},
+    {"attempt", kInteger, false, kCount},
+    {"http_status", kInteger, false, {.min = 100, .max = 599}},
     {"code", kText},
     {"message", kText},
     {"response_body", kText},
-    {"created_at", kTimestamp},
+    {"created_at", kTimestamp, false, kRequired},
 }};
 
 static_assert(kJobColumns.size() == store_detail::kJobColumnCount);
@@ -218,6 +251,108 @@ Result<void> append_row(const TableSpec& spec, const store_detail::RowView& row,
   return {};
 }
 
+namespace {
+
+// Well-formed UTF-8 (RFC 3629, as PostgreSQL checks it): no overlong forms, no surrogates, no
+// code point past U+10FFFF.
+bool is_utf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t n = 0;
+    unsigned char lo = 0x80, hi = 0xBF;  // the second byte's range
+    if (c >= 0xC2 && c <= 0xDF) {
+      n = 1;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      n = 2;
+      if (c == 0xE0) lo = 0xA0;  // overlong
+      if (c == 0xED) hi = 0x9F;  // surrogates
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      n = 3;
+      if (c == 0xF0) lo = 0x90;  // overlong
+      if (c == 0xF4) hi = 0x8F;  // past U+10FFFF
+    } else {
+      return false;
+    }
+    if (s.size() - i <= n) return false;
+    for (size_t k = 1; k <= n; ++k) {
+      const auto b = static_cast<unsigned char>(s[i + k]);
+      if (b < (k == 1 ? lo : 0x80) || b > (k == 1 ? hi : 0xBF)) return false;
+    }
+    i += n + 1;
+  }
+  return true;
+}
+
+// A value as an error message shows it: quoted, at most 40 bytes, bytes outside printable ASCII
+// as '?'.
+std::string shown(std::string_view value) {
+  std::string out = "\"";
+  for (char c : value.substr(0, 40)) out.push_back(c >= 0x20 && c < 0x7F ? c : '?');
+  if (value.size() > 40) out += "...";
+  return out + "\"";
+}
+
+Error refused(const Column& column, std::string_view why) {
+  return Error{ErrorCode::kInvalidArgument,
+               "column " + std::string(column.name) + ": " + std::string(why),
+               std::string(column.name),
+               {}};
+}
+
+// One present value of `column`, checked and in the form it is stored in.
+Result<store_detail::SqlValue> restore_value(const Column& column, const std::string& value) {
+  const ValueRule& rule = column.rule;
+  switch (column.kind) {
+    case kText:
+      if (value.find('\0') != std::string::npos) {
+        return std::unexpected(refused(column, "holds U+0000"));
+      }
+      if (!is_utf8(value)) return std::unexpected(refused(column, "is not valid UTF-8"));
+      if (rule.uuid) {
+        if (!is_uuid(value)) {
+          return std::unexpected(refused(column, "must be a UUID, got " + shown(value)));
+        }
+        return store_detail::normalize_id(value);
+      }
+      if (rule.check) {
+        if (const char* why = rule.check(value)) {
+          return std::unexpected(refused(column, std::string(why) + ", got " + shown(value)));
+        }
+      }
+      return value;
+    case kInteger: {
+      auto v = parse_integer(value);
+      if (!v || *v < rule.min || *v > rule.max) {
+        return std::unexpected(
+            refused(column, "must be an integer from " + std::to_string(rule.min) + " to " +
+                                std::to_string(rule.max) + ", got " + shown(value)));
+      }
+      return *v;
+    }
+    case kTimestamp:
+    case kDate: {
+      auto text = canonical(column.kind, value);
+      // PostgreSQL has no year 0 (canonical texts start with four digits of year).
+      if (!text || text->starts_with("0000")) {
+        return std::unexpected(
+            refused(column, std::string(column.kind == kDate ? "must be a date YYYY-MM-DD"
+                                                             : "must be an instant like "
+                                                               "2026-11-28T00:00:00.000Z") +
+                                " from year 1, got " + shown(value)));
+      }
+      return std::move(*text);
+    }
+  }
+  return std::unexpected(refused(column, "has no kind"));
+}
+
+}  // namespace
+
 Result<BackupStore::Row> restore_row(const HeaderLayout& layout, const csv::Record& record) {
   const TableSpec& spec = table_spec(layout.table);
   if (record.size() != layout.fields) {
@@ -231,25 +366,21 @@ Result<BackupStore::Row> restore_row(const HeaderLayout& layout, const csv::Reco
     const Column& column = spec.columns[i];
     int field = layout.field_of_column[i];
     if (field < 0 || !record[static_cast<size_t>(field)]) {
+      if (column.rule.required) return std::unexpected(refused(column, "is required (empty)"));
       row.emplace_back(std::monostate{});
       continue;
     }
-    const std::string& value = *record[static_cast<size_t>(field)];
-    if (column.kind == kText) {
-      row.emplace_back(value);
-      continue;
-    }
-    if (column.kind == kInteger) {
-      auto v = parse_integer(value);
-      if (!v) return invalid(std::string(column.name), "not an integer: " + value);
-      row.emplace_back(*v);
-      continue;
-    }
-    auto text = canonical(column.kind, value);
-    if (!text) return invalid(std::string(column.name), "not a valid value: " + value);
-    row.emplace_back(std::move(*text));
+    auto value = restore_value(column, *record[static_cast<size_t>(field)]);
+    if (!value) return std::unexpected(value.error());
+    row.push_back(std::move(*value));
   }
   return row;
+}
+
+std::string restore_order_key(BackupTable table, const BackupStore::Row& row) {
+  // Both ids are UUIDs of one length, so the concatenation orders as the pair does.
+  if (table == BackupTable::kJobs) return std::get<std::string>(row[0]);
+  return std::get<std::string>(row[1]) + std::get<std::string>(row[0]);
 }
 
 }  // namespace rtjobs::backup

@@ -85,8 +85,8 @@ TEST(BackupTables, AHeaderNamingEachColumnOnceInAnyOrderIsATablesLayout) {
 
 // A job's CSV record of a backup made before the columns added later: the first 18 columns.
 csv::Record old_job_record() {
-  return {"id",
-          "transfer",
+  return {"0196f0c2-0000-7000-8000-000000000001",
+          "0196f0c2-0000-7000-8000-0000000000aa",
           "3",
           "2026-01-31",
           "2026-01-31T09:00:00.000Z",

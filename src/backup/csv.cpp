@@ -83,7 +83,7 @@ Result<void> CsvParser::feed(std::string_view chunk) {
           state_ = State::kFieldStart;
         } else if (c == '\r' || c == '\n') {
           if (auto r = end_record(); !r) return r;
-          ++line_;
+          record_line_ = ++line_;
           state_ = c == '\r' ? State::kAfterCr : State::kFieldStart;
         } else if (c == '"') {
           return std::unexpected(malformed("quote inside an unquoted field"));
@@ -108,7 +108,7 @@ Result<void> CsvParser::feed(std::string_view chunk) {
           state_ = State::kFieldStart;
         } else if (c == '\r' || c == '\n') {
           if (auto r = end_record(); !r) return r;
-          ++line_;
+          record_line_ = ++line_;
           state_ = c == '\r' ? State::kAfterCr : State::kFieldStart;
         } else {
           return std::unexpected(malformed("text after a closing quote"));

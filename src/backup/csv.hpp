@@ -43,6 +43,9 @@ class CsvParser {
   Result<void> finish();
 
   int64_t records() const { return records_; }
+  // The line (1-based, counting every line end, those inside quoted fields too) on which the
+  // record being handed to on_record began: what an error about that record names.
+  int64_t record_line() const { return record_line_; }
 
  private:
   enum class State { kFieldStart, kUnquoted, kQuoted, kQuoteInQuoted, kAfterCr };
@@ -57,6 +60,7 @@ class CsvParser {
   bool field_quoted_ = false;
   Record record_;
   int64_t line_ = 1;
+  int64_t record_line_ = 1;
   int64_t records_ = 0;
 };
 

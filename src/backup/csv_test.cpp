@@ -53,5 +53,20 @@ TEST(Csv, RejectsMalformedInput) {
   EXPECT_FALSE(open.finish());
 }
 
+TEST(Csv, NamesTheLineEachRecordStartsOn) {
+  std::vector<int64_t> lines;
+  const CsvParser* self = nullptr;
+  CsvParser parser([&](Record&) -> Result<void> {
+    lines.push_back(self->record_line());
+    return {};
+  });
+  self = &parser;
+  // A quoted field spanning two lines: the next record starts two lines further down.
+  std::string_view text = "h1,h2\r\na,\"x\r\ny\"\r\nb,c\nd,e";
+  for (char c : text) ASSERT_TRUE(parser.feed(std::string_view(&c, 1)));
+  ASSERT_TRUE(parser.finish());
+  EXPECT_EQ(lines, (std::vector<int64_t>{1, 2, 4, 5}));
+}
+
 }  // namespace
 }  // namespace rtjobs::csv

@@ -113,10 +113,26 @@ class BackupStore {
   virtual Result<DeleteCounts> delete_backed_up(const std::vector<ExportedJob>& jobs,
                                                 const std::vector<ExportedStatus>& statuses) = 0;
 
-  // Restore: inserts rows (values in the table's column order) in one transaction, skipping
-  // rows that already exist (same id, or the same unique key). Returns how many were inserted.
+  // Restore: rows of one backup file, values in the table's column order, already checked
+  // (backup/backup_tables.hpp), each with the line of the file it starts on.
   using Row = std::vector<store_detail::SqlValue>;
-  virtual Result<int64_t> insert_rows(BackupTable table, const std::vector<Row>& rows) = 0;
+  struct RestoreRow {
+    int64_t line = 0;
+    Row values;
+  };
+  // Fills `rows` (cleared first) with the next rows to load; false when none are left.
+  using RestoreRows = std::function<Result<bool>(std::vector<RestoreRow>& rows)>;
+  struct RestoreCounts {
+    int64_t inserted = 0;
+    int64_t skipped = 0;  // already present
+  };
+  // Loads every row `next` hands out in ONE transaction: all of them, or none when any fails
+  // (kInvalidArgument naming the line of the row refused). A row whose id is present with the
+  // same identity (a job's transfer and sequence; a status row's job and transfer) is skipped.
+  // Refused: a row whose parent is not in the database (a job's transfer; a status row's job,
+  // of the row's transfer), a job whose transfer and sequence belong to another job, a row
+  // whose id another row holds.
+  virtual Result<RestoreCounts> restore_rows(BackupTable table, const RestoreRows& next) = 0;
 
   // The run lock: nullptr when another run (any instance) holds it.
   virtual Result<std::unique_ptr<BackupLock>> try_lock_run() = 0;
@@ -144,8 +160,13 @@ class BackupStore {
       std::chrono::milliseconds stale_after) = 0;
 };
 
-// Opens the BackupStore of a database URL (same forms as open_store). Does not migrate.
-Result<std::unique_ptr<BackupStore>> open_backup_store(std::string_view database_url);
+// Opens the BackupStore of a database URL (same forms as open_store). Does not migrate. With
+// `main_store` (the server's Store, opened from the same URL, which must outlive the backup
+// store), an SQLite backup store writes through that store's one write connection, so the
+// process has one SQLite writer (`rtjobs serve`); without it (`rtjobs backup run`, `rtjobs
+// restore`), through one write connection of its own.
+Result<std::unique_ptr<BackupStore>> open_backup_store(std::string_view database_url,
+                                                       Store* main_store = nullptr);
 
 // Shared by both implementations.
 namespace store_detail {
@@ -157,9 +178,14 @@ inline constexpr std::string_view kTerminalStatuses =
     "('FINISHED', 'FAILED', 'SKIPPED', 'CANCELLED')";
 std::vector<SqlValue> backup_record_values(const BackupRecord& record);
 Result<BackupRecord> read_backup_record(const RowView& row);
-// Restore's insert of one row of `table`, skipping a row already present; `placeholder` is the
-// backend's parameter style ('$' or '?').
+// Restore's insert of one row of `table`, skipping a row whose id is present; `placeholder` is
+// the backend's parameter style ('$' or '?').
 std::string restore_insert_sql(BackupTable table, char placeholder);
+// Why restore refuses the row at `line` (restore_rows' contract), as its error. `problem` is
+// what the backend's check found: for a job "transfer" (missing), "id" (another job's) or
+// "sequence" (another job's); for a status row "job" (missing) or "id" (another row's).
+Error restore_refusal(BackupTable table, int64_t line, const std::vector<SqlValue>& values,
+                      std::string_view problem);
 }  // namespace store_detail
 
 // --- Backup runs ----------------------------------------------------------------------------

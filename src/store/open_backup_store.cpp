@@ -6,6 +6,7 @@
 #include "store/backup_store.hpp"
 #include "store/postgres/pg_backup_store.hpp"
 #include "store/sqlite/sqlite_backup_store.hpp"
+#include "store/sqlite/sqlite_store.hpp"
 
 namespace rtjobs {
 
@@ -27,8 +28,42 @@ std::string store_detail::restore_insert_sql(BackupTable table, char placeholder
     if (i > 1) values += ", ";
     values += p;
   }
+  // Only a present id is skipped: a clash on another key (a job's transfer and sequence) fails.
   return "INSERT INTO " + std::string(table_name(table)) + " (" + std::string(columns) +
-         ") VALUES (" + values + ") ON CONFLICT DO NOTHING";
+         ") VALUES (" + values + ") ON CONFLICT (id) DO NOTHING";
+}
+
+Error store_detail::restore_refusal(BackupTable table, int64_t line,
+                                    const std::vector<SqlValue>& values, std::string_view problem) {
+  auto text = [&](size_t i) -> std::string {
+    if (const auto* s = std::get_if<std::string>(&values[i])) return *s;
+    if (const auto* n = std::get_if<int64_t>(&values[i])) return std::to_string(*n);
+    return "NULL";
+  };
+  std::string why;
+  if (table == BackupTable::kJobs) {
+    if (problem == "transfer") {
+      why = "job " + text(0) + ": its transfer " + text(1) + " is not in the database";
+    } else if (problem == "id") {
+      why = "job " + text(0) +
+            ": the database holds a job with this id for another transfer "
+            "or sequence";
+    } else {
+      why = "job " + text(0) + ": sequence " + text(2) + " of transfer " + text(1) +
+            " is another job's in the database";
+    }
+  } else if (problem == "job") {
+    why = "provider status " + text(0) + ": its job " + text(1) + " of transfer " + text(2) +
+          " is not in the database (restore the job file first)";
+  } else {
+    why = "provider status " + text(0) +
+          ": the database holds a provider status with this id "
+          "for another job";
+  }
+  return Error{ErrorCode::kInvalidArgument,
+               "line " + std::to_string(line) + ": " + why,
+               std::string(table_name(table)),
+               {}};
 }
 
 std::optional<BackupTable> parse_backup_table(std::string_view name) {
@@ -37,14 +72,24 @@ std::optional<BackupTable> parse_backup_table(std::string_view name) {
   return std::nullopt;
 }
 
-Result<std::unique_ptr<BackupStore>> open_backup_store(std::string_view database_url) {
+Result<std::unique_ptr<BackupStore>> open_backup_store(std::string_view database_url,
+                                                       Store* main_store) {
   constexpr std::string_view kSqlite = "sqlite://";
   if (database_url.starts_with(kSqlite)) {
     std::string path(database_url.substr(kSqlite.size()));
     if (path.empty() || path == ":memory:") {
       return invalid("RT_DATABASE_URL", "backup and restore need an SQLite database file");
     }
-    auto store = SqliteBackupStore::open(path);
+    SqliteStore* main = nullptr;
+    if (main_store) {
+      main = dynamic_cast<SqliteStore*>(main_store);
+      if (!main) {
+        return fail(ErrorCode::kInternal,
+                    "opening the backup store: the main store of an sqlite:// URL is not an "
+                    "SqliteStore");
+      }
+    }
+    auto store = SqliteBackupStore::open(path, main);
     if (!store) return std::unexpected(store.error().context("opening the backup store"));
     return std::unique_ptr<BackupStore>(std::move(*store));
   }

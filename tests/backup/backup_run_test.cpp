@@ -255,7 +255,8 @@ TEST_P(BackupRunTest, CsvRoundTripsEveryColumnByteForByteThroughRestore) {
   backup::Restorer restorer(empty->backup_store(), {}, /*batch_rows=*/3);
   int64_t last_progress = 0;
   for (const auto& o : r->objects) {
-    auto restored = restorer.restore(o.url, [&](int64_t read, int64_t total) {
+    auto restored = restorer.restore(o.url, [&](backup::RestorePhase, int64_t read,
+                                                int64_t total) {
       EXPECT_LE(read, total);
       last_progress = read;
     });
@@ -387,8 +388,8 @@ class BeforeDeletes : public BackupStore {
     if (auto r = before_(); !r) return std::unexpected(r.error());
     return inner_.delete_backed_up(j, s);
   }
-  Result<int64_t> insert_rows(BackupTable t, const std::vector<Row>& r) override {
-    return inner_.insert_rows(t, r);
+  Result<RestoreCounts> restore_rows(BackupTable t, const RestoreRows& next) override {
+    return inner_.restore_rows(t, next);
   }
   Result<std::unique_ptr<BackupLock>> try_lock_run() override { return inner_.try_lock_run(); }
   Result<std::unique_ptr<BackupLeadership>> leadership() override { return inner_.leadership(); }

@@ -325,28 +325,82 @@ Result<DeleteCounts> PgBackupStore::delete_backed_up(const std::vector<ExportedJ
   });
 }
 
-Result<int64_t> PgBackupStore::insert_rows(BackupTable table, const std::vector<Row>& rows) {
+Result<BackupStore::RestoreCounts> PgBackupStore::restore_rows(BackupTable table,
+                                                               const RestoreRows& next) {
+  const bool jobs = table == BackupTable::kJobs;
   static const std::string kInsertJob = store_detail::restore_insert_sql(BackupTable::kJobs, '$');
   static const std::string kInsertStatus =
       store_detail::restore_insert_sql(BackupTable::kProviderStatuses, '$');
-  const std::string& sql = table == BackupTable::kJobs ? kInsertJob : kInsertStatus;
+  // The first row of a chunk (its keys as arrays: a job's id, transfer and sequence; a status
+  // row's id, job and transfer) that restore_rows' contract refuses, and why (as SQLite's).
+  static const std::string kCheckJobs =
+      "SELECT i - 1, problem FROM (SELECT k.i, CASE"
+      " WHEN NOT EXISTS (SELECT 1 FROM recurring_transfer t WHERE t.id = k.tid) THEN 'transfer'"
+      " WHEN EXISTS (SELECT 1 FROM recurring_transfer_job j WHERE j.id = k.id"
+      " AND (j.recurring_transfer_id <> k.tid OR j.sequence <> k.seq)) THEN 'id'"
+      " WHEN EXISTS (SELECT 1 FROM recurring_transfer_job j WHERE j.recurring_transfer_id = k.tid"
+      " AND j.sequence = k.seq AND j.id <> k.id) THEN 'sequence' END AS problem"
+      " FROM unnest($1::uuid[], $2::uuid[], $3::bigint[]) WITH ORDINALITY AS k(id, tid, seq, i))"
+      " AS x WHERE problem IS NOT NULL ORDER BY i LIMIT 1";
+  static const std::string kCheckStatuses =
+      "SELECT i - 1, problem FROM (SELECT k.i, CASE"
+      " WHEN NOT EXISTS (SELECT 1 FROM recurring_transfer_job j WHERE j.id = k.job_id"
+      " AND j.recurring_transfer_id = k.tid) THEN 'job'"
+      " WHEN EXISTS (SELECT 1 FROM recurring_transfer_provider_status s WHERE s.id = k.id"
+      " AND (s.job_id <> k.job_id OR s.recurring_transfer_id <> k.tid)) THEN 'id' END AS problem"
+      " FROM unnest($1::uuid[], $2::uuid[], $3::uuid[]) WITH ORDINALITY AS k(id, job_id, tid, i))"
+      " AS x WHERE problem IS NOT NULL ORDER BY i LIMIT 1";
+  const std::string& insert = jobs ? kInsertJob : kInsertStatus;
+  const std::string& check = jobs ? kCheckJobs : kCheckStatuses;
+  const std::string what = "restoring into " + std::string(table_name(table));
   auto c = pool_.acquire();
-  if (!c) return std::unexpected(c.error().context("restoring"));
-  std::vector<store_detail::PgStatement> statements;
-  statements.reserve(rows.size());
-  for (const Row& row : rows) statements.push_back({&sql, row});
-  return in_transaction<int64_t>(**c, "BEGIN", [&]() -> Result<int64_t> {
-    auto results = (*c)->pipeline(statements);
-    if (!results) return std::unexpected(results.error());
-    int64_t inserted = 0;
-    for (const PgResult& r : *results) {
-      if (!r.ok()) {
-        return fail(ErrorCode::kInvalidArgument,
-                    "restoring into " + std::string(table_name(table)) + ": " + r.error_message());
+  if (!c) return std::unexpected(c.error().context(what));
+  return in_transaction<RestoreCounts>(**c, "BEGIN", [&]() -> Result<RestoreCounts> {
+    RestoreCounts counts;
+    std::vector<RestoreRow> rows;
+    std::vector<store_detail::PgStatement> statements;
+    for (;;) {
+      auto more = next(rows);
+      if (!more) return std::unexpected(more.error());
+      if (!*more) break;
+      // The keys are checked values (UUIDs, an integer): array literals need no quoting.
+      auto column = [&](size_t i) {
+        std::string out = "{";
+        for (const RestoreRow& row : rows) {
+          if (out.size() > 1) out += ',';
+          const auto& v = row.values[i];
+          if (const auto* n = std::get_if<int64_t>(&v)) {
+            out += std::to_string(*n);
+          } else {
+            out += std::get<std::string>(v);
+          }
+        }
+        return out + "}";
+      };
+      auto checked = (*c)->query(check, {column(0), column(1), column(2)});
+      if (!checked) return std::unexpected(checked.error().context(what));
+      if (checked->rows() > 0) {
+        const RestoreRow& row = rows[std::stoull(std::string(*checked->text(0, 0)))];
+        return std::unexpected(
+            store_detail::restore_refusal(table, row.line, row.values, *checked->text(0, 1)));
       }
-      inserted += std::stoll(PQcmdTuples(const_cast<PGresult*>(r.raw())));
+      statements.clear();
+      for (const RestoreRow& row : rows) statements.push_back({&insert, row.values});
+      auto results = (*c)->pipeline(statements);
+      if (!results) return std::unexpected(results.error().context(what));
+      for (size_t i = 0; i < results->size(); ++i) {
+        const PgResult& r = (*results)[i];
+        if (!r.ok()) {
+          // The first failure; the server skipped the statements after it.
+          return fail(ErrorCode::kInvalidArgument, "line " + std::to_string(rows[i].line) + ": " +
+                                                       what + ": " + r.error_message());
+        }
+        int64_t n = std::stoll(PQcmdTuples(const_cast<PGresult*>(r.raw())));
+        counts.inserted += n;
+        counts.skipped += 1 - n;
+      }
     }
-    return inserted;
+    return counts;
   });
 }
 

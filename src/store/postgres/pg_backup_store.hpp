@@ -39,7 +39,7 @@ class PgBackupStore final : public BackupStore {
   Result<void> export_eligible(Date cutoff, const ExportSink& sink) override;
   Result<DeleteCounts> delete_backed_up(const std::vector<ExportedJob>& jobs,
                                         const std::vector<ExportedStatus>& statuses) override;
-  Result<int64_t> insert_rows(BackupTable table, const std::vector<Row>& rows) override;
+  Result<RestoreCounts> restore_rows(BackupTable table, const RestoreRows& next) override;
   Result<std::unique_ptr<BackupLock>> try_lock_run() override;
   Result<std::unique_ptr<BackupLeadership>> leadership() override;
 

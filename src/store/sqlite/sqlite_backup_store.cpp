@@ -103,13 +103,18 @@ class SoleLeader final : public BackupLeadership {
 
 }  // namespace
 
-Result<std::unique_ptr<SqliteBackupStore>> SqliteBackupStore::open(const std::string& path) {
+Result<std::unique_ptr<SqliteBackupStore>> SqliteBackupStore::open(const std::string& path,
+                                                                   SqliteStore* main) {
   auto reader = Connection::open(path, false);
   if (!reader) return std::unexpected(reader.error());
+  if (main) {
+    return std::unique_ptr<SqliteBackupStore>(
+        new SqliteBackupStore(path, std::move(*reader), nullptr, main->shared_writer()));
+  }
   auto writer = Connection::open(path, false);
   if (!writer) return std::unexpected(writer.error());
   return std::unique_ptr<SqliteBackupStore>(
-      new SqliteBackupStore(path, std::move(*reader), std::move(*writer)));
+      new SqliteBackupStore(path, std::move(*reader), std::move(*writer), std::nullopt));
 }
 
 Result<std::optional<Timestamp>> SqliteBackupStore::last_backup_at() {
@@ -207,22 +212,77 @@ Result<DeleteCounts> SqliteBackupStore::delete_backed_up(
   });
 }
 
-Result<int64_t> SqliteBackupStore::insert_rows(BackupTable table, const std::vector<Row>& rows) {
+Result<BackupStore::RestoreCounts> SqliteBackupStore::restore_rows(BackupTable table,
+                                                                   const RestoreRows& next) {
+  const bool jobs = table == BackupTable::kJobs;
   static const std::string kInsertJob = store_detail::restore_insert_sql(BackupTable::kJobs, '?');
   static const std::string kInsertStatus =
       store_detail::restore_insert_sql(BackupTable::kProviderStatuses, '?');
-  const std::string& sql = table == BackupTable::kJobs ? kInsertJob : kInsertStatus;
+  // The first row of a chunk (its keys a JSON array in ?1: a job's [id, transfer, sequence], a
+  // status row's [id, job, transfer]) that restore_rows' contract refuses, and why: per key,
+  // look-ups by primary key or by the (transfer, sequence) unique index.
+  static const std::string kCheckJobs =
+      "SELECT key, problem FROM (SELECT k.key, CASE"
+      " WHEN NOT EXISTS (SELECT 1 FROM recurring_transfer t WHERE t.id = k.value ->> 1)"
+      " THEN 'transfer'"
+      " WHEN EXISTS (SELECT 1 FROM recurring_transfer_job j WHERE j.id = k.value ->> 0"
+      " AND (j.recurring_transfer_id <> k.value ->> 1 OR j.sequence <> k.value ->> 2)) THEN 'id'"
+      " WHEN EXISTS (SELECT 1 FROM recurring_transfer_job j WHERE j.recurring_transfer_id ="
+      " k.value ->> 1 AND j.sequence = k.value ->> 2 AND j.id <> k.value ->> 0) THEN 'sequence'"
+      " END AS problem FROM json_each(?1) AS k) WHERE problem IS NOT NULL ORDER BY key LIMIT 1";
+  static const std::string kCheckStatuses =
+      "SELECT key, problem FROM (SELECT k.key, CASE"
+      " WHEN NOT EXISTS (SELECT 1 FROM recurring_transfer_job j WHERE j.id = k.value ->> 1"
+      " AND j.recurring_transfer_id = k.value ->> 2) THEN 'job'"
+      " WHEN EXISTS (SELECT 1 FROM recurring_transfer_provider_status s WHERE s.id ="
+      " k.value ->> 0 AND (s.job_id <> k.value ->> 1 OR s.recurring_transfer_id <>"
+      " k.value ->> 2)) THEN 'id'"
+      " END AS problem FROM json_each(?1) AS k) WHERE problem IS NOT NULL ORDER BY key LIMIT 1";
+  const std::string& insert = jobs ? kInsertJob : kInsertStatus;
+  const std::string& check = jobs ? kCheckJobs : kCheckStatuses;
+  const std::string what = "restoring into " + std::string(table_name(table));
+
   std::lock_guard lock(writer_mutex_);
-  return in_write_transaction<int64_t>(*writer_, [&]() -> Result<int64_t> {
-    int64_t inserted = 0;
-    for (const Row& row : rows) {
-      auto r = writer_->run(sql, row);
-      if (!r)
-        return std::unexpected(
-            r.error().context("restoring into " + std::string(table_name(table))));
-      inserted += *r;
+  return in_write_transaction<RestoreCounts>(*writer_, [&]() -> Result<RestoreCounts> {
+    RestoreCounts counts;
+    std::vector<RestoreRow> rows;
+    std::string keys;
+    for (;;) {
+      auto more = next(rows);
+      if (!more) return std::unexpected(more.error());
+      if (!*more) break;
+      // The keys are checked values: UUIDs and an integer, nothing to escape.
+      keys = "[";
+      for (const RestoreRow& row : rows) {
+        const auto& v = row.values;
+        if (keys.size() > 1) keys += ',';
+        keys += "[\"" + std::get<std::string>(v[0]) + "\",\"" + std::get<std::string>(v[1]) +
+                (jobs ? "\"," + std::to_string(std::get<int64_t>(v[2]))
+                      : "\",\"" + std::get<std::string>(v[2]) + "\"") +
+                "]";
+      }
+      keys += ']';
+      std::optional<Error> refused;
+      auto checked = writer_->run(check, {keys}, [&](const RowView& found) -> Result<void> {
+        const auto& row = rows[static_cast<size_t>(std::stoll(std::string(*found.text(0))))];
+        refused = store_detail::restore_refusal(table, row.line, row.values, *found.text(1));
+        return {};
+      });
+      if (!checked) return std::unexpected(checked.error().context(what));
+      if (refused) return std::unexpected(*refused);
+      for (const RestoreRow& row : rows) {
+        auto r = writer_->run(insert, row.values);
+        if (!r) {
+          Error e = r.error().context("line " + std::to_string(row.line) + ": " + what);
+          // A constraint the row breaks (the database's last word after the checks above).
+          if (e.code == ErrorCode::kInternal) e.code = ErrorCode::kInvalidArgument;
+          return std::unexpected(e);
+        }
+        counts.inserted += *r;
+        counts.skipped += 1 - *r;
+      }
     }
-    return inserted;
+    return counts;
   });
 }
 

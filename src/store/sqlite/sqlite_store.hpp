@@ -95,6 +95,16 @@ class SqliteStore final : public Store {
 
   std::unique_ptr<JobReader> open_job_reader() override;
 
+  // The one write connection and the mutex guarding it, lent to another writer of this database
+  // in the process (the backup store inside `rtjobs serve`, open_backup_store), so the process
+  // has one SQLite writer: the borrower uses the connection only while holding the mutex, and
+  // ends each transaction before letting go. The store must outlive the borrower.
+  struct SharedWriter {
+    std::mutex& mutex;
+    store_detail::SqliteConnection& connection;
+  };
+  SharedWriter shared_writer() { return {write_mutex_, *writer_}; }
+
  private:
   using Connection = store_detail::SqliteConnection;
   static constexpr int kMaxReaders = 4;
