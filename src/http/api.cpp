@@ -68,8 +68,7 @@ void Api::handle(Request request, Respond respond) const {
                     method = request.method,
                     // The log is JSON lines in UTF-8: a path's bad bytes read as U+FFFD there.
                     path = is_valid_utf8(request.path) ? request.path : to_valid_utf8(request.path),
-                    route = request.route,
-                    request_id = request.request_id,
+                    route = request.route, request_id = request.request_id,
                     received = request.received_at](Response response) {
     auto elapsed = std::chrono::steady_clock::now() - received;
     response.headers.emplace_back("X-Request-Id", request_id);

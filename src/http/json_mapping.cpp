@@ -356,9 +356,9 @@ Result<WebhookEndpointBody> parse_webhook_endpoint(std::string_view body) {
     }
     for (const json& t : *types) {
       if (!t.is_string() || !store_detail::is_event_type(t.get_ref<const std::string&>())) {
-        return invalid("event_types", "event_types holds an unknown event type " +
-                                          (t.is_string() ? to_valid_utf8(t.get<std::string>())
-                                                         : dump(t)));
+        return invalid("event_types",
+                       "event_types holds an unknown event type " +
+                           (t.is_string() ? to_valid_utf8(t.get<std::string>()) : dump(t)));
       }
       const auto& type = t.get_ref<const std::string&>();
       if (std::find(e.event_types.begin(), e.event_types.end(), type) == e.event_types.end()) {

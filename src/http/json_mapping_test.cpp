@@ -350,7 +350,10 @@ TEST(JsonMapping, NulAnywhereInTheBodyIsNamed) {
 }
 
 TEST(JsonMapping, ProviderOptionsNamesAndValuesAreIdentifiers) {
-  for (const json& options : {json{{"me\x01mo", "x"}}, json{{"memo", "a\x1F" "b"}},
+  for (const json& options : {json{{"me\x01mo", "x"}},
+                              json{{"memo",
+                                    "a\x1F"
+                                    "b"}},
                               json{{"memo", {{"inner", "a\nb"}}}}, json{{"list", {"a\x7F"}}}}) {
     json body = valid_body();
     body["provider_options"] = options;
@@ -408,9 +411,9 @@ TEST(JsonMapping, WebhookEndpointBody) {
   EXPECT_EQ(field_of(R"({"url": "https://e.com/", "colour": "blue"})"), "colour");
   EXPECT_EQ(field_of(R"({"event_types": ["job.failed"]})"), "url");
   EXPECT_EQ(field_of(R"({"url": 7})"), "url");
-  EXPECT_EQ(field_of(R"({"url": "https://e.com/", "description": ")" + std::string(256, 'd') +
-                     "\"}"),
-            "description");
+  EXPECT_EQ(
+      field_of(R"({"url": "https://e.com/", "description": ")" + std::string(256, 'd') + "\"}"),
+      "description");
 }
 
 TEST(Errors, MapsCodesToStatuses) {

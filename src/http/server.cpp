@@ -1,5 +1,6 @@
 #include "http/server.hpp"
 
+#include <sys/resource.h>
 #include <atomic>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/executor_work_guard.hpp>
@@ -11,7 +12,6 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <sys/resource.h>
 
 #include <charconv>
 #include <future>
@@ -268,8 +268,8 @@ struct Server::Impl {
   static constexpr std::chrono::seconds kAcceptLogEvery{10};
   std::unique_ptr<net::steady_timer> accept_timer;  // on the first io_context
   std::chrono::milliseconds accept_delay{0};        // 0: the last accept succeeded
-  uint64_t accept_failures = 0;  // since the last "recovered" line
-  uint64_t accept_unlogged = 0;  // since the last "failed" line
+  uint64_t accept_failures = 0;                     // since the last "recovered" line
+  uint64_t accept_unlogged = 0;                     // since the last "failed" line
   std::optional<std::chrono::steady_clock::time_point> accept_logged_at;
   std::optional<std::chrono::steady_clock::time_point> accept_recovery_logged_at;
 
@@ -298,8 +298,8 @@ struct Server::Impl {
   }
 
   void accept_failed(const beast::error_code& ec) {
-    accept_delay = accept_delay.count() == 0 ? kFirstAcceptDelay
-                                             : std::min(accept_delay * 2, kMaxAcceptDelay);
+    accept_delay =
+        accept_delay.count() == 0 ? kFirstAcceptDelay : std::min(accept_delay * 2, kMaxAcceptDelay);
     ++accept_failures;
     ++accept_unlogged;
     auto now = std::chrono::steady_clock::now();
@@ -364,14 +364,14 @@ void raise_open_file_limit() {
     constexpr rlim_t kMaxOpenFiles = 1 << 20;
     rlimit limit{};
     if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
-    rlim_t want = limit.rlim_max == RLIM_INFINITY ? kMaxOpenFiles
-                                                  : std::min(limit.rlim_max, kMaxOpenFiles);
+    rlim_t want =
+        limit.rlim_max == RLIM_INFINITY ? kMaxOpenFiles : std::min(limit.rlim_max, kMaxOpenFiles);
     if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < want) {
       rlim_t before = limit.rlim_cur;
       limit.rlim_cur = want;
       if (setrlimit(RLIMIT_NOFILE, &limit) == 0) {
-        log::info("open-file limit raised", {{"from", static_cast<int64_t>(before)},
-                                             {"to", static_cast<int64_t>(want)}});
+        log::info("open-file limit raised",
+                  {{"from", static_cast<int64_t>(before)}, {"to", static_cast<int64_t>(want)}});
       }
     }
   });

@@ -14,9 +14,9 @@ using namespace std::string_literals;
 
 // Well-formed and ill-formed UTF-8 (Unicode table 3-7 and its edges).
 TEST(Text, Utf8Validation) {
-  for (const std::string& ok : {""s, "plain"s, "caf\xC3\xA9"s, "\xE2\x98\x83"s, "\xF0\x9D\x84\x9E"s,
-                         "\xEF\xBF\xBF"s, "\xF4\x8F\xBF\xBF"s, "\xED\x9F\xBF"s, "\x7F"s,
-                         "\0"s}) {
+  for (const std::string& ok :
+       {""s, "plain"s, "caf\xC3\xA9"s, "\xE2\x98\x83"s, "\xF0\x9D\x84\x9E"s, "\xEF\xBF\xBF"s,
+        "\xF4\x8F\xBF\xBF"s, "\xED\x9F\xBF"s, "\x7F"s, "\0"s}) {
     EXPECT_TRUE(is_valid_utf8(ok)) << ok;
   }
   for (const std::string& bad :
@@ -27,7 +27,10 @@ TEST(Text, Utf8Validation) {
     EXPECT_FALSE(is_valid_utf8(bad)) << json(to_valid_utf8(bad)).dump();
     EXPECT_TRUE(is_valid_utf8(to_valid_utf8(bad)));
   }
-  EXPECT_EQ(to_valid_utf8("a\xFF" "b"), "a\xEF\xBF\xBD" "b");
+  EXPECT_EQ(to_valid_utf8("a\xFF"
+                          "b"),
+            "a\xEF\xBF\xBD"
+            "b");
 }
 
 TEST(Text, IdentifiersRefuseEveryControlCharacterFreeTextOnlyNul) {
@@ -63,15 +66,23 @@ TEST(Text, NulInAnyJsonStringIsNamedByItsPath) {
 
 TEST(Text, AnUnparsableBodyNamesTheFieldOfItsBadBytes) {
   auto named = [](const std::string& body) { return unparsable_json_error(body).field; };
-  EXPECT_EQ(named(R"({"source_account": "a)" "\xFF" R"(b", "amount": 1})"), "source_account");
-  EXPECT_EQ(named(R"({"schedule": {"calendar": "W)" "\xC3\x28" R"("}})"), "schedule.calendar");
+  EXPECT_EQ(named(R"({"source_account": "a)"
+                  "\xFF"
+                  R"(b", "amount": 1})"),
+            "source_account");
+  EXPECT_EQ(named(R"({"schedule": {"calendar": "W)"
+                  "\xC3\x28"
+                  R"("}})"),
+            "schedule.calendar");
   EXPECT_EQ(named("{\"description\": \"tab\there\"}"), "description");
   EXPECT_EQ(named("{\"a\": [\"ok\", \"nul\0\"]}"s), "a[1]");
   // Control characters between tokens are JSON's whitespace (or not JSON): not a field's.
   EXPECT_EQ(named("{\n\t\"a\": \"b\"\n,}"), "body");
   EXPECT_EQ(named("{\"a\": 1\x01}"), "body");
   EXPECT_EQ(named("not json"), "body");
-  auto e = unparsable_json_error(R"({"external_id": "e)" "\xED\xA0\x80" R"("})");
+  auto e = unparsable_json_error(R"({"external_id": "e)"
+                                 "\xED\xA0\x80"
+                                 R"("})");
   EXPECT_EQ(e.field, "external_id");
   EXPECT_EQ(e.code, ErrorCode::kInvalidArgument);
   EXPECT_NE(e.message.find("UTF-8"), std::string::npos) << e.message;
