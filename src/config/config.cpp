@@ -457,7 +457,9 @@ Result<ProviderConfig> parse_provider(const std::string& name, const toml::node&
     }
   }
   for (std::string_view key : kind->required) {
-    if (!t->get(key)) {
+    // An empty name is no variable: the bank would be called without its credential.
+    const toml::node* n = t->get(key);
+    if (!n || (n->is_string() && n->as_string()->get().empty())) {
       return invalid(prefix + "." + std::string(key),
                      "[" + prefix + "] of type " + p.type + " needs " + std::string(key) +
                          " (the name of the environment variable holding the credential)");
