@@ -22,9 +22,15 @@ using bank_test::answer;
 using bank_test::kUrl;
 using bank_test::request;
 
-// Reads `body` as a 200 look-up answer of `rail`; fails the test on an error.
+// The id of the transfer in a look-up's answer (Unit's in "data"): the one a look-up asks for.
+std::string id_in(const json& body) {
+  const json& object = body.contains("data") ? body["data"] : body;
+  return object.value("id", "t_1");
+}
+
+// Reads `body` as a 200 look-up answer of `rail` for its transfer; fails the test on an error.
 TransferState fetched(const BankApi& api, Rail rail, const json& body) {
-  auto state = api.read_fetched("t_1", rail, answer(200, body.dump()));
+  auto state = api.read_fetched(id_in(body), rail, answer(200, body.dump()));
   EXPECT_TRUE(state.has_value()) << (state ? "" : state.error().message);
   return state ? *state : TransferState{};
 }
@@ -33,6 +39,30 @@ ErrorCode fetch_error(const BankApi& api, int status, std::string body) {
   auto state = api.read_fetched("t_1", Rail::kAch, answer(status, std::move(body)));
   EXPECT_FALSE(state.has_value());
   return state ? ErrorCode::kInternal : state.error().code;
+}
+
+// A look-up answering another transfer than the one asked for, for every bank: unavailable
+// (asked again later), never that transfer's state read as this one's (found by fuzzing).
+TEST(EveryBankLookUp, AnotherTransfersAnswerIsUnavailable) {
+  const struct {
+    std::unique_ptr<BankApi> api;
+    json body;
+  } cases[] = {
+      {make_increase_api(kUrl, "token"), {{"id", "ach_2"}, {"status", "returned"}}},
+      {make_column_api(kUrl, "key"), {{"id", "acht_2"}, {"status", "returned"}}},
+      {make_treasury_prime_api(kUrl, "id", "secret"), {{"id", "ach_2"}, {"status", "returned"}}},
+      {make_unit_api(kUrl, "token"),
+       {{"data", {{"type", "achPayment"}, {"id", "2"}, {"attributes", {{"status", "Returned"}}}}}}},
+      {make_rtjobs_api(kUrl, "token"), {{"id", "tr_2"}, {"status", "returned"}}},
+  };
+  for (const auto& c : cases) {
+    EXPECT_TRUE(c.api->read_fetched(id_in(c.body), Rail::kAch, answer(200, c.body.dump())));
+    auto other = c.api->read_fetched("t_1", Rail::kAch, answer(200, c.body.dump()));
+    ASSERT_FALSE(other) << c.body;
+    EXPECT_EQ(other.error().code, ErrorCode::kUnavailable);
+    EXPECT_NE(other.error().message.find("another transfer, " + id_in(c.body)), std::string::npos)
+        << other.error().message;
+  }
 }
 
 // --- Increase ---

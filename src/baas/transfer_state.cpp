@@ -50,6 +50,13 @@ Result<TransferState> read_look_up(const HttpAnswer& answer, Rail rail, std::str
   }
   auto state = read(body, fetched(answer, rail));
   if (!state) return std::unexpected(unreadable_transfer(bank, reference));
+  // An answer about another transfer (a cache or proxy in between, a fault at the bank) says
+  // nothing of this one: read as this one's, its return or settlement would land on this job.
+  if (state->reference != reference) {
+    return fail(ErrorCode::kUnavailable, std::string(bank) + " transfer " + std::string(reference) +
+                                             ": the look-up answered another transfer, " +
+                                             state->reference);
+  }
   return std::move(*state);
 }
 

@@ -42,7 +42,8 @@ using StateReader =
     std::function<std::optional<TransferState>(const nlohmann::json& body, TransferState state)>;
 
 // A look-up's answer by the rules above: `bank_shaped` tells the bank's error shape from
-// another body, `read` reads a 2xx body (http_status and response_body already set).
+// another body, `read` reads a 2xx body (http_status and response_body already set). A transfer
+// other than `reference` in a 2xx is kUnavailable, like an unreadable one.
 Result<TransferState> read_look_up(const HttpAnswer& answer, Rail rail, std::string_view bank,
                                    std::string_view reference,
                                    const std::function<bool(const nlohmann::json&)>& bank_shaped,
