@@ -21,8 +21,9 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # npm packages of the test tools (the local S3 server; the webhook receiver, which verifies
-# rtjobs' events with the Standard Webhooks reference library), pinned by their package-lock.json.
-for tool in s3rver webhook_receiver; do
+# rtjobs' events with the Standard Webhooks reference library; Redocly CLI, which lints the
+# OpenAPI document), pinned by their package-lock.json.
+for tool in s3rver webhook_receiver openapi; do
   if [ ! -d "tools/$tool/node_modules" ]; then
     (cd "tools/$tool" && npm ci --no-audit --no-fund --loglevel=error)
   fi

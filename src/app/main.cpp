@@ -1,16 +1,19 @@
 // rtjobs command line: `serve` runs the server, `migrate` applies the database migrations,
-// `backup run` runs the backup-and-delete once, `restore` loads a backup CSV back.
+// `backup run` runs the backup-and-delete once, `restore` loads a backup CSV back, `openapi`
+// prints the OpenAPI document that `serve` answers GET /openapi.json with (linted by ctest).
 // Exit codes: 0 success, 1 runtime failure (database, bind), 2 invalid configuration or usage.
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "app/application.hpp"
 #include "app/backup_commands.hpp"
 #include "app/signals.hpp"
 #include "config/config.hpp"
 #include "core/log.hpp"
+#include "http/routes.hpp"
 #include "store/store.hpp"
 
 namespace {
@@ -112,6 +115,9 @@ int main(int argc, char** argv) try {
   restore_cmd->add_option("source", source, "The backup object or file")->required();
   restore_cmd->add_option("--config", config_file, "TOML configuration file");
 
+  CLI::App* openapi_cmd = cli.add_subcommand(
+      "openapi", "Print the OpenAPI document served at GET /openapi.json and exit");
+
   try {
     cli.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -120,6 +126,12 @@ int main(int argc, char** argv) try {
   }
   if (*serve_cmd) return serve(config_file);
   if (*migrate_cmd) return migrate(config_file);
+  if (*openapi_cmd) {
+    std::string_view doc = rtjobs::http::openapi_document();
+    std::fwrite(doc.data(), 1, doc.size(), stdout);
+    std::fputc('\n', stdout);
+    return 0;
+  }
   if (*backup_run_cmd || *restore_cmd) {
     auto config = load_or_report(config_file);
     if (!config) return 2;
