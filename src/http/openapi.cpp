@@ -303,9 +303,9 @@ std::string_view openapi_document() {
       "Schedule": {"type": "object", "additionalProperties": false, "required": ["frequency", "start_date"], "properties": {
         "frequency": {"type": "string", "enum": ["DAILY", "WEEKLY", "MONTHLY", "YEARLY"]},
         "interval": {"type": "integer", "minimum": 1, "default": 1},
-        "day_of_week": {"type": "integer", "minimum": 1, "maximum": 7, "description": "WEEKLY; default: start_date's"},
-        "day_of_month": {"type": "integer", "minimum": -5, "maximum": 31, "description": "MONTHLY/YEARLY: 1..31 or -1..-5; default: start_date's"},
-        "month": {"type": "integer", "minimum": 1, "maximum": 12, "description": "YEARLY; default: start_date's"},
+        "day_of_week": {"type": "integer", "minimum": 1, "maximum": 7, "nullable": true, "description": "WEEKLY; absent or null: start_date's"},
+        "day_of_month": {"type": "integer", "minimum": -5, "maximum": 31, "nullable": true, "description": "MONTHLY/YEARLY: 1..31 or -1..-5; absent or null: start_date's"},
+        "month": {"type": "integer", "minimum": 1, "maximum": 12, "nullable": true, "description": "YEARLY; absent or null: start_date's"},
         "start_date": {"type": "string", "format": "date"}, "end_date": {"type": "string", "format": "date", "nullable": true},
         "count": {"type": "integer", "minimum": 1, "nullable": true}, "timezone": {"type": "string", "default": "UTC"},
         "execution_time": {"type": "string", "pattern": "^[0-2][0-9]:[0-5][0-9]$", "default": "00:00"},
