@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <memory>
 #include <thread>
 
@@ -187,19 +188,17 @@ Result<S3Response> S3Client::send_once(const S3Request& request, bool* retryable
   if (status >= 200 && status < 300) return std::move(t.response);
   if (request.method == "HEAD" && status == 404) return std::move(t.response);
   *retryable = (status >= 500 || status == 429) && !t.delivered;
-  std::string detail = "HTTP " + std::to_string(status);
-  if (std::string code = xml_value(t.response.body, "Code"); !code.empty()) detail += " " + code;
-  if (std::string msg = xml_value(t.response.body, "Message"); !msg.empty()) detail += ": " + msg;
-  if (status == 403 && t.response.body.empty()) {  // HEAD answers carry no error body
-    detail += " Forbidden (check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and the bucket policy)";
-  }
   ErrorCode kind = status == 404 ? ErrorCode::kNotFound : ErrorCode::kUnavailable;
-  return fail(kind, what + ": " + detail);
+  return fail(kind, what + ": " + error_detail(status, t.response.body));
 }
 
-std::string xml_value(std::string_view xml, std::string_view tag, size_t* pos) {
-  std::string open = "<" + std::string(tag) + ">";
-  std::string close = "</" + std::string(tag) + ">";
+namespace {
+
+// The raw text of the first <tag>...</tag> at or after *pos (to the end when it is not closed),
+// its escapes kept; *pos is set past it, or to npos when there is none.
+std::string_view xml_element(std::string_view xml, std::string_view tag, size_t* pos) {
+  const std::string open = "<" + std::string(tag) + ">";
+  const std::string close = "</" + std::string(tag) + ">";
   size_t start = xml.find(open, pos ? *pos : 0);
   if (start == std::string_view::npos) {
     if (pos) *pos = std::string_view::npos;
@@ -209,8 +208,11 @@ std::string xml_value(std::string_view xml, std::string_view tag, size_t* pos) {
   size_t end = xml.find(close, start);
   if (end == std::string_view::npos) end = xml.size();
   if (pos) *pos = end;
+  return xml.substr(start, end - start);
+}
+
+std::string xml_unescape(std::string_view text) {
   std::string out;
-  std::string_view text = xml.substr(start, end - start);
   for (size_t i = 0; i < text.size(); ++i) {
     if (text[i] != '&') {
       out.push_back(text[i]);
@@ -230,6 +232,47 @@ std::string xml_value(std::string_view xml, std::string_view tag, size_t* pos) {
     if (!matched) out.push_back('&');
   }
   return out;
+}
+
+}  // namespace
+
+std::string xml_value(std::string_view xml, std::string_view tag, size_t* pos) {
+  return xml_unescape(xml_element(xml, tag, pos));
+}
+
+std::string error_detail(long status, std::string_view body) {
+  std::string detail = "HTTP " + std::to_string(status);
+  if (std::string code = xml_value(body, "Code"); !code.empty()) detail += " " + code;
+  if (std::string msg = xml_value(body, "Message"); !msg.empty()) detail += ": " + msg;
+  if (status == 403 && body.empty()) {  // HEAD answers carry no error body
+    detail += " Forbidden (check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and the bucket policy)";
+  }
+  return detail;
+}
+
+ListPage parse_list_page(std::string_view xml, size_t strip) {
+  ListPage page;
+  size_t pos = 0;
+  for (;;) {
+    std::string item = xml_value(xml, "Contents", &pos);
+    if (pos == std::string::npos) break;
+    ObjectInfo info;
+    std::string key = xml_value(item, "Key");
+    info.key = key.size() >= strip ? key.substr(strip) : key;
+    info.etag = xml_value(item, "ETag");
+    if (info.etag.size() >= 2 && info.etag.front() == '"' && info.etag.back() == '"') {
+      info.etag = info.etag.substr(1, info.etag.size() - 2);
+    }
+    const std::string size = xml_value(item, "Size");
+    std::from_chars(size.data(), size.data() + size.size(), info.size);
+    page.objects.push_back(std::move(info));
+  }
+  if (xml_value(xml, "IsTruncated") == "true") {
+    if (std::string token = xml_value(xml, "NextContinuationToken"); !token.empty()) {
+      page.next_token = std::move(token);
+    }
+  }
+  return page;
 }
 
 }  // namespace rtjobs::backup

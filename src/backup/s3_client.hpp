@@ -15,6 +15,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -62,5 +63,17 @@ class S3Client {
 
 // The text of the first <tag>...</tag> in `xml` (S3's answers are small and flat), unescaped.
 std::string xml_value(std::string_view xml, std::string_view tag, size_t* pos = nullptr);
+
+// What an error answer says after "HTTP <status>": S3's <Code> and <Message> when present.
+std::string error_detail(long status, std::string_view body);
+
+// One page of a ListObjectsV2 answer: its objects (key, size, ETag unquoted; `strip` bytes of
+// the store's prefix cut from each key that has them; a size that is not a number stays 0), and
+// the continuation token when the listing is truncated and names one.
+struct ListPage {
+  std::vector<ObjectInfo> objects;
+  std::optional<std::string> next_token;
+};
+ListPage parse_list_page(std::string_view xml, size_t strip);
 
 }  // namespace rtjobs::backup

@@ -1,6 +1,7 @@
 #include "backup/s3_object_store.hpp"
 
-#include <charconv>
+#include <algorithm>
+#include <iterator>
 
 #include "backup/digest.hpp"
 #include "core/log.hpp"
@@ -197,21 +198,10 @@ Result<std::vector<ObjectInfo>> S3ObjectStore::list(std::string_view prefix) {
     if (!token.empty()) request.query.emplace_back("continuation-token", token);
     auto r = client_.send(request);
     if (!r) return std::unexpected(r.error().context("listing " + url(prefix)));
-    size_t pos = 0;
-    for (;;) {
-      std::string item = xml_value(r->body, "Contents", &pos);
-      if (pos == std::string::npos) break;
-      ObjectInfo info;
-      std::string key = xml_value(item, "Key");
-      info.key = key.size() >= strip ? key.substr(strip) : key;
-      info.etag = unquote(xml_value(item, "ETag"));
-      const std::string size = xml_value(item, "Size");  // an unreadable size stays 0
-      std::from_chars(size.data(), size.data() + size.size(), info.size);
-      out.push_back(std::move(info));
-    }
-    if (xml_value(r->body, "IsTruncated") != "true") break;
-    token = xml_value(r->body, "NextContinuationToken");
-    if (token.empty()) break;
+    ListPage page = parse_list_page(r->body, strip);
+    std::move(page.objects.begin(), page.objects.end(), std::back_inserter(out));
+    if (!page.next_token) break;
+    token = std::move(*page.next_token);
   }
   return out;
 }
