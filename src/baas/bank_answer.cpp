@@ -208,6 +208,21 @@ std::optional<nlohmann::json> only_listed(const HttpAnswer& answer) {
   return std::move(json["data"][0]);
 }
 
+bool listed_none(const HttpAnswer& answer) {
+  if (answer.status < 200 || answer.status > 299) return false;
+  const nlohmann::json json = parse_json(answer.body);
+  return json.is_object() && json.contains("data") && json["data"].is_array() &&
+         json["data"].empty();
+}
+
+TransferResult not_at_bank(const HttpAnswer& answer, std::string_view key) {
+  TransferResult r = unavailable(answer, "not_at_bank",
+                                 "the bank has no transfer under key " + std::string(key) +
+                                     ": the earlier attempt was not executed");
+  r.not_at_bank = true;
+  return r;
+}
+
 nlohmann::json parse_json(std::string_view body) {
   return nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
 }

@@ -63,6 +63,10 @@ HttpCall json_post(std::string url, const nlohmann::json& body, std::vector<std:
 // The one object of a 2xx list answer {"data": [object]}; nullopt when the answer is not a 2xx
 // or its list does not hold exactly one object (a look-up that found nothing for sure).
 std::optional<nlohmann::json> only_listed(const HttpAnswer& answer);
+// A 2xx list answer {"data": []}: a look-up by key that found nothing under the key.
+bool listed_none(const HttpAnswer& answer);
+// The answer to a look_up_only attempt whose look-up found nothing under `key`.
+TransferResult not_at_bank(const HttpAnswer& answer, std::string_view key);
 
 // Parses a JSON body without throwing: a discarded value when it is not JSON.
 nlohmann::json parse_json(std::string_view body);

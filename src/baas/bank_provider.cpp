@@ -36,20 +36,28 @@ Result<void> BankProvider::check_transfer(const TransferSpec& spec) const {
 void BankProvider::execute(TransferRequest request, std::function<void(TransferResult)> done) {
   auto shared = std::make_shared<const TransferRequest>(std::move(request));
   std::optional<HttpCall> lookup;
-  if (shared->attempt > 1) lookup = api_->lookup_call(*shared);
+  if (shared->attempt > 1 || shared->look_up_only) lookup = api_->lookup_call(*shared);
   if (!lookup) return create(std::move(shared), std::move(done));
-  transport_->send(std::move(*lookup),
-                   [this, shared, done = std::move(done)](const HttpAnswer& answer) mutable {
-                     if (answer.failure != HttpAnswer::Failure::kNone) {
-                       // The bank is out of reach: what the earlier attempt did stays unknown.
-                       TransferResult r = bank::no_answer(answer);
-                       r.outcome_unknown = true;
-                       return done(std::move(r));
-                     }
-                     if (auto found = api_->read_lookup(*shared, answer))
-                       return done(std::move(*found));
-                     create(std::move(shared), std::move(done));
-                   });
+  transport_->send(
+      std::move(*lookup), [this, shared, done = std::move(done)](const HttpAnswer& answer) mutable {
+        if (answer.failure != HttpAnswer::Failure::kNone) {
+          // The bank is out of reach: what the earlier attempt did stays unknown.
+          TransferResult r = bank::no_answer(answer);
+          r.outcome_unknown = true;
+          return done(std::move(r));
+        }
+        LookUp found = api_->read_lookup(*shared, answer);
+        if (found.found == LookUp::Found::kTransfer) return done(std::move(found.answer));
+        if (!shared->look_up_only) return create(std::move(shared), std::move(done));
+        if (found.found == LookUp::Found::kNone)
+          return done(bank::not_at_bank(answer, shared->idempotency_key));
+        TransferResult r =
+            bank::unavailable(answer, "unreadable_look_up",
+                              "the bank's look-up by key answered HTTP " +
+                                  std::to_string(answer.status) + " without a list of transfers");
+        r.outcome_unknown = true;
+        done(std::move(r));
+      });
 }
 
 void BankProvider::create(std::shared_ptr<const TransferRequest> request,

@@ -8,6 +8,11 @@
 //   attempt >1: look up by key (if the bank has a look-up) -> found: that transfer's answer
 //                                                           -> none: create, same key
 //                                                           -> no answer: unavailable, unknown
+//   look_up_only (the transfer was cancelled after an attempt whose outcome is unknown):
+//               look up by key (if the bank has a look-up) -> found: that transfer's answer
+//                                                           -> none: not_at_bank
+//                                                           -> else: unavailable, unknown
+//               without a look-up: create, same key (the bank replays an executed attempt)
 //
 // Every attempt carries the job's idempotency key, so a create the bank already executed is
 // replayed, not repeated. Thread-safe: BankApi implementations are immutable.
@@ -26,6 +31,14 @@
 
 namespace rtjobs {
 
+// What a look-up by key found: the one transfer under the key (`answer` is then the attempt's
+// answer), for sure none, or nothing readable (a refusal, an error, a list of several).
+struct LookUp {
+  enum class Found { kTransfer, kNone, kUnreadable };
+  Found found = Found::kUnreadable;
+  TransferResult answer;
+};
+
 class BankApi {
  public:
   virtual ~BankApi() = default;
@@ -41,12 +54,12 @@ class BankApi {
   virtual std::optional<HttpCall> lookup_call(const TransferRequest& /*request*/) const {
     return std::nullopt;
   }
-  // The look-up's answer: the transfer's result when the bank has one under the key; nullopt
-  // when it has none, or the look-up was refused or unreadable: then the create is sent, and the
-  // key still keeps it from executing twice.
-  virtual std::optional<TransferResult> read_lookup(const TransferRequest& /*request*/,
-                                                    const HttpAnswer& /*answer*/) const {
-    return std::nullopt;
+  // The look-up's answer. Unless a transfer is found, the create is sent (the key still keeps
+  // it from executing twice); for a look_up_only request, none is not_at_bank and an unreadable
+  // answer leaves the outcome unknown.
+  virtual LookUp read_lookup(const TransferRequest& /*request*/,
+                             const HttpAnswer& /*answer*/) const {
+    return {};
   }
 
   // --- After the call (SPEC section 8, settlement and returns) ---

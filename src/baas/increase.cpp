@@ -210,11 +210,11 @@ class IncreaseApi final : public BankApi {
     return call;
   }
 
-  std::optional<TransferResult> read_lookup(const TransferRequest& request,
-                                            const HttpAnswer& answer) const override {
-    auto found = bank::only_listed(answer);
-    if (!found) return std::nullopt;
-    return read_transfer(request, answer, *found);
+  LookUp read_lookup(const TransferRequest& request, const HttpAnswer& answer) const override {
+    if (auto found = bank::only_listed(answer)) {
+      return {LookUp::Found::kTransfer, read_transfer(request, answer, *found)};
+    }
+    return {bank::listed_none(answer) ? LookUp::Found::kNone : LookUp::Found::kUnreadable, {}};
   }
 
   bool follows_settlement() const override { return true; }

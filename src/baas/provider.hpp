@@ -33,6 +33,11 @@ struct TransferRequest {
   Rail rail = Rail::kBook;
   std::string provider_options;  // the transfer's JSON object text; empty when it has none
   int attempt = 1;               // 1-based: > 1 when an earlier attempt may have reached the bank
+  // The transfer was cancelled after an attempt whose outcome is unknown: settle what the bank
+  // did, never start a payment. A provider with a look-up by key only looks (nothing found:
+  // TransferResult::not_at_bank); one without sends the same request under the same key, which
+  // the bank replays if it executed the earlier attempt.
+  bool look_up_only = false;
 };
 
 // What a transfer asks of its provider, checked when the transfer is created.
@@ -59,6 +64,8 @@ struct TransferResult {
   // Unavailable, but the bank may have acted on the request (a timeout or a connection lost after
   // it was sent): only an attempt with the same idempotency key can tell.
   bool outcome_unknown = false;
+  // With look_up_only: the bank has no transfer under the key, so none was executed.
+  bool not_at_bank = false;
   // On success: kPending when the bank accepted the transfer but has still to settle it (an ACH
   // transfer, a book transfer held for review), so rtjobs follows it (SPEC section 8); absent
   // when the answer is final (a completed book transfer).

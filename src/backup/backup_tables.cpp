@@ -45,7 +45,7 @@ constexpr ValueRule kId{.required = true, .uuid = true};
 constexpr ValueRule kRequired{.required = true};
 constexpr ValueRule kCount{.required = true, .min = 0, .max = kInt32Max};
 
-constexpr std::array<Column, 24> kJobColumns{{
+constexpr std::array<Column, 25> kJobColumns{{
     {"id", kText, false, kId},
     {"recurring_transfer_id", kText, false, kId},
     {"sequence", kInteger, false, {.required = true, .min = 1}},
@@ -71,6 +71,9 @@ constexpr std::array<Column, 24> kJobColumns{{
     {"return_code", kText, true},
     {"presentment", kInteger, true, {.max = kInt32Max}},  // NULL: the column's default, 0
     {"settlement_check_at", kTimestamp, true},
+    // SQLite migration 7, PostgreSQL migration 11. NULL: the column's default, 0; never 1 in a
+    // backup, which holds terminal jobs only (only a RETRY job is in doubt).
+    {"outcome_unknown", kInteger, true, {.min = 0, .max = 0}},
 }};
 
 constexpr std::array<Column, 10> kStatusColumns{{

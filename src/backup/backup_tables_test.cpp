@@ -129,11 +129,15 @@ void expect_older_header_restores_nulls(size_t dropped, std::string_view first_d
 }
 
 TEST(BackupTables, ABackupMadeBeforeBankStatusRestoresItAsNull) {
-  expect_older_header_restores_nulls(6, "bank_status");
+  expect_older_header_restores_nulls(7, "bank_status");
 }
 
 TEST(BackupTables, ABackupMadeBeforeSettlementRestoresItsColumnsAsNull) {
-  expect_older_header_restores_nulls(5, "settlement_status");
+  expect_older_header_restores_nulls(6, "settlement_status");
+}
+
+TEST(BackupTables, ABackupMadeBeforeOutcomeUnknownRestoresItAsNull) {
+  expect_older_header_restores_nulls(1, "outcome_unknown");
 }
 
 TEST(BackupTables, OtherHeadersAreNoTablesLayout) {

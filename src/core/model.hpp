@@ -133,6 +133,10 @@ struct Job {
   // When the settlement follower looks the transfer up next (while settlement_status is
   // pending); internal, not in the API.
   std::optional<Timestamp> settlement_check_at;
+  // The last attempt's outcome is unknown (a timeout or a connection lost after the request was
+  // sent, or a lease rescued): the bank may have executed it. Set with RETRY; an attempt the
+  // bank answers under the same key clears it. Internal, not in the API.
+  bool outcome_unknown = false;
 };
 
 // The idempotency key of the job's current presentment at the bank.

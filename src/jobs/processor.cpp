@@ -123,6 +123,7 @@ void JobProcessor::call_bank(Job job, RecurringTransfer transfer, std::string le
       // counts as one), plus this one. An operator's retry resets retries, so attempt 1 may
       // follow earlier calls; the idempotency key is the same on all of them.
       .attempt = job.retries + 1,
+      .look_up_only = transfer.status == TransferStatus::kCancelled,
   };
   // The outcome is prepared on the provider's thread (microseconds of work) and queued for
   // the writer: no thread waits on the bank.
@@ -151,15 +152,19 @@ void JobProcessor::complete(const Job& job, const RecurringTransfer& transfer,
   c.bank_status = answer.bank_status;
   AttemptOutcome decided = decide_outcome(job.retries,
                                           {.outcome = answer.outcome,
+                                           .http_status = answer.http_status,
                                            .rate_limited = answer.http_status == 429,
                                            .provider_paused = provider_paused,
                                            .outcome_unknown = answer.outcome_unknown,
-                                           .retry_after = answer.retry_after},
+                                           .not_at_bank = answer.not_at_bank,
+                                           .retry_after = answer.retry_after,
+                                           .earlier_outcome_unknown = job.outcome_unknown},
                                           options_.retry, now);
   c.status = decided.status;
   c.result = decided.result;
   c.retries = decided.retries;
   c.next_attempt_at = decided.next_attempt_at;
+  c.outcome_unknown = decided.outcome_unknown;
   if (answer.outcome == Outcome::kSucceeded) {
     c.provider_reference = answer.reference;
     if (answer.settlement == SettlementStatus::kPending) {
@@ -175,12 +180,15 @@ void JobProcessor::complete(const Job& job, const RecurringTransfer& transfer,
     // "error") gave it an id: kept, so the job points at the bank's record of the refusal.
     if (answer.outcome == Outcome::kDeclined) c.provider_reference = answer.reference;
   }
-  auto next = next_occurrences(transfer, calendars_, now, options_.horizon_months);
-  if (!next)
-    return done(failure(std::move(next.error()).context("scheduling transfer " + transfer.id)));
-  c.new_jobs = std::move(next->jobs);
-  c.schedule_exhausted = next->exhausted;
-  c.next_occurrence_at = next->next_due_at;
+  // A cancelled standing order has no next occurrences.
+  if (transfer.status != TransferStatus::kCancelled) {
+    auto next = next_occurrences(transfer, calendars_, now, options_.horizon_months);
+    if (!next)
+      return done(failure(std::move(next.error()).context("scheduling transfer " + transfer.id)));
+    c.new_jobs = std::move(next->jobs);
+    c.schedule_exhausted = next->exhausted;
+    c.next_occurrence_at = next->next_due_at;
+  }
 
   JobStatus status = c.status;
   std::optional<JobResult> result = c.result;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <future>
+#include <map>
 #include <mutex>
 #include <vector>
 
@@ -175,6 +176,100 @@ TEST_F(JobProcessorTest, AnUnknownOutcomeThenTheBanksAnswerFinishesTheJob) {
   EXPECT_EQ(bank_->requests.at(1).attempt, 2);
 }
 
+// An attempt refused before it was sent (no connection): says nothing of what the bank did.
+TransferResult not_connected() {
+  return TransferResult{Outcome::kUnavailable, {}, {}, "connection_failed", "refused", {}};
+}
+
+// SPEC section 8: an earlier attempt's unknown outcome is settled only by the bank's answer under
+// the key; a later attempt that never reached the bank leaves it unknown, so the job is not
+// FAILED by it even with its retries used up.
+TEST_F(JobProcessorTest, AnEarlierUnknownOutcomeIsNotSettledByAnAttemptThatNeverReachedTheBank) {
+  bank_->answers = {unavailable(true), unavailable(true), unavailable(true),
+                    not_connected(),   not_connected(),   unavailable(false)};
+  const std::string job_id = first_job(ach_transfer("bank"));
+  for (int i = 0; i < 5; ++i) {
+    ProcessResult r = process(job_id);
+    ASSERT_TRUE(r.job);
+    EXPECT_EQ(r.job->status, JobStatus::kRetry) << i;
+    EXPECT_TRUE(r.job->outcome_unknown) << i;
+  }
+  ProcessResult answered = process(job_id);  // HTTP 500 under the key: the bank did not execute it
+  ASSERT_TRUE(answered.job);
+  EXPECT_EQ(answered.job->status, JobStatus::kFailed);
+  EXPECT_FALSE(answered.job->outcome_unknown);
+}
+
+// The jobs of `transfer_id` by status.
+std::map<JobStatus, int> statuses_of(Store& store, const std::string& transfer_id) {
+  JobFilter filter;
+  filter.recurring_transfer_id = transfer_id;
+  std::map<JobStatus, int> out;
+  auto jobs = store.list_jobs(filter);
+  EXPECT_TRUE(jobs);
+  if (jobs) {
+    for (const Job& j : jobs->data) ++out[j.status];
+  }
+  return out;
+}
+
+// A cancel moves no more money but never hides money that moved: a RETRY job whose last attempt
+// the bank may have executed is left to its next attempt, which only settles what the bank did
+// (look_up_only). Nothing under the key: CANCELLED. The bank's transfer: FINISHED with it.
+TEST_F(JobProcessorTest, ACancelledTransfersJobInDoubtIsSettledNotSent) {
+  TransferResult none{Outcome::kUnavailable, 200, {}, "not_at_bank", "nothing", "{\"data\":[]}"};
+  none.not_at_bank = true;
+  TransferResult found{Outcome::kSucceeded, 200, "tr_7", {}, {}, "{}"};
+  for (const TransferResult& settled : {none, found}) {
+    SCOPED_TRACE(settled.code.value_or("found"));
+    bank_->requests.clear();
+    bank_->answers = {unavailable(true), settled};
+    NewTransfer t = ach_transfer("bank");
+    t.source_account = "acct-" + settled.code.value_or("found");
+    const std::string job_id = first_job(t);
+    ASSERT_EQ(process(job_id).job->status, JobStatus::kRetry);
+    const std::string transfer_id = store_->get_job(job_id).value()->recurring_transfer_id;
+    ASSERT_TRUE(store_->change_transfer_status(transfer_id, TransferAction::kCancel, clock_.now()));
+    Job waiting = store_->get_job(job_id).value().value();
+    EXPECT_EQ(waiting.status, JobStatus::kRetry);  // not cancelled: the bank may have paid it
+    EXPECT_TRUE(waiting.outcome_unknown);
+
+    ProcessResult r = process(job_id);
+    ASSERT_EQ(r.status, ProcessStatus::kProcessed);
+    ASSERT_EQ(bank_->requests.size(), 2u);
+    EXPECT_FALSE(bank_->requests[0].look_up_only);
+    EXPECT_TRUE(bank_->requests[1].look_up_only);
+    EXPECT_EQ(bank_->requests[1].idempotency_key, bank_->requests[0].idempotency_key);
+    Job after = store_->get_job(job_id).value().value();
+    if (settled.not_at_bank) {
+      EXPECT_EQ(after.status, JobStatus::kCancelled);
+      EXPECT_TRUE(after.finished_at);
+    } else {
+      EXPECT_EQ(after.status, JobStatus::kFinished);
+      EXPECT_EQ(after.result, JobResult::kSucceeded);
+      EXPECT_EQ(after.provider_reference, "tr_7");
+    }
+    EXPECT_FALSE(after.outcome_unknown);
+    // A cancelled standing order gets no next occurrences from this outcome.
+    auto statuses = statuses_of(*store_, transfer_id);
+    EXPECT_EQ(statuses[JobStatus::kPending], 0);
+    EXPECT_EQ(statuses[JobStatus::kRetry], 0);
+  }
+}
+
+// A RETRY job whose last attempt the bank answered (it did not execute it) is cancelled with its
+// transfer, and never reaches the bank again.
+TEST_F(JobProcessorTest, ACancelEndsAJobTheBankAnsweredUnavailable) {
+  bank_->answers = {unavailable(false)};
+  const std::string job_id = first_job(ach_transfer("bank"));
+  ASSERT_EQ(process(job_id).job->status, JobStatus::kRetry);
+  const std::string transfer_id = store_->get_job(job_id).value()->recurring_transfer_id;
+  ASSERT_TRUE(store_->change_transfer_status(transfer_id, TransferAction::kCancel, clock_.now()));
+  EXPECT_EQ(store_->get_job(job_id).value()->status, JobStatus::kCancelled);
+  EXPECT_EQ(process(job_id).status, ProcessStatus::kTerminal);
+  EXPECT_EQ(bank_->requests.size(), 1u);
+}
+
 // SPEC section 8: a 429 defers the job by the bank's Retry-After and uses up no retry, even
 // with every retry used; the next answered "unavailable" still counts.
 TEST_F(JobProcessorTest, ARateLimitDefersTheJobWithoutUsingARetry) {
@@ -237,7 +332,7 @@ TEST_F(JobProcessorFlowTest, AnOutageUsesNoRetryOnceTheProviderIsPaused) {
 
   ProcessResult first = process(job_id);
   ASSERT_TRUE(first.job);
-  EXPECT_EQ(first.job->retries, 1);  // the provider still looked up
+  EXPECT_EQ(first.job->retries, 1);        // the provider still looked up
   ProcessResult second = process(job_id);  // the second failure in a row pauses it
   ASSERT_TRUE(second.job);
   EXPECT_EQ(std::pair(second.job->status, second.job->retries), std::pair(JobStatus::kRetry, 1));

@@ -20,9 +20,10 @@ constexpr std::array kTransfers = {TransferStatus::kActive, TransferStatus::kPau
                                    TransferStatus::kCancelled, TransferStatus::kCompleted};
 
 // A job whose time (due_at, next_attempt_at or lease_expires_at, by its status) is `at`.
-Job job_at(JobStatus status, std::optional<Timestamp> at) {
+Job job_at(JobStatus status, std::optional<Timestamp> at, bool outcome_unknown = false) {
   Job j;
   j.status = status;
+  j.outcome_unknown = outcome_unknown;
   j.due_at = at.value_or(kStart);
   if (status == JobStatus::kRetry) j.next_attempt_at = at;
   if (status == JobStatus::kProcessing) j.lease_expires_at = at;
@@ -34,6 +35,7 @@ struct ClaimRow {
   JobStatus status;
   bool due;  // the job's time has come
   std::array<ClaimAction, 4> by_transfer;
+  bool outcome_unknown = false;  // the job's last attempt may have been executed
 };
 
 TEST(StateMachine, DecideClaimForEveryJobAndTransferStatus) {
@@ -47,22 +49,28 @@ TEST(StateMachine, DecideClaimForEveryJobAndTransferStatus) {
       {JobStatus::kRetry, false, {kNotDue, kNotDue, kNotDue, kNotDue}},
       // A retry of a paused transfer waits for the resume; of a cancelled one never goes out.
       {JobStatus::kRetry, true, {kClaim, kNotDue, kCancel, kClaim}},
+      // Unless its last attempt may have been executed: then a cancelled one settles it.
+      {JobStatus::kRetry, false, {kNotDue, kNotDue, kNotDue, kNotDue}, true},
+      {JobStatus::kRetry, true, {kClaim, kNotDue, kClaim, kClaim}, true},
       {JobStatus::kProcessing, false, {kInProgress, kInProgress, kInProgress, kInProgress}},
-      // An expired lease: the attempt may have reached the bank, so a paused transfer's waits.
-      {JobStatus::kProcessing, true, {kClaim, kNotDue, kCancel, kClaim}},
+      // An expired lease: the attempt may have reached the bank, so a paused transfer's waits
+      // and a cancelled one's settles what the bank did.
+      {JobStatus::kProcessing, true, {kClaim, kNotDue, kClaim, kClaim}},
   };
   ManualClock clock(kStart);
   const Timestamp time = kStart + 1h;
   for (const ClaimRow& row : table) {
     for (size_t t = 0; t < kTransfers.size(); ++t) {
-      SCOPED_TRACE(std::string(to_string(row.status)) + (row.due ? " due" : " not due") + ", " +
+      SCOPED_TRACE(std::string(to_string(row.status)) + (row.due ? " due" : " not due") +
+                   (row.outcome_unknown ? " unknown" : "") + ", " +
                    std::string(to_string(kTransfers[t])));
       // Due from its time on, to the millisecond; not due a millisecond before.
       for (Timestamp now : row.due ? std::vector<Timestamp>{time, time + 1ms, time + 400h}
                                    : std::vector<Timestamp>{time - 1ms, time - 24h}) {
         clock.set(now);
-        EXPECT_EQ(decide_claim(job_at(row.status, time), kTransfers[t], clock.now()),
-                  row.by_transfer[t]);
+        EXPECT_EQ(
+            decide_claim(job_at(row.status, time, row.outcome_unknown), kTransfers[t], clock.now()),
+            row.by_transfer[t]);
       }
     }
   }
@@ -72,7 +80,8 @@ TEST(StateMachine, ARetryOrLeaseWithoutATimeIsDue) {
   for (JobStatus s : {JobStatus::kRetry, JobStatus::kProcessing}) {
     Job j = job_at(s, std::nullopt);
     EXPECT_EQ(decide_claim(j, TransferStatus::kActive, kStart - 1h), ClaimAction::kClaim);
-    EXPECT_EQ(decide_claim(j, TransferStatus::kCancelled, kStart - 1h), ClaimAction::kCancel);
+    EXPECT_EQ(decide_claim(j, TransferStatus::kCancelled, kStart - 1h),
+              s == JobStatus::kRetry ? ClaimAction::kCancel : ClaimAction::kClaim);
     EXPECT_EQ(decide_claim(j, TransferStatus::kPaused, kStart - 1h), ClaimAction::kNotDue);
   }
 }
@@ -104,12 +113,14 @@ TEST(StateMachine, OperatorRetryOnlyOfAFailedJobNeverOfACancelledTransfer) {
 }
 
 TEST(StateMachine, ACancelEndsTheJobsNotAtTheBankAndNotFinal) {
-  EXPECT_TRUE(cancel_ends(JobStatus::kPending));
-  EXPECT_TRUE(cancel_ends(JobStatus::kInFly));
-  EXPECT_TRUE(cancel_ends(JobStatus::kRetry));
+  EXPECT_TRUE(cancel_ends(job_at(JobStatus::kPending, kStart)));
+  EXPECT_TRUE(cancel_ends(job_at(JobStatus::kInFly, kStart)));
+  EXPECT_TRUE(cancel_ends(job_at(JobStatus::kRetry, kStart)));
+  // A retry whose last attempt the bank may have executed is left to settle it.
+  EXPECT_FALSE(cancel_ends(job_at(JobStatus::kRetry, kStart, true)));
   for (JobStatus s : {JobStatus::kProcessing, JobStatus::kFinished, JobStatus::kFailed,
                       JobStatus::kSkipped, JobStatus::kCancelled}) {
-    EXPECT_FALSE(cancel_ends(s)) << to_string(s);
+    EXPECT_FALSE(cancel_ends(job_at(s, kStart))) << to_string(s);
   }
 }
 
@@ -131,11 +142,12 @@ AttemptOutcome outcome(int retries, AttemptAnswer answer, Timestamp now = kStart
 }
 
 void expect_outcome(const AttemptOutcome& got, JobStatus status, std::optional<JobResult> result,
-                    int retries, std::optional<Timestamp> next) {
+                    int retries, std::optional<Timestamp> next, bool unknown = false) {
   EXPECT_EQ(got.status, status);
   EXPECT_EQ(got.result, result);
   EXPECT_EQ(got.retries, retries);
   EXPECT_EQ(got.next_attempt_at, next);
+  EXPECT_EQ(got.outcome_unknown, unknown);
 }
 
 TEST(StateMachine, AnAnswerFromTheBankIsFinalWhateverTheRetries) {
@@ -168,10 +180,48 @@ TEST(StateMachine, AnUnavailableBankIsRetriedWithBackoffThenFailed) {
 
 TEST(StateMachine, AnUnknownOutcomeNeverFailsAJob) {
   AttemptAnswer unknown{.outcome = Outcome::kUnavailable, .outcome_unknown = true};
-  expect_outcome(outcome(0, unknown), JobStatus::kRetry, std::nullopt, 1, kStart + 60s);
-  expect_outcome(outcome(3, unknown), JobStatus::kRetry, std::nullopt, 3, kStart + 240s);
+  expect_outcome(outcome(0, unknown), JobStatus::kRetry, std::nullopt, 1, kStart + 60s, true);
+  expect_outcome(outcome(3, unknown), JobStatus::kRetry, std::nullopt, 3, kStart + 240s, true);
   expect_outcome(outcome(0, unknown, kStart, {.max_retries = 0, .backoff_base = 60s}),
-                 JobStatus::kRetry, std::nullopt, 0, kStart + 60s);
+                 JobStatus::kRetry, std::nullopt, 0, kStart + 60s, true);
+}
+
+TEST(StateMachine, AnEarlierUnknownOutcomeStaysUnknownUntilTheBankAnswersForTheKey) {
+  // Answers that say nothing of what the earlier attempt did: no answer (a refused connection,
+  // a call not made), credentials refused, the key in use, a rate limit, a paused provider.
+  for (AttemptAnswer answer :
+       {AttemptAnswer{}, AttemptAnswer{.http_status = 401}, AttemptAnswer{.http_status = 403},
+        AttemptAnswer{.http_status = 409}, AttemptAnswer{.http_status = 429, .rate_limited = true},
+        AttemptAnswer{.provider_paused = true}}) {
+    SCOPED_TRACE(answer.http_status.value_or(0));
+    EXPECT_FALSE(settles_earlier_attempt(answer));
+    EXPECT_EQ(outcome(3, answer).status, answer.rate_limited || answer.provider_paused
+                                             ? JobStatus::kRetry
+                                             : JobStatus::kFailed);
+    answer.earlier_outcome_unknown = true;
+    AttemptOutcome got = outcome(3, answer);
+    EXPECT_EQ(got.status, JobStatus::kRetry);  // never FAILED
+    EXPECT_TRUE(got.outcome_unknown);
+  }
+  // The bank's own answer under the key settles it (SPEC section 8): a replayed or final answer,
+  // or an unavailable one from its handling of the transfer.
+  for (int status : {500, 503, 408}) {
+    AttemptAnswer answer{.http_status = status, .earlier_outcome_unknown = true};
+    EXPECT_TRUE(settles_earlier_attempt(answer));
+    expect_outcome(outcome(3, answer), JobStatus::kFailed, std::nullopt, 3, std::nullopt);
+    expect_outcome(outcome(1, answer), JobStatus::kRetry, std::nullopt, 2, kStart + 120s);
+  }
+  AttemptAnswer paid{.outcome = Outcome::kSucceeded, .earlier_outcome_unknown = true};
+  expect_outcome(outcome(3, paid), JobStatus::kFinished, JobResult::kSucceeded, 3, std::nullopt);
+}
+
+TEST(StateMachine, NothingAtTheBankEndsACancelledTransfersJobCancelled) {
+  for (int retries : {0, 3}) {
+    AttemptAnswer none{.http_status = 200, .not_at_bank = true, .earlier_outcome_unknown = true};
+    EXPECT_TRUE(settles_earlier_attempt(none));
+    expect_outcome(outcome(retries, none), JobStatus::kCancelled, std::nullopt, retries,
+                   std::nullopt);
+  }
 }
 
 TEST(StateMachine, ARateLimitOrAPausedProviderUsesNoRetry) {

@@ -22,8 +22,9 @@ std::string store_detail::restore_insert_sql(BackupTable table, char placeholder
   std::string values;
   for (int i = 1; i <= count; ++i) {
     std::string p = placeholders(placeholder, 1, i);
-    // A backup older than the settlement columns has no presentment: the column's default.
-    if (jobs && i == kJobPresentmentColumn + 1)
+    // A backup older than the settlement columns has no presentment, nor one older than
+    // migration 7/11 an outcome_unknown: the columns' default.
+    if (jobs && (i == kJobPresentmentColumn + 1 || i == kJobOutcomeUnknownColumn + 1))
       p = std::string("coalesce(").append(p).append(", 0)");
     if (i > 1) values += ", ";
     values += p;

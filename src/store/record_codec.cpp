@@ -21,7 +21,7 @@ const std::string_view kJobColumns =
     "id, recurring_transfer_id, sequence, scheduled_for, due_at, status, result, retries, "
     "next_attempt_at, provider, idempotency_key, provider_reference, last_error, lease_owner, "
     "lease_expires_at, created_at, updated_at, finished_at, bank_status, settlement_status, "
-    "settled_at, return_code, presentment, settlement_check_at";
+    "settled_at, return_code, presentment, settlement_check_at, outcome_unknown";
 const std::string_view kProviderStatusColumns =
     "id, job_id, recurring_transfer_id, provider, attempt, http_status, code, message, "
     "response_body, created_at";
@@ -133,7 +133,8 @@ std::vector<SqlValue> job_values(const Job& j) {
           opt_time(j.settled_at),
           opt_text(j.return_code),
           int64_t{j.presentment},
-          opt_time(j.settlement_check_at)};
+          opt_time(j.settlement_check_at),
+          int64_t{j.outcome_unknown ? 1 : 0}};
 }
 
 std::vector<SqlValue> provider_status_values(const ProviderStatus& p) {
@@ -220,6 +221,7 @@ Result<Job> read_job(const RowView& row, int first) {
   j.return_code = r.opt_text();
   j.presentment = static_cast<int>(r.integer());
   j.settlement_check_at = r.opt_time();
+  j.outcome_unknown = r.integer() != 0;
   if (auto st = r.status(); !st) return std::unexpected(st.error());
   return j;
 }
@@ -339,9 +341,16 @@ std::string claim_due_sql(std::string_view job, std::string_view now) {
 std::string claim_outcome_sql(std::string_view job, std::string_view transfer) {
   std::string j(job);
   std::string t(transfer);
-  return "(CASE WHEN " + t + ".status = 'CANCELLED' THEN 'CANCELLED' WHEN " + t +
+  return "(CASE WHEN " + t + ".status = 'CANCELLED' AND NOT (" + j + ".status = 'PROCESSING' OR (" +
+         j + ".status = 'RETRY' AND " + j + ".outcome_unknown = 1)) THEN 'CANCELLED' WHEN " + t +
          ".status <> 'PAUSED' THEN 'PROCESSING' WHEN " + j +
          ".status IN ('PENDING', 'IN_FLY') THEN 'SKIPPED' END)";
+}
+
+std::string cancel_ends_sql(std::string_view job) {
+  std::string j(job);
+  return "(" + j + "status IN ('PENDING', 'IN_FLY') OR (" + j + "status = 'RETRY' AND " + j +
+         "outcome_unknown = 0))";
 }
 
 Error retry_refusal(std::string_view job_id, JobStatus job, TransferStatus transfer) {

@@ -46,8 +46,9 @@ extern const std::string_view kProviderStatusColumns;
 // The bank webhook inbox (bank_webhook_event) as BankEventRecord reads it; not part of backups.
 extern const std::string_view kBankEventColumns;
 inline constexpr int kTransferColumnCount = 30;
-inline constexpr int kJobColumnCount = 24;
-inline constexpr int kJobPresentmentColumn = 22;  // 0-based, in kJobColumns
+inline constexpr int kJobColumnCount = 25;
+inline constexpr int kJobPresentmentColumn = 22;     // 0-based, in kJobColumns
+inline constexpr int kJobOutcomeUnknownColumn = 24;  // 0-based, in kJobColumns
 inline constexpr int kProviderStatusColumnCount = 10;
 
 // "a, b" with alias "t" -> "t.a, t.b".
@@ -130,6 +131,9 @@ std::string claim_due_sql(std::string_view job, std::string_view now);
 // What a claim makes of a due job: 'PROCESSING' (kClaim), 'SKIPPED' (kSkip), 'CANCELLED'
 // (kCancel), or NULL when it waits (kNotDue: a RETRY or lease-expired job of a PAUSED transfer).
 std::string claim_outcome_sql(std::string_view job, std::string_view transfer);
+// cancel_ends in SQL: the jobs a transfer's cancel makes CANCELLED. `job` prefixes the job row's
+// columns: "" for the updated table itself, "j." for an alias.
+std::string cancel_ends_sql(std::string_view job);
 
 // Why retry_failed_job left an existing job alone: kConflict, field "job_id", reason
 // "transfer_cancelled" when its transfer is CANCELLED (a cancelled standing order moves no more

@@ -93,10 +93,13 @@ struct Completion {
   std::string job_id;
   std::string lease_owner;  // must still hold the job's lease, else nothing is written
   Timestamp now{};
-  JobStatus status = JobStatus::kFinished;   // FINISHED, RETRY or FAILED
+  // FINISHED, RETRY or FAILED; CANCELLED when the job's transfer was cancelled and the bank
+  // has nothing under the job's key (decide_outcome).
+  JobStatus status = JobStatus::kFinished;
   std::optional<JobResult> result;           // with FINISHED
   int retries = 0;                           // the job's retries after this attempt
   std::optional<Timestamp> next_attempt_at;  // with RETRY
+  bool outcome_unknown = false;              // with RETRY: Job::outcome_unknown
   std::optional<std::string> provider_reference;
   // The bank's own status of the transfer in this answer. Absent keeps the job's bank_status:
   // an answer without one (a timeout, an outage) says nothing new about the transfer.

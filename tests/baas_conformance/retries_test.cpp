@@ -73,6 +73,48 @@ TEST_P(BankConformance, ATimeoutAfterTheBankExecutedIsSettledByTheNextAttempt) {
   }
 }
 
+// A cancelled transfer's job whose earlier attempt is in doubt (TransferRequest::look_up_only):
+// the attempt settles what the bank did and never starts a payment where the bank can be asked.
+TEST_P(BankConformance, ALookUpOnlyAttemptSettlesWhatTheBankDid) {
+  auto impatient = provider(300ms);
+  ASSERT_NE(impatient, nullptr);
+  for (Rail r : kRails) {
+    SCOPED_TRACE(std::string(to_string(r)));
+    fake().reset();
+    // Executed by the bank after the attempt timed out: found, the same transfer.
+    TransferRequest executed = request(r, "slow1500_");
+    ASSERT_TRUE(run(*impatient, executed).outcome_unknown);
+    ASSERT_TRUE(wait_for_transfers(1)) << fake().transfers().dump();
+    executed.attempt = 2;
+    executed.look_up_only = true;
+    const TransferResult found = run(*impatient, executed);
+    ASSERT_EQ(found.outcome, Outcome::kSucceeded) << found.message.value_or("");
+    EXPECT_EQ(found.reference, fake().transfers()[0]["id"].get<std::string>());
+    EXPECT_FALSE(found.not_at_bank);
+
+    // Never executed (the earlier attempt never arrived).
+    TransferRequest lost = request(r);
+    lost.attempt = 2;
+    lost.look_up_only = true;
+    const TransferResult settled = run(*provider_, lost);
+    const json attempts = attempts_of(lost.idempotency_key);
+    if (bank().looks_up_by_key) {
+      // Asked, not sent: nothing under the key, so nothing was paid and nothing will be.
+      EXPECT_EQ(settled.outcome, Outcome::kUnavailable);
+      EXPECT_TRUE(settled.not_at_bank);
+      EXPECT_FALSE(settled.outcome_unknown);
+      ASSERT_EQ(attempts.size(), 1u);
+      EXPECT_EQ(attempts[0]["method"], "GET");
+      EXPECT_EQ(fake().transfers().size(), 1u);
+    } else {
+      // No way to ask: the same request under the same key, which the bank executes once.
+      EXPECT_EQ(settled.outcome, Outcome::kSucceeded) << settled.message.value_or("");
+      ASSERT_EQ(attempts.size(), 1u);
+      EXPECT_EQ(attempts[0]["method"], "POST");
+    }
+  }
+}
+
 TEST_P(BankConformance, TwentyConcurrentAttemptsOfOneJobMoveMoneyOnce) {
   for (Rail r : kRails) {
     SCOPED_TRACE(std::string(to_string(r)));

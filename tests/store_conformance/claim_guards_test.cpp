@@ -40,7 +40,10 @@ void expect_cancelled_by_claim(const ClaimResult& c, const Job& expected, Timest
   EXPECT_FALSE(c.transfer);
 }
 
-TEST_P(StoreConformance, SingleClaimCancelsEveryDueJobOfACancelledTransfer) {
+// A due job of a CANCELLED transfer is cancelled by the claim, unless the bank may have executed
+// its last attempt (a lease that ran out, a RETRY after an unknown outcome): that one is claimed,
+// and its attempt settles what the bank did (jobs/state_machine.hpp, decide_claim).
+TEST_P(StoreConformance, SingleClaimCancelsEveryDueJobOfACancelledTransferNotInDoubt) {
   RecurringTransfer t = transfer(TransferStatus::kCancelled);
   Job pending = job(t, 1, kT0);
   Job in_fly = job(t, 2, kT0, JobStatus::kInFly);
@@ -48,22 +51,32 @@ TEST_P(StoreConformance, SingleClaimCancelsEveryDueJobOfACancelledTransfer) {
   Job expired = as_expired(job(t, 4, kT0 - 1h), kT0 - 1s);
   Job held = as_expired(job(t, 5, kT0 - 1h), kT0 + 1h);  // a lease not expired: still at the bank
   Job retry_later = as_retry(job(t, 6, kT0 - 1h), kT0 + 1h);
-  t.last_sequence = 6;
-  ASSERT_TRUE(store_->create_transfer(t, {pending, in_fly, retry, expired, held, retry_later}));
+  Job in_doubt = as_retry(job(t, 7, kT0 - 1h), kT0);
+  in_doubt.outcome_unknown = true;
+  t.last_sequence = 7;
+  ASSERT_TRUE(
+      store_->create_transfer(t, {pending, in_fly, retry, expired, held, retry_later, in_doubt}));
 
   Timestamp now = kT0 + 1s;
   expect_cancelled_by_claim(claim(pending.id, now), pending, now);
   expect_cancelled_by_claim(claim(in_fly.id, now), in_fly, now);
   expect_cancelled_by_claim(claim(retry.id, now), retry, now);
-  expect_cancelled_by_claim(claim(expired.id, now), expired, now);
   EXPECT_EQ(claim(held.id, now).status, ClaimStatus::kInProgress);
   EXPECT_EQ(claim(retry_later.id, now).status, ClaimStatus::kNotDue);
-  for (const Job& j : {pending, in_fly, retry, expired}) {
+  for (const Job& j : {pending, in_fly, retry}) {
     EXPECT_EQ(get(j.id).status, JobStatus::kCancelled);
     EXPECT_EQ(claim(j.id, now + 1s).status, ClaimStatus::kTerminal);
   }
   expect_same(get(held.id), held);
   expect_same(get(retry_later.id), retry_later);
+  for (const Job& j : {expired, in_doubt}) {
+    ClaimResult c = claim(j.id, now);
+    ASSERT_EQ(c.status, ClaimStatus::kClaimed);
+    ASSERT_TRUE(c.transfer);
+    EXPECT_EQ(c.transfer->status, TransferStatus::kCancelled);  // the processor only looks
+    EXPECT_TRUE(c.job->outcome_unknown);
+    EXPECT_EQ(get(j.id).status, JobStatus::kProcessing);
+  }
 }
 
 TEST_P(DueClaims, BatchClaimCancelsRetriesOfACancelledTransfer) {
@@ -78,8 +91,10 @@ TEST_P(DueClaims, BatchClaimCancelsRetriesOfACancelledTransfer) {
 }
 
 // The way a RETRY job comes to live under a CANCELLED transfer without a race: a cancel leaves a
-// job at the bank (PROCESSING) alone, and its lease then expires.
-TEST_P(DueClaims, JobAtTheBankWhenCancelledIsNeverClaimedAgain) {
+// job at the bank (PROCESSING) alone, and its lease then expires. The bank may have executed it,
+// so it is claimed again, with its transfer CANCELLED (the processor then only settles what the
+// bank did: TransferRequest::look_up_only), never cancelled blind.
+TEST_P(DueClaims, JobAtTheBankWhenCancelledIsClaimedOnlyToSettleIt) {
   RecurringTransfer t = transfer();
   auto jobs = create(t, {kT0, kT0});
   ASSERT_EQ(claim(jobs[0].id, kT0, "owner-a", 3, 1s).status, ClaimStatus::kClaimed);
@@ -87,20 +102,25 @@ TEST_P(DueClaims, JobAtTheBankWhenCancelledIsNeverClaimedAgain) {
   ASSERT_TRUE(store_->change_transfer_status(t.id, TransferAction::kCancel, kT0 + 100ms));
   EXPECT_EQ(get(jobs[0].id).status, JobStatus::kProcessing);
 
-  // Lease expired, not rescued: a single claim cancels it.
+  // Lease expired, not rescued: a single claim takes it over.
   Timestamp now = kT0 + 2s;
-  Job expired = get(jobs[0].id);
-  expect_cancelled_by_claim(claim(jobs[0].id, now, "owner-b"), expired, now);
+  ClaimResult taken = claim(jobs[0].id, now, "owner-b");
+  ASSERT_EQ(taken.status, ClaimStatus::kClaimed);
+  EXPECT_EQ(taken.transfer->status, TransferStatus::kCancelled);
+  EXPECT_TRUE(taken.job->outcome_unknown);
 
-  // Rescued to RETRY: neither claim hands it out; the batch claim cancels it.
+  // Rescued to RETRY, in doubt: the cancel did not end it, and the batch claim hands it out.
   auto rescued = store_->rescue_expired_leases(now, 3, 10);
   ASSERT_TRUE(rescued) << rescued.error().message;
   EXPECT_EQ(*rescued, 1);
   Job retry = get(jobs[1].id);
   ASSERT_EQ(retry.status, JobStatus::kRetry);
+  EXPECT_TRUE(retry.outcome_unknown);
   auto got = claim_due(now + 1s, 10, true, true);
   ASSERT_EQ(got.size(), 1u);
-  expect_finished(got[0], retry, ClaimStatus::kTerminal, JobStatus::kCancelled, now + 1s);
+  EXPECT_EQ(got[0].status, ClaimStatus::kClaimed);
+  ASSERT_TRUE(got[0].transfer);
+  EXPECT_EQ(got[0].transfer->status, TransferStatus::kCancelled);
 }
 
 TEST_P(StoreConformance, RetriesOfAPausedTransferWaitForResume) {

@@ -361,6 +361,7 @@ void expect_same(const Job& a, const Job& b) {
   EXPECT_EQ(a.return_code, b.return_code);
   EXPECT_EQ(a.presentment, b.presentment);
   EXPECT_EQ(ts(a.settlement_check_at), ts(b.settlement_check_at));
+  EXPECT_EQ(a.outcome_unknown, b.outcome_unknown);
 }
 
 ProviderStatus status_row(const Job& j, int attempt, Timestamp at, std::optional<int> http) {

@@ -10,6 +10,7 @@
 
 #include "conformance.hpp"
 #include "jobs/state_machine.hpp"
+#include "raw_db.hpp"
 
 namespace rtjobs::store_conformance {
 namespace {
@@ -24,6 +25,7 @@ const Timestamp kNow = kT0 + 1h;
 struct JobState {
   JobStatus status;
   bool time_has_come;
+  bool outcome_unknown = false;  // a RETRY whose last attempt the bank may have executed
 };
 
 std::vector<JobState> job_states() {
@@ -34,6 +36,8 @@ std::vector<JobState> job_states() {
     out.push_back({s, true});
     out.push_back({s, false});
   }
+  out.push_back({JobStatus::kRetry, true, true});
+  out.push_back({JobStatus::kRetry, false, true});
   return out;
 }
 
@@ -42,8 +46,9 @@ constexpr TransferStatus kTransferStatuses[] = {TransferStatus::kActive, Transfe
                                                 TransferStatus::kCompleted};
 
 std::string describe(const JobState& s, TransferStatus t) {
-  return std::string(to_string(s.status)) + (s.time_has_come ? " (its time come)" : " (early)") +
-         " of a " + std::string(to_string(t)) + " transfer";
+  return std::string(to_string(s.status)) + (s.outcome_unknown ? " in doubt" : "") +
+         (s.time_has_come ? " (its time come)" : " (early)") + " of a " +
+         std::string(to_string(t)) + " transfer";
 }
 
 class StateMachineAgreement : public StoreConformance {
@@ -58,6 +63,7 @@ class StateMachineAgreement : public StoreConformance {
                 s.status == JobStatus::kPending || s.status == JobStatus::kInFly ? time : kT0 - 24h,
                 s.status);
     j.retries = 2;
+    j.outcome_unknown = s.outcome_unknown;
     if (s.status == JobStatus::kRetry) j.next_attempt_at = time;
     if (s.status == JobStatus::kProcessing) {
       j.lease_owner = "owner-a";
@@ -110,6 +116,8 @@ TEST_P(StateMachineAgreement, ClaimJobDoesWhatDecideClaimSays) {
       EXPECT_EQ(after.status, want.after);
       if (want.status == ClaimStatus::kClaimed) {
         EXPECT_EQ(after.lease_owner, "claimer");
+        // Taking over a lease that ran out: the attempt under it may have reached the bank.
+        EXPECT_EQ(after.outcome_unknown, s.outcome_unknown || s.status == JobStatus::kProcessing);
       } else if (want.after == s.status) {
         expect_same(after, j);
       }
@@ -154,6 +162,7 @@ TEST_P(StateMachineAgreement, TheRescuerEndsExpiredLeasesAsRetriesAfterRescue) {
       if (s.status == JobStatus::kProcessing && s.time_has_come) {
         EXPECT_EQ(*rescued, 1);
         EXPECT_EQ(after.status, JobStatus::kRetry);
+        EXPECT_TRUE(after.outcome_unknown);  // the attempt may have reached the bank
         EXPECT_EQ(after.retries, retries_after_rescue(j.retries, 3));
         EXPECT_EQ(after.next_attempt_at, j.lease_expires_at);
         EXPECT_FALSE(after.lease_owner);
@@ -226,7 +235,7 @@ TEST_P(StateMachineAgreement, ACancelEndsTheJobsCancelEndsSays) {
           store_->change_transfer_status(j.recurring_transfer_id, TransferAction::kCancel, kNow);
       ASSERT_TRUE(cancelled) << cancelled.error().message;
       Job after = get(j.id);
-      if (cancel_ends(s.status)) {
+      if (cancel_ends(j)) {
         EXPECT_EQ(after.status, JobStatus::kCancelled);
         EXPECT_EQ(after.finished_at, kNow);
       } else {
@@ -234,6 +243,69 @@ TEST_P(StateMachineAgreement, ACancelEndsTheJobsCancelEndsSays) {
       }
     }
   }
+}
+
+// An attempt's outcome_unknown is written with RETRY (and cleared by any other outcome), and a
+// CANCELLED outcome (nothing at the bank under a cancelled transfer's key) is terminal.
+TEST_P(StateMachineAgreement, AnOutcomeWritesWhetherTheBankMayHaveExecutedTheJob) {
+  struct Case {
+    JobStatus status;
+    bool unknown;
+  };
+  for (Case k : {Case{JobStatus::kRetry, true}, Case{JobStatus::kRetry, false},
+                 Case{JobStatus::kFailed, false}, Case{JobStatus::kCancelled, false}}) {
+    for (bool was_unknown : {false, true}) {
+      SCOPED_TRACE(std::string(to_string(k.status)) + (k.unknown ? " unknown" : "") +
+                   (was_unknown ? ", was unknown" : ""));
+      Job j = stored({JobStatus::kProcessing, false}, TransferStatus::kCancelled);
+      if (was_unknown) {
+        // The lease taken over: the job is in doubt, under the new claimer's lease.
+        ASSERT_EQ(claim(j.id, kNow + 1ms, "owner-a").status, ClaimStatus::kClaimed);
+        ASSERT_TRUE(get(j.id).outcome_unknown);
+      }
+      Completion c{.job_id = j.id, .lease_owner = "owner-a", .now = kNow, .status = k.status};
+      c.retries = 3;
+      c.outcome_unknown = k.unknown;
+      if (k.status == JobStatus::kRetry) c.next_attempt_at = kNow + 1min;
+      auto got = store_->complete_jobs(std::span<const Completion>(&c, 1));
+      ASSERT_TRUE(got) << got.error().message;
+      EXPECT_EQ(got->front().status, CompletionStatus::kWritten);
+      Job after = get(j.id);
+      EXPECT_EQ(after.status, k.status);
+      EXPECT_EQ(after.outcome_unknown, k.unknown);
+      EXPECT_EQ(after.finished_at, is_terminal(k.status) ? std::optional(kNow) : std::nullopt);
+    }
+  }
+}
+
+// The migration that added outcome_unknown (SQLite 7, PostgreSQL 11): the rows as they were,
+// none in doubt, and a binary built before it still writes its jobs.
+TEST_P(StateMachineAgreement, TheOutcomeUnknownMigrationKeepsTheRowsAndOlderWriters) {
+  const int migration = GetParam() == "sqlite" ? 7 : 11;
+  constexpr int kJobColumnsBefore = store_detail::kJobColumnCount - 1;
+  RecurringTransfer old_t = transfer(TransferStatus::kActive);
+  old_t.last_sequence = 2;
+  std::vector<Job> old_jobs{job(old_t, 1, kT0, JobStatus::kRetry), job(old_t, 2, kT0 + 1h)};
+  old_jobs[0].retries = 1;
+  old_jobs[0].next_attempt_at = kT0;
+  std::string url = database_before(migration);
+  {
+    RawDb before(url);
+    before.insert_leading(old_t, old_jobs, store_detail::kTransferColumnCount, kJobColumnsBefore);
+  }
+  EXPECT_EQ(migrate_store(url), migrations_from(migration));
+  ASSERT_NE(store_, nullptr);
+  for (const Job& j : old_jobs) expect_same(get(j.id), j);  // outcome_unknown false
+
+  RecurringTransfer older_again = transfer(TransferStatus::kActive);
+  older_again.last_sequence = 1;
+  Job older_job = job(older_again, 1, kT0);
+  {
+    RawDb older(url);
+    older.insert_leading(older_again, {older_job}, store_detail::kTransferColumnCount,
+                         kJobColumnsBefore);
+  }
+  expect_same(get(older_job.id), older_job);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StateMachineAgreement, ::testing::Values("sqlite", "postgresql"),

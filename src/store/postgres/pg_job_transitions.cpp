@@ -48,7 +48,8 @@ Result<ClaimResult> PgStore::claim_job(const ClaimRequest& request) {
       " lease_expires_at = " +
       store_detail::lease_expiry("$5", "$3") + ", updated_at = " + store_detail::db_now("$5") +
       ", retries = CASE WHEN j.status = 'PROCESSING'"
-      " THEN GREATEST(j.retries, LEAST(j.retries + 1, $4::integer)) ELSE j.retries END"
+      " THEN GREATEST(j.retries, LEAST(j.retries + 1, $4::integer)) ELSE j.retries END,"
+      " outcome_unknown = CASE WHEN j.status = 'PROCESSING' THEN 1 ELSE j.outcome_unknown END"
       " FROM recurring_transfer t WHERE j.id = $1::uuid AND t.id = j.recurring_transfer_id AND " +
       store_detail::claim_due_sql("j", store_detail::db_now("$5")) + " AND " +
       store_detail::claim_outcome_sql("j", "t") + " = 'PROCESSING' RETURNING " +
@@ -207,14 +208,16 @@ Result<std::vector<CompletionResult>> PgStore::complete_jobs(
       " settlement_check_at = CASE WHEN c.status = 'FINISHED' THEN c.settlement_check_at"
       " ELSE j.settlement_check_at END,"
       " settled_at = CASE WHEN c.status = 'FINISHED' THEN NULL ELSE j.settled_at END,"
-      " return_code = CASE WHEN c.status = 'FINISHED' THEN NULL ELSE j.return_code END"
+      " return_code = CASE WHEN c.status = 'FINISHED' THEN NULL ELSE j.return_code END,"
+      " outcome_unknown = c.outcome_unknown"
       " FROM (SELECT DISTINCT ON (job_id, owner) * FROM unnest($1::uuid[], $2::text[],"
       " $3::text[], $4::text[], $5::integer[], $6::timestamptz[], $7::text[], $8::text[],"
       " $9::timestamptz[], $10::timestamptz[], $11::bigint[], $12::timestamptz[],"
-      " $13::boolean[], $14::text[], $15::text[], $16::timestamptz[]) WITH ORDINALITY AS"
-      " u(job_id, owner, status, result, retries, next_attempt_at, provider_reference,"
-      " last_error, finished_at, written_at, new_sequence, next_occurrence_at, notify,"
-      " bank_status, settlement_status, settlement_check_at, ord) ORDER BY job_id, owner, ord) c"
+      " $13::boolean[], $14::text[], $15::text[], $16::timestamptz[], $17::integer[])"
+      " WITH ORDINALITY AS u(job_id, owner, status, result, retries, next_attempt_at,"
+      " provider_reference, last_error, finished_at, written_at, new_sequence,"
+      " next_occurrence_at, notify, bank_status, settlement_status, settlement_check_at,"
+      " outcome_unknown, ord) ORDER BY job_id, owner, ord) c"
       " WHERE j.id = c.job_id AND j.lease_owner = c.owner"
       " RETURNING " +
       store_detail::qualified(store_detail::kJobColumns, "j") +
@@ -222,15 +225,15 @@ Result<std::vector<CompletionResult>> PgStore::complete_jobs(
       " st AS (INSERT INTO recurring_transfer_provider_status (" +
       std::string(store_detail::kProviderStatusColumns) + ") SELECT " +
       store_detail::qualified(store_detail::kProviderStatusColumns, "s") +
-      " FROM unnest($17::uuid[], $18::uuid[], $19::uuid[], $20::text[], $21::integer[],"
-      " $22::integer[], $23::text[], $24::text[], $25::text[], $26::timestamptz[])"
+      " FROM unnest($18::uuid[], $19::uuid[], $20::uuid[], $21::text[], $22::integer[],"
+      " $23::integer[], $24::text[], $25::text[], $26::text[], $27::timestamptz[])"
       " WITH ORDINALITY AS s(" +
       std::string(store_detail::kProviderStatusColumns) +
       ", ord) JOIN upd ON upd.ord = s.ord WHERE s.id IS NOT NULL ORDER BY s.ord),"
       " nj AS (INSERT INTO recurring_transfer_job (" +
       kJobCols + ") SELECT " + store_detail::qualified(store_detail::kJobColumns, "n") +
-      " FROM unnest(" + store_detail::job_unnest_args(27) + ", $" +
-      std::to_string(27 + store_detail::kJobColumnCount) + "::bigint[]) AS n(" + kJobCols +
+      " FROM unnest(" + store_detail::job_unnest_args(28) + ", $" +
+      std::to_string(28 + store_detail::kJobColumnCount) + "::bigint[]) AS n(" + kJobCols +
       ", parent) JOIN upd ON upd.ord = n.parent ORDER BY n.recurring_transfer_id, n.sequence,"
       " n.parent ON CONFLICT (recurring_transfer_id, sequence) DO NOTHING),"
       " tr AS (UPDATE recurring_transfer t SET last_sequence = a.new_sequence,"
@@ -283,7 +286,7 @@ Result<std::vector<CompletionResult>> PgStore::complete_jobs(
 
     std::vector<std::string> locked_via;
     // One array per column of the completions, of their provider statuses, and the new jobs.
-    constexpr int kCompletionColumns = 16;
+    constexpr int kCompletionColumns = 17;
     std::vector<ArrayLiteral> columns(kCompletionColumns +
                                       store_detail::kProviderStatusColumnCount);
     std::vector<Job> new_jobs;
@@ -345,6 +348,7 @@ Result<std::vector<CompletionResult>> PgStore::complete_jobs(
       if (k.settlement_check_at) check_at = format_timestamp(*k.settlement_check_at);
       add(14, settlement);
       add(15, check_at);
+      add(16, std::string(k.status == JobStatus::kRetry && k.outcome_unknown ? "1" : "0"));
       if (k.provider_status) {
         auto status = store_detail::provider_status_values(*k.provider_status);
         for (int col = 0; col < store_detail::kProviderStatusColumnCount; ++col) {

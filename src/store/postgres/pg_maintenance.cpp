@@ -65,13 +65,14 @@ std::string due_claim_sql(bool any_provider) {
   const std::string now = store_detail::db_now("$2");
   return providers +
          ", pending AS MATERIALIZED (SELECT x.* FROM pending_providers p CROSS JOIN LATERAL"
-         " (SELECT id, status, due_at AS at FROM recurring_transfer_job WHERE $5::boolean"
+         " (SELECT id, status, outcome_unknown, due_at AS at FROM recurring_transfer_job"
+         " WHERE $5::boolean"
          " AND status IN ('PENDING', 'IN_FLY') AND provider = p.provider"
          " AND due_at <= " +
          now +
          " ORDER BY due_at LIMIT $4 FOR UPDATE SKIP LOCKED) x),"
          " retrying AS MATERIALIZED (SELECT x.* FROM retry_providers p CROSS JOIN LATERAL"
-         " (SELECT id, status, next_attempt_at AS at FROM recurring_transfer_job r"
+         " (SELECT id, status, outcome_unknown, next_attempt_at AS at FROM recurring_transfer_job r"
          " WHERE $6::boolean AND status = 'RETRY' AND provider = p.provider"
          " AND next_attempt_at <= " +
          now + " AND (SELECT " + store_detail::claim_outcome_sql("r", "t") +
@@ -199,7 +200,7 @@ Result<int> PgStore::rescue_expired_leases(Timestamp now, int max_retries, int l
       " rescued AS (UPDATE recurring_transfer_job j SET status = 'RETRY',"
       " next_attempt_at = j.lease_expires_at,"
       " retries = GREATEST(j.retries, LEAST(j.retries + 1, $2::integer)), lease_owner = NULL,"
-      " lease_expires_at = NULL, last_error = $4, updated_at = " +
+      " lease_expires_at = NULL, last_error = $4, outcome_unknown = 1, updated_at = " +
       store_detail::db_now("$1") + " FROM expired WHERE j.id = expired.id RETURNING " +
       store_detail::qualified(store_detail::kJobColumns, "j") + ") SELECT " + kJobCols + ", " +
       std::string(store_detail::kNotifyJobsDue) + "::text FROM rescued";

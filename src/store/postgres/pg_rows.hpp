@@ -173,10 +173,11 @@ inline std::vector<SqlValue> job_arrays(const std::vector<Job>& jobs) {
 // parameters $first, $first + 1, ...
 inline std::string job_unnest_args(int first) {
   static constexpr std::array<std::string_view, kJobColumnCount> kTypes{
-      "uuid", "uuid",    "bigint",      "date",        "timestamptz", "text",
-      "text", "integer", "timestamptz", "text",        "text",        "text",
-      "text", "text",    "timestamptz", "timestamptz", "timestamptz", "timestamptz",
-      "text", "text",    "timestamptz", "text",        "integer",     "timestamptz"};
+      "uuid",        "uuid",        "bigint",      "date",        "timestamptz",
+      "text",        "text",        "integer",     "timestamptz", "text",
+      "text",        "text",        "text",        "text",        "timestamptz",
+      "timestamptz", "timestamptz", "timestamptz", "text",        "text",
+      "timestamptz", "text",        "integer",     "timestamptz", "integer"};
   std::string out;
   for (int i = 0; i < kJobColumnCount; ++i) {
     if (i > 0) out += ", ";

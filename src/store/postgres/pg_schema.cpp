@@ -373,7 +373,16 @@ CREATE TABLE backup_run (
 CREATE INDEX backup_run_running_idx ON backup_run (started_at) WHERE status = 'running';
 )sql";
 
-constexpr std::array<PgMigration, 10> kMigrations{{{1, kMigration1},
+// Job::outcome_unknown: a RETRY job whose last attempt may have been executed by the bank. A
+// cancel leaves such a job for one more look at the bank (state_machine.hpp, cancel_ends). An
+// integer 0/1, as job rows are written and read the same way on both databases (a constant
+// default: no table rewrite).
+constexpr const char* kMigration11 = R"sql(
+ALTER TABLE recurring_transfer_job
+  ADD COLUMN outcome_unknown integer NOT NULL DEFAULT 0 CHECK (outcome_unknown IN (0, 1));
+)sql";
+
+constexpr std::array<PgMigration, 11> kMigrations{{{1, kMigration1},
                                                    {2, kMigration2},
                                                    {3, kMigration3},
                                                    {4, kMigration4},
@@ -382,7 +391,8 @@ constexpr std::array<PgMigration, 10> kMigrations{{{1, kMigration1},
                                                    {7, kMigration7},
                                                    {8, kMigration8},
                                                    {9, kMigration9},
-                                                   {10, kMigration10}}};
+                                                   {10, kMigration10},
+                                                   {11, kMigration11}}};
 
 }  // namespace
 

@@ -182,7 +182,9 @@ Result<RecurringTransfer> PgStore::change_transfer_status(std::string_view id,
   static const std::string cancel_jobs_sql =
       "UPDATE recurring_transfer_job SET status = 'CANCELLED', finished_at = $2::timestamptz,"
       " updated_at = $2::timestamptz WHERE recurring_transfer_id = $1::uuid"
-      " AND status IN ('PENDING', 'IN_FLY', 'RETRY') AND EXISTS (SELECT 1 FROM recurring_transfer"
+      " AND " +
+      store_detail::cancel_ends_sql("") +
+      " AND EXISTS (SELECT 1 FROM recurring_transfer"
       " WHERE id = $1::uuid AND status IN ('ACTIVE', 'PAUSED')) RETURNING " +
       kJobCols;
   static const std::string begin_sql = "BEGIN";

@@ -49,7 +49,9 @@ Result<ClaimResult> SqliteStore::claim_job(const ClaimRequest& request) {
       "UPDATE recurring_transfer_job SET status = 'PROCESSING', lease_owner = ?2,"
       " lease_expires_at = ?3, updated_at = ?4,"
       " retries = CASE WHEN status = 'PROCESSING' THEN MAX(retries, MIN(retries + 1, ?5))"
-      " ELSE retries END WHERE id = ?1 RETURNING " +
+      " ELSE retries END,"
+      " outcome_unknown = CASE WHEN status = 'PROCESSING' THEN 1 ELSE outcome_unknown END"
+      " WHERE id = ?1 RETURNING " +
       kJobCols;
   static const std::string finish_sql =
       "UPDATE recurring_transfer_job SET status = ?2, finished_at = ?3, updated_at = ?3,"
@@ -146,7 +148,7 @@ Result<CompletionResult> apply_completion(Connection& c, const Completion& k, co
       " settlement_status = IIF(?3 = 'FINISHED', ?12, settlement_status),"
       " settlement_check_at = IIF(?3 = 'FINISHED', ?13, settlement_check_at),"
       " settled_at = IIF(?3 = 'FINISHED', NULL, settled_at),"
-      " return_code = IIF(?3 = 'FINISHED', NULL, return_code)"
+      " return_code = IIF(?3 = 'FINISHED', NULL, return_code), outcome_unknown = ?14"
       " WHERE id = ?1 AND status = 'PROCESSING' AND lease_owner = ?2"
       " RETURNING " +
       kJobCols;
@@ -167,7 +169,8 @@ Result<CompletionResult> apply_completion(Connection& c, const Completion& k, co
       now,
       store_detail::opt_text(k.bank_status),
       k.settlement_status ? SqlValue(std::string(to_string(*k.settlement_status))) : SqlValue(),
-      store_detail::opt_time(k.settlement_check_at)};
+      store_detail::opt_time(k.settlement_check_at),
+      int64_t{k.status == JobStatus::kRetry && k.outcome_unknown ? 1 : 0}};
   transfer_id.clear();
   auto updated = query_one<Job>(c, update_sql, values, store_detail::read_job);
   if (!updated) return std::unexpected(updated.error());

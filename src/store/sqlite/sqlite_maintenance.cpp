@@ -161,7 +161,7 @@ Result<int> SqliteStore::rescue_expired_leases(Timestamp now, int max_retries, i
   static const std::string sql =
       "UPDATE recurring_transfer_job SET status = 'RETRY', next_attempt_at = lease_expires_at,"
       " retries = MAX(retries, MIN(retries + 1, ?2)), lease_owner = NULL,"
-      " lease_expires_at = NULL, last_error = ?4, updated_at = ?1"
+      " lease_expires_at = NULL, last_error = ?4, updated_at = ?1, outcome_unknown = 1"
       " WHERE id IN (SELECT id FROM recurring_transfer_job"
       " INDEXED BY recurring_transfer_job_lease_idx WHERE status = 'PROCESSING'"
       " AND lease_expires_at <= ?1 ORDER BY lease_expires_at LIMIT ?3) RETURNING " +

@@ -269,12 +269,20 @@ CREATE TABLE backup_run (
 CREATE INDEX backup_run_running_idx ON backup_run (started_at) WHERE status = 'running';
 )sql";
 
-constexpr std::array<SqliteMigration, 6> kMigrations{{{1, kMigration1, false},
+// Job::outcome_unknown: a RETRY job whose last attempt may have been executed by the bank. A
+// cancel leaves such a job for one more look at the bank (state_machine.hpp, cancel_ends).
+constexpr const char* kMigration7 = R"sql(
+ALTER TABLE recurring_transfer_job
+  ADD COLUMN outcome_unknown INTEGER NOT NULL DEFAULT 0 CHECK (outcome_unknown IN (0, 1));
+)sql";
+
+constexpr std::array<SqliteMigration, 7> kMigrations{{{1, kMigration1, false},
                                                       {2, kMigration2, false},
                                                       {3, kMigration3, false},
                                                       {4, kMigration4, true},
                                                       {5, kMigration5, false},
-                                                      {6, kMigration6, false}}};
+                                                      {6, kMigration6, false},
+                                                      {7, kMigration7, false}}};
 
 }  // namespace
 

@@ -225,9 +225,8 @@ Result<RecurringTransfer> SqliteStore::change_transfer_status(std::string_view i
       kTransferCols;
   static const std::string jobs_sql =
       "UPDATE recurring_transfer_job SET status = 'CANCELLED', finished_at = ?2, updated_at = ?2"
-      " WHERE recurring_transfer_id = ?1 AND status IN ('PENDING', 'IN_FLY', 'RETRY')"
-      " RETURNING " +
-      kJobCols;
+      " WHERE recurring_transfer_id = ?1 AND " +
+      store_detail::cancel_ends_sql("") + " RETURNING " + kJobCols;
   auto [from, also_from, to] = store_detail::transfer_transition(action);
   std::string key = store_detail::normalize_id(id);
   std::string at = format_timestamp(now);
