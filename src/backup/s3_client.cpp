@@ -254,7 +254,8 @@ ListPage parse_list_page(std::string_view xml, size_t strip) {
   ListPage page;
   size_t pos = 0;
   for (;;) {
-    std::string item = xml_value(xml, "Contents", &pos);
+    // Kept escaped: its children are unescaped once, as they are read.
+    const std::string_view item = xml_element(xml, "Contents", &pos);
     if (pos == std::string::npos) break;
     ObjectInfo info;
     std::string key = xml_value(item, "Key");

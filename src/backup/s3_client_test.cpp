@@ -40,5 +40,20 @@ TEST(S3Answers, ListPageReadsEachObjectAndTheToken) {
   EXPECT_FALSE(parse_list_page("<IsTruncated>true</IsTruncated>", 0).next_token);
 }
 
+// Found by fuzzing: a <Contents> element was unescaped, then each of its children again, so
+// "&amp;lt;" in a key read as "<", and an escaped "</Key>" in a key ended the key early.
+TEST(S3Answers, ListPageUnescapesEachKeyOnce) {
+  const ListPage page = parse_list_page(
+      "<ListBucketResult><Contents><Key>a&amp;lt;b</Key><ETag>&quot;&amp;amp;&quot;</ETag>"
+      "</Contents><Contents><Key>x&lt;/Key&gt;y</Key><Size>7</Size></Contents>"
+      "</ListBucketResult>",
+      0);
+  ASSERT_EQ(page.objects.size(), 2u);
+  EXPECT_EQ(page.objects[0].key, "a&lt;b");
+  EXPECT_EQ(page.objects[0].etag, "&amp;");
+  EXPECT_EQ(page.objects[1].key, "x</Key>y");
+  EXPECT_EQ(page.objects[1].size, 7);
+}
+
 }  // namespace
 }  // namespace rtjobs::backup
