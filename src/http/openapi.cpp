@@ -95,7 +95,7 @@ std::string_view openapi_document() {
       "get": {"operationId": "listTransfers", "summary": "List recurring transfers",
         "parameters": [{"name": "status", "in": "query", "schema": {"type": "string", "enum": ["ACTIVE", "PAUSED", "CANCELLED", "COMPLETED"]}},
           {"$ref": "#/components/parameters/Limit"}, {"$ref": "#/components/parameters/Cursor"}],
-        "responses": {"200": {"description": "A page", "content": {"application/json": {"schema": {"type": "object", "properties": {
+        "responses": {"200": {"description": "A page", "content": {"application/json": {"schema": {"type": "object", "required": ["data", "next_cursor"], "properties": {
           "data": {"type": "array", "items": {"$ref": "#/components/schemas/Transfer"}}, "next_cursor": {"type": "string", "nullable": true}}}}}}, "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Unauthorized"}}}},
     "/v1/recurring-transfers/{id}": {"get": {"operationId": "getTransfer", "summary": "Get a recurring transfer",
       "parameters": [{"$ref": "#/components/parameters/TransferId"}],
@@ -138,7 +138,7 @@ std::string_view openapi_document() {
         "responses": {"201": {"description": "Created; the secret is shown only here and after a rotation", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/WebhookEndpointWithSecret"}}}},
           "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Unauthorized"}}},
       "get": {"operationId": "listWebhookEndpoints", "summary": "List endpoints (never their secrets)", "parameters": [{"$ref": "#/components/parameters/Limit"}, {"$ref": "#/components/parameters/Cursor"}],
-        "responses": {"200": {"description": "A page", "content": {"application/json": {"schema": {"type": "object", "properties": {
+        "responses": {"200": {"description": "A page", "content": {"application/json": {"schema": {"type": "object", "required": ["data", "next_cursor"], "properties": {
           "data": {"type": "array", "items": {"$ref": "#/components/schemas/WebhookEndpoint"}}, "next_cursor": {"type": "string", "nullable": true}}}}}}, "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Unauthorized"}}}},
     "/v1/webhook-endpoints/{id}": {
       "get": {"operationId": "getWebhookEndpoint", "summary": "Get an endpoint", "parameters": [{"$ref": "#/components/parameters/Id"}],
@@ -155,7 +155,7 @@ std::string_view openapi_document() {
       "parameters": [{"name": "endpoint_id", "in": "query", "schema": {"type": "string", "format": "uuid"}},
         {"name": "status", "in": "query", "schema": {"type": "string", "enum": ["pending", "delivered", "failed"]}},
         {"$ref": "#/components/parameters/Limit"}, {"$ref": "#/components/parameters/Cursor"}],
-      "responses": {"200": {"description": "A page", "content": {"application/json": {"schema": {"type": "object", "properties": {
+      "responses": {"200": {"description": "A page", "content": {"application/json": {"schema": {"type": "object", "required": ["data", "next_cursor"], "properties": {
         "data": {"type": "array", "items": {"$ref": "#/components/schemas/WebhookDelivery"}}, "next_cursor": {"type": "string", "nullable": true}}}}}},
         "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Unauthorized"}}}},
     "/v1/webhook-deliveries/{id}": {"get": {"operationId": "getWebhookDelivery", "summary": "Get a delivery", "parameters": [{"$ref": "#/components/parameters/Id"}],
@@ -165,7 +165,7 @@ std::string_view openapi_document() {
       "responses": {"201": {"description": "The new delivery", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/WebhookDelivery"}}}}, "404": {"$ref": "#/components/responses/Error"}, "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Unauthorized"}}}},
     "/v1/events": {"get": {"operationId": "listEvents", "summary": "The outbox's events in order (kept RT_EVENT_RETENTION_DAYS after delivery)",
       "parameters": [{"name": "after", "in": "query", "schema": {"type": "string", "format": "uuid"}, "description": "Events after this one"}, {"$ref": "#/components/parameters/Limit"}],
-      "responses": {"200": {"description": "A page", "content": {"application/json": {"schema": {"type": "object", "properties": {
+      "responses": {"200": {"description": "A page", "content": {"application/json": {"schema": {"type": "object", "required": ["data", "next_cursor"], "properties": {
         "data": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}}, "next_cursor": {"type": "string", "nullable": true, "description": "Pass as after"}}}}}},
         "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Unauthorized"}}}},
     "/v1/backups": {
@@ -209,7 +209,7 @@ std::string_view openapi_document() {
       "Unauthorized": {"description": "unauthorized: the bearer token is missing or wrong", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
       "Job": {"description": "A job", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Job"}}}},
       "Transfer": {"description": "A recurring transfer", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Transfer"}}}},
-      "JobPage": {"description": "A page of jobs", "content": {"application/json": {"schema": {"type": "object", "properties": {
+      "JobPage": {"description": "A page of jobs", "content": {"application/json": {"schema": {"type": "object", "required": ["data", "next_cursor"], "properties": {
         "data": {"type": "array", "items": {"$ref": "#/components/schemas/Job"}}, "next_cursor": {"type": "string", "nullable": true}}}}}}
     },
     "schemas": {
@@ -219,7 +219,7 @@ std::string_view openapi_document() {
       "Event": {"type": "object", "description": "The body POSTed to an endpoint: type, timestamp and data (a Job for job.*, a Transfer for transfer.*, a WebhookEndpoint for webhook_endpoint.disabled), as written by the change", "properties": {
         "id": {"type": "string", "format": "uuid", "description": "The webhook-id header (not in a delivered body)"}, "type": {"$ref": "#/components/schemas/EventType"},
         "created_at": {"type": "string", "format": "date-time", "description": "The body's timestamp"}, "data": {"type": "object"}}},
-      "WebhookEndpoint": {"type": "object", "properties": {
+      "WebhookEndpoint": {"type": "object", "required": ["id", "url", "description", "event_types", "status", "failing_since", "disabled_at", "previous_secret_expires_at", "created_at", "updated_at"], "properties": {
         "id": {"type": "string", "format": "uuid"}, "url": {"type": "string"}, "description": {"type": "string", "nullable": true},
         "event_types": {"type": "array", "items": {"$ref": "#/components/schemas/EventType"}, "description": "Empty: every type"},
         "status": {"type": "string", "enum": ["enabled", "disabled"]},
@@ -229,7 +229,7 @@ std::string_view openapi_document() {
         "created_at": {"type": "string", "format": "date-time"}, "updated_at": {"type": "string", "format": "date-time"}}},
       "WebhookEndpointWithSecret": {"allOf": [{"$ref": "#/components/schemas/WebhookEndpoint"},
         {"type": "object", "required": ["secret"], "properties": {"secret": {"type": "string", "pattern": "^whsec_", "description": "Shown once: at creation and after a rotation"}}}]},
-      "WebhookDelivery": {"type": "object", "properties": {
+      "WebhookDelivery": {"type": "object", "required": ["id", "event_id", "event_type", "endpoint_id", "recurring_transfer_id", "status", "attempts", "waiting", "next_attempt_at", "last_attempt_at", "last_http_status", "last_error", "replay_of", "created_at", "finished_at"], "properties": {
         "id": {"type": "string", "format": "uuid"}, "event_id": {"type": "string", "format": "uuid"}, "event_type": {"$ref": "#/components/schemas/EventType"},
         "endpoint_id": {"type": "string", "format": "uuid"}, "recurring_transfer_id": {"type": "string", "format": "uuid", "nullable": true},
         "status": {"type": "string", "enum": ["pending", "delivered", "failed"]}, "attempts": {"type": "integer"},
@@ -259,7 +259,7 @@ std::string_view openapi_document() {
         "finished_at": {"type": "string", "format": "date-time", "nullable": true},
         "result": {"type": "object", "allOf": [{"$ref": "#/components/schemas/BackupResult"}], "nullable": true, "description": "When succeeded: the answer of POST /v1/backups?wait=true"},
         "error": {"type": "string", "nullable": true, "description": "When failed"}}},
-      "Backup": {"type": "object", "properties": {
+      "Backup": {"type": "object", "required": ["id", "backup_at", "cutoff", "job_rows", "provider_status_rows", "objects", "bytes", "checksums", "created_at"], "properties": {
         "id": {"type": "string", "format": "uuid"}, "backup_at": {"type": "string", "format": "date-time", "description": "The saved timestamp"},
         "cutoff": {"type": "string", "format": "date-time"}, "job_rows": {"type": "integer"}, "provider_status_rows": {"type": "integer"},
         "objects": {"type": "array", "items": {"type": "string"}}, "bytes": {"type": "integer"},
@@ -273,7 +273,7 @@ std::string_view openapi_document() {
       "ProviderOptions": {"type": "object", "nullable": true, "additionalProperties": true,
         "description": "Adapter-specific fields, checked by the transfer's provider when it is created (400 with field provider_options.<name>); at most 16 KiB as compact JSON. Absent or null: none. See the examples of POST /v1/recurring-transfers"},
       "JobStatus": {"type": "string", "enum": ["PENDING", "IN_FLY", "PROCESSING", "RETRY", "FINISHED", "FAILED", "SKIPPED", "CANCELLED"]},
-      "Job": {"type": "object", "properties": {
+      "Job": {"type": "object", "required": ["id", "recurring_transfer_id", "sequence", "scheduled_for", "due_at", "status", "result", "retries", "next_attempt_at", "provider", "provider_reference", "bank_status", "idempotency_key", "last_error", "lease_owner", "lease_expires_at", "created_at", "updated_at", "finished_at", "settlement_status", "settled_at", "return_code", "presentment"], "properties": {
         "id": {"type": "string", "format": "uuid"}, "recurring_transfer_id": {"type": "string", "format": "uuid"},
         "sequence": {"type": "integer"}, "scheduled_for": {"type": "string", "format": "date"},
         "due_at": {"type": "string", "format": "date-time"}, "status": {"$ref": "#/components/schemas/JobStatus"},
@@ -295,7 +295,7 @@ std::string_view openapi_document() {
         "presentment": {"type": "integer", "minimum": 0, "maximum": 2, "description": "Times a returned occurrence (R01/R09) was presented again, each under the key {idempotency_key}:r{n}"}}},
       "SettlementStatus": {"type": "string", "enum": ["pending", "settled", "returned", "canceled", "unknown"],
         "description": "unknown: the follow window (RT_SETTLEMENT_FOLLOW_DAYS) ran out before the bank said"},
-      "ProviderStatus": {"type": "object", "properties": {
+      "ProviderStatus": {"type": "object", "required": ["id", "job_id", "recurring_transfer_id", "provider", "attempt", "http_status", "code", "message", "response_body", "created_at"], "properties": {
         "id": {"type": "string"}, "job_id": {"type": "string"}, "recurring_transfer_id": {"type": "string"},
         "provider": {"type": "string"}, "attempt": {"type": "integer"}, "http_status": {"type": "integer", "nullable": true},
         "code": {"type": "string", "nullable": true}, "message": {"type": "string", "nullable": true},
@@ -319,7 +319,7 @@ std::string_view openapi_document() {
         "currency": {"type": "string", "pattern": "^[A-Z]{3}$"}, "description": {"type": "string"},
         "rail": {"$ref": "#/components/schemas/Rail"}, "provider_options": {"$ref": "#/components/schemas/ProviderOptions"},
         "schedule": {"$ref": "#/components/schemas/Schedule"}}},
-      "Transfer": {"type": "object", "properties": {
+      "Transfer": {"type": "object", "required": ["id", "external_id", "provider", "source_account", "destination_account", "amount", "currency", "description", "rail", "provider_options", "schedule", "status", "status_reason", "idempotency_key", "created_at", "updated_at"], "properties": {
         "id": {"type": "string", "format": "uuid"}, "external_id": {"type": "string", "nullable": true},
         "provider": {"type": "string"}, "source_account": {"type": "string"}, "destination_account": {"type": "string"},
         "amount": {"type": "integer"}, "currency": {"type": "string"}, "description": {"type": "string"},
