@@ -2,7 +2,7 @@
 # Sets everything up and runs every test: installs what is missing, builds, starts a throwaway
 # PostgreSQL 15 on loopback, runs the suites through ctest (unit, store conformance on SQLite
 # and PostgreSQL, end-to-end against real rtjobs and fake-BaaS processes), stops it all, then
-# runs clang-tidy (scripts/tidy.sh).
+# runs the fuzz targets (scripts/fuzz.sh) and clang-tidy (scripts/tidy.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
@@ -12,5 +12,7 @@ trap '"$ROOT/scripts/pg.sh" stop' EXIT
 RT_TEST_POSTGRES_URL=$(scripts/pg.sh start)
 export RT_TEST_POSTGRES_URL
 (cd build && ctest --output-on-failure --timeout 900 -j"${RT_TEST_JOBS:-1}" "$@")
+# Fuzzing (docs/TESTING.md): every fuzz target 30 s in its own clang tree; RT_SKIP_FUZZ=1 skips it.
+[ "${RT_SKIP_FUZZ:-0}" = 1 ] || scripts/fuzz.sh 30
 # Static analysis, warnings as errors (STYLE.md); RT_SKIP_TIDY=1 skips it for a quick local run.
 [ "${RT_SKIP_TIDY:-0}" = 1 ] || scripts/tidy.sh
