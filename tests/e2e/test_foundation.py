@@ -61,7 +61,7 @@ class StartUp(unittest.TestCase):
     def test_token_required_on_every_route_but_health(self):
         server = Server(self.dir, "sqlite://rtjobs.db")
         try:
-            anonymous = Http(f"http://127.0.0.1:{server.port}")
+            anonymous = Http(f"http://127.0.0.1:{server.port}", contract=server.http.contract)
             for path in ("/v1/jobs", "/v1/recurring-transfers", "/metrics", "/openapi.json"):
                 status, body, headers = anonymous.get(path)
                 self.assertEqual(status, 401, path)
@@ -83,6 +83,20 @@ class StartUp(unittest.TestCase):
             self.assertEqual(response.status, 413)
             self.assertEqual(json.loads(response.read())["error"]["code"], "payload_too_large")
             conn.close()
+        finally:
+            server.stop()
+
+    def test_openapi_command_prints_the_served_document(self):
+        # ctest openapi_lint lints what `rtjobs openapi` prints: it must be what serve answers.
+        r = run_rtjobs(["openapi"], {}, self.dir)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        printed = json.loads(r.stdout)
+        server = Server(self.dir, "sqlite://rtjobs.db")
+        try:
+            status, served, _ = server.http.get("/openapi.json")
+            self.assertEqual(status, 200)
+            self.assertEqual(printed, served)
+            self.assertIn("/v1/recurring-transfers", printed["paths"])
         finally:
             server.stop()
 
