@@ -27,9 +27,9 @@ class JobProducerTest : public jobs_test::JobsTest {
         {"limited", {.max_rps = 10, .max_in_flight = {}}}, {"open", {}}});
     flows_->set_instances(1, kT0);
     writer_ = std::make_unique<CompletionWriter>(*store_, 1, 16);
-    processor_ = std::make_unique<JobProcessor>(*store_, *writer_, providers_, calendars_, clock_,
-                                                inline_executor(), ProcessorOptions{},
-                                                flows_.get());
+    processor_ =
+        std::make_unique<JobProcessor>(*store_, *writer_, providers_, calendars_, clock_,
+                                       inline_executor(), ProcessorOptions{}, flows_.get());
     TransferService service(*store_, providers_, calendars_, clock_, 1);
     for (const char* provider : {"limited", "open"}) {
       for (int i = 0; i < 5; ++i) {
@@ -45,11 +45,13 @@ class JobProducerTest : public jobs_test::JobsTest {
         *store_, *processor_, *flows_, calls_, unwritten_, clock_,
         JobProducerOptions{"scheduler", true, false, 500, std::chrono::hours(1)});
   }
+  // As Application::stop: the writer is flushed while the producer and the processor still
+  // exist, since each written outcome calls back into both (the producer's wake()).
   void TearDown() override {
     producer_->stop();
-    producer_.reset();
-    processor_.reset();
     writer_.reset();
+    processor_.reset();
+    producer_.reset();
   }
 
   // Jobs due at kT0 (the first occurrences) by provider and status.
@@ -110,7 +112,7 @@ TEST_F(JobProducerTest, ClaimsOnlyWhatEachProviderMayCallNow) {
 TEST_F(JobProducerTest, APausedProvidersJobsStayDue) {
   ProviderFlow* limited = flows_->find("limited");
   TransferResult down{Outcome::kUnavailable, 503, {}, "unavailable", "", {}};
-  for (int i = 0; i < 5; ++i) {  // five failures in a row pause it
+  for (int i = 0; i < 5; ++i) {        // five failures in a row pause it
     if (i > 0) clock_.advance(200ms);  // a token back
     ASSERT_EQ(limited->reserve(1, clock_.now()), 1);
     limited->answered(down, clock_.now(), clock_.now());
