@@ -12,6 +12,9 @@ trap '"$ROOT/scripts/pg.sh" stop' EXIT
 RT_TEST_POSTGRES_URL=$(scripts/pg.sh start)
 export RT_TEST_POSTGRES_URL
 (cd build && ctest --output-on-failure --timeout 900 -j"${RT_TEST_JOBS:-1}" "$@")
+# Sanitizers (docs/TESTING.md): clang 19 builds under ASan+UBSan and TSan, run against the same
+# PostgreSQL; RT_SKIP_SANITIZE=1 skips them for a quick local run.
+[ "${RT_SKIP_SANITIZE:-0}" = 1 ] || scripts/sanitize.sh all
 # Fuzzing (docs/TESTING.md): every fuzz target 30 s in its own clang tree; RT_SKIP_FUZZ=1 skips it.
 [ "${RT_SKIP_FUZZ:-0}" = 1 ] || scripts/fuzz.sh 30
 # Static analysis, warnings as errors (STYLE.md); RT_SKIP_TIDY=1 skips it for a quick local run.
