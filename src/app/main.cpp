@@ -12,6 +12,7 @@
 #include "app/backup_commands.hpp"
 #include "app/signals.hpp"
 #include "config/config.hpp"
+#include "core/build_info.hpp"
 #include "core/log.hpp"
 #include "http/routes.hpp"
 #include "store/store.hpp"
@@ -89,6 +90,8 @@ int migrate(const std::string& config_file) {
 
 int main(int argc, char** argv) try {
   CLI::App cli{"rtjobs: the jobs server for recurring bank transfers"};
+  cli.set_version_flag("--version", "rtjobs " + std::string(rtjobs::build_version()) + " (commit " +
+                                        std::string(rtjobs::build_commit()) + ")");
   cli.require_subcommand(1);
   std::string config_file;
 

@@ -2,6 +2,7 @@
 #include <nlohmann/json.hpp>
 #include <utility>
 
+#include "core/build_info.hpp"
 #include "http/errors.hpp"
 #include "http/routes.hpp"
 #include "jobs/processor.hpp"
@@ -38,11 +39,13 @@ std::string bank_events_gauge(const RouteContext& ctx) {
 }  // namespace
 
 void add_health_routes(Router& router, const RouteContext& ctx) {
-  router.add("GET", "/healthz",
-             [](const Request&, const Respond& respond) {
-               respond(json_response(200, {{"status", "ok"}}));
-             },
-             {.public_route = true});
+  router.add(
+      "GET", "/healthz",
+      [](const Request&, const Respond& respond) {
+        respond(json_response(
+            200, {{"status", "ok"}, {"version", build_version()}, {"commit", build_commit()}}));
+      },
+      {.public_route = true});
 
   router.add(
       "GET", "/readyz",

@@ -1,4 +1,5 @@
 #include "http/metrics.hpp"
+#include "core/build_info.hpp"
 
 #include <sstream>
 
@@ -40,6 +41,10 @@ std::string HttpMetrics::render() const {
   out << "# HELP process_uptime_seconds Seconds since the process started serving.\n"
       << "# TYPE process_uptime_seconds gauge\n"
       << "process_uptime_seconds " << uptime.count() << "\n";
+  out << "# HELP rtjobs_build_info The running binary's version and commit (always 1).\n"
+      << "# TYPE rtjobs_build_info gauge\n"
+      << "rtjobs_build_info{version=\"" << prometheus_label(build_version()) << "\",commit=\""
+      << prometheus_label(build_commit()) << "\"} 1\n";
   return out.str();
 }
 

@@ -16,7 +16,7 @@ std::string_view openapi_document() {
   "servers": [{"url": "/", "description": "The server that serves this document"}],
   "security": [{"bearer": []}],
   "paths": {
-    "/healthz": {"get": {"operationId": "getHealth", "summary": "Liveness", "security": [], "responses": {"200": {"description": "Alive"}, "400": {"$ref": "#/components/responses/Error"}}}},
+    "/healthz": {"get": {"operationId": "getHealth", "summary": "Liveness", "security": [], "responses": {"200": {"description": "Alive, with the binary's version and the commit it was built from", "content": {"application/json": {"schema": {"type": "object", "required": ["status", "version", "commit"], "properties": {"status": {"type": "string", "enum": ["ok"]}, "version": {"type": "string", "example": "0.1.0"}, "commit": {"type": "string", "description": "12 hex digits, with -dirty when built from modified files; unknown outside a git checkout"}}}}}}, "400": {"$ref": "#/components/responses/Error"}}}},
     "/readyz": {"get": {"operationId": "getReadiness", "summary": "Readiness (the database answers)", "security": [],
       "description": "200 while the database answers, even with providers paused (their jobs wait; the others run): paused_providers names them.",
       "responses": {"200": {"description": "Ready", "content": {"application/json": {"schema": {"type": "object",

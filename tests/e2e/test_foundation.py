@@ -4,6 +4,7 @@ import datetime
 import http.client
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -38,6 +39,24 @@ class StartUp(unittest.TestCase):
             self.assertTrue(os.path.exists(os.path.join(self.dir, "rtjobs.db")))
         finally:
             self.assertEqual(server.stop(), 0)
+
+    def test_version_and_commit_in_version_healthz_and_metrics(self):
+        r = run_rtjobs(["--version"], {}, self.dir)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        m = re.fullmatch(r"rtjobs (\d+\.\d+\.\d+) \(commit ([0-9a-f]{12}(-dirty)?|unknown)\)\n",
+                         r.stdout)
+        self.assertIsNotNone(m, r.stdout)
+        version, commit = m.group(1), m.group(2)
+        server = Server(self.dir, "sqlite://rtjobs.db")
+        try:
+            status, health, _ = server.http.get("/healthz")
+            self.assertEqual(status, 200)
+            self.assertEqual(health, {"status": "ok", "version": version, "commit": commit})
+            status, metrics, _ = server.http.get("/metrics")
+            self.assertEqual(status, 200)
+            self.assertIn(f'rtjobs_build_info{{version="{version}",commit="{commit}"}} 1\n', metrics)
+        finally:
+            server.stop()
 
     def test_bogus_database_url_exits_naming_the_setting(self):
         r = run_rtjobs(["serve"], {"RT_DATABASE_URL": "bogus://x"}, self.dir)
