@@ -71,6 +71,17 @@ TEST(IncreaseAnswers, AReusedKeyIsUnavailable) {
   EXPECT_EQ(r.code, "idempotency_key_already_used_error");
 }
 
+// Found by fuzzing: {"type": ""} was read as Increase's error shape, and a 4xx declined the
+// transfer with an empty code.
+TEST(IncreaseAnswers, AnEmptyErrorTypeIsNotIncreasesShape) {
+  auto api = make_increase_api(kUrl, "token");
+  for (int status : {400, 404, 422}) {
+    const TransferResult r = api->read_answer(request(), increase_error(status, "", "d"));
+    EXPECT_EQ(r.outcome, Outcome::kUnavailable) << status;
+    EXPECT_EQ(r.code, "http_" + std::to_string(status));
+  }
+}
+
 TEST(IncreaseAnswers, ARateLimitBodysRetryAfterCountsWithoutTheHeader) {
   auto api = make_increase_api(kUrl, "token");
   HttpAnswer limited = increase_error(429, "rate_limited_error", nullptr, {{"retry_after", 12}});

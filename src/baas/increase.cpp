@@ -175,7 +175,8 @@ class IncreaseApi final : public BankApi {
     const nlohmann::json json = bank::parse_json(answer.body);
     if (answer.status >= 200 && answer.status <= 299) return read_transfer(request, answer, json);
     auto type = bank::string_field(json, "type");
-    if (!type) {
+    // An empty type names no Increase error: it would be a decline without a reason.
+    if (!type || type->empty()) {
       return bank::unavailable(answer, "http_" + std::to_string(answer.status),
                                "the bank answered HTTP " + std::to_string(answer.status) +
                                    " without an Increase error body");
