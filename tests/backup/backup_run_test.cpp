@@ -255,8 +255,7 @@ TEST_P(BackupRunTest, CsvRoundTripsEveryColumnByteForByteThroughRestore) {
   backup::Restorer restorer(empty->backup_store(), {}, /*batch_rows=*/3);
   int64_t last_progress = 0;
   for (const auto& o : r->objects) {
-    auto restored = restorer.restore(o.url, [&](backup::RestorePhase, int64_t read,
-                                                int64_t total) {
+    auto restored = restorer.restore(o.url, [&](backup::RestorePhase, int64_t read, int64_t total) {
       EXPECT_LE(read, total);
       last_progress = read;
     });
@@ -346,6 +345,8 @@ TEST_P(BackupRunTest, RestoreTakesABackupMadeBeforeBankStatusAndPlacesFieldsByTh
   std::vector<csv::Record> expected = records;
   for (size_t i = b; i < n; ++i) expected[1][i].reset();
   expected[1][presentment] = "0";  // the column's default
+  ASSERT_EQ(records[0][n - 1], "outcome_unknown");
+  expected[1][n - 1] = "0";  // its default too
   std::vector<size_t> all(n);
   for (size_t i = 0; i < n; ++i) all[i] = i;
   EXPECT_EQ(empty->dump(BackupTable::kJobs), csv_of(expected, all));
@@ -673,7 +674,8 @@ TEST(BackupCsv, SameRowsGiveByteIdenticalCsvFromSqliteAndPostgres) {
            seq == 1 ? store_detail::SqlValue("2026-01-02T00:00:00.250Z") : SqlValueNull(),
            seq == 3 ? store_detail::SqlValue("R09") : SqlValueNull(),
            int64_t{seq - 1},
-           SqlValueNull()});
+           SqlValueNull(),
+           int64_t{0}});
       db->exec(
           "INSERT INTO recurring_transfer_provider_status (" +
               std::string(store_detail::kProviderStatusColumns) + ") VALUES (" +

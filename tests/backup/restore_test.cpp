@@ -237,6 +237,8 @@ TEST_P(RestoreTest, ValuesAreCheckedAlikeOnBothDatabases) {
       {"retries", std::nullopt, "column retries: is required"},
       {"sequence", "0", "column sequence: must be an integer from 1"},
       {"presentment", "-2", "column presentment"},
+      // A terminal job is never in doubt: a 1 is no backup rtjobs wrote.
+      {"outcome_unknown", "1", "column outcome_unknown: must be an integer from 0 to 0"},
       {"result", "MAYBE", "column result: must be SUCCEEDED, DECLINED or RETURNED"},
       {"settlement_status", "paid", "column settlement_status"},
       {"scheduled_for", "2026-02-30", "column scheduled_for: must be a date"},
