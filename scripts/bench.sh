@@ -29,9 +29,9 @@ export PATH="$PATH:/usr/sbin"
 (cd bench/graphile && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 
 # ---- rtjobs, Release ----
-# GCC 12 at -O3 reports false positives (std::variant, std::string) that -Werror would stop on.
-cmake -S . -B build-bench -G Ninja -DCMAKE_BUILD_TYPE=Release \
-  -DCMAKE_CXX_FLAGS="-Wno-error=maybe-uninitialized -Wno-error=restrict -Wno-error=array-bounds -Wno-error=stringop-overflow -Wno-error=stringop-overread" >/dev/null
+# The packagers' build: Release, warnings not errors (GCC 12 at -O3 reports false positives in
+# std::variant and std::string).
+cmake -S . -B build-bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DRTJOBS_WERROR=OFF >/dev/null
 ninja -C build-bench -j"${RT_BUILD_JOBS:-2}" rtjobs
 if ninja -C build-bench -t targets all 2>/dev/null | grep -q '^backup_bench:'; then
   ninja -C build-bench -j"${RT_BUILD_JOBS:-2}" backup_bench >/dev/null 2>&1 || true

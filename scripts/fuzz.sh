@@ -31,9 +31,9 @@ fi
 start=$(date +%s)
 if [ ! -f "$BUILD/CMakeCache.txt" ]; then
   cmake -S . -B "$BUILD" -G Ninja -DCMAKE_CXX_COMPILER=clang++-19 \
-    -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRTJOBS_FUZZ=ON >/dev/null
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRTJOBS_FUZZ=ON -DRTJOBS_WERROR=ON >/dev/null
 else
-  cmake -B "$BUILD" -DRTJOBS_FUZZ=ON >/dev/null
+  cmake -B "$BUILD" -DRTJOBS_FUZZ=ON -DRTJOBS_WERROR=ON >/dev/null
 fi
 ninja -C "$BUILD" -j "${RT_BUILD_JOBS:-2}" fuzzers >/dev/null
 echo "fuzz: built in $(($(date +%s) - start)) s; running ${#TARGETS[@]} targets, ${SECONDS_EACH} s each" >&2

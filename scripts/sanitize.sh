@@ -41,7 +41,7 @@ run() {
   local tree=$1 sanitize=$2 tests=$3
   shift 3
   CXX=clang++-19 cmake -S . -B "$tree" -G Ninja -DCMAKE_BUILD_TYPE=Sanitize \
-    -DCMAKE_CXX_FLAGS_SANITIZE="-O0 -gline-tables-only" -DRTJOBS_SANITIZE="$sanitize" >/dev/null
+    -DCMAKE_CXX_FLAGS_SANITIZE="-O0 -gline-tables-only" -DRTJOBS_SANITIZE="$sanitize" -DRTJOBS_WERROR=ON >/dev/null
   echo "sanitize.sh: building $* in $tree ($sanitize)" >&2
   ninja -C "$tree" -j"${RT_BUILD_JOBS:-2}" "$@"
   (cd "$tree" && ctest --output-on-failure --timeout 900 -j"${RT_TEST_JOBS:-1}" -R "$tests")
