@@ -261,6 +261,18 @@ TEST(ProviderFlow, ARunOfFailuresPausesTheProviderAndAProbeResumesIt) {
   EXPECT_EQ(f.reserve(10, t2), 10);
 }
 
+// A settling look-up that found nothing under the key (TransferResult::not_at_bank) is the bank
+// answering, however many cancelled transfers' jobs in doubt it settles in a row.
+TEST(ProviderFlow, NothingAtTheBankIsTheBankWorking) {
+  ProviderFlow f("bank", {}, {.threshold = 3, .first_wait = seconds(1), .max_wait = seconds(4)});
+  TransferResult none = answer(Outcome::kUnavailable, 200);
+  none.not_at_bank = true;
+  EXPECT_EQ(f.reserve(5, kT0), 5);
+  for (int i = 0; i < 5; ++i) EXPECT_FALSE(f.answered(none, kT0, kT0));
+  EXPECT_EQ(f.snapshot(kT0).state, CircuitState::kClosed);
+  EXPECT_EQ(f.snapshot(kT0).paused, 0u);
+}
+
 TEST(FlowControl, RendersEveryProvidersState) {
   FlowControl flows({{"a", {}}, {"b", {.max_rps = 5, .max_in_flight = {}}}},
                     {.threshold = 1, .first_wait = seconds(1), .max_wait = seconds(1)});

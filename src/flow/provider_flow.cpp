@@ -157,8 +157,9 @@ bool ProviderFlow::answered(const TransferResult& answer, Timestamp started, Tim
       deferred_until_ = until;
     }
   }
-  // A rate limit is the bank working; anything else unavailable counts toward pausing it.
-  const bool working = answer.outcome != Outcome::kUnavailable || limited;
+  // A rate limit is the bank working, and so is a look-up that found nothing under a key (the
+  // bank answered it); anything else unavailable counts toward pausing it.
+  const bool working = answer.outcome != Outcome::kUnavailable || limited || answer.not_at_bank;
   CircuitState before = circuit_.state(now);
   if (!working && before != CircuitState::kOpen) reason_ = describe(answer);
   if (!circuit_.record(working, started, now)) return before != CircuitState::kClosed;
