@@ -23,6 +23,7 @@ elif [ "$(id -u)" != 0 ] || as_owner test -x "$PWD"; then
   DIR=$PWD/.run/pg
 else
   DIR=/tmp/rtjobs-pg-$(printf '%s' "$PWD" | md5sum | cut -c1-12)-$PORT
+  OUTSIDE=1  # removed by stop: nothing is left in /tmp
 fi
 
 # Runs a step; on failure says which and shows the end of its log (or of its output).
@@ -69,6 +70,7 @@ case "${1:-}" in
     ;;
   stop)
     if [ -d "$DIR/data" ]; then as_owner "$PGBIN/pg_ctl" -D "$DIR/data" -m fast -w stop >/dev/null 2>&1 || true; fi
+    if [ "${OUTSIDE:-0}" = 1 ]; then rm -rf "$DIR"; fi
     ;;
   *) echo "usage: $0 start|stop" >&2; exit 2 ;;
 esac

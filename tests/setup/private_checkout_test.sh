@@ -24,6 +24,10 @@ if command -v psql >/dev/null; then
   [ "$(psql "$url" -tAc 'SELECT 1')" = 1 ] || { echo "PostgreSQL does not answer" >&2; exit 1; }
 fi
 RT_PG_PORT=54393 scripts/pg.sh stop
+if ls -d /tmp/rtjobs-pg-*-54393 >/dev/null 2>&1; then
+  echo "pg.sh stop left its data directory in /tmp" >&2
+  exit 1
+fi
 # A data directory the postgres user cannot reach is refused with its cause, not a bare exit 1.
 if [ "$(id -u)" = 0 ]; then
   mkdir -p "$WORK/private" && chmod 700 "$WORK/private"
