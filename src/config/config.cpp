@@ -542,7 +542,9 @@ Result<void> apply_file(Config& c, const std::string& path, const EnvLookup& env
       }
       raw[std::string(it->second)] = *text;
     } else {
-      return invalid(key, "unknown key " + quoted(key) + " in configuration file " + quoted(path));
+      // An empty key ("" = ...) is named as TOML writes it, so the error still names a setting.
+      return invalid(key.empty() ? std::string("\"\"") : key,
+                     "unknown key " + quoted(key) + " in configuration file " + quoted(path));
     }
   }
   return {};

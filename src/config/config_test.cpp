@@ -88,6 +88,11 @@ TEST(Config, UnknownKeysAreNamed) {
   c = load_config(g.path(), env_of({}));
   ASSERT_FALSE(c);
   EXPECT_EQ(c.error().field, "providers.bank.retries");
+  // An empty key (found by the config fuzzer) is still named.
+  TempFile h("\"\" = \"\"\n");
+  c = load_config(h.path(), env_of({}));
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().field, "\"\"");
 }
 
 struct BadValue {
