@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Sets everything up and runs every test: installs what is missing, builds, starts a throwaway
 # PostgreSQL 15 on loopback, runs the suites through ctest (unit, store conformance on SQLite
-# and PostgreSQL, end-to-end against real rtjobs and fake-BaaS processes), stops it all, then
-# runs the fuzz targets (scripts/fuzz.sh) and clang-tidy (scripts/tidy.sh).
+# and PostgreSQL, end-to-end against real rtjobs and fake-BaaS processes, chaos, the API
+# contract), then the suites under clang's sanitizers (scripts/sanitize.sh), the fuzz targets
+# (scripts/fuzz.sh) and clang-tidy (scripts/tidy.sh), and stops it all. docs/TESTING.md has what
+# each measured.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
