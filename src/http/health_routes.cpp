@@ -2,6 +2,7 @@
 #include <nlohmann/json.hpp>
 #include <utility>
 
+#include "backup/backup_service.hpp"
 #include "core/build_info.hpp"
 #include "http/errors.hpp"
 #include "http/routes.hpp"
@@ -34,6 +35,22 @@ std::string bank_events_gauge(const RouteContext& ctx) {
          "(counted up to " +
          std::to_string(kDueCountCap) + ").\n# TYPE rtjobs_bank_events_pending gauge\n" +
          "rtjobs_bank_events_pending " + std::to_string(*pending) + "\n";
+}
+
+// When the last backup saved rows (GET /v1/backups' last_backup_at), for the backup-overdue
+// alert; nothing when backups are off or the database does not answer.
+std::string last_backup_gauge(const RouteContext& ctx) {
+  if (!ctx.deps.backups) return {};
+  auto history = ctx.deps.backups->history(1);
+  if (!history) return {};
+  std::string out =
+      "# HELP rtjobs_backup_last_success_timestamp_seconds When the last backup saved its rows "
+      "(Unix time; 0: never).\n# TYPE rtjobs_backup_last_success_timestamp_seconds gauge\n"
+      "rtjobs_backup_last_success_timestamp_seconds ";
+  const auto at = history->last_backup_at.value_or(Timestamp{});
+  out += std::to_string(
+      std::chrono::duration_cast<std::chrono::seconds>(at.time_since_epoch()).count());
+  return out + "\n";
 }
 
 }  // namespace
@@ -76,7 +93,8 @@ void add_health_routes(Router& router, const RouteContext& ctx) {
     run_blocking(ctx, req, respond, [ctx] {
       Response r;
       r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-      r.body = ctx.metrics.render() + ctx.deps.processor.metrics().render() + due_jobs_gauge(ctx);
+      r.body = ctx.metrics.render() + ctx.deps.processor.metrics().render() + due_jobs_gauge(ctx) +
+               last_backup_gauge(ctx);
       if (const FlowControl* flows = ctx.deps.processor.flows()) {
         r.body += flows->render(ctx.deps.clock.now());
       }

@@ -24,7 +24,7 @@ void JobMetrics::bank_answered(std::string_view provider, Outcome outcome,
   std::lock_guard lock(mutex_);
   Counters& c = counters(provider);
   c.calls[i] += 1;
-  c.call_seconds[i] += std::chrono::duration<double>(took).count();
+  c.durations[i].observe(took);
 }
 
 void JobMetrics::outcome_written(std::string_view provider, JobStatus status,
@@ -65,13 +65,14 @@ std::string JobMetrics::render() const {
   out << "# HELP rtjobs_bank_calls_in_flight BaaS calls made and not answered yet.\n"
       << "# TYPE rtjobs_bank_calls_in_flight gauge\n"
       << "rtjobs_bank_calls_in_flight " << in_flight_.load(std::memory_order_relaxed) << "\n";
-  out << "# HELP rtjobs_bank_call_duration_seconds_sum Time from a BaaS call to its answer, by "
+  out << "# HELP rtjobs_bank_call_duration_seconds Time from a BaaS call to its answer, by "
          "provider and answer.\n"
-      << "# TYPE rtjobs_bank_call_duration_seconds_sum counter\n";
+      << "# TYPE rtjobs_bank_call_duration_seconds histogram\n";
   for (const auto& [name, c] : providers_) {
     for (size_t i = 0; i < kAnswers.size(); ++i) {
-      out << "rtjobs_bank_call_duration_seconds_sum{provider=\"" << prometheus_label(name)
-          << "\",answer=\"" << kAnswers[i] << "\"} " << c.call_seconds[i] << "\n";
+      c.durations[i].render(out, "rtjobs_bank_call_duration_seconds",
+                            "provider=\"" + prometheus_label(name) + "\",answer=\"" +
+                                std::string(kAnswers[i]) + "\"");
     }
   }
   out << "# HELP rtjobs_job_outcomes_total Job outcomes the processor wrote (the BaaS answers, "

@@ -1,7 +1,8 @@
 // JobMetrics: what the processor did, per provider, for GET /metrics (Prometheus text): the
-// bank calls answered (count and seconds, by answer), the outcomes written (by state and
+// bank calls answered (a counter and a latency histogram, rtjobs_bank_call_duration_seconds, by
+// provider and answer: succeeded, declined, unavailable), the outcomes written (by state and
 // result), the leases lost during a call, and the calls in flight. Thread-safe: one short lock
-// per event.
+// per event (a map look-up; the histogram itself is atomics).
 #pragma once
 
 #include <array>
@@ -15,6 +16,7 @@
 #include <string_view>
 
 #include "baas/provider.hpp"
+#include "core/histogram.hpp"
 #include "core/model.hpp"
 
 namespace rtjobs {
@@ -36,7 +38,8 @@ class JobMetrics {
  private:
   struct Counters {
     std::array<uint64_t, 3> calls{};  // by Outcome
-    std::array<double, 3> call_seconds{};
+    std::array<Histogram, 3> durations{Histogram(kLatencyBuckets), Histogram(kLatencyBuckets),
+                                       Histogram(kLatencyBuckets)};
     uint64_t succeeded = 0;  // FINISHED, SUCCEEDED
     uint64_t declined = 0;   // FINISHED, DECLINED
     uint64_t retry = 0;

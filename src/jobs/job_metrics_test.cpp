@@ -43,11 +43,22 @@ TEST(JobMetrics, CountsCallsAndOutcomesPerProvider) {
       R"(rtjobs_job_leases_lost_total{provider="bank"} 1)",
       R"(rtjobs_job_leases_lost_total{provider="sandbox"} 0)",
       "rtjobs_bank_calls_in_flight 1",  // five started, four answered
+      // The latency histogram: cumulative buckets, +Inf, _count equal to the calls.
+      R"(rtjobs_bank_call_duration_seconds_bucket{provider="sandbox",answer="succeeded",le="0.1"} 0)",
+      R"(rtjobs_bank_call_duration_seconds_bucket{provider="sandbox",answer="succeeded",le="0.25"} 1)",
+      R"(rtjobs_bank_call_duration_seconds_bucket{provider="sandbox",answer="succeeded",le="0.5"} 2)",
+      R"(rtjobs_bank_call_duration_seconds_bucket{provider="sandbox",answer="succeeded",le="+Inf"} 2)",
+      R"(rtjobs_bank_call_duration_seconds_count{provider="sandbox",answer="succeeded"} 2)",
+      R"(rtjobs_bank_call_duration_seconds_bucket{provider="sandbox",answer="unavailable",le="1"} 0)",
+      R"(rtjobs_bank_call_duration_seconds_bucket{provider="sandbox",answer="unavailable",le="2.5"} 1)",
+      R"(rtjobs_bank_call_duration_seconds_count{provider="bank",answer="declined"} 1)",
+      R"(rtjobs_bank_call_duration_seconds_count{provider="bank",answer="succeeded"} 0)",
   };
   for (const std::string& line : expected) {
     EXPECT_TRUE(has_line(text, line)) << line << "\nin:\n" << text;
   }
   EXPECT_NE(text.find("# TYPE rtjobs_job_outcomes_total counter\n"), std::string::npos);
+  EXPECT_NE(text.find("# TYPE rtjobs_bank_call_duration_seconds histogram\n"), std::string::npos);
 }
 
 TEST(JobMetrics, EscapesProviderNamesAndStartsEmpty) {
