@@ -13,7 +13,7 @@
 # 3. Compares the row counts of the snapshot and the restored copy, table by table.
 # 4. Loads every archive the snapshot's backup history names (RT_BACKUP_URL's objects: CSVs of
 #    old jobs that the backup deleted) into the restored copy with `rtjobs restore`, which
-#    checks each object's checksum, and checks that the jobs and provider-status rows grew by
+#    checks every row before writing any, and checks that the jobs and provider-status rows grew by
 #    what the history says each archive holds.
 # Prints one line per check; exits 0 when all agree, 1 otherwise. The restored copy is dropped
 # at the end unless --keep. The rtjobs binary: --rtjobs PATH, else `rtjobs` on PATH (or the
