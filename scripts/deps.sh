@@ -7,7 +7,7 @@ PACKAGES=(
   libsqlite3-dev libpq-dev libboost-dev libcurl4-openssl-dev libssl-dev
   nlohmann-json3-dev libcli11-dev libtomlplusplus-dev libhowardhinnant-date-dev
   libgtest-dev libgmock-dev libbenchmark-dev libmimalloc-dev
-  postgresql-15 postgresql-client-15 nodejs python3 curl
+  postgresql-15 postgresql-client-15 sqlite3 nodejs python3 curl
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
