@@ -18,8 +18,12 @@ namespace rtjobs::store_detail {
 
 // The insert, its event_arrays parameters from $first on (for a statement of its own, 1).
 inline std::string insert_events_sql(int first) {
+  // Appended piece by piece: GCC 12 at -O3 warns falsely (-Wrestrict, GCC bug 105329) on
+  // "x" + std::string, which inserts the literal at the front of the temporary.
   auto p = [&](int i, std::string_view type) {
-    return "$" + std::to_string(first + i) + "::" + std::string(type) + "[]";
+    std::string param = "$";
+    param.append(std::to_string(first + i)).append("::").append(type).append("[]");
+    return param;
   };
   return "INSERT INTO event (id, type, recurring_transfer_id, job_id, created_at, data)"
          " SELECT * FROM unnest(" +
