@@ -1,7 +1,8 @@
 // rtjobs command line: `serve` runs the server, `migrate` applies the database migrations,
 // `backup run` runs the backup-and-delete once, `restore` loads a backup CSV back, `openapi`
 // prints the OpenAPI document that `serve` answers GET /openapi.json with (linted by ctest).
-// Exit codes: 0 success, 1 runtime failure (database, bind), 2 invalid configuration or usage.
+// Exit codes: 0 success, 1 runtime failure (database, bind), 2 invalid configuration or usage,
+// 3 `migrate --status` found migrations pending (app/migrate_status.hpp).
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <optional>
@@ -10,6 +11,7 @@
 
 #include "app/application.hpp"
 #include "app/backup_commands.hpp"
+#include "app/migrate_status.hpp"
 #include "app/signals.hpp"
 #include "config/config.hpp"
 #include "core/build_info.hpp"
@@ -35,6 +37,26 @@ std::optional<Config> load_or_report(const std::string& config_file) {
   return std::move(*config);
 }
 
+// SIGHUP: the configuration is read again (the file, and the environment the process started
+// with) and its log level applied. Nothing else is reloaded: provider credentials come from the
+// environment, which a running process cannot be given anew, and the rest is wired into the
+// running components; changing them is a (rolling) restart. An invalid file changes nothing.
+void reload(const std::string& config_file) {
+  std::optional<std::string> file;
+  if (!config_file.empty()) file = config_file;
+  auto config = rtjobs::load_config(file, rtjobs::process_env());
+  if (!config) {
+    rtjobs::log::error("configuration not reloaded: invalid",
+                       {{"field", config.error().field}, {"error", config.error().message}});
+    return;
+  }
+  rtjobs::log::set_level(config->log_level);
+  // At warn, so it shows whatever the new level; the settings only a restart applies are named.
+  rtjobs::log::warn("configuration reloaded (SIGHUP)",
+                    {{"log_level", config->log_level},
+                     {"needs_restart", "every other setting, provider credentials included"}});
+}
+
 int serve(const std::string& config_file) {
   rtjobs::block_shutdown_signals();
   auto config = load_or_report(config_file);
@@ -55,7 +77,7 @@ int serve(const std::string& config_file) {
     std::fprintf(stderr, "rtjobs: cannot start: %s\n", e.message.c_str());
     return 1;
   }
-  int sig = rtjobs::wait_for_shutdown_signal();
+  int sig = rtjobs::wait_for_shutdown_signal([&config_file] { reload(config_file); });
   rtjobs::log::info("shutting down", {{"signal", sig}});
   (*app)->stop();
   app->reset();
@@ -95,13 +117,17 @@ int main(int argc, char** argv) try {
   cli.require_subcommand(1);
   std::string config_file;
 
-  CLI::App* serve_cmd = cli.add_subcommand(
-      "serve", "Run the HTTP API (and the built-in loops) until SIGTERM or SIGINT");
+  CLI::App* serve_cmd = cli.add_subcommand("serve",
+                                           "Run the HTTP API (and the built-in loops) until "
+                                           "SIGTERM or SIGINT; SIGHUP reloads the log level");
   serve_cmd->add_option("--config", config_file, "TOML configuration file (overrides RT_CONFIG)");
 
   CLI::App* migrate_cmd =
       cli.add_subcommand("migrate", "Apply the database migrations of RT_DATABASE_URL and exit");
   migrate_cmd->add_option("--config", config_file, "TOML configuration file (overrides RT_CONFIG)");
+  bool migrate_status = false;
+  migrate_cmd->add_flag("--status", migrate_status,
+                        "List applied and pending migrations, apply nothing (exit 3: pending)");
 
   CLI::App* backup_cmd =
       cli.add_subcommand("backup", "Back up and delete old jobs (SPEC section 6)");
@@ -128,7 +154,11 @@ int main(int argc, char** argv) try {
     return code == 0 ? 0 : 2;
   }
   if (*serve_cmd) return serve(config_file);
-  if (*migrate_cmd) return migrate(config_file);
+  if (*migrate_cmd && !migrate_status) return migrate(config_file);
+  if (*migrate_cmd) {
+    auto config = load_or_report(config_file);
+    return config ? rtjobs::run_migrate_status(*config) : 2;
+  }
   if (*openapi_cmd) {
     std::string_view doc = rtjobs::http::openapi_document();
     std::fwrite(doc.data(), 1, doc.size(), stdout);

@@ -11,6 +11,7 @@ sigset_t shutdown_set() {
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
   return set;
 }
 
@@ -23,12 +24,14 @@ void block_shutdown_signals() {
   signal(SIGPIPE, SIG_IGN);
 }
 
-int wait_for_shutdown_signal() {
+int wait_for_shutdown_signal(const std::function<void()>& on_reload) {
   sigset_t set = shutdown_set();
-  int sig = 0;
-  while (sigwait(&set, &sig) != 0) {
+  while (true) {
+    int sig = 0;
+    if (sigwait(&set, &sig) != 0) continue;
+    if (sig != SIGHUP) return sig;
+    if (on_reload) on_reload();
   }
-  return sig;
 }
 
 }  // namespace rtjobs

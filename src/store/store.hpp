@@ -352,6 +352,16 @@ struct MigrationReport {
   int version = 0;
 };
 
+// One migration as Store::migration_status() sees it: known to this binary, applied to the
+// database, or both. A version applied but unknown here was applied by a newer binary (a rolling
+// upgrade in progress); one known but not applied is pending.
+struct MigrationState {
+  int version = 0;
+  bool known = false;                     // this binary has the migration
+  std::string description;                // empty when not known
+  std::optional<std::string> applied_at;  // as the database recorded it; nullopt: pending
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -361,6 +371,9 @@ class Store {
 
   // Applies the versioned migrations not yet applied (idempotent; safe from several processes).
   virtual Result<MigrationReport> migrate() = 0;
+  // Every migration known or applied, by version. Read only: applies nothing and takes no lock a
+  // running server or a migrator waits on (an unmigrated database lists every one as pending).
+  virtual Result<std::vector<MigrationState>> migration_status() = 0;
   // A cheap round trip proving the database answers (for /readyz).
   virtual Result<void> ping() = 0;
 

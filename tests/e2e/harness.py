@@ -247,10 +247,11 @@ class Database:
 
 
 class Server:
-    """One `rtjobs serve` process. Its output is copied to a log file by a reader thread (so the
-    pipe never fills), which also picks the bound port out of the "listening" log line."""
+    """One `rtjobs serve` process (of `binary`, else RTJOBS). Its output is copied to a log file by
+    a reader thread (so the pipe never fills), which also picks the bound port out of the
+    "listening" log line."""
 
-    def __init__(self, workdir, db_url, env=None, config=None, wait=True):
+    def __init__(self, workdir, db_url, env=None, config=None, wait=True, binary=None):
         self.workdir = workdir
         self.log_path = os.path.join(workdir, f"rtjobs-{uuid.uuid4().hex[:6]}.log")
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("RT_")}
@@ -269,7 +270,7 @@ class Server:
         full_env.update(env or {})
         self.port = None
         self._ready = threading.Event()
-        self.proc = subprocess.Popen([RTJOBS, "serve"], cwd=workdir, env=full_env,
+        self.proc = subprocess.Popen([binary or RTJOBS, "serve"], cwd=workdir, env=full_env,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self._reader = threading.Thread(target=self._copy_output, daemon=True)
         self._reader.start()

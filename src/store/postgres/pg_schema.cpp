@@ -382,17 +382,18 @@ ALTER TABLE recurring_transfer_job
   ADD COLUMN outcome_unknown integer NOT NULL DEFAULT 0 CHECK (outcome_unknown IN (0, 1));
 )sql";
 
-constexpr std::array<PgMigration, 11> kMigrations{{{1, kMigration1},
-                                                   {2, kMigration2},
-                                                   {3, kMigration3},
-                                                   {4, kMigration4},
-                                                   {5, kMigration5},
-                                                   {6, kMigration6},
-                                                   {7, kMigration7},
-                                                   {8, kMigration8},
-                                                   {9, kMigration9},
-                                                   {10, kMigration10},
-                                                   {11, kMigration11}}};
+constexpr std::array<PgMigration, 11> kMigrations{
+    {{1, kMigration1, "transfers, jobs, provider statuses, backups"},
+     {2, kMigration2, "drop rtjobs_require_lease"},
+     {3, kMigration3, "fillfactor; lease owner only while PROCESSING"},
+     {4, kMigration4, "provider status to job: ON DELETE RESTRICT"},
+     {5, kMigration5, "provider status to job: checked once per statement"},
+     {6, kMigration6, "rail, provider_options, bank_status"},
+     {7, kMigration7, "due indexes keyed by provider; instances sharing bank limits"},
+     {8, kMigration8, "settlement and returns: RETURNED, settlement columns, bank webhook inbox"},
+     {9, kMigration9, "outbox: events, webhook endpoints and deliveries"},
+     {10, kMigration10, "backup runs"},
+     {11, kMigration11, "job outcome_unknown"}}};
 
 }  // namespace
 

@@ -13,6 +13,8 @@ inline constexpr int64_t kMigrationLockKey = 0x72746a6f6273;  // "rtjobs"
 struct PgMigration {
   int version;
   const char* sql;  // DDL only, no values
+  // What it changes, in a few words (`rtjobs migrate --status` lists it).
+  const char* description = "";
 };
 
 std::span<const PgMigration> pg_migrations();

@@ -39,6 +39,7 @@ class PgStore final : public Store {
 
   std::string_view backend() const override { return "postgresql"; }
   Result<MigrationReport> migrate() override;
+  Result<std::vector<MigrationState>> migration_status() override;
   Result<void> ping() override;
 
   Result<CreateTransferResult> create_transfer(const RecurringTransfer& transfer,

@@ -276,13 +276,15 @@ ALTER TABLE recurring_transfer_job
   ADD COLUMN outcome_unknown INTEGER NOT NULL DEFAULT 0 CHECK (outcome_unknown IN (0, 1));
 )sql";
 
-constexpr std::array<SqliteMigration, 7> kMigrations{{{1, kMigration1, false},
-                                                      {2, kMigration2, false},
-                                                      {3, kMigration3, false},
-                                                      {4, kMigration4, true},
-                                                      {5, kMigration5, false},
-                                                      {6, kMigration6, false},
-                                                      {7, kMigration7, false}}};
+constexpr std::array<SqliteMigration, 7> kMigrations{
+    {{1, kMigration1, false, "transfers, jobs, provider statuses, backups"},
+     {2, kMigration2, false, "rail, provider_options, bank_status"},
+     {3, kMigration3, false, "due indexes keyed by provider; instances sharing bank limits"},
+     {4, kMigration4, true,
+      "settlement and returns: RETURNED, settlement columns, bank webhook inbox"},
+     {5, kMigration5, false, "outbox: events, webhook endpoints and deliveries"},
+     {6, kMigration6, false, "backup runs"},
+     {7, kMigration7, false, "job outcome_unknown"}}};
 
 }  // namespace
 

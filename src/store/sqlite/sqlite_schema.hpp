@@ -12,6 +12,8 @@ struct SqliteMigration {
   // The migration edited sqlite_schema: the runner increments PRAGMA schema_version in the same
   // transaction, so every connection re-reads the schema.
   bool bump_schema_version;
+  // What it changes, in a few words (`rtjobs migrate --status` lists it).
+  const char* description = "";
 };
 
 std::span<const SqliteMigration> sqlite_migrations();

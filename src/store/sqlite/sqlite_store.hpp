@@ -28,6 +28,7 @@ class SqliteStore final : public Store {
 
   std::string_view backend() const override { return "sqlite"; }
   Result<MigrationReport> migrate() override;
+  Result<std::vector<MigrationState>> migration_status() override;
   Result<void> ping() override;
 
   Result<CreateTransferResult> create_transfer(const RecurringTransfer& transfer,
