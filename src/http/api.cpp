@@ -136,19 +136,26 @@ Result<void> check_query(const Request& request, std::initializer_list<std::stri
   return {};
 }
 
-Result<int> parse_limit(const Request& request) {
-  auto it = request.query.find("limit");
-  if (it == request.query.end()) return 50;
+Result<int> parse_int_query(const Request& request, const std::string& name, int low, int high,
+                            int fallback) {
+  auto it = request.query.find(name);
+  if (it == request.query.end()) return fallback;
   const std::string& s = it->second;
-  int v = 0;
-  bool ok = !s.empty() && s.size() <= 3;
+  int64_t v = 0;
+  bool ok = !s.empty() && s.size() <= 9;
   for (char c : s) {
     ok = ok && c >= '0' && c <= '9';
     v = v * 10 + (c - '0');
   }
-  if (!ok || v < 1 || v > 500)
-    return invalid("limit", "limit must be an integer between 1 and 500");
-  return v;
+  if (!ok || v < low || v > high) {
+    return invalid(name, name + " must be an integer between " + std::to_string(low) + " and " +
+                             std::to_string(high));
+  }
+  return static_cast<int>(v);
+}
+
+Result<int> parse_limit(const Request& request) {
+  return parse_int_query(request, "limit", 1, 500, 50);
 }
 
 Result<std::string> uuid_param(const Request& request, std::string_view name,

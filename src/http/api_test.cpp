@@ -29,6 +29,9 @@ TEST(OpenApi, IsAnOpenApi3DocumentOfTheRoutes) {
         "/v1/backups/{id}"}) {
     EXPECT_TRUE(doc["paths"].contains(path)) << path;
   }
+  for (const char* path : {"/v1/recurring-transfers/{id}/occurrences"}) {
+    EXPECT_TRUE(doc["paths"].contains(path)) << path;
+  }
 }
 
 TEST(Query, LimitAndUnknownParameters) {
@@ -48,6 +51,22 @@ TEST(Query, LimitAndUnknownParameters) {
   EXPECT_EQ(check_query(r, {"status"}).error().field, "statuz");
   ASSERT_TRUE(parse_target("/v1/jobs?status=A&status=B", r));
   EXPECT_EQ(check_query(r, {"status"}).error().field, "status");
+}
+
+TEST(Query, BoundedIntegers) {
+  Request r;
+  ASSERT_TRUE(parse_target("/v1/x?count=100", r));
+  EXPECT_EQ(parse_int_query(r, "count", 1, 100, 12).value(), 100);
+  ASSERT_TRUE(parse_target("/v1/x", r));
+  EXPECT_EQ(parse_int_query(r, "count", 1, 100, 12).value(), 12);
+  for (const char* bad : {"/v1/x?count=0", "/v1/x?count=101", "/v1/x?count=1e2",
+                          "/v1/x?count=99999999999999999999", "/v1/x?count=+5"}) {
+    ASSERT_TRUE(parse_target(bad, r));
+    auto c = parse_int_query(r, "count", 1, 100, 12);
+    ASSERT_FALSE(c) << bad;
+    EXPECT_EQ(c.error().field, "count");
+    EXPECT_EQ(c.error().message, "count must be an integer between 1 and 100");
+  }
 }
 
 }  // namespace

@@ -47,6 +47,10 @@ void run_blocking(const RouteContext& ctx, const Request& request, const Respond
 
 // 400 naming the first query parameter not in `allowed` (or given twice).
 Result<void> check_query(const Request& request, std::initializer_list<std::string_view> allowed);
+// The integer query parameter `name`: `fallback` when absent, else low..high (400 naming it
+// otherwise).
+Result<int> parse_int_query(const Request& request, const std::string& name, int low, int high,
+                            int fallback);
 // The "limit" query parameter: 1..500, default 50.
 Result<int> parse_limit(const Request& request);
 // A path parameter that must be a UUID; 400 naming `field` otherwise.

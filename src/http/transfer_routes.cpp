@@ -1,7 +1,9 @@
 // POST /v1/recurring-transfers, GET /v1/recurring-transfers[/{id}[/jobs]],
-// POST /v1/recurring-transfers/{id}/pause | resume | cancel.
+// POST /v1/recurring-transfers/{id}/pause | resume | cancel,
+// GET /v1/recurring-transfers/{id}/occurrences.
 #include <nlohmann/json.hpp>
 
+#include "core/time_format.hpp"
 #include "core/uuid.hpp"
 #include "http/auth.hpp"
 #include "http/errors.hpp"
@@ -56,6 +58,24 @@ Response list_transfers(const RouteContext& ctx, const Request& req) {
             {"next_cursor", page->next_cursor ? json(*page->next_cursor) : json(nullptr)}});
 }
 
+// The next occurrences, computed from the schedule (none stored): `count` 1..100, default 12.
+constexpr int kMaxOccurrences = 100;
+constexpr int kDefaultOccurrences = 12;
+
+Response list_occurrences(const RouteContext& ctx, const std::string& id, int count,
+                          const std::string& request_id) {
+  auto upcoming = ctx.deps.transfers.upcoming(id, count);
+  if (!upcoming) return error_response(upcoming.error(), request_id);
+  json data = json::array();
+  for (const Occurrence& o : *upcoming) {
+    data.push_back({{"sequence", o.sequence},
+                    {"unadjusted_date", format_date(o.unadjusted)},
+                    {"scheduled_for", format_date(o.scheduled_for)},
+                    {"due_at", format_timestamp(o.due_at)}});
+  }
+  return json_response(200, {{"data", std::move(data)}});
+}
+
 }  // namespace
 
 void add_transfer_routes(Router& router, const RouteContext& ctx) {
@@ -98,6 +118,21 @@ void add_transfer_routes(Router& router, const RouteContext& ctx) {
                  });
                });
   }
+
+  router.add("GET", "/v1/recurring-transfers/{id}/occurrences",
+             [ctx](const Request& req, const Respond& respond) {
+               auto id = uuid_param(req, "id", "id");
+               if (!id) return respond(error_response(id.error()));
+               if (auto q = check_query(req, {"count"}); !q) {
+                 return respond(error_response(q.error()));
+               }
+               auto count = parse_int_query(req, "count", 1, kMaxOccurrences, kDefaultOccurrences);
+               if (!count) return respond(error_response(count.error()));
+               run_blocking(ctx, req, respond,
+                            [ctx, id = *id, count = *count, rid = req.request_id] {
+                              return list_occurrences(ctx, id, count, rid);
+                            });
+             });
 
   router.add(
       "GET", "/v1/recurring-transfers/{id}/jobs",

@@ -1,7 +1,6 @@
 #include "jobs/occurrences.hpp"
 
 #include "core/uuid.hpp"
-#include "schedule/recurrence.hpp"
 
 namespace rtjobs {
 
@@ -45,6 +44,40 @@ Result<NextOccurrences> next_occurrences(const RecurringTransfer& transfer,
   next.exhausted = !following.has_value();
   if (following) next.next_due_at = following->due_at;
   return next;
+}
+
+Result<std::vector<Occurrence>> upcoming_occurrences(const RecurringTransfer& transfer,
+                                                     const CalendarSet& calendars, Timestamp now,
+                                                     int count) {
+  std::vector<Occurrence> out;
+  if (transfer.status == TransferStatus::kCancelled ||
+      transfer.status == TransferStatus::kCompleted || count <= 0) {
+    return out;
+  }
+  auto recurrence = Recurrence::make(transfer.schedule, calendars);
+  if (!recurrence) return std::unexpected(recurrence.error());
+  // after(n): occurrence n is past the schedule's end or due after now. False up to some n,
+  // true from there on; `low` is always false (0 stands for "before the first"), `high` true.
+  auto after = [&](int64_t n) {
+    auto o = recurrence->at(n);
+    return !o || o->due_at > now;
+  };
+  int64_t low = 0;
+  int64_t high = 1;
+  while (!after(high)) {
+    low = high;
+    high *= 2;
+  }
+  while (high - low > 1) {
+    int64_t mid = low + (high - low) / 2;
+    (after(mid) ? high : low) = mid;
+  }
+  for (int64_t n = high; static_cast<int>(out.size()) < count; ++n) {
+    auto o = recurrence->at(n);
+    if (!o) break;
+    out.push_back(*o);
+  }
+  return out;
 }
 
 }  // namespace rtjobs

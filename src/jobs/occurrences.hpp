@@ -9,6 +9,7 @@
 #include "core/error.hpp"
 #include "core/model.hpp"
 #include "schedule/calendar.hpp"
+#include "schedule/recurrence.hpp"
 
 namespace rtjobs {
 
@@ -23,6 +24,15 @@ struct NextOccurrences {
 Result<NextOccurrences> next_occurrences(const RecurringTransfer& transfer,
                                          const CalendarSet& calendars, Timestamp now,
                                          int horizon_months);
+
+// The transfer's next `count` occurrences due after `now`, in sequence order, computed from its
+// schedule whatever the horizon (jobs created or not): fewer when the schedule ends first
+// (count, end_date), none for a CANCELLED or COMPLETED transfer. The first is found by a
+// search over sequences (due_at never decreases with the sequence), so a transfer running for
+// years costs a few dozen look-ups, not one per past occurrence.
+Result<std::vector<Occurrence>> upcoming_occurrences(const RecurringTransfer& transfer,
+                                                     const CalendarSet& calendars, Timestamp now,
+                                                     int count);
 
 // The idempotency key of a transfer's n-th occurrence: stable for the job's life and derived
 // from (transfer, sequence), so even a duplicated job row could not move money twice.

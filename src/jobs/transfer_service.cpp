@@ -3,7 +3,6 @@
 #include "core/log.hpp"
 #include "core/uuid.hpp"
 #include "jobs/occurrences.hpp"
-#include "schedule/recurrence.hpp"
 
 namespace rtjobs {
 
@@ -91,6 +90,13 @@ Result<RecurringTransfer> TransferService::change_status(std::string_view id,
             {{"transfer_id", changed->id}, {"status", to_string(changed->status)}});
   if (action == TransferAction::kResume && on_jobs_ready_) on_jobs_ready_();
   return changed;
+}
+
+Result<std::vector<Occurrence>> TransferService::upcoming(std::string_view id, int count) {
+  auto transfer = store_.get_transfer(id);
+  if (!transfer) return std::unexpected(std::move(transfer.error()).context("reading transfer"));
+  if (!*transfer) return fail(ErrorCode::kNotFound, "no recurring transfer with this id");
+  return upcoming_occurrences(**transfer, calendars_, clock_.now(), count);
 }
 
 }  // namespace rtjobs

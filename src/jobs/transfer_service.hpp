@@ -13,6 +13,7 @@
 #include "core/error.hpp"
 #include "core/model.hpp"
 #include "schedule/calendar.hpp"
+#include "schedule/recurrence.hpp"
 #include "store/store.hpp"
 
 namespace rtjobs {
@@ -47,6 +48,11 @@ class TransferService {
   // CANCELLED; its PENDING, IN_FLY and RETRY jobs become CANCELLED). Errors: kNotFound;
   // kConflict (reason "invalid_transition") from any other status.
   Result<RecurringTransfer> change_status(std::string_view id, TransferAction action);
+
+  // The transfer's next `count` occurrences after now, computed from its schedule and not
+  // stored (upcoming_occurrences: none once it is CANCELLED or COMPLETED). kNotFound for an
+  // unknown transfer.
+  Result<std::vector<Occurrence>> upcoming(std::string_view id, int count);
 
   // Called after jobs were created or made runnable again (create, resume), so the built-in
   // scheduler runs a job due now at once. Set once before use.

@@ -119,7 +119,7 @@ std::optional<Occurrence> Recurrence::at(int64_t sequence) const {
   auto date = unadjusted(sequence);
   if (!date || (schedule_.end_date && *date > *schedule_.end_date)) return std::nullopt;
   Date scheduled = adjust(*date, schedule_.business_day, *calendar_);
-  return Occurrence{sequence, scheduled, due_at(scheduled)};
+  return Occurrence{sequence, scheduled, due_at(scheduled), *date};
 }
 
 std::vector<Occurrence> Recurrence::between(int64_t after_sequence, Timestamp until) const {

@@ -23,8 +23,9 @@ namespace rtjobs {
 
 struct Occurrence {
   int64_t sequence = 0;
-  Date scheduled_for{};
+  Date scheduled_for{};  // after the business-day rule
   Timestamp due_at{};
+  Date unadjusted{};  // the date the rule gives, before the business-day rule
 };
 
 class Recurrence {
