@@ -1,5 +1,6 @@
 // The jobs server contract (POST /v1/jobs/{job_id}/process, POST /v1/jobs/process) and the job
-// reads: GET /v1/jobs, /v1/jobs/{id}, /v1/jobs/{id}/provider-statuses, POST /v1/jobs/{id}/retry.
+// reads: GET /v1/jobs, /v1/jobs/{id}, /v1/jobs/{id}/provider-statuses; an operator's
+// POST /v1/jobs/{id}/retry and /skip.
 #include <atomic>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -11,6 +12,7 @@
 #include "http/json_mapping.hpp"
 #include "http/routes.hpp"
 #include "jobs/processor.hpp"
+#include "jobs/transfer_service.hpp"
 #include "store/store.hpp"
 
 namespace rtjobs::http {
@@ -244,6 +246,21 @@ void add_job_routes(Router& router, const RouteContext& ctx) {
         Error e = job.error();
         if (e.code == ErrorCode::kConflict && e.reason.empty()) e.reason = "job_not_failed";
         if (e.code == ErrorCode::kNotFound && e.reason.empty()) e.reason = "not_found";
+        return error_response(e, rid);
+      }
+      return json_response(200, to_json(*job));
+    });
+  });
+
+  router.add("POST", "/v1/jobs/{job_id}/skip", [ctx](const Request& req, const Respond& respond) {
+    auto id = uuid_param(req, "job_id", "job_id");
+    if (!id) return respond(error_response(id.error()));
+    if (auto q = check_query(req, {}); !q) return respond(error_response(q.error()));
+    run_blocking(ctx, req, respond, [ctx, id = *id, rid = req.request_id] {
+      auto job = ctx.deps.transfers.skip_job(id);
+      if (!job) {
+        Error e = job.error();
+        if (e.code == ErrorCode::kNotFound) e.reason = "not_found";
         return error_response(e, rid);
       }
       return json_response(200, to_json(*job));

@@ -60,6 +60,11 @@ std::string_view openapi_document() {
       "parameters": [{"$ref": "#/components/parameters/JobId"}],
       "responses": {"200": {"$ref": "#/components/responses/Job"}, "404": {"$ref": "#/components/responses/Error"},
         "409": {"description": "job_not_failed", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}, "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Unauthorized"}, "500": {"$ref": "#/components/responses/InternalError"}, "503": {"$ref": "#/components/responses/Unavailable"}}}},
+    "/v1/jobs/{job_id}/skip": {"post": {"operationId": "skipJob", "summary": "PENDING -> SKIPPED: skip one occurrence",
+      "description": "Only a PENDING job, not yet claimed by a processor, can be skipped; decided in the statement that writes it, so a claim that comes first wins (409 job_not_pending). Writes a job.skipped event. The skipped occurrence still counts toward the schedule's count, and the transfer's later occurrences go on; a transfer whose last occurrence is skipped becomes COMPLETED.",
+      "parameters": [{"$ref": "#/components/parameters/JobId"}],
+      "responses": {"200": {"$ref": "#/components/responses/Job"}, "404": {"$ref": "#/components/responses/Error"},
+        "409": {"description": "job_not_pending: the job is claimed or final", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}, "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Unauthorized"}, "500": {"$ref": "#/components/responses/InternalError"}, "503": {"$ref": "#/components/responses/Unavailable"}}}},
     "/v1/recurring-transfers": {
       "post": {"operationId": "createTransfer", "summary": "Create a recurring transfer",
         "parameters": [{"name": "Idempotency-Key", "in": "header", "schema": {"type": "string", "maxLength": 255}, "description": "1 to 255 bytes of UTF-8 without control characters"}],

@@ -1,8 +1,8 @@
 // The job state machine of SPEC sections 2 and 8, as pure functions of a job's status, its
 // transfer's status, the time and the bank's answer: what a claim, an operator's retry, a
-// transfer's cancel, a lease rescue and an attempt's outcome make of a job. The C++ paths call
-// these. The statements that decide inside the database say the same in SQL beside them
-// (store/record_codec.hpp: claim_due_sql and claim_outcome_sql, used by the PostgreSQL claims
+// transfer's cancel, an operator's skip, a lease rescue and an attempt's outcome make of a job. The
+// C++ paths call these. The statements that decide inside the database say the same in SQL beside
+// them (store/record_codec.hpp: claim_due_sql and claim_outcome_sql, used by the PostgreSQL claims
 // and both stores' batch claims; the cancel and rescue statements), and
 // tests/store_conformance/state_machine_test.cpp checks, for every job status x transfer status
 // x time, that both stores do what these functions say.
@@ -76,6 +76,13 @@ inline RetryDecision decide_operator_retry(JobStatus job, TransferStatus transfe
   if (job != JobStatus::kFailed) return RetryDecision::kNotFailed;
   return RetryDecision::kRetry;
 }
+
+// An operator's skip of one occurrence (POST /v1/jobs/{id}/skip): only a PENDING job, which no
+// processor has claimed, becomes SKIPPED. Once claimed (PROCESSING, then RETRY or final) the
+// bank may have it, and a skip would hide money that moved. The stores decide it in the
+// statement that writes it (UPDATE ... WHERE status = 'PENDING'), so a concurrent claim is
+// wholly before (the skip is refused) or wholly after (it finds the job SKIPPED).
+inline bool operator_may_skip(JobStatus job) { return job == JobStatus::kPending; }
 
 // The jobs a transfer's cancel ends (CANCELLED in the cancel's transaction): those not at the
 // bank, not final, and whose last attempt the bank cannot have executed. A PROCESSING job is at

@@ -112,6 +112,16 @@ TEST(StateMachine, OperatorRetryOnlyOfAFailedJobNeverOfACancelledTransfer) {
   }
 }
 
+TEST(StateMachine, AnOperatorSkipsOnlyAJobNoProcessorHasClaimed) {
+  EXPECT_TRUE(operator_may_skip(JobStatus::kPending));
+  // IN_FLY is on its way to a processor; the others are claimed or final.
+  for (JobStatus s :
+       {JobStatus::kInFly, JobStatus::kProcessing, JobStatus::kRetry, JobStatus::kFinished,
+        JobStatus::kFailed, JobStatus::kSkipped, JobStatus::kCancelled}) {
+    EXPECT_FALSE(operator_may_skip(s)) << to_string(s);
+  }
+}
+
 TEST(StateMachine, ACancelEndsTheJobsNotAtTheBankAndNotFinal) {
   EXPECT_TRUE(cancel_ends(job_at(JobStatus::kPending, kStart)));
   EXPECT_TRUE(cancel_ends(job_at(JobStatus::kInFly, kStart)));

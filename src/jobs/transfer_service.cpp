@@ -92,6 +92,14 @@ Result<RecurringTransfer> TransferService::change_status(std::string_view id,
   return changed;
 }
 
+Result<Job> TransferService::skip_job(std::string_view job_id) {
+  auto skipped = store_.skip_job(job_id, clock_.now());
+  if (!skipped) return std::unexpected(std::move(skipped.error()));
+  log::info("job skipped",
+            {{"job_id", skipped->id}, {"transfer_id", skipped->recurring_transfer_id}});
+  return skipped;
+}
+
 Result<std::vector<Occurrence>> TransferService::upcoming(std::string_view id, int count) {
   auto transfer = store_.get_transfer(id);
   if (!transfer) return std::unexpected(std::move(transfer.error()).context("reading transfer"));

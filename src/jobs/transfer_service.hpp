@@ -49,6 +49,10 @@ class TransferService {
   // kConflict (reason "invalid_transition") from any other status.
   Result<RecurringTransfer> change_status(std::string_view id, TransferAction action);
 
+  // An operator skips one occurrence: its PENDING job becomes SKIPPED (Store::skip_job).
+  // Errors: kNotFound; kConflict (reason "job_not_pending") once it is claimed or final.
+  Result<Job> skip_job(std::string_view job_id);
+
   // The transfer's next `count` occurrences after now, computed from its schedule and not
   // stored (upcoming_occurrences: none once it is CANCELLED or COMPLETED). kNotFound for an
   // unknown transfer.

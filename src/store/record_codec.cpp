@@ -366,6 +366,13 @@ Error retry_refusal(std::string_view job_id, JobStatus job, TransferStatus trans
                "job_not_failed"};
 }
 
+Error skip_refusal(std::string_view job_id, JobStatus job) {
+  return Error{ErrorCode::kConflict,
+               "job " + std::string(job_id) + " is " + std::string(to_string(job)) +
+                   ", only a PENDING job (not yet claimed) can be skipped",
+               "job_id", "job_not_pending"};
+}
+
 TransferTransition transfer_transition(TransferAction action) {
   switch (action) {
     case TransferAction::kPause:

@@ -140,6 +140,9 @@ std::string cancel_ends_sql(std::string_view job);
 // money), else "job_not_failed".
 Error retry_refusal(std::string_view job_id, JobStatus job, TransferStatus transfer);
 
+// Why skip_job left an existing job alone: kConflict, field "job_id", reason "job_not_pending".
+Error skip_refusal(std::string_view job_id, JobStatus job);
+
 // What change_transfer_status moves: from `from` or `also_from` to `to`.
 struct TransferTransition {
   TransferStatus from;

@@ -429,6 +429,14 @@ class Store {
   // kConflict (reason "job_not_failed") for a job in any other state than FAILED.
   virtual Result<Job> retry_failed_job(std::string_view job_id, Timestamp now) = 0;
 
+  // An operator's skip of one occurrence (operator_may_skip): PENDING -> SKIPPED (finished_at =
+  // now) in one conditional statement, with its job.skipped event, and the transfer COMPLETED
+  // when this was its last occurrence. The transfer's later occurrences are created as ever
+  // (the horizon extender, the next completion): a skipped job counts toward `count` and does
+  // not stop the chain. kNotFound for an unknown job; kConflict, field "job_id", reason
+  // "job_not_pending" for a job in any other state (a claim that came first wins).
+  virtual Result<Job> skip_job(std::string_view job_id, Timestamp now) = 0;
+
   // --- The built-in loops (src/maintenance) ---
 
   // Claims up to `limit` due jobs in one statement, oldest due first, for the scheduler

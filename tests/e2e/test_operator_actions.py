@@ -62,5 +62,56 @@ class Occurrences(E2ECase):
         self.assertEqual((status, body["error"].get("field")), (400, "id"), body)
 
 
+
+@for_each_backend
+class Skip(E2ECase):
+    def test_a_pending_job_is_skipped_once_and_a_claimed_one_never(self):
+        server = self.start_server()  # loops off: jobs stay PENDING until processed
+        transfer = self.create_transfer(server, frequency="DAILY")
+        first, second = self.jobs_of(server, transfer["id"])[:2]
+        status, job, _ = server.http.post(f"/v1/jobs/{second['id']}/skip")
+        self.assertEqual((status, job["status"], job["result"]), (200, "SKIPPED", None), job)
+        self.assertIsNotNone(job["finished_at"])
+        status, body, _ = server.http.post(f"/v1/jobs/{second['id']}/skip")
+        self.assertEqual((status, body["error"]["code"], body["error"]["field"]),
+                         (409, "job_not_pending", "job_id"), body)
+        status, job, _ = server.http.post(f"/v1/jobs/{first['id']}/process")
+        self.assertEqual((status, job["status"]), (200, "FINISHED"), job)
+        status, body, _ = server.http.post(f"/v1/jobs/{first['id']}/skip")
+        self.assertEqual((status, body["error"]["code"]), (409, "job_not_pending"), body)
+        # The skipped occurrence moved no money, and the transfer goes on.
+        keys = [t["idempotency_key"] for t in self.baas.transfers()]
+        self.assertEqual(keys, [first["idempotency_key"]])
+        status, body, _ = server.http.get(f"/v1/recurring-transfers/{transfer['id']}")
+        self.assertEqual(body["status"], "ACTIVE")
+        status, body, _ = server.http.get(f"/v1/recurring-transfers/{transfer['id']}/occurrences?count=3")
+        self.assertEqual(len(body["data"]), 3)
+        status, body, _ = server.http.get(f"/v1/jobs?status=SKIPPED&recurring_transfer_id={transfer['id']}")
+        self.assertEqual([j["id"] for j in body["data"]], [second["id"]])
+
+    def test_a_skipped_occurrence_counts_and_the_last_one_completes_the_transfer(self):
+        server = self.start_server()
+        transfer = self.create_transfer(server, frequency="DAILY", count=2)
+        first, second = self.jobs_of(server, transfer["id"])
+        status, job, _ = server.http.post(f"/v1/jobs/{first['id']}/skip")
+        self.assertEqual(status, 200, job)
+        status, body, _ = server.http.get(f"/v1/recurring-transfers/{transfer['id']}/occurrences")
+        self.assertEqual([o["sequence"] for o in body["data"]], [2])  # count=2: no third
+        status, job, _ = server.http.post(f"/v1/jobs/{second['id']}/skip")
+        self.assertEqual(status, 200, job)
+        status, body, _ = server.http.get(f"/v1/recurring-transfers/{transfer['id']}")
+        self.assertEqual(body["status"], "COMPLETED")
+        self.assertEqual(len(self.jobs_of(server, transfer["id"])), 2)
+        self.assertEqual(self.baas.transfers(), [])
+
+    def test_bad_and_unknown_ids(self):
+        server = self.start_server()
+        status, body, _ = server.http.post("/v1/jobs/nope/skip")
+        self.assertEqual((status, body["error"].get("field")), (400, "job_id"), body)
+        status, body, _ = server.http.post("/v1/jobs/0190a000-0000-7000-8000-000000000000/skip")
+        self.assertEqual((status, body["error"]["code"]), (404, "not_found"), body)
+        status, body, _ = server.http.post("/v1/jobs/0190a000-0000-7000-8000-000000000000/skip?x=1")
+        self.assertEqual((status, body["error"].get("field")), (400, "x"), body)
+
 if __name__ == "__main__":
     main()

@@ -1,7 +1,7 @@
 // Both stores against the job state machine (jobs/state_machine.hpp), for every job status x
 // transfer status x time: what claim_job, claim_due_jobs, rescue_expired_leases,
-// retry_failed_job, complete_jobs and a transfer's cancel do to a job is what the pure rules say.
-// The rules are written once in C++ and once in SQL (record_codec's claim_due_sql and
+// retry_failed_job, skip_job, complete_jobs and a transfer's cancel do to a job is what the pure
+// rules say. The rules are written once in C++ and once in SQL (record_codec's claim_due_sql and
 // claim_outcome_sql, the cancel and rescue statements): this is where the two must agree.
 #include <gtest/gtest.h>
 
@@ -198,6 +198,26 @@ TEST_P(StateMachineAgreement, RetryOfAFailedJobDoesWhatDecideOperatorRetrySays) 
           EXPECT_EQ(got.error().reason, "job_not_failed");
           expect_same(get(j.id), j);
           break;
+      }
+    }
+  }
+}
+
+TEST_P(StateMachineAgreement, ASkipEndsOnlyTheJobsOperatorMaySkipSays) {
+  for (const JobState& s : job_states()) {
+    for (TransferStatus t : kTransferStatuses) {
+      SCOPED_TRACE(describe(s, t));
+      Job j = stored(s, t);
+      auto got = store_->skip_job(j.id, kNow);
+      if (operator_may_skip(s.status)) {
+        ASSERT_TRUE(got) << got.error().message;
+        EXPECT_EQ(got->status, JobStatus::kSkipped);
+        EXPECT_EQ(got->finished_at, kNow);
+        expect_same(get(j.id), *got);
+      } else {
+        ASSERT_FALSE(got);
+        EXPECT_EQ(got.error().reason, "job_not_pending");
+        expect_same(get(j.id), j);
       }
     }
   }

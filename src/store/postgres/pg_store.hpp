@@ -55,6 +55,7 @@ class PgStore final : public Store {
   Result<std::vector<CompletionResult>> complete_jobs(
       std::span<const Completion> completions) override;
   Result<Job> retry_failed_job(std::string_view job_id, Timestamp now) override;
+  Result<Job> skip_job(std::string_view job_id, Timestamp now) override;
 
   Result<std::vector<ClaimResult>> claim_due_jobs(const DueClaimRequest& request) override;
   Result<int> rescue_expired_leases(Timestamp now, int max_retries, int limit) override;
