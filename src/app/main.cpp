@@ -13,6 +13,7 @@
 #include "app/backup_commands.hpp"
 #include "app/migrate_status.hpp"
 #include "app/signals.hpp"
+#include "cli/operator_commands.hpp"
 #include "config/config.hpp"
 #include "core/build_info.hpp"
 #include "core/log.hpp"
@@ -146,6 +147,7 @@ int main(int argc, char** argv) try {
 
   CLI::App* openapi_cmd = cli.add_subcommand(
       "openapi", "Print the OpenAPI document served at GET /openapi.json and exit");
+  rtjobs::cli::OperatorCommands operator_commands(cli);
 
   try {
     cli.parse(argc, argv);
@@ -153,6 +155,7 @@ int main(int argc, char** argv) try {
     int code = cli.exit(e);
     return code == 0 ? 0 : 2;
   }
+  if (auto code = operator_commands.run()) return *code;
   if (*serve_cmd) return serve(config_file);
   if (*migrate_cmd && !migrate_status) return migrate(config_file);
   if (*migrate_cmd) {

@@ -100,6 +100,22 @@ void BankProvider::fetch_transfer(std::string reference, Rail rail,
   });
 }
 
+void BankProvider::probe(std::function<void(ProbeAnswer)> done) {
+  auto call = api_->fetch_call("rtjobs-probe-no-such-transfer", Rail::kBook);
+  if (!call) {
+    transport_->post([this, done = std::move(done)] {
+      done(ProbeAnswer{true, std::nullopt, "provider " + name_ + " has no look-up to probe"});
+    });
+    return;
+  }
+  transport_->send(std::move(*call), [done = std::move(done)](const HttpAnswer& answer) {
+    if (answer.failure != HttpAnswer::Failure::kNone) {
+      return done(ProbeAnswer{true, std::nullopt, answer.error});
+    }
+    done(ProbeAnswer{true, answer.status, {}});
+  });
+}
+
 Result<std::vector<BankEvent>> BankProvider::read_webhook(const WebhookDelivery& delivery) const {
   if (webhook_secret_.empty()) {
     return fail(ErrorCode::kUnauthenticated,

@@ -96,6 +96,8 @@ class BankProvider final : public Provider {
   void fetch_transfer(std::string reference, Rail rail,
                       std::function<void(Result<TransferState>)> done) override;
   Result<std::vector<BankEvent>> read_webhook(const WebhookDelivery& delivery) const override;
+  // The look-up by id (fetch_call) of a book transfer id no bank issues.
+  void probe(std::function<void(ProbeAnswer)> done) override;
 
  private:
   void create(std::shared_ptr<const TransferRequest> request,

@@ -28,7 +28,8 @@ struct Pending {
   std::function<void(HttpAnswer)> done;
   std::function<void()> task;  // set instead of `call` and `done` by post()
   curl_slist* headers = nullptr;
-  std::string response;  // at most HttpAnswer::kMaxBody bytes
+  std::string response;  // at most max_body bytes
+  size_t max_body = HttpAnswer::kMaxBody;
   char error[CURL_ERROR_SIZE] = {};
   std::string refused;  // an address not dialled (refuse_private_addresses), for the error
 
@@ -52,8 +53,7 @@ curl_socket_t open_public_socket(void* user, curlsocktype purpose, curl_sockaddr
 size_t on_response_bytes(char* data, size_t size, size_t count, void* user) {
   auto* pending = static_cast<Pending*>(user);
   const size_t len = size * count;
-  const size_t room =
-      HttpAnswer::kMaxBody - std::min(pending->response.size(), HttpAnswer::kMaxBody);
+  const size_t room = pending->max_body - std::min(pending->response.size(), pending->max_body);
   // The rest is read and dropped rather than aborting, so the connection stays reusable.
   pending->response.append(data, std::min(len, room));
   return len;
@@ -132,6 +132,7 @@ class HttpTransport::Engine {
       : timeout_ms_(options.timeout.count()),
         connect_timeout_ms_(std::min(options.connect_timeout, options.timeout).count()),
         refuse_private_(options.refuse_private_addresses),
+        max_body_(options.max_body),
         multi_(multi) {
     curl_multi_setopt(multi_, CURLMOPT_MAX_HOST_CONNECTIONS, long{options.max_connections});
     curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, long{options.max_connections});
@@ -223,6 +224,7 @@ class HttpTransport::Engine {
       return;
     }
     const HttpCall& call = pending->call;
+    pending->max_body = max_body_;
     curl_easy_setopt(easy, CURLOPT_URL, call.url.c_str());
     curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
     if (call.method == "POST") {
@@ -274,6 +276,7 @@ class HttpTransport::Engine {
   const int64_t timeout_ms_;
   const int64_t connect_timeout_ms_;
   const bool refuse_private_;
+  const size_t max_body_;
   CURLM* const multi_;
   std::thread thread_;
 

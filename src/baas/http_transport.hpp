@@ -45,7 +45,7 @@ struct HttpAnswer {
   };
   Failure failure = Failure::kNone;
   int status = 0;
-  std::string body;                        // at most kMaxBody bytes; the rest is read and dropped
+  std::string body;  // at most max_body (HttpTransportOptions) bytes; the rest is read and dropped
   std::optional<std::string> retry_after;  // the Retry-After header's value
   bool replayed = false;                   // Idempotent-Replayed: true
   // With a failure: whether the request may have reached the bank (its outcome is unknown).
@@ -67,6 +67,9 @@ struct HttpTransportOptions {
   // refusal. Through a proxy (https_proxy) it is the proxy's address that is judged. For webhook
   // endpoints (RT_WEBHOOK_ALLOW_PRIVATE=false); the banks' URLs are the operator's own.
   bool refuse_private_addresses = false;
+  // The most of an answer's body kept: a bank's answer is stored capped (SPEC section 1); the
+  // operator CLI reads whole pages of the API.
+  size_t max_body = HttpAnswer::kMaxBody;
   std::string thread_name = "rt-baas";  // the transfer thread's name (at most 15 characters)
 };
 

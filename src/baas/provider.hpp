@@ -119,6 +119,14 @@ struct WebhookDelivery {
   }
 };
 
+// What a harmless authenticated read of the bank found (`rtjobs check-config --probe`): the
+// bank's HTTP status, or why no answer came.
+struct ProbeAnswer {
+  bool probed = false;             // false: nothing remote to probe (the in-process sandbox)
+  std::optional<int> http_status;  // absent when no answer came
+  std::string error;               // without an answer: what went wrong
+};
+
 // The check of a provider that carries book transfers without provider_options (the sandbox,
 // the generic http protocol): Provider::check_transfer's default.
 Result<void> check_book_transfer(std::string_view provider, const TransferSpec& spec);
@@ -148,6 +156,13 @@ class Provider {
   // not needed: the follower backs off). The default has no look-up (kUnavailable).
   virtual void fetch_transfer(std::string reference, Rail rail,
                               std::function<void(Result<TransferState>)> done);
+  // Makes one authenticated read that changes nothing at the bank (a look-up of a transfer id
+  // that cannot exist), so the operator sees whether the bank is reachable and takes the
+  // credentials. `done` as for fetch_transfer. The default probes nothing (probed false).
+  virtual void probe(std::function<void(ProbeAnswer)> done) {
+    auto answer = std::move(done);
+    answer(ProbeAnswer{});
+  }
   // Verifies a webhook delivery with the bank's own scheme and reads its events (several for
   // Unit's batches). kUnauthenticated when no webhook secret is configured or the signature (or
   // Treasury Prime's Basic credentials) is missing, wrong or stale; kInvalidArgument when the
