@@ -22,7 +22,7 @@ TEST(CheckExposure, OtherAddressesNeedAToken) {
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().field, "RT_API_TOKEN");
   EXPECT_NE(r.error().message.find("RT_LISTEN"), std::string::npos);
-  c.api_token = "t";
+  c.api_token = std::string("t");  // not = "t": GCC bug 105329 (-Wrestrict) at -O3
   EXPECT_TRUE(check_exposure(c));
 }
 

@@ -28,7 +28,7 @@ class LeaseRescuerTest : public jobs_test::JobsTest {
     NewTransfer t = ach_transfer("sandbox");
     t.rail = Rail::kBook;
     t.provider_options.reset();
-    t.request_hash = "h" + std::to_string(++transfers_);
+    t.request_hash = std::string("h").append(std::to_string(++transfers_));  // GCC bug 105329
     auto created = service.create(t);
     EXPECT_TRUE(created);
     JobFilter filter;
