@@ -14,6 +14,8 @@ trap '"$ROOT/scripts/pg.sh" stop' EXIT
 RT_TEST_POSTGRES_URL=$(scripts/pg.sh start)
 export RT_TEST_POSTGRES_URL
 (cd build && ctest --output-on-failure --timeout 900 -j"${RT_TEST_JOBS:-1}" "$@")
+# The Debian package of this tree: lintian, install, unit, serve, purge (docs/PACKAGING.md).
+deb=$(scripts/package.sh); scripts/package-check.sh "$deb"
 # Sanitizers (docs/TESTING.md): clang 19 builds under ASan+UBSan and TSan, run against the same
 # PostgreSQL; RT_SKIP_SANITIZE=1 skips them for a quick local run.
 [ "${RT_SKIP_SANITIZE:-0}" = 1 ] || scripts/sanitize.sh all

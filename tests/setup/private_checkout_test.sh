@@ -17,7 +17,7 @@ for tool in "$SRC"/tools/*/node_modules; do
 done
 cd "$WORK/rt"
 scripts/deps.sh
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 url=$(RT_PG_PORT=54393 scripts/pg.sh start)
 [ "$url" = "postgresql://rtjobs@127.0.0.1:54393/rtjobs" ] || { echo "unexpected URL: $url" >&2; exit 1; }
 if command -v psql >/dev/null; then
