@@ -81,7 +81,10 @@ std::string progress_bar(const json& run, int width) {
   if (text_of(run, "status") == "succeeded") done = kPhases.size() - 1;
   const int filled =
       std::min(width, static_cast<int>(width * done / static_cast<double>(kPhases.size() - 1)));
-  return "[" + std::string(filled, '#') + std::string(width - filled, '-') + "]";
+  // Appended, not "[" + ...: GCC 12 warns falsely there at -O3 (-Wrestrict, GCC bug 105329).
+  std::string bar = "[";
+  bar.append(filled, '#').append(width - filled, '-').append("]");
+  return bar;
 }
 
 int run_backup(ApiClient& api, bool force, bool json_output) {
