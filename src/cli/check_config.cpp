@@ -8,6 +8,7 @@
 
 #include "app/application.hpp"
 #include "baas/registry.hpp"
+#include "backup/object_store.hpp"
 #include "cli/exit_codes.hpp"
 #include "config/config.hpp"
 #include "schedule/calendar.hpp"
@@ -80,7 +81,8 @@ int check_config(const std::string& config_file, bool probe) {
     print_problem(config.error());
     return kUsage;
   }
-  // The checks serve makes after loading, each reported, so one run shows every problem.
+  // The checks serve makes after loading (all but the database's), each reported, so one run
+  // shows every problem.
   bool valid = true;
   if (auto exposed = check_exposure(*config); !exposed) {
     print_problem(exposed.error());
@@ -93,6 +95,14 @@ int check_config(const std::string& config_file, bool probe) {
   }
   if (auto calendars = CalendarSet::make(config->calendars); !calendars) {
     print_problem(calendars.error());
+    valid = false;
+  }
+  // Where backups go (RT_BACKUP_URL and the S3 settings), as BackupService::open reads them.
+  const EnvLookup env = process_env();
+  const backup::S3Settings s3 = backup::s3_settings_from_env(
+      [&env](const char* name) { return env(name); }, config->s3_endpoint, config->s3_region);
+  if (auto objects = backup::open_object_store(config->backup_url, s3); !objects) {
+    print_problem(objects.error());
     valid = false;
   }
   if (!valid) return kUsage;

@@ -1,6 +1,6 @@
 // `rtjobs check-config [--config FILE] [--probe]`: the configuration checks `serve` makes before
 // it opens the database (config/config.hpp's loader, check_exposure, the providers, the holiday
-// calendars), each problem printed naming its setting; then, with --probe, one harmless
+// calendars, where backups go), each problem printed naming its setting; then, with --probe, one harmless
 // authenticated read of each provider (Provider::probe) with what it found and how long it took.
 // Secrets are never printed: a provider is shown by name, type and host.
 //

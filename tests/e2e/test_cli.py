@@ -331,11 +331,14 @@ class CheckConfig(unittest.TestCase):
         self.assertEqual(rc, USAGE, err)
         self.assertIn("invalid configuration: RT_MAX_RETRIES: ", err)
         # Problems found after loading are each reported: an exposed listener without a token,
-        # and a holiday calendar whose file is missing.
+        # a holiday calendar whose file is missing, and backups to S3 without credentials.
         rc, out, err = self.check('[calendars]\nbank_holidays = "/nonexistent/holidays.txt"\n',
-                                  env={"RT_LISTEN": "0.0.0.0:8080"})
+                                  env={"RT_LISTEN": "0.0.0.0:8080",
+                                       "RT_BACKUP_URL": "s3://rtjobs-backups/prod",
+                                       "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""})
         self.assertEqual((rc, out), (USAGE, ""), err)
-        self.assertEqual(err.count("\n"), 2, err)
+        self.assertEqual(err.count("\n"), 3, err)
+        self.assertIn("invalid configuration: AWS_ACCESS_KEY_ID: ", err)
         self.assertIn("invalid configuration: RT_API_TOKEN: ", err)
         self.assertIn("invalid configuration: calendars.bank_holidays: ", err)
 
