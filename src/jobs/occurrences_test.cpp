@@ -20,7 +20,7 @@ const CalendarSet& calendars() {
 // Monthly on the last day at 09:30 New York time, following business day.
 RecurringTransfer last_day_monthly() {
   RecurringTransfer t;
-  t.id = "t";
+  t.id = std::string("t");  // not = "t": GCC bug 105329 (-Wrestrict) at -O3
   t.status = TransferStatus::kActive;
   t.schedule.frequency = Frequency::kMonthly;
   t.schedule.day_of_month = -1;
