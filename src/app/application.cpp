@@ -67,11 +67,14 @@ Application::Application() : impl_(std::make_unique<Impl>()) {}
 Application::~Application() { stop(); }
 
 Result<void> check_exposure(const Config& config) {
-  if (config.api_token || is_loopback_host(config.listen_host)) return {};
-  return invalid("RT_API_TOKEN", "RT_API_TOKEN is required to listen on the non-loopback address " +
-                                     config.listen_host +
-                                     " (RT_LISTEN); set RT_API_TOKEN or listen on "
-                                     "127.0.0.1");
+  if (config.api_token || !config.api_tokens.empty() || is_loopback_host(config.listen_host)) {
+    return {};
+  }
+  return invalid("RT_API_TOKEN",
+                 "RT_API_TOKEN is required to listen on the non-loopback address " +
+                     config.listen_host +
+                     " (RT_LISTEN); set RT_API_TOKEN (or RT_API_TOKENS) or listen on "
+                     "127.0.0.1");
 }
 
 namespace {
@@ -223,6 +226,7 @@ Result<std::unique_ptr<Application>> Application::start(Config config) {
   http::ApiDependencies deps{
       *s.store,        *s.processor,          *s.transfers,         s.clock, blocking, c.api_token,
       s.backups.get(), s.bank_webhooks.get(), &s.settlement_metrics};
+  for (const ApiToken& t : c.api_tokens) deps.named_tokens.emplace_back(t.name, t.token);
   deps.webhook_allow_private = c.webhook_allow_private;
   deps.webhook_metrics = &s.webhook_metrics;
   if (s.webhooks) deps.wake_webhooks = [&s] { s.webhooks->wake(); };
@@ -236,7 +240,7 @@ Result<std::unique_ptr<Application>> Application::start(Config config) {
   log::info("listening", {{"host", s.server->host()},
                           {"port", static_cast<int>(s.server->port())},
                           {"database", s.store->backend()},
-                          {"auth", c.api_token.has_value()}});
+                          {"auth", c.api_token.has_value() || !c.api_tokens.empty()}});
   return app;
 }
 

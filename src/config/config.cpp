@@ -175,6 +175,51 @@ Result<void> apply_non_empty(std::string_view env, std::string& out, const std::
   return {};
 }
 
+// RT_API_TOKENS: "name:token" pairs separated by commas; empty for none. Messages name the
+// pair by its position and name, never the token.
+Result<void> apply_api_tokens(Config& c, const std::string& raw) {
+  constexpr std::string_view kEnv = "RT_API_TOKENS";
+  c.api_tokens.clear();
+  if (raw.empty()) return {};
+  size_t start = 0;
+  for (int n = 1;; ++n) {
+    size_t end = raw.find(',', start);
+    std::string_view pair = std::string_view(raw).substr(start, end - start);
+    size_t colon = pair.find(':');
+    std::string where(kEnv);
+    where.append(" pair ").append(std::to_string(n));
+    if (colon == std::string_view::npos) {
+      return invalid(std::string(kEnv), where + " must be name:token");
+    }
+    std::string name(pair.substr(0, colon));
+    std::string token(pair.substr(colon + 1));
+    bool name_ok = !name.empty() && name.size() <= 64 &&
+                   name.find_first_not_of(
+                       "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                       "0123456789._-") == std::string::npos;
+    if (!name_ok) {
+      return invalid(std::string(kEnv), where + ": the name must be 1 to 64 of A-Z a-z 0-9 . _ -");
+    }
+    if (name == "default") {
+      return invalid(std::string(kEnv), where + ": the name 'default' is RT_API_TOKEN's caller");
+    }
+    where.append(" (").append(name).append(")");
+    if (token.empty() || token.find_first_of(" \t\r\n") != std::string::npos) {
+      return invalid(std::string(kEnv),
+                     where + ": the token must be non-empty, without whitespace");
+    }
+    for (const ApiToken& t : c.api_tokens) {
+      if (t.name == name) return invalid(std::string(kEnv), where + ": the name is repeated");
+      if (t.token == token) {
+        return invalid(std::string(kEnv), where.append(": the same token as ").append(t.name));
+      }
+    }
+    c.api_tokens.push_back({std::move(name), std::move(token)});
+    if (end == std::string::npos) return {};
+    start = end + 1;
+  }
+}
+
 std::vector<Setting> settings() {
   return {
       {"RT_DATABASE_URL", "database_url", apply_database_url},
@@ -193,6 +238,7 @@ std::vector<Setting> settings() {
          c.api_token = raw;
          return {};
        }},
+      {"RT_API_TOKENS", "api_tokens", apply_api_tokens},
       {"RT_MAX_RETRIES", "max_retries",
        int_setting("RT_MAX_RETRIES", 0, 100,
                    [](Config& c, long long v) { c.max_retries = static_cast<int>(v); })},

@@ -13,6 +13,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/error.hpp"
 
@@ -46,11 +47,19 @@ struct ProviderConfig {
   std::optional<int> max_in_flight;
 };
 
+// A named API token (RT_API_TOKENS = "name:token,..."): the name says who called.
+struct ApiToken {
+  std::string name;  // 1-64 of [A-Za-z0-9._-], unique, not "default" (RT_API_TOKEN's)
+  std::string token;
+};
+
 struct Config {
   std::string database_url = "sqlite://rtjobs.db";
   std::string listen_host = "127.0.0.1";
   uint16_t listen_port = 8080;
-  std::optional<std::string> api_token;  // never logged
+  std::optional<std::string> api_token;  // never logged; its caller is named "default"
+  // RT_API_TOKENS: more tokens, each with the caller's name (logged; the token never is).
+  std::vector<ApiToken> api_tokens;
   int max_retries = 3;
   std::chrono::seconds retry_backoff{60};
   int concurrency = 64;

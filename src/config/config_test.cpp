@@ -113,22 +113,24 @@ TEST_P(InvalidSetting, ErrorNamesTheSetting) {
 
 INSTANTIATE_TEST_SUITE_P(
     AllSettings, InvalidSetting,
-    testing::Values(
-        BadValue{"RT_DATABASE_URL", "bogus://x"}, BadValue{"RT_DATABASE_URL", "sqlite://"},
-        BadValue{"RT_LISTEN", "8080"}, BadValue{"RT_LISTEN", "example.com:80"},
-        BadValue{"RT_LISTEN", "127.0.0.1:65536"}, BadValue{"RT_LISTEN", "1.2.3:80"},
-        BadValue{"RT_LISTEN", "[zz]:80"}, BadValue{"RT_LISTEN", "127.0.0.1:-1"},
-        BadValue{"RT_MAX_RETRIES", "abc"}, BadValue{"RT_MAX_RETRIES", "101"},
-        BadValue{"RT_MAX_RETRIES", "-1"}, BadValue{"RT_MAX_RETRIES", "3.5"},
-        BadValue{"RT_RETRY_BACKOFF", "86401"}, BadValue{"RT_CONCURRENCY", "0"},
-        BadValue{"RT_HORIZON_MONTHS", "0"}, BadValue{"RT_HORIZON_MONTHS", "121"},
-        BadValue{"RT_MONTHLY_BACKUP", "0"}, BadValue{"RT_BACKUP_BEFORE_MONTHS", "1201"},
-        BadValue{"RT_BACKUP_SCHEDULE", "0 0 * *"}, BadValue{"RT_BACKUP_SCHEDULE", "0 0 * * * *"},
-        BadValue{"RT_BACKUP_TIMEZONE", ""}, BadValue{"RT_BACKUP_URL", "ftp://x"},
-        BadValue{"RT_BACKUP_URL", "s3://"}, BadValue{"RT_BACKUP_URL", "file://"},
-        BadValue{"RT_S3_ENDPOINT", "minio:9000"}, BadValue{"RT_SCHEDULER_ENABLED", "yes"},
-        BadValue{"RT_RETRIES_ENABLED", "2"}, BadValue{"RT_BACKUP_ENABLED", "TRUE"},
-        BadValue{"RT_LOG_LEVEL", "verbose"}, BadValue{"RT_API_TOKEN", "a b"}));
+    testing::Values(BadValue{"RT_DATABASE_URL", "bogus://x"},
+                    BadValue{"RT_DATABASE_URL", "sqlite://"}, BadValue{"RT_LISTEN", "8080"},
+                    BadValue{"RT_LISTEN", "example.com:80"},
+                    BadValue{"RT_LISTEN", "127.0.0.1:65536"}, BadValue{"RT_LISTEN", "1.2.3:80"},
+                    BadValue{"RT_LISTEN", "[zz]:80"}, BadValue{"RT_LISTEN", "127.0.0.1:-1"},
+                    BadValue{"RT_MAX_RETRIES", "abc"}, BadValue{"RT_MAX_RETRIES", "101"},
+                    BadValue{"RT_MAX_RETRIES", "-1"}, BadValue{"RT_MAX_RETRIES", "3.5"},
+                    BadValue{"RT_RETRY_BACKOFF", "86401"}, BadValue{"RT_CONCURRENCY", "0"},
+                    BadValue{"RT_HORIZON_MONTHS", "0"}, BadValue{"RT_HORIZON_MONTHS", "121"},
+                    BadValue{"RT_MONTHLY_BACKUP", "0"}, BadValue{"RT_BACKUP_BEFORE_MONTHS", "1201"},
+                    BadValue{"RT_BACKUP_SCHEDULE", "0 0 * *"},
+                    BadValue{"RT_BACKUP_SCHEDULE", "0 0 * * * *"},
+                    BadValue{"RT_BACKUP_TIMEZONE", ""}, BadValue{"RT_BACKUP_URL", "ftp://x"},
+                    BadValue{"RT_BACKUP_URL", "s3://"}, BadValue{"RT_BACKUP_URL", "file://"},
+                    BadValue{"RT_S3_ENDPOINT", "minio:9000"},
+                    BadValue{"RT_SCHEDULER_ENABLED", "yes"}, BadValue{"RT_RETRIES_ENABLED", "2"},
+                    BadValue{"RT_BACKUP_ENABLED", "TRUE"}, BadValue{"RT_LOG_LEVEL", "verbose"},
+                    BadValue{"RT_API_TOKEN", "a b"}, BadValue{"RT_API_TOKENS", "ops"}));
 
 TEST(Config, MessagesAreClear) {
   auto c = load_config(std::nullopt, env_of({{"RT_MAX_RETRIES", "abc"}}));
@@ -166,6 +168,27 @@ TEST(Config, ValidValues) {
   c = load_config(std::nullopt, env_of({{"RT_LISTEN", "localhost:8081"}}));
   ASSERT_TRUE(c);
   EXPECT_EQ(c->listen_host, "localhost");
+}
+
+TEST(Config, NamedApiTokens) {
+  auto c = load_config(std::nullopt, env_of({{"RT_API_TOKENS", "ops:tok-1,console.web:tok:2"}}));
+  ASSERT_TRUE(c) << c.error().message;
+  ASSERT_EQ(c->api_tokens.size(), 2u);
+  EXPECT_EQ(c->api_tokens[0].name, "ops");
+  EXPECT_EQ(c->api_tokens[0].token, "tok-1");
+  EXPECT_EQ(c->api_tokens[1].name, "console.web");
+  EXPECT_EQ(c->api_tokens[1].token, "tok:2");  // the first colon separates
+  c = load_config(std::nullopt, env_of({{"RT_API_TOKENS", ""}}));
+  ASSERT_TRUE(c);
+  EXPECT_TRUE(c->api_tokens.empty());
+  for (const char* bad :
+       {"ops", "ops:", ":hunter2", "ops:hunter2,", "ops:hunter2,ops:other", "ops:hunter2,b:hunter2",
+        "default:hunter2", "o ps:hunter2", "ops:hun ter2", "ops:hunter2,,b:x"}) {
+    auto r = load_config(std::nullopt, env_of({{"RT_API_TOKENS", bad}}));
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().field, "RT_API_TOKENS") << bad;
+    EXPECT_EQ(r.error().message.find("hunter2"), std::string::npos) << r.error().message;
+  }
 }
 
 TEST(Config, PasswordsAreNotEchoed) {

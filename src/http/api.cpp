@@ -17,7 +17,7 @@ struct Api::Impl {
   explicit Impl(ApiDependencies deps)
       : job_reads(deps.store),
         ctx{deps, metrics, &router, &job_reads},
-        auth(std::move(deps.api_token)) {}
+        auth(std::move(deps.api_token), deps.named_tokens) {}
 
   HttpMetrics metrics;
   Router router;
@@ -63,8 +63,10 @@ void Api::handle(Request request, Respond respond) const {
   request.params = std::move(match.params);
 
   // Every answer passes here: request id header, the log line, the metrics. The route is a view
-  // of the router's text, which outlives every request.
-  Respond finish = [&metrics = impl_->metrics, respond = std::move(respond),
+  // of the router's text, which outlives every request. The caller is known once the token is
+  // checked (empty before, and without authentication).
+  auto caller = std::make_shared<std::string>();
+  Respond finish = [&metrics = impl_->metrics, respond = std::move(respond), caller,
                     method = request.method,
                     // The log is JSON lines in UTF-8: a path's bad bytes read as U+FFFD there.
                     path = is_valid_utf8(request.path) ? request.path : to_valid_utf8(request.path),
@@ -80,7 +82,8 @@ void Api::handle(Request request, Respond respond) const {
          {"route", route},
          {"status", response.status},
          {"duration_ms", std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count()},
-         {"request_id", request_id}});
+         {"request_id", request_id},
+         {"caller", *caller}});
     respond(std::move(response));
   };
 
@@ -90,7 +93,7 @@ void Api::handle(Request request, Respond respond) const {
     return finish(error_response(*bad));
   }
   if (!match.options.public_route) {
-    if (auto denied = impl.auth.check(request)) return finish(std::move(*denied));
+    if (auto denied = impl.auth.check(request, caller.get())) return finish(std::move(*denied));
   }
   if (match.kind == Router::Match::Kind::kMethodNotAllowed) {
     return finish(method_not_allowed_response(match.allow));

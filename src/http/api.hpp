@@ -1,8 +1,8 @@
 // Api: the rtjobs HTTP API of SPEC section 4 as one Handler for the Server. Every request goes
 // through the same pipeline: request id (the client's X-Request-Id when sane, else a new one,
 // echoed back), routing (404/405), bearer-token check (all routes but /healthz and /readyz),
-// the route's handler, then one JSON log line (method, path, status, duration_ms, request_id;
-// never the Authorization header) and the request metrics.
+// the route's handler, then one JSON log line (method, path, status, duration_ms, request_id,
+// the caller's name; never the Authorization header) and the request metrics.
 //
 // Handlers never block the IO threads: database work runs on `blocking`, job processing is
 // asynchronous. Thread-safe; the dependencies must outlive the Api.
@@ -12,6 +12,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "core/clock.hpp"
 #include "core/executor.hpp"
@@ -48,6 +50,8 @@ struct ApiDependencies {
   bool webhook_allow_private = false;
   std::function<void()> wake_webhooks;
   WebhookMetrics* webhook_metrics = nullptr;
+  // RT_API_TOKENS: (caller name, token) pairs accepted beside api_token (caller "default").
+  std::vector<std::pair<std::string, std::string>> named_tokens;
 };
 
 class Api {

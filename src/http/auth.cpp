@@ -66,20 +66,25 @@ std::optional<std::string_view> parse_bearer(std::string_view authorization) {
   return rest;
 }
 
-Authenticator::Authenticator(std::optional<std::string> token) {
-  if (token) token_digest_ = sha256(*token);
+Authenticator::Authenticator(std::optional<std::string> token,
+                             const std::vector<std::pair<std::string, std::string>>& named) {
+  if (token) tokens_.push_back({std::string(kDefaultCaller), sha256(*token)});
+  for (const auto& [name, value] : named) tokens_.push_back({name, sha256(value)});
 }
 
-std::optional<Response> Authenticator::check(const Request& request) const {
-  if (!token_digest_) return std::nullopt;
+std::optional<Response> Authenticator::check(const Request& request, std::string* caller) const {
+  if (tokens_.empty()) return std::nullopt;
   auto header = request.header("authorization");
   if (!header) return unauthorized("missing bearer token", false);
   auto token = parse_bearer(*header);
   if (!token) return unauthorized("malformed Authorization header; expected Bearer <token>", true);
   Digest presented = sha256(*token);
-  if (CRYPTO_memcmp(presented.data(), token_digest_->data(), presented.size()) != 0) {
-    return unauthorized("invalid bearer token", true);
+  const Expected* match = nullptr;
+  for (const Expected& e : tokens_) {
+    if (CRYPTO_memcmp(presented.data(), e.digest.data(), presented.size()) == 0) match = &e;
   }
+  if (!match) return unauthorized("invalid bearer token", true);
+  if (caller) *caller = match->caller;
   return std::nullopt;
 }
 

@@ -47,6 +47,28 @@ TEST(Auth, ChecksTheToken) {
   EXPECT_TRUE(auth.check(with_authorization("Basic czNjcmV0")));
 }
 
+TEST(Auth, NamedTokensSayWhoCalled) {
+  Authenticator auth(std::string("s3cret"), {{"ops", "tok-ops"}, {"console", "tok-console"}});
+  EXPECT_TRUE(auth.enabled());
+  std::string caller = "unset";
+  EXPECT_FALSE(auth.check(with_authorization("Bearer tok-console"), &caller));
+  EXPECT_EQ(caller, "console");
+  EXPECT_FALSE(auth.check(with_authorization("Bearer tok-ops"), &caller));
+  EXPECT_EQ(caller, "ops");
+  EXPECT_FALSE(auth.check(with_authorization("Bearer s3cret"), &caller));
+  EXPECT_EQ(caller, kDefaultCaller);
+  caller = "unset";
+  auto wrong = auth.check(with_authorization("Bearer tok-op"), &caller);
+  ASSERT_TRUE(wrong);
+  EXPECT_EQ(wrong->status, 401);
+  EXPECT_EQ(caller, "unset");
+  // Named tokens alone, without RT_API_TOKEN.
+  Authenticator named_only(std::nullopt, {{"ops", "tok-ops"}});
+  EXPECT_TRUE(named_only.enabled());
+  EXPECT_TRUE(named_only.check(with_authorization(std::nullopt)));
+  EXPECT_FALSE(named_only.check(with_authorization("Bearer tok-ops")));
+}
+
 TEST(Auth, DisabledWithoutToken) {
   Authenticator auth(std::nullopt);
   EXPECT_FALSE(auth.enabled());

@@ -207,7 +207,7 @@ std::string_view openapi_document() {
         "400": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Unauthorized"}, "500": {"$ref": "#/components/responses/InternalError"}, "503": {"$ref": "#/components/responses/Unavailable"}}}}
   },
   "components": {
-    "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+    "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "RT_API_TOKEN (its caller is named default), or one of RT_API_TOKENS (name:token pairs), whose name is logged with each request as its caller; a token is never logged"}},
     "parameters": {
       "JobId": {"name": "job_id", "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}},
       "TransferId": {"name": "id", "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}},

@@ -1,11 +1,13 @@
 """The operator's actions behind the console (issue 18 item 2), end to end on SQLite and
 PostgreSQL through the HTTP API: a transfer's next occurrences, skipping one occurrence, and
-(later suites) amending a transfer and its history. Every answer is checked against the
+the named API tokens that say who called (the caller of a transfer's history to come). Every answer is checked against the
 OpenAPI document by the harness."""
 import calendar
 import datetime
+import json
+import uuid
 
-from harness import E2ECase, for_each_backend, main
+from harness import TOKEN, E2ECase, for_each_backend, main
 
 
 def last_day(date):
@@ -112,6 +114,27 @@ class Skip(E2ECase):
         self.assertEqual((status, body["error"]["code"]), (404, "not_found"), body)
         status, body, _ = server.http.post("/v1/jobs/0190a000-0000-7000-8000-000000000000/skip?x=1")
         self.assertEqual((status, body["error"].get("field")), (400, "x"), body)
+
+
+class NamedTokens(E2ECase):
+    backend = "sqlite"  # the tokens are the HTTP layer's: one backend is enough
+
+    def test_each_named_token_is_accepted_and_logged_by_its_name_never_its_value(self):
+        ops, console = "ops-" + uuid.uuid4().hex, "console-" + uuid.uuid4().hex
+        server = self.start_server({"RT_API_TOKENS": f"ops:{ops},console:{console}"})
+        for token in (ops, console, TOKEN):
+            status, body, _ = server.http.get("/v1/jobs", token=token)
+            self.assertEqual(status, 200, body)
+        status, body, _ = server.http.get("/v1/jobs", token=ops + "x")
+        self.assertEqual((status, body["error"]["code"]), (401, "unauthorized"), body)
+        server.stop()
+        output = server.output()
+        self.assertNotIn(ops, output)
+        self.assertNotIn(console, output)
+        lines = [json.loads(l) for l in output.splitlines() if l.startswith("{")]
+        callers = [l.get("caller") for l in lines
+                   if l.get("msg") == "http request" and l.get("path") == "/v1/jobs"]
+        self.assertEqual(callers, ["ops", "console", "default", ""])
 
 if __name__ == "__main__":
     main()
