@@ -106,7 +106,7 @@ std::string S3Client::uri_encode(std::string_view s, bool keep_slash) {
 
 std::string S3Client::url_for(const S3Request& request) const {
   std::string url = endpoint_ + "/" + uri_encode(bucket_, false);
-  if (!request.key.empty()) url += "/" + uri_encode(request.key, true);
+  if (!request.key.empty()) url.append("/").append(uri_encode(request.key, true));
   auto query = request.query;
   std::sort(query.begin(), query.end());
   for (size_t i = 0; i < query.size(); ++i) {
@@ -197,8 +197,8 @@ namespace {
 // The raw text of the first <tag>...</tag> at or after *pos (to the end when it is not closed),
 // its escapes kept; *pos is set past it, or to npos when there is none.
 std::string_view xml_element(std::string_view xml, std::string_view tag, size_t* pos) {
-  const std::string open = "<" + std::string(tag) + ">";
-  const std::string close = "</" + std::string(tag) + ">";
+  const std::string open = std::string("<").append(tag).append(">");
+  const std::string close = std::string("</").append(tag).append(">");
   size_t start = xml.find(open, pos ? *pos : 0);
   if (start == std::string_view::npos) {
     if (pos) *pos = std::string_view::npos;
