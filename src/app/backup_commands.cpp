@@ -75,18 +75,29 @@ int run_restore_command(const Config& config, const std::string& source) {
   SystemClock clock;
   auto service = open_service(config, clock);
   if (!service) return 1;
-  backup::RestoreProgress progress;
+  // On a terminal a bar per phase, redrawn in place; elsewhere (a log, a pipe) one plain line per
+  // phase when it ends: "restore: loading: 123456 bytes".
   const bool terminal = isatty(STDERR_FILENO) == 1;
-  std::optional<backup::RestorePhase> drawn;  // each phase on a line of its own
-  if (terminal) {
-    progress = [&drawn](backup::RestorePhase phase, int64_t read, int64_t total) {
-      if (drawn && *drawn != phase) std::fputc('\n', stderr);
-      drawn = phase;
-      draw_progress(phase, read, total);
-    };
-  }
+  std::optional<backup::RestorePhase> shown;
+  int64_t shown_read = 0;
+  const auto end_phase = [&] {
+    if (terminal) {
+      std::fputc('\n', stderr);
+    } else {
+      std::fprintf(stderr, "restore: %s: %lld bytes\n",
+                   std::string(backup::to_string(*shown)).c_str(),
+                   static_cast<long long>(shown_read));
+    }
+  };
+  const backup::RestoreProgress progress = [&](backup::RestorePhase phase, int64_t read,
+                                               int64_t total) {
+    if (shown && *shown != phase) end_phase();
+    shown = phase;
+    shown_read = read;
+    if (terminal) draw_progress(phase, read, total);
+  };
   auto result = service->restore(source, progress);
-  if (terminal) std::fputc('\n', stderr);
+  if (shown) end_phase();
   if (!result) {
     std::fprintf(stderr, "rtjobs: restore failed: %s\n", result.error().message.c_str());
     return result.error().code == ErrorCode::kInvalidArgument ? 2 : 1;

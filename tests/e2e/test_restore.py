@@ -82,8 +82,10 @@ class Restore(E2ECase):
         env = {k: v for k, v in os.environ.items() if not k.startswith("RT_")}
         env.update({"RT_DATABASE_URL": self.db.url,
                     "RT_BACKUP_URL": "file://" + os.path.join(self.workdir, "backups")})
-        return subprocess.run([RTJOBS, "restore", path], env=env, cwd=self.workdir,
-                              capture_output=True, text=True, timeout=300)
+        out = subprocess.run([RTJOBS, "restore", path], env=env, cwd=self.workdir,
+                             capture_output=True, text=True, timeout=300)
+        out.size = os.path.getsize(path)
+        return out
 
     def job_count(self):
         return len(self.jobs_of(self.server, self.transfer))
@@ -105,6 +107,10 @@ class Restore(E2ECase):
         self.assertEqual(out.returncode, 0, out.stderr)
         self.assertEqual(json.loads(out.stdout), {"table": "recurring_transfer_job", "rows_read": 3,
                                                   "rows_inserted": 3, "rows_skipped": 0})
+        # Not a terminal: one plain line per phase, each having read the whole file.
+        phases = [line for line in out.stderr.splitlines() if line.startswith("restore: ")]
+        self.assertEqual(phases, [f"restore: checking: {out.size} bytes",
+                                  f"restore: loading: {out.size} bytes"])
         statuses = [self.status(s, rows[1]["id"]) for s in ids(2)]
         out = self.restore(STATUS_COLUMNS, statuses)
         self.assertEqual(out.returncode, 0, out.stderr)
