@@ -144,11 +144,11 @@ Result<int> parse_int_query(const Request& request, const std::string& name, int
   auto it = request.query.find(name);
   if (it == request.query.end()) return fallback;
   const std::string& s = it->second;
-  int64_t v = 0;
+  int64_t v = 0;  // at most 9 digits: no overflow
   bool ok = !s.empty() && s.size() <= 9;
-  for (char c : s) {
-    ok = ok && c >= '0' && c <= '9';
-    v = v * 10 + (c - '0');
+  for (size_t i = 0; ok && i < s.size(); ++i) {
+    ok = s[i] >= '0' && s[i] <= '9';
+    v = v * 10 + (s[i] - '0');
   }
   if (!ok || v < low || v > high) {
     return invalid(name, name + " must be an integer between " + std::to_string(low) + " and " +
