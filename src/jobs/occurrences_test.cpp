@@ -33,8 +33,10 @@ RecurringTransfer last_day_monthly() {
 
 std::vector<std::string> dates(const std::vector<Occurrence>& list, bool adjusted) {
   std::vector<std::string> out;
-  for (const Occurrence& o : list)
+  out.reserve(list.size());
+  for (const Occurrence& o : list) {
     out.push_back(format_date(adjusted ? o.scheduled_for : o.unadjusted));
+  }
   return out;
 }
 
