@@ -75,7 +75,9 @@ class ObjectReader {
   Result<void> reject_unknown() const {
     for (auto it = object_.begin(); it != object_.end(); ++it) {
       if (!seen_.count(it.key())) {
-        return invalid(field(it.key()), "unknown field " + field(it.key()));
+        // An empty key is named as JSON writes it (""), so the error still names a field.
+        const std::string name = field(it.key().empty() ? "\"\"" : it.key());
+        return invalid(name, "unknown field " + name);
       }
     }
     return {};
