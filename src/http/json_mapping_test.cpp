@@ -349,6 +349,15 @@ TEST(JsonMapping, NulAnywhereInTheBodyIsNamed) {
   EXPECT_EQ(t.error().field, "source_account");
 }
 
+TEST(JsonMapping, AnEmptyKeyIsNamedAsJsonWritesIt) {
+  json body = valid_body();
+  body[""] = "ach";  // found by the json_mapping fuzzer: the refusal named no field
+  auto t = parse_new_transfer(body.dump());
+  ASSERT_FALSE(t);
+  EXPECT_EQ(t.error().field, R"("")");
+  EXPECT_EQ(t.error().message, R"(unknown field "")");
+}
+
 TEST(JsonMapping, ProviderOptionsNamesAndValuesAreIdentifiers) {
   for (const json& options : {json{{"me\x01mo", "x"}},
                               json{{"memo",
