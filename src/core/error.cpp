@@ -12,6 +12,8 @@ std::string_view to_string(ErrorCode code) {
       return "conflict";
     case ErrorCode::kUnprocessable:
       return "unprocessable";
+    case ErrorCode::kPreconditionFailed:
+      return "precondition_failed";
     case ErrorCode::kUnavailable:
       return "unavailable";
     case ErrorCode::kUnauthenticated:

@@ -15,11 +15,12 @@ namespace rtjobs {
 enum class ErrorCode {
   kInvalidArgument,  // bad input; `field` names the offending field or setting
   kNotFound,
-  kConflict,       // state does not allow the operation (e.g. job not FAILED)
-  kUnprocessable,  // e.g. idempotency key reused with another body
-  kUnavailable,    // a dependency (database, object store, bank) cannot be reached
-  kUnauthenticated,  // a caller's credentials or signature did not verify (HTTP 401)
-  kInternal,       // a bug or an invariant broken
+  kConflict,            // state does not allow the operation (e.g. job not FAILED)
+  kUnprocessable,       // e.g. idempotency key reused with another body
+  kPreconditionFailed,  // a conditional change met another version (If-Match: HTTP 412)
+  kUnavailable,         // a dependency (database, object store, bank) cannot be reached
+  kUnauthenticated,     // a caller's credentials or signature did not verify (HTTP 401)
+  kInternal,            // a bug or an invariant broken
 };
 
 struct Error {

@@ -99,6 +99,9 @@ struct RecurringTransfer {
   std::string request_hash;                    // fingerprint of the create request's body
   Timestamp created_at{};
   Timestamp updated_at{};
+  // The transfer's ETag: 1 at creation, +1 on every change of its terms (PATCH) or status
+  // (pause, resume, cancel, completion, a pause on an account-level return).
+  int64_t version = 1;
 };
 
 struct Job {

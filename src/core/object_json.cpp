@@ -76,6 +76,7 @@ json to_json(const RecurringTransfer& t) {
       {"idempotency_key", optional_json(t.idempotency_key)},
       {"created_at", format_timestamp(t.created_at)},
       {"updated_at", format_timestamp(t.updated_at)},
+      {"version", t.version},
   };
 }
 

@@ -94,6 +94,7 @@ void Api::handle(Request request, Respond respond) const {
   }
   if (!match.options.public_route) {
     if (auto denied = impl.auth.check(request, caller.get())) return finish(std::move(*denied));
+    request.caller = *caller;
   }
   if (match.kind == Router::Match::Kind::kMethodNotAllowed) {
     return finish(method_not_allowed_response(match.allow));

@@ -16,6 +16,8 @@ int http_status(ErrorCode code) {
       return 409;
     case ErrorCode::kUnprocessable:
       return 422;
+    case ErrorCode::kPreconditionFailed:
+      return 412;
     case ErrorCode::kUnavailable:
       return 503;
     case ErrorCode::kUnauthenticated:

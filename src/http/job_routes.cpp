@@ -240,8 +240,8 @@ void add_job_routes(Router& router, const RouteContext& ctx) {
   router.add("POST", "/v1/jobs/{job_id}/retry", [ctx](const Request& req, const Respond& respond) {
     auto id = uuid_param(req, "job_id", "job_id");
     if (!id) return respond(error_response(id.error()));
-    run_blocking(ctx, req, respond, [ctx, id = *id, rid = req.request_id] {
-      auto job = ctx.deps.processor.retry_failed(id);
+    run_blocking(ctx, req, respond, [ctx, id = *id, rid = req.request_id, who = req.caller] {
+      auto job = ctx.deps.processor.retry_failed(id, who);
       if (!job) {
         Error e = job.error();
         if (e.code == ErrorCode::kConflict && e.reason.empty()) e.reason = "job_not_failed";
@@ -256,8 +256,8 @@ void add_job_routes(Router& router, const RouteContext& ctx) {
     auto id = uuid_param(req, "job_id", "job_id");
     if (!id) return respond(error_response(id.error()));
     if (auto q = check_query(req, {}); !q) return respond(error_response(q.error()));
-    run_blocking(ctx, req, respond, [ctx, id = *id, rid = req.request_id] {
-      auto job = ctx.deps.transfers.skip_job(id);
+    run_blocking(ctx, req, respond, [ctx, id = *id, rid = req.request_id, who = req.caller] {
+      auto job = ctx.deps.transfers.skip_job(id, who);
       if (!job) {
         Error e = job.error();
         if (e.code == ErrorCode::kNotFound) e.reason = "not_found";

@@ -281,6 +281,27 @@ Result<json> parse_json_object(std::string_view body) {
   return v;
 }
 
+Result<TransferPatch> parse_transfer_patch(std::string_view body) {
+  auto doc = parse_json_object(body);
+  if (!doc) return std::unexpected(doc.error());
+  ObjectReader r(*doc, "");
+  TransferPatch patch;
+  if (r.get("amount")) {
+    auto amount = r.integer("amount", 1, std::numeric_limits<int64_t>::max());
+    if (!amount) {
+      return invalid("amount",
+                     "amount must be a positive integer of minor units (e.g. 5000 "
+                     "for 50.00)");
+    }
+    patch.amount = *amount;
+  }
+  auto description = r.string("description", 1000, TextKind::kFreeText);
+  if (!description) return std::unexpected(description.error());
+  patch.description = std::move(*description);
+  if (auto unknown = r.reject_unknown(); !unknown) return std::unexpected(unknown.error());
+  return patch;
+}
+
 Result<NewTransfer> parse_new_transfer(std::string_view body) {
   auto doc = parse_json_object(body);
   if (!doc) return std::unexpected(doc.error());

@@ -32,6 +32,10 @@ inline constexpr size_t kMaxProviderOptionsBytes = 16 * 1024;
 // kMaxProviderOptionsBytes compact) is kept as its compact text, absent or null as none.
 // idempotency_key and request_hash are left for the caller.
 Result<NewTransfer> parse_new_transfer(std::string_view body);
+// The body of PATCH /v1/recurring-transfers/{id}: `amount` and `description`, each optional,
+// checked as at creation; any other field is refused naming it (the schedule, the accounts,
+// the provider and the rail never change). expected_version is left for the caller.
+Result<TransferPatch> parse_transfer_patch(std::string_view body);
 
 // Parses a JSON body that must be an object; errors name "body", or the field whose string holds
 // U+0000, invalid UTF-8 or an unescaped control character (http/text.hpp). Every request body

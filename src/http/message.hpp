@@ -34,6 +34,7 @@ struct Request {
   std::string request_id;
   std::string_view route;  // the matched pattern, e.g. "/v1/jobs/{job_id}" (the Router's text)
   std::map<std::string, std::string> params;  // path parameters of the matched route
+  std::string caller;  // the API token's caller name; empty without authentication
   std::chrono::steady_clock::time_point received_at = std::chrono::steady_clock::now();
 
   // The first header of that name (case-insensitive).

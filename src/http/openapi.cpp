@@ -104,7 +104,20 @@ std::string_view openapi_document() {
           "data": {"type": "array", "items": {"$ref": "#/components/schemas/Transfer"}}, "next_cursor": {"type": "string", "nullable": true}}}}}}, "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Unauthorized"}, "500": {"$ref": "#/components/responses/InternalError"}, "503": {"$ref": "#/components/responses/Unavailable"}}}},
     "/v1/recurring-transfers/{id}": {"get": {"operationId": "getTransfer", "summary": "Get a recurring transfer",
       "parameters": [{"$ref": "#/components/parameters/TransferId"}],
-      "responses": {"200": {"$ref": "#/components/responses/Transfer"}, "404": {"$ref": "#/components/responses/Error"}, "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Unauthorized"}, "500": {"$ref": "#/components/responses/InternalError"}, "503": {"$ref": "#/components/responses/Unavailable"}}}},
+      "responses": {"200": {"$ref": "#/components/responses/Transfer"}, "404": {"$ref": "#/components/responses/Error"}, "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Unauthorized"}, "500": {"$ref": "#/components/responses/InternalError"}, "503": {"$ref": "#/components/responses/Unavailable"}}},
+      "patch": {"operationId": "patchTransfer", "summary": "Change the amount or description of future attempts",
+        "description": "A conditional change: If-Match names the version read (the ETag of GET, a quoted integer), and the change applies only while the transfer still has it (412 version_mismatch otherwise; 428 without If-Match). It reaches every job claimed after it: the PENDING jobs and the later occurrences. A job claimed before it (at the bank, retrying, FAILED, or finished) keeps the terms its first claim read, so no attempt under one idempotency key ever changes. The transfer's provider checks the new terms as at creation. The schedule, accounts, provider and rail cannot be changed (400 naming the field): cancel and create a new transfer. 409 transfer_final for a CANCELLED or COMPLETED transfer. Recorded in the transfer's history with the caller's name.",
+        "parameters": [{"$ref": "#/components/parameters/TransferId"}, {"name": "If-Match", "in": "header", "required": true, "schema": {"type": "string"}, "description": "The transfer's ETag as read, e.g. \"3\""}],
+        "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "properties": {
+          "amount": {"type": "integer", "minimum": 1, "description": "Minor units"}, "description": {"type": "string", "maxLength": 1000}}}}}},
+        "responses": {"200": {"$ref": "#/components/responses/Transfer"}, "404": {"$ref": "#/components/responses/Error"}, "409": {"$ref": "#/components/responses/Error"},
+          "412": {"$ref": "#/components/responses/Error"}, "428": {"$ref": "#/components/responses/Error"}, "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Unauthorized"}, "500": {"$ref": "#/components/responses/InternalError"}, "503": {"$ref": "#/components/responses/Unavailable"}}}},
+    "/v1/recurring-transfers/{id}/history": {"get": {"operationId": "listTransferHistory", "summary": "Every change of a transfer by a client, newest first",
+      "description": "created, updated (PATCH), paused, resumed, cancelled, job_skipped and job_retried, each with its time, the caller's name (the API token's, RT_API_TOKENS; null without authentication) and what changed, before and after. Changes rtjobs makes itself (a completion, a pause on an account-level return) are in the transfer's status_reason and events, not here.",
+      "parameters": [{"$ref": "#/components/parameters/TransferId"}, {"$ref": "#/components/parameters/Limit"}, {"$ref": "#/components/parameters/Cursor"}],
+      "responses": {"200": {"description": "A page, newest first", "content": {"application/json": {"schema": {"type": "object", "required": ["data", "next_cursor"], "properties": {
+        "data": {"type": "array", "items": {"$ref": "#/components/schemas/TransferChange"}}, "next_cursor": {"type": "string", "nullable": true}}}}}},
+        "404": {"$ref": "#/components/responses/Error"}, "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Unauthorized"}, "500": {"$ref": "#/components/responses/InternalError"}, "503": {"$ref": "#/components/responses/Unavailable"}}}},
     "/v1/recurring-transfers/{id}/pause": {"post": {"operationId": "pauseTransfer", "summary": "ACTIVE -> PAUSED",
       "parameters": [{"$ref": "#/components/parameters/TransferId"}],
       "responses": {"200": {"$ref": "#/components/responses/Transfer"}, "404": {"$ref": "#/components/responses/Error"},
@@ -221,7 +234,7 @@ std::string_view openapi_document() {
       "InternalError": {"description": "internal: a defect; the message says only internal error, and the X-Request-Id header ties the answer to the server's log line", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
       "Unavailable": {"description": "unavailable: the database, or a backup's object store, did not answer or failed (the message says which)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
       "Job": {"description": "A job", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Job"}}}},
-      "Transfer": {"description": "A recurring transfer", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Transfer"}}}},
+      "Transfer": {"description": "A recurring transfer", "headers": {"ETag": {"schema": {"type": "string"}, "description": "The transfer's version, quoted: PATCH's If-Match"}}, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Transfer"}}}},
       "JobPage": {"description": "A page of jobs", "content": {"application/json": {"schema": {"type": "object", "required": ["data", "next_cursor"], "properties": {
         "data": {"type": "array", "items": {"$ref": "#/components/schemas/Job"}}, "next_cursor": {"type": "string", "nullable": true}}}}}}
     },
@@ -337,7 +350,7 @@ std::string_view openapi_document() {
         "currency": {"type": "string", "pattern": "^[A-Z]{3}$"}, "description": {"type": "string"},
         "rail": {"$ref": "#/components/schemas/Rail"}, "provider_options": {"$ref": "#/components/schemas/ProviderOptions"},
         "schedule": {"$ref": "#/components/schemas/Schedule"}}},
-      "Transfer": {"type": "object", "required": ["id", "external_id", "provider", "source_account", "destination_account", "amount", "currency", "description", "rail", "provider_options", "schedule", "status", "status_reason", "idempotency_key", "created_at", "updated_at"], "properties": {
+      "Transfer": {"type": "object", "required": ["id", "external_id", "provider", "source_account", "destination_account", "amount", "currency", "description", "rail", "provider_options", "schedule", "status", "status_reason", "idempotency_key", "created_at", "updated_at", "version"], "properties": {
         "id": {"type": "string", "format": "uuid"}, "external_id": {"type": "string", "nullable": true},
         "provider": {"type": "string"}, "source_account": {"type": "string"}, "destination_account": {"type": "string"},
         "amount": {"type": "integer"}, "currency": {"type": "string"}, "description": {"type": "string"},
@@ -346,7 +359,15 @@ std::string_view openapi_document() {
         "status": {"type": "string", "enum": ["ACTIVE", "PAUSED", "CANCELLED", "COMPLETED"]},
         "status_reason": {"type": "string", "nullable": true, "description": "Why rtjobs changed the status itself, e.g. account_return:R02 (an account-level return paused it); null after a client's change"},
         "idempotency_key": {"type": "string", "nullable": true},
-        "created_at": {"type": "string", "format": "date-time"}, "updated_at": {"type": "string", "format": "date-time"}}}
+        "created_at": {"type": "string", "format": "date-time"}, "updated_at": {"type": "string", "format": "date-time"},
+        "version": {"type": "integer", "minimum": 1, "description": "1 at creation, +1 on every change of its terms or status; its ETag"}}},
+      "TransferChange": {"type": "object", "required": ["id", "recurring_transfer_id", "action", "job_id", "actor", "changes", "created_at"], "properties": {
+        "id": {"type": "string", "format": "uuid"}, "recurring_transfer_id": {"type": "string", "format": "uuid"},
+        "action": {"type": "string", "enum": ["created", "updated", "paused", "resumed", "cancelled", "job_skipped", "job_retried"]},
+        "job_id": {"type": "string", "format": "uuid", "nullable": true},
+        "actor": {"type": "string", "nullable": true, "description": "The API token's caller name"},
+        "changes": {"type": "object", "description": "Each changed field with its value before and after (before null at creation)", "additionalProperties": {"type": "object", "required": ["before", "after"], "properties": {"before": {}, "after": {}}}},
+        "created_at": {"type": "string", "format": "date-time"}}}
     }
   }
 })json";

@@ -1,6 +1,8 @@
 // POST /v1/recurring-transfers, GET /v1/recurring-transfers[/{id}[/jobs]],
 // POST /v1/recurring-transfers/{id}/pause | resume | cancel,
-// GET /v1/recurring-transfers/{id}/occurrences.
+// GET /v1/recurring-transfers/{id}/occurrences, PATCH /v1/recurring-transfers/{id},
+// GET /v1/recurring-transfers/{id}/history.
+#include <charconv>
 #include <nlohmann/json.hpp>
 
 #include "core/time_format.hpp"
@@ -18,6 +20,15 @@ namespace {
 
 using nlohmann::json;
 
+// A transfer's JSON with its version as the ETag header (a strong validator, quoted).
+Response transfer_response(int status, const RecurringTransfer& t) {
+  Response r = json_response(status, to_json(t));
+  std::string etag = "\"";
+  etag.append(std::to_string(t.version)).append("\"");
+  r.headers.emplace_back("ETag", std::move(etag));
+  return r;
+}
+
 Response create_transfer(const RouteContext& ctx, const Request& req) {
   auto parsed = parse_new_transfer(req.body);
   if (!parsed) return error_response(parsed.error());
@@ -31,9 +42,9 @@ Response create_transfer(const RouteContext& ctx, const Request& req) {
   }
   // The fingerprint is the whole body's: every field (rail and provider_options too) takes part.
   t.request_hash = sha256_hex(req.body);
-  auto created = ctx.deps.transfers.create(t);
+  auto created = ctx.deps.transfers.create(t, req.caller);
   if (!created) return error_response(created.error(), req.request_id);
-  return json_response(created->created ? 201 : 200, to_json(created->transfer));
+  return transfer_response(created->created ? 201 : 200, created->transfer);
 }
 
 Response list_transfers(const RouteContext& ctx, const Request& req) {
@@ -76,6 +87,72 @@ Response list_occurrences(const RouteContext& ctx, const std::string& id, int co
   return json_response(200, {{"data", std::move(data)}});
 }
 
+// The version an If-Match header names: an ETag as transfer_response writes it ("3"), or the
+// bare number. Absent: 428, since a change without it could overwrite one it never saw.
+Result<int64_t> if_match_version(const Request& req) {
+  auto header = req.header("if-match");
+  if (!header) {
+    return std::unexpected(Error{ErrorCode::kInvalidArgument,
+                                 "If-Match is required: the transfer's ETag (its version) as read",
+                                 "If-Match", "precondition_required"});
+  }
+  std::string_view v = *header;
+  if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
+  int64_t version = 0;
+  auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), version);
+  if (v.empty() || ec != std::errc() || end != v.data() + v.size() || version < 1) {
+    return invalid("If-Match", "If-Match must be the transfer's ETag, e.g. \"3\"");
+  }
+  return version;
+}
+
+Response patch_transfer(const RouteContext& ctx, const Request& req, const std::string& id) {
+  auto patch = parse_transfer_patch(req.body);
+  if (!patch) return error_response(patch.error());
+  auto version = if_match_version(req);
+  if (!version) {
+    if (version.error().reason == "precondition_required") {
+      return error_response(428, "precondition_required", version.error().message, "If-Match");
+    }
+    return error_response(version.error());
+  }
+  patch->expected_version = *version;
+  auto changed = ctx.deps.transfers.patch(id, *patch, req.caller);
+  if (!changed) {
+    Error e = changed.error();
+    if (e.code == ErrorCode::kNotFound) e.reason = "not_found";
+    return error_response(e, req.request_id);
+  }
+  return transfer_response(200, *changed);
+}
+
+Response list_history(const RouteContext& ctx, const Request& req, const std::string& id) {
+  auto limit = parse_limit(req);
+  if (!limit) return error_response(limit.error());
+  std::optional<std::string> cursor;
+  if (auto it = req.query.find("cursor"); it != req.query.end()) cursor = it->second;
+  auto page = ctx.deps.store.list_transfer_changes(id, *limit, cursor);
+  if (!page) {
+    Error e = page.error();
+    if (e.code == ErrorCode::kNotFound) e.reason = "not_found";
+    return error_response(e, req.request_id);
+  }
+  json data = json::array();
+  for (const TransferChange& c : page->data) {
+    json changes = json::parse(c.changes, nullptr, false);
+    data.push_back({{"id", c.id},
+                    {"recurring_transfer_id", c.recurring_transfer_id},
+                    {"action", c.action},
+                    {"job_id", c.job_id ? json(*c.job_id) : json(nullptr)},
+                    {"actor", c.actor ? json(*c.actor) : json(nullptr)},
+                    {"changes", changes.is_discarded() ? json::object() : std::move(changes)},
+                    {"created_at", format_timestamp(c.created_at)}});
+  }
+  return json_response(
+      200, {{"data", std::move(data)},
+            {"next_cursor", page->next_cursor ? json(*page->next_cursor) : json(nullptr)}});
+}
+
 }  // namespace
 
 void add_transfer_routes(Router& router, const RouteContext& ctx) {
@@ -100,7 +177,7 @@ void add_transfer_routes(Router& router, const RouteContext& ctx) {
                  if (!t) return error_response(t.error(), rid);
                  if (!*t)
                    return error_response(404, "not_found", "no recurring transfer with this id");
-                 return json_response(200, to_json(**t));
+                 return transfer_response(200, **t);
                });
              });
 
@@ -111,13 +188,34 @@ void add_transfer_routes(Router& router, const RouteContext& ctx) {
                [ctx, action](const Request& req, const Respond& respond) {
                  auto id = uuid_param(req, "id", "id");
                  if (!id) return respond(error_response(id.error()));
-                 run_blocking(ctx, req, respond, [ctx, action, id = *id, rid = req.request_id] {
-                   auto t = ctx.deps.transfers.change_status(id, action);
-                   if (!t) return error_response(t.error(), rid);
-                   return json_response(200, to_json(*t));
-                 });
+                 run_blocking(ctx, req, respond,
+                              [ctx, action, id = *id, rid = req.request_id, who = req.caller] {
+                                auto t = ctx.deps.transfers.change_status(id, action, who);
+                                if (!t) return error_response(t.error(), rid);
+                                return transfer_response(200, *t);
+                              });
                });
   }
+
+  router.add("PATCH", "/v1/recurring-transfers/{id}",
+             [ctx](const Request& req, const Respond& respond) {
+               auto id = uuid_param(req, "id", "id");
+               if (!id) return respond(error_response(id.error()));
+               if (auto q = check_query(req, {}); !q) return respond(error_response(q.error()));
+               run_blocking(ctx, req, respond,
+                            [ctx, req, id = *id] { return patch_transfer(ctx, req, id); });
+             });
+
+  router.add("GET", "/v1/recurring-transfers/{id}/history",
+             [ctx](const Request& req, const Respond& respond) {
+               auto id = uuid_param(req, "id", "id");
+               if (!id) return respond(error_response(id.error()));
+               if (auto q = check_query(req, {"limit", "cursor"}); !q) {
+                 return respond(error_response(q.error()));
+               }
+               run_blocking(ctx, req, respond,
+                            [ctx, req, id = *id] { return list_history(ctx, req, id); });
+             });
 
   router.add("GET", "/v1/recurring-transfers/{id}/occurrences",
              [ctx](const Request& req, const Respond& respond) {

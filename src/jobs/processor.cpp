@@ -215,11 +215,11 @@ void JobProcessor::complete(const Job& job, const RecurringTransfer& transfer,
   });
 }
 
-Result<Job> JobProcessor::retry_failed(std::string_view job_id) {
+Result<Job> JobProcessor::retry_failed(std::string_view job_id, std::string_view actor) {
   // A cancelled standing order moves no more money, even on an operator's retry: the store
   // refuses (reason "transfer_cancelled") in the transaction of the retry, so a cancel landing
   // at the same time cannot slip between a check here and the update.
-  auto job = store_.retry_failed_job(job_id, clock_.now());
+  auto job = store_.retry_failed_job(job_id, clock_.now(), actor);
   if (!job) return std::unexpected(std::move(job.error()).context("retrying job"));
   return job;
 }

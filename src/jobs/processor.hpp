@@ -96,7 +96,8 @@ class JobProcessor {
   const FlowControl* flows() const { return flows_; }
 
   // Moves a FAILED job to RETRY, due now, with a fresh round of retries (POST /v1/jobs/{id}/retry).
-  Result<Job> retry_failed(std::string_view job_id);
+  // `actor`, the caller's name, goes into the transfer's history.
+  Result<Job> retry_failed(std::string_view job_id, std::string_view actor = {});
 
  private:
   // `return_job`: whether `done` needs the job as written (see Completion::return_job).

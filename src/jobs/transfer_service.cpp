@@ -15,7 +15,8 @@ TransferService::TransferService(Store& store, const ProviderRegistry& providers
       clock_(clock),
       horizon_months_(horizon_months) {}
 
-Result<CreateTransferResult> TransferService::create(const NewTransfer& request) {
+Result<CreateTransferResult> TransferService::create(const NewTransfer& request,
+                                                     std::string_view actor) {
   const Provider* provider = providers_.find(request.provider);
   if (!provider) {
     return invalid("provider", "no provider named '" + request.provider + "' is configured");
@@ -66,7 +67,7 @@ Result<CreateTransferResult> TransferService::create(const NewTransfer& request)
   if (!next->jobs.empty()) transfer.last_sequence = next->jobs.back().sequence;
   transfer.next_occurrence_at = next->next_due_at;
 
-  auto created = store_.create_transfer(transfer, next->jobs);
+  auto created = store_.create_transfer(transfer, next->jobs, actor);
   if (!created) return std::unexpected(std::move(created.error()).context("creating transfer"));
   if (!created->created && created->transfer.request_hash != request.request_hash) {
     return std::unexpected(Error{ErrorCode::kUnprocessable,
@@ -81,9 +82,9 @@ Result<CreateTransferResult> TransferService::create(const NewTransfer& request)
   return created;
 }
 
-Result<RecurringTransfer> TransferService::change_status(std::string_view id,
-                                                         TransferAction action) {
-  auto changed = store_.change_transfer_status(id, action, clock_.now());
+Result<RecurringTransfer> TransferService::change_status(std::string_view id, TransferAction action,
+                                                         std::string_view actor) {
+  auto changed = store_.change_transfer_status(id, action, clock_.now(), actor);
   if (!changed)
     return std::unexpected(std::move(changed.error()).context("transfer " + std::string(id)));
   log::info("transfer status changed",
@@ -92,8 +93,34 @@ Result<RecurringTransfer> TransferService::change_status(std::string_view id,
   return changed;
 }
 
-Result<Job> TransferService::skip_job(std::string_view job_id) {
-  auto skipped = store_.skip_job(job_id, clock_.now());
+Result<RecurringTransfer> TransferService::patch(std::string_view id, const TransferPatch& patch,
+                                                 std::string_view actor) {
+  auto current = store_.get_transfer(id);
+  if (!current) return std::unexpected(std::move(current.error()).context("reading transfer"));
+  if (!*current) return fail(ErrorCode::kNotFound, "no recurring transfer with this id");
+  const RecurringTransfer& t = **current;
+  // The rail, accounts and options never change: the provider judges the new terms with them.
+  if (const Provider* provider = providers_.find(t.provider)) {
+    auto carried = provider->check_transfer(TransferSpec{
+        .rail = t.rail,
+        .provider_options = t.provider_options ? std::string_view(*t.provider_options) : "",
+        .amount = patch.amount.value_or(t.amount),
+        .currency = t.currency,
+        .source_account = t.source_account,
+        .destination_account = t.destination_account,
+        .description = patch.description ? std::string_view(*patch.description)
+                                         : std::string_view(t.description),
+    });
+    if (!carried) return std::unexpected(carried.error());
+  }
+  auto changed = store_.patch_transfer(id, patch, clock_.now(), actor);
+  if (!changed) return std::unexpected(std::move(changed.error()));
+  log::info("transfer changed", {{"transfer_id", changed->id}, {"version", changed->version}});
+  return changed;
+}
+
+Result<Job> TransferService::skip_job(std::string_view job_id, std::string_view actor) {
+  auto skipped = store_.skip_job(job_id, clock_.now(), actor);
   if (!skipped) return std::unexpected(std::move(skipped.error()));
   log::info("job skipped",
             {{"job_id", skipped->id}, {"transfer_id", skipped->recurring_transfer_id}});

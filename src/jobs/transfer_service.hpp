@@ -42,16 +42,23 @@ class TransferService {
   // Errors: kInvalidArgument naming the field (unknown provider, bad schedule, a rail or
   // provider_options the provider refuses: its Provider::check_transfer error, unchanged),
   // kUnprocessable when the idempotency key was used with another body.
-  Result<CreateTransferResult> create(const NewTransfer& request);
+  // `actor` (the caller's name) is recorded in the transfer's history, as by every change below.
+  Result<CreateTransferResult> create(const NewTransfer& request, std::string_view actor = {});
 
   // Pause (ACTIVE -> PAUSED), resume (PAUSED -> ACTIVE) or cancel (ACTIVE or PAUSED ->
   // CANCELLED; its PENDING, IN_FLY and RETRY jobs become CANCELLED). Errors: kNotFound;
   // kConflict (reason "invalid_transition") from any other status.
-  Result<RecurringTransfer> change_status(std::string_view id, TransferAction action);
+  Result<RecurringTransfer> change_status(std::string_view id, TransferAction action,
+                                          std::string_view actor = {});
+
+  // Changes the terms of future attempts (Store::patch_transfer), once the transfer's provider
+  // accepts them (its check_transfer, as at creation: kInvalidArgument naming the field).
+  Result<RecurringTransfer> patch(std::string_view id, const TransferPatch& patch,
+                                  std::string_view actor);
 
   // An operator skips one occurrence: its PENDING job becomes SKIPPED (Store::skip_job).
   // Errors: kNotFound; kConflict (reason "job_not_pending") once it is claimed or final.
-  Result<Job> skip_job(std::string_view job_id);
+  Result<Job> skip_job(std::string_view job_id, std::string_view actor = {});
 
   // The transfer's next `count` occurrences after now, computed from its schedule and not
   // stored (upcoming_occurrences: none once it is CANCELLED or COMPLETED). kNotFound for an

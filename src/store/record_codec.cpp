@@ -16,7 +16,7 @@ const std::string_view kTransferColumns =
     "description, frequency, \"interval\", day_of_week, day_of_month, \"month\", start_date, "
     "end_date, \"count\", timezone, execution_time, business_day, calendar, status, "
     "last_sequence, next_occurrence_at, idempotency_key, request_hash, created_at, updated_at, "
-    "rail, provider_options, status_reason";
+    "rail, provider_options, status_reason, version";
 const std::string_view kJobColumns =
     "id, recurring_transfer_id, sequence, scheduled_for, due_at, status, result, retries, "
     "next_attempt_at, provider, idempotency_key, provider_reference, last_error, lease_owner, "
@@ -105,7 +105,8 @@ std::vector<SqlValue> transfer_values(const RecurringTransfer& t) {
           format_timestamp(t.updated_at),
           std::string(to_string(t.rail)),
           opt_text(t.provider_options),
-          opt_text(t.status_reason)};
+          opt_text(t.status_reason),
+          t.version};
 }
 
 std::vector<SqlValue> job_values(const Job& j) {
@@ -190,6 +191,7 @@ Result<RecurringTransfer> read_transfer(const RowView& row, int first) {
   t.rail = r.named(parse_rail);
   t.provider_options = r.opt_text();
   t.status_reason = r.opt_text();
+  t.version = r.integer();
   if (auto st = r.status(); !st) return std::unexpected(st.error());
   return t;
 }

@@ -45,7 +45,7 @@ extern const std::string_view kJobColumns;
 extern const std::string_view kProviderStatusColumns;
 // The bank webhook inbox (bank_webhook_event) as BankEventRecord reads it; not part of backups.
 extern const std::string_view kBankEventColumns;
-inline constexpr int kTransferColumnCount = 30;
+inline constexpr int kTransferColumnCount = 31;
 inline constexpr int kJobColumnCount = 25;
 inline constexpr int kJobPresentmentColumn = 22;     // 0-based, in kJobColumns
 inline constexpr int kJobOutcomeUnknownColumn = 24;  // 0-based, in kJobColumns

@@ -58,6 +58,25 @@ struct JobFilter {
   std::optional<std::string> cursor;
 };
 
+// A client's change of a transfer's terms (PATCH): absent fields are left as they are.
+struct TransferPatch {
+  int64_t expected_version = 0;   // If-Match: applied only while the transfer has this version
+  std::optional<int64_t> amount;  // minor units, > 0
+  std::optional<std::string> description;
+};
+
+// One change of a transfer by a client (its history): created, updated, paused, resumed,
+// cancelled, job_skipped, job_retried.
+struct TransferChange {
+  std::string id;  // UUIDv7: the history's order
+  std::string recurring_transfer_id;
+  std::optional<std::string> job_id;  // the job a job_skipped or job_retried acted on
+  std::string action;
+  std::optional<std::string> actor;  // the API token's caller name; absent without auth
+  std::string changes;               // JSON object text: {"field": {"before": ..., "after": ...}}
+  Timestamp created_at{};
+};
+
 struct CreateTransferResult {
   RecurringTransfer transfer;
   bool created = true;  // false: the idempotency key already existed; `transfer` is that one
@@ -382,10 +401,30 @@ class Store {
   // Inserts the transfer and its first jobs in one transaction. When the transfer carries an
   // idempotency_key that is already stored, nothing is inserted and the stored transfer is
   // returned with created = false (the caller compares request_hash).
+  // `actor` (the caller's name, or empty) is recorded in the transfer's history, as it is by
+  // every change of a client below.
   virtual Result<CreateTransferResult> create_transfer(const RecurringTransfer& transfer,
-                                                       const std::vector<Job>& jobs) = 0;
+                                                       const std::vector<Job>& jobs,
+                                                       std::string_view actor = {}) = 0;
   virtual Result<std::optional<RecurringTransfer>> get_transfer(std::string_view id) = 0;
   virtual Result<Page<RecurringTransfer>> list_transfers(const TransferFilter& filter) = 0;
+
+  // Changes the terms of an ACTIVE or PAUSED transfer whose version is
+  // patch.expected_version: version + 1, and a history row of what changed. Jobs claimed before
+  // keep the terms their claim pinned (an attempt never changes under its idempotency key):
+  // the change reaches the jobs claimed after it, which is every PENDING job and every later
+  // occurrence. Jobs claimed by a binary older than the pinning (terms still NULL) are pinned
+  // to the old terms here. kNotFound; kPreconditionFailed, field "If-Match", reason
+  // "version_mismatch" for another version; kConflict, reason "transfer_final", once
+  // CANCELLED or COMPLETED. A patch changing nothing answers the transfer as it is.
+  virtual Result<RecurringTransfer> patch_transfer(std::string_view id, const TransferPatch& patch,
+                                                   Timestamp now, std::string_view actor) = 0;
+
+  // The transfer's history, newest first, `limit` 1..500 a page. kNotFound for an unknown
+  // transfer.
+  virtual Result<Page<TransferChange>> list_transfer_changes(std::string_view transfer_id,
+                                                             int limit,
+                                                             std::optional<std::string> cursor) = 0;
 
   // --- Jobs ---
 
@@ -427,7 +466,8 @@ class Store {
   // its transfer is CANCELLED, decided in the transaction of the update, so a concurrent cancel
   // is wholly before (refused) or wholly after (the RETRY job is cancelled with the others);
   // kConflict (reason "job_not_failed") for a job in any other state than FAILED.
-  virtual Result<Job> retry_failed_job(std::string_view job_id, Timestamp now) = 0;
+  virtual Result<Job> retry_failed_job(std::string_view job_id, Timestamp now,
+                                       std::string_view actor = {}) = 0;
 
   // An operator's skip of one occurrence (operator_may_skip): PENDING -> SKIPPED (finished_at =
   // now) in one conditional statement, with its job.skipped event, and the transfer COMPLETED
@@ -435,7 +475,8 @@ class Store {
   // (the horizon extender, the next completion): a skipped job counts toward `count` and does
   // not stop the chain. kNotFound for an unknown job; kConflict, field "job_id", reason
   // "job_not_pending" for a job in any other state (a claim that came first wins).
-  virtual Result<Job> skip_job(std::string_view job_id, Timestamp now) = 0;
+  virtual Result<Job> skip_job(std::string_view job_id, Timestamp now,
+                               std::string_view actor = {}) = 0;
 
   // --- The built-in loops (src/maintenance) ---
 
@@ -611,8 +652,8 @@ class Store {
   // same transaction. kNotFound for an unknown transfer; kConflict with reason
   // "invalid_transition" from any other status. Returns the transfer after the change.
   virtual Result<RecurringTransfer> change_transfer_status(std::string_view id,
-                                                           TransferAction action,
-                                                           Timestamp now) = 0;
+                                                           TransferAction action, Timestamp now,
+                                                           std::string_view actor = {}) = 0;
 
   // Calls `on_jobs_due` from an internal thread whenever any store sharing the database has
   // created or re-armed jobs that are due now (new due jobs, a retried or rescued job, a resumed

@@ -1,10 +1,12 @@
 """The operator's actions behind the console (issue 18 item 2), end to end on SQLite and
-PostgreSQL through the HTTP API: a transfer's next occurrences, skipping one occurrence, and
-the named API tokens that say who called (the caller of a transfer's history to come). Every answer is checked against the
-OpenAPI document by the harness."""
+PostgreSQL through the HTTP API: a transfer's next occurrences, skipping one occurrence,
+changing the terms of future attempts with If-Match, the transfer's history, and the named API
+tokens that say who called. Every answer is checked against the OpenAPI document by the
+harness."""
 import calendar
 import datetime
 import json
+import time
 import uuid
 
 from harness import TOKEN, E2ECase, for_each_backend, main
@@ -114,6 +116,100 @@ class Skip(E2ECase):
         self.assertEqual((status, body["error"]["code"]), (404, "not_found"), body)
         status, body, _ = server.http.post("/v1/jobs/0190a000-0000-7000-8000-000000000000/skip?x=1")
         self.assertEqual((status, body["error"].get("field")), (400, "x"), body)
+
+
+@for_each_backend
+class ChangeTerms(E2ECase):
+    def patch(self, server, tid, body, if_match=None, token=...):
+        headers = {} if if_match is None else {"If-Match": if_match}
+        return server.http.request("PATCH", f"/v1/recurring-transfers/{tid}", body,
+                                   headers=headers, token=token)
+
+    def test_a_change_needs_the_version_read_and_reaches_only_later_attempts(self):
+        server = self.start_server()  # loops off: jobs run when processed
+        transfer = self.create_transfer(server, source="flaky1_acc", frequency="DAILY")
+        tid = transfer["id"]
+        status, body, headers = server.http.get(f"/v1/recurring-transfers/{tid}")
+        self.assertEqual((status, body["version"], headers.get("ETag")), (200, 1, '"1"'))
+        first, second = self.jobs_of(server, tid)[:2]
+        # The first attempt reaches the bank (503: RETRY) before the change.
+        status, job, _ = server.http.post(f"/v1/jobs/{first['id']}/process")
+        self.assertEqual((status, job["status"]), (200, "RETRY"), job)
+
+        status, body, _ = self.patch(server, tid, {"amount": 7777})
+        self.assertEqual((status, body["error"]["field"]), (428, "If-Match"), body)
+        status, body, _ = self.patch(server, tid, {"amount": 7777}, '"2"')
+        self.assertEqual((status, body["error"]["code"], body["error"]["field"]),
+                         (412, "version_mismatch", "If-Match"), body)
+        for bad, field in (({"amount": 0}, "amount"), ({"amount": "1"}, "amount"),
+                           ({"schedule": {"count": 3}}, "schedule"),
+                           ({"source_account": "x"}, "source_account"),
+                           ({"description": 5}, "description")):
+            status, body, _ = self.patch(server, tid, bad, '"1"')
+            self.assertEqual((status, body["error"].get("field")), (400, field), (bad, body))
+        status, body, _ = self.patch(server, tid, {"amount": 7777}, "W/1")
+        self.assertEqual((status, body["error"].get("field")), (400, "If-Match"), body)
+        status, body, headers = self.patch(server, tid, {"amount": 7777, "description": "rent+"}, '"1"')
+        self.assertEqual((status, body["amount"], body["description"], body["version"]),
+                         (200, 7777, "rent+", 2), body)
+        self.assertEqual(headers.get("ETag"), '"2"')
+        status, body, _ = self.patch(server, tid, {"amount": 8888}, '"1"')  # the same version again
+        self.assertEqual(status, 412, body)
+
+        # The retry of the attempt made before the change sends what that attempt sent (the
+        # occurrences first claimed after it send the new terms: tomorrow's here, which the
+        # store conformance suite covers, AClaimPinsTheTermsAndEveryRetrySendsThem).
+        status, job, _ = server.http.post(f"/v1/jobs/{first['id']}/process")
+        self.assertEqual((status, job["status"], job["result"]), (200, "FINISHED", "SUCCEEDED"), job)
+        # flaky1: the first attempt was answered 503 unexecuted, so the bank executed what the
+        # retry sent.
+        self.assertEqual([a["status"] for a in self.baas.attempts()], [503, 201])
+        executed = {t["idempotency_key"]: t["amount"] for t in self.baas.transfers()}
+        self.assertEqual(executed, {first["idempotency_key"]: 5000})
+        status, body, _ = server.http.get(f"/v1/jobs/{second['id']}")
+        self.assertEqual(body["status"], "PENDING")
+
+        status, body, _ = server.http.post(f"/v1/recurring-transfers/{tid}/cancel")
+        self.assertEqual((status, body["version"]), (200, 3), body)
+        status, body, _ = self.patch(server, tid, {"amount": 1}, '"3"')
+        self.assertEqual((status, body["error"]["code"]), (409, "transfer_final"), body)
+        status, body, _ = self.patch(server, "0190a000-0000-7000-8000-000000000000", {"amount": 1}, '"1"')
+        self.assertEqual((status, body["error"]["code"]), (404, "not_found"), body)
+
+    def test_the_history_names_each_caller_and_what_changed(self):
+        ops, console = "ops-" + uuid.uuid4().hex, "console-" + uuid.uuid4().hex
+        server = self.start_server({"RT_API_TOKENS": f"ops:{ops},console:{console}"})
+        status, transfer, _ = server.http.post("/v1/recurring-transfers", {
+            "provider": "bank", "source_account": "acc_src", "destination_account": "acc_dst",
+            "amount": 5000, "currency": "USD", "description": "rent",
+            "schedule": {"frequency": "DAILY", "start_date": time.strftime("%Y-%m-%d", time.gmtime())}},
+            token=ops)
+        self.assertEqual(status, 201, transfer)
+        tid = transfer["id"]
+        jobs = self.jobs_of(server, tid)
+        status, body, _ = self.patch(server, tid, {"amount": 6000}, '"1"', token=console)
+        self.assertEqual(status, 200, body)
+        self.assertEqual(server.http.post(f"/v1/recurring-transfers/{tid}/pause", token=console)[0], 200)
+        self.assertEqual(server.http.post(f"/v1/recurring-transfers/{tid}/resume")[0], 200)
+        self.assertEqual(server.http.post(f"/v1/jobs/{jobs[1]['id']}/skip", token=ops)[0], 200)
+        status, page, _ = server.http.get(f"/v1/recurring-transfers/{tid}/history")
+        self.assertEqual(status, 200, page)
+        self.assertEqual([(c["action"], c["actor"]) for c in page["data"]],
+                         [("job_skipped", "ops"), ("resumed", "default"), ("paused", "console"),
+                          ("updated", "console"), ("created", "ops")])
+        self.assertEqual(page["data"][0]["job_id"], jobs[1]["id"])
+        self.assertEqual(page["data"][3]["changes"],
+                         {"amount": {"before": 5000, "after": 6000},
+                          "version": {"before": 1, "after": 2}})
+        status, first, _ = server.http.get(f"/v1/recurring-transfers/{tid}/history?limit=2")
+        self.assertEqual(len(first["data"]), 2)
+        status, rest, _ = server.http.get(
+            f"/v1/recurring-transfers/{tid}/history?limit=10&cursor={first['next_cursor']}")
+        self.assertEqual(first["data"] + rest["data"], page["data"])
+        status, body, _ = server.http.get("/v1/recurring-transfers/0190a000-0000-7000-8000-000000000000/history")
+        self.assertEqual((status, body["error"]["code"]), (404, "not_found"), body)
+        status, body, _ = server.http.get(f"/v1/recurring-transfers/{tid}/history?limit=0")
+        self.assertEqual((status, body["error"].get("field")), (400, "limit"), body)
 
 
 class NamedTokens(E2ECase):

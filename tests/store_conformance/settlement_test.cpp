@@ -1014,7 +1014,8 @@ constexpr int kJobColumnsBefore = 19;
 TEST_P(StoreConformance, TheSettlementMigrationKeepsTheRowsAndAcceptsAReturn) {
   const bool sqlite = GetParam() == "sqlite";
   const int migration = sqlite ? 4 : 8;
-  static_assert(kTransferColumnsBefore + 1 == store_detail::kTransferColumnCount);
+  // status_reason, then version (patch_test.cpp tests its migration).
+  static_assert(kTransferColumnsBefore + 2 == store_detail::kTransferColumnCount);
   // The five settlement columns, then outcome_unknown (state_machine_test.cpp tests its
   // migration); later migrations add no other column to the jobs' tables.
   static_assert(kJobColumnsBefore + 6 == store_detail::kJobColumnCount);

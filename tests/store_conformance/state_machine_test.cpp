@@ -303,6 +303,8 @@ TEST_P(StateMachineAgreement, AnOutcomeWritesWhetherTheBankMayHaveExecutedTheJob
 TEST_P(StateMachineAgreement, TheOutcomeUnknownMigrationKeepsTheRowsAndOlderWriters) {
   const int migration = GetParam() == "sqlite" ? 7 : 11;
   constexpr int kJobColumnsBefore = store_detail::kJobColumnCount - 1;
+  // A transfer as that binary wrote it: before `version` (SQLite 8, PostgreSQL 12).
+  constexpr int kTransferColumnsBefore = store_detail::kTransferColumnCount - 1;
   RecurringTransfer old_t = transfer(TransferStatus::kActive);
   old_t.last_sequence = 2;
   std::vector<Job> old_jobs{job(old_t, 1, kT0, JobStatus::kRetry), job(old_t, 2, kT0 + 1h)};
@@ -311,7 +313,7 @@ TEST_P(StateMachineAgreement, TheOutcomeUnknownMigrationKeepsTheRowsAndOlderWrit
   std::string url = database_before(migration);
   {
     RawDb before(url);
-    before.insert_leading(old_t, old_jobs, store_detail::kTransferColumnCount, kJobColumnsBefore);
+    before.insert_leading(old_t, old_jobs, kTransferColumnsBefore, kJobColumnsBefore);
   }
   EXPECT_EQ(migrate_store(url), migrations_from(migration));
   ASSERT_NE(store_, nullptr);
@@ -322,8 +324,7 @@ TEST_P(StateMachineAgreement, TheOutcomeUnknownMigrationKeepsTheRowsAndOlderWrit
   Job older_job = job(older_again, 1, kT0);
   {
     RawDb older(url);
-    older.insert_leading(older_again, {older_job}, store_detail::kTransferColumnCount,
-                         kJobColumnsBefore);
+    older.insert_leading(older_again, {older_job}, kTransferColumnsBefore, kJobColumnsBefore);
   }
   expect_same(get(older_job.id), older_job);
 }

@@ -10,6 +10,7 @@
 #include "store/postgres/pg_outbox.hpp"
 #include "store/postgres/pg_rows.hpp"
 #include "store/postgres/pg_store.hpp"
+#include "store/transfer_changes.hpp"
 
 namespace rtjobs {
 
@@ -49,11 +50,14 @@ Result<ClaimResult> PgStore::claim_job(const ClaimRequest& request) {
       store_detail::lease_expiry("$5", "$3") + ", updated_at = " + store_detail::db_now("$5") +
       ", retries = CASE WHEN j.status = 'PROCESSING'"
       " THEN GREATEST(j.retries, LEAST(j.retries + 1, $4::integer)) ELSE j.retries END,"
-      " outcome_unknown = CASE WHEN j.status = 'PROCESSING' THEN 1 ELSE j.outcome_unknown END"
+      " outcome_unknown = CASE WHEN j.status = 'PROCESSING' THEN 1 ELSE j.outcome_unknown END,"
+      " amount = COALESCE(j.amount, t.amount),"
+      " description = COALESCE(j.description, t.description)"
       " FROM recurring_transfer t WHERE j.id = $1::uuid AND t.id = j.recurring_transfer_id AND " +
       store_detail::claim_due_sql("j", store_detail::db_now("$5")) + " AND " +
       store_detail::claim_outcome_sql("j", "t") + " = 'PROCESSING' RETURNING " +
       store_detail::qualified(store_detail::kJobColumns, "j") + ", " +
+      store_detail::qualified(store_detail::kPinnedTermColumns, "j") + ", " +
       store_detail::qualified(store_detail::kTransferColumns, "t");
   // With the instant the database judges by, for decide_claim to judge as the claim did.
   static const std::string inspect_sql = "SELECT " +
@@ -91,12 +95,14 @@ Result<ClaimResult> PgStore::claim_job(const ClaimRequest& request) {
                                   int64_t{request.max_retries}, clock_now});
       if (!claimed) return std::unexpected(claimed.error());
       if (claimed->rows() == 1) {
-        auto job = store_detail::read_job(PgRow(*claimed, 0), 0);
+        auto job = store_detail::read_claimed_job(PgRow(*claimed, 0), 0);
         if (!job) return std::unexpected(job.error());
         auto transfer =
-            store_detail::read_transfer(PgRow(*claimed, 0), store_detail::kJobColumnCount);
+            store_detail::read_transfer(PgRow(*claimed, 0), store_detail::kJobColumnCount + 2);
         if (!transfer) return std::unexpected(transfer.error());
-        return ClaimResult{ClaimStatus::kClaimed, std::move(*job), std::move(*transfer)};
+        auto pinned = store_detail::with_pinned_terms(std::move(*transfer), *job);
+        if (!pinned) return std::unexpected(pinned.error());
+        return ClaimResult{ClaimStatus::kClaimed, std::move(job->job), std::move(*pinned)};
       }
       auto inspected = (*c)->query(inspect_sql, {id, clock_now});
       if (!inspected) return std::unexpected(inspected.error());
@@ -254,7 +260,8 @@ Result<std::vector<CompletionResult>> PgStore::complete_jobs(
   // inserted no jobs, so its "exhausted" may not hold. One row per transfer: the first
   // completion (in job id order) gives updated_at, as when they were checked one by one.
   static const std::string completed_sql =
-      "UPDATE recurring_transfer t SET status = 'COMPLETED', updated_at = e.written_at"
+      "UPDATE recurring_transfer t SET status = 'COMPLETED', updated_at = e.written_at,"
+      " version = t.version + 1"
       " FROM (SELECT DISTINCT ON (j.recurring_transfer_id) j.recurring_transfer_id, x.written_at"
       " FROM unnest($1::uuid[], $2::timestamptz[]) WITH ORDINALITY AS x(job_id, written_at, ord)"
       " JOIN recurring_transfer_job j ON j.id = x.job_id"
@@ -448,7 +455,8 @@ Result<std::vector<CompletionResult>> PgStore::complete_jobs(
   return r;
 }
 
-Result<Job> PgStore::retry_failed_job(std::string_view job_id, Timestamp now) {
+Result<Job> PgStore::retry_failed_job(std::string_view job_id, Timestamp now,
+                                      std::string_view actor) {
   // One transaction. The transfer row is locked first (FOR SHARE), which a cancel's lock on it
   // (change_transfer_status: the transfer, then its live jobs) waits for, and which waits for a
   // cancel's: the cancel is wholly before the retry (which then finds the transfer CANCELLED and
@@ -482,8 +490,12 @@ Result<Job> PgStore::retry_failed_job(std::string_view job_id, Timestamp now) {
     auto job = job_at((*results)[2]);
     if (!job) return std::unexpected(job.error());
     std::vector<Event> events;
-    if (*job) events.push_back(store_detail::job_event("job.retrying", **job, now));
-    if (auto done = store_detail::commit_with_events(**c, events); !done) {
+    std::optional<TransferChange> change;
+    if (*job) {
+      events.push_back(store_detail::job_event("job.retrying", **job, now));
+      change = store_detail::job_change("job_retried", **job, JobStatus::kFailed, actor, now);
+    }
+    if (auto done = store_detail::commit_with_events(**c, events, change); !done) {
       return std::unexpected(done.error());
     }
     if (*job) return std::move(**job);

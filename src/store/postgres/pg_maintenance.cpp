@@ -21,6 +21,7 @@
 #include "store/postgres/pg_outbox.hpp"
 #include "store/postgres/pg_rows.hpp"
 #include "store/postgres/pg_store.hpp"
+#include "store/transfer_changes.hpp"
 
 namespace rtjobs {
 
@@ -86,11 +87,16 @@ std::string due_claim_sql(bool any_provider) {
          store_detail::lease_expiry("$2", "$3") +
          " END,"
          " finished_at = CASE WHEN n.status <> 'PROCESSING' THEN " +
-         now + " END, updated_at = " + now + " FROM due, recurring_transfer t, LATERAL (SELECT " +
+         now + " END, updated_at = " + now +
+         ", amount = CASE WHEN n.status = 'PROCESSING' THEN COALESCE(j.amount, t.amount)"
+         " ELSE j.amount END, description = CASE WHEN n.status = 'PROCESSING'"
+         " THEN COALESCE(j.description, t.description) ELSE j.description END"
+         " FROM due, recurring_transfer t, LATERAL (SELECT " +
          store_detail::claim_outcome_sql("due", "t") +
          " AS status) n WHERE j.id = due.id AND t.id = j.recurring_transfer_id"
          " AND n.status IS NOT NULL RETURNING due.at, " +
          store_detail::qualified(store_detail::kJobColumns, "j") + ", " +
+         store_detail::qualified(store_detail::kPinnedTermColumns, "j") + ", " +
          store_detail::qualified(store_detail::kTransferColumns, "t");
 }
 
@@ -132,13 +138,15 @@ Result<std::vector<ClaimResult>> PgStore::claim_due_jobs(const DueClaimRequest& 
     Timestamp skipped_at = request.now;  // the statement's instant, which the skips record
     for (int i = 0; i < r->rows(); ++i) {
       PgRow row(*r, i);
-      auto job = store_detail::read_job(row, 1);
+      auto job = store_detail::read_claimed_job(row, 1);
       if (!job) return std::unexpected(job.error());
-      ClaimResult claim{ClaimStatus::kClaimed, std::move(*job), std::nullopt};
+      ClaimResult claim{ClaimStatus::kClaimed, job->job, std::nullopt};
       if (claim.job->status == JobStatus::kProcessing) {
-        auto transfer = store_detail::read_transfer(row, 1 + store_detail::kJobColumnCount);
+        auto transfer = store_detail::read_transfer(row, 3 + store_detail::kJobColumnCount);
         if (!transfer) return std::unexpected(transfer.error());
-        claim.transfer = std::move(*transfer);
+        auto pinned = store_detail::with_pinned_terms(std::move(*transfer), *job);
+        if (!pinned) return std::unexpected(pinned.error());
+        claim.transfer = std::move(*pinned);
       } else {
         claim.status = claim.job->status == JobStatus::kSkipped ? ClaimStatus::kSkipped
                                                                 : ClaimStatus::kTerminal;

@@ -13,6 +13,7 @@
 #include "store/postgres/pg_connection.hpp"
 #include "store/postgres/pg_rows.hpp"
 #include "store/store.hpp"
+#include "store/transfer_changes.hpp"
 
 namespace rtjobs::store_detail {
 
@@ -77,11 +78,19 @@ inline Result<std::vector<PgResult>> run_checked(PgConnection& c,
   return results;
 }
 
-// Ends the transaction open on `c`: its events, then COMMIT, in one round trip.
-inline Result<void> commit_with_events(PgConnection& c, const std::vector<Event>& events) {
+// The insert of a client's change into its transfer's history (store/transfer_changes.hpp).
+inline const std::string kInsertChangeSql = "INSERT INTO recurring_transfer_change (" +
+                                            std::string(kChangeColumns) + ") VALUES (" +
+                                            placeholders('$', kChangeColumnCount) + ")";
+
+// Ends the transaction open on `c`: its events, the change it records (if any), then COMMIT,
+// in one round trip.
+inline Result<void> commit_with_events(PgConnection& c, const std::vector<Event>& events,
+                                       const std::optional<TransferChange>& change = {}) {
   static const std::string commit_sql = "COMMIT";
   std::vector<PgStatement> batch;
   add_events(batch, events);
+  if (change) batch.push_back({&kInsertChangeSql, change_values(*change)});
   batch.push_back({&commit_sql, {}});
   auto done = run_checked(c, batch);
   if (!done) return std::unexpected(done.error());

@@ -148,8 +148,8 @@ inline int64_t lease_ms(Timestamp now, Timestamp lease_expires_at) {
 // to create). $1 the transfers (uuid[]), $2 now. Both return the transfers they completed, for
 // their transfer.completed events.
 inline const std::string kCompleteTransfersWhere =
-    "UPDATE recurring_transfer t SET status = 'COMPLETED', updated_at = $2::timestamptz"
-    " WHERE t.id = ANY($1::uuid[]) AND t.status IN ('ACTIVE', 'PAUSED')"
+    "UPDATE recurring_transfer t SET status = 'COMPLETED', updated_at = $2::timestamptz,"
+    " version = t.version + 1 WHERE t.id = ANY($1::uuid[]) AND t.status IN ('ACTIVE', 'PAUSED')"
     " AND NOT EXISTS (SELECT 1 FROM recurring_transfer_job o WHERE o.recurring_transfer_id = t.id"
     " AND o.status NOT IN ('FINISHED', 'FAILED', 'SKIPPED', 'CANCELLED'))";
 inline const std::string kCompleteTransfersSql =

@@ -382,7 +382,29 @@ ALTER TABLE recurring_transfer_job
   ADD COLUMN outcome_unknown integer NOT NULL DEFAULT 0 CHECK (outcome_unknown IN (0, 1));
 )sql";
 
-constexpr std::array<PgMigration, 11> kMigrations{
+// Changing a transfer's terms (PATCH): `version` is its ETag, +1 on every change; a job's
+// `amount` and `description` are the transfer's as the job's first claim read them (NULL until
+// then), so every attempt under the job's idempotency key sends the same terms; every change
+// by a client is a row of recurring_transfer_change, whose `changes` is a JSON object of
+// {"field": {"before": ..., "after": ...}} kept as text (as on SQLite). Columns with constant
+// defaults: no table rewrite. job_id has no foreign key: the backup deletes jobs.
+constexpr const char* kMigration12 = R"sql(
+ALTER TABLE recurring_transfer ADD COLUMN version bigint NOT NULL DEFAULT 1;
+ALTER TABLE recurring_transfer_job ADD COLUMN amount bigint, ADD COLUMN description text;
+CREATE TABLE recurring_transfer_change (
+  id uuid PRIMARY KEY,
+  recurring_transfer_id uuid NOT NULL REFERENCES recurring_transfer (id),
+  job_id uuid,
+  action text NOT NULL,
+  actor text,
+  changes text NOT NULL,
+  created_at timestamptz NOT NULL
+);
+CREATE INDEX recurring_transfer_change_transfer_idx
+  ON recurring_transfer_change (recurring_transfer_id, id);
+)sql";
+
+constexpr std::array<PgMigration, 12> kMigrations{
     {{1, kMigration1, "transfers, jobs, provider statuses, backups"},
      {2, kMigration2, "drop rtjobs_require_lease"},
      {3, kMigration3, "fillfactor; lease owner only while PROCESSING"},
@@ -393,7 +415,8 @@ constexpr std::array<PgMigration, 11> kMigrations{
      {8, kMigration8, "settlement and returns: RETURNED, settlement columns, bank webhook inbox"},
      {9, kMigration9, "outbox: events, webhook endpoints and deliveries"},
      {10, kMigration10, "backup runs"},
-     {11, kMigration11, "job outcome_unknown"}}};
+     {11, kMigration11, "job outcome_unknown"},
+     {12, kMigration12, "transfer version, job terms at claim, transfer change history"}}};
 
 }  // namespace
 

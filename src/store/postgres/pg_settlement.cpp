@@ -62,7 +62,8 @@ Result<std::vector<SettlementResult>> PgStore::apply_settlements(
       store_detail::placeholders('$', store_detail::kProviderStatusColumnCount) + ")";
   static const std::string pause_sql =
       "UPDATE recurring_transfer SET status = 'PAUSED', status_reason = $2,"
-      " updated_at = $3::timestamptz WHERE id = $1::uuid AND status = 'ACTIVE'";
+      " updated_at = $3::timestamptz, version = version + 1"
+      " WHERE id = $1::uuid AND status = 'ACTIVE'";
   static const std::string event_sql =
       "UPDATE bank_webhook_event SET applied_at = $2::timestamptz, outcome = $3,"
       " last_error = NULL WHERE id = $1::uuid";
@@ -159,6 +160,7 @@ Result<std::vector<SettlementResult>> PgStore::apply_settlements(
             t->second.status = TransferStatus::kPaused;
             t->second.status_reason = *d.pause_reason;
             t->second.updated_at = u.now;
+            ++t->second.version;  // as pause_sql writes it
             events.push_back(store_detail::transfer_event("transfer.paused", t->second, u.now));
           }
           for (auto& [id, other] : jobs) {

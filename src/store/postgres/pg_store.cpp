@@ -96,11 +96,12 @@ Result<void> PgStore::ping() {
 }
 
 Result<CreateTransferResult> PgStore::create_transfer(const RecurringTransfer& transfer,
-                                                      const std::vector<Job>& jobs) {
+                                                      const std::vector<Job>& jobs,
+                                                      std::string_view actor) {
   // One statement: the transfer, its jobs and its transfer.created event commit together, and
-  // the jobs and the event are only inserted when the transfer was (an existing idempotency key
-  // inserts nothing). The event is built from the transfer as given, which is the row as
-  // written: the insert stores it as it is.
+  // the jobs, the event and the history's first row are only inserted when the transfer was (an
+  // existing idempotency key inserts nothing). The event is built from the transfer as given, which
+  // is the row as written: the insert stores it as it is.
   constexpr int kFlag = store_detail::kTransferColumnCount + store_detail::kJobColumnCount + 1;
   static const std::string insert_sql =
       "WITH t AS (INSERT INTO recurring_transfer (" + kTransferCols + ") VALUES (" +
@@ -109,9 +110,13 @@ Result<CreateTransferResult> PgStore::create_transfer(const RecurringTransfer& t
       "), j AS (INSERT INTO recurring_transfer_job (" + kJobCols + ") SELECT " + kJobCols +
       " FROM unnest(" + store_detail::job_unnest_args(store_detail::kTransferColumnCount + 1) +
       ") AS n(" + kJobCols + ") WHERE EXISTS (SELECT 1 FROM t)), e AS (" +
-      store_detail::insert_events_sql(kFlag + 1) + " WHERE EXISTS (SELECT 1 FROM t)) SELECT " +
-      kTransferCols + ", CASE WHEN $" + std::to_string(kFlag) + "::boolean THEN " +
-      std::string(store_detail::kNotifyJobsDue) + "::text END FROM t";
+      store_detail::insert_events_sql(kFlag + 1) +
+      " WHERE EXISTS (SELECT 1 FROM t)), h AS (INSERT INTO recurring_transfer_change (" +
+      std::string(store_detail::kChangeColumns) + ") SELECT " +
+      store_detail::placeholders('$', store_detail::kChangeColumnCount, kFlag + 7) +
+      " WHERE EXISTS (SELECT 1 FROM t)) SELECT " + kTransferCols + ", CASE WHEN $" +
+      std::to_string(kFlag) + "::boolean THEN " + std::string(store_detail::kNotifyJobsDue) +
+      "::text END FROM t";
   static const std::string by_key_sql = kSelectTransfer + " WHERE idempotency_key = $1";
   auto run = [&]() -> Result<CreateTransferResult> {
     auto c = pool_.acquire();
@@ -122,6 +127,10 @@ Result<CreateTransferResult> PgStore::create_transfer(const RecurringTransfer& t
     for (SqlValue& column : store_detail::event_arrays(
              {store_detail::transfer_event("transfer.created", transfer, transfer.created_at)})) {
       params.push_back(std::move(column));
+    }
+    for (SqlValue& value : store_detail::change_values(
+             store_detail::created_change(transfer, actor, transfer.created_at))) {
+      params.push_back(std::move(value));
     }
     auto r = (*c)->query(insert_sql, params);
     if (!r) return std::unexpected(r.error());
@@ -160,13 +169,14 @@ Result<Page<RecurringTransfer>> PgStore::list_transfers(const TransferFilter& fi
 }
 
 Result<RecurringTransfer> PgStore::change_transfer_status(std::string_view id,
-                                                          TransferAction action, Timestamp now) {
+                                                          TransferAction action, Timestamp now,
+                                                          std::string_view actor) {
   // The transfer moves from $2 or $3 to $4. Cancelling clears next_occurrence_at, so the
   // horizon extender never looks at the transfer again; resuming wakes the schedulers for the
   // jobs that are due.
   static const std::string transfer_sql =
       "UPDATE recurring_transfer SET status = $4, status_reason = NULL, updated_at = "
-      "$5::timestamptz,"
+      "$5::timestamptz, version = version + 1,"
       " next_occurrence_at = CASE WHEN $4 = 'CANCELLED' THEN NULL ELSE next_occurrence_at END"
       " WHERE id = $1::uuid AND status IN ($2, $3) RETURNING " +
       kTransferCols + ", CASE WHEN $4 = 'ACTIVE' THEN " +
@@ -178,7 +188,7 @@ Result<RecurringTransfer> PgStore::change_transfer_status(std::string_view id,
   // extend_transfers (transfers, then jobs; see pg_maintenance.cpp); no claim waits for a
   // transfer row, so none can wait in a cycle with a cancel.
   static const std::string lock_sql =
-      "SELECT 1 FROM recurring_transfer WHERE id = $1::uuid FOR NO KEY UPDATE";
+      "SELECT status FROM recurring_transfer WHERE id = $1::uuid FOR NO KEY UPDATE";
   static const std::string cancel_jobs_sql =
       "UPDATE recurring_transfer_job SET status = 'CANCELLED', finished_at = $2::timestamptz,"
       " updated_at = $2::timestamptz WHERE recurring_transfer_id = $1::uuid"
@@ -227,6 +237,19 @@ Result<RecurringTransfer> PgStore::change_transfer_status(std::string_view id,
     }
     std::vector<store_detail::PgStatement> finish;
     store_detail::add_events(finish, events);
+    if (*changed) {
+      // The status it changed from: the one its lock read for a cancel (ACTIVE or PAUSED), the
+      // only one it changes from otherwise.
+      TransferStatus before = from;
+      if (action == TransferAction::kCancel) {
+        auto locked = parse_transfer_status((*results)[1].text(0, 0).value_or(""));
+        if (!locked) return fail(ErrorCode::kInternal, "reading recurring_transfer: bad status");
+        before = *locked;
+      }
+      finish.push_back(
+          {&store_detail::kInsertChangeSql, store_detail::change_values(store_detail::status_change(
+                                                **changed, before, actor, now))});
+    }
     finish.push_back({&commit_sql, {}});
     if (auto done = store_detail::run_checked(**c, finish); !done) {
       return std::unexpected(done.error());

@@ -43,9 +43,14 @@ class PgStore final : public Store {
   Result<void> ping() override;
 
   Result<CreateTransferResult> create_transfer(const RecurringTransfer& transfer,
-                                               const std::vector<Job>& jobs) override;
+                                               const std::vector<Job>& jobs,
+                                               std::string_view actor = {}) override;
   Result<std::optional<RecurringTransfer>> get_transfer(std::string_view id) override;
   Result<Page<RecurringTransfer>> list_transfers(const TransferFilter& filter) override;
+  Result<RecurringTransfer> patch_transfer(std::string_view id, const TransferPatch& patch,
+                                           Timestamp now, std::string_view actor) override;
+  Result<Page<TransferChange>> list_transfer_changes(std::string_view transfer_id, int limit,
+                                                     std::optional<std::string> cursor) override;
 
   Result<std::optional<Job>> get_job(std::string_view id) override;
   Result<Page<Job>> list_jobs(const JobFilter& filter) override;
@@ -54,8 +59,10 @@ class PgStore final : public Store {
   Result<ClaimResult> claim_job(const ClaimRequest& request) override;
   Result<std::vector<CompletionResult>> complete_jobs(
       std::span<const Completion> completions) override;
-  Result<Job> retry_failed_job(std::string_view job_id, Timestamp now) override;
-  Result<Job> skip_job(std::string_view job_id, Timestamp now) override;
+  Result<Job> retry_failed_job(std::string_view job_id, Timestamp now,
+                               std::string_view actor = {}) override;
+  Result<Job> skip_job(std::string_view job_id, Timestamp now,
+                       std::string_view actor = {}) override;
 
   Result<std::vector<ClaimResult>> claim_due_jobs(const DueClaimRequest& request) override;
   Result<int> rescue_expired_leases(Timestamp now, int max_retries, int limit) override;
@@ -63,7 +70,8 @@ class PgStore final : public Store {
   Result<std::vector<RecurringTransfer>> transfers_to_extend(Timestamp until, int limit) override;
   Result<int> extend_transfers(std::span<const Extension> extensions) override;
   Result<RecurringTransfer> change_transfer_status(std::string_view id, TransferAction action,
-                                                   Timestamp now) override;
+                                                   Timestamp now,
+                                                   std::string_view actor = {}) override;
   Result<int> heartbeat_instance(std::string_view instance_id, Timestamp now,
                                  std::chrono::milliseconds ttl) override;
   Result<void> leave_instance(std::string_view instance_id) override;

@@ -6,6 +6,7 @@
 #include "store/events.hpp"
 #include "store/sqlite/sqlite_queries.hpp"
 #include "store/sqlite/sqlite_store.hpp"
+#include "store/transfer_changes.hpp"
 
 namespace rtjobs {
 
@@ -50,9 +51,9 @@ Result<ClaimResult> SqliteStore::claim_job(const ClaimRequest& request) {
       " lease_expires_at = ?3, updated_at = ?4,"
       " retries = CASE WHEN status = 'PROCESSING' THEN MAX(retries, MIN(retries + 1, ?5))"
       " ELSE retries END,"
-      " outcome_unknown = CASE WHEN status = 'PROCESSING' THEN 1 ELSE outcome_unknown END"
-      " WHERE id = ?1 RETURNING " +
-      kJobCols;
+      " outcome_unknown = CASE WHEN status = 'PROCESSING' THEN 1 ELSE outcome_unknown END, " +
+      pin_terms_sql("recurring_transfer_id") + " WHERE id = ?1 RETURNING " + kJobCols + ", " +
+      std::string(store_detail::kPinnedTermColumns);
   static const std::string finish_sql =
       "UPDATE recurring_transfer_job SET status = ?2, finished_at = ?3, updated_at = ?3,"
       " lease_owner = NULL, lease_expires_at = NULL WHERE id = ?1 RETURNING " +
@@ -116,15 +117,19 @@ Result<ClaimResult> SqliteStore::claim_job(const ClaimRequest& request) {
       case ClaimAction::kClaim:
         break;
     }
-    auto claimed =
-        query_one<Job>(c, claim_sql,
-                       {id, request.lease_owner, format_timestamp(request.lease_expires_at), now,
-                        int64_t{request.max_retries}},
-                       store_detail::read_job);
+    auto claimed = query_one<store_detail::ClaimedJob>(
+        c, claim_sql,
+        {id, request.lease_owner, format_timestamp(request.lease_expires_at), now,
+         int64_t{request.max_retries}},
+        store_detail::read_claimed_job);
     if (!claimed) return std::unexpected(claimed.error());
+    if (!*claimed) return fail(ErrorCode::kInternal, "job " + id + " vanished");
     auto transfer = select_transfer(c, job.recurring_transfer_id);
     if (!transfer) return std::unexpected(transfer.error());
-    return ClaimResult{ClaimStatus::kClaimed, std::move(*claimed), std::move(*transfer)};
+    if (!*transfer) return fail(ErrorCode::kInternal, "claimed job's transfer");
+    auto pinned = store_detail::with_pinned_terms(std::move(**transfer), **claimed);
+    if (!pinned) return std::unexpected(pinned.error());
+    return ClaimResult{ClaimStatus::kClaimed, std::move((*claimed)->job), std::move(*pinned)};
   });
   if (!r) return std::unexpected(r.error().context("claiming job " + id));
   return r;
@@ -242,7 +247,8 @@ Result<std::vector<CompletionResult>> SqliteStore::complete_jobs(
   return r;
 }
 
-Result<Job> SqliteStore::retry_failed_job(std::string_view job_id, Timestamp now) {
+Result<Job> SqliteStore::retry_failed_job(std::string_view job_id, Timestamp now,
+                                          std::string_view actor) {
   // FAILED is terminal, so finished_at goes back to NULL: the job is live again. The transfer's
   // status is read in the same write transaction as the update (one writer: a cancel is wholly
   // before or after it).
@@ -266,6 +272,9 @@ Result<Job> SqliteStore::retry_failed_job(std::string_view job_id, Timestamp now
     if (!*retried) return fail(ErrorCode::kInternal, "job " + id + " was not retried");
     auto ins = insert_events(c, {store_detail::job_event("job.retrying", **retried, now)});
     if (!ins) return std::unexpected(ins.error());
+    auto recorded = insert_change(
+        c, store_detail::job_change("job_retried", **retried, JobStatus::kFailed, actor, now));
+    if (!recorded) return std::unexpected(recorded.error());
     return std::move(**retried);
   });
   if (!r) return std::unexpected(r.error().context("retrying job " + id));

@@ -17,6 +17,7 @@
 #include "store/events.hpp"
 #include "store/sqlite/sqlite_queries.hpp"
 #include "store/sqlite/sqlite_store.hpp"
+#include "store/transfer_changes.hpp"
 
 namespace rtjobs {
 
@@ -62,14 +63,17 @@ Result<std::vector<ClaimResult>> SqliteStore::claim_due_jobs(const DueClaimReque
       "UPDATE recurring_transfer_job AS j SET status = d.next_status,"
       " lease_owner = IIF(d.next_status = 'PROCESSING', ?2, NULL),"
       " lease_expires_at = IIF(d.next_status = 'PROCESSING', ?3, NULL),"
-      " finished_at = IIF(d.next_status = 'PROCESSING', NULL, ?4), updated_at = ?4"
-      " FROM (SELECT o.id AS id, " +
+      " finished_at = IIF(d.next_status = 'PROCESSING', NULL, ?4), updated_at = ?4,"
+      " amount = IIF(d.next_status = 'PROCESSING', COALESCE(j.amount, d.amount), j.amount),"
+      " description = IIF(d.next_status = 'PROCESSING', COALESCE(j.description, d.description),"
+      " j.description)"
+      " FROM (SELECT o.id AS id, t.amount AS amount, t.description AS description, " +
       store_detail::claim_outcome_sql("o", "t") +
       " AS next_status FROM recurring_transfer_job o"
       " JOIN recurring_transfer t ON t.id = o.recurring_transfer_id"
       " WHERE o.id IN (SELECT value FROM json_each(?1))) AS d"
       " WHERE j.id = d.id AND d.next_status IS NOT NULL RETURNING " +
-      kJobCols;
+      kJobCols + ", " + std::string(store_detail::kPinnedTermColumns);
   static const std::string transfers_sql =
       kSelectTransfer + " WHERE id IN (SELECT value FROM json_each(?1))";
 
@@ -104,14 +108,16 @@ Result<std::vector<ClaimResult>> SqliteStore::claim_due_jobs(const DueClaimReque
     ids.reserve(due.size());
     for (auto& [at, id] : due) ids.push_back(std::move(id));
 
-    auto jobs = query<Job>(
+    auto jobs = query<store_detail::ClaimedJob>(
         c, update_sql,
         {json_array(ids), request.lease_owner, format_timestamp(request.lease_expires_at), now},
-        store_detail::read_job);
+        store_detail::read_claimed_job);
     if (!jobs) return std::unexpected(jobs.error());
     std::vector<std::string> transfer_ids;
-    for (const Job& job : *jobs) {
-      if (job.status == JobStatus::kProcessing) transfer_ids.push_back(job.recurring_transfer_id);
+    for (const store_detail::ClaimedJob& claimed : *jobs) {
+      if (claimed.job.status == JobStatus::kProcessing) {
+        transfer_ids.push_back(claimed.job.recurring_transfer_id);
+      }
     }
     std::map<std::string, RecurringTransfer> transfers;
     if (!transfer_ids.empty()) {
@@ -125,15 +131,20 @@ Result<std::vector<ClaimResult>> SqliteStore::claim_due_jobs(const DueClaimReque
     std::unordered_map<std::string, size_t> position;
     for (size_t i = 0; i < ids.size(); ++i) position.emplace(ids[i], i);
     std::sort(jobs->begin(), jobs->end(),
-              [&](const Job& a, const Job& b) { return position[a.id] < position[b.id]; });
+              [&](const store_detail::ClaimedJob& a, const store_detail::ClaimedJob& b) {
+                return position[a.job.id] < position[b.job.id];
+              });
     std::vector<ClaimResult> out;
     std::vector<Event> events;
-    for (Job& job : *jobs) {
+    for (store_detail::ClaimedJob& claimed : *jobs) {
+      Job& job = claimed.job;
       switch (job.status) {
         case JobStatus::kProcessing: {
           auto t = transfers.find(job.recurring_transfer_id);
           if (t == transfers.end()) return fail(ErrorCode::kInternal, "claimed job's transfer");
-          out.push_back({ClaimStatus::kClaimed, std::move(job), t->second});
+          auto pinned = store_detail::with_pinned_terms(t->second, claimed);
+          if (!pinned) return std::unexpected(pinned.error());
+          out.push_back({ClaimStatus::kClaimed, std::move(job), std::move(*pinned)});
           break;
         }
         case JobStatus::kSkipped: {  // perhaps its transfer's last occurrence

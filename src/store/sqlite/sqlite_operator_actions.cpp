@@ -1,14 +1,16 @@
-// SqliteStore's operator actions on one occurrence: skipping a PENDING job.
+// SqliteStore's operator actions: skipping a PENDING job, changing a transfer's terms, and the
+// history those changes leave.
 #include "core/time_format.hpp"
 #include "store/events.hpp"
 #include "store/sqlite/sqlite_queries.hpp"
 #include "store/sqlite/sqlite_store.hpp"
+#include "store/transfer_changes.hpp"
 
 namespace rtjobs {
 
 using namespace store_detail::sqlite;
 
-Result<Job> SqliteStore::skip_job(std::string_view job_id, Timestamp now) {
+Result<Job> SqliteStore::skip_job(std::string_view job_id, Timestamp now, std::string_view actor) {
   // The state machine's rule (operator_may_skip) is the WHERE: one writer, one statement.
   static const std::string skip_sql =
       "UPDATE recurring_transfer_job SET status = 'SKIPPED', finished_at = ?2, updated_at = ?2"
@@ -29,10 +31,76 @@ Result<Job> SqliteStore::skip_job(std::string_view job_id, Timestamp now) {
     auto up = complete_transfer(c, kCompleteIfDone, (*skipped)->recurring_transfer_id, now, events);
     if (!up) return std::unexpected(up.error());
     if (auto ins = insert_events(c, events); !ins) return std::unexpected(ins.error());
+    auto recorded = insert_change(
+        c, store_detail::job_change("job_skipped", **skipped, JobStatus::kPending, actor, now));
+    if (!recorded) return std::unexpected(recorded.error());
     return std::move(**skipped);
   });
   if (!r) return std::unexpected(r.error().context("skipping job " + id));
   return r;
+}
+
+Result<RecurringTransfer> SqliteStore::patch_transfer(std::string_view id,
+                                                      const TransferPatch& patch, Timestamp now,
+                                                      std::string_view actor) {
+  static const std::string update_sql =
+      "UPDATE recurring_transfer SET amount = ?2, description = ?3, version = version + 1,"
+      " updated_at = ?4 WHERE id = ?1 AND version = ?5 RETURNING " +
+      kTransferCols;
+  static const std::string pin_sql =
+      "UPDATE recurring_transfer_job SET " + store_detail::pin_old_terms_sql('?') +
+      " WHERE recurring_transfer_id = ?1 AND " + std::string(store_detail::kUnpinnedAttempted);
+  std::string key = store_detail::normalize_id(id);
+  auto r = write<RecurringTransfer>([&](Connection& c) -> Result<RecurringTransfer> {
+    // One writer: the transfer read here is the one the update changes.
+    auto before = select_transfer(c, key);
+    if (!before) return std::unexpected(before.error());
+    if (!*before) return fail(ErrorCode::kNotFound, "no transfer " + key);
+    auto refused = store_detail::patch_refusal(**before, patch);
+    if (refused) return std::unexpected(std::move(*refused));
+    RecurringTransfer wanted = store_detail::patched(**before, patch);
+    if (wanted.amount == (*before)->amount && wanted.description == (*before)->description) {
+      return std::move(**before);
+    }
+    auto pinned = c.run(pin_sql, {key, (*before)->amount, (*before)->description});
+    if (!pinned) return std::unexpected(pinned.error().context("pinning the jobs' terms"));
+    auto changed = query_one<RecurringTransfer>(
+        c, update_sql,
+        {key, wanted.amount, wanted.description, format_timestamp(now), patch.expected_version},
+        store_detail::read_transfer);
+    if (!changed) return std::unexpected(changed.error());
+    if (!*changed) return fail(ErrorCode::kInternal, "transfer " + key + " was not changed");
+    auto recorded = insert_change(c, store_detail::terms_change(**before, **changed, actor, now));
+    if (!recorded) return std::unexpected(recorded.error());
+    return std::move(**changed);
+  });
+  if (!r) return std::unexpected(r.error().context("changing transfer " + key));
+  return r;
+}
+
+Result<Page<TransferChange>> SqliteStore::list_transfer_changes(std::string_view transfer_id,
+                                                                int limit,
+                                                                std::optional<std::string> cursor) {
+  std::string key = store_detail::normalize_id(transfer_id);
+  store_detail::ListQuery q('?', store_detail::kChangeColumns, "recurring_transfer_change");
+  q.where("recurring_transfer_id", "=", key);
+  q.newest_first();
+  if (cursor) {
+    auto before = store_detail::decode_cursor(*cursor);
+    if (!before) return std::unexpected(before.error());
+    q.where("id", "<", *before);
+  }
+  std::string sql = q.sql(limit);
+  auto rows = read<std::optional<std::vector<TransferChange>>>(
+      [&](Connection& c) -> Result<std::optional<std::vector<TransferChange>>> {
+        auto transfer = select_transfer(c, key);
+        if (!transfer) return std::unexpected(transfer.error());
+        if (!*transfer) return std::nullopt;
+        return query<TransferChange>(c, sql, q.params(), store_detail::read_change);
+      });
+  if (!rows) return std::unexpected(rows.error().context("listing the changes of " + key));
+  if (!*rows) return fail(ErrorCode::kNotFound, "no recurring transfer with this id");
+  return store_detail::finish_page(std::move(**rows), limit);
 }
 
 }  // namespace rtjobs

@@ -4,6 +4,7 @@
 #include "core/time_format.hpp"
 #include "store/events.hpp"
 #include "store/outbox_codec.hpp"
+#include "store/transfer_changes.hpp"
 
 namespace rtjobs::store_detail::sqlite {
 
@@ -37,6 +38,23 @@ Result<void> complete_transfer(SqliteConnection& c, const std::string& sql,
   if (!completed) return std::unexpected(completed.error());
   if (*completed) events.push_back(transfer_event("transfer.completed", **completed, now));
   return {};
+}
+
+Result<void> insert_change(SqliteConnection& c, const TransferChange& change) {
+  static const std::string sql = "INSERT INTO recurring_transfer_change (" +
+                                 std::string(kChangeColumns) + ") VALUES (" +
+                                 placeholders('?', kChangeColumnCount) + ")";
+  auto r = c.run(sql, change_values(change));
+  if (!r) return std::unexpected(r.error().context("recording the transfer's change"));
+  return {};
+}
+
+std::string pin_terms_sql(const std::string& transfer_id) {
+  return "amount = COALESCE(amount, (SELECT p.amount FROM recurring_transfer p WHERE p.id = " +
+         transfer_id +
+         ")), description = COALESCE(description, (SELECT p.description FROM recurring_transfer"
+         " p WHERE p.id = " +
+         transfer_id + "))";
 }
 
 Result<void> insert_events(SqliteConnection& c, const std::vector<Event>& events) {

@@ -36,7 +36,7 @@ inline const std::string kInsertStatus = "INSERT INTO recurring_transfer_provide
 // create). ?1 the transfer, ?2 now. Both return the transfer when it was completed (see
 // complete_transfer).
 inline const std::string kCompleteWhere =
-    "UPDATE recurring_transfer SET status = 'COMPLETED', updated_at = ?2"
+    "UPDATE recurring_transfer SET status = 'COMPLETED', updated_at = ?2, version = version + 1"
     " WHERE id = ?1 AND status IN ('ACTIVE', 'PAUSED')"
     " AND NOT EXISTS (SELECT 1 FROM recurring_transfer_job WHERE recurring_transfer_id = ?1"
     " AND status NOT IN ('FINISHED', 'FAILED', 'SKIPPED', 'CANCELLED'))";
@@ -84,6 +84,14 @@ std::string json_array(const std::vector<std::string>& values);
 Result<void> complete_transfer(SqliteConnection& c, const std::string& sql,
                                const std::string& transfer_id, Timestamp now,
                                std::vector<Event>& events);
+
+// Inserts a client's change into the transfer's history (store/transfer_changes.hpp).
+Result<void> insert_change(SqliteConnection& c, const TransferChange& change);
+
+// A claim pins the job's terms (Store::patch_transfer): the SET clause reading them from the
+// transfer once, while the job has none, for a claim UPDATE of recurring_transfer_job whose
+// transfer id is `transfer_id` (a column reference).
+std::string pin_terms_sql(const std::string& transfer_id);
 
 // Inserts a change's events in its transaction, all with one statement (none when empty): the
 // outbox (store/events.hpp).

@@ -276,7 +276,29 @@ ALTER TABLE recurring_transfer_job
   ADD COLUMN outcome_unknown INTEGER NOT NULL DEFAULT 0 CHECK (outcome_unknown IN (0, 1));
 )sql";
 
-constexpr std::array<SqliteMigration, 7> kMigrations{
+// Changing a transfer's terms (PATCH): `version` is its ETag, +1 on every change; a job's
+// `amount` and `description` are the transfer's as the job's first claim read them (NULL until
+// then), so every attempt under the job's idempotency key sends the same terms; every change
+// by a client is a row of recurring_transfer_change, whose `changes` is a JSON object of
+// {"field": {"before": ..., "after": ...}}. job_id has no foreign key: the backup deletes jobs.
+constexpr const char* kMigration8 = R"sql(
+ALTER TABLE recurring_transfer ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE recurring_transfer_job ADD COLUMN amount INTEGER;
+ALTER TABLE recurring_transfer_job ADD COLUMN description TEXT;
+CREATE TABLE recurring_transfer_change (
+  id TEXT PRIMARY KEY NOT NULL,
+  recurring_transfer_id TEXT NOT NULL REFERENCES recurring_transfer (id),
+  job_id TEXT,
+  action TEXT NOT NULL,
+  actor TEXT,
+  changes TEXT NOT NULL,
+  created_at TEXT NOT NULL
+) STRICT;
+CREATE INDEX recurring_transfer_change_transfer_idx
+  ON recurring_transfer_change (recurring_transfer_id, id);
+)sql";
+
+constexpr std::array<SqliteMigration, 8> kMigrations{
     {{1, kMigration1, false, "transfers, jobs, provider statuses, backups"},
      {2, kMigration2, false, "rail, provider_options, bank_status"},
      {3, kMigration3, false, "due indexes keyed by provider; instances sharing bank limits"},
@@ -284,7 +306,8 @@ constexpr std::array<SqliteMigration, 7> kMigrations{
       "settlement and returns: RETURNED, settlement columns, bank webhook inbox"},
      {5, kMigration5, false, "outbox: events, webhook endpoints and deliveries"},
      {6, kMigration6, false, "backup runs"},
-     {7, kMigration7, false, "job outcome_unknown"}}};
+     {7, kMigration7, false, "job outcome_unknown"},
+     {8, kMigration8, false, "transfer version, job terms at claim, transfer change history"}}};
 
 }  // namespace
 

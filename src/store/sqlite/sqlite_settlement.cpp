@@ -80,7 +80,8 @@ Result<SettlementResult> apply_one(Connection& c, const SettlementUpdate& u,
                                    std::vector<Event>& events) {
   static const std::string job_sql = store_detail::settlement_update_sql('?');
   static const std::string pause_sql =
-      "UPDATE recurring_transfer SET status = 'PAUSED', status_reason = ?2, updated_at = ?3"
+      "UPDATE recurring_transfer SET status = 'PAUSED', status_reason = ?2, updated_at = ?3,"
+      " version = version + 1"
       " WHERE id = ?1 AND status = 'ACTIVE' RETURNING " +
       kTransferCols;
   static const std::string event_sql =

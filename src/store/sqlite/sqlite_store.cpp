@@ -7,6 +7,7 @@
 #include "store/events.hpp"
 #include "store/sqlite/sqlite_queries.hpp"
 #include "store/sqlite/sqlite_schema.hpp"
+#include "store/transfer_changes.hpp"
 
 namespace rtjobs {
 
@@ -161,7 +162,8 @@ Result<void> SqliteStore::ping() {
 }
 
 Result<CreateTransferResult> SqliteStore::create_transfer(const RecurringTransfer& transfer,
-                                                          const std::vector<Job>& jobs) {
+                                                          const std::vector<Job>& jobs,
+                                                          std::string_view actor) {
   auto r = write<CreateTransferResult>([&](Connection& c) -> Result<CreateTransferResult> {
     if (transfer.idempotency_key) {
       auto existing =
@@ -183,6 +185,9 @@ Result<CreateTransferResult> SqliteStore::create_transfer(const RecurringTransfe
     if (!*stored) return fail(ErrorCode::kInternal, "transfer vanished after insert");
     auto event = store_detail::transfer_event("transfer.created", **stored, transfer.created_at);
     if (auto ins = insert_events(c, {event}); !ins) return std::unexpected(ins.error());
+    auto recorded =
+        insert_change(c, store_detail::created_change(**stored, actor, transfer.created_at));
+    if (!recorded) return std::unexpected(recorded.error());
     return CreateTransferResult{std::move(**stored), true};
   });
   if (!r) return std::unexpected(r.error().context("creating transfer " + transfer.id));
@@ -214,12 +219,13 @@ Result<Page<RecurringTransfer>> SqliteStore::list_transfers(const TransferFilter
 }
 
 Result<RecurringTransfer> SqliteStore::change_transfer_status(std::string_view id,
-                                                              TransferAction action,
-                                                              Timestamp now) {
+                                                              TransferAction action, Timestamp now,
+                                                              std::string_view actor) {
   // The state change: ?2/?3 are the states it may start from. Cancelling clears
   // next_occurrence_at, so the horizon extender never looks at the transfer again.
   static const std::string transfer_sql =
       "UPDATE recurring_transfer SET status = ?4, status_reason = NULL, updated_at = ?5,"
+      " version = version + 1,"
       " next_occurrence_at = IIF(?4 = 'CANCELLED', NULL, next_occurrence_at)"
       " WHERE id = ?1 AND status IN (?2, ?3) RETURNING " +
       kTransferCols;
@@ -231,17 +237,18 @@ Result<RecurringTransfer> SqliteStore::change_transfer_status(std::string_view i
   std::string key = store_detail::normalize_id(id);
   std::string at = format_timestamp(now);
   auto r = write<RecurringTransfer>([&](Connection& c) -> Result<RecurringTransfer> {
+    // One writer: the status read here is the one the update changes.
+    auto before = select_transfer(c, key);
+    if (!before) return std::unexpected(before.error());
     auto changed = query_one<RecurringTransfer>(
         c, transfer_sql,
         {key, std::string(to_string(from)), std::string(to_string(also_from)),
          std::string(to_string(to)), at},
         store_detail::read_transfer);
     if (!changed) return std::unexpected(changed.error());
+    if (!*before) return fail(ErrorCode::kNotFound, "no transfer " + key);
     if (!*changed) {
-      auto found = select_transfer(c, key);
-      if (!found) return std::unexpected(found.error());
-      if (!*found) return fail(ErrorCode::kNotFound, "no transfer " + key);
-      return std::unexpected(store_detail::invalid_transition(action, (*found)->status));
+      return std::unexpected(store_detail::invalid_transition(action, (*before)->status));
     }
     // The transfer's event first, then its cancelled jobs' in job order.
     std::vector<Event> events{
@@ -255,6 +262,9 @@ Result<RecurringTransfer> SqliteStore::change_transfer_status(std::string_view i
         events.push_back(store_detail::job_event("job.cancelled", job, now));
     }
     if (auto ins = insert_events(c, events); !ins) return std::unexpected(ins.error());
+    auto recorded =
+        insert_change(c, store_detail::status_change(**changed, (*before)->status, actor, now));
+    if (!recorded) return std::unexpected(recorded.error());
     return std::move(**changed);
   });
   if (!r) return std::unexpected(r.error().context("transfer " + key));
