@@ -122,10 +122,10 @@ class StartUp(unittest.TestCase):
     def test_migrate_and_help(self):
         r = run_rtjobs(["migrate"], {"RT_DATABASE_URL": "sqlite://m.db"}, self.dir)
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertIn("sqlite database is at schema version 7 (applied now: 1, 2, 3, 4, 5, 6, 7)", r.stdout)
+        self.assertIn("sqlite database is at schema version 8 (applied now: 1, 2, 3, 4, 5, 6, 7, 8)", r.stdout)
         r = run_rtjobs(["migrate"], {"RT_DATABASE_URL": "sqlite://m.db"}, self.dir)
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertIn("schema version 7 (up to date, nothing applied)", r.stdout)
+        self.assertIn("schema version 8 (up to date, nothing applied)", r.stdout)
         for args in (["--help"], ["serve", "--help"], ["migrate", "--help"], ["backup", "run", "--help"],
                      ["restore", "--help"]):
             r = run_rtjobs(args, {}, self.dir)
