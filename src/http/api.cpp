@@ -33,6 +33,8 @@ Api::Api(ApiDependencies deps) : impl_(std::make_unique<Impl>(std::move(deps))) 
   add_backup_routes(impl_->router, impl_->ctx);
   add_bank_webhook_routes(impl_->router, impl_->ctx);
   add_webhook_routes(impl_->router, impl_->ctx);
+  add_console_routes(impl_->router, impl_->ctx);
+  add_overview_routes(impl_->router, impl_->ctx);
 }
 
 Api::~Api() = default;

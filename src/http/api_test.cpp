@@ -29,7 +29,8 @@ TEST(OpenApi, IsAnOpenApi3DocumentOfTheRoutes) {
         "/v1/backups/{id}"}) {
     EXPECT_TRUE(doc["paths"].contains(path)) << path;
   }
-  for (const char* path : {"/v1/recurring-transfers/{id}/occurrences", "/v1/jobs/{job_id}/skip"}) {
+  for (const char* path : {"/v1/recurring-transfers/{id}/occurrences", "/v1/jobs/{job_id}/skip",
+                           "/v1/overview", "/console/", "/console/{file}"}) {
     EXPECT_TRUE(doc["paths"].contains(path)) << path;
   }
 }

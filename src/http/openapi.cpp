@@ -98,7 +98,10 @@ std::string_view openapi_document() {
           "400": {"$ref": "#/components/responses/Error"}, "413": {"$ref": "#/components/responses/Error"},
           "422": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Unauthorized"}, "500": {"$ref": "#/components/responses/InternalError"}, "503": {"$ref": "#/components/responses/Unavailable"}}},
       "get": {"operationId": "listTransfers", "summary": "List recurring transfers",
+        "description": "In id (creation) order. The filters combine; external_id and account match exactly.",
         "parameters": [{"name": "status", "in": "query", "schema": {"type": "string", "enum": ["ACTIVE", "PAUSED", "CANCELLED", "COMPLETED"]}},
+          {"name": "external_id", "in": "query", "schema": {"type": "string", "minLength": 1, "maxLength": 255}, "description": "The client's external_id"},
+          {"name": "account", "in": "query", "schema": {"type": "string", "minLength": 1, "maxLength": 255}, "description": "The source or the destination account"},
           {"$ref": "#/components/parameters/Limit"}, {"$ref": "#/components/parameters/Cursor"}],
         "responses": {"200": {"description": "A page", "content": {"application/json": {"schema": {"type": "object", "required": ["data", "next_cursor"], "properties": {
           "data": {"type": "array", "items": {"$ref": "#/components/schemas/Transfer"}}, "next_cursor": {"type": "string", "nullable": true}}}}}}, "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Unauthorized"}, "500": {"$ref": "#/components/responses/InternalError"}, "503": {"$ref": "#/components/responses/Unavailable"}}}},
@@ -191,6 +194,34 @@ std::string_view openapi_document() {
       "parameters": [{"name": "after", "in": "query", "schema": {"type": "string", "format": "uuid"}, "description": "Events after this one"}, {"$ref": "#/components/parameters/Limit"}],
       "responses": {"200": {"description": "A page", "content": {"application/json": {"schema": {"type": "object", "required": ["data", "next_cursor"], "properties": {
         "data": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}}, "next_cursor": {"type": "string", "nullable": true, "description": "Pass as after"}}}}}},
+        "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Unauthorized"}, "500": {"$ref": "#/components/responses/InternalError"}, "503": {"$ref": "#/components/responses/Unavailable"}}}},
+    "/console/": {"get": {"operationId": "getConsole", "summary": "The operator console's page (no token: it asks for one)", "security": [],
+      "description": "Served from the binary. Every answer under /console/ carries a strict Content-Security-Policy, X-Content-Type-Options: nosniff and an ETag (If-None-Match: 304).",
+      "responses": {"200": {"description": "The page", "content": {"text/html": {"schema": {"type": "string"}}}}, "304": {"description": "Not modified (If-None-Match)"}, "400": {"$ref": "#/components/responses/Error"}}}},
+    "/console/{file}": {"get": {"operationId": "getConsoleFile", "summary": "A file of the operator console (script, style sheet)", "security": [],
+      "parameters": [{"name": "file", "in": "path", "required": true, "schema": {"type": "string"}}],
+      "responses": {"200": {"description": "The file", "content": {"text/javascript": {"schema": {"type": "string"}}, "text/css": {"schema": {"type": "string"}}, "text/html": {"schema": {"type": "string"}}, "image/svg+xml": {"schema": {"type": "string"}}}},
+        "304": {"description": "Not modified (If-None-Match)"}, "400": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}}}},
+    "/v1/overview": {"get": {"operationId": "getOverview", "summary": "The operator console's overview in one call",
+      "description": "Counts are capped at count_cap. outcomes: the jobs that finished in the last 24 hours by UTC hour (the current hour last): succeeded and declined (FINISHED), returned (the bank returned the money), failed, skipped, cancelled. providers: each provider's flow state on this instance, as /readyz knows it (empty without flow control).",
+      "responses": {"200": {"description": "The overview", "content": {"application/json": {"schema": {"type": "object",
+        "required": ["generated_at", "count_cap", "due", "in_flight", "outcomes", "providers", "backups_enabled", "last_backup", "events_backlog", "bank_events_pending"],
+        "properties": {
+          "generated_at": {"type": "string", "format": "date-time"}, "count_cap": {"type": "integer"},
+          "due": {"type": "object", "required": ["pending", "retry"], "properties": {"pending": {"type": "integer"}, "retry": {"type": "integer"}}},
+          "in_flight": {"type": "integer", "description": "Jobs IN_FLY on every instance"},
+          "outcomes": {"type": "object", "required": ["since", "hours"], "properties": {"since": {"type": "string", "format": "date-time"},
+            "hours": {"type": "array", "minItems": 24, "maxItems": 24, "items": {"type": "object", "required": ["hour", "succeeded", "declined", "returned", "failed", "skipped", "cancelled"], "properties": {
+              "hour": {"type": "string", "format": "date-time"}, "succeeded": {"type": "integer"}, "declined": {"type": "integer"}, "returned": {"type": "integer"},
+              "failed": {"type": "integer"}, "skipped": {"type": "integer"}, "cancelled": {"type": "integer"}}}}}},
+          "providers": {"type": "array", "items": {"type": "object", "required": ["provider", "state", "reason", "limited", "in_flight"], "properties": {
+            "provider": {"type": "string"}, "state": {"type": "string", "enum": ["active", "paused", "probing"]}, "reason": {"type": "string", "nullable": true},
+            "limited": {"type": "boolean", "description": "The bank answered 429 or asked to wait (Retry-After)"}, "in_flight": {"type": "integer"}}}},
+          "backups_enabled": {"type": "boolean"},
+          "last_backup": {"type": "object", "nullable": true, "required": ["id", "backup_at", "job_rows", "bytes"], "properties": {
+            "id": {"type": "string"}, "backup_at": {"type": "string", "format": "date-time"}, "job_rows": {"type": "integer"}, "bytes": {"type": "integer"}}},
+          "events_backlog": {"type": "object", "required": ["pending", "oldest"], "properties": {"pending": {"type": "integer"}, "oldest": {"type": "string", "format": "date-time", "nullable": true}}},
+          "bank_events_pending": {"type": "integer"}}}}}},
         "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Unauthorized"}, "500": {"$ref": "#/components/responses/InternalError"}, "503": {"$ref": "#/components/responses/Unavailable"}}}},
     "/v1/backups": {
       "post": {"operationId": "startBackup", "summary": "Start a backup-and-delete run now, by the cron's rules (SPEC section 6)",

@@ -31,6 +31,9 @@ void add_transfer_routes(Router& router, const RouteContext& ctx);
 void add_backup_routes(Router& router, const RouteContext& ctx);
 void add_bank_webhook_routes(Router& router, const RouteContext& ctx);
 void add_webhook_routes(Router& router, const RouteContext& ctx);
+// The operator console: its files (console_routes.cpp) and GET /v1/overview (overview_routes.cpp).
+void add_console_routes(Router& router, const RouteContext& ctx);
+void add_overview_routes(Router& router, const RouteContext& ctx);
 
 // GET /v1/jobs, and GET /v1/recurring-transfers/{id}/jobs with `transfer_id` (blocking).
 Response list_jobs(const RouteContext& ctx, const Request& req,

@@ -56,6 +56,17 @@ Response list_transfers(const RouteContext& ctx, const Request& req) {
                             "status must be one of ACTIVE, PAUSED, CANCELLED, COMPLETED", "status");
     }
   }
+  // Exact matches (an index-free scan in id order stops at the page's end).
+  for (auto [name, field] :
+       {std::pair{"external_id", &filter.external_id}, std::pair{"account", &filter.account}}) {
+    auto it = req.query.find(name);
+    if (it == req.query.end()) continue;
+    if (it->second.empty() || it->second.size() > 255) {
+      return error_response(400, "invalid_argument",
+                            std::string(name) + " must be 1 to 255 characters", name);
+    }
+    *field = it->second;
+  }
   auto limit = parse_limit(req);
   if (!limit) return error_response(limit.error());
   filter.limit = *limit;
@@ -162,7 +173,7 @@ void add_transfer_routes(Router& router, const RouteContext& ctx) {
   });
 
   router.add("GET", "/v1/recurring-transfers", [ctx](const Request& req, const Respond& respond) {
-    if (auto q = check_query(req, {"status", "limit", "cursor"}); !q) {
+    if (auto q = check_query(req, {"status", "external_id", "account", "limit", "cursor"}); !q) {
       return respond(error_response(q.error()));
     }
     run_blocking(ctx, req, respond, [ctx, req] { return list_transfers(ctx, req); });

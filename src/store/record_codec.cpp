@@ -294,6 +294,13 @@ void ListQuery::where(std::string_view column, std::string_view op, SqlValue val
   where_.append(" ").append(1, style_).append(std::to_string(params_.size()));
 }
 
+void ListQuery::where_either(std::string_view a, std::string_view b, SqlValue value) {
+  params_.push_back(std::move(value));
+  std::string placeholder = std::string(1, style_) + std::to_string(params_.size());
+  where_.append(where_.empty() ? " WHERE (" : " AND (").append(a).append(" = ").append(placeholder);
+  where_.append(" OR ").append(b).append(" = ").append(placeholder).append(")");
+}
+
 std::string ListQuery::sql(int limit) {
   int n = limit < 1 ? 1 : (limit > 500 ? 500 : limit);
   params_.emplace_back(std::in_place_type<int64_t>, int64_t{n} + 1);

@@ -85,6 +85,8 @@ class ListQuery {
   ListQuery(char style, std::string_view columns, std::string_view table);
   // Adds "<column> <op> <placeholder>" (column and op are constants of the caller).
   void where(std::string_view column, std::string_view op, SqlValue value);
+  // Adds "(<a> = <placeholder> OR <b> = <placeholder>)": one value matched against two columns.
+  void where_either(std::string_view a, std::string_view b, SqlValue value);
   // ORDER BY id DESC: the newest first (UUIDv7 ids), the cursor then pages with id < last.
   void newest_first() { order_ = " ORDER BY id DESC LIMIT "; }
   // The SQL and its parameters, for `limit` (clamped to 1..500) rows per page.

@@ -44,8 +44,10 @@ struct Page {
 
 struct TransferFilter {
   std::optional<TransferStatus> status;
-  int limit = 50;                     // 1..500, validated by the caller
-  std::optional<std::string> cursor;  // from a previous Page
+  std::optional<std::string> external_id;  // exact match
+  std::optional<std::string> account;      // exact match of source_account or destination_account
+  int limit = 50;                          // 1..500, validated by the caller
+  std::optional<std::string> cursor;       // from a previous Page
 };
 
 // Jobs list in creation order (UUIDv7 id order), which for one transfer is sequence order.
@@ -671,6 +673,21 @@ class Store {
   // trips (PostgreSQL) or share the writer (an in-memory SQLite database): those belong on the
   // blocking pool.
   virtual std::unique_ptr<JobReader> open_job_reader() { return nullptr; }
+
+  // --- The operator console's overview (sqlite_overview.cpp, pg_overview.cpp) ---
+
+  struct OutcomeCount {
+    Timestamp hour{};  // the UTC hour finished_at falls in
+    JobStatus status = JobStatus::kFinished;
+    std::optional<JobResult> result;
+    int64_t count = 0;
+  };
+  // Jobs that finished at or after `since` (any terminal status), counted by the UTC hour of
+  // finished_at, status and result; oldest hour first. A scan of the finished jobs: meant for
+  // a window of a day, polled by an operator's page, not by the loops.
+  virtual Result<std::vector<OutcomeCount>> count_outcomes(Timestamp since) = 0;
+  // Jobs IN_FLY now, on every instance sharing the database, counted up to `cap`.
+  virtual Result<int64_t> count_in_flight(int64_t cap) = 0;
 };
 
 // Opens the store named by a database URL: "sqlite://path/to/file.db" (relative to the working

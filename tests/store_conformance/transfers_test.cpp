@@ -153,6 +153,50 @@ TEST_P(StoreConformance, ListTransfersPagesInIdOrderWithStatusFilter) {
   EXPECT_EQ(e.error().field, "cursor");
 }
 
+// The console's search: exact external_id, an account on either side, with status and paging.
+TEST_P(StoreConformance, ListTransfersByExternalIdAndAccount) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 4; ++i) {
+    RecurringTransfer t = transfer(i == 3 ? TransferStatus::kPaused : TransferStatus::kActive);
+    t.external_id = i < 2 ? std::optional<std::string>("inv-" + std::to_string(i)) : std::nullopt;
+    t.source_account = i % 2 ? "acc_shared" : "acc_src_" + std::to_string(i);
+    t.destination_account = i == 2 ? "acc_shared" : "acc_dst";
+    create(t, {kT0});
+    ids.push_back(t.id);
+  }
+  auto ids_of = [&](const TransferFilter& f) {
+    std::vector<std::string> out;
+    auto r = store_->list_transfers(f);
+    EXPECT_TRUE(r) << r.error().message;
+    if (r) {
+      for (const auto& t : r->data) out.push_back(t.id);
+    }
+    return out;
+  };
+  TransferFilter by_external;
+  by_external.external_id = "inv-1";
+  EXPECT_EQ(ids_of(by_external), std::vector<std::string>{ids[1]});
+  by_external.external_id = "inv";
+  EXPECT_TRUE(ids_of(by_external).empty());  // exact, not a prefix
+
+  TransferFilter by_account;
+  by_account.account = "acc_shared";  // source of 1 and 3, destination of 2
+  EXPECT_EQ(ids_of(by_account), (std::vector<std::string>{ids[1], ids[2], ids[3]}));
+  by_account.status = TransferStatus::kActive;
+  EXPECT_EQ(ids_of(by_account), (std::vector<std::string>{ids[1], ids[2]}));
+  by_account.limit = 1;
+  auto first = store_->list_transfers(by_account).value();
+  ASSERT_EQ(first.data.size(), 1u);
+  ASSERT_TRUE(first.next_cursor);
+  by_account.cursor = first.next_cursor;
+  EXPECT_EQ(ids_of(by_account), std::vector<std::string>{ids[2]});
+
+  TransferFilter both;
+  both.account = "acc_dst";
+  both.external_id = "inv-0";
+  EXPECT_EQ(ids_of(both), std::vector<std::string>{ids[0]});
+}
+
 TEST_P(StoreConformance, IdempotentCreateReturnsTheStoredTransfer) {
   RecurringTransfer first = transfer(TransferStatus::kActive, "idem-key");
   create(first, {kT0, kT0 + 24h});

@@ -164,6 +164,8 @@ Result<std::optional<RecurringTransfer>> PgStore::get_transfer(std::string_view 
 Result<Page<RecurringTransfer>> PgStore::list_transfers(const TransferFilter& filter) {
   store_detail::ListQuery q('$', store_detail::kTransferColumns, "recurring_transfer");
   if (filter.status) q.where("status", "=", std::string(to_string(*filter.status)));
+  if (filter.external_id) q.where("external_id", "=", *filter.external_id);
+  if (filter.account) q.where_either("source_account", "destination_account", *filter.account);
   return store_detail::list_page<RecurringTransfer>(
       pool_, q, filter.cursor, filter.limit, store_detail::read_transfer, "listing transfers");
 }

@@ -117,6 +117,10 @@ class PgStore final : public Store {
 
   std::unique_ptr<Subscription> subscribe_jobs_due(std::function<void()> on_jobs_due) override;
 
+  // The operator console's overview (sqlite_overview.cpp / pg_overview.cpp).
+  Result<std::vector<OutcomeCount>> count_outcomes(Timestamp since) override;
+  Result<int64_t> count_in_flight(int64_t cap) override;
+
  private:
   PgStore(const std::string& url, TimeSource time)
       : url_(url), time_(time), pool_(url, kPoolSize) {}

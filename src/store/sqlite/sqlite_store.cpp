@@ -205,6 +205,8 @@ Result<std::optional<RecurringTransfer>> SqliteStore::get_transfer(std::string_v
 Result<Page<RecurringTransfer>> SqliteStore::list_transfers(const TransferFilter& filter) {
   store_detail::ListQuery q('?', store_detail::kTransferColumns, "recurring_transfer");
   if (filter.status) q.where("status", "=", std::string(to_string(*filter.status)));
+  if (filter.external_id) q.where("external_id", "=", *filter.external_id);
+  if (filter.account) q.where_either("source_account", "destination_account", *filter.account);
   if (filter.cursor) {
     auto after = store_detail::decode_cursor(*filter.cursor);
     if (!after) return std::unexpected(after.error());

@@ -105,6 +105,10 @@ class SqliteStore final : public Store {
 
   std::unique_ptr<JobReader> open_job_reader() override;
 
+  // The operator console's overview (sqlite_overview.cpp / pg_overview.cpp).
+  Result<std::vector<OutcomeCount>> count_outcomes(Timestamp since) override;
+  Result<int64_t> count_in_flight(int64_t cap) override;
+
   // The one write connection and the mutex guarding it, lent to another writer of this database
   // in the process (the backup store inside `rtjobs serve`, open_backup_store), so the process
   // has one SQLite writer: the borrower uses the connection only while holding the mutex, and
