@@ -8,6 +8,7 @@ PACKAGES=(
   nlohmann-json3-dev libcli11-dev libtomlplusplus-dev libhowardhinnant-date-dev
   libgtest-dev libgmock-dev libbenchmark-dev libmimalloc-dev
   postgresql-15 postgresql-client-15 sqlite3 nodejs python3 curl
+  chromium  # the console's browser tests (tests/e2e/test_console.py)
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -22,8 +23,9 @@ fi
 
 # npm packages of the test tools (the local S3 server; the webhook receiver, which verifies
 # rtjobs' events with the Standard Webhooks reference library; Redocly CLI, which lints the
-# OpenAPI document), pinned by their package-lock.json.
-for tool in s3rver webhook_receiver openapi; do
+# OpenAPI document; playwright-core and axe, which drive Debian's chromium through the console),
+# pinned by their package-lock.json.
+for tool in s3rver webhook_receiver openapi console_test; do
   if [ ! -d "tools/$tool/node_modules" ]; then
     (cd "tools/$tool" && npm ci --no-audit --no-fund --loglevel=error)
   fi
