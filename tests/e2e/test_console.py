@@ -45,6 +45,10 @@ class Console(E2ECase):
         self.behave("acc_down_console", "down")
         self.process_first(server, failed["id"], "FAILED")
         self.behave("acc_down_console", "normal")  # the operator's retry will succeed
+        status, overview, _ = server.http.get("/v1/overview")  # checked against its schema
+        self.assertEqual(status, 200, overview)
+        self.assertEqual(sum(h["declined"] for h in overview["outcomes"]["hours"]), 1, overview)
+        self.assertEqual(sum(h["failed"] for h in overview["outcomes"]["hours"]), 1, overview)
         self.seed(rent["id"])
         status, page, _ = server.http.get("/v1/recurring-transfers?limit=1&account=seed_42")
         self.assertEqual((status, len(page["data"])), (200, 1), page)

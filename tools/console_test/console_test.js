@@ -194,6 +194,7 @@ async function main() {
     await answer.waitFor();
     assert.match(await answer.textContent(), /HTTP 422/);
     assert.match(await answer.locator('pre.raw').textContent(), /insufficient_funds/);
+    await shot(page, 'transfer-refusal');
   });
 
   await scenario('retry a FAILED job and watch it finish', async () => {
