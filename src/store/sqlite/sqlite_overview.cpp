@@ -1,11 +1,13 @@
 // SqliteStore's reads for the operator console's overview (store.hpp, the overview block).
 #include "core/time_format.hpp"
 #include "store/overview_rows.hpp"
+#include "store/sqlite/sqlite_queries.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 
 namespace rtjobs {
 
 using store_detail::RowView;
+using store_detail::sqlite::query_count;
 
 Result<std::vector<Store::OutcomeCount>> SqliteStore::count_outcomes(Timestamp since) {
   // Instants are "YYYY-MM-DDTHH:MM:SS.mmmZ" text: the first 13 characters are the hour.
@@ -32,15 +34,7 @@ Result<int64_t> SqliteStore::count_in_flight(int64_t cap) {
   static const std::string sql =
       "SELECT count(*) FROM (SELECT 1 FROM recurring_transfer_job WHERE status = 'IN_FLY'"
       " LIMIT ?1)";
-  auto r = read<int64_t>([&](Connection& c) -> Result<int64_t> {
-    int64_t n = 0;
-    auto q = c.run(sql, {cap}, [&](const RowView& row) -> Result<void> {
-      n = std::stoll(std::string(row.text(0).value_or("0")));
-      return {};
-    });
-    if (!q) return std::unexpected(q.error());
-    return n;
-  });
+  auto r = read<int64_t>([&](Connection& c) { return query_count(c, sql, {cap}); });
   if (!r) return std::unexpected(r.error().context("counting jobs in flight"));
   return r;
 }

@@ -19,6 +19,17 @@ Result<std::optional<Job>> select_job(SqliteConnection& c, const std::string& id
   return query_one<Job>(c, sql, {id}, read_job);
 }
 
+Result<int64_t> query_count(SqliteConnection& c, const std::string& sql,
+                            const std::vector<SqlValue>& params) {
+  int64_t n = 0;
+  auto r = c.run(sql, params, [&](const RowView& row) -> Result<void> {
+    n = std::stoll(std::string(row.text(0).value_or("0")));
+    return {};
+  });
+  if (!r) return std::unexpected(r.error());
+  return n;
+}
+
 std::string json_array(const std::vector<std::string>& values) {
   std::string out = "[";
   for (const std::string& v : values) {

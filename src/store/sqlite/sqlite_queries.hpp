@@ -71,6 +71,10 @@ Result<std::optional<T>> query_one(SqliteConnection& c, const std::string& sql,
   return std::move(rows->front());
 }
 
+// The integer in the first column of the first row of `sql` (a count); 0 without a row.
+Result<int64_t> query_count(SqliteConnection& c, const std::string& sql,
+                            const std::vector<SqlValue>& params);
+
 Result<std::optional<RecurringTransfer>> select_transfer(SqliteConnection& c,
                                                          const std::string& id);
 Result<std::optional<Job>> select_job(SqliteConnection& c, const std::string& id);

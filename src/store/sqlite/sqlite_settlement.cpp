@@ -213,15 +213,7 @@ Result<void> SqliteStore::finish_bank_event(std::string_view id, Timestamp now,
 Result<int64_t> SqliteStore::count_pending_bank_events(int64_t cap) {
   static const std::string sql =
       "SELECT count(*) FROM (SELECT 1 FROM bank_webhook_event WHERE applied_at IS NULL LIMIT ?1)";
-  auto r = read<int64_t>([&](Connection& c) -> Result<int64_t> {
-    int64_t n = 0;
-    auto q = c.run(sql, {cap}, [&](const RowView& row) -> Result<void> {
-      n = std::stoll(std::string(row.text(0).value_or("0")));
-      return {};
-    });
-    if (!q) return std::unexpected(q.error());
-    return n;
-  });
+  auto r = read<int64_t>([&](Connection& c) { return query_count(c, sql, {cap}); });
   if (!r) return std::unexpected(r.error().context("counting bank webhook events"));
   return r;
 }
