@@ -1,12 +1,19 @@
 // How values read on the page: money from minor units, instants in UTC, schedules in words.
 
+const exponents = new Map();  // a NumberFormat costs milliseconds to build: one per currency
+
 // Digits after the decimal point of a currency (2 for USD, 0 for JPY).
 export function exponent(currency) {
-  try {
-    return new Intl.NumberFormat('en-US', {style: 'currency', currency}).resolvedOptions().maximumFractionDigits;
-  } catch {
-    return 2;
+  if (!exponents.has(currency)) {
+    let digits = 2;
+    try {
+      digits = new Intl.NumberFormat('en-US', {style: 'currency', currency}).resolvedOptions().maximumFractionDigits;
+    } catch {
+      // an unknown code: shown with 2 digits
+    }
+    exponents.set(currency, digits);
   }
+  return exponents.get(currency);
 }
 
 // 123456 USD -> "1,234.56 USD" (integers only: no floating point on money).

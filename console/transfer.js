@@ -152,7 +152,8 @@ function jobsView(page, path, act) {
 
 // The job's provider-status timeline, fetched when opened: each answer with the bank's raw body.
 function timeline(job) {
-  if (job.status === 'PENDING' && !job.retries) return h('span', {class: 'muted'}, 'not called yet');
+  const called = job.retries > 0 || job.provider_reference || !['PENDING', 'SKIPPED', 'CANCELLED'].includes(job.status);
+  if (!called) return h('span', {class: 'muted'}, job.status === 'PENDING' ? 'not called yet' : 'never called');
   const list = h('div', {}, 'Loading…');
   const details = h('details', {class: 'timeline-box', 'data-job': job.sequence},
     h('summary', {}, `Bank answers of #${job.sequence}`), list);
