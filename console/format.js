@@ -62,9 +62,13 @@ const BUSINESS_DAY = {FOLLOWING: 'following', PRECEDING: 'preceding',
   MODIFIED_FOLLOWING: 'modified following'};
 
 // A schedule as SPEC section 3 defines it, in words: "last day of every month at 09:30
-// America/New_York, following business day (calendar WEEKENDS)". The API returns the schedule
-// with its defaults applied (day_of_week, day_of_month and month from start_date).
-export function scheduleWords(s) {
+// America/New_York, following business day (calendar WEEKENDS)". day_of_week, day_of_month and
+// month are null in the API's answer when the client left them to start_date's.
+export function scheduleWords(schedule) {
+  const [year, month, day] = schedule.start_date.split('-').map(Number);
+  const isoWeekday = ((new Date(Date.UTC(year, month - 1, day)).getUTCDay() + 6) % 7) + 1;
+  const s = {...schedule, day_of_week: schedule.day_of_week ?? isoWeekday,
+    day_of_month: schedule.day_of_month ?? day, month: schedule.month ?? month};
   const n = s.interval || 1;
   const every = (unit) => (n === 1 ? `every ${unit}` : `every ${n} ${unit}s`);
   let rule;
@@ -73,14 +77,14 @@ export function scheduleWords(s) {
       rule = every('day');
       break;
     case 'WEEKLY':
-      rule = n === 1 ? `every ${WEEKDAYS[(s.day_of_week || 1) - 1]}`
-        : `${every('week')} on ${WEEKDAYS[(s.day_of_week || 1) - 1]}`;
+      rule = n === 1 ? `every ${WEEKDAYS[s.day_of_week - 1]}`
+        : `${every('week')} on ${WEEKDAYS[s.day_of_week - 1]}`;
       break;
     case 'MONTHLY':
       rule = `${dayOfMonth(s.day_of_month)} of ${n === 1 ? 'every month' : every('month')}`;
       break;
     case 'YEARLY':
-      rule = `${dayOfMonth(s.day_of_month)} of ${MONTHS[(s.month || 1) - 1]}, ${every('year')}`;
+      rule = `${dayOfMonth(s.day_of_month)} of ${MONTHS[s.month - 1]}, ${every('year')}`;
       break;
     default:
       rule = String(s.frequency);

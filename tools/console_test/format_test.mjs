@@ -23,6 +23,12 @@ test('schedules in words', () => {
     [{frequency: 'YEARLY', day_of_month: 11, month: 12, interval: 2}, '11th of December, every 2 years at 00:00 UTC'],
   ];
   for (const [schedule, words] of cases) assert.equal(scheduleWords({...base, ...schedule}), words);
+  // Left to start_date (2026-01-31, a Saturday): the API answers null.
+  const none = {day_of_week: null, day_of_month: null, month: null};
+  assert.equal(scheduleWords({...base, ...none, frequency: 'MONTHLY'}), '31st of every month at 00:00 UTC');
+  assert.equal(scheduleWords({...base, ...none, frequency: 'WEEKLY'}), 'every Saturday at 00:00 UTC');
+  assert.equal(scheduleWords({...base, ...none, frequency: 'YEARLY'}), '31st of January, every year at 00:00 UTC');
+  assert.equal(scheduleWords({...base, ...none, frequency: 'WEEKLY', start_date: '2026-12-07'}), 'every Monday at 00:00 UTC');
   assert.equal(scheduleBounds({...base}), 'from 2026-01-31');
   assert.equal(scheduleBounds({...base, end_date: '2026-12-31', count: 12}), 'from 2026-01-31 until 2026-12-31, at most 12 times');
   assert.equal(scheduleBounds({...base, count: 1}), 'from 2026-01-31, at most 1 time');
