@@ -133,6 +133,8 @@ async function main() {
     assert.match(legend, /failed: 1/);
     await accessible(page, 'overview');
     await shot(page, 'overview');
+    // It refreshes by itself (every 10 s).
+    await page.waitForResponse((r) => r.url() === `${BASE}/v1/overview` && r.status() === 200, {timeout: 15000});
   });
 
   await scenario(`the whole console weighs under ${MAX_GZIP_BYTES / 1024} KiB compressed`, async () => {
