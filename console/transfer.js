@@ -177,9 +177,12 @@ function timeline(job) {
 
 function historyView(entries, currency) {
   if (!entries.length) return h('p', {class: 'muted'}, 'No change recorded.');
-  const change = (field, c) => (field === 'amount' && Number.isInteger(c.before) && Number.isInteger(c.after)
-    ? `${field}: ${money(c.before, currency)} → ${money(c.after, currency)}`
-    : `${field}: ${JSON.stringify(c.before)} → ${JSON.stringify(c.after)}`);
+  const side = (field, v) => {
+    if (v === null || v === undefined) return '—';
+    if (field === 'amount' && Number.isInteger(v)) return money(v, currency);
+    return typeof v === 'string' ? v : JSON.stringify(v);
+  };
+  const change = (field, c) => `${field}: ${side(field, c.before)} → ${side(field, c.after)}`;
   return table('Change history', [['When'], ['Action'], ['By'], ['What changed']], entries.map((e) => [
     instant(e.created_at), e.action + (e.job_id ? ` (job ${e.job_id})` : ''), e.actor || '—',
     Object.entries(e.changes || {}).map(([k, v]) => h('div', {}, change(k, v)))]));
