@@ -209,7 +209,7 @@ std::string_view openapi_document() {
         "properties": {
           "generated_at": {"type": "string", "format": "date-time"}, "count_cap": {"type": "integer"},
           "due": {"type": "object", "required": ["pending", "retry"], "properties": {"pending": {"type": "integer"}, "retry": {"type": "integer"}}},
-          "in_flight": {"type": "integer", "description": "Jobs IN_FLY on every instance"},
+          "in_flight": {"type": "integer", "description": "Jobs at a bank now (PROCESSING) on every instance, counted up to count_cap"},
           "outcomes": {"type": "object", "required": ["since", "hours"], "properties": {"since": {"type": "string", "format": "date-time"},
             "hours": {"type": "array", "minItems": 24, "maxItems": 24, "items": {"type": "object", "required": ["hour", "succeeded", "declined", "returned", "failed", "skipped", "cancelled"], "properties": {
               "hour": {"type": "string", "format": "date-time"}, "succeeded": {"type": "integer"}, "declined": {"type": "integer"}, "returned": {"type": "integer"},

@@ -686,7 +686,9 @@ class Store {
   // finished_at, status and result; oldest hour first. A scan of the finished jobs: meant for
   // a window of a day, polled by an operator's page, not by the loops.
   virtual Result<std::vector<OutcomeCount>> count_outcomes(Timestamp since) = 0;
-  // Jobs IN_FLY now, on every instance sharing the database, counted up to `cap`.
+  // Jobs at a bank now (PROCESSING, under a lease), on every instance sharing the database,
+  // counted up to `cap`. (rtjobs never writes IN_FLY: a claim goes from PENDING or RETRY to
+  // PROCESSING in one statement.)
   virtual Result<int64_t> count_in_flight(int64_t cap) = 0;
 };
 

@@ -34,7 +34,7 @@ Result<std::vector<Store::OutcomeCount>> PgStore::count_outcomes(Timestamp since
 
 Result<int64_t> PgStore::count_in_flight(int64_t cap) {
   static const std::string sql =
-      "SELECT count(*) FROM (SELECT 1 FROM recurring_transfer_job WHERE status = 'IN_FLY'"
+      "SELECT count(*) FROM (SELECT 1 FROM recurring_transfer_job WHERE status = 'PROCESSING'"
       " LIMIT $1) j";
   auto c = pool_.acquire();
   if (!c) return std::unexpected(c.error().context("counting jobs in flight"));

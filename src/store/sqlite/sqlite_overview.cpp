@@ -32,8 +32,8 @@ Result<std::vector<Store::OutcomeCount>> SqliteStore::count_outcomes(Timestamp s
 
 Result<int64_t> SqliteStore::count_in_flight(int64_t cap) {
   static const std::string sql =
-      "SELECT count(*) FROM (SELECT 1 FROM recurring_transfer_job WHERE status = 'IN_FLY'"
-      " LIMIT ?1)";
+      "SELECT count(*) FROM (SELECT 1 FROM recurring_transfer_job"
+      " INDEXED BY recurring_transfer_job_lease_idx WHERE status = 'PROCESSING' LIMIT ?1)";
   auto r = read<int64_t>([&](Connection& c) { return query_count(c, sql, {cap}); });
   if (!r) return std::unexpected(r.error().context("counting jobs in flight"));
   return r;
