@@ -80,6 +80,8 @@ class BenchContext:
             "jobs": env_int("BENCH_JOBS", 5000 if q else 50000),
             "rounds": max(1, env_int("BENCH_ROUNDS", 1 if q else 3)),
             "graphile_default_jobs": env_int("BENCH_GRAPHILE_DEFAULT_JOBS", 500 if q else 5000),
+            # Row 1e: Graphile fastest running the equivalent work, one commit a job.
+            "equivalent_jobs": env_int("BENCH_EQUIVALENT_JOBS", 2000 if q else 10000),
             "latency_jobs": env_int("BENCH_LATENCY_JOBS", 2000 if q else 20000),
             "latency_ms": env_int("BENCH_LATENCY_MS", 100),
             "latency_concurrency": env_int("BENCH_CONCURRENCY", 256),
