@@ -248,7 +248,7 @@ def build_rows(ctx, r, rows):
         ratios = r.get(key + "_ratios") or []
         if len(ratios) < 2:
             return ""
-        return f"; median of {len(ratios)} pairs ({min(ratios):.2f}-{max(ratios):.2f}x)"
+        return f"; median of {len(ratios)} rounds ({min(ratios):.2f}-{max(ratios):.2f}x)"
 
     g1, g2, gd = r.get("graphile_fastest_1"), r.get("graphile_fastest_2"), r.get("graphile_default")
     if not failed("1", f"burn-down PostgreSQL, sandbox, C={c} (default)", "pg", "graphile_fastest_1"):
