@@ -48,7 +48,10 @@ std::string job_select(bool pg) {
   return "SELECT " + id + ", " + (pg ? "$1::uuid" : "?1") + ", i, '2025-01-01', " +
          "'2025-01-01T09:00:00.000Z', 'FINISHED', 'SUCCEEDED', 0, NULL, 'sandbox', " + key +
          ", 'ref-' || i, NULL, NULL, NULL, '2025-01-01T09:00:00.000Z', "
-         "'2025-01-01T09:00:01.000Z', '2025-01-01T09:00:01.000Z'";
+         "'2025-01-01T09:00:01.000Z', '2025-01-01T09:00:01.000Z', "
+         // bank_status, settlement_status, settled_at, return_code, presentment,
+         // settlement_check_at, outcome_unknown
+         "NULL, NULL, NULL, NULL, 0, NULL, 0";
 }
 
 std::string status_select(bool pg) {
