@@ -130,7 +130,8 @@ void backup_child(const std::string& url, const fs::path& dir) {
   std::printf("  %-10s jobs %8lld  statuses %7lld  deleted %8lld  objects %6.1f MiB  %7.1f s",
               std::string((*store)->backend()).c_str(), static_cast<long long>(r->job_rows),
               static_cast<long long>(r->provider_status_rows),
-              static_cast<long long>(r->deleted_job_rows), bytes / 1048576.0, secs);
+              static_cast<long long>(r->deleted_job_rows), static_cast<double>(bytes) / 1048576.0,
+              secs);
   std::fprintf(stderr, "  %-10s export %lld ms, upload %lld ms, verify %lld ms, delete %lld ms\n",
                std::string((*store)->backend()).c_str(), static_cast<long long>(r->export_ms),
                static_cast<long long>(r->upload_ms), static_cast<long long>(r->verify_ms),
@@ -164,7 +165,7 @@ int main(int argc, char** argv) {
       struct rusage usage {};
       ::wait4(child, &status, 0, &usage);
       if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return 1;
-      std::printf("  peak RSS %6.1f MiB\n", usage.ru_maxrss / 1024.0);
+      std::printf("  peak RSS %6.1f MiB\n", static_cast<double>(usage.ru_maxrss) / 1024.0);
     }
   }
   fs::remove_all(work);
