@@ -29,8 +29,8 @@ def idle_rss(ctx, backend):
     if backend == "postgres":
         url = ctx.pg_url
         rtjobs_migrate(ctx, url)
-        psql(url, "TRUNCATE recurring_transfer_provider_status, recurring_transfer_job, "
-                  "recurring_transfer")
+        psql(url, "TRUNCATE recurring_transfer_provider_status, recurring_transfer_change, "
+                  "recurring_transfer_job, recurring_transfer")
     else:
         url = f"sqlite://{ctx.fresh_dir('idle') / 'rtjobs.db'}"
     server = Rtjobs(ctx, url, f"idle-{backend}")
@@ -91,8 +91,8 @@ def run_idle(ctx):
 def run_backup(ctx):
     small = backup_once(ctx, ctx.sizes["backup_small_rows"])
     large = backup_once(ctx, ctx.sizes["backup_rows"])
-    psql(ctx.pg_url, "TRUNCATE recurring_transfer_provider_status, recurring_transfer_job, "
-                     "recurring_transfer, recurring_transfer_backup")
+    psql(ctx.pg_url, "TRUNCATE recurring_transfer_provider_status, recurring_transfer_change, "
+                     "recurring_transfer_job, recurring_transfer, recurring_transfer_backup")
     return {"small": small, "large": large}
 
 

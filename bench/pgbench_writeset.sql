@@ -4,7 +4,8 @@
 -- do it (src/store/postgres/pg_maintenance.cpp claim_due_jobs, pg_job_transitions.cpp
 -- complete_jobs, pg_webhooks.cpp fan_out_events):
 --   1. the claim, a transaction of its own: the oldest due PENDING jobs of the provider, locked
---      SKIP LOCKED, set PROCESSING with a lease, joined to their ACTIVE transfer;
+--      SKIP LOCKED, set PROCESSING with a lease and the transfer's terms pinned (amount,
+--      description), joined to their ACTIVE transfer;
 --   2. the completion, one transaction: the transfers locked in id order, then one statement
 --      that writes the outcome (FINISHED, SUCCEEDED, the bank's reference, lease cleared), the
 --      next occurrence (sequence + 1, a month later), the transfer's last_sequence and
@@ -22,7 +23,8 @@ WITH due AS MATERIALIZED (
 claimed AS (
   UPDATE recurring_transfer_job j
      SET status = 'PROCESSING', lease_owner = 'pgbench-' || :client_id,
-         lease_expires_at = now() + interval '5 minutes', updated_at = now()
+         lease_expires_at = now() + interval '5 minutes', updated_at = now(),
+         amount = COALESCE(j.amount, t.amount), description = COALESCE(j.description, t.description)
     FROM due, recurring_transfer t
    WHERE j.id = due.id AND t.id = j.recurring_transfer_id AND t.status = 'ACTIVE'
   RETURNING j.id)

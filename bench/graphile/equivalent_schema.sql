@@ -29,7 +29,9 @@ CREATE INDEX ON bench_equivalent.recurring_transfer_job (provider, settlement_ch
 CREATE INDEX ON bench_equivalent.recurring_transfer_job (provider, provider_reference)
   WHERE provider_reference IS NOT NULL;
 
--- Only for seed_pg.sql's TRUNCATE; the reference writes no provider status (nor does rtjobs'
--- sandbox burn-down).
+-- Only for seed_pg.sql's TRUNCATE; the reference writes no provider status or change (nor does
+-- rtjobs' sandbox burn-down).
 CREATE TABLE bench_equivalent.recurring_transfer_provider_status
   (LIKE public.recurring_transfer_provider_status INCLUDING ALL);
+CREATE TABLE bench_equivalent.recurring_transfer_change
+  (LIKE public.recurring_transfer_change INCLUDING ALL);
