@@ -7,7 +7,7 @@
 #   scripts/bench.sh --rows 12  events to the main API: the PostgreSQL burn-down, webhooks on vs off
 #   scripts/bench.sh --rows 1,3,6  issue 19's rows: the PostgreSQL burn-down beside Graphile no-op
 #               (1), Graphile doing the equivalent work (1e), its write set in pgbench (3b),
-#               and memory (6); about 8 minutes
+#               and memory (6); about 5 minutes
 # Installs what it needs (wrk, nginx, pgbench, Graphile Worker via npm ci), builds rtjobs
 # Release into build-bench/, and runs its own PostgreSQL (.run/bench-pg, port 54339), apart from
 # the tests'. Sizes are overridable by environment (BENCH_JOBS=5000 ...; see docs/BENCHMARKS.md).
