@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <iterator>
+#include <set>
 
 #include "backup/digest.hpp"
 #include "core/log.hpp"
@@ -191,6 +192,7 @@ Result<void> S3ObjectStore::get(std::string_view key, const ChunkSink& sink) {
 Result<std::vector<ObjectInfo>> S3ObjectStore::list(std::string_view prefix) {
   std::vector<ObjectInfo> out;
   std::string token;
+  std::set<std::string> tokens;  // seen: a server repeating one would have us list forever
   const std::string full_prefix = full_key(prefix);
   const size_t strip = prefix_.empty() ? 0 : prefix_.size() + 1;
   for (;;) {
@@ -201,6 +203,11 @@ Result<std::vector<ObjectInfo>> S3ObjectStore::list(std::string_view prefix) {
     ListPage page = parse_list_page(r->body, strip);
     std::move(page.objects.begin(), page.objects.end(), std::back_inserter(out));
     if (!page.next_token) break;
+    if (!tokens.insert(*page.next_token).second) {
+      return fail(ErrorCode::kUnavailable, "listing " + url(prefix) +
+                                               ": the object store returned continuation token \"" +
+                                               *page.next_token + "\" twice");
+    }
     token = std::move(*page.next_token);
   }
   return out;
