@@ -15,6 +15,8 @@
 #include <string>
 #include <thread>
 
+#include "core/loopback_test_support.hpp"
+
 namespace rtjobs {
 namespace {
 
@@ -22,20 +24,10 @@ namespace {
 class Listener {
  public:
   Listener() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    if (fd_ < 0) {
-      ADD_FAILURE() << "socket() failed";
-      return;
-    }
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-    EXPECT_EQ(::listen(fd_, 8), 0);
-    socklen_t len = sizeof addr;
-    EXPECT_EQ(::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len), 0);
-    port_ = ntohs(addr.sin_port);
-    ::fcntl(fd_, F_SETFL, O_NONBLOCK);
+    const test_support::LoopbackSocket s = test_support::listen_on_loopback();
+    fd_ = s.fd;
+    port_ = s.port;
+    if (fd_ >= 0) ::fcntl(fd_, F_SETFL, O_NONBLOCK);
   }
   ~Listener() {
     if (fd_ >= 0) ::close(fd_);

@@ -2,15 +2,15 @@
 // continuation token comes back again ends with an error instead of listing forever.
 #include "backup/s3_object_store.hpp"
 
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <string>
 #include <thread>
+
+#include "core/loopback_test_support.hpp"
 
 namespace rtjobs::backup {
 namespace {
@@ -20,19 +20,10 @@ namespace {
 class RepeatingListServer {
  public:
   explicit RepeatingListServer(int pages) : pages_(pages) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    if (fd_ < 0) {
-      ADD_FAILURE() << "socket() failed";
-      return;
-    }
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-    EXPECT_EQ(::listen(fd_, 8), 0);
-    socklen_t len = sizeof addr;
-    EXPECT_EQ(::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len), 0);
-    port_ = ntohs(addr.sin_port);
+    const test_support::LoopbackSocket s = test_support::listen_on_loopback();
+    fd_ = s.fd;
+    port_ = s.port;
+    if (fd_ < 0) return;
     thread_ = std::thread([this] { serve(); });
   }
   ~RepeatingListServer() {
