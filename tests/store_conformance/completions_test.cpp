@@ -253,5 +253,31 @@ TEST_P(StoreConformance, RetryFailedJobRearmsItDueNow) {
   }
 }
 
+// A transfer cancelled while its job was at the bank: the job's outcome is written (the money
+// may have moved), but no next occurrence is created for it, and its schedule stays closed.
+TEST_P(StoreConformance, ACompletionAfterACancelCreatesNoNextOccurrence) {
+  RecurringTransfer t = transfer();
+  t.next_occurrence_at = kT0 + 24h;
+  auto jobs = create(t, {kT0});
+  ASSERT_EQ(claim(jobs[0].id, kT0).status, ClaimStatus::kClaimed);
+  auto cancelled = store_->change_transfer_status(t.id, TransferAction::kCancel, kT0 + 1s);
+  ASSERT_TRUE(cancelled) << cancelled.error().message;
+  auto w = complete({.job_id = jobs[0].id,
+                     .lease_owner = "owner-a",
+                     .now = kT0 + 2s,
+                     .status = JobStatus::kFinished,
+                     .result = JobResult::kSucceeded,
+                     .provider_reference = "ref-1",
+                     .new_jobs = {job(t, 2, kT0 + 24h)},
+                     .next_occurrence_at = kT0 + 48h});
+  ASSERT_EQ(w.status, CompletionStatus::kWritten);
+  EXPECT_EQ(get(jobs[0].id).status, JobStatus::kFinished);
+  EXPECT_EQ(jobs_of(t.id).size(), 1u);
+  RecurringTransfer stored = store_->get_transfer(t.id).value().value();
+  EXPECT_EQ(stored.status, TransferStatus::kCancelled);
+  EXPECT_EQ(stored.last_sequence, 1);
+  EXPECT_FALSE(stored.next_occurrence_at);
+}
+
 }  // namespace
 }  // namespace rtjobs::store_conformance

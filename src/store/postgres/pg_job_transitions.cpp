@@ -200,6 +200,9 @@ Result<std::vector<CompletionResult>> PgStore::complete_jobs(
   // - tr: one row per transfer (UPDATE ... FROM with several matches would apply an arbitrary
   //   one): the greatest new last_sequence and the next_occurrence_at of the first completion
   //   giving it, only forward.
+  //   nj and tr write only for a transfer still ACTIVE or PAUSED: one cancelled while its job was
+  //   at the bank gets no new occurrence (the transfer row is locked since the start, so the
+  //   status read is the one the cancel left).
   // pg_notify (once per transaction whatever the number of calls) fires only for a written
   // completion that is RETRY due now or created a job due now.
   static const std::string completion_sql =
@@ -240,14 +243,17 @@ Result<std::vector<CompletionResult>> PgStore::complete_jobs(
       kJobCols + ") SELECT " + store_detail::qualified(store_detail::kJobColumns, "n") +
       " FROM unnest(" + store_detail::job_unnest_args(28) + ", $" +
       std::to_string(28 + store_detail::kJobColumnCount) + "::bigint[]) AS n(" + kJobCols +
-      ", parent) JOIN upd ON upd.ord = n.parent ORDER BY n.recurring_transfer_id, n.sequence,"
+      ", parent) JOIN upd ON upd.ord = n.parent JOIN recurring_transfer l"
+      " ON l.id = n.recurring_transfer_id AND l.status IN ('ACTIVE', 'PAUSED')"
+      " ORDER BY n.recurring_transfer_id, n.sequence,"
       " n.parent ON CONFLICT (recurring_transfer_id, sequence) DO NOTHING),"
       " tr AS (UPDATE recurring_transfer t SET last_sequence = a.new_sequence,"
       " next_occurrence_at = a.next_occurrence_at, updated_at = a.written_at"
       " FROM (SELECT DISTINCT ON (recurring_transfer_id) recurring_transfer_id, new_sequence,"
       " next_occurrence_at, written_at FROM upd WHERE new_sequence > 0"
       " ORDER BY recurring_transfer_id, new_sequence DESC, ord) a"
-      " WHERE t.id = a.recurring_transfer_id AND a.new_sequence > t.last_sequence)"
+      " WHERE t.id = a.recurring_transfer_id AND a.new_sequence > t.last_sequence"
+      " AND t.status IN ('ACTIVE', 'PAUSED'))"
       " SELECT ord, CASE WHEN notify THEN " +
       std::string(store_detail::kNotifyJobsDue) + "::text END";
   // The batch as above, answering with each written job: its event is built from it, and the

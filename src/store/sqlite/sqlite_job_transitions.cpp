@@ -160,6 +160,9 @@ Result<CompletionResult> apply_completion(Connection& c, const Completion& k, co
   static const std::string sequence_sql =
       "UPDATE recurring_transfer SET last_sequence = ?2, next_occurrence_at = ?4, updated_at = ?3"
       " WHERE id = ?1 AND last_sequence < ?2";
+  // A transfer cancelled while its job was at the bank gets no new occurrence.
+  static const std::string live_sql =
+      "SELECT 1 FROM recurring_transfer WHERE id = ?1 AND status IN ('ACTIVE', 'PAUSED')";
   std::string now = format_timestamp(k.now);
   std::vector<SqlValue> values{
       id,
@@ -194,7 +197,16 @@ Result<CompletionResult> apply_completion(Connection& c, const Completion& k, co
     if (!ins) return std::unexpected(ins.error().context("inserting provider status"));
   }
   int64_t last_sequence = 0;
+  bool live = false;
+  if (!k.new_jobs.empty()) {
+    auto found = c.run(live_sql, {transfer_id}, [&](const RowView&) -> Result<void> {
+      live = true;
+      return {};
+    });
+    if (!found) return std::unexpected(found.error().context("reading the transfer's status"));
+  }
   for (const Job& next : k.new_jobs) {
+    if (!live) break;
     auto ins = c.run(kInsertJob, store_detail::job_values(next));
     if (!ins) return std::unexpected(ins.error().context("inserting next job"));
     last_sequence = std::max(last_sequence, next.sequence);
