@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "conformance.hpp"
@@ -21,7 +22,8 @@ using namespace std::chrono_literals;
 
 TransferPatch amount_to(int64_t version, int64_t amount,
                         std::optional<std::string> description = std::nullopt) {
-  return TransferPatch{.expected_version = version, .amount = amount, .description = description};
+  return TransferPatch{
+      .expected_version = version, .amount = amount, .description = std::move(description)};
 }
 
 // The job as a retry would send it: completed RETRY now, claimed again once due.
