@@ -298,6 +298,40 @@ Result<TransferPatch> parse_transfer_patch(std::string_view body) {
   auto description = r.string("description", 1000, TextKind::kFreeText);
   if (!description) return std::unexpected(description.error());
   patch.description = std::move(*description);
+  // Of the schedule, only its end: each field set, or removed by null (JSON Merge Patch).
+  if (doc->contains("schedule") && (*doc)["schedule"].is_null()) {
+    return invalid("schedule", "schedule cannot be removed; only its end_date and count change");
+  }
+  if (const json* schedule = r.get("schedule")) {
+    if (!schedule->is_object()) {
+      return invalid("schedule", "schedule must be an object with end_date and/or count");
+    }
+    ObjectReader s(*schedule, "schedule.");
+    if (schedule->contains("end_date")) {
+      auto end = s.string("end_date", 10);
+      if (!end)
+        return invalid("schedule.end_date", "schedule.end_date must be a date YYYY-MM-DD or null");
+      std::optional<Date> end_date;
+      if (*end) {
+        end_date = parse_date(**end);
+        if (!end_date) {
+          return invalid("schedule.end_date",
+                         "schedule.end_date must be a date YYYY-MM-DD or null");
+        }
+      }
+      patch.end_date = end_date;
+    }
+    if (schedule->contains("count")) {
+      auto count = s.integer("count", 1, 100000);
+      if (!count) return std::unexpected(count.error());
+      patch.count = *count ? std::optional<int>(static_cast<int>(**count)) : std::nullopt;
+    }
+    if (auto unknown = s.reject_unknown(); !unknown) {
+      return invalid(unknown.error().field,
+                     "only schedule.end_date and schedule.count can change; " +
+                         unknown.error().field + " cannot");
+    }
+  }
   if (auto unknown = r.reject_unknown(); !unknown) return std::unexpected(unknown.error());
   return patch;
 }

@@ -1,6 +1,7 @@
 #include "jobs/occurrences.hpp"
 
 #include "core/uuid.hpp"
+#include "store/store.hpp"
 
 namespace rtjobs {
 
@@ -44,6 +45,25 @@ Result<NextOccurrences> next_occurrences(const RecurringTransfer& transfer,
   next.exhausted = !following.has_value();
   if (following) next.next_due_at = following->due_at;
   return next;
+}
+
+Result<OccurrencePlan> replan_occurrences(const RecurringTransfer& transfer,
+                                          const CalendarSet& calendars, Timestamp now,
+                                          int horizon_months) {
+  auto recurrence = Recurrence::make(transfer.schedule, calendars);
+  if (!recurrence) return std::unexpected(recurrence.error());
+  // Occurrence n exists for every n up to the end and none after: search 0..last_sequence.
+  int64_t kept = 0;
+  int64_t past = transfer.last_sequence + 1;  // exists: false (or beyond what was created)
+  while (past - kept > 1) {
+    int64_t mid = kept + (past - kept) / 2;
+    (recurrence->at(mid) ? kept : past) = mid;
+  }
+  RecurringTransfer kept_only = transfer;
+  kept_only.last_sequence = kept;
+  auto next = next_occurrences(kept_only, calendars, now, horizon_months);
+  if (!next) return std::unexpected(next.error());
+  return OccurrencePlan{kept, std::move(next->jobs), next->next_due_at, next->exhausted};
 }
 
 Result<std::vector<Occurrence>> upcoming_occurrences(const RecurringTransfer& transfer,

@@ -13,6 +13,8 @@
 
 namespace rtjobs {
 
+struct OccurrencePlan;  // store/store.hpp
+
 struct NextOccurrences {
   std::vector<Job> jobs;  // PENDING jobs with sequence > transfer.last_sequence, due by the horizon
   bool exhausted = false;  // no occurrence exists after the last of these (or the last existing)
@@ -24,6 +26,13 @@ struct NextOccurrences {
 Result<NextOccurrences> next_occurrences(const RecurringTransfer& transfer,
                                          const CalendarSet& calendars, Timestamp now,
                                          int horizon_months);
+
+// Store::patch_transfer's plan of a transfer whose schedule end changed (`transfer` has the new
+// end and its last_sequence as locked): how many of its created occurrences the new end keeps,
+// then the next ones up to the horizon, as next_occurrences plans them.
+Result<OccurrencePlan> replan_occurrences(const RecurringTransfer& transfer,
+                                          const CalendarSet& calendars, Timestamp now,
+                                          int horizon_months);
 
 // The transfer's next `count` occurrences due after `now`, in sequence order, computed from its
 // schedule whatever the horizon (jobs created or not): fewer when the schedule ends first

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "core/time_format.hpp"
+#include "store/store.hpp"
 
 namespace rtjobs {
 namespace {
@@ -110,6 +111,56 @@ TEST(UpcomingOccurrences, NoneForACancelledOrCompletedTransfer) {
   auto list = upcoming_occurrences(paused, calendars(), ts("2026-03-15T00:00:00Z"), 2);
   ASSERT_TRUE(list);
   EXPECT_EQ(list->size(), 2u);
+}
+
+// replan_occurrences: a new schedule end, applied to a transfer whose occurrences 1..6 exist
+// (last_sequence 6), planned up to a 3-month horizon from 2026-04-15.
+TEST(ReplanOccurrences, AnEarlierEndKeepsTheOccurrencesUpToItAndNothingMore) {
+  RecurringTransfer t = last_day_monthly();
+  t.last_sequence = 6;
+  t.schedule.count = 4;
+  auto plan = replan_occurrences(t, calendars(), ts("2026-04-15T12:00:00Z"), 3);
+  ASSERT_TRUE(plan) << plan.error().message;
+  EXPECT_EQ(plan->kept, 4);
+  EXPECT_TRUE(plan->new_jobs.empty());
+  EXPECT_TRUE(plan->exhausted);
+  EXPECT_EQ(plan->next_occurrence_at, std::nullopt);
+
+  t.schedule.count.reset();
+  t.schedule.end_date = d("2026-05-30");  // before May's last day: April's is the last
+  plan = replan_occurrences(t, calendars(), ts("2026-04-15T12:00:00Z"), 3);
+  ASSERT_TRUE(plan);
+  EXPECT_EQ(plan->kept, 4);
+  EXPECT_TRUE(plan->exhausted);
+
+  t.schedule.end_date = d("2026-01-30");  // before January's last day: none kept
+  plan = replan_occurrences(t, calendars(), ts("2026-04-15T12:00:00Z"), 3);
+  ASSERT_TRUE(plan) << plan.error().message;
+  EXPECT_EQ(plan->kept, 0);
+  EXPECT_TRUE(plan->new_jobs.empty());
+}
+
+TEST(ReplanOccurrences, ALaterEndAddsTheOccurrencesWithinTheHorizon) {
+  RecurringTransfer t = last_day_monthly();
+  t.last_sequence = 4;  // up to April, as under count 4
+  t.schedule.count = 12;
+  auto plan = replan_occurrences(t, calendars(), ts("2026-04-15T12:00:00Z"), 3);
+  ASSERT_TRUE(plan) << plan.error().message;
+  EXPECT_EQ(plan->kept, 4);
+  std::vector<int64_t> sequences;
+  for (const Job& j : plan->new_jobs) sequences.push_back(j.sequence);
+  EXPECT_EQ(sequences, (std::vector<int64_t>{5, 6}));  // May and June; July is past July 15
+  EXPECT_EQ(format_date(plan->new_jobs[0].scheduled_for), "2026-06-01");
+  EXPECT_FALSE(plan->exhausted);
+  ASSERT_TRUE(plan->next_occurrence_at);
+  EXPECT_EQ(format_timestamp(*plan->next_occurrence_at), "2026-07-31T13:30:00.000Z");
+
+  t.schedule.count = 6;  // the horizon reaches the end
+  plan = replan_occurrences(t, calendars(), ts("2026-04-15T12:00:00Z"), 3);
+  ASSERT_TRUE(plan);
+  EXPECT_EQ(plan->new_jobs.size(), 2u);
+  EXPECT_TRUE(plan->exhausted);
+  EXPECT_EQ(plan->next_occurrence_at, std::nullopt);
 }
 
 }  // namespace

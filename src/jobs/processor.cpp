@@ -186,6 +186,7 @@ void JobProcessor::complete(const Job& job, const RecurringTransfer& transfer,
     if (!next)
       return done(failure(std::move(next.error()).context("scheduling transfer " + transfer.id)));
     c.new_jobs = std::move(next->jobs);
+    c.planned_end = schedule_end(transfer.schedule);
     c.schedule_exhausted = next->exhausted;
     c.next_occurrence_at = next->next_due_at;
   }

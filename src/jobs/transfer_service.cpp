@@ -113,7 +113,27 @@ Result<RecurringTransfer> TransferService::patch(std::string_view id, const Tran
     });
     if (!carried) return std::unexpected(carried.error());
   }
-  auto changed = store_.patch_transfer(id, patch, clock_.now(), actor);
+  Timestamp now = clock_.now();
+  TransferPatch planned = patch;
+  if (patch.changes_end()) {
+    // The start never changes, so the new end is judged against the schedule as stored; the
+    // store re-plans under its lock, from the transfer as it is then.
+    Schedule schedule = t.schedule;
+    if (patch.end_date) schedule.end_date = *patch.end_date;
+    if (patch.count) schedule.count = *patch.count;
+    if (schedule.end_date && *schedule.end_date < schedule.start_date) {
+      return invalid("schedule.end_date", "schedule.end_date must not be before start_date");
+    }
+    auto recurrence = Recurrence::make(schedule, calendars_);
+    if (!recurrence) return std::unexpected(recurrence.error());
+    if (!recurrence->at(1)) {
+      return invalid("schedule.end_date", "the schedule would have no occurrence up to end_date");
+    }
+    planned.plan = [this, now](const RecurringTransfer& transfer) {
+      return replan_occurrences(transfer, calendars_, now, horizon_months_);
+    };
+  }
+  auto changed = store_.patch_transfer(id, planned, now, actor);
   if (!changed) return std::unexpected(std::move(changed.error()));
   log::info("transfer changed", {{"transfer_id", changed->id}, {"version", changed->version}});
   return changed;

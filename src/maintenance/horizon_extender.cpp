@@ -35,8 +35,8 @@ Result<std::pair<int, bool>> HorizonExtender::extend_once() {
                  {{"transfer_id", transfer.id}, {"error", next.error().message}});
       continue;
     }
-    extensions.push_back(
-        {transfer.id, now, std::move(next->jobs), next->next_due_at, next->exhausted});
+    extensions.push_back({transfer.id, now, std::move(next->jobs), next->next_due_at,
+                          next->exhausted, schedule_end(transfer.schedule)});
   }
   // The page in one transaction; if it fails, one by one, so one bad transfer cannot hold
   // back the others.

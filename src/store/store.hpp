@@ -61,10 +61,37 @@ struct JobFilter {
 };
 
 // A client's change of a transfer's terms (PATCH): absent fields are left as they are.
+// The end of a schedule (SPEC section 3): the only part of a schedule a transfer's owner can
+// change once it exists. Occurrences are planned from one; a write of planned occurrences
+// carries the end it planned with and applies only while the transfer still has it.
+struct ScheduleEnd {
+  std::optional<Date> end_date;
+  std::optional<int> count;
+  bool operator==(const ScheduleEnd&) const = default;
+};
+inline ScheduleEnd schedule_end(const Schedule& s) { return {s.end_date, s.count}; }
+
+// A transfer's occurrences re-planned under a changed schedule end, from the transfer as
+// locked (its last_sequence): occurrences 1..kept exist under the new end among those created;
+// the jobs of later sequences are removed (never an attempted one: see patch_transfer);
+// new_jobs are the occurrences after `kept` up to the horizon.
+struct OccurrencePlan {
+  int64_t kept = 0;
+  std::vector<Job> new_jobs;
+  std::optional<Timestamp> next_occurrence_at;  // of the first occurrence not created
+  bool exhausted = false;
+};
+
 struct TransferPatch {
   int64_t expected_version = 0;   // If-Match: applied only while the transfer has this version
   std::optional<int64_t> amount;  // minor units, > 0
   std::optional<std::string> description;
+  // A new schedule end: each set, or removed (an empty value inside).
+  std::optional<std::optional<Date>> end_date;
+  std::optional<std::optional<int>> count;
+  // With end_date or count: plans the patched transfer's occurrences (jobs/occurrences.hpp).
+  std::function<Result<OccurrencePlan>(const RecurringTransfer&)> plan;
+  bool changes_end() const { return end_date.has_value() || count.has_value(); }
 };
 
 // One change of a transfer by a client (its history): created, updated, paused, resumed,
@@ -134,11 +161,15 @@ struct Completion {
   std::optional<SettlementStatus> settlement_status;
   std::optional<Timestamp> settlement_check_at;
   // The transfer's next occurrences up to the horizon (sequence > the transfer's last_sequence
-  // when claimed). Inserted unless a job with the same (transfer, sequence) exists; the
+  // when claimed), planned under `planned_end`. Inserted, for a transfer still ACTIVE or PAUSED
+  // whose end is still planned_end, unless a job with the same (transfer, sequence) exists; the
   // transfer's last_sequence becomes the greatest sequence among them.
   std::vector<Job> new_jobs;
-  // The schedule has no occurrence after the last one created: when every job of the transfer
-  // is terminal, the transfer becomes COMPLETED.
+  ScheduleEnd planned_end;
+  // The schedule has no occurrence after the last one created. A transfer whose schedule is
+  // exhausted (next_occurrence_at NULL, as the database has it, whatever the plan said) and
+  // every job terminal becomes COMPLETED; checked after an exhausted plan, after a terminal
+  // outcome without new jobs, and when the end changed since the claim.
   bool schedule_exhausted = false;
   // due_at of the first occurrence after new_jobs (absent when exhausted): stored on the
   // transfer with last_sequence, when last_sequence moves forward.
@@ -180,6 +211,7 @@ struct Extension {
   std::vector<Job> new_jobs;
   std::optional<Timestamp> next_occurrence_at;
   bool schedule_exhausted = false;
+  ScheduleEnd planned_end;  // written only while the transfer's end is still this one
 };
 
 // --- Settlement and returns (SPEC section 8) ---
@@ -419,6 +451,12 @@ class Store {
   // to the old terms here. kNotFound; kPreconditionFailed, field "If-Match", reason
   // "version_mismatch" for another version; kConflict, reason "transfer_final", once
   // CANCELLED or COMPLETED. A patch changing nothing answers the transfer as it is.
+  // A new schedule end re-plans the occurrences (patch.plan, called with the transfer locked):
+  // the PENDING jobs never claimed past the new end are deleted, the new occurrences up to the
+  // horizon inserted, last_sequence and next_occurrence_at set, and the transfer COMPLETED when
+  // the new end is reached and every job is terminal. A job past the new end that is not such
+  // a job (claimed, finished, skipped) refuses the whole patch: kConflict, reason
+  // "occurrence_past_end", field "schedule.end_date" or "schedule.count".
   virtual Result<RecurringTransfer> patch_transfer(std::string_view id, const TransferPatch& patch,
                                                    Timestamp now, std::string_view actor) = 0;
 

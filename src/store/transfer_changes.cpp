@@ -62,6 +62,20 @@ TransferChange terms_change(const RecurringTransfer& before, const RecurringTran
   if (before.description != after.description) {
     changes["description"] = change(before.description, after.description);
   }
+  auto date = [](const std::optional<Date>& d) -> json {
+    return d ? json(format_date(*d)) : json(nullptr);
+  };
+  auto count = [](const std::optional<int>& n) -> json { return n ? json(*n) : json(nullptr); };
+  if (before.schedule.end_date != after.schedule.end_date) {
+    changes["schedule.end_date"] =
+        change(date(before.schedule.end_date), date(after.schedule.end_date));
+  }
+  if (before.schedule.count != after.schedule.count) {
+    changes["schedule.count"] = change(count(before.schedule.count), count(after.schedule.count));
+  }
+  if (before.status != after.status) {
+    changes["status"] = change(to_string(before.status), to_string(after.status));
+  }
   changes["version"] = change(before.version, after.version);
   return record(after.id, "updated", std::nullopt, actor, changes, now);
 }
@@ -91,7 +105,28 @@ std::optional<Error> patch_refusal(const RecurringTransfer& current, const Trans
 RecurringTransfer patched(RecurringTransfer transfer, const TransferPatch& patch) {
   if (patch.amount) transfer.amount = *patch.amount;
   if (patch.description) transfer.description = *patch.description;
+  if (patch.end_date) transfer.schedule.end_date = *patch.end_date;
+  if (patch.count) transfer.schedule.count = *patch.count;
   return transfer;
+}
+
+bool same_terms(const RecurringTransfer& a, const RecurringTransfer& b) {
+  return a.amount == b.amount && a.description == b.description &&
+         schedule_end(a.schedule) == schedule_end(b.schedule);
+}
+
+std::optional<Error> past_end_refusal(const TransferPatch& patch, int64_t sequence,
+                                      JobStatus status, bool attempted) {
+  if (status == JobStatus::kPending && !attempted) return std::nullopt;
+  std::string field = patch.end_date && patch.count ? "schedule"
+                      : patch.count                 ? "schedule.count"
+                                                    : "schedule.end_date";
+  return Error{ErrorCode::kConflict,
+               "occurrence " + std::to_string(sequence) + " is past the new end and its job is " +
+                   std::string(to_string(status)) +
+                   (status == JobStatus::kPending ? " after an attempt" : "") +
+                   ": the schedule cannot end before an occurrence that was acted on",
+               field, "occurrence_past_end"};
 }
 
 std::string pin_old_terms_sql(char style) {

@@ -18,7 +18,8 @@ TransferChange created_change(const RecurringTransfer& transfer, std::string_vie
 // "paused", "resumed" or "cancelled" (by after.status): {"status": {before, after}}.
 TransferChange status_change(const RecurringTransfer& after, TransferStatus before,
                              std::string_view actor, Timestamp now);
-// "updated": the terms that differ between `before` and `after`, and the version.
+// "updated": the terms (and schedule end, and status when the change completed the transfer)
+// that differ between `before` and `after`, and the version.
 TransferChange terms_change(const RecurringTransfer& before, const RecurringTransfer& after,
                             std::string_view actor, Timestamp now);
 // "job_skipped" or "job_retried" of `job` as written, from the status `before`.
@@ -42,6 +43,12 @@ Result<RecurringTransfer> with_pinned_terms(RecurringTransfer transfer, const Cl
 // and the transfer with the patch's terms.
 std::optional<Error> patch_refusal(const RecurringTransfer& current, const TransferPatch& patch);
 RecurringTransfer patched(RecurringTransfer transfer, const TransferPatch& patch);
+// The patch changes nothing: same terms, same schedule end.
+bool same_terms(const RecurringTransfer& a, const RecurringTransfer& b);
+// The refusal of a new schedule end that would remove job `sequence` (past the end): none for
+// a PENDING job never claimed (`attempted` false), which the patch deletes.
+std::optional<Error> past_end_refusal(const TransferPatch& patch, int64_t sequence,
+                                      JobStatus status, bool attempted);
 // Pinning the old terms on jobs a binary older than the claim's pinning claimed: the SET
 // clause (parameters 2, the old amount, and 3, the old description, in `style`), and the jobs
 // it is for, those whose attempts may repeat under their key (a retry, an operator's retry of a

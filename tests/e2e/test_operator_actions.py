@@ -142,7 +142,11 @@ class ChangeTerms(E2ECase):
         self.assertEqual((status, body["error"]["code"], body["error"]["field"]),
                          (412, "version_mismatch", "If-Match"), body)
         for bad, field in (({"amount": 0}, "amount"), ({"amount": "1"}, "amount"),
-                           ({"schedule": {"count": 3}}, "schedule"),
+                           ({"schedule": {"frequency": "DAILY"}}, "schedule.frequency"),
+                           ({"schedule": {"count": 0}}, "schedule.count"),
+                           ({"schedule": {"end_date": "2026-13-01"}}, "schedule.end_date"),
+                           ({"schedule": {"end_date": "2000-01-01"}}, "schedule.end_date"),
+                           ({"schedule": None}, "schedule"), ({"schedule": 5}, "schedule"),
                            ({"source_account": "x"}, "source_account"),
                            ({"description": 5}, "description")):
             status, body, _ = self.patch(server, tid, bad, '"1"')
@@ -175,6 +179,65 @@ class ChangeTerms(E2ECase):
         self.assertEqual((status, body["error"]["code"]), (409, "transfer_final"), body)
         status, body, _ = self.patch(server, "0190a000-0000-7000-8000-000000000000", {"amount": 1}, '"1"')
         self.assertEqual((status, body["error"]["code"]), (404, "not_found"), body)
+
+    def test_a_new_schedule_end_replans_the_occurrences_not_yet_acted_on(self):
+        server = self.start_server()  # loops off: jobs run when processed
+        tid = self.create_transfer(server, frequency="DAILY")["id"]
+        jobs = self.jobs_of(server, tid)
+        self.assertGreater(len(jobs), 30)  # the horizon's worth
+        status, job, _ = server.http.post(f"/v1/jobs/{jobs[0]['id']}/process")
+        self.assertEqual((status, job["status"]), (200, "FINISHED"), job)
+
+        status, body, headers = self.patch(server, tid, {"schedule": {"count": 3}}, '"1"')
+        self.assertEqual((status, body["schedule"]["count"], body["version"]), (200, 3, 2), body)
+        self.assertEqual(headers.get("ETag"), '"2"')
+        self.assertEqual([j["sequence"] for j in self.jobs_of(server, tid)], [1, 2, 3])
+        status, listed, _ = server.http.get(f"/v1/recurring-transfers/{tid}/occurrences?count=100")
+        self.assertEqual([o["sequence"] for o in listed["data"]], [2, 3])
+
+        # An occurrence acted on (skipped) past the new end refuses it, and nothing changes.
+        self.assertEqual(server.http.post(f"/v1/jobs/{jobs[2]['id']}/skip")[0], 200)
+        status, body, _ = self.patch(server, tid, {"schedule": {"count": 2}}, '"2"')
+        self.assertEqual((status, body["error"]["code"], body["error"]["field"]),
+                         (409, "occurrence_past_end", "schedule.count"), body)
+        self.assertEqual([j["sequence"] for j in self.jobs_of(server, tid)], [1, 2, 3])
+
+        # A later end brings the occurrences back up to it; the same ids for those kept.
+        status, body, _ = self.patch(server, tid, {"schedule": {"count": 5}}, '"2"')
+        self.assertEqual((status, body["version"]), (200, 3), body)
+        now = self.jobs_of(server, tid)
+        self.assertEqual([j["sequence"] for j in now], [1, 2, 3, 4, 5])
+        self.assertEqual([j["id"] for j in now[:3]], [j["id"] for j in jobs[:3]])
+        self.assertEqual([(j["sequence"], j["due_at"]) for j in now],
+                         [(j["sequence"], j["due_at"]) for j in jobs[:5]])
+        last = jobs[4]["scheduled_for"]
+        status, body, _ = self.patch(server, tid, {"schedule": {"count": None, "end_date": last}}, '"3"')
+        self.assertEqual((status, body["schedule"].get("count"), body["schedule"]["end_date"]),
+                         (200, None, last), body)
+        self.assertEqual(len(self.jobs_of(server, tid)), 5)
+        status, body, _ = self.patch(server, tid, {"schedule": {"end_date": None}}, '"4"')
+        self.assertEqual((status, body["schedule"].get("end_date")), (200, None), body)
+        self.assertEqual([j["id"] for j in self.jobs_of(server, tid)][:3], [j["id"] for j in jobs[:3]])
+        self.assertEqual(len(self.jobs_of(server, tid)), len(jobs))
+
+        status, page, _ = server.http.get(f"/v1/recurring-transfers/{tid}/history")
+        updates = [c["changes"] for c in page["data"] if c["action"] == "updated"]
+        self.assertEqual(updates[-1], {"schedule.count": {"before": None, "after": 3},
+                                       "version": {"before": 1, "after": 2}})
+        self.assertEqual(updates[0], {"schedule.end_date": {"before": last, "after": None},
+                                      "version": {"before": 4, "after": 5}})
+
+    def test_an_end_reached_with_every_job_final_completes_the_transfer(self):
+        server = self.start_server()
+        tid = self.create_transfer(server, frequency="DAILY")["id"]
+        first = self.jobs_of(server, tid)[0]
+        status, job, _ = server.http.post(f"/v1/jobs/{first['id']}/process")
+        self.assertEqual((status, job["status"]), (200, "FINISHED"), job)
+        status, body, _ = self.patch(server, tid, {"schedule": {"end_date": first["scheduled_for"]}}, '"1"')
+        self.assertEqual((status, body["status"]), (200, "COMPLETED"), body)
+        self.assertEqual([j["sequence"] for j in self.jobs_of(server, tid)], [1])
+        status, events, _ = server.http.get("/v1/events")
+        self.assertIn("transfer.completed", [e["type"] for e in events["data"]])
 
     def test_the_history_names_each_caller_and_what_changed(self):
         ops, console = "ops-" + uuid.uuid4().hex, "console-" + uuid.uuid4().hex

@@ -196,6 +196,7 @@ TEST_P(StoreConformance, PausedTransferSkipsDueJobsAndHoldsRetries) {
 // not. A PAUSED transfer's last occurrence ends SKIPPED, by a single claim or by the loops'.
 TEST_P(StoreConformance, PausedTransferWhoseLastOccurrenceIsSkippedCompletes) {
   RecurringTransfer last = transfer(TransferStatus::kPaused);  // no next occurrence: exhausted
+  last.next_occurrence_at.reset();
   auto last_jobs = create(last, {kT0});
   EXPECT_EQ(claim(last_jobs[0].id, kT0 + 1s).status, ClaimStatus::kSkipped);
   auto stored = store_->get_transfer(last.id).value().value();
@@ -203,6 +204,7 @@ TEST_P(StoreConformance, PausedTransferWhoseLastOccurrenceIsSkippedCompletes) {
   EXPECT_EQ(stored.updated_at, kT0 + 1s);
 
   RecurringTransfer by_loop = transfer(TransferStatus::kPaused);
+  by_loop.next_occurrence_at.reset();
   auto loop_jobs = create(by_loop, {kT0});
   RecurringTransfer more = transfer(TransferStatus::kPaused);  // occurrences still to come
   more.next_occurrence_at = kT0 + 720h;
@@ -217,6 +219,7 @@ TEST_P(StoreConformance, PausedTransferWhoseLastOccurrenceIsSkippedCompletes) {
   // Paused with its last job retrying: the retry waits for the resume, is then seen through,
   // and the transfer completes.
   RecurringTransfer retrying = transfer(TransferStatus::kPaused);
+  retrying.next_occurrence_at.reset();
   Job retry = job(retrying, 1, kT0, JobStatus::kRetry);
   retry.next_attempt_at = kT0;
   ASSERT_TRUE(store_->create_transfer(retrying, {retry}));

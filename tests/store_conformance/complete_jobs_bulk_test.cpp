@@ -100,6 +100,7 @@ TEST_P(StoreConformance, CompleteJobsWritesABatchOf500OverFiftyTransfersRowByRow
   std::vector<std::vector<Job>> next;
   for (int ti = 0; ti < kTransfers; ++ti) {
     transfers.push_back(transfer());
+    if (ti % 10 == 0) transfers.back().next_occurrence_at.reset();  // exhausted, below
     jobs.push_back(create(transfers.back(), std::vector<Timestamp>(kPerTransfer, kT0)));
     next.emplace_back();
     for (int s = 11; s <= 15; ++s) next.back().push_back(job(transfers.back(), s, kT0 + 1000h));

@@ -214,6 +214,7 @@ TEST_P(StoreConformance, CompleteJobsEmptyBatchWritesNothing) {
 
 TEST_P(StoreConformance, CompleteJobsReachesCompletedWhenTheLastTwoJobsShareABatch) {
   RecurringTransfer t = transfer();
+  t.next_occurrence_at.reset();  // its last occurrence exists
   auto jobs = create(t, {kT0, kT0 + 1h});
   RecurringTransfer lost = transfer();  // its exhausted completion lost the lease: stays ACTIVE
   auto lost_jobs = create(lost, {kT0});

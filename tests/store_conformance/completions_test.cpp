@@ -174,6 +174,7 @@ TEST_P(StoreConformance, NewJobsAreInsertedOnceAndAdvanceLastSequence) {
 
 TEST_P(StoreConformance, TransferCompletesWhenExhaustedAndAllTerminal) {
   RecurringTransfer t = transfer();
+  t.next_occurrence_at.reset();  // its last occurrence exists
   auto jobs = create(t, {kT0, kT0 + 1h});
   ASSERT_EQ(claim(jobs[0].id, kT0).status, ClaimStatus::kClaimed);
   complete({.job_id = jobs[0].id,

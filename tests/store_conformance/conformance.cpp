@@ -90,6 +90,9 @@ RecurringTransfer StoreConformance::transfer(TransferStatus status,
   t.schedule.execution_minutes = 9 * 60 + 30;
   t.status = status;
   t.last_sequence = 0;
+  // More occurrences to come, as for any transfer whose schedule is not exhausted: a test of an
+  // exhausted schedule resets it (the stores complete a transfer only when it is NULL).
+  t.next_occurrence_at = kT0 + 24h * 400;
   t.idempotency_key = std::move(key);
   t.request_hash = "hash";
   t.created_at = kT0;

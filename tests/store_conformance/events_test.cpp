@@ -112,6 +112,7 @@ TEST_P(StoreConformance, AClaimWritesNothingASkipOrACancelWritesTheJobsEvent) {
   RecurringTransfer paused = transfer(TransferStatus::kPaused);
   std::vector<Job> paused_jobs = create(paused, {kT0, kT0 + 24h});
   RecurringTransfer last = transfer(TransferStatus::kPaused);  // no occurrence after its job
+  last.next_occurrence_at.reset();
   Job last_job = create(last, {kT0}).front();
   RecurringTransfer cancelled = transfer(TransferStatus::kCancelled);
   Job cancelled_job = create(cancelled, {kT0}).front();
@@ -164,6 +165,7 @@ TEST_P(StoreConformance, CompleteJobsWritesEachWrittenOutcomesEventInInputOrder)
   ASSERT_EQ(claim(jobs[4].id, kT0, "stale", 3, 10s).status, ClaimStatus::kClaimed);
   ASSERT_EQ(claim(jobs[4].id, kT0 + 10s, "fresh").status, ClaimStatus::kClaimed);
   RecurringTransfer single = transfer();
+  single.next_occurrence_at.reset();  // its last occurrence exists
   Job only = create(single, {kT0}).front();
   ASSERT_EQ(claim(only.id, kT0).status, ClaimStatus::kClaimed);
   auto mark = last_event_id(*store_);

@@ -200,11 +200,17 @@ Result<std::vector<CompletionResult>> PgStore::complete_jobs(
   // - tr: one row per transfer (UPDATE ... FROM with several matches would apply an arbitrary
   //   one): the greatest new last_sequence and the next_occurrence_at of the first completion
   //   giving it, only forward.
-  //   nj and tr write only for a transfer still ACTIVE or PAUSED: one cancelled while its job was
-  //   at the bank gets no new occurrence (the transfer row is locked since the start, so the
-  //   status read is the one the cancel left).
+  //   nj and tr write only for a transfer still ACTIVE or PAUSED whose schedule end is the one
+  //   the completion planned with: one cancelled while its job was at the bank gets no new
+  //   occurrence, nor one whose end a PATCH changed since the claim (the transfer row is locked
+  //   since the start, so the status and end read are the ones the cancel or PATCH left).
+  //   tr answers the transfers it moved; a completion with new jobs whose transfer it did not
+  //   move is "unplanned" in the answer, and its transfer is checked for completion as the
+  //   database has it (kCompleteIfDoneSql).
   // pg_notify (once per transaction whatever the number of calls) fires only for a written
   // completion that is RETRY due now or created a job due now.
+  // The planned ends come after the new jobs' columns and their parents.
+  constexpr int kPlannedEndParam = 28 + store_detail::kJobColumnCount + 1;
   static const std::string completion_sql =
       "WITH upd AS (UPDATE recurring_transfer_job j SET status = c.status, result = c.result,"
       " retries = c.retries, next_attempt_at = c.next_attempt_at,"
@@ -222,15 +228,18 @@ Result<std::vector<CompletionResult>> PgStore::complete_jobs(
       " FROM (SELECT DISTINCT ON (job_id, owner) * FROM unnest($1::uuid[], $2::text[],"
       " $3::text[], $4::text[], $5::integer[], $6::timestamptz[], $7::text[], $8::text[],"
       " $9::timestamptz[], $10::timestamptz[], $11::bigint[], $12::timestamptz[],"
-      " $13::boolean[], $14::text[], $15::text[], $16::timestamptz[], $17::integer[])"
+      " $13::boolean[], $14::text[], $15::text[], $16::timestamptz[], $17::integer[], $" +
+      std::to_string(kPlannedEndParam) + "::date[], $" + std::to_string(kPlannedEndParam + 1) +
+      "::integer[])"
       " WITH ORDINALITY AS u(job_id, owner, status, result, retries, next_attempt_at,"
       " provider_reference, last_error, finished_at, written_at, new_sequence,"
       " next_occurrence_at, notify, bank_status, settlement_status, settlement_check_at,"
-      " outcome_unknown, ord) ORDER BY job_id, owner, ord) c"
+      " outcome_unknown, end_date, sched_count, ord) ORDER BY job_id, owner, ord) c"
       " WHERE j.id = c.job_id AND j.lease_owner = c.owner"
       " RETURNING " +
       store_detail::qualified(store_detail::kJobColumns, "j") +
-      ", c.ord, c.written_at, c.new_sequence, c.next_occurrence_at, c.notify),"
+      ", c.ord, c.written_at, c.new_sequence, c.next_occurrence_at, c.notify, c.end_date,"
+      " c.sched_count),"
       " st AS (INSERT INTO recurring_transfer_provider_status (" +
       std::string(store_detail::kProviderStatusColumns) + ") SELECT " +
       store_detail::qualified(store_detail::kProviderStatusColumns, "s") +
@@ -245,26 +254,33 @@ Result<std::vector<CompletionResult>> PgStore::complete_jobs(
       std::to_string(28 + store_detail::kJobColumnCount) + "::bigint[]) AS n(" + kJobCols +
       ", parent) JOIN upd ON upd.ord = n.parent JOIN recurring_transfer l"
       " ON l.id = n.recurring_transfer_id AND l.status IN ('ACTIVE', 'PAUSED')"
+      " AND l.end_date IS NOT DISTINCT FROM upd.end_date"
+      " AND l.\"count\" IS NOT DISTINCT FROM upd.sched_count"
       " ORDER BY n.recurring_transfer_id, n.sequence,"
       " n.parent ON CONFLICT (recurring_transfer_id, sequence) DO NOTHING),"
       " tr AS (UPDATE recurring_transfer t SET last_sequence = a.new_sequence,"
       " next_occurrence_at = a.next_occurrence_at, updated_at = a.written_at"
       " FROM (SELECT DISTINCT ON (recurring_transfer_id) recurring_transfer_id, new_sequence,"
-      " next_occurrence_at, written_at FROM upd WHERE new_sequence > 0"
+      " next_occurrence_at, written_at, end_date, sched_count FROM upd WHERE new_sequence > 0"
       " ORDER BY recurring_transfer_id, new_sequence DESC, ord) a"
       " WHERE t.id = a.recurring_transfer_id AND a.new_sequence > t.last_sequence"
-      " AND t.status IN ('ACTIVE', 'PAUSED'))"
+      " AND t.status IN ('ACTIVE', 'PAUSED') AND t.end_date IS NOT DISTINCT FROM a.end_date"
+      " AND t.\"count\" IS NOT DISTINCT FROM a.sched_count RETURNING t.id)"
       " SELECT ord, CASE WHEN notify THEN " +
-      std::string(store_detail::kNotifyJobsDue) + "::text END";
+      std::string(store_detail::kNotifyJobsDue) +
+      "::text END, new_sequence > 0 AND NOT EXISTS (SELECT 1 FROM tr"
+      " WHERE tr.id = upd.recurring_transfer_id)";
   // The batch as above, answering with each written job: its event is built from it, and the
   // callers that want it (return_job) get it.
   static const std::string completion_jobs_sql = completion_sql + ", " + kJobCols + " FROM upd";
   // A separate statement, after the batch's writes: it sees them all (one statement sees a
   // single snapshot, not its own updates), and, the transfer being locked since the start,
-  // every completion of the transfer that committed before. Only for the exhausted completions,
-  // and only when this transaction wrote the job (xmin): a completion that lost its lease
-  // inserted no jobs, so its "exhausted" may not hold. One row per transfer: the first
-  // completion (in job id order) gives updated_at, as when they were checked one by one.
+  // every completion of the transfer that committed before. For the exhausted completions and
+  // the terminal ones without new jobs (whose plan may predate a PATCH that ended the
+  // schedule), and only when this transaction wrote the job (xmin). Exhausted as the database
+  // has it (next_occurrence_at NULL), not as the plan said: a PATCH may have moved the end
+  // since. One row per transfer: the first completion (in job id order) gives updated_at, as
+  // when they were checked one by one.
   static const std::string completed_sql =
       "UPDATE recurring_transfer t SET status = 'COMPLETED', updated_at = e.written_at,"
       " version = t.version + 1"
@@ -273,7 +289,7 @@ Result<std::vector<CompletionResult>> PgStore::complete_jobs(
       " JOIN recurring_transfer_job j ON j.id = x.job_id"
       " AND j.xmin = pg_current_xact_id()::xid ORDER BY j.recurring_transfer_id, x.ord) e"
       " WHERE t.id = e.recurring_transfer_id AND t.status IN ('ACTIVE', 'PAUSED')"
-      " AND NOT EXISTS (SELECT 1"
+      " AND t.next_occurrence_at IS NULL AND NOT EXISTS (SELECT 1"
       " FROM recurring_transfer_job o WHERE o.recurring_transfer_id = t.id"
       " AND o.status NOT IN " +
       kTerminal + ") RETURNING " + store_detail::qualified(store_detail::kTransferColumns, "t");
@@ -304,7 +320,9 @@ Result<std::vector<CompletionResult>> PgStore::complete_jobs(
                                       store_detail::kProviderStatusColumnCount);
     std::vector<Job> new_jobs;
     ArrayLiteral parents;
-    ArrayLiteral exhausted_ids;
+    ArrayLiteral planned_end_dates;
+    ArrayLiteral planned_counts;
+    ArrayLiteral exhausted_ids;  // the completions completed_sql checks
     ArrayLiteral exhausted_at;
     bool any_exhausted = false;
     for (size_t n = 0; n < order.size(); ++n) {
@@ -317,8 +335,9 @@ Result<std::vector<CompletionResult>> PgStore::complete_jobs(
         new_jobs.push_back(job);
         parents.add(std::to_string(n + 1));
       }
-      if (last_sequence > 0 || k.schedule_exhausted) locked_via.push_back(id);
-      if (k.schedule_exhausted) {
+      const bool check_done = k.schedule_exhausted || (k.new_jobs.empty() && is_terminal(k.status));
+      if (last_sequence > 0 || check_done) locked_via.push_back(id);
+      if (check_done) {
         exhausted_ids.add(id);
         exhausted_at.add(now);
         any_exhausted = true;
@@ -362,6 +381,7 @@ Result<std::vector<CompletionResult>> PgStore::complete_jobs(
       add(14, settlement);
       add(15, check_at);
       add(16, std::string(k.status == JobStatus::kRetry && k.outcome_unknown ? "1" : "0"));
+      store_detail::add_planned_end(k.planned_end, planned_end_dates, planned_counts);
       if (k.provider_status) {
         auto status = store_detail::provider_status_values(*k.provider_status);
         for (int col = 0; col < store_detail::kProviderStatusColumnCount; ++col) {
@@ -378,6 +398,8 @@ Result<std::vector<CompletionResult>> PgStore::complete_jobs(
     for (const ArrayLiteral& column : columns) params.emplace_back(column.str());
     for (SqlValue& column : store_detail::job_arrays(new_jobs)) params.push_back(std::move(column));
     params.emplace_back(parents.str());
+    params.emplace_back(planned_end_dates.str());
+    params.emplace_back(planned_counts.str());
 
     std::vector<PgStatement> batch;
     batch.push_back({&begin_sql, {}});
@@ -397,13 +419,19 @@ Result<std::vector<CompletionResult>> PgStore::complete_jobs(
     if (!results) return std::unexpected(results.error());
     const PgResult& written = (*results)[3];
     std::vector<std::optional<Job>> after(order.size());  // by position in job id order
+    std::vector<std::string> unplanned;                   // transfers, for kCompleteIfDoneSql
+    Timestamp unplanned_at{};
     for (int row = 0; row < written.rows(); ++row) {
       auto ord = written.text(row, 0);
       size_t n = 0;
       if (ord) std::from_chars(ord->data(), ord->data() + ord->size(), n);
       if (n < 1 || n > order.size()) return fail(ErrorCode::kInternal, "bad completion index");
-      auto job = store_detail::read_job(PgRow(written, row), 2);
+      auto job = store_detail::read_job(PgRow(written, row), 3);
       if (!job) return std::unexpected(job.error());
+      if (written.text(row, 2) == "t") {
+        unplanned.push_back(job->recurring_transfer_id);
+        unplanned_at = completions[order[n - 1]].now;
+      }
       after[n - 1] = std::move(*job);
     }
     std::vector<Event> events;
@@ -419,6 +447,15 @@ Result<std::vector<CompletionResult>> PgStore::complete_jobs(
     }
     if (any_exhausted) {
       if (auto e = store_detail::add_completed_events((*results)[4], events); !e) {
+        return std::unexpected(e.error());
+      }
+    }
+    if (!unplanned.empty()) {  // rare: the end changed since the claim (locked since the start)
+      auto done =
+          (*c)->query(store_detail::kCompleteIfDoneSql,
+                      {store_detail::uuid_array(unplanned), format_timestamp(unplanned_at)});
+      if (!done) return std::unexpected(done.error());
+      if (auto e = store_detail::add_completed_events(*done, events); !e) {
         return std::unexpected(e.error());
       }
     }

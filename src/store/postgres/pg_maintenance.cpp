@@ -11,6 +11,8 @@
 // retry_failed_job locks the transfer (FOR SHARE), then its FAILED job. The claims lock only
 // jobs (the batch claims with SKIP LOCKED: they never wait).
 #include <algorithm>
+#include <ranges>
+#include <set>
 #include <tuple>
 
 #include "core/time_format.hpp"
@@ -296,29 +298,39 @@ Result<int> PgStore::extend_transfers(std::span<const Extension> extensions) {
   static const std::string begin_sql = "BEGIN";
   // The whole batch in one statement, set-based, for the transfers still ACTIVE or PAUSED (jobs
   // a concurrent cancel misses are cancelled when claimed, as claim_job and claim_due_jobs do):
-  // - x: the extensions ($1-$4, one element each);
-  // - t locks those transfers, in id order (see the lock order above), reading each one's
-  //   last_sequence as it is once the lock is ours;
+  // - x: the extensions ($1-$4 and the planned ends after the jobs, one element each);
+  // - t locks those transfers whose schedule end is still the planned one (a PATCH may have
+  //   changed it since the scan: the next pass plans from the new one), in id order (see the
+  //   lock order above), reading each one's last_sequence as it is once the lock is ours;
   // - u moves a transfer forward only: a concurrent completion may have created these
   //   occurrences and more, and then nothing is written (the page the extender reads is often
-  //   the one the loops are completing);
+  //   the one the loops are completing); an exhausted plan (no next occurrence) also clears a
+  //   next_occurrence_at left behind, so the transfer can complete;
   // - j inserts each transfer's occurrences after that last_sequence (the ones up to it exist).
-  // Answers how many transfers it locked and how many jobs it inserted.
+  // Answers how many transfers it locked, how many jobs it inserted, and the locked ones.
+  constexpr int kPlannedEndParam = 5 + store_detail::kJobColumnCount;
   static const std::string extend_sql =
       "WITH x AS (SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::timestamptz[],"
-      " $4::timestamptz[]) AS x(id, last_sequence, next_occurrence_at, written_at)),"
-      " t AS (SELECT r.id, r.last_sequence FROM recurring_transfer r WHERE r.id IN (SELECT id"
-      " FROM x) AND r.status IN ('ACTIVE', 'PAUSED') ORDER BY r.id FOR NO KEY UPDATE),"
-      " u AS (UPDATE recurring_transfer r SET last_sequence = x.last_sequence,"
-      " next_occurrence_at = x.next_occurrence_at, updated_at = x.written_at FROM t JOIN x"
-      " ON x.id = t.id WHERE r.id = t.id AND t.last_sequence < x.last_sequence RETURNING 1),"
+      " $4::timestamptz[], $" +
+      std::to_string(kPlannedEndParam) + "::date[], $" + std::to_string(kPlannedEndParam + 1) +
+      "::integer[]) AS x(id, last_sequence, next_occurrence_at, written_at, end_date,"
+      " sched_count)),"
+      " t AS (SELECT r.id, r.last_sequence FROM recurring_transfer r JOIN x ON x.id = r.id"
+      " WHERE r.status IN ('ACTIVE', 'PAUSED') AND r.end_date IS NOT DISTINCT FROM x.end_date"
+      " AND r.\"count\" IS NOT DISTINCT FROM x.sched_count ORDER BY r.id"
+      " FOR NO KEY UPDATE OF r),"
+      " u AS (UPDATE recurring_transfer r SET last_sequence = GREATEST(t.last_sequence,"
+      " x.last_sequence), next_occurrence_at = x.next_occurrence_at, updated_at = x.written_at"
+      " FROM t JOIN x ON x.id = t.id WHERE r.id = t.id AND (t.last_sequence < x.last_sequence"
+      " OR x.next_occurrence_at IS NULL) RETURNING 1),"
       " j AS (INSERT INTO recurring_transfer_job (" +
       kJobCols + ") SELECT " + store_detail::qualified(store_detail::kJobColumns, "n") +
       " FROM unnest(" + store_detail::job_unnest_args(5) + ") AS n(" + kJobCols +
       ") JOIN t ON t.id = n.recurring_transfer_id WHERE n.sequence > t.last_sequence"
       " ORDER BY n.recurring_transfer_id, n.sequence"
       " ON CONFLICT (recurring_transfer_id, sequence) DO NOTHING RETURNING 1)"
-      " SELECT (SELECT count(*) FROM t), (SELECT count(*) FROM j)";
+      " SELECT (SELECT count(*) FROM t), (SELECT count(*) FROM j),"
+      " (SELECT string_agg(id::text, ',') FROM t)";
   static const std::string found_sql =
       "SELECT id FROM recurring_transfer WHERE id = ANY($1::uuid[])";
 
@@ -334,7 +346,7 @@ Result<int> PgStore::extend_transfers(std::span<const Extension> extensions) {
 
   auto run = [&]() -> Result<int> {
     if (items.empty()) return 0;
-    store_detail::ArrayLiteral ids, last_sequences, next_occurrences, written_at;
+    store_detail::ArrayLiteral ids, last_sequences, next_occurrences, written_at, end_dates, counts;
     std::vector<Job> new_jobs;
     for (const store_detail::ExtensionItem& item : items) {
       const Extension& e = *item.extension;
@@ -344,22 +356,16 @@ Result<int> PgStore::extend_transfers(std::span<const Extension> extensions) {
       last_sequences.add(SqlValue(last_sequence));
       next_occurrences.add(store_detail::opt_time(e.next_occurrence_at));
       written_at.add(format_timestamp(e.now));
+      store_detail::add_planned_end(e.planned_end, end_dates, counts);
       new_jobs.insert(new_jobs.end(), e.new_jobs.begin(), e.new_jobs.end());
     }
     std::vector<SqlValue> params{ids.str(), last_sequences.str(), next_occurrences.str(),
                                  written_at.str()};
     for (SqlValue& column : store_detail::job_arrays(new_jobs)) params.push_back(std::move(column));
+    params.emplace_back(end_dates.str());
+    params.emplace_back(counts.str());
 
-    // The COMPLETED check of an exhausted schedule comes after the batch (a new statement,
-    // hence a new snapshot), so it sees the batch's jobs and every completion of the transfer
-    // that committed before the lock.
     std::vector<PgStatement> batch{{&begin_sql, {}}, {&extend_sql, std::move(params)}};
-    for (const store_detail::ExtensionItem& item : items) {
-      if (!item.extension->schedule_exhausted) continue;
-      batch.push_back(
-          {&store_detail::kCompleteTransfersSql,
-           {store_detail::uuid_array({item.transfer_id}), format_timestamp(item.extension->now)}});
-    }
     auto c = pool_.acquire();
     if (!c) return std::unexpected(c.error());
     auto results = (*c)->pipeline(batch);
@@ -398,10 +404,22 @@ Result<int> PgStore::extend_transfers(std::span<const Extension> extensions) {
         }
       }
     }
-    // The transfers the batch completed, with their transfer.completed events.
+    // The COMPLETED check of an exhausted schedule comes after the batch (a new statement,
+    // hence a new snapshot), so it sees the batch's jobs and every completion of the transfer
+    // that committed before the lock; only for the transfers the batch locked (their end is
+    // the planned one, and nothing can change them until COMMIT).
+    std::set<std::string, std::less<>> locked_ids;
+    for (auto part : std::views::split(extended.text(0, 2).value_or(""), ',')) {
+      locked_ids.emplace(std::string_view(part));
+    }
     std::vector<Event> events;
-    for (size_t s = 2; s < results->size(); ++s) {
-      if (auto e = store_detail::add_completed_events((*results)[s], events); !e) {
+    for (const store_detail::ExtensionItem& item : items) {
+      if (!item.extension->schedule_exhausted || !locked_ids.contains(item.transfer_id)) continue;
+      auto done = (*c)->query(
+          store_detail::kCompleteIfDoneSql,
+          {store_detail::uuid_array({item.transfer_id}), format_timestamp(item.extension->now)});
+      if (!done) return rollback(done.error());
+      if (auto e = store_detail::add_completed_events(*done, events); !e) {
         return rollback(e.error());
       }
     }

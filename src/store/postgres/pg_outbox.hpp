@@ -113,7 +113,7 @@ inline Result<void> commit_with_events(PgLease& lease, PgPool& pool, const std::
   return done;
 }
 
-// transfer.completed for each transfer a kCompleteTransfersSql or kCompleteIfDoneSql returned.
+// transfer.completed for each transfer kCompleteIfDoneSql returned.
 inline Result<void> add_completed_events(const PgResult& completed, std::vector<Event>& events) {
   auto transfers = rows_of<RecurringTransfer>(completed, read_transfer);
   if (!transfers) return std::unexpected(transfers.error());

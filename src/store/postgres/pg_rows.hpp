@@ -9,8 +9,10 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "core/time_format.hpp"
 #include "store/postgres/pg_connection.hpp"
 #include "store/record_codec.hpp"
+#include "store/store.hpp"
 
 namespace rtjobs::store_detail {
 
@@ -143,20 +145,26 @@ inline int64_t lease_ms(Timestamp now, Timestamp lease_expires_at) {
 }
 
 // SPEC section 3: a transfer whose last occurrence is terminal becomes COMPLETED, paused or not
-// (a PAUSED transfer's last occurrence ends SKIPPED). kCompleteTransfersSql is for a caller that
-// knows the schedules are exhausted; kCompleteIfDoneSql finds it out (no next occurrence is left
-// to create). $1 the transfers (uuid[]), $2 now. Both return the transfers they completed, for
-// their transfer.completed events.
-inline const std::string kCompleteTransfersWhere =
+// (a PAUSED transfer's last occurrence ends SKIPPED). Exhausted as the row has it: no next
+// occurrence is left to create (next_occurrence_at NULL), whatever a plan made before a change
+// of the schedule's end said. $1 the transfers (uuid[]), $2 now. Returns the transfers it
+// completed, for their transfer.completed events. Where an earlier statement locked the
+// transfers, the NOT EXISTS sees every job written before; the row lock this UPDATE takes
+// itself re-checks the row, not the jobs (a claim's skip runs it so: see docs/ARCHITECTURE.md).
+inline const std::string kCompleteIfDoneSql =
     "UPDATE recurring_transfer t SET status = 'COMPLETED', updated_at = $2::timestamptz,"
     " version = t.version + 1 WHERE t.id = ANY($1::uuid[]) AND t.status IN ('ACTIVE', 'PAUSED')"
-    " AND NOT EXISTS (SELECT 1 FROM recurring_transfer_job o WHERE o.recurring_transfer_id = t.id"
-    " AND o.status NOT IN ('FINISHED', 'FAILED', 'SKIPPED', 'CANCELLED'))";
-inline const std::string kCompleteTransfersSql =
-    kCompleteTransfersWhere + " RETURNING " + qualified(kTransferColumns, "t");
-inline const std::string kCompleteIfDoneSql = kCompleteTransfersWhere +
-                                              " AND t.next_occurrence_at IS NULL RETURNING " +
-                                              qualified(kTransferColumns, "t");
+    " AND t.next_occurrence_at IS NULL AND NOT EXISTS (SELECT 1 FROM recurring_transfer_job o"
+    " WHERE o.recurring_transfer_id = t.id"
+    " AND o.status NOT IN ('FINISHED', 'FAILED', 'SKIPPED', 'CANCELLED')) RETURNING " +
+    qualified(kTransferColumns, "t");
+
+// A planned schedule end (Completion::planned_end, Extension::planned_end) as one element of
+// each of two array parameters, date[] and integer[] (NULL where the schedule has none).
+inline void add_planned_end(const ScheduleEnd& end, ArrayLiteral& end_dates, ArrayLiteral& counts) {
+  end_dates.add(end.end_date ? SqlValue(format_date(*end.end_date)) : SqlValue());
+  counts.add(end.count ? SqlValue(int64_t{*end.count}) : SqlValue());
+}
 
 // Job rows as one array parameter per column, in kJobColumns order: the server reads arrays far
 // faster than JSON (json_populate_recordset was a third of a batch completion's time).

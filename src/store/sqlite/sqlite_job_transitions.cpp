@@ -138,13 +138,15 @@ Result<ClaimResult> SqliteStore::claim_job(const ClaimRequest& request) {
 namespace {
 
 // Applies one completion inside the caller's transaction and adds its event to `events`;
-// `transfer_id` receives the job's transfer when the write was done. The guarded UPDATE of the
-// job comes first, returning the job as written (the event's data); when it changes no row the
-// lease was lost and nothing else is written. The statements after it cannot fail for this
-// completion alone (only an I/O or a constraint error, which fails the whole batch), so no
+// `transfer_id` receives the job's transfer when the write was done, and `unplanned` whether
+// it had new jobs for a transfer whose schedule end is no longer the planned one. The guarded
+// UPDATE of the job comes first, returning the job as written (the event's data); when it changes
+// no row the lease was lost and nothing else is written. The statements after it cannot fail for
+// this completion alone (only an I/O or a constraint error, which fails the whole batch), so no
 // savepoint is needed.
 Result<CompletionResult> apply_completion(Connection& c, const Completion& k, const std::string& id,
-                                          std::string& transfer_id, std::vector<Event>& events) {
+                                          std::string& transfer_id, bool& unplanned,
+                                          std::vector<Event>& events) {
   static const std::string update_sql =
       "UPDATE recurring_transfer_job SET status = ?3, result = ?4, retries = ?5,"
       " next_attempt_at = ?6, provider_reference = COALESCE(?7, provider_reference),"
@@ -160,9 +162,11 @@ Result<CompletionResult> apply_completion(Connection& c, const Completion& k, co
   static const std::string sequence_sql =
       "UPDATE recurring_transfer SET last_sequence = ?2, next_occurrence_at = ?4, updated_at = ?3"
       " WHERE id = ?1 AND last_sequence < ?2";
-  // A transfer cancelled while its job was at the bank gets no new occurrence.
+  // A transfer cancelled while its job was at the bank gets no new occurrence, nor one whose
+  // schedule end a PATCH changed since the claim.
   static const std::string live_sql =
-      "SELECT 1 FROM recurring_transfer WHERE id = ?1 AND status IN ('ACTIVE', 'PAUSED')";
+      "SELECT end_date, \"count\" FROM recurring_transfer WHERE id = ?1"
+      " AND status IN ('ACTIVE', 'PAUSED')";
   std::string now = format_timestamp(k.now);
   std::vector<SqlValue> values{
       id,
@@ -180,6 +184,7 @@ Result<CompletionResult> apply_completion(Connection& c, const Completion& k, co
       store_detail::opt_time(k.settlement_check_at),
       int64_t{k.status == JobStatus::kRetry && k.outcome_unknown ? 1 : 0}};
   transfer_id.clear();
+  unplanned = false;
   auto updated = query_one<Job>(c, update_sql, values, store_detail::read_job);
   if (!updated) return std::unexpected(updated.error());
   if (!*updated) {
@@ -199,8 +204,9 @@ Result<CompletionResult> apply_completion(Connection& c, const Completion& k, co
   int64_t last_sequence = 0;
   bool live = false;
   if (!k.new_jobs.empty()) {
-    auto found = c.run(live_sql, {transfer_id}, [&](const RowView&) -> Result<void> {
-      live = true;
+    auto found = c.run(live_sql, {transfer_id}, [&](const RowView& row) -> Result<void> {
+      live = has_end(row, 0, k.planned_end);
+      unplanned = !live;
       return {};
     });
     if (!found) return std::unexpected(found.error().context("reading the transfer's status"));
@@ -231,21 +237,28 @@ Result<std::vector<CompletionResult>> SqliteStore::complete_jobs(
         std::vector<CompletionResult> out;
         out.reserve(completions.size());
         std::vector<std::string> transfer_ids(completions.size());
+        std::vector<char> unplanned(completions.size());
         std::vector<Event> events;
         events.reserve(completions.size());
         for (size_t i = 0; i < completions.size(); ++i) {
           std::string id = store_detail::normalize_id(completions[i].job_id);
-          auto written = apply_completion(c, completions[i], id, transfer_ids[i], events);
+          bool changed_end = false;
+          auto written =
+              apply_completion(c, completions[i], id, transfer_ids[i], changed_end, events);
+          unplanned[i] = changed_end ? 1 : 0;
           if (!written) return std::unexpected(written.error().context("completing job " + id));
           out.push_back(std::move(*written));
         }
         // After every job of the batch is written, so the last two jobs of a transfer completed
-        // in one batch see each other as terminal. Only for completions that held their lease:
-        // a lost one's new jobs were not inserted, so its "exhausted" may not hold.
+        // in one batch see each other as terminal. Only for completions that held their lease,
+        // as Store::Completion says, and exhausted as the database has it (a PATCH may have
+        // moved the end since the claim).
         for (size_t i = 0; i < completions.size(); ++i) {
           const Completion& k = completions[i];
-          if (!k.schedule_exhausted || out[i].status != CompletionStatus::kWritten) continue;
-          auto up = complete_transfer(c, kCompleteTransfer, transfer_ids[i], k.now, events);
+          const bool check =
+              k.schedule_exhausted || unplanned[i] || (k.new_jobs.empty() && is_terminal(k.status));
+          if (!check || out[i].status != CompletionStatus::kWritten) continue;
+          auto up = complete_transfer(c, kCompleteIfDone, transfer_ids[i], k.now, events);
           if (!up)
             return std::unexpected(up.error().context("completing transfer " + transfer_ids[i]));
         }

@@ -244,11 +244,13 @@ Result<std::vector<RecurringTransfer>> SqliteStore::transfers_to_extend(Timestam
 
 Result<int> SqliteStore::extend_transfers(std::span<const Extension> extensions) {
   static const std::string status_sql =
-      "SELECT status, last_sequence FROM recurring_transfer WHERE id = ?1";
-  // Forward only: a concurrent completion may have created these occurrences and more.
+      "SELECT status, last_sequence, end_date, \"count\" FROM recurring_transfer WHERE id = ?1";
+  // Forward only: a concurrent completion may have created these occurrences and more. An
+  // exhausted plan (?3 NULL) also clears a next_occurrence_at left behind, so it can complete.
   static const std::string sequence_sql =
-      "UPDATE recurring_transfer SET last_sequence = ?2, next_occurrence_at = ?3, updated_at = ?4"
-      " WHERE id = ?1 AND last_sequence < ?2";
+      "UPDATE recurring_transfer SET last_sequence = MAX(last_sequence, ?2),"
+      " next_occurrence_at = ?3, updated_at = ?4 WHERE id = ?1"
+      " AND (last_sequence < ?2 OR ?3 IS NULL)";
   auto sorted = store_detail::sorted_extensions(extensions);
   if (!sorted) return std::unexpected(sorted.error());
   std::vector<Event> events;  // the transfers it completes
@@ -257,15 +259,18 @@ Result<int> SqliteStore::extend_transfers(std::span<const Extension> extensions)
     std::string now = format_timestamp(e.now);
     std::optional<std::string> status;
     int64_t created_up_to = 0;  // the occurrences up to the transfer's last_sequence exist
+    bool planned = false;
     auto found = c.run(status_sql, {id}, [&](const RowView& row) -> Result<void> {
       status = std::string(row.text(0).value_or(""));
       created_up_to = std::stoll(std::string(row.text(1).value_or("0")));
+      planned = has_end(row, 2, e.planned_end);
       return {};
     });
     if (!found) return std::unexpected(found.error());
     if (!status) return fail(ErrorCode::kNotFound, "no transfer " + id);
-    // A transfer cancelled or completed since it was listed gets no new occurrences.
-    if (*status != "ACTIVE" && *status != "PAUSED") return 0;
+    // A transfer cancelled or completed since it was listed gets no new occurrences, nor one
+    // whose schedule end changed (the next pass plans from the new one).
+    if ((*status != "ACTIVE" && *status != "PAUSED") || !planned) return 0;
     int inserted = 0;
     int64_t last_sequence = 0;
     for (const Job& job : e.new_jobs) {
@@ -275,13 +280,13 @@ Result<int> SqliteStore::extend_transfers(std::span<const Extension> extensions)
       inserted += *ins;
       last_sequence = std::max(last_sequence, job.sequence);
     }
-    if (last_sequence > 0) {
+    if (last_sequence > 0 || !e.next_occurrence_at) {
       auto up = c.run(sequence_sql,
                       {id, last_sequence, store_detail::opt_time(e.next_occurrence_at), now});
       if (!up) return std::unexpected(up.error().context("updating last_sequence"));
     }
     if (e.schedule_exhausted) {
-      auto up = complete_transfer(c, kCompleteTransfer, id, e.now, events);
+      auto up = complete_transfer(c, kCompleteIfDone, id, e.now, events);
       if (!up) return std::unexpected(up.error().context("completing transfer"));
     }
     return inserted;

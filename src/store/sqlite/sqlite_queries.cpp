@@ -41,6 +41,13 @@ std::string json_array(const std::vector<std::string>& values) {
   return out + "]";
 }
 
+bool has_end(const RowView& row, int first, const ScheduleEnd& end) {
+  auto end_date = row.text(first);
+  auto count = row.text(first + 1);
+  return end_date == (end.end_date ? std::optional(format_date(*end.end_date)) : std::nullopt) &&
+         count == (end.count ? std::optional(std::to_string(*end.count)) : std::nullopt);
+}
+
 Result<void> complete_transfer(SqliteConnection& c, const std::string& sql,
                                const std::string& transfer_id, Timestamp now,
                                std::vector<Event>& events) {

@@ -31,18 +31,16 @@ inline const std::string kInsertStatus = "INSERT INTO recurring_transfer_provide
                                          kStatusCols + ") VALUES (" +
                                          placeholders('?', kProviderStatusColumnCount) + ")";
 // SPEC section 3: a transfer whose last occurrence is terminal becomes COMPLETED, paused or not
-// (a PAUSED transfer's last occurrence ends SKIPPED). kCompleteTransfer is for a caller that
-// knows the schedule is exhausted; kCompleteIfDone finds it out (no next occurrence is left to
-// create). ?1 the transfer, ?2 now. Both return the transfer when it was completed (see
-// complete_transfer).
-inline const std::string kCompleteWhere =
-    "UPDATE recurring_transfer SET status = 'COMPLETED', updated_at = ?2, version = version + 1"
-    " WHERE id = ?1 AND status IN ('ACTIVE', 'PAUSED')"
-    " AND NOT EXISTS (SELECT 1 FROM recurring_transfer_job WHERE recurring_transfer_id = ?1"
-    " AND status NOT IN ('FINISHED', 'FAILED', 'SKIPPED', 'CANCELLED'))";
-inline const std::string kCompleteTransfer = kCompleteWhere + " RETURNING " + kTransferCols;
+// (a PAUSED transfer's last occurrence ends SKIPPED). Exhausted as the row has it: no next
+// occurrence is left to create (next_occurrence_at NULL), whatever a plan made before a change
+// of the schedule's end said. ?1 the transfer, ?2 now. Returns the transfer when it was
+// completed (see complete_transfer).
 inline const std::string kCompleteIfDone =
-    kCompleteWhere + " AND next_occurrence_at IS NULL RETURNING " + kTransferCols;
+    "UPDATE recurring_transfer SET status = 'COMPLETED', updated_at = ?2, version = version + 1"
+    " WHERE id = ?1 AND status IN ('ACTIVE', 'PAUSED') AND next_occurrence_at IS NULL"
+    " AND NOT EXISTS (SELECT 1 FROM recurring_transfer_job WHERE recurring_transfer_id = ?1"
+    " AND status NOT IN ('FINISHED', 'FAILED', 'SKIPPED', 'CANCELLED')) RETURNING " +
+    kTransferCols;
 
 // Every row of `sql`, read with `read`.
 template <class T>
@@ -83,7 +81,10 @@ Result<std::optional<Job>> select_job(SqliteConnection& c, const std::string& id
 // number of ids).
 std::string json_array(const std::vector<std::string>& values);
 
-// Runs kCompleteTransfer or kCompleteIfDone (`sql`) for the transfer at `now`; when it became
+// The row's schedule end columns (end_date, then "count", from `first`) are `end`.
+bool has_end(const RowView& row, int first, const ScheduleEnd& end);
+
+// Runs kCompleteIfDone (`sql`) for the transfer at `now`; when it became
 // COMPLETED, adds its transfer.completed event to `events`.
 Result<void> complete_transfer(SqliteConnection& c, const std::string& sql,
                                const std::string& transfer_id, Timestamp now,
