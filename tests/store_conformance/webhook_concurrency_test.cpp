@@ -19,6 +19,8 @@
 
 #include "conformance.hpp"
 #include "core/uuid.hpp"
+#include "raw_db.hpp"
+#include "store/postgres/pg_outbox.hpp"
 
 namespace rtjobs::store_conformance {
 namespace {
@@ -57,6 +59,20 @@ std::vector<Event> all_events(Store& store) {
   auto events = store.list_events(std::nullopt, 100000);
   EXPECT_TRUE(events) << events.error().message;
   return events ? *events : std::vector<Event>{};
+}
+
+// Until `done` or a session of this database waits for an advisory lock (the events' lock,
+// migration 13: nothing else takes one there); true when it was seen waiting.
+bool waits_for_events_lock(RawDb& watcher, const std::atomic<bool>& done) {
+  for (;;) {
+    auto waiting = watcher.text(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+        " AND wait_event_type = 'Lock' AND wait_event = 'advisory'");
+    EXPECT_TRUE(waiting) << waiting.error().message;
+    if (!waiting || done.load()) return false;
+    if (waiting->value_or("0") != "0") return true;
+    std::this_thread::yield();
+  }
 }
 
 DeliveryAttempt delivered(const DeliveryTask& task, const std::string& lease) {
@@ -309,6 +325,95 @@ TEST_P(StoreConformance, WebhooksAFinishRacingAFanOutNeverLeavesADeliveryWaiting
   auto backlog = store_->event_backlog(1000);
   ASSERT_TRUE(backlog) << backlog.error().message;
   EXPECT_EQ(backlog->pending, 0);
+}
+
+namespace {
+
+// An event of `transfer_id` (not stored) at `at`.
+Event event_at(const std::string& transfer_id, Timestamp at) {
+  return Event{new_uuid_v7(at), "transfer.paused", transfer_id, std::nullopt, at, "{}"};
+}
+
+std::vector<WebhookDeliveryRecord> deliveries_of(Store& store, const std::string& event_id) {
+  std::vector<WebhookDeliveryRecord> out;
+  for (WebhookDeliveryRecord& d : all_deliveries(store)) {
+    if (d.event_id == event_id) out.push_back(std::move(d));
+  }
+  return out;
+}
+
+}  // namespace
+
+// PostgreSQL, an endpoint created while a writer has inserted its event (having seen no
+// endpoint enabled) but not committed: the creation waits for the writer's commit, so the
+// event committed before the endpoint and is not promised to it. Were the creation to return
+// first, the event would commit after it with nobody marked to receive it. (SQLite's one
+// writer orders the two whole.)
+TEST_P(StoreConformance, WebhooksAnEndpointCreatedWhileAWriterLooksWaitsForItsCommit) {
+  if (GetParam() == "sqlite") GTEST_SKIP() << "one writer: no interleaving";
+  RecurringTransfer t = transfer();
+  create(t, {kT0 + 24h});  // born fanned out: no endpoint
+  RawDb writer(url_);
+  RawDb watcher(url_);
+  Event e = event_at(t.id, kT0 + 1s);
+  ASSERT_TRUE(writer.script("BEGIN"));
+  ASSERT_TRUE(writer.run(store_detail::kInsertEventsSql, store_detail::event_arrays({e})));
+
+  std::atomic<bool> done{false};
+  WebhookEndpoint created = endpoint("https://a.example/hook");
+  std::thread creator([&] {
+    EXPECT_TRUE(store_->create_webhook_endpoint(created));
+    done = true;
+  });
+  bool waited = waits_for_events_lock(watcher, done);
+  bool returned_first = done.load();
+  ASSERT_TRUE(writer.script("COMMIT"));
+  creator.join();
+
+  EXPECT_TRUE(waited);
+  ASSERT_EQ(store_->fan_out_events(kNow, 100).value_or(-1), 0);
+  if (returned_first) {
+    EXPECT_EQ(deliveries_of(*store_, e.id).size(), 1u)
+        << "the event committed after the endpoint's creation returned, without a delivery";
+  }
+  // The next change's event goes to it.
+  ASSERT_TRUE(store_->change_transfer_status(t.id, TransferAction::kPause, kT0 + 2s));
+  EXPECT_EQ(store_->fan_out_events(kNow, 100).value_or(-1), 1);
+  EXPECT_EQ(all_deliveries(*store_).size(), returned_first ? 2u : 1u);
+}
+
+// PostgreSQL, a change made while an endpoint's enabling has not committed: the change's event
+// waits for it, then sees the endpoint enabled, and is delivered to it.
+TEST_P(StoreConformance, WebhooksAChangeWhileAnEndpointIsBeingEnabledWaitsAndReachesIt) {
+  if (GetParam() == "sqlite") GTEST_SKIP() << "one writer: no interleaving";
+  WebhookEndpoint off = endpoint("https://a.example/hook");
+  off.status = EndpointStatus::kDisabled;
+  ASSERT_TRUE(store_->create_webhook_endpoint(off));
+  RecurringTransfer t = transfer();
+  create(t, {kT0 + 24h});  // born fanned out: the endpoint is disabled
+  RawDb enabler(url_);
+  RawDb watcher(url_);
+  ASSERT_TRUE(enabler.script("BEGIN"));
+  ASSERT_TRUE(
+      enabler.run("UPDATE webhook_endpoint SET status = 'enabled' WHERE id = $1::uuid", {off.id}));
+
+  std::atomic<bool> done{false};
+  std::thread changer([&] {
+    EXPECT_TRUE(store_->change_transfer_status(t.id, TransferAction::kPause, kT0 + 1s));
+    done = true;
+  });
+  bool waited = waits_for_events_lock(watcher, done);
+  ASSERT_TRUE(enabler.script("COMMIT"));
+  changer.join();
+
+  EXPECT_TRUE(waited);
+  std::vector<Event> events = all_events(*store_);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[1].type, "transfer.paused");
+  ASSERT_EQ(store_->fan_out_events(kNow, 100).value_or(-1), 1);
+  std::vector<WebhookDeliveryRecord> got = deliveries_of(*store_, events[1].id);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].endpoint_id, off.id);
 }
 
 }  // namespace rtjobs::store_conformance

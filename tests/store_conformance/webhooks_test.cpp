@@ -250,6 +250,39 @@ TEST_P(StoreConformance, FanOutDeliversToEveryEnabledEndpointThatTakesTheEventAn
   EXPECT_EQ(fan_out(*store_, kT0 + 2h, 2), 0);
 }
 
+// An event written while no endpoint is enabled is born fanned out (no fan-out writes it): an
+// endpoint created or enabled later receives the events written after it, not those before,
+// and those before hold none of the later ones back.
+TEST_P(StoreConformance, EventsWrittenWhileNoEndpointIsEnabledAreBornFannedOut) {
+  RecurringTransfer t = transfer();
+  create(t, {kT0 + 24h});  // transfer.created, no endpoint at all
+  WebhookEndpoint was_off = add_endpoint(*store_, kT0 - 1h, {}, EndpointStatus::kDisabled);
+  ASSERT_TRUE(store_->change_transfer_status(t.id, TransferAction::kPause, kT0 + 1s));
+  ASSERT_EQ(events_after(*store_).size(), 2u);
+  EXPECT_EQ(fan_out(*store_, kT0 + 2s), 0);  // nothing left to fan out
+  auto backlog = store_->event_backlog(100);
+  ASSERT_TRUE(backlog) << backlog.error().message;
+  EXPECT_EQ(backlog->pending, 0);
+  EXPECT_FALSE(backlog->oldest);
+
+  WebhookEndpoint created = add_endpoint(*store_, kT0 + 2s);
+  ASSERT_TRUE(store_->enable_webhook_endpoint(was_off.id, kT0 + 3s));
+  ASSERT_TRUE(store_->change_transfer_status(t.id, TransferAction::kResume, kT0 + 4s));
+  EXPECT_EQ(fan_out(*store_, kT0 + 5s), 1);
+  std::vector<DeliveryTask> tasks = claim_deliveries(*store_, kT0 + 5s);
+  ASSERT_EQ(tasks.size(), 2u);
+  std::vector<std::string> endpoints;
+  for (const DeliveryTask& task : tasks) {
+    EXPECT_EQ(task.event.type, "transfer.resumed");
+    endpoints.push_back(task.delivery.endpoint_id);
+  }
+  std::sort(endpoints.begin(), endpoints.end());
+  std::vector<std::string> expected{was_off.id, created.id};
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(endpoints, expected);
+  EXPECT_EQ(deliveries(*store_).size(), 2u);
+}
+
 // --- Claims ---
 
 TEST_P(StoreConformance, ClaimsGoInEventOrderPerTransferAndEndpoint) {

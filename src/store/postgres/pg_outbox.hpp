@@ -17,7 +17,9 @@
 
 namespace rtjobs::store_detail {
 
-// The insert, its event_arrays parameters from $first on (for a statement of its own, 1).
+// The insert, its event_arrays parameters from $first on (for a statement of its own, 1). The
+// events are born fanned out when no webhook endpoint is enabled (migration 13: the function
+// runs once a statement and synchronises with an endpoint being enabled, so none is missed).
 inline std::string insert_events_sql(int first) {
   // Appended piece by piece: GCC 12 at -O3 warns falsely (-Wrestrict, GCC bug 105329) on
   // "x" + std::string, which inserts the literal at the front of the temporary.
@@ -26,8 +28,8 @@ inline std::string insert_events_sql(int first) {
     param.append(std::to_string(first + i)).append("::").append(type).append("[]");
     return param;
   };
-  return "INSERT INTO event (id, type, recurring_transfer_id, job_id, created_at, data)"
-         " SELECT * FROM unnest(" +
+  return "INSERT INTO event (id, type, recurring_transfer_id, job_id, created_at, data,"
+         " fanned_out) SELECT *, (SELECT rtjobs_event_born_fanned_out()) FROM unnest(" +
          p(0, "uuid") + ", " + p(1, "text") + ", " + p(2, "uuid") + ", " + p(3, "uuid") + ", " +
          p(4, "timestamptz") + ", " + p(5, "text") + ")";
 }

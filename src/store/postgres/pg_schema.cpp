@@ -404,7 +404,35 @@ CREATE INDEX recurring_transfer_change_transfer_idx
   ON recurring_transfer_change (recurring_transfer_id, id);
 )sql";
 
-constexpr std::array<PgMigration, 12> kMigrations{
+// Events born fanned out (the outbox's fan-out, pg_webhooks.cpp): an event written while no
+// webhook endpoint is enabled has nobody to go to, so its insert marks it fanned out (the
+// fan-out never reads or updates it, and the partial indexes never hold it). The insert asks
+// rtjobs_event_born_fanned_out() once a statement: it takes a shared transaction lock, then
+// looks at the endpoints with a snapshot of its own (a volatile function's query sees what
+// committed before it began). Making an endpoint enabled (created enabled, or disabled to
+// enabled) takes the same lock exclusively, by trigger, so also an older binary's does: it
+// waits for every writer that looked before, and every writer after waits for its commit and
+// sees it. So the events of every change committed after an endpoint's creation or enabling
+// committed are fanned out to it. The key is "rtjobs" 03 (pg_schema.hpp, kEventsLockKey).
+constexpr const char* kMigration13 = R"sql(
+CREATE FUNCTION rtjobs_event_born_fanned_out() RETURNS boolean LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+  PERFORM pg_advisory_xact_lock_shared(x'72746a6f627303'::bigint);
+  RETURN NOT EXISTS (SELECT 1 FROM webhook_endpoint WHERE status = 'enabled');
+END $$;
+CREATE FUNCTION rtjobs_webhook_endpoint_enabling() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_advisory_xact_lock(x'72746a6f627303'::bigint);
+  RETURN NEW;
+END $$;
+CREATE TRIGGER webhook_endpoint_created_enabled BEFORE INSERT ON webhook_endpoint
+  FOR EACH ROW WHEN (NEW.status = 'enabled') EXECUTE FUNCTION rtjobs_webhook_endpoint_enabling();
+CREATE TRIGGER webhook_endpoint_enabled BEFORE UPDATE OF status ON webhook_endpoint
+  FOR EACH ROW WHEN (OLD.status <> 'enabled' AND NEW.status = 'enabled')
+  EXECUTE FUNCTION rtjobs_webhook_endpoint_enabling();
+)sql";
+
+constexpr std::array<PgMigration, 13> kMigrations{
     {{1, kMigration1, "transfers, jobs, provider statuses, backups"},
      {2, kMigration2, "drop rtjobs_require_lease"},
      {3, kMigration3, "fillfactor; lease owner only while PROCESSING"},
@@ -416,7 +444,8 @@ constexpr std::array<PgMigration, 12> kMigrations{
      {9, kMigration9, "outbox: events, webhook endpoints and deliveries"},
      {10, kMigration10, "backup runs"},
      {11, kMigration11, "job outcome_unknown"},
-     {12, kMigration12, "transfer version, job terms at claim, transfer change history"}}};
+     {12, kMigration12, "transfer version, job terms at claim, transfer change history"},
+     {13, kMigration13, "events born fanned out while no webhook endpoint is enabled"}}};
 
 }  // namespace
 

@@ -9,6 +9,8 @@
 namespace rtjobs::store_detail {
 
 inline constexpr int64_t kMigrationLockKey = 0x72746a6f6273;  // "rtjobs"
+// Shared by each event insert, exclusive while an endpoint becomes enabled (migration 13).
+inline constexpr int64_t kEventsLockKey = 0x72746a6f627303;  // "rtjobs" 03
 
 struct PgMigration {
   int version;
