@@ -621,7 +621,10 @@ class Store {
 
   // Fans out up to `limit` events not yet fanned out, oldest (id) first, in one transaction:
   // one pending delivery per ENABLED endpoint created at or before the event whose event_types
-  // is empty or holds the event's type; the event is then fanned out (even to no endpoint). The
+  // is empty or holds the event's type; the event is then fanned out (even to no endpoint). An
+  // event written while no endpoint is enabled is born fanned out (its insert marks it: no
+  // fan-out reads or writes it); the stores order that look with an endpoint's creation or
+  // enabling so that every change committed after those committed has its events fanned out. The
   // delivery is due at `now`, or waits (kDeliveryWaiting) when its transfer already has a
   // pending delivery of an earlier event to that endpoint (one without a transfer never waits).
   // A missed wait (another instance's earlier delivery not committed yet) only costs the claims

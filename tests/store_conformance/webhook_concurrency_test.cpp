@@ -21,6 +21,7 @@
 #include "core/uuid.hpp"
 #include "raw_db.hpp"
 #include "store/postgres/pg_outbox.hpp"
+#include "store/postgres/pg_schema.hpp"
 
 namespace rtjobs::store_conformance {
 namespace {
@@ -61,13 +62,14 @@ std::vector<Event> all_events(Store& store) {
   return events ? *events : std::vector<Event>{};
 }
 
-// Until `done` or a session of this database waits for an advisory lock (the events' lock,
-// migration 13: nothing else takes one there); true when it was seen waiting.
+// Until `done` or a session waits for the events' lock (migration 13); true when one was seen
+// waiting.
 bool waits_for_events_lock(RawDb& watcher, const std::atomic<bool>& done) {
   for (;;) {
     auto waiting = watcher.text(
-        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-        " AND wait_event_type = 'Lock' AND wait_event = 'advisory'");
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+        " AND (classid::bigint << 32 | objid::bigint) = $1",
+        {store_detail::kEventsLockKey});
     EXPECT_TRUE(waiting) << waiting.error().message;
     if (!waiting || done.load()) return false;
     if (waiting->value_or("0") != "0") return true;

@@ -161,7 +161,8 @@ Result<WebhookEndpoint> PgStore::enable_webhook_endpoint(std::string_view id, Ti
 Result<int> PgStore::fan_out_events(Timestamp now, int limit) {
   // Two round trips: the events (locked, SKIP LOCKED: concurrent fan-outs take disjoint events)
   // and the enabled endpoints (shared); then, matched here, the deliveries, the events marked,
-  // COMMIT.
+  // COMMIT. Events written while no endpoint was enabled are born fanned out and never come
+  // here (migration 13 says why none an endpoint should get is among them).
   //
   // A delivery waits (kDeliveryWaiting) behind a pending one of an earlier event of its transfer
   // to its endpoint: one of this batch (`behind`, decided here: the INSERT cannot see its own

@@ -172,8 +172,9 @@ int64_t count_of(std::optional<std::string_view> text) {
 }  // namespace
 
 Result<int> SqliteStore::fan_out_events(Timestamp now, int limit) {
-  // The oldest events not fanned out, each with every endpoint that takes it (none: one row
-  // with a NULL endpoint, so the event is still marked). A delivery behind a pending one of an
+  // The oldest events not fanned out (those written while no endpoint was enabled are born
+  // fanned out: insert_events), each with every endpoint that takes it (none: one row with a
+  // NULL endpoint, so the event is still marked). A delivery behind a pending one of an
   // earlier event of its transfer to its endpoint waits (kDeliveryWaiting): in this batch, or
   // already stored; the one write transaction sees every finish before or after it whole, so
   // the earlier one's finish releases it.
