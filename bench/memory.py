@@ -30,7 +30,7 @@ def idle_rss(ctx, backend):
         url = ctx.pg_url
         rtjobs_migrate(ctx, url)
         psql(url, "TRUNCATE recurring_transfer_provider_status, recurring_transfer_change, "
-                  "recurring_transfer_job, recurring_transfer")
+                  "recurring_transfer_job, recurring_transfer, webhook_delivery, event")
     else:
         url = f"sqlite://{ctx.fresh_dir('idle') / 'rtjobs.db'}"
     server = Rtjobs(ctx, url, f"idle-{backend}")

@@ -8,8 +8,9 @@
 -- Empties the transfer tables first. psql -v n=50000 -v provider=sandbox -f seed_pg.sql
 \set ON_ERROR_STOP 1
 BEGIN;
+-- The outbox too: a run would otherwise fan out the events the run before it left behind.
 TRUNCATE recurring_transfer_provider_status, recurring_transfer_change, recurring_transfer_job,
-         recurring_transfer;
+         recurring_transfer, webhook_delivery, event;
 
 CREATE FUNCTION pg_temp.uuid7(ms bigint) RETURNS uuid LANGUAGE sql VOLATILE AS $$
   SELECT (lpad(to_hex(ms), 12, '0') || '7' || substr(md5(random()::text), 1, 3)
