@@ -2,6 +2,8 @@
 // paths), and an operator's retry of a FAILED job.
 #include <algorithm>
 #include <charconv>
+#include <ranges>
+#include <set>
 
 #include "core/time_format.hpp"
 #include "core/uuid.hpp"
@@ -204,8 +206,9 @@ Result<std::vector<CompletionResult>> PgStore::complete_jobs(
   //   the completion planned with: one cancelled while its job was at the bank gets no new
   //   occurrence, nor one whose end a PATCH changed since the claim (the transfer row is locked
   //   since the start, so the status and end read are the ones the cancel or PATCH left).
-  //   tr answers the transfers it moved; a completion with new jobs whose transfer it did not
-  //   move is "unplanned" in the answer, and its transfer is checked for completion as the
+  //   tr answers the transfers it moved (once, in the first row: a test per row against tr
+  //   rescans it for each, quadratic in the batch); a completion with new jobs whose transfer
+  //   it did not move is "unplanned", and its transfer is checked for completion as the
   //   database has it (kCompleteIfDoneSql).
   // pg_notify (once per transaction whatever the number of calls) fires only for a written
   // completion that is RETRY due now or created a job due now.
@@ -268,8 +271,8 @@ Result<std::vector<CompletionResult>> PgStore::complete_jobs(
       " AND t.\"count\" IS NOT DISTINCT FROM a.sched_count RETURNING t.id)"
       " SELECT ord, CASE WHEN notify THEN " +
       std::string(store_detail::kNotifyJobsDue) +
-      "::text END, new_sequence > 0 AND NOT EXISTS (SELECT 1 FROM tr"
-      " WHERE tr.id = upd.recurring_transfer_id)";
+      "::text END, CASE WHEN ord = (SELECT min(ord) FROM upd)"
+      " THEN (SELECT string_agg(id::text, ',') FROM tr) END";
   // The batch as above, answering with each written job: its event is built from it, and the
   // callers that want it (return_job) get it.
   static const std::string completion_jobs_sql = completion_sql + ", " + kJobCols + " FROM upd";
@@ -322,6 +325,7 @@ Result<std::vector<CompletionResult>> PgStore::complete_jobs(
     ArrayLiteral parents;
     ArrayLiteral planned_end_dates;
     ArrayLiteral planned_counts;
+    bool any_end = false;        // else both arrays go empty: unnest pads them with NULLs
     ArrayLiteral exhausted_ids;  // the completions completed_sql checks
     ArrayLiteral exhausted_at;
     bool any_exhausted = false;
@@ -382,6 +386,7 @@ Result<std::vector<CompletionResult>> PgStore::complete_jobs(
       add(15, check_at);
       add(16, std::string(k.status == JobStatus::kRetry && k.outcome_unknown ? "1" : "0"));
       store_detail::add_planned_end(k.planned_end, planned_end_dates, planned_counts);
+      any_end = any_end || k.planned_end != ScheduleEnd{};
       if (k.provider_status) {
         auto status = store_detail::provider_status_values(*k.provider_status);
         for (int col = 0; col < store_detail::kProviderStatusColumnCount; ++col) {
@@ -398,8 +403,8 @@ Result<std::vector<CompletionResult>> PgStore::complete_jobs(
     for (const ArrayLiteral& column : columns) params.emplace_back(column.str());
     for (SqlValue& column : store_detail::job_arrays(new_jobs)) params.push_back(std::move(column));
     params.emplace_back(parents.str());
-    params.emplace_back(planned_end_dates.str());
-    params.emplace_back(planned_counts.str());
+    params.emplace_back(any_end ? planned_end_dates.str() : "{}");
+    params.emplace_back(any_end ? planned_counts.str() : "{}");
 
     std::vector<PgStatement> batch;
     batch.push_back({&begin_sql, {}});
@@ -419,7 +424,13 @@ Result<std::vector<CompletionResult>> PgStore::complete_jobs(
     if (!results) return std::unexpected(results.error());
     const PgResult& written = (*results)[3];
     std::vector<std::optional<Job>> after(order.size());  // by position in job id order
-    std::vector<std::string> unplanned;                   // transfers, for kCompleteIfDoneSql
+    std::set<std::string, std::less<>> moved;             // the transfers tr moved
+    for (int row = 0; row < written.rows(); ++row) {
+      for (auto id : std::views::split(written.text(row, 2).value_or(""), ',')) {
+        moved.emplace(std::string_view(id));
+      }
+    }
+    std::vector<std::string> unplanned;  // transfers, for kCompleteIfDoneSql
     Timestamp unplanned_at{};
     for (int row = 0; row < written.rows(); ++row) {
       auto ord = written.text(row, 0);
@@ -428,7 +439,8 @@ Result<std::vector<CompletionResult>> PgStore::complete_jobs(
       if (n < 1 || n > order.size()) return fail(ErrorCode::kInternal, "bad completion index");
       auto job = store_detail::read_job(PgRow(written, row), 3);
       if (!job) return std::unexpected(job.error());
-      if (written.text(row, 2) == "t") {
+      if (!completions[order[n - 1]].new_jobs.empty() &&
+          !moved.contains(job->recurring_transfer_id)) {
         unplanned.push_back(job->recurring_transfer_id);
         unplanned_at = completions[order[n - 1]].now;
       }
