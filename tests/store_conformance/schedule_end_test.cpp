@@ -5,11 +5,14 @@
 // the transfer completes as the database has it, whichever side of the change they fall on.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "conformance.hpp"
+#include "raw_db.hpp"
 
 namespace rtjobs::store_conformance {
 namespace {
@@ -252,6 +255,49 @@ TEST_P(StoreConformance, RemovingTheEndAddsTheOccurrencesWithinTheHorizon) {
       nlohmann::json::parse(store_->list_transfer_changes(t.id, 1, std::nullopt)->data[0].changes);
   EXPECT_EQ(what["schedule.end_date"],
             (nlohmann::json{{"before", "2026-05-31"}, {"after", nullptr}}));
+}
+
+// PostgreSQL, a claim of an occurrence past the new end that has not committed when the PATCH
+// reads the jobs past it: the PATCH waits for the claim (its read locks them), then sees the job
+// claimed and refuses. A read without the lock would see it PENDING, and its delete would then
+// remove a job at the bank.
+TEST_P(StoreConformance, AClaimInFlightPastTheNewEndMakesTheChangeWaitAndRefuse) {
+  if (GetParam() == "sqlite") GTEST_SKIP() << "one writer: no interleaving";
+  RecurringTransfer t = transfer();
+  auto jobs = create(t, {due(1), due(2), due(3)});
+  RawDb claimer(url_);
+  RawDb watcher(url_);
+  ASSERT_TRUE(claimer.script("BEGIN"));
+  ASSERT_TRUE(claimer.run(
+      "UPDATE recurring_transfer_job SET status = 'PROCESSING', lease_owner = 'raw',"
+      " lease_expires_at = now() + interval '30 seconds', amount = 5000, description = 'rent'"
+      " WHERE id = $1::uuid",
+      {jobs[2].id}));
+
+  std::atomic<bool> done{false};
+  Result<RecurringTransfer> changed = fail(ErrorCode::kInternal, "not run");
+  std::thread patcher([&] {
+    changed = store_->patch_transfer(t.id, count_to(1, 2, {.kept = 2, .exhausted = true}), kT0 + 1s,
+                                     "alice");
+    done = true;
+  });
+  bool waited = false;
+  while (!done.load() && !waited) {
+    auto waiting = watcher.text(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'transactionid' AND NOT granted");
+    ASSERT_TRUE(waiting) << waiting.error().message;
+    waited = waiting->value_or("0") != "0";
+    std::this_thread::yield();
+  }
+  ASSERT_TRUE(claimer.script("COMMIT"));
+  patcher.join();
+
+  EXPECT_TRUE(waited) << "the PATCH did not wait for the claim";
+  ASSERT_FALSE(changed) << "a change removed occurrence 3, claimed meanwhile";
+  EXPECT_EQ(changed.error().reason, "occurrence_past_end");
+  EXPECT_EQ(sequences(jobs_of(t.id)), (std::vector<int64_t>{1, 2, 3}));
+  EXPECT_EQ(get(jobs[2].id).status, JobStatus::kProcessing);
+  EXPECT_EQ(store_->get_transfer(t.id).value()->schedule.count, std::nullopt);
 }
 
 }  // namespace
