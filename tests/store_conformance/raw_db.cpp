@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "conformance.hpp"
 #include "store/postgres/pg_schema.hpp"
 #include "store/sqlite/sqlite_schema.hpp"
@@ -35,6 +37,18 @@ Result<void> RawDb::run(const std::string& sql, const std::vector<SqlValue>& par
 
 Result<void> RawDb::script(const char* sql) {
   return sqlite_ ? sqlite_->exec(sql) : pg_->exec(sql);
+}
+
+bool RawDb::saw_lock_wait(const std::atomic<bool>& done) {
+  while (!done.load()) {
+    auto waiting =
+        text("SELECT count(*) FROM pg_locks WHERE locktype = 'transactionid' AND NOT granted");
+    EXPECT_TRUE(waiting) << waiting.error().message;
+    if (!waiting) return false;
+    if (waiting->value_or("0") != "0") return true;
+    std::this_thread::yield();
+  }
+  return false;
 }
 
 Result<std::optional<std::string>> RawDb::text(const std::string& sql,

@@ -3,6 +3,7 @@
 // before a migration, and write rows the way a binary of that time did.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <optional>
 #include <string>
@@ -29,6 +30,10 @@ class RawDb {
   // The first column of the first row as text; nullopt when there is no row or it is NULL.
   Result<std::optional<std::string>> text(const std::string& sql,
                                           const std::vector<store_detail::SqlValue>& params = {});
+
+  // PostgreSQL: polls pg_locks until some transaction waits for another's (a row lock) or
+  // `done` is set; true when it saw a wait. A failed poll is a gtest failure.
+  bool saw_lock_wait(const std::atomic<bool>& done);
 
   // The schema as the migrations before `version` left it, recorded as the stores record them.
   void migrate_before(int version);

@@ -281,14 +281,7 @@ TEST_P(StoreConformance, AClaimInFlightPastTheNewEndMakesTheChangeWaitAndRefuse)
                                      "alice");
     done = true;
   });
-  bool waited = false;
-  while (!done.load() && !waited) {
-    auto waiting = watcher.text(
-        "SELECT count(*) FROM pg_locks WHERE locktype = 'transactionid' AND NOT granted");
-    ASSERT_TRUE(waiting) << waiting.error().message;
-    waited = waiting->value_or("0") != "0";
-    std::this_thread::yield();
-  }
+  bool waited = watcher.saw_lock_wait(done);
   ASSERT_TRUE(claimer.script("COMMIT"));
   patcher.join();
 

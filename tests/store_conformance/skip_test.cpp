@@ -3,6 +3,8 @@
 // completes the transfer; and a skip racing the batch claims never lets a job be both.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <functional>
 #include <set>
 #include <string>
 #include <thread>
@@ -11,6 +13,7 @@
 #include "conformance.hpp"
 #include "core/uuid.hpp"
 #include "outbox_support.hpp"
+#include "raw_db.hpp"
 
 namespace rtjobs::store_conformance {
 namespace {
@@ -118,6 +121,67 @@ TEST_P(StoreConformance, ASkipRacingTheClaimsNeverLetsAJobBeBoth) {
     EXPECT_NE(claimed.count(id), skipped.count(id));
     EXPECT_EQ(j.status, claimed.count(id) ? JobStatus::kProcessing : JobStatus::kSkipped);
   }
+}
+
+// A claim that skips a PAUSED transfer's due occurrence completes the transfer only as the
+// database has it with the transfer locked. A writer holding the lock that inserts another
+// occurrence meanwhile (a change that lengthens the schedule, whose end was reached) makes the
+// completion wait, and the transfer stays PAUSED with that occurrence still to skip: COMPLETED,
+// its claim would send it. Both claims, the batch's and the single one (PostgreSQL: SQLite has
+// one writer).
+TEST_P(StoreConformance, AClaimsSkipCompletesTheTransferOnlyWithEveryOccurrenceWritten) {
+  if (GetParam() == "sqlite") GTEST_SKIP() << "one writer: no interleaving";
+  auto race = [&](const std::string& name, const std::function<ClaimStatus(const Job&)>& claim) {
+    SCOPED_TRACE(name);
+    RecurringTransfer t = transfer(TransferStatus::kPaused);
+    t.schedule.count = 1;
+    t.next_occurrence_at.reset();  // nothing left to create
+    auto jobs = create(t, {kT0});
+    RawDb writer(url_);
+    RawDb watcher(url_);
+    ASSERT_TRUE(writer.script("BEGIN"));
+    ASSERT_TRUE(writer.run("SELECT 1 FROM recurring_transfer WHERE id = $1::uuid FOR NO KEY UPDATE",
+                           {t.id}));
+    ASSERT_TRUE(writer.run(
+        "INSERT INTO recurring_transfer_job SELECT (jsonb_populate_record("
+        "NULL::recurring_transfer_job, to_jsonb(j) || jsonb_build_object('id',"
+        " gen_random_uuid(), 'sequence', 2, 'idempotency_key', j.idempotency_key || '-2', 'due_at',"
+        " j.due_at + interval '30 days'))).* FROM recurring_transfer_job j WHERE j.id = $1::uuid",
+        {jobs[0].id}));
+    ASSERT_TRUE(
+        writer.run("UPDATE recurring_transfer SET last_sequence = 2, \"count\" = 2"
+                   " WHERE id = $1::uuid",
+                   {t.id}));
+
+    std::atomic<bool> done{false};
+    ClaimStatus status = ClaimStatus::kNotFound;
+    std::thread claimer([&] {
+      status = claim(jobs[0]);
+      done = true;
+    });
+    bool waited = watcher.saw_lock_wait(done);
+    ASSERT_TRUE(writer.script("COMMIT"));
+    claimer.join();
+
+    EXPECT_TRUE(waited) << "the skip's completion did not wait for the transfer's lock";
+    EXPECT_EQ(status, ClaimStatus::kSkipped);
+    EXPECT_EQ(store_->get_transfer(t.id).value()->status, TransferStatus::kPaused)
+        << "completed while its last occurrence, inserted under the lock, was pending";
+    auto all = jobs_of(t.id);
+    ASSERT_EQ(all.size(), 2u);
+    EXPECT_EQ(all[1].status, JobStatus::kPending);
+
+    // That occurrence is skipped in turn, and then the transfer is COMPLETED.
+    EXPECT_EQ(claim(all[1]), ClaimStatus::kSkipped);
+    EXPECT_EQ(store_->get_transfer(t.id).value()->status, TransferStatus::kCompleted);
+  };
+  race("batch claim", [&](const Job& j) {
+    auto claimed =
+        store_->claim_due_jobs({"owner-a", j.due_at + 1s, j.due_at + 31s, 10, true, false, 3});
+    if (!claimed || claimed->size() != 1) return ClaimStatus::kNotFound;
+    return (*claimed)[0].status;
+  });
+  race("single claim", [&](const Job& j) { return claim(j.id, j.due_at + 1s).status; });
 }
 
 }  // namespace

@@ -69,7 +69,11 @@ Result<ClaimResult> PgStore::claim_job(const ClaimRequest& request) {
                                          " ON t.id = j.recurring_transfer_id WHERE j.id = $1::uuid";
   // A due job of a PAUSED transfer is skipped; of a CANCELLED one, cancelled (a lease-expired
   // one loses its lease). Due on the database's clock ($2), which the job's finished_at and
-  // updated_at record, as the claim's.
+  // updated_at record, as the claim's. The transfer is locked first (lock_sql, the lock order
+  // of pg_maintenance.cpp), so its completion (kCompleteIfDoneSql) sees every job written.
+  static const std::string lock_sql =
+      "SELECT t.id FROM recurring_transfer t WHERE t.id = (SELECT recurring_transfer_id"
+      " FROM recurring_transfer_job WHERE id = $1::uuid) FOR NO KEY UPDATE";
   static const std::string finish_sql =
       "UPDATE recurring_transfer_job j SET status = " + store_detail::claim_outcome_sql("j", "t") +
       ", finished_at = " + store_detail::db_now("$2") +
@@ -132,10 +136,10 @@ Result<ClaimResult> PgStore::claim_job(const ClaimRequest& request) {
           break;
       }
       // A transaction: the skip or cancel, perhaps the transfer's completion, and their events.
-      auto finished =
-          store_detail::run_checked(**c, {{&begin_sql, {}}, {&finish_sql, {id, clock_now}}});
+      auto finished = store_detail::run_checked(
+          **c, {{&begin_sql, {}}, {&lock_sql, {id}}, {&finish_sql, {id, clock_now}}});
       if (!finished) return std::unexpected(finished.error());
-      auto done = job_at((*finished)[1]);
+      auto done = job_at((*finished)[2]);
       if (!done) return std::unexpected(done.error());
       if (!*done) {
         if (auto r = (*c)->exec("COMMIT"); !r) return std::unexpected(r.error());

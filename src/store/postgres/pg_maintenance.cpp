@@ -8,8 +8,10 @@
 // sequence) keys never wait for each other, and two batches of completions take transfer rows,
 // then job rows, in the same order. A cancel (change_transfer_status) locks the transfer, then
 // its live jobs (PENDING, IN_FLY, RETRY: never the PROCESSING ones a completion writes);
-// retry_failed_job locks the transfer (FOR SHARE), then its FAILED job. The claims lock only
-// jobs (the batch claims with SKIP LOCKED: they never wait).
+// retry_failed_job locks the transfer (FOR SHARE), then its FAILED job. The batch claims lock
+// jobs with SKIP LOCKED, and the transfers of the jobs they skip also with SKIP LOCKED (the
+// rest after their COMMIT: store_detail::complete_skipped): they never wait. A single claim
+// that skips or cancels its job locks the transfer first.
 #include <algorithm>
 #include <ranges>
 #include <set>
@@ -172,20 +174,16 @@ Result<std::vector<ClaimResult>> PgStore::claim_due_jobs(const DueClaimRequest& 
           store_detail::job_event(store_detail::job_event_type(job).value_or("job.cancelled"), job,
                                   job.finished_at.value_or(request.now)));
     }
-    // A skipped job may have been its transfer's last occurrence (a statement of its own, which
-    // sees the skip).
-    if (!skipped_transfers.empty()) {
-      auto done =
-          (*c)->query(store_detail::kCompleteIfDoneSql,
-                      {store_detail::uuid_array(skipped_transfers), format_timestamp(skipped_at)});
-      if (!done) return std::unexpected(done.error());
-      if (auto e = store_detail::add_completed_events(*done, events); !e) {
-        return std::unexpected(e.error());
-      }
-    }
+    // A skipped job may have been its transfer's last occurrence.
+    const std::string at = format_timestamp(skipped_at);
+    auto busy = store_detail::complete_skipped(**c, skipped_transfers, at, events);
+    if (!busy) return std::unexpected(busy.error());
     if (auto done = store_detail::commit_with_events(**c, events); !done) {
       return std::unexpected(done.error());
     }
+    // The claims have committed and are the caller's: a failure here is not theirs. It leaves
+    // the transfer as a crash would (complete_after_skips).
+    (void)store_detail::complete_after_skips(**c, *busy, at);
     std::vector<ClaimResult> out;
     out.reserve(rows.size());
     for (Row& row : rows) out.push_back(std::move(row.claim));

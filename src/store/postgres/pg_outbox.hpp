@@ -5,6 +5,7 @@
 // transaction's earlier statements returned them.
 #pragma once
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -123,6 +124,49 @@ inline Result<void> add_completed_events(const PgResult& completed, std::vector<
     events.push_back(transfer_event("transfer.completed", t, t.updated_at));
   }
   return {};
+}
+
+// A claim's skips may have ended their transfers' last occurrences (SPEC section 3); `skipped`
+// names those transfers, `at` is the skips' instant. The claim's transaction holds the skipped
+// jobs' rows, so it locks only the transfers that are free (kTryLockTransfersSql), completes
+// those that are done (a later statement: it sees every job written under the lock) and adds
+// their transfer.completed events. Returns the transfers it could not lock, for
+// complete_after_skips once the claim has committed.
+inline Result<std::vector<std::string>> complete_skipped(PgConnection& c,
+                                                         const std::vector<std::string>& skipped,
+                                                         const std::string& at,
+                                                         std::vector<Event>& events) {
+  std::vector<std::string> busy;
+  if (skipped.empty()) return busy;
+  auto locked = c.query(kTryLockTransfersSql, {uuid_array(skipped)});
+  if (!locked) return std::unexpected(locked.error());
+  std::vector<std::string> mine;
+  mine.reserve(static_cast<size_t>(locked->rows()));
+  for (int i = 0; i < locked->rows(); ++i) mine.emplace_back(locked->text(i, 0).value_or(""));
+  for (const std::string& id : skipped) {
+    if (std::find(mine.begin(), mine.end(), id) == mine.end()) busy.push_back(id);
+  }
+  if (mine.empty()) return busy;
+  auto done = c.query(kCompleteIfDoneSql, {uuid_array(mine), at});
+  if (!done) return std::unexpected(done.error());
+  if (auto e = add_completed_events(*done, events); !e) return std::unexpected(e.error());
+  return busy;
+}
+
+// The transfers complete_skipped could not lock, in a transaction of their own after the
+// claim's COMMIT: it holds no job, so it waits for their locks. A crash in between leaves such
+// a transfer PAUSED with nothing left to run, never COMPLETED while an occurrence is pending.
+inline Result<void> complete_after_skips(PgConnection& c, const std::vector<std::string>& busy,
+                                         const std::string& at) {
+  if (busy.empty()) return {};
+  static const std::string begin_sql = "BEGIN";
+  auto done = run_checked(c, {{&begin_sql, {}},
+                              {&kLockTransfersSql, {uuid_array(busy)}},
+                              {&kCompleteIfDoneSql, {uuid_array(busy), at}}});
+  if (!done) return std::unexpected(done.error());
+  std::vector<Event> events;
+  if (auto e = add_completed_events((*done)[2], events); !e) return std::unexpected(e.error());
+  return commit_with_events(c, events);
 }
 
 }  // namespace rtjobs::store_detail

@@ -150,7 +150,8 @@ inline int64_t lease_ms(Timestamp now, Timestamp lease_expires_at) {
 // of the schedule's end said. $1 the transfers (uuid[]), $2 now. Returns the transfers it
 // completed, for their transfer.completed events. Where an earlier statement locked the
 // transfers, the NOT EXISTS sees every job written before; the row lock this UPDATE takes
-// itself re-checks the row, not the jobs (a claim's skip runs it so: see docs/ARCHITECTURE.md).
+// itself re-checks the row, not the jobs, so every caller locks the transfers first
+// (kLockTransfersSql).
 inline const std::string kCompleteIfDoneSql =
     "UPDATE recurring_transfer t SET status = 'COMPLETED', updated_at = $2::timestamptz,"
     " version = t.version + 1 WHERE t.id = ANY($1::uuid[]) AND t.status IN ('ACTIVE', 'PAUSED')"
@@ -158,6 +159,14 @@ inline const std::string kCompleteIfDoneSql =
     " WHERE o.recurring_transfer_id = t.id"
     " AND o.status NOT IN ('FINISHED', 'FAILED', 'SKIPPED', 'CANCELLED')) RETURNING " +
     qualified(kTransferColumns, "t");
+
+// The transfers ($1, uuid[]) locked in id order, for a later kCompleteIfDoneSql: a transaction
+// that holds none of their jobs' rows (pg_maintenance.cpp's lock order: transfer, then jobs).
+inline const std::string kLockTransfersSql =
+    "SELECT id FROM recurring_transfer WHERE id = ANY($1::uuid[]) ORDER BY id FOR NO KEY UPDATE";
+// The same for a transaction that already holds some of their jobs' rows (a claim's skips): it
+// never waits, hence never deadlocks, and answers the transfers it locked.
+inline const std::string kTryLockTransfersSql = kLockTransfersSql + " SKIP LOCKED";
 
 // A planned schedule end (Completion::planned_end, Extension::planned_end) as one element of
 // each of two array parameters, date[] and integer[] (NULL where the schedule has none).
