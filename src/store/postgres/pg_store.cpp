@@ -188,7 +188,7 @@ Result<RecurringTransfer> PgStore::change_transfer_status(std::string_view id,
   // first orders the cancel against retry_failed_job (which locks it FOR SHARE): the jobs
   // statement then sees a job that retry made RETRY. The order is that of complete_jobs and
   // extend_transfers (transfers, then jobs; see pg_maintenance.cpp); no claim waits for a
-  // transfer row, so none can wait in a cycle with a cancel.
+  // transfer row while it holds a job's, so none can wait in a cycle with a cancel.
   static const std::string lock_sql =
       "SELECT status FROM recurring_transfer WHERE id = $1::uuid FOR NO KEY UPDATE";
   static const std::string cancel_jobs_sql =
