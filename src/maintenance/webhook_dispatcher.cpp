@@ -104,20 +104,30 @@ Result<bool> WebhookDispatcher::dispatch_once() {
     room = options_.concurrency - in_flight_;
   }
   const Timestamp now = clock_.now();
+  const FanOutLease lease{new_request_id(now), now + lease_, 0};
   bool more = false;
-  if (auto fanned = store_.fan_out_events(now, options_.batch); !fanned) {
-    // The deliveries fanned out before still go out.
-    log::error("fanning out events failed", {{"error", fanned.error().message}});
-  } else {
-    more = *fanned == options_.batch;
-  }
+  // The due deliveries first, oldest event first: retries, and what a fan-out did not lease.
   const int limit = std::min(room, options_.batch);
   if (limit > 0) {
-    const std::string lease = new_request_id(now);
-    auto tasks = store_.claim_webhook_deliveries(now, lease, now + lease_, limit);
+    auto tasks = store_.claim_webhook_deliveries(now, lease.lease, lease.until, limit);
     if (!tasks) return std::unexpected(tasks.error().context("claiming webhook deliveries"));
     if (static_cast<int>(tasks->size()) == limit) more = true;
-    for (DeliveryTask& task : *tasks) send(std::move(task), lease, now);
+    room -= static_cast<int>(tasks->size());
+    for (DeliveryTask& task : *tasks) send(std::move(task), lease.lease, now);
+  }
+  // Then new events, no more than the room left can send: their deliveries the claim would take
+  // at once are born under this round's lease and skip the claim. Events beyond the room wait
+  // unfanned (the backlog counts them) rather than as due deliveries.
+  if (const int events = std::min(room, options_.batch); events > 0) {
+    FanOutLease fan = lease;
+    fan.limit = events;
+    if (auto fanned = store_.fan_out_and_lease(now, events, fan); !fanned) {
+      // The deliveries fanned out before still go out.
+      log::error("fanning out events failed", {{"error", fanned.error().message}});
+    } else {
+      if (fanned->events == events) more = true;
+      for (DeliveryTask& task : fanned->leased) send(std::move(task), lease.lease, now);
+    }
   }
   purge(now);
   return more;

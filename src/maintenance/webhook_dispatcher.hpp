@@ -5,11 +5,13 @@
 //      (Store::finish_webhook_deliveries): delivered, pending again after the backoff, or
 //      failed after the retry window; an endpoint failing for `disable_after` is disabled
 //      (logged, with a `webhook_endpoint.disabled` event written by the store);
-//   2. new events are fanned out to the endpoints (Store::fan_out_events);
-//   3. due deliveries are claimed under a fresh lease, up to `concurrency` in flight, and sent
+//   2. due deliveries are claimed under a fresh lease, up to `concurrency` in flight, and sent
 //      with their own libcurl-multi transport (not the banks'): the calls run on its transfer
 //      thread, whose callbacks only hand the answer back and wake this thread, so no store call
 //      ever waits on the network nor the network on the store;
+//   3. new events, as many as the room left can send, are fanned out to the endpoints
+//      (Store::fan_out_and_lease): the deliveries the claim would take at once are born
+//      claimed under the round's lease and sent, the rest left to the claims;
 //   4. every 10 minutes, events delivered more than `retention` ago are purged.
 // At least once: a delivery is written delivered only after its 2xx; one whose answer was not
 // written (a crash, a stop, a failed write) comes back when its lease expires and is sent again

@@ -358,6 +358,19 @@ struct DeliveryAttempt {
   std::optional<Timestamp> next_attempt_at;
 };
 
+// What a fan-out may lease to its caller (Store::fan_out_and_lease): up to `limit` of the
+// deliveries it creates, under `lease` until `until`, as a claim would have leased them.
+struct FanOutLease {
+  std::string lease;
+  Timestamp until{};
+  int limit = 0;  // 0: none (every delivery is left to the claims)
+};
+
+struct FanOut {
+  int events = 0;                    // fanned out
+  std::vector<DeliveryTask> leased;  // created leased to the caller, oldest event first
+};
+
 // What finish_webhook_deliveries wrote for one attempt.
 struct DeliveryOutcome {
   bool written = false;  // false: the lease was lost (another claim has it); nothing written
@@ -630,7 +643,20 @@ class Store {
   // A missed wait (another instance's earlier delivery not committed yet) only costs the claims
   // a row to pass over; a delivery is never left waiting without a pending earlier one.
   // Concurrent callers never fan out the same event. Returns how many events.
-  virtual Result<int> fan_out_events(Timestamp now, int limit) = 0;
+  Result<int> fan_out_events(Timestamp now, int limit) {
+    auto r = fan_out_and_lease(now, limit, FanOutLease{});
+    if (!r) return std::unexpected(r.error());
+    return r->events;
+  }
+
+  // fan_out_events, and up to `lease.limit` of the deliveries it creates are born claimed by
+  // the caller (lease, lease_expires_at = next_attempt_at = lease.until, attempts 1), each one
+  // the claim would take at once: due now, not held back by a pending earlier delivery of its
+  // transfer to its endpoint (stored or in this batch), nor by an earlier event of its transfer
+  // not fanned out yet (another fan-out's, still open). The rest are created as
+  // fan_out_events creates them. A leased delivery comes back through the claims when its lease
+  // runs out (a crash), as a claimed one does. Saves the claim's read and its update of the row.
+  virtual Result<FanOut> fan_out_and_lease(Timestamp now, int limit, const FanOutLease& lease) = 0;
 
   // Claims up to `limit` pending deliveries due at `now` of enabled endpoints, oldest event
   // first, under `lease` until `lease_until` (a crashed dispatcher's deliveries come back

@@ -58,6 +58,38 @@ bool takes(const WebhookEndpoint& endpoint, const Event& event) {
              endpoint.event_types.end();
 }
 
+// The deliveries a fan-out created leased (`rows`: kDeliveryColumns) as the claim returns
+// them: with their event, their endpoint's url and secrets (the previous one while it has not
+// expired), oldest event first. A row that does not read, or whose event or endpoint is not in
+// hand, is left out (the caller checks the count).
+std::vector<DeliveryTask> leased_tasks(const PgResult& rows, const std::vector<Event>& events,
+                                       const std::vector<WebhookEndpoint>& endpoints,
+                                       Timestamp now) {
+  std::vector<DeliveryTask> out;
+  out.reserve(static_cast<size_t>(rows.rows()));
+  for (int i = 0; i < rows.rows(); ++i) {
+    auto delivery = store_detail::read_delivery(PgRow(rows, i), 0);
+    if (!delivery) continue;
+    auto event = std::find_if(events.begin(), events.end(),
+                              [&](const Event& e) { return e.id == delivery->event_id; });
+    auto endpoint = std::find_if(endpoints.begin(), endpoints.end(), [&](const WebhookEndpoint& w) {
+      return w.id == delivery->endpoint_id;
+    });
+    if (event == events.end() || endpoint == endpoints.end()) continue;
+    DeliveryTask task{std::move(*delivery), *event, endpoint->url, {endpoint->secret}};
+    if (endpoint->previous_secret && endpoint->previous_secret_expires_at &&
+        *endpoint->previous_secret_expires_at > now) {
+      task.secrets.push_back(*endpoint->previous_secret);
+    }
+    out.push_back(std::move(task));
+  }
+  std::sort(out.begin(), out.end(), [](const DeliveryTask& a, const DeliveryTask& b) {
+    return std::tie(a.delivery.event_id, a.delivery.id) <
+           std::tie(b.delivery.event_id, b.delivery.id);
+  });
+  return out;
+}
+
 }  // namespace
 
 Result<WebhookEndpoint> PgStore::create_webhook_endpoint(const WebhookEndpoint& endpoint) {
@@ -158,9 +190,9 @@ Result<WebhookEndpoint> PgStore::enable_webhook_endpoint(std::string_view id, Ti
   return r;
 }
 
-Result<int> PgStore::fan_out_events(Timestamp now, int limit) {
+Result<FanOut> PgStore::fan_out_and_lease(Timestamp now, int limit, const FanOutLease& lease) {
   // Two round trips: the events (locked, SKIP LOCKED: concurrent fan-outs take disjoint events)
-  // and the enabled endpoints (shared); then, matched here, the deliveries, the events marked,
+  // and the enabled endpoints (shared); then, matched here, the events marked, the deliveries,
   // COMMIT. Events written while no endpoint was enabled are born fanned out and never come
   // here (migration 13 says why none an endpoint should get is among them).
   //
@@ -179,26 +211,42 @@ Result<int> PgStore::fan_out_events(Timestamp now, int limit) {
   //   reads W. Likewise a disable (W parked with the rest, or the endpoint no longer enabled
   //   when this read locks it) and an enable (its heads read after W committed, or W inserted
   //   after its releases committed).
+  // A delivery allowed a lease (`may_lease`: not behind, within lease.limit) is born leased when
+  // the claim would take it now: it does not wait, and no earlier event of its transfer is
+  // still not fanned out. The events are marked before the INSERT, so its one snapshot reads
+  // this batch's as fanned out and another open fan-out's as not: in the two fan-outs above,
+  // E2's delivery is leased only if E1's fan-out had committed (then it waits behind E1's
+  // pending delivery, or that one has left pending).
   static const std::string events_sql = "SELECT " + kEventCols +
                                         " FROM event WHERE NOT fanned_out ORDER BY id LIMIT $1"
                                         " FOR UPDATE SKIP LOCKED";
   static const std::string endpoints_sql = "SELECT " + kEndpointCols +
                                            " FROM webhook_endpoint WHERE status = 'enabled'"
                                            " ORDER BY id FOR SHARE";
-  static const std::string deliveries_sql =
-      "INSERT INTO webhook_delivery (id, event_id, endpoint_id, event_type, recurring_transfer_id,"
-      " status, attempts, next_attempt_at, created_at) SELECT d.id, d.event_id, d.endpoint_id,"
-      " d.event_type, d.recurring_transfer_id, 'pending', 0, CASE WHEN d.behind OR EXISTS"
-      " (SELECT 1 FROM webhook_delivery p WHERE p.status = 'pending'"
-      " AND p.endpoint_id = d.endpoint_id AND p.recurring_transfer_id = d.recurring_transfer_id"
-      " AND p.event_id < d.event_id) THEN $8::timestamptz ELSE $7::timestamptz END,"
-      " $7::timestamptz FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::uuid[],"
-      " $6::boolean[]) AS d(id, event_id, endpoint_id, event_type, recurring_transfer_id, behind)";
   static const std::string fanned_sql =
       "UPDATE event SET fanned_out = true WHERE id = ANY($1::uuid[])";
+  static const std::string deliveries_sql =
+      "WITH d AS (INSERT INTO webhook_delivery (id, event_id, endpoint_id, event_type,"
+      " recurring_transfer_id, status, attempts, next_attempt_at, lease, lease_expires_at,"
+      " created_at) SELECT d.id, d.event_id, d.endpoint_id, d.event_type,"
+      " d.recurring_transfer_id, 'pending', CASE WHEN d.leased THEN 1 ELSE 0 END,"
+      " CASE WHEN d.waits THEN $8::timestamptz WHEN d.leased THEN $10::timestamptz"
+      " ELSE $7::timestamptz END, CASE WHEN d.leased THEN $9 END,"
+      " CASE WHEN d.leased THEN $10::timestamptz END, $7::timestamptz"
+      " FROM (SELECT d.*, NOT d.waits AND d.may_lease AND NOT EXISTS (SELECT 1 FROM event e"
+      " WHERE NOT e.fanned_out AND e.recurring_transfer_id = d.recurring_transfer_id"
+      " AND (e.recurring_transfer_id, e.id) < (d.recurring_transfer_id, d.event_id)) AS leased"
+      " FROM (SELECT d.*, d.behind OR EXISTS (SELECT 1 FROM webhook_delivery p"
+      " WHERE p.status = 'pending' AND p.endpoint_id = d.endpoint_id"
+      " AND p.recurring_transfer_id = d.recurring_transfer_id AND p.event_id < d.event_id)"
+      " AS waits FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::uuid[],"
+      " $6::boolean[], $11::boolean[]) AS d(id, event_id, endpoint_id, event_type,"
+      " recurring_transfer_id, behind, may_lease)) d) d RETURNING " +
+      kDeliveryCols + ", lease) SELECT " + kDeliveryCols + " FROM d WHERE lease IS NOT NULL";
   static const std::string commit_sql = "COMMIT";
-  auto run = [&]() -> Result<int> {
-    if (limit <= 0) return 0;
+  auto run = [&]() -> Result<FanOut> {
+    FanOut out;
+    if (limit <= 0) return out;
     auto c = pool_.acquire();
     if (!c) return std::unexpected(c.error());
     auto read = store_detail::run_checked(
@@ -211,35 +259,47 @@ Result<int> PgStore::fan_out_events(Timestamp now, int limit) {
     if (!endpoints) return std::unexpected(endpoints.error());
     if (events->empty()) {
       if (auto r = (*c)->exec("COMMIT"); !r) return std::unexpected(r.error());
-      return 0;
+      return out;
     }
-    std::vector<ArrayLiteral> columns(6);
+    std::vector<ArrayLiteral> columns(7);
     std::vector<std::string> ids;
     ids.reserve(events->size());
     std::set<std::pair<std::string, std::string>> transfers;  // (endpoint, transfer) so far
+    int may_lease = lease.lease.empty() ? 0 : lease.limit;
     for (const Event& e : *events) {  // in id order: earlier events get the smaller delivery ids
       ids.push_back(e.id);
       for (const WebhookEndpoint& endpoint : *endpoints) {
         if (!takes(endpoint, e)) continue;
         bool behind = e.transfer_id && !transfers.emplace(endpoint.id, *e.transfer_id).second;
+        bool leasable = !behind && may_lease > 0;
+        if (leasable) --may_lease;
         columns[0].add(new_uuid_v7(now));
         columns[1].add(e.id);
         columns[2].add(endpoint.id);
         columns[3].add(e.type);
         columns[4].add(store_detail::opt_text(e.transfer_id));
         columns[5].add(std::string(behind ? "t" : "f"));
+        columns[6].add(std::string(leasable ? "t" : "f"));
       }
     }
     std::vector<SqlValue> params;
-    params.reserve(columns.size() + 2);
-    for (const ArrayLiteral& column : columns) params.emplace_back(column.str());
+    params.reserve(columns.size() + 4);
+    for (size_t i = 0; i < 6; ++i) params.emplace_back(columns[i].str());
     params.emplace_back(format_timestamp(now));
     params.emplace_back(format_timestamp(kDeliveryWaiting));
-    auto written = store_detail::run_checked(**c, {{&deliveries_sql, std::move(params)},
-                                                   {&fanned_sql, {store_detail::uuid_array(ids)}},
+    params.emplace_back(lease.lease);
+    params.emplace_back(format_timestamp(lease.until));
+    params.emplace_back(columns[6].str());
+    auto written = store_detail::run_checked(**c, {{&fanned_sql, {store_detail::uuid_array(ids)}},
+                                                   {&deliveries_sql, std::move(params)},
                                                    {&commit_sql, {}}});
     if (!written) return std::unexpected(written.error());
-    return static_cast<int>(events->size());
+    out.events = static_cast<int>(events->size());
+    out.leased = leased_tasks((*written)[1], *events, *endpoints, now);
+    if (out.leased.size() != static_cast<size_t>((*written)[1].rows())) {
+      return fail(ErrorCode::kInternal, "a leased delivery without its event or endpoint");
+    }
+    return out;
   };
   auto r = run();
   if (!r) return std::unexpected(r.error().context("fanning out events"));

@@ -88,7 +88,7 @@ class SqliteStore final : public Store {
                                                 Timestamp previous_expires_at,
                                                 Timestamp now) override;
   Result<WebhookEndpoint> enable_webhook_endpoint(std::string_view id, Timestamp now) override;
-  Result<int> fan_out_events(Timestamp now, int limit) override;
+  Result<FanOut> fan_out_and_lease(Timestamp now, int limit, const FanOutLease& lease) override;
   Result<std::vector<DeliveryTask>> claim_webhook_deliveries(Timestamp now, std::string_view lease,
                                                              Timestamp lease_until,
                                                              int limit) override;

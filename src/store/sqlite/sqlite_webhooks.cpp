@@ -31,9 +31,10 @@ const std::string kEventCols(store_detail::kEventColumns);
 const std::string kDeliveryCols(store_detail::kDeliveryColumns);
 const std::string kEndpointCols(store_detail::kEndpointColumns);
 
-// The deliveries of one fan-out: [id, event_id, endpoint_id, event_type, transfer_id, behind]
-// per row, as one JSON parameter of a single INSERT. `behind`: an earlier event of the batch has
-// a delivery of the same transfer to the same endpoint (the INSERT cannot see its own rows).
+// The deliveries of one fan-out: [id, event_id, endpoint_id, event_type, transfer_id, behind,
+// may_lease] per row, as one JSON parameter of a single INSERT. `behind`: an earlier event of
+// the batch has a delivery of the same transfer to the same endpoint (the INSERT cannot see its
+// own rows); `may_lease`: not behind, and among the first `may_lease` such.
 struct NewDeliveries {
   std::string json = "[";
   int count = 0;
@@ -52,9 +53,24 @@ struct NewDeliveries {
     store_detail::append_json_text(json, event_type);
     json += ',';
     store_detail::append_json_text(json, transfer_id);
-    json += behind ? ",1]" : ",0]";
+    json += behind ? ",1" : ",0";
+    bool leasable = !behind && may_lease > 0;
+    if (leasable) --may_lease;
+    json += leasable ? ",1]" : ",0]";
   }
+
+  int may_lease = 0;  // how many more (not behind) may be born leased
 };
+
+// The claimed deliveries (ids) with their events and their endpoints' url and secrets, oldest
+// event first: read_task's columns.
+const std::string kTasksSql =
+    "SELECT " + store_detail::qualified(store_detail::kDeliveryColumns, "d") + ", " +
+    store_detail::qualified(store_detail::kEventColumns, "e") +
+    ", w.url, w.secret, w.previous_secret, w.previous_secret_expires_at"
+    " FROM webhook_delivery AS d JOIN event AS e ON e.id = d.event_id"
+    " JOIN webhook_endpoint AS w ON w.id = d.endpoint_id"
+    " WHERE d.id IN (SELECT value FROM json_each(?1)) ORDER BY d.event_id, d.id";
 
 // A claimed delivery read with its event and its endpoint's url and secrets.
 Result<DeliveryTask> read_task(const RowView& row, int first, Timestamp now) {
@@ -75,6 +91,22 @@ Result<DeliveryTask> read_task(const RowView& row, int first, Timestamp now) {
     if (*at > now) task.secrets.emplace_back(*previous);
   }
   return task;
+}
+
+// The tasks of the deliveries `ids` (claimed or born leased), oldest event first.
+Result<std::vector<DeliveryTask>> read_tasks(Connection& c, const std::vector<std::string>& ids,
+                                             Timestamp now) {
+  std::vector<DeliveryTask> tasks;
+  if (ids.empty()) return tasks;
+  tasks.reserve(ids.size());
+  auto read = c.run(kTasksSql, {json_array(ids)}, [&](const RowView& row) -> Result<void> {
+    auto task = read_task(row, 0, now);
+    if (!task) return std::unexpected(task.error());
+    tasks.push_back(std::move(*task));
+    return {};
+  });
+  if (!read) return std::unexpected(read.error());
+  return tasks;
 }
 
 // Writes one attempt's outcome under its lease, and what it says of the endpoint; adds the
@@ -171,13 +203,15 @@ int64_t count_of(std::optional<std::string_view> text) {
 
 }  // namespace
 
-Result<int> SqliteStore::fan_out_events(Timestamp now, int limit) {
+Result<FanOut> SqliteStore::fan_out_and_lease(Timestamp now, int limit, const FanOutLease& lease) {
   // The oldest events not fanned out (those written while no endpoint was enabled are born
   // fanned out: insert_events), each with every endpoint that takes it (none: one row with a
   // NULL endpoint, so the event is still marked). A delivery behind a pending one of an
   // earlier event of its transfer to its endpoint waits (kDeliveryWaiting): in this batch, or
   // already stored; the one write transaction sees every finish before or after it whole, so
-  // the earlier one's finish releases it.
+  // the earlier one's finish releases it. One allowed a lease (not behind, within lease.limit)
+  // is born leased when the claim would take it now: it does not wait and no earlier event of
+  // its transfer is left not fanned out (the events are marked before the insert).
   static const std::string select_sql =
       "SELECT e.id, e.type, e.recurring_transfer_id, w.id FROM (SELECT id, type,"
       " recurring_transfer_id, created_at FROM event INDEXED BY event_unfanned_idx"
@@ -185,19 +219,27 @@ Result<int> SqliteStore::fan_out_events(Timestamp now, int limit) {
       " LEFT JOIN webhook_endpoint AS w ON w.status = 'enabled' AND w.created_at <= e.created_at"
       " AND (w.event_types = '' OR instr(',' || w.event_types || ',', ',' || e.type || ',') > 0)"
       " ORDER BY e.id, w.id";
-  static const std::string insert_sql =
-      "INSERT INTO webhook_delivery (id, event_id, endpoint_id, event_type,"
-      " recurring_transfer_id, status, attempts, next_attempt_at, created_at)"
-      " SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, 'pending', 0,"
-      " IIF(value ->> 5 OR EXISTS (SELECT 1 FROM webhook_delivery AS p"
-      " INDEXED BY webhook_delivery_order_idx WHERE p.status = 'pending'"
-      " AND p.endpoint_id = value ->> 2 AND p.recurring_transfer_id = value ->> 4"
-      " AND p.event_id < value ->> 1), ?3, ?2), ?2 FROM json_each(?1)";
   static const std::string mark_sql =
       "UPDATE event SET fanned_out = 1 WHERE id IN (SELECT value FROM json_each(?1))";
-  auto r = write<int>([&](Connection& c) -> Result<int> {
+  static const std::string insert_sql =
+      "INSERT INTO webhook_delivery (id, event_id, endpoint_id, event_type,"
+      " recurring_transfer_id, status, attempts, next_attempt_at, lease, lease_expires_at,"
+      " created_at) SELECT id, event_id, endpoint_id, event_type, recurring_transfer_id,"
+      " 'pending', leased, IIF(waits, ?3, IIF(leased, ?5, ?2)), IIF(leased, ?4, NULL),"
+      " IIF(leased, ?5, NULL), ?2 FROM (SELECT *, NOT waits AND may_lease AND NOT EXISTS"
+      " (SELECT 1 FROM event AS e WHERE e.fanned_out = 0"
+      " AND e.recurring_transfer_id = d.recurring_transfer_id AND e.id < d.event_id) AS leased"
+      " FROM (SELECT value ->> 0 AS id, value ->> 1 AS event_id, value ->> 2 AS endpoint_id,"
+      " value ->> 3 AS event_type, value ->> 4 AS recurring_transfer_id,"
+      " value ->> 6 AS may_lease, value ->> 5 OR EXISTS (SELECT 1 FROM webhook_delivery AS p"
+      " INDEXED BY webhook_delivery_order_idx WHERE p.status = 'pending'"
+      " AND p.endpoint_id = value ->> 2 AND p.recurring_transfer_id = value ->> 4"
+      " AND p.event_id < value ->> 1) AS waits FROM json_each(?1)) AS d) RETURNING id, lease";
+  auto r = write<FanOut>([&](Connection& c) -> Result<FanOut> {
+    FanOut out;
     std::vector<std::string> event_ids;
     NewDeliveries deliveries;
+    deliveries.may_lease = lease.lease.empty() ? 0 : lease.limit;
     auto selected =
         c.run(select_sql, {int64_t{std::max(limit, 0)}}, [&](const RowView& row) -> Result<void> {
           std::string_view event_id = row.text(0).value_or("");
@@ -210,15 +252,27 @@ Result<int> SqliteStore::fan_out_events(Timestamp now, int limit) {
           return {};
         });
     if (!selected) return std::unexpected(selected.error());
-    if (event_ids.empty()) return 0;
-    std::string at = format_timestamp(now);
-    if (deliveries.count > 0) {
-      auto ins = c.run(insert_sql, {deliveries.json + "]", at, format_timestamp(kDeliveryWaiting)});
-      if (!ins) return std::unexpected(ins.error().context("inserting deliveries"));
-    }
+    if (event_ids.empty()) return out;
     auto marked = c.run(mark_sql, {json_array(event_ids)});
     if (!marked) return std::unexpected(marked.error());
-    return static_cast<int>(event_ids.size());
+    out.events = static_cast<int>(event_ids.size());
+    if (deliveries.count == 0) return out;
+    std::vector<std::string> leased;
+    auto ins =
+        c.run(insert_sql,
+              {deliveries.json + "]", format_timestamp(now), format_timestamp(kDeliveryWaiting),
+               lease.lease, format_timestamp(lease.until)},
+              [&](const RowView& row) -> Result<void> {
+                if (row.text(1)) {  // (`lease IS NOT NULL` here reads 1 on SQLite 3.40)
+                  leased.emplace_back(row.text(0).value_or(""));
+                }
+                return {};
+              });
+    if (!ins) return std::unexpected(ins.error().context("inserting deliveries"));
+    auto tasks = read_tasks(c, leased, now);
+    if (!tasks) return std::unexpected(tasks.error());
+    out.leased = std::move(*tasks);
+    return out;
   });
   if (!r) return std::unexpected(r.error().context("fanning out events"));
   return r;
@@ -247,13 +301,6 @@ Result<std::vector<DeliveryTask>> SqliteStore::claim_webhook_deliveries(Timestam
       " AND p.endpoint_id = d.endpoint_id AND p.recurring_transfer_id = d.recurring_transfer_id"
       " AND p.event_id < d.event_id)"
       " ORDER BY d.next_attempt_at, d.event_id LIMIT ?4) RETURNING id";
-  static const std::string tasks_sql =
-      "SELECT " + store_detail::qualified(store_detail::kDeliveryColumns, "d") + ", " +
-      store_detail::qualified(store_detail::kEventColumns, "e") +
-      ", w.url, w.secret, w.previous_secret, w.previous_secret_expires_at"
-      " FROM webhook_delivery AS d JOIN event AS e ON e.id = d.event_id"
-      " JOIN webhook_endpoint AS w ON w.id = d.endpoint_id"
-      " WHERE d.id IN (SELECT value FROM json_each(?1)) ORDER BY d.event_id, d.id";
   auto r =
       write<std::vector<DeliveryTask>>([&](Connection& c) -> Result<std::vector<DeliveryTask>> {
         std::vector<std::string> ids;
@@ -265,17 +312,7 @@ Result<std::vector<DeliveryTask>> SqliteStore::claim_webhook_deliveries(Timestam
                                return {};
                              });
         if (!claimed) return std::unexpected(claimed.error());
-        std::vector<DeliveryTask> tasks;
-        if (ids.empty()) return tasks;
-        tasks.reserve(ids.size());
-        auto read = c.run(tasks_sql, {json_array(ids)}, [&](const RowView& row) -> Result<void> {
-          auto task = read_task(row, 0, now);
-          if (!task) return std::unexpected(task.error());
-          tasks.push_back(std::move(*task));
-          return {};
-        });
-        if (!read) return std::unexpected(read.error());
-        return tasks;
+        return read_tasks(c, ids, now);
       });
   if (!r) return std::unexpected(r.error().context("claiming webhook deliveries"));
   return r;
