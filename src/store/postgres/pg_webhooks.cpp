@@ -9,7 +9,7 @@
 // the endpoints first, as enabling one and deleting one do before their deliveries); the
 // fan-out locks the events (SKIP LOCKED), then shares the endpoints (FOR SHARE, in id order: a
 // finish, an enable or a delete of one of them waits for the fan-out's inserts, or the fan-out
-// for them; see fan_out_events). The claims lock only deliveries, with SKIP LOCKED: they never
+// for them; see fan_out_and_lease). The claims lock only deliveries, with SKIP LOCKED: they never
 // wait.
 #include <algorithm>
 #include <charconv>
@@ -213,10 +213,17 @@ Result<FanOut> PgStore::fan_out_and_lease(Timestamp now, int limit, const FanOut
   //   after its releases committed).
   // A delivery allowed a lease (`may_lease`: not behind, within lease.limit) is born leased when
   // the claim would take it now: it does not wait, and no earlier event of its transfer is
-  // still not fanned out. The events are marked before the INSERT, so its one snapshot reads
-  // this batch's as fanned out and another open fan-out's as not: in the two fan-outs above,
-  // E2's delivery is leased only if E1's fan-out had committed (then it waits behind E1's
-  // pending delivery, or that one has left pending).
+  // still not fanned out. The latter is judged for the batch as a whole: no event up to the
+  // batch's last is left not fanned out (the events are marked before the INSERT, so its one
+  // snapshot reads this batch's as fanned out and those another open fan-out holds, skipped
+  // above, as not). In the two fan-outs above, E2's delivery is leased only if E1's fan-out had
+  // committed (then it waits behind E1's pending delivery, or that one has left pending).
+  //
+  // The batch's test is one statement-wide read of event_unfanned_idx, not one per delivery:
+  // in steady state nearly every event is fanned out, so the statistics make that partial index
+  // look empty, and a plan made then scanned the whole of it (every event not fanned out yet,
+  // tens of thousands in a burst) for each delivery. MATERIALIZED: each test runs once a row
+  // (flattened, every mention of `waits` or `leased` ran it again).
   static const std::string events_sql = "SELECT " + kEventCols +
                                         " FROM event WHERE NOT fanned_out ORDER BY id LIMIT $1"
                                         " FOR UPDATE SKIP LOCKED";
@@ -226,23 +233,21 @@ Result<FanOut> PgStore::fan_out_and_lease(Timestamp now, int limit, const FanOut
   static const std::string fanned_sql =
       "UPDATE event SET fanned_out = true WHERE id = ANY($1::uuid[])";
   static const std::string deliveries_sql =
-      "WITH d AS (INSERT INTO webhook_delivery (id, event_id, endpoint_id, event_type,"
-      " recurring_transfer_id, status, attempts, next_attempt_at, lease, lease_expires_at,"
-      " created_at) SELECT d.id, d.event_id, d.endpoint_id, d.event_type,"
-      " d.recurring_transfer_id, 'pending', CASE WHEN d.leased THEN 1 ELSE 0 END,"
-      " CASE WHEN d.waits THEN $8::timestamptz WHEN d.leased THEN $10::timestamptz"
-      " ELSE $7::timestamptz END, CASE WHEN d.leased THEN $9 END,"
-      " CASE WHEN d.leased THEN $10::timestamptz END, $7::timestamptz"
-      " FROM (SELECT d.*, NOT d.waits AND d.may_lease AND NOT EXISTS (SELECT 1 FROM event e"
-      " WHERE NOT e.fanned_out AND e.recurring_transfer_id = d.recurring_transfer_id"
-      " AND (e.recurring_transfer_id, e.id) < (d.recurring_transfer_id, d.event_id)) AS leased"
-      " FROM (SELECT d.*, d.behind OR EXISTS (SELECT 1 FROM webhook_delivery p"
+      "WITH d AS MATERIALIZED (SELECT d.*, d.behind OR EXISTS (SELECT 1 FROM webhook_delivery p"
       " WHERE p.status = 'pending' AND p.endpoint_id = d.endpoint_id"
       " AND p.recurring_transfer_id = d.recurring_transfer_id AND p.event_id < d.event_id)"
       " AS waits FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::uuid[],"
       " $6::boolean[], $11::boolean[]) AS d(id, event_id, endpoint_id, event_type,"
-      " recurring_transfer_id, behind, may_lease)) d) d RETURNING " +
-      kDeliveryCols + ", lease) SELECT " + kDeliveryCols + " FROM d WHERE lease IS NOT NULL";
+      " recurring_transfer_id, behind, may_lease)),"
+      " l AS MATERIALIZED (SELECT d.*, NOT d.waits AND d.may_lease AND NOT EXISTS (SELECT 1"
+      " FROM event e WHERE NOT e.fanned_out AND e.id <= $12::uuid) AS leased FROM d),"
+      " i AS (INSERT INTO webhook_delivery (id, event_id, endpoint_id, event_type,"
+      " recurring_transfer_id, status, attempts, next_attempt_at, lease, lease_expires_at,"
+      " created_at) SELECT id, event_id, endpoint_id, event_type, recurring_transfer_id,"
+      " 'pending', CASE WHEN leased THEN 1 ELSE 0 END, CASE WHEN waits THEN $8::timestamptz"
+      " WHEN leased THEN $10::timestamptz ELSE $7::timestamptz END, CASE WHEN leased THEN $9"
+      " END, CASE WHEN leased THEN $10::timestamptz END, $7::timestamptz FROM l RETURNING " +
+      kDeliveryCols + ", lease) SELECT " + kDeliveryCols + " FROM i WHERE lease IS NOT NULL";
   static const std::string commit_sql = "COMMIT";
   auto run = [&]() -> Result<FanOut> {
     FanOut out;
@@ -290,6 +295,7 @@ Result<FanOut> PgStore::fan_out_and_lease(Timestamp now, int limit, const FanOut
     params.emplace_back(lease.lease);
     params.emplace_back(format_timestamp(lease.until));
     params.emplace_back(columns[6].str());
+    params.emplace_back(ids.back());
     auto written = store_detail::run_checked(**c, {{&fanned_sql, {store_detail::uuid_array(ids)}},
                                                    {&deliveries_sql, std::move(params)},
                                                    {&commit_sql, {}}});
@@ -356,6 +362,13 @@ Result<std::vector<DeliveryTask>> PgStore::claim_webhook_deliveries(Timestamp no
       store_detail::qualified(store_detail::kEventColumns, "e") +
       ", w.url, w.secret, CASE WHEN w.previous_secret_expires_at > $1::timestamptz"
       " THEN w.previous_secret END";
+  // Whether any delivery is due: the claim is planned afresh each time (below), and planning
+  // it costs several times running it on an empty due set, which is what most rounds find once
+  // the fan-out leases the new deliveries. Only a hint: the claim re-checks everything, and one
+  // coming due just after this read is as one coming due just after a claim.
+  static const std::string due_sql =
+      "SELECT 1 FROM webhook_delivery WHERE status = 'pending'"
+      " AND next_attempt_at <= $1::timestamptz ORDER BY next_attempt_at LIMIT 1";
   static const std::string custom_plans_sql = "SET LOCAL plan_cache_mode = force_custom_plan";
   static const std::string commit_sql = "COMMIT";
   auto run = [&]() -> Result<std::vector<DeliveryTask>> {
@@ -363,6 +376,9 @@ Result<std::vector<DeliveryTask>> PgStore::claim_webhook_deliveries(Timestamp no
     if (limit <= 0) return out;
     auto c = pool_.acquire();
     if (!c) return std::unexpected(c.error());
+    auto due = (*c)->query(due_sql, {format_timestamp(now)});
+    if (!due) return std::unexpected(due.error());
+    if (due->rows() == 0) return out;
     // Planned for each claim with its parameters, in one round trip: a plan cached on the
     // connection (generic, after five runs) is made from the tables as they were then, and
     // one made while the outbox was empty walked every delivery per candidate until the next
@@ -411,7 +427,7 @@ Result<std::vector<DeliveryOutcome>> PgStore::finish_webhook_deliveries(
   // attempt by attempt in input order, the releases of the deliveries next after those that
   // left pending, the disabled endpoints' pending deliveries made to wait, their disabled
   // events, and COMMIT. The releases run after the endpoints' locks were taken, so they read
-  // every delivery a fan-out sharing those endpoints inserted (see fan_out_events).
+  // every delivery a fan-out sharing those endpoints inserted (see fan_out_and_lease).
   static const std::string endpoints_sql =
       "SELECT " + kEndpointCols +
       " FROM webhook_endpoint WHERE id IN (SELECT endpoint_id FROM webhook_delivery"
