@@ -52,6 +52,7 @@ bool delivered(Store& store, const DeliveryTask& task, const std::string& lease,
 
 std::vector<std::string> event_ids(const std::vector<DeliveryTask>& tasks) {
   std::vector<std::string> out;
+  out.reserve(tasks.size());
   for (const DeliveryTask& t : tasks) out.push_back(t.event.id);
   return out;
 }
