@@ -138,6 +138,29 @@ Result<int> SqliteConnection::run(const std::string& sql, const std::vector<SqlV
   return sqlite3_changes(db_);
 }
 
+void SqliteConnection::set_wal_hook(std::function<bool(int wal_pages)> hook) {
+  wal_hook_ = std::move(hook);
+  sqlite3_wal_hook(db_, wal_hook_ ? &SqliteConnection::call_wal_hook : nullptr, this);
+}
+
+int SqliteConnection::call_wal_hook(void* self, sqlite3* db, const char* name, int wal_pages) {
+  auto* conn = static_cast<SqliteConnection*>(self);
+  if (conn->wal_hook_(wal_pages)) {
+    // As SQLite's automatic checkpoint does, errors left to the next one.
+    (void)sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+  }
+  return SQLITE_OK;
+}
+
+Result<void> SqliteConnection::checkpoint() {
+  int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+  // BUSY: another connection is checkpointing now, which does the same work.
+  if (rc != SQLITE_OK && (rc & 0xFF) != SQLITE_BUSY) {
+    return std::unexpected(error("checkpointing SQLite"));
+  }
+  return {};
+}
+
 SqliteTransaction::~SqliteTransaction() {
   if (open_) (void)conn_.exec("ROLLBACK");
 }

@@ -34,14 +34,23 @@ class SqliteConnection {
   // number of rows changed.
   Result<int> run(const std::string& sql, const std::vector<SqlValue>& params,
                   const RowFn& on_row = {});
+  // After each commit on this connection, instead of SQLite's automatic checkpoint: calls
+  // `hook` with the pages in the WAL, and checkpoints here (PASSIVE) when it answers true.
+  void set_wal_hook(std::function<bool(int wal_pages)> hook);
+  // A PASSIVE checkpoint: copies what it can of the WAL into the database file without waiting
+  // for the writer or the readers.
+  Result<void> checkpoint();
 
  private:
   explicit SqliteConnection(sqlite3* db) : db_(db) {}
   Result<sqlite3_stmt*> prepared(const std::string& sql);
   Error error(std::string_view what) const;
 
+  static int call_wal_hook(void* self, sqlite3* db, const char* name, int wal_pages);
+
   sqlite3* db_;
   std::unordered_map<std::string, sqlite3_stmt*> statements_;
+  std::function<bool(int)> wal_hook_;
 };
 
 // BEGIN IMMEDIATE on construction (call begin()); ROLLBACK on destruction unless committed.

@@ -67,6 +67,14 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path) 
   return std::unique_ptr<SqliteStore>(new SqliteStore(path, in_memory, std::move(*writer)));
 }
 
+SqliteStore::SqliteStore(std::string path, bool in_memory, std::unique_ptr<Connection> writer)
+    : path_(std::move(path)), in_memory_(in_memory), writer_(std::move(writer)) {
+  if (in_memory_) return;
+  checkpointer_ = std::make_unique<store_detail::SqliteCheckpointer>(path_);
+  writer_->set_wal_hook(
+      [checkpointer = checkpointer_.get()](int pages) { return checkpointer->on_commit(pages); });
+}
+
 Result<std::unique_ptr<SqliteStore::Connection>> SqliteStore::acquire_reader() {
   std::unique_ptr<Connection> conn;
   {

@@ -3,8 +3,10 @@
 // SQLite allows one writer at a time, so every write goes through a single write connection,
 // guarded by write_mutex_, inside BEGIN IMMEDIATE (which also serialises writers of other
 // processes on the same file, waiting up to the 5 s busy timeout). Reads use a small pool of
-// query-only connections so, under WAL, they never wait for the writer. An in-memory database
-// is private to its connection, so then the single connection also serves the reads.
+// query-only connections so, under WAL, they never wait for the writer. The WAL is copied back
+// into the database file by a thread of its own (SqliteCheckpointer), not inside the writer's
+// commits. An in-memory database is private to its connection, so then the single connection
+// also serves the reads.
 //
 // Thread-safe: every method may be called from any thread.
 #pragma once
@@ -16,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "store/sqlite/sqlite_checkpointer.hpp"
 #include "store/sqlite/sqlite_connection.hpp"
 #include "store/store.hpp"
 
@@ -123,8 +126,7 @@ class SqliteStore final : public Store {
   using Connection = store_detail::SqliteConnection;
   static constexpr int kMaxReaders = 4;
 
-  SqliteStore(std::string path, bool in_memory, std::unique_ptr<Connection> writer)
-      : path_(std::move(path)), in_memory_(in_memory), writer_(std::move(writer)) {}
+  SqliteStore(std::string path, bool in_memory, std::unique_ptr<Connection> writer);
 
   // Runs `body` in one BEGIN IMMEDIATE transaction on the write connection; commits when it
   // succeeds, rolls back otherwise.
@@ -140,6 +142,8 @@ class SqliteStore final : public Store {
   const std::string path_;
   const bool in_memory_;
 
+  // Before writer_, so it outlives the connection whose commits call it (none when in memory).
+  std::unique_ptr<store_detail::SqliteCheckpointer> checkpointer_;
   std::mutex write_mutex_;
   std::unique_ptr<Connection> writer_;  // guarded by write_mutex_
 
