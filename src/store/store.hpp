@@ -132,8 +132,10 @@ enum class ClaimStatus {
 
 struct ClaimResult {
   ClaimStatus status = ClaimStatus::kNotFound;
-  std::optional<Job> job;                     // the job as it is after the claim attempt
-  std::optional<RecurringTransfer> transfer;  // set when kClaimed
+  std::optional<Job> job;  // the job as it is after the claim attempt
+  // Set when kClaimed: the job's transfer carrying the terms the claim pinned on the job. Its
+  // other fields may be read after the claim committed (SQLite), so a change made since shows.
+  std::optional<RecurringTransfer> transfer;
 };
 
 // The outcome of one processing attempt (SPEC section 2, steps 3-6), written in one transaction.

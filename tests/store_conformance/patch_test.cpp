@@ -14,6 +14,7 @@
 #include "conformance.hpp"
 #include "core/uuid.hpp"
 #include "raw_db.hpp"
+#include "store/sqlite/sqlite_store.hpp"
 
 namespace rtjobs::store_conformance {
 namespace {
@@ -137,6 +138,81 @@ TEST_P(StoreConformance, AClaimPinsTheTermsAndEveryRetrySendsThem) {
   ASSERT_EQ(third.status, ClaimStatus::kClaimed);
   EXPECT_EQ(third.transfer->amount, 9000);
   EXPECT_EQ(third.transfer->description, "rent, raised");
+}
+
+// SQLite reads a claim's transfers after the claim commits, outside the writer's lock
+// (SqliteStore::with_claimed_transfers). A change committed in that gap by another store on the
+// same file: on both claim paths the claim answers with the terms it pinned, and so does every
+// retry; the rest of the transfer is as the change left it (its version here), as it would be
+// had the change come during the bank call. PostgreSQL reads the transfer in the claim's
+// statement: there is no gap.
+TEST_P(StoreConformance, AChangeBetweenAClaimsCommitAndItsTransferReadKeepsThePinnedTerms) {
+  auto* sqlite = dynamic_cast<SqliteStore*>(store_.get());
+  if (sqlite == nullptr) GTEST_SKIP() << "no gap between a claim and its transfer's read";
+  RecurringTransfer t = transfer();
+  std::vector<Job> jobs = create(t, {kT0, kT0 + 1h});
+  std::unique_ptr<Store> other = open();
+  int64_t version = 1;
+  int64_t amount = 6000;
+  sqlite->set_claim_committed_hook([&] {
+    auto changed = other->patch_transfer(
+        t.id, amount_to(version, amount, "rent " + std::to_string(amount)), kT0, "racer");
+    ASSERT_TRUE(changed) << changed.error().message;
+    version = changed->version;
+    amount += 1000;
+  });
+
+  ClaimResult first = claim(jobs[0].id, kT0);
+  ASSERT_EQ(first.status, ClaimStatus::kClaimed);
+  EXPECT_EQ(first.transfer->version, 2);  // read after the change
+  EXPECT_EQ(first.transfer->amount, 5000);
+  EXPECT_EQ(first.transfer->description, "rent");
+
+  auto batch = store_->claim_due_jobs(
+      {.lease_owner = "batch", .now = kT0 + 1h, .lease_expires_at = kT0 + 1h + 30s, .limit = 10});
+  ASSERT_TRUE(batch) << batch.error().message;
+  ASSERT_EQ(batch->size(), 1u);
+  const ClaimResult& second = batch->front();
+  ASSERT_EQ(second.status, ClaimStatus::kClaimed);
+  EXPECT_EQ(second.job->id, jobs[1].id);
+  EXPECT_EQ(second.transfer->version, 3);
+  EXPECT_EQ(second.transfer->amount, 6000);  // the first change's, which the claim pinned
+  EXPECT_EQ(second.transfer->description, "rent 6000");
+
+  sqlite->set_claim_committed_hook({});
+  ClaimResult retried = retry_and_reclaim(*store_, *first.job, "owner-a", kT0 + 2s);
+  EXPECT_EQ(retried.transfer->amount, 5000);
+  EXPECT_EQ(retried.transfer->description, "rent");
+  ClaimResult retried_second = retry_and_reclaim(*store_, *second.job, "batch", kT0 + 1h + 2s);
+  EXPECT_EQ(retried_second.transfer->amount, 6000);
+  EXPECT_EQ(retried_second.transfer->description, "rent 6000");
+}
+
+// The same gap with a cancel in it: the job stays claimed once (a second claim finds it in
+// progress) and its answer shows the transfer CANCELLED, so the processor only looks the job up
+// at the bank (look_up_only), as for a job whose transfer was cancelled during the bank call.
+TEST_P(StoreConformance, ACancelBetweenAClaimsCommitAndItsTransferReadIsSeenByTheClaim) {
+  auto* sqlite = dynamic_cast<SqliteStore*>(store_.get());
+  if (sqlite == nullptr) GTEST_SKIP() << "no gap between a claim and its transfer's read";
+  RecurringTransfer t = transfer();
+  std::vector<Job> jobs = create(t, {kT0});
+  std::unique_ptr<Store> other = open();
+  sqlite->set_claim_committed_hook([&] {
+    auto cancelled = other->change_transfer_status(t.id, TransferAction::kCancel, kT0, "racer");
+    ASSERT_TRUE(cancelled) << cancelled.error().message;
+  });
+  auto batch = store_->claim_due_jobs(
+      {.lease_owner = "batch", .now = kT0, .lease_expires_at = kT0 + 30s, .limit = 10});
+  sqlite->set_claim_committed_hook({});
+  ASSERT_TRUE(batch) << batch.error().message;
+  ASSERT_EQ(batch->size(), 1u);
+  const ClaimResult& c = batch->front();
+  ASSERT_EQ(c.status, ClaimStatus::kClaimed);
+  EXPECT_EQ(c.job->status, JobStatus::kProcessing);
+  EXPECT_EQ(c.transfer->status, TransferStatus::kCancelled);
+  EXPECT_EQ(c.transfer->amount, 5000);
+  EXPECT_EQ(get(jobs[0].id).status, JobStatus::kProcessing);
+  EXPECT_EQ(claim(jobs[0].id, kT0 + 1s, "owner-b").status, ClaimStatus::kInProgress);
 }
 
 // Changes race the claims of another store on the same due jobs: whatever each claim answered

@@ -1,6 +1,7 @@
 // SqliteStore's job transitions: claiming one job, writing a processing outcome, and an
 // operator's retry of a FAILED job.
 #include <algorithm>
+#include <unordered_map>
 
 #include "core/time_format.hpp"
 #include "store/events.hpp"
@@ -45,6 +46,31 @@ Result<std::optional<JobAndTransferStatus>> select_job_for_claim(Connection& c,
 
 }  // namespace
 
+Result<void> SqliteStore::with_claimed_transfers(ClaimedBatch& batch) {
+  static const std::string sql = kSelectTransfer + " WHERE id IN (SELECT value FROM json_each(?1))";
+  if (claim_committed_) claim_committed_();
+  if (batch.claimed.empty()) return {};
+  std::vector<std::string> ids;
+  ids.reserve(batch.claimed.size());
+  for (const auto& [index, claimed] : batch.claimed) {
+    ids.push_back(claimed.job.recurring_transfer_id);
+  }
+  auto rows = read<std::vector<RecurringTransfer>>([&](Connection& c) {
+    return query<RecurringTransfer>(c, sql, {json_array(ids)}, store_detail::read_transfer);
+  });
+  if (!rows) return std::unexpected(rows.error().context("reading the claimed jobs' transfers"));
+  std::unordered_map<std::string_view, const RecurringTransfer*> by_id;
+  for (const RecurringTransfer& t : *rows) by_id.emplace(t.id, &t);
+  for (auto& [index, claimed] : batch.claimed) {
+    auto t = by_id.find(claimed.job.recurring_transfer_id);
+    if (t == by_id.end()) return fail(ErrorCode::kInternal, "claimed job's transfer");
+    auto pinned = store_detail::with_pinned_terms(*t->second, claimed);
+    if (!pinned) return std::unexpected(pinned.error());
+    batch.results[index] = {ClaimStatus::kClaimed, std::move(claimed.job), std::move(*pinned)};
+  }
+  return {};
+}
+
 Result<ClaimResult> SqliteStore::claim_job(const ClaimRequest& request) {
   static const std::string claim_sql =
       "UPDATE recurring_transfer_job SET status = 'PROCESSING', lease_owner = ?2,"
@@ -81,19 +107,24 @@ Result<ClaimResult> SqliteStore::claim_job(const ClaimRequest& request) {
       });
   if (!peek) return std::unexpected(peek.error().context("claiming job " + id));
   if (*peek) return std::move(**peek);
-  auto r = write<ClaimResult>([&](Connection& c) -> Result<ClaimResult> {
+  auto answered = [](ClaimResult result) {
+    ClaimedBatch batch;
+    batch.results.push_back(std::move(result));
+    return batch;
+  };
+  auto r = write<ClaimedBatch>([&](Connection& c) -> Result<ClaimedBatch> {
     auto found = select_job_for_claim(c, id);
     if (!found) return std::unexpected(found.error());
-    if (!*found) return ClaimResult{ClaimStatus::kNotFound, std::nullopt, std::nullopt};
+    if (!*found) return answered({ClaimStatus::kNotFound, std::nullopt, std::nullopt});
     Job& job = (*found)->job;
     ClaimAction action = decide_claim(job, (*found)->transfer_status, request.now);
     switch (action) {
       case ClaimAction::kNotDue:
-        return ClaimResult{ClaimStatus::kNotDue, std::move(job), {}};
+        return answered({ClaimStatus::kNotDue, std::move(job), {}});
       case ClaimAction::kInProgress:
-        return ClaimResult{ClaimStatus::kInProgress, std::move(job), {}};
+        return answered({ClaimStatus::kInProgress, std::move(job), {}});
       case ClaimAction::kTerminal:
-        return ClaimResult{ClaimStatus::kTerminal, std::move(job), {}};
+        return answered({ClaimStatus::kTerminal, std::move(job), {}});
       case ClaimAction::kSkip:
       case ClaimAction::kCancel: {
         // A due job of a PAUSED transfer is skipped; of a CANCELLED one, cancelled (a
@@ -111,8 +142,8 @@ Result<ClaimResult> SqliteStore::claim_job(const ClaimRequest& request) {
           if (!up) return std::unexpected(up.error());
         }
         if (auto ins = insert_events(c, events); !ins) return std::unexpected(ins.error());
-        return ClaimResult{
-            skip ? ClaimStatus::kSkipped : ClaimStatus::kTerminal, std::move(*done), {}};
+        return answered(
+            {skip ? ClaimStatus::kSkipped : ClaimStatus::kTerminal, std::move(*done), {}});
       }
       case ClaimAction::kClaim:
         break;
@@ -124,15 +155,15 @@ Result<ClaimResult> SqliteStore::claim_job(const ClaimRequest& request) {
         store_detail::read_claimed_job);
     if (!claimed) return std::unexpected(claimed.error());
     if (!*claimed) return fail(ErrorCode::kInternal, "job " + id + " vanished");
-    auto transfer = select_transfer(c, job.recurring_transfer_id);
-    if (!transfer) return std::unexpected(transfer.error());
-    if (!*transfer) return fail(ErrorCode::kInternal, "claimed job's transfer");
-    auto pinned = store_detail::with_pinned_terms(std::move(**transfer), **claimed);
-    if (!pinned) return std::unexpected(pinned.error());
-    return ClaimResult{ClaimStatus::kClaimed, std::move((*claimed)->job), std::move(*pinned)};
+    ClaimedBatch batch = answered({ClaimStatus::kClaimed, std::nullopt, std::nullopt});
+    batch.claimed.emplace_back(0, std::move(**claimed));  // its transfer read after the commit
+    return batch;
   });
   if (!r) return std::unexpected(r.error().context("claiming job " + id));
-  return r;
+  if (auto read = with_claimed_transfers(*r); !read) {
+    return std::unexpected(read.error().context("claiming job " + id));
+  }
+  return std::move(r->results.front());
 }
 
 namespace {

@@ -7,7 +7,6 @@
 // every job of a state through (status, id) and sort them, which grows with the backlog; the
 // partial index reads only the `limit` first due rows, and a missing index fails at prepare time.
 #include <algorithm>
-#include <map>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -74,11 +73,9 @@ Result<std::vector<ClaimResult>> SqliteStore::claim_due_jobs(const DueClaimReque
       " WHERE o.id IN (SELECT value FROM json_each(?1))) AS d"
       " WHERE j.id = d.id AND d.next_status IS NOT NULL RETURNING " +
       kJobCols + ", " + std::string(store_detail::kPinnedTermColumns);
-  static const std::string transfers_sql =
-      kSelectTransfer + " WHERE id IN (SELECT value FROM json_each(?1))";
 
   std::string now = format_timestamp(request.now);
-  auto r = write<std::vector<ClaimResult>>([&](Connection& c) -> Result<std::vector<ClaimResult>> {
+  auto r = write<ClaimedBatch>([&](Connection& c) -> Result<ClaimedBatch> {
     std::vector<std::string> providers{request.provider};
     if (request.provider.empty()) {
       providers.clear();
@@ -103,7 +100,7 @@ Result<std::vector<ClaimResult>> SqliteStore::claim_due_jobs(const DueClaimReque
     // The oldest of all providers' (same-width UTC text sorts as time).
     std::sort(due.begin(), due.end());
     if (due.size() > static_cast<size_t>(limit)) due.resize(static_cast<size_t>(limit));
-    if (due.empty()) return std::vector<ClaimResult>{};
+    if (due.empty()) return ClaimedBatch{};
     std::vector<std::string> ids;
     ids.reserve(due.size());
     for (auto& [at, id] : due) ids.push_back(std::move(id));
@@ -113,19 +110,6 @@ Result<std::vector<ClaimResult>> SqliteStore::claim_due_jobs(const DueClaimReque
         {json_array(ids), request.lease_owner, format_timestamp(request.lease_expires_at), now},
         store_detail::read_claimed_job);
     if (!jobs) return std::unexpected(jobs.error());
-    std::vector<std::string> transfer_ids;
-    for (const store_detail::ClaimedJob& claimed : *jobs) {
-      if (claimed.job.status == JobStatus::kProcessing) {
-        transfer_ids.push_back(claimed.job.recurring_transfer_id);
-      }
-    }
-    std::map<std::string, RecurringTransfer> transfers;
-    if (!transfer_ids.empty()) {
-      auto rows = query<RecurringTransfer>(c, transfers_sql, {json_array(transfer_ids)},
-                                           store_detail::read_transfer);
-      if (!rows) return std::unexpected(rows.error());
-      for (RecurringTransfer& t : *rows) transfers.emplace(t.id, std::move(t));
-    }
 
     // RETURNING has no defined order: give the results back in due order, as selected.
     std::unordered_map<std::string, size_t> position;
@@ -134,38 +118,37 @@ Result<std::vector<ClaimResult>> SqliteStore::claim_due_jobs(const DueClaimReque
               [&](const store_detail::ClaimedJob& a, const store_detail::ClaimedJob& b) {
                 return position[a.job.id] < position[b.job.id];
               });
-    std::vector<ClaimResult> out;
+    ClaimedBatch batch;
     std::vector<Event> events;
     for (store_detail::ClaimedJob& claimed : *jobs) {
       Job& job = claimed.job;
       switch (job.status) {
-        case JobStatus::kProcessing: {
-          auto t = transfers.find(job.recurring_transfer_id);
-          if (t == transfers.end()) return fail(ErrorCode::kInternal, "claimed job's transfer");
-          auto pinned = store_detail::with_pinned_terms(t->second, claimed);
-          if (!pinned) return std::unexpected(pinned.error());
-          out.push_back({ClaimStatus::kClaimed, std::move(job), std::move(*pinned)});
+        case JobStatus::kProcessing:  // its transfer is read after the commit
+          batch.results.push_back({ClaimStatus::kClaimed, std::nullopt, std::nullopt});
+          batch.claimed.emplace_back(batch.results.size() - 1, std::move(claimed));
           break;
-        }
         case JobStatus::kSkipped: {  // perhaps its transfer's last occurrence
           events.push_back(store_detail::job_event("job.skipped", job, request.now));
           auto up =
               complete_transfer(c, kCompleteIfDone, job.recurring_transfer_id, request.now, events);
           if (!up) return std::unexpected(up.error());
-          out.push_back({ClaimStatus::kSkipped, std::move(job), std::nullopt});
+          batch.results.push_back({ClaimStatus::kSkipped, std::move(job), std::nullopt});
           break;
         }
         default:  // CANCELLED with its transfer
           events.push_back(store_detail::job_event("job.cancelled", job, request.now));
-          out.push_back({ClaimStatus::kTerminal, std::move(job), std::nullopt});
+          batch.results.push_back({ClaimStatus::kTerminal, std::move(job), std::nullopt});
           break;
       }
     }
     if (auto ins = insert_events(c, events); !ins) return std::unexpected(ins.error());
-    return out;
+    return batch;
   });
   if (!r) return std::unexpected(r.error().context("claiming due jobs"));
-  return r;
+  if (auto read = with_claimed_transfers(*r); !read) {
+    return std::unexpected(read.error().context("claiming due jobs"));
+  }
+  return std::move(r->results);
 }
 
 Result<int> SqliteStore::rescue_expired_leases(Timestamp now, int max_retries, int limit) {

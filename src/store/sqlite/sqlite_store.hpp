@@ -21,6 +21,7 @@
 #include "store/sqlite/sqlite_checkpointer.hpp"
 #include "store/sqlite/sqlite_connection.hpp"
 #include "store/store.hpp"
+#include "store/transfer_changes.hpp"
 
 namespace rtjobs {
 
@@ -122,6 +123,10 @@ class SqliteStore final : public Store {
   };
   SharedWriter shared_writer() { return {write_mutex_, *writer_}; }
 
+  // Tests only: runs after a claim commits, before it reads its claimed jobs' transfers, so a
+  // test can change them there (the claim still answers with the terms it pinned).
+  void set_claim_committed_hook(std::function<void()> hook) { claim_committed_ = std::move(hook); }
+
  private:
   using Connection = store_detail::SqliteConnection;
   static constexpr int kMaxReaders = 4;
@@ -135,6 +140,19 @@ class SqliteStore final : public Store {
   // Runs `body` on a read connection.
   template <class T>
   Result<T> read(const std::function<Result<T>(Connection&)>& body);
+  // A claim's answers as committed: the claimed jobs' (index in `results`, job with its pinned
+  // terms) wait for their transfers, which with_claimed_transfers reads after the commit.
+  struct ClaimedBatch {
+    std::vector<ClaimResult> results;
+    std::vector<std::pair<size_t, store_detail::ClaimedJob>> claimed;
+  };
+  // Reads the claimed jobs' transfers on a read connection, outside the writer's lock, and
+  // answers each claimed job with its transfer carrying the job's pinned terms. What a change
+  // committed since the claim can alter there is what it could alter during the bank call: the
+  // terms are the job's own, the schedule's end is checked again by the completion. When the
+  // read fails the claim stays committed: its jobs are rescued once their lease expires and
+  // attempted again under the same idempotency key.
+  Result<void> with_claimed_transfers(ClaimedBatch& batch);
   // An idle read connection, or a new one while fewer than kMaxReaders are open (else waits).
   Result<std::unique_ptr<Connection>> acquire_reader();
   void release_reader(std::unique_ptr<Connection> conn);
@@ -151,6 +169,8 @@ class SqliteStore final : public Store {
   std::condition_variable reader_returned_;
   std::vector<std::unique_ptr<Connection>> idle_readers_;  // guarded by readers_mutex_
   int open_readers_ = 0;                                   // guarded by readers_mutex_
+
+  std::function<void()> claim_committed_;  // set before use, by tests only
 };
 
 // The transaction templates, here so that each sqlite_*.cpp file can instantiate them.
