@@ -3,6 +3,11 @@
 its own Graphile Worker no-op drain (row 1's reference): a lever's before/after figures.
 
     BENCH_PG_URL=... RT_PG_DIR=... python3 bench/ab_burn_down.py OLD_RTJOBS NEW_RTJOBS [ROUNDS]
+    BENCH_PG_URL=... python3 bench/ab_burn_down.py --sqlite OLD_RTJOBS NEW_RTJOBS [ROUNDS]
+
+With --sqlite, both binaries run row 2's SQLite burn-down instead (a fresh database file a run),
+beside the same Graphile no-op drain on PostgreSQL; each run prints rtjobs' own CPU per job and
+the load average at its end.
 
 Each round runs Graphile fastest, then both binaries, the first of them alternating from round
 to round, so both see the same machine. Both binaries run on the schema of the newer one's
@@ -28,27 +33,43 @@ def empty_outbox(url):
     psql(url, "TRUNCATE webhook_delivery, event")
 
 
+def sqlite_run(ctx, which):
+    r = burn_down.burn_down(ctx, "sqlite", ctx.sizes["jobs"], name=f"burn-sqlite-{which}")
+    return r, {"rtjobs_cpu_us_per_job": round(r["server_cpu_us_per_job"], 1),
+               "machine_cpu_us_per_job": round(r["machine_cpu_us_per_job"], 1),
+               "load_1m": float(Path("/proc/loadavg").read_text().split()[0])}
+
+
+def postgres_run(ctx, which):
+    r = burn_down.burn_down(ctx, "postgres", ctx.sizes["jobs"], name=f"burn-{which}",
+                            before_start=empty_outbox)
+    return r, {"pg_cpu_us_per_job": round(r.get("postgres_cpu_us_per_job") or 0, 1),
+               "wal_bytes_per_job": round(r["wal_bytes_per_job"]),
+               "rows_updated_per_job": round(r["rows_updated_per_job"], 2),
+               "rows_inserted_per_job": round(r["rows_inserted_per_job"], 2)}
+
+
 def main():
-    old, new = Path(sys.argv[1]).resolve(), Path(sys.argv[2]).resolve()
-    rounds = int(sys.argv[3]) if len(sys.argv) > 3 else 3
+    args = sys.argv[1:]
+    sqlite = "--sqlite" in args
+    args = [a for a in args if a != "--sqlite"]
+    old, new = Path(args[0]).resolve(), Path(args[1]).resolve()
+    rounds = int(args[2]) if len(args) > 2 else 3
     ctx = BenchContext.from_env(False)
     jobs = ctx.sizes["jobs"]
     binaries = {"old": replace(ctx, rtjobs=old), "new": replace(ctx, rtjobs=new)}
-    burn_down.rtjobs_migrate(binaries["new"], ctx.pg_url)
+    if not sqlite:
+        burn_down.rtjobs_migrate(binaries["new"], ctx.pg_url)
+    run = sqlite_run if sqlite else postgres_run
     rows = []
     for i in range(rounds):
         g = graphile(ctx, "fastest", jobs)
         order = ["old", "new"] if i % 2 == 0 else ["new", "old"]
         for which in order:
-            r = burn_down.burn_down(binaries[which], "postgres", jobs, name=f"burn-{which}",
-                                    before_start=empty_outbox)
+            r, figures = run(binaries[which], which)
             row = {"round": i, "binary": which, "jobs_per_s": round(r["jobs_per_s"]),
                    "graphile_jobs_per_s": round(g["jobs_per_s"]),
-                   "ratio": round(r["jobs_per_s"] / g["jobs_per_s"], 3),
-                   "pg_cpu_us_per_job": round(r.get("postgres_cpu_us_per_job") or 0, 1),
-                   "wal_bytes_per_job": round(r["wal_bytes_per_job"]),
-                   "rows_updated_per_job": round(r["rows_updated_per_job"], 2),
-                   "rows_inserted_per_job": round(r["rows_inserted_per_job"], 2)}
+                   "ratio": round(r["jobs_per_s"] / g["jobs_per_s"], 3), **figures}
             rows.append(row)
             print(json.dumps(row), flush=True)
     for which in ("old", "new"):
