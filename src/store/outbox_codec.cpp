@@ -130,25 +130,4 @@ std::vector<std::string> split_event_types(std::string_view stored) {
   return out;
 }
 
-std::string events_json(std::span<const Event> events) {
-  std::string out = "[";
-  for (const Event& e : events) {
-    if (out.size() > 1) out += ',';
-    out += '[';
-    append_json_text(out, e.id);
-    out += ',';
-    append_json_text(out, e.type);
-    out += ',';
-    append_json_text(out, e.transfer_id);
-    out += ',';
-    append_json_text(out, e.job_id);
-    out += ',';
-    append_json_text(out, format_timestamp(e.created_at));
-    out += ',';
-    append_json_text(out, e.data);
-    out += ']';
-  }
-  return out + "]";
-}
-
 }  // namespace rtjobs::store_detail

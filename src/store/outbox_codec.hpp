@@ -6,7 +6,6 @@
 #pragma once
 
 #include <optional>
-#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -41,11 +40,5 @@ std::vector<std::string> split_event_types(std::string_view stored);
 
 // Appends `value` as a JSON string, or null when absent: for the statements' JSON parameters.
 void append_json_text(std::string& out, std::optional<std::string_view> value);
-
-// Many events as ONE statement parameter, for a single multi-row INSERT in the change's
-// transaction: a JSON array with one array per event, its values in kEventColumns order (null
-// for an absent transfer or job). SQLite reads it with json_each(?1) and value ->> N,
-// PostgreSQL with json_array_elements($1::json) and ->> N.
-std::string events_json(std::span<const Event> events);
 
 }  // namespace rtjobs::store_detail
