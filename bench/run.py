@@ -299,7 +299,7 @@ def build_rows(ctx, r, rows):
         out.append(("2", f"burn-down SQLite, {sqlite['jobs']:,} jobs, sandbox, C={c}" + spread("sqlite"),
                     fmt_rate(sqlite["jobs_per_s"]),
                     f"Graphile fastest (same setup, re-run) {fmt_rate(g2['jobs_per_s'])}",
-                    f"{ratio:.2f}x", ">= 1.0x", verdict(ratio >= 1.0)))
+                    f"{ratio:.2f}x", ">= 0.8x (issue 19)", verdict(ratio >= 0.8)))
     if sqlite and "server_cpu_us_per_job" in sqlite and 2 in rows:
         out.append(("2b", "  CPU per job during the SQLite burn-down",
                     f"rtjobs {sqlite['server_cpu_us_per_job']:.0f} us",
