@@ -19,6 +19,7 @@
 #include "maintenance/flow_heartbeat.hpp"
 #include "maintenance/horizon_extender.hpp"
 #include "maintenance/in_flight_limit.hpp"
+#include "maintenance/job_backlog.hpp"
 #include "maintenance/job_producer.hpp"
 #include "maintenance/lease_rescuer.hpp"
 #include "maintenance/settlement_follower.hpp"
@@ -45,6 +46,7 @@ struct Application::Impl {
   std::unique_ptr<SettlementFollower> follower;      // settlement and returns
   std::unique_ptr<BankWebhookIntake> bank_webhooks;  // POST /v1/bank-webhooks/{provider}
   WebhookMetrics webhook_metrics;
+  JobBacklog backlog;  // the job loops tell the webhook dispatcher when due jobs wait
   std::unique_ptr<WebhookDispatcher> webhooks;  // events to the main API (RT_WEBHOOKS_ENABLED)
   std::unique_ptr<InFlightLimit> in_flight;     // bank calls of the loops (RT_CONCURRENCY)
   std::unique_ptr<InFlightLimit> unwritten;     // claimed jobs whose outcome is not committed
@@ -90,12 +92,12 @@ void start_loops(Application::Impl& s) {
   if (c.scheduler_enabled) {
     s.scheduler = std::make_unique<JobProducer>(
         *s.store, *s.processor, *s.flows, *s.in_flight, *s.unwritten, s.clock,
-        JobProducerOptions{"scheduler", true, false, batch, std::chrono::seconds(1)});
+        JobProducerOptions{"scheduler", true, false, batch, std::chrono::seconds(1), &s.backlog});
   }
   if (c.retries_enabled) {
     s.retrier = std::make_unique<JobProducer>(
         *s.store, *s.processor, *s.flows, *s.in_flight, *s.unwritten, s.clock,
-        JobProducerOptions{"retries", false, true, batch, std::chrono::seconds(1)});
+        JobProducerOptions{"retries", false, true, batch, std::chrono::seconds(1), &s.backlog});
   }
   // Shares of the banks' limits are only needed where a provider sets one.
   bool shared = std::ranges::any_of(
@@ -213,6 +215,8 @@ Result<std::unique_ptr<Application>> Application::start(Config config) {
     hooks.concurrency = c.webhook_concurrency;
     hooks.retention = std::chrono::hours(24 * c.event_retention_days);
     hooks.allow_private = c.webhook_allow_private;
+    hooks.jobs_waiting = [&s] { return s.backlog.waiting(); };
+    hooks.busy_rate = c.webhook_busy_rate;
     try {
       s.webhooks =
           std::make_unique<WebhookDispatcher>(*s.store, s.clock, hooks, &s.webhook_metrics);

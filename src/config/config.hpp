@@ -91,7 +91,8 @@ struct Config {
   std::chrono::seconds webhook_backoff_max{3600};   // RT_WEBHOOK_BACKOFF_MAX_SECONDS
   std::chrono::hours webhook_disable_after{120};    // RT_WEBHOOK_DISABLE_AFTER_HOURS
   int webhook_concurrency = 64;                     // RT_WEBHOOK_CONCURRENCY
-  int event_retention_days = 7;                     // RT_EVENT_RETENTION_DAYS
+  int webhook_busy_rate = 400;   // RT_WEBHOOK_BUSY_RATE: deliveries a second while jobs wait
+  int event_retention_days = 7;  // RT_EVENT_RETENTION_DAYS
   // Always holds "sandbox" (type sandbox) unless the file redefines it.
   std::map<std::string, ProviderConfig> providers;
   // Operator holiday calendars: name -> path of a file with one YYYY-MM-DD per line.

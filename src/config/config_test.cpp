@@ -462,8 +462,10 @@ TEST(Config, EventSettings) {
   EXPECT_EQ(c->webhook_retry_window, std::chrono::hours(72));
   EXPECT_EQ(c->webhook_disable_after, std::chrono::hours(120));
   EXPECT_EQ(c->event_retention_days, 7);
+  EXPECT_EQ(c->webhook_busy_rate, 400);
 
   c = load_config(std::nullopt, env_of({{"RT_WEBHOOKS_ENABLED", "false"},
+                                        {"RT_WEBHOOK_BUSY_RATE", "0"},
                                         {"RT_WEBHOOK_ALLOW_PRIVATE", "true"},
                                         {"RT_WEBHOOK_BACKOFF_MS", "50"},
                                         {"RT_WEBHOOK_BACKOFF_MAX_SECONDS", "2"},
@@ -474,6 +476,7 @@ TEST(Config, EventSettings) {
   EXPECT_EQ(c->webhook_backoff, std::chrono::milliseconds(50));
   EXPECT_EQ(c->webhook_backoff_max, std::chrono::seconds(2));
   EXPECT_EQ(c->event_retention_days, 30);
+  EXPECT_EQ(c->webhook_busy_rate, 0);
 
   // A timeout above the Standard Webhooks' 15 s is still bounded.
   c = load_config(std::nullopt, env_of({{"RT_WEBHOOK_TIMEOUT_SECONDS", "600"}}));
@@ -482,6 +485,9 @@ TEST(Config, EventSettings) {
   c = load_config(std::nullopt, env_of({{"RT_EVENT_RETENTION_DAYS", "0"}}));
   ASSERT_FALSE(c);
   EXPECT_EQ(c.error().field, "RT_EVENT_RETENTION_DAYS");
+  c = load_config(std::nullopt, env_of({{"RT_WEBHOOK_BUSY_RATE", "-1"}}));
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().field, "RT_WEBHOOK_BUSY_RATE");
 }
 
 TEST(Config, WebhookSecretIsReadFromItsVariable) {

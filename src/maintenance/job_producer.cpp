@@ -15,6 +15,7 @@ JobProducer::JobProducer(Store& store, JobProcessor& processor, const FlowContro
       unwritten_(unwritten),
       clock_(clock),
       options_(std::move(options)),
+      backlog_loop_(options_.backlog ? options_.backlog->add_loop() : 0),
       worker_(options_.name, options_.interval, [this] { return tick(); }) {}
 
 bool JobProducer::tick() {
@@ -25,7 +26,10 @@ bool JobProducer::tick() {
   // provider that answers inside its call (the sandbox) needs no call slot: its calls are over
   // before the claim loop goes on.
   int writes = unwritten_.take(options_.batch);
-  if (writes == 0) return false;  // woken again when a write is done
+  if (writes == 0) {
+    if (options_.backlog) options_.backlog->set(backlog_loop_, true);
+    return false;  // woken again when a write is done
+  }
   int calls = calls_.take(writes);
   const Timestamp now = clock_.now();
   bool more = false;
@@ -47,6 +51,7 @@ bool JobProducer::tick() {
     if (!inline_calls) calls -= claimed;
   }
   next_provider_ = (next_provider_ + 1) % providers.size();
+  if (options_.backlog) options_.backlog->set(backlog_loop_, more);
   calls_.give_back(calls);
   unwritten_.give_back(writes);
   if (!more && limited) {

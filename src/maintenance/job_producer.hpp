@@ -15,6 +15,7 @@
 #include "flow/provider_flow.hpp"
 #include "jobs/processor.hpp"
 #include "maintenance/in_flight_limit.hpp"
+#include "maintenance/job_backlog.hpp"
 #include "maintenance/periodic_worker.hpp"
 #include "store/store.hpp"
 
@@ -26,6 +27,8 @@ struct JobProducerOptions {
   bool retries = false;  // claim RETRY jobs past next_attempt_at
   int batch = 500;       // most jobs claimed per tick
   std::chrono::milliseconds interval{1000};
+  // Told after each tick whether due jobs were left waiting (optional; outlives the producer).
+  JobBacklog* backlog = nullptr;
 };
 
 class JobProducer {
@@ -34,9 +37,8 @@ class JobProducer {
   // claimed whose outcome is not committed yet (back-pressure from the group commit); `flows`
   // holds every configured provider's limits (jobs of a provider not configured are not
   // claimed: they wait, retries kept, until it is).
-  JobProducer(Store& store, JobProcessor& processor, const FlowControl& flows,
-              InFlightLimit& calls, InFlightLimit& unwritten, const Clock& clock,
-              JobProducerOptions options);
+  JobProducer(Store& store, JobProcessor& processor, const FlowControl& flows, InFlightLimit& calls,
+              InFlightLimit& unwritten, const Clock& clock, JobProducerOptions options);
 
   void start() { worker_.start(); }
   void wake() { worker_.wake(); }
@@ -56,6 +58,7 @@ class JobProducer {
   InFlightLimit& unwritten_;
   const Clock& clock_;
   const JobProducerOptions options_;
+  const uint32_t backlog_loop_;
   size_t next_provider_ = 0;  // round robin over providers; used by the worker thread only
   PeriodicWorker worker_;
 };

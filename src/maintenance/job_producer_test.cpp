@@ -43,7 +43,7 @@ class JobProducerTest : public jobs_test::JobsTest {
     }
     producer_ = std::make_unique<JobProducer>(
         *store_, *processor_, *flows_, calls_, unwritten_, clock_,
-        JobProducerOptions{"scheduler", true, false, 500, std::chrono::hours(1)});
+        JobProducerOptions{"scheduler", true, false, 500, std::chrono::hours(1), &backlog_});
   }
   // As Application::stop: the writer is flushed while the producer and the processor still
   // exist, since each written outcome calls back into both (the producer's wake()).
@@ -82,6 +82,7 @@ class JobProducerTest : public jobs_test::JobsTest {
   std::unique_ptr<FlowControl> flows_;
   std::unique_ptr<CompletionWriter> writer_;
   std::unique_ptr<JobProcessor> processor_;
+  JobBacklog backlog_;
   InFlightLimit calls_{8};
   InFlightLimit unwritten_{64};
   std::unique_ptr<JobProducer> producer_;
@@ -106,6 +107,26 @@ TEST_F(JobProducerTest, ClaimsOnlyWhatEachProviderMayCallNow) {
   EXPECT_EQ((counts[{"limited", JobStatus::kFinished}]), 2);
   EXPECT_EQ((counts[{"limited", JobStatus::kPending}]), 3);
   EXPECT_EQ((counts[{"limited", JobStatus::kProcessing}]), 0);
+}
+
+// The backlog the webhook dispatcher yields to: set while due jobs wait for a write slot, cleared
+// by the first tick that claims less than it could (everything due was taken).
+TEST_F(JobProducerTest, TellsTheBacklogWhileDueJobsWait) {
+  ASSERT_EQ(unwritten_.take(64), 64);  // every write slot taken: nothing can be claimed
+  producer_->start();
+  producer_->wake();
+  auto waits_for = [&](bool waiting) {
+    for (int i = 0; i < 1000 && backlog_.waiting() != waiting; ++i)
+      std::this_thread::sleep_for(5ms);
+    return backlog_.waiting() == waiting;
+  };
+  EXPECT_TRUE(waits_for(true));
+  EXPECT_EQ((due_now()[{"open", JobStatus::kPending}]), 5);
+
+  unwritten_.give_back(64);
+  producer_->wake();
+  wait_finished(6);
+  EXPECT_TRUE(waits_for(false));
 }
 
 // A paused provider's due jobs are not claimed at all, and keep their retries.

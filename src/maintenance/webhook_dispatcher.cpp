@@ -1,5 +1,6 @@
 #include "maintenance/webhook_dispatcher.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 #include <utility>
 
@@ -92,7 +93,26 @@ int WebhookDispatcher::in_flight() const {
   return in_flight_;
 }
 
+std::optional<int> WebhookDispatcher::yield_budget(Timestamp now) {
+  if (options_.busy_rate <= 0 || !options_.jobs_waiting || !options_.jobs_waiting()) {
+    last_busy_round_.reset();
+    return std::nullopt;
+  }
+  // A clock set back counts as a full interval.
+  if (last_busy_round_ && now >= *last_busy_round_ && now - *last_busy_round_ < options_.interval) {
+    worker_.wake_after(std::chrono::duration_cast<std::chrono::milliseconds>(
+        options_.interval - (now - *last_busy_round_)));
+    return 0;
+  }
+  last_busy_round_ = now;
+  const long long per_round = (options_.busy_rate * options_.interval.count() + 500) / 1000;
+  return static_cast<int>(std::clamp<long long>(per_round, 1, options_.concurrency));
+}
+
 Result<bool> WebhookDispatcher::dispatch_once() {
+  const Timestamp now = clock_.now();
+  const std::optional<int> budget = yield_budget(now);
+  if (budget == 0) return false;  // the answers wait for the next round too
   if (auto r = write_answers(); !r) {
     // Those deliveries stay claimed until their leases expire, then are sent again.
     log::error("writing webhook answers failed", {{"error", r.error().message}});
@@ -101,9 +121,8 @@ Result<bool> WebhookDispatcher::dispatch_once() {
   {
     std::lock_guard lock(mutex_);
     if (stopped_) return false;
-    room = options_.concurrency - in_flight_;
+    room = std::min(options_.concurrency - in_flight_, budget.value_or(options_.concurrency));
   }
-  const Timestamp now = clock_.now();
   const FanOutLease lease{new_request_id(now), now + lease_, 0};
   bool more = false;
   // The due deliveries first, oldest event first: retries, and what a fan-out did not lease.
@@ -130,7 +149,7 @@ Result<bool> WebhookDispatcher::dispatch_once() {
     }
   }
   purge(now);
-  return more;
+  return more && !budget;  // while jobs wait, never a round at once after this one
 }
 
 void WebhookDispatcher::send(DeliveryTask task, std::string lease, Timestamp now) {

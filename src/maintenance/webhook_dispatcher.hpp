@@ -13,6 +13,10 @@
 //      (Store::fan_out_and_lease): the deliveries the claim would take at once are born
 //      claimed under the round's lease and sent, the rest left to the claims;
 //   4. every 10 minutes, events delivered more than `retention` ago are purged.
+// Events yield to jobs: while `jobs_waiting` says this instance's job loops left due jobs
+// waiting, rounds run at most once an `interval` and send at most `busy_rate` deliveries a
+// second between them (claimed and fanned out together), so a burst of due transfers keeps the
+// cores; the events' delivery is delayed, never stopped.
 // At least once: a delivery is written delivered only after its 2xx; one whose answer was not
 // written (a crash, a stop, a failed write) comes back when its lease expires and is sent again
 // with the same webhook-id. The store's claim keeps each delivery to one instance (SKIP LOCKED)
@@ -29,6 +33,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -60,6 +65,8 @@ struct WebhookDispatcherOptions {
   std::chrono::hours retention{168};  // delivered events kept (RT_EVENT_RETENTION_DAYS)
   bool allow_private = false;         // RT_WEBHOOK_ALLOW_PRIVATE
   std::string user_agent = "rtjobs";
+  std::function<bool()> jobs_waiting;  // optional; called on the dispatcher's thread
+  int busy_rate = 400;                 // RT_WEBHOOK_BUSY_RATE; 0: deliveries never yield
   // stop() waits this long for calls in flight before abandoning them.
   std::chrono::milliseconds stop_grace{std::chrono::seconds(2)};
 };
@@ -93,6 +100,9 @@ class WebhookDispatcher {
   void answered(const std::shared_ptr<const Sent>& sent, HttpAnswer answer);
   Result<void> write_answers();
   void purge(Timestamp now);
+  // How many deliveries this round may send while jobs wait (none before `interval` has passed
+  // since the last such round); nullopt when they do not.
+  std::optional<int> yield_budget(Timestamp now);
   double jitter();
 
   Store& store_;
@@ -111,6 +121,7 @@ class WebhookDispatcher {
   // The worker's thread only (or stop(), once the worker has stopped).
   std::mt19937_64 random_;
   std::optional<Timestamp> last_purge_;
+  std::optional<Timestamp> last_busy_round_;  // the last round run while jobs waited
 
   // After the state its callbacks touch: destroyed (answering what is in flight) before it.
   std::unique_ptr<HttpTransport> transport_;

@@ -256,6 +256,63 @@ TEST_F(WebhookDispatcherTest, EventsOfATransferArriveInOrder) {
             (std::vector<std::string>{"transfer.created", "transfer.paused", "transfer.resumed"}));
 }
 
+// Events yield to jobs: while due jobs wait, a round comes at most once an interval and sends at
+// most busy_rate x interval deliveries (claimed and fanned out together); once none wait, the
+// rest goes at once. Deliveries are counted in the store right after each round: its fan-out
+// and claim are done when dispatch_once returns.
+TEST_F(WebhookDispatcherTest, WhileJobsWaitDeliveriesGoOutAtTheBusyRate) {
+  Receiver receiver;
+  ASSERT_TRUE(receiver.listening());
+  const std::string ep = endpoint(receiver.url());
+  for (int i = 0; i < 5; ++i) transfer("h" + std::to_string(i));
+  bool jobs_waiting = true;
+  WebhookDispatcherOptions o;
+  o.jobs_waiting = [&] { return jobs_waiting; };
+  o.busy_rate = 100;  // 2 a round of 20 ms
+  auto d = dispatcher(true, o);
+
+  ASSERT_TRUE(d->dispatch_once());
+  EXPECT_EQ(deliveries(ep).size(), 2u);
+  ASSERT_TRUE(receiver.wait_for(2));
+  auto more = d->dispatch_once();  // within the interval: nothing
+  ASSERT_TRUE(more);
+  EXPECT_FALSE(*more);
+  EXPECT_EQ(deliveries(ep).size(), 2u);
+
+  clock_.advance(20ms);
+  more = d->dispatch_once();
+  ASSERT_TRUE(more);
+  EXPECT_FALSE(*more) << "a full round while jobs wait is not followed at once by another";
+  EXPECT_EQ(deliveries(ep).size(), 4u);
+
+  jobs_waiting = false;
+  ASSERT_TRUE(d->dispatch_once());
+  EXPECT_EQ(deliveries(ep).size(), 5u);
+  ASSERT_TRUE(receiver.wait_for(5));
+  d->start();  // writes the answers
+  ASSERT_TRUE(eventually([&] {
+    auto all = deliveries(ep);
+    return std::all_of(all.begin(), all.end(),
+                       [](const auto& r) { return r.status == DeliveryStatus::kDelivered; });
+  }));
+  d->stop();
+}
+
+// RT_WEBHOOK_BUSY_RATE=0: deliveries never yield, whatever the job loops say.
+TEST_F(WebhookDispatcherTest, ABusyRateOfZeroNeverYields) {
+  Receiver receiver;
+  ASSERT_TRUE(receiver.listening());
+  const std::string ep = endpoint(receiver.url());
+  for (int i = 0; i < 5; ++i) transfer("h" + std::to_string(i));
+  WebhookDispatcherOptions o;
+  o.jobs_waiting = [] { return true; };
+  o.busy_rate = 0;
+  auto d = dispatcher(true, o);
+  ASSERT_TRUE(d->dispatch_once());
+  EXPECT_EQ(deliveries(ep).size(), 5u);
+  ASSERT_TRUE(receiver.wait_for(5));
+}
+
 TEST_F(WebhookDispatcherTest, ADeliveryLeftByAStoppedDispatcherIsSentAgain) {
   Receiver receiver;
   ASSERT_TRUE(receiver.listening());
