@@ -18,7 +18,22 @@ the event table too. Variants:
 - event_2_idx: the event table without its (recurring_transfer_id, id) and (created_at)
   indexes;
 - no_claim: the due jobs locked and completed in one transaction, no claim update (a bound:
-  the claim's lease is what makes a crash safe).
+  the claim's lease is what makes a crash safe);
+- born_fanned_out: rtjobs' write set since migration 13 with no webhook endpoint (the row-1
+  burn-down's): the event inserted already fanned out (rtjobs_event_born_fanned_out(), once a
+  statement, as rtjobs asks it) and no fan-out update; the replica file still has the update;
+- all_levers: every lever issue 19 lists at once, on top of born_fanned_out: no transfer lock
+  or update in the completion; the next occurrences inserted not by the completion but by an
+  extender transaction of their own, one INSERT ... SELECT of the batch's next occurrences per
+  batch, between the claim and the completion (created ahead: the insert is still paid once a
+  job); the (status, id) index partial to the rare states. The claim and the event stay;
+- all_levers_extender_tr: all_levers with the extender also moving each transfer's
+  next_occurrence_at forward (one transfer update a job, batched in the extender's statement),
+  as today's extender does: it finds the transfers to extend by that column, so without a
+  change of how it finds them the transfer update moves to the extender rather than going;
+- all_levers_no_fk: all_levers without the job's foreign key to its transfer (a bound, not a
+  lever: the link must be checked; the key's check locks the transfer row FOR KEY SHARE for
+  each inserted job, and a per-statement check by trigger takes that lock too).
 """
 
 import math
@@ -31,7 +46,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import BENCH, PgWork, psql  # noqa: E402
-from seed import seed_pg  # noqa: E402
+from seed import NEXT_CREATED_SQL, seed_pg  # noqa: E402
 
 CLIENTS, BATCH, EVENT_BYTES = 4, 256, 665
 URL = os.environ["BENCH_PG_URL"]
@@ -56,6 +71,34 @@ def no_event(text):
     return cut(text, re.escape(FANOUT))
 
 
+def born_fanned_out(text):
+    text = cut(text, re.escape(FANOUT))
+    text = cut(text, re.escape("job_id, created_at, data)\n"),
+               "job_id, created_at, data, fanned_out)\n")
+    return cut(text, re.escape(":event_bytes, ' ')\n"),
+               ":event_bytes, ' '),\n         (SELECT rtjobs_event_born_fanned_out())\n")
+
+
+# The extender's statement of all_levers: a transaction of its own per batch, after the claim,
+# inserting the next occurrence of each claimed job as the completion did (the replica's nj,
+# same columns, ids, order, ON CONFLICT). The real extender finds its transfers by
+# next_occurrence_at and computes their occurrences; reading the batch's jobs by primary key
+# stands for that read.
+EXTEND = re.search(r"^nj AS \(\n(.*?DO NOTHING)\),\n", BASE, re.S | re.M).group(1).replace(
+    "FROM upd ORDER BY", "FROM recurring_transfer_job WHERE id = ANY(:ids::uuid[]) ORDER BY")
+# The same, also moving each transfer's next_occurrence_at past the occurrence it created.
+EXTEND_TR = ("WITH nj AS (\n" + EXTEND +
+             "\n  RETURNING recurring_transfer_id, due_at)\n"
+             "UPDATE recurring_transfer t SET next_occurrence_at = nj.due_at + interval '1 month',"
+             "\n       updated_at = now()\n  FROM nj WHERE t.id = nj.recurring_transfer_id")
+
+
+def all_levers(text, extend=EXTEND):
+    text = no_transfer(born_fanned_out(text))
+    text = cut(text, r"^nj AS \(\n.*?DO NOTHING\),\n")
+    return cut(text, r"^BEGIN;\n", extend + ";\nBEGIN;\n")
+
+
 def no_claim(text):
     text = cut(text, r"^WITH due AS MATERIALIZED.*?\\gset\nBEGIN;\n", """BEGIN;
 SELECT coalesce(array_agg(id ORDER BY id), '{}') AS ids FROM (
@@ -69,6 +112,13 @@ SELECT coalesce(array_agg(id ORDER BY id), '{}') AS ids FROM (
 
 STATUS_IDX = ("DROP INDEX recurring_transfer_job_status_idx; CREATE INDEX "
               "recurring_transfer_job_status_idx ON recurring_transfer_job (status, id)")
+PARTIAL_STATUS_IDX = (STATUS_IDX +
+                      " WHERE status NOT IN ('PENDING', 'PROCESSING', 'FINISHED')")
+FK = ("ALTER TABLE recurring_transfer_job {} CONSTRAINT "
+      "recurring_transfer_job_recurring_transfer_id_fkey")
+DROP_FK = FK.format("DROP")
+ADD_FK = (FK.format("ADD") + " FOREIGN KEY (recurring_transfer_id)"
+          " REFERENCES recurring_transfer (id)")
 EVENT_IDX = ("CREATE INDEX event_unfanned_transfer_idx ON event (recurring_transfer_id, id) "
              "WHERE NOT fanned_out; CREATE INDEX event_created_idx ON event (created_at)")
 # name: (script, SQL before, SQL after: back to rtjobs' schema)
@@ -78,11 +128,15 @@ VARIANTS = {
     "no_fanout": (cut(BASE, re.escape(FANOUT)), None, None),
     "no_event": (no_event(BASE), None, None),
     "no_transfer_no_event": (no_event(no_transfer(BASE)), None, None),
-    "partial_status_idx": (BASE, STATUS_IDX + " WHERE status NOT IN ('PENDING', 'PROCESSING', "
-                                              "'FINISHED')", STATUS_IDX),
+    "partial_status_idx": (BASE, PARTIAL_STATUS_IDX, STATUS_IDX),
     "event_2_idx": (BASE, "DROP INDEX event_unfanned_transfer_idx; DROP INDEX event_created_idx",
                     EVENT_IDX),
     "no_claim": (no_claim(BASE), None, None),
+    "born_fanned_out": (born_fanned_out(BASE), None, None),
+    "all_levers": (all_levers(BASE), PARTIAL_STATUS_IDX, STATUS_IDX),
+    "all_levers_extender_tr": (all_levers(BASE, EXTEND_TR), PARTIAL_STATUS_IDX, STATUS_IDX),
+    "all_levers_no_fk": (all_levers(BASE), PARTIAL_STATUS_IDX + "; " + DROP_FK,
+                         STATUS_IDX + "; " + ADD_FK),
 }
 
 
@@ -111,6 +165,9 @@ def one(name, jobs, tmp):
                      " AND status <> 'FINISHED'")
     if left != "0":
         raise RuntimeError(f"{name}: {left} jobs not finished")
+    created = int(psql(URL, NEXT_CREATED_SQL))
+    if created != jobs:
+        raise RuntimeError(f"{name}: {created} next occurrences for {jobs} jobs")
     return out
 
 
