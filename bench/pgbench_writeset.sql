@@ -11,9 +11,9 @@
 --      next occurrence (sequence + 1, a month later), the transfer's last_sequence and
 --      next_occurrence_at, and the job.succeeded event of the outbox (:event_bytes of data,
 --      the size rtjobs writes);
---   3. the fan-out, a transaction of its own: the batch's events marked fanned out (no
---      endpoint, as in the burn-down).
--- Rows per job: 2 inserted (job, event), 4 updated (claim, outcome, transfer, event). Ids are
+--      the event is born fanned out (rtjobs_event_born_fanned_out(), asked once a statement):
+--      no endpoint is enabled, as in the burn-down, so no fan-out writes it again.
+-- Rows per job: 2 inserted (job, event), 3 updated (claim, outcome, transfer). Ids are
 -- time-ordered (48-bit milliseconds, then random), as rtjobs' UUIDv7.
 -- pgbench -n -M prepared -D batch=256 -D event_bytes=N -f pgbench_writeset.sql
 WITH due AS MATERIALIZED (
@@ -59,14 +59,14 @@ tr AS (
          updated_at = now()
     FROM upd WHERE t.id = upd.recurring_transfer_id AND upd.sequence + 1 > t.last_sequence),
 ev AS (
-  INSERT INTO event (id, type, recurring_transfer_id, job_id, created_at, data)
+  INSERT INTO event (id, type, recurring_transfer_id, job_id, created_at, data, fanned_out)
   SELECT encode(substring(int8send((extract(epoch FROM clock_timestamp()) * 1000)::bigint)
                           FROM 3) || substring(uuid_send(gen_random_uuid()) FROM 7), 'hex')::uuid,
          'job.succeeded', recurring_transfer_id, id, now(),
-         rpad('{"id":"' || id || '"', :event_bytes, ' ')
+         rpad('{"id":"' || id || '"', :event_bytes, ' '),
+         (SELECT rtjobs_event_born_fanned_out())
     FROM upd
   RETURNING id)
 SELECT coalesce(array_agg(id ORDER BY id), '{}') AS events FROM ev
 \gset
 COMMIT;
-UPDATE event SET fanned_out = true WHERE id = ANY(:events::uuid[]);

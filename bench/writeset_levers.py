@@ -8,9 +8,10 @@ writes with no client cost; rtjobs' own share comes on top). Not part of scripts
   BENCH_PG_URL=postgresql://... RT_PG_DIR=... python3 bench/writeset_levers.py [N] [ROUNDS]
 
 The database must have rtjobs' schema (`rtjobs migrate`); its transfer tables are emptied, and
-the event table too. Variants:
+the event table too. The replica's event is born fanned out, as rtjobs writes it with no
+endpoint (until 2026-12-07 22:40 the file had a fan-out update instead: the no_fanout and
+born_fanned_out variants of docs/BENCHMARKS.md measured against that). Variants:
 - no_transfer: no transfer lock or update in the completion;
-- no_fanout: the events inserted but not marked fanned out one by one afterwards;
 - no_event: no outbox event at all (a bound, not a lever: SPEC wants the events);
 - no_transfer_no_event: both;
 - partial_status_idx: (status, id) partial to the rare states (not PENDING, PROCESSING,
@@ -19,10 +20,7 @@ the event table too. Variants:
   indexes;
 - no_claim: the due jobs locked and completed in one transaction, no claim update (a bound:
   the claim's lease is what makes a crash safe);
-- born_fanned_out: rtjobs' write set since migration 13 with no webhook endpoint (the row-1
-  burn-down's): the event inserted already fanned out (rtjobs_event_born_fanned_out(), once a
-  statement, as rtjobs asks it) and no fan-out update; the replica file still has the update;
-- all_levers: every lever issue 19 lists at once, on top of born_fanned_out: no transfer lock
+- all_levers: every lever issue 19 lists at once: no transfer lock
   or update in the completion; the next occurrences inserted not by the completion but by an
   extender transaction of their own, one INSERT ... SELECT of the batch's next occurrences per
   batch, between the claim and the completion (created ahead: the insert is still paid once a
@@ -51,7 +49,6 @@ from seed import NEXT_CREATED_SQL, seed_pg  # noqa: E402
 CLIENTS, BATCH, EVENT_BYTES = 4, 256, 665
 URL = os.environ["BENCH_PG_URL"]
 BASE = (BENCH / "pgbench_writeset.sql").read_text()
-FANOUT = "UPDATE event SET fanned_out = true WHERE id = ANY(:events::uuid[]);\n"
 
 
 def cut(text, pattern, replacement=""):
@@ -67,16 +64,7 @@ def no_transfer(text):
 
 
 def no_event(text):
-    text = cut(text, r",\nev AS \(.*?FROM ev\n", "\nSELECT '{}' AS events\n")
-    return cut(text, re.escape(FANOUT))
-
-
-def born_fanned_out(text):
-    text = cut(text, re.escape(FANOUT))
-    text = cut(text, re.escape("job_id, created_at, data)\n"),
-               "job_id, created_at, data, fanned_out)\n")
-    return cut(text, re.escape(":event_bytes, ' ')\n"),
-               ":event_bytes, ' '),\n         (SELECT rtjobs_event_born_fanned_out())\n")
+    return cut(text, r",\nev AS \(.*?FROM ev\n", "\nSELECT '{}' AS events\n")
 
 
 # The extender's statement of all_levers: a transaction of its own per batch, after the claim,
@@ -94,7 +82,7 @@ EXTEND_TR = ("WITH nj AS (\n" + EXTEND +
 
 
 def all_levers(text, extend=EXTEND):
-    text = no_transfer(born_fanned_out(text))
+    text = no_transfer(text)
     text = cut(text, r"^nj AS \(\n.*?DO NOTHING\),\n")
     return cut(text, r"^BEGIN;\n", extend + ";\nBEGIN;\n")
 
@@ -125,14 +113,12 @@ EVENT_IDX = ("CREATE INDEX event_unfanned_transfer_idx ON event (recurring_trans
 VARIANTS = {
     "whole": (BASE, None, None),
     "no_transfer": (no_transfer(BASE), None, None),
-    "no_fanout": (cut(BASE, re.escape(FANOUT)), None, None),
     "no_event": (no_event(BASE), None, None),
     "no_transfer_no_event": (no_event(no_transfer(BASE)), None, None),
     "partial_status_idx": (BASE, PARTIAL_STATUS_IDX, STATUS_IDX),
     "event_2_idx": (BASE, "DROP INDEX event_unfanned_transfer_idx; DROP INDEX event_created_idx",
                     EVENT_IDX),
     "no_claim": (no_claim(BASE), None, None),
-    "born_fanned_out": (born_fanned_out(BASE), None, None),
     "all_levers": (all_levers(BASE), PARTIAL_STATUS_IDX, STATUS_IDX),
     "all_levers_extender_tr": (all_levers(BASE, EXTEND_TR), PARTIAL_STATUS_IDX, STATUS_IDX),
     "all_levers_no_fk": (all_levers(BASE), PARTIAL_STATUS_IDX + "; " + DROP_FK,
