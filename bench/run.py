@@ -319,7 +319,7 @@ def build_rows(ctx, r, rows):
                           + spread("pg_vs_writeset"),
                     f"{fmt_rate(pw['jobs_per_s'])}; " + pg_work_cell(pw),
                     f"pgbench replica of rtjobs' write set (claim; outcome, next occurrence, "
-                    f"transfer, event; fan-out), {ws['clients']} clients, batches of "
+                    f"transfer, event born fanned out), {ws['clients']} clients, batches of "
                     f"{ws['batch']}: {fmt_rate(ws['jobs_per_s'])}; " + pg_work_cell(ws),
                     ratio_cell(pw["jobs_per_s"], ws["jobs_per_s"]), "(info)", "-"))
     if not failed("4", "latency-bound", "latency"):
