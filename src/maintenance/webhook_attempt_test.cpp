@@ -245,6 +245,10 @@ TEST(WebhookMetricsTest, CountsByEndpointAndResultAndShowsTheBacklog) {
   EXPECT_NE(text.find("# TYPE rtjobs_webhook_backlog gauge\nrtjobs_webhook_backlog 12\n"),
             std::string::npos);
   EXPECT_NE(text.find("rtjobs_webhook_oldest_undelivered_seconds 90\n"), std::string::npos);
+  EXPECT_NE(text.find("# TYPE rtjobs_webhook_yielding gauge\nrtjobs_webhook_yielding 0\n"),
+            std::string::npos);
+  m.yielding(true);
+  EXPECT_NE(m.render(std::nullopt, kT0).find("rtjobs_webhook_yielding 1\n"), std::string::npos);
   const std::string empty = m.render(EventBacklog{0, std::nullopt}, kT0);
   EXPECT_NE(empty.find("rtjobs_webhook_oldest_undelivered_seconds 0\n"), std::string::npos);
   const std::string unknown = m.render(std::nullopt, kT0);

@@ -94,7 +94,9 @@ int WebhookDispatcher::in_flight() const {
 }
 
 std::optional<int> WebhookDispatcher::yield_budget(Timestamp now) {
-  if (options_.busy_rate <= 0 || !options_.jobs_waiting || !options_.jobs_waiting()) {
+  const bool waiting = options_.busy_rate > 0 && options_.jobs_waiting && options_.jobs_waiting();
+  if (metrics_) metrics_->yielding(waiting);
+  if (!waiting) {
     last_busy_round_.reset();
     return std::nullopt;
   }

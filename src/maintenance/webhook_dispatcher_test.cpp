@@ -273,6 +273,8 @@ TEST_F(WebhookDispatcherTest, WhileJobsWaitDeliveriesGoOutAtTheBusyRate) {
 
   ASSERT_TRUE(d->dispatch_once());
   EXPECT_EQ(deliveries(ep).size(), 2u);
+  EXPECT_NE(metrics_.render(std::nullopt, clock_.now()).find("rtjobs_webhook_yielding 1\n"),
+            std::string::npos);
   ASSERT_TRUE(receiver.wait_for(2));
   auto more = d->dispatch_once();  // within the interval: nothing
   ASSERT_TRUE(more);
@@ -288,6 +290,8 @@ TEST_F(WebhookDispatcherTest, WhileJobsWaitDeliveriesGoOutAtTheBusyRate) {
   jobs_waiting = false;
   ASSERT_TRUE(d->dispatch_once());
   EXPECT_EQ(deliveries(ep).size(), 5u);
+  EXPECT_NE(metrics_.render(std::nullopt, clock_.now()).find("rtjobs_webhook_yielding 0\n"),
+            std::string::npos);
   ASSERT_TRUE(receiver.wait_for(5));
   d->start();  // writes the answers
   ASSERT_TRUE(eventually([&] {

@@ -1,5 +1,6 @@
 // WebhookMetrics: the events to the main API as GET /metrics shows them (Prometheus text):
-// deliveries tried, by endpoint and result, and the outbox's backlog. The counter is kept here;
+// deliveries tried, by endpoint and result, whether they yield to due jobs now, and the
+// outbox's backlog. The counter is kept here;
 // the gauges come from the store at render time (Store::event_backlog, called by the caller
 // outside any lock here). Thread-safe.
 //
@@ -7,6 +8,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -29,6 +31,9 @@ class WebhookMetrics {
     ++deliveries_[{std::string(endpoint_id), std::string(result)}];
   }
 
+  // Set by the dispatcher at each round: its deliveries yield to due jobs (RT_WEBHOOK_BUSY_RATE).
+  void yielding(bool on) { yielding_.store(on, std::memory_order_relaxed); }
+
   // The counter, and the gauges when `backlog` is known (nullopt: the store did not answer).
   std::string render(const std::optional<EventBacklog>& backlog, Timestamp now) const {
     std::string out =
@@ -42,6 +47,12 @@ class WebhookMetrics {
                "\",result=\"" + prometheus_label(key.second) + "\"} " + std::to_string(n) + "\n";
       }
     }
+    out +=
+        "# HELP rtjobs_webhook_yielding 1 while this instance's deliveries yield to due jobs "
+        "(at most RT_WEBHOOK_BUSY_RATE a second).\n"
+        "# TYPE rtjobs_webhook_yielding gauge\n"
+        "rtjobs_webhook_yielding ";
+    out += yielding_.load(std::memory_order_relaxed) ? "1\n" : "0\n";
     if (!backlog) return out;
     out +=
         "# HELP rtjobs_webhook_backlog Webhook deliveries pending and events not yet fanned out "
@@ -61,6 +72,7 @@ class WebhookMetrics {
   }
 
  private:
+  std::atomic<bool> yielding_{false};
   mutable std::mutex mutex_;
   std::map<std::pair<std::string, std::string>, uint64_t> deliveries_;  // guarded by mutex_
 };
