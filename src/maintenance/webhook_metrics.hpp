@@ -1,8 +1,8 @@
 // WebhookMetrics: the events to the main API as GET /metrics shows them (Prometheus text):
 // deliveries tried, by endpoint and result, whether they yield to due jobs now, and the
-// outbox's backlog. The counter is kept here;
-// the gauges come from the store at render time (Store::event_backlog, called by the caller
-// outside any lock here). Thread-safe.
+// outbox's backlog. The counter and the yield are kept here; the backlog's gauges come from the
+// store at render time (Store::event_backlog, called by the caller outside any lock here).
+// Thread-safe.
 //
 //   metrics.render(store.event_backlog(10000) ? ... : std::nullopt, clock.now())
 #pragma once
