@@ -1,7 +1,9 @@
 // JobBacklog: whether this instance's job loops (scheduler, retries) left due jobs waiting at
-// their last tick: a full claim, or no write slot free. The webhook dispatcher slows to its busy
-// rate while they do, so a burst of due transfers is not slowed by the events it writes
-// (docs/ARCHITECTURE.md, "Events yield to jobs"). Thread-safe, lock-free.
+// their last tick for want of room: it claimed as many jobs as it had write slots for, or had
+// none free (a bank's rate limit or latency holding jobs back is not it). The webhook
+// dispatcher slows to its busy rate while they do, so a burst of due transfers is not slowed
+// by the events it writes (docs/ARCHITECTURE.md, "Events yield to jobs"). Thread-safe,
+// lock-free.
 #pragma once
 
 #include <atomic>

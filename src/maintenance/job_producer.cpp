@@ -51,7 +51,9 @@ bool JobProducer::tick() {
     if (!inline_calls) calls -= claimed;
   }
   next_provider_ = (next_provider_ + 1) % providers.size();
-  if (options_.backlog) options_.backlog->set(backlog_loop_, more);
+  // Busy when the tick claimed all it had room to write: bound by the database, not by a bank's
+  // limits or latency (those leave write room, and such a tick's `more` lasts one tick).
+  if (options_.backlog) options_.backlog->set(backlog_loop_, writes == 0);
   calls_.give_back(calls);
   unwritten_.give_back(writes);
   if (!more && limited) {
