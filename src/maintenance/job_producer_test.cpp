@@ -2,8 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <map>
+#include <mutex>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "baas/sandbox_provider.hpp"
 #include "jobs/test_fixture.hpp"
@@ -23,26 +27,31 @@ class JobProducerTest : public jobs_test::JobsTest {
     JobsTest::SetUp();
     add_provider(std::make_unique<SandboxProvider>("limited"));
     add_provider(std::make_unique<SandboxProvider>("open"));
-    flows_ = std::make_unique<FlowControl>(std::map<std::string, FlowLimits>{
-        {"limited", {.max_rps = 10, .max_in_flight = {}}}, {"open", {}}});
+    start_with({{"limited", {.max_rps = 10, .max_in_flight = {}}}, {"open", {}}}, 8);
+  }
+  // The flow control, processor and producer over `limits`' providers (added before), with
+  // `call_slots` call slots, and five transfers due now for each provider.
+  void start_with(const std::map<std::string, FlowLimits>& limits, int call_slots) {
+    flows_ = std::make_unique<FlowControl>(limits);
     flows_->set_instances(1, kT0);
     writer_ = std::make_unique<CompletionWriter>(*store_, 1, 16);
     processor_ =
         std::make_unique<JobProcessor>(*store_, *writer_, providers_, calendars_, clock_,
                                        inline_executor(), ProcessorOptions{}, flows_.get());
     TransferService service(*store_, providers_, calendars_, clock_, 1);
-    for (const char* provider : {"limited", "open"}) {
+    for (const auto& [provider, unused] : limits) {
       for (int i = 0; i < 5; ++i) {
         NewTransfer t = ach_transfer(provider);
         t.rail = Rail::kBook;
         t.provider_options.reset();
         t.source_account = "acct-" + std::to_string(i);
-        t.request_hash = std::string(provider) + std::to_string(i);
+        t.request_hash = provider + std::to_string(i);
         ASSERT_TRUE(service.create(t));
       }
     }
+    calls_ = std::make_unique<InFlightLimit>(call_slots);
     producer_ = std::make_unique<JobProducer>(
-        *store_, *processor_, *flows_, calls_, unwritten_, clock_,
+        *store_, *processor_, *flows_, *calls_, unwritten_, clock_,
         JobProducerOptions{"scheduler", true, false, 500, std::chrono::hours(1), &backlog_});
   }
   // As Application::stop: the writer is flushed while the producer and the processor still
@@ -83,7 +92,7 @@ class JobProducerTest : public jobs_test::JobsTest {
   std::unique_ptr<CompletionWriter> writer_;
   std::unique_ptr<JobProcessor> processor_;
   JobBacklog backlog_;
-  InFlightLimit calls_{8};
+  std::unique_ptr<InFlightLimit> calls_;
   InFlightLimit unwritten_{64};
   std::unique_ptr<JobProducer> producer_;
 };
@@ -127,6 +136,70 @@ TEST_F(JobProducerTest, TellsTheBacklogWhileDueJobsWait) {
   producer_->wake();
   wait_finished(6);
   EXPECT_TRUE(waits_for(false));
+}
+
+// A bank that holds every call until release(): its jobs wait for call slots, not for room.
+class HeldBank final : public Provider {
+ public:
+  std::string_view name() const override { return "held"; }
+  std::chrono::milliseconds timeout() const override { return 10s; }
+  void execute(TransferRequest request, std::function<void(TransferResult)> done) override {
+    std::lock_guard lock(mutex_);
+    calls_.emplace_back(std::move(request), std::move(done));
+  }
+  size_t held() {
+    std::lock_guard lock(mutex_);
+    return calls_.size();
+  }
+  void release() {
+    std::vector<std::pair<TransferRequest, std::function<void(TransferResult)>>> calls;
+    {
+      std::lock_guard lock(mutex_);
+      calls.swap(calls_);
+    }
+    for (auto& [request, done] : calls) done(SandboxProvider::answer(request));
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::pair<TransferRequest, std::function<void(TransferResult)>>> calls_;
+};
+
+// One bank, "held", whose calls wait until released, with 2 call slots and five transfers due.
+class JobProducerHeldBankTest : public JobProducerTest {
+ protected:
+  void SetUp() override {
+    JobsTest::SetUp();
+    bank_ = add_provider(std::make_unique<HeldBank>());
+    start_with({{"held", {}}}, 2);
+  }
+  void TearDown() override {
+    producer_->stop();
+    bank_->release();
+    JobProducerTest::TearDown();
+  }
+  // True once the producer holds exactly the call slots' worth of unwritten jobs (its last tick
+  // is over: a tick gives back the write slots it did not use before it ends).
+  bool producer_idle() {
+    for (int i = 0; i < 1000; ++i) {
+      if (unwritten_.in_flight() == 2 && calls_->in_flight() == 2) return true;
+      std::this_thread::sleep_for(5ms);
+    }
+    return false;
+  }
+
+  HeldBank* bank_ = nullptr;
+};
+
+// Jobs held back by the bank's latency (every call slot taken, write slots free) are not a
+// backlog: the webhook dispatcher does not yield to a drain it would not slow.
+TEST_F(JobProducerHeldBankTest, JobsWaitingForCallSlotsAreNotABacklog) {
+  producer_->start();
+  producer_->wake();
+  for (int i = 0; i < 1000 && bank_->held() < 2; ++i) std::this_thread::sleep_for(5ms);
+  ASSERT_EQ(bank_->held(), 2u);  // both call slots taken, three jobs still due
+  ASSERT_TRUE(producer_idle());
+  EXPECT_FALSE(backlog_.waiting());
 }
 
 // A paused provider's due jobs are not claimed at all, and keep their retries.
