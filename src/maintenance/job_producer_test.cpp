@@ -18,17 +18,10 @@ namespace {
 using namespace std::chrono_literals;
 using jobs_test::kT0;
 
-// The scheduler loop over two sandbox providers, "limited" (max_rps 10: a bucket of one call,
-// refilled at 9.5 a second of the manual clock) and "open" (no limit), each with five
-// transfers whose first occurrence is due now.
-class JobProducerTest : public jobs_test::JobsTest {
+// The scheduler loop (the backlog it tells) over providers a test adds, with the processor and
+// completion writer behind it.
+class JobProducerFixture : public jobs_test::JobsTest {
  protected:
-  void SetUp() override {
-    JobsTest::SetUp();
-    add_provider(std::make_unique<SandboxProvider>("limited"));
-    add_provider(std::make_unique<SandboxProvider>("open"));
-    start_with({{"limited", {.max_rps = 10, .max_in_flight = {}}}, {"open", {}}}, 8);
-  }
   // The flow control, processor and producer over `limits`' providers (added before), with
   // `call_slots` call slots, and five transfers due now for each provider.
   void start_with(const std::map<std::string, FlowLimits>& limits, int call_slots) {
@@ -95,6 +88,19 @@ class JobProducerTest : public jobs_test::JobsTest {
   std::unique_ptr<InFlightLimit> calls_;
   InFlightLimit unwritten_{64};
   std::unique_ptr<JobProducer> producer_;
+};
+
+// The scheduler loop over two sandbox providers, "limited" (max_rps 10: a bucket of one call,
+// refilled at 9.5 a second of the manual clock) and "open" (no limit), each with five
+// transfers whose first occurrence is due now.
+class JobProducerTest : public JobProducerFixture {
+ protected:
+  void SetUp() override {
+    JobProducerFixture::SetUp();
+    add_provider(std::make_unique<SandboxProvider>("limited"));
+    add_provider(std::make_unique<SandboxProvider>("open"));
+    start_with({{"limited", {.max_rps = 10, .max_in_flight = {}}}, {"open", {}}}, 8);
+  }
 };
 
 // Issue 14: a claim takes only what the provider may call now; the rest stays PENDING (no lease
@@ -166,17 +172,17 @@ class HeldBank final : public Provider {
 };
 
 // One bank, "held", whose calls wait until released, with 2 call slots and five transfers due.
-class JobProducerHeldBankTest : public JobProducerTest {
+class JobProducerHeldBankTest : public JobProducerFixture {
  protected:
   void SetUp() override {
-    JobsTest::SetUp();
+    JobProducerFixture::SetUp();
     bank_ = add_provider(std::make_unique<HeldBank>());
     start_with({{"held", {}}}, 2);
   }
   void TearDown() override {
     producer_->stop();
     bank_->release();
-    JobProducerTest::TearDown();
+    JobProducerFixture::TearDown();
   }
   // True once the producer holds exactly the call slots' worth of unwritten jobs (its last tick
   // is over: a tick gives back the write slots it did not use before it ends).
