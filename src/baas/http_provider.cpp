@@ -99,8 +99,9 @@ class RtjobsApi final : public BankApi {
     std::string code = "http_" + std::to_string(status);
     std::string message = "the bank answered HTTP " + std::to_string(status);
     if (is_protocol_error(json)) {
-      code = bank::string_field(json["error"], "code").value_or(code);
-      message = bank::string_field(json["error"], "message").value_or(message);
+      // An empty code or message says nothing: the status's stands (a decline names its code).
+      if (auto c = bank::string_field(json["error"], "code"); c && !c->empty()) code = *c;
+      if (auto m = bank::string_field(json["error"], "message"); m && !m->empty()) message = *m;
     }
     if (bank::never_declined(status) || bank::is_key_conflict(code)) {
       return bank::unavailable(answer, code, message);

@@ -231,6 +231,19 @@ TEST_F(HttpProviderTest, RefusalsAreDeclinedWithTheBanksCode) {
   EXPECT_TRUE(fake->control("GET", "/_control/transfers")["transfers"].empty());
 }
 
+// A refusal whose error names an empty code or message keeps the status's own: a decline always
+// names a code (found by the bank_answer fuzzer).
+TEST(HttpProviderAnswer, AnEmptyErrorCodeIsReplacedByTheStatus) {
+  auto api = make_rtjobs_api("https://rtjobs.test", "token");
+  HttpAnswer answer;
+  answer.status = 422;
+  answer.body = R"({"error": {"code": "", "message": ""}})";
+  const TransferResult r = api->read_answer(request("k-empty"), answer);
+  EXPECT_EQ(r.outcome, Outcome::kDeclined);
+  EXPECT_EQ(r.code, "http_422");
+  EXPECT_EQ(r.message, "the bank answered HTTP 422");
+}
+
 // SPEC section 8: the operator's credentials failing is not the customer's transfer refused.
 TEST_F(HttpProviderTest, AWrongTokenIsUnavailableNotARefusal) {
   auto p = provider(5000ms, "wrong-token");
