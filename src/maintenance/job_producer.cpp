@@ -65,20 +65,16 @@ bool JobProducer::tick() {
 }
 
 int JobProducer::claim_and_call(ProviderFlow& flow, int wanted, bool inline_calls, Timestamp now) {
-  DueClaimRequest request{new_uuid_v7(now),
-                          now,
-                          now + processor_.lease(),
-                          wanted,
-                          options_.pending,
-                          options_.retries,
-                          processor_.max_retries(),
-                          flow.name()};
+  DueClaimRequest request{new_uuid_v7(now),         now,
+                          now + processor_.lease(), wanted,
+                          options_.pending,         options_.retries,
+                          processor_.max_retries(), flow.name()};
   auto claims = store_.claim_due_jobs(request);
   if (!claims) {
     flow.release(wanted);
-    log::error("claiming due jobs failed", {{"worker", options_.name},
-                                            {"provider", flow.name()},
-                                            {"error", claims.error().message}});
+    log::error(
+        "claiming due jobs failed",
+        {{"worker", options_.name}, {"provider", flow.name()}, {"error", claims.error().message}});
     return -1;
   }
   int called = 0;
